@@ -1,0 +1,181 @@
+//! Providers: the only code that talks to a cloud. The core sees them
+//! through the [`Provider`] trait and static [`KindSchema`]s.
+
+pub mod fake;
+pub mod registry;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+pub use registry::Registry;
+pub use schema::{ArgSpec, KindSchema};
+
+/// Reports progress of a long operation (a NAT gateway or an EKS cluster
+/// becoming available) to whatever view is watching.
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What a provider returns for a resource it created, updated or adopted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub id: String,
+    /// Outputs other resources may refer to (`arn`, `endpoint`...). `id` is
+    /// added by the host.
+    pub outputs: Map<String, Value>,
+}
+
+/// A resource recorded in state, to be read back from the cloud.
+#[derive(Clone, Debug)]
+pub struct ReadItem {
+    pub address: Address,
+    pub id: String,
+    /// The args last applied (secrets as markers with digests).
+    pub args: Value,
+    pub outputs: Map<String, Value>,
+}
+
+/// What the cloud says about one [`ReadItem`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReadResult {
+    /// The resource exists. `args` holds the live value of every argument the
+    /// provider can observe, in the same shape as the program writes them;
+    /// arguments it cannot observe (secrets, write-only settings) are left
+    /// out and keep their recorded value.
+    Found {
+        args: Map<String, Value>,
+        outputs: Map<String, Value>,
+    },
+    /// Deleted outside payrun.
+    Gone,
+}
+
+/// Everything a provider needs for one create.
+#[derive(Clone)]
+pub struct CreateOp {
+    pub address: Address,
+    /// Physical name: `{resource-type}-{purpose}-{suffix}`.
+    pub name: String,
+    pub stack: String,
+    /// Stable across retries and crashes: pass it as the client token where
+    /// the API takes one, so a repeated create returns the first resource.
+    pub token: String,
+    /// Fully resolved: no refs, secrets read from their source.
+    pub args: Value,
+    pub progress: ProgressFn,
+}
+
+#[derive(Clone)]
+pub struct UpdateOp {
+    pub address: Address,
+    pub name: String,
+    pub stack: String,
+    pub id: String,
+    pub before: Value,
+    /// Fully resolved.
+    pub after: Value,
+    /// Top-level argument names whose value changed.
+    pub changed: Vec<String>,
+    pub outputs: Map<String, Value>,
+    pub progress: ProgressFn,
+}
+
+#[derive(Clone)]
+pub struct DeleteOp {
+    pub address: Address,
+    pub name: String,
+    pub id: String,
+    /// As recorded in state (secrets are markers, never values).
+    pub args: Value,
+    pub outputs: Map<String, Value>,
+    pub progress: ProgressFn,
+}
+
+/// A provider failure, worded for the person running payrun.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}{}", fix.as_ref().map(|f| format!("\n  fix: {f}")).unwrap_or_default())]
+pub struct ProviderError {
+    /// The cloud's error code, when it gave one (`UnauthorizedOperation`).
+    pub code: Option<String>,
+    pub message: String,
+    pub fix: Option<String>,
+    /// Worth retrying as a whole (the resource is busy, a throttle outlasted
+    /// the SDK's own retries).
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            code: None,
+            message: message.into(),
+            fix: None,
+            retryable: false,
+        }
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+}
+
+/// A cloud API behind a set of resource kinds.
+///
+/// Reads are batched: `read` gets every recorded resource of one kind and
+/// should answer with as few API calls as the cloud allows (one Describe per
+/// page), never one per resource.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The kinds this provider serves.
+    fn schemas(&self) -> &'static [KindSchema];
+
+    /// Read back every item of `kind`; the answer has one entry per item, in
+    /// order.
+    async fn read(&self, kind: &str, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError>;
+
+    async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError>;
+
+    async fn update(&self, op: &UpdateOp) -> Result<Applied, ProviderError>;
+
+    /// Deleting something already gone succeeds.
+    async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError>;
+
+    /// After a crash between a create call and the state write: find the
+    /// resource that create made (by its `payrun:address` tag or its client
+    /// token) so it is adopted rather than duplicated.
+    async fn adopt(&self, op: &CreateOp) -> Result<Option<Applied>, ProviderError>;
+
+    /// Operations with the same key run one at a time (EKS allows one Fargate
+    /// profile operation per cluster at a time).
+    fn concurrency_key(&self, _kind: &str, _args: &Value) -> Option<String> {
+        None
+    }
+}
+
+/// Tags every taggable resource carries.
+pub fn standard_tags(
+    name: &str,
+    stack: &str,
+    address: &Address,
+    defaults: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut tags = defaults.clone();
+    tags.insert("Name".into(), name.to_string());
+    tags.insert("payrun:stack".into(), stack.to_string());
+    tags.insert("payrun:address".into(), address.to_string());
+    tags
+}

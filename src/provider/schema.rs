@@ -1,0 +1,99 @@
+//! `KindSchema`: what the host knows about a resource kind without talking
+//! to any cloud: its arguments (which force replacement, which are secret),
+//! its outputs, its physical-name rule and a typed validator.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One argument of a kind.
+#[derive(Clone, Copy, Debug)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    /// A change to this argument replaces the resource.
+    pub force_new: bool,
+    /// Never stored, planned or logged: only a digest.
+    pub secret: bool,
+}
+
+impl ArgSpec {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            force_new: false,
+            secret: false,
+        }
+    }
+
+    pub const fn force_new(name: &'static str) -> Self {
+        Self {
+            name,
+            force_new: true,
+            secret: false,
+        }
+    }
+
+    pub const fn secret(name: &'static str) -> Self {
+        Self {
+            name,
+            force_new: false,
+            secret: true,
+        }
+    }
+}
+
+/// Static description of a resource kind.
+#[derive(Clone, Copy, Debug)]
+pub struct KindSchema {
+    /// `aws.ec2.vpc`: the address prefix and, split on dots, the script path
+    /// (`aws::ec2::vpc`).
+    pub kind: &'static str,
+    /// `{resource-type}` in the physical name `{resource-type}-{purpose}-{suffix}`.
+    pub name_prefix: &'static str,
+    /// Longest physical name the cloud accepts for this kind.
+    pub name_max: usize,
+    /// The host adds `tags` (Name, payrun:stack, payrun:address, defaults).
+    pub taggable: bool,
+    pub args: &'static [ArgSpec],
+    /// Outputs known after apply (`id` is always one).
+    pub outputs: &'static [&'static str],
+    /// Checks the args against the kind's typed struct (unknown fields,
+    /// types, required fields). The message names the offending field.
+    pub validate: fn(&Value) -> Result<(), String>,
+    /// One line for `.d.rhai` definitions and `payrun` errors.
+    pub doc: &'static str,
+}
+
+impl KindSchema {
+    pub fn arg(&self, name: &str) -> Option<&ArgSpec> {
+        self.args.iter().find(|a| a.name == name)
+    }
+
+    pub fn has_output(&self, name: &str) -> bool {
+        name == "id" || self.outputs.contains(&name)
+    }
+
+    /// `aws.ec2.vpc` → `["aws", "ec2"]`, `"vpc"`.
+    pub fn script_path(&self) -> (Vec<&'static str>, &'static str) {
+        let mut parts: Vec<&'static str> = self.kind.split('.').collect();
+        let func = parts.pop().unwrap_or(self.kind);
+        (parts, func)
+    }
+}
+
+/// The validator for a kind whose args deserialize into `T`
+/// (declared with `#[serde(deny_unknown_fields)]`).
+pub fn validate_as<T: DeserializeOwned>(args: &Value) -> Result<(), String> {
+    let de = args.clone();
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." || path.is_empty() {
+                Err(inner)
+            } else {
+                Err(format!("`{path}`: {inner}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Argument values: JSON plus three markers the host understands.
+//!
+//! * `{"$ref": "aws.ec2.vpc.main#id"}`: an output of another resource, not
+//!   known until that resource exists.
+//! * `{"$template": ["arn:", {"$ref": ...}, "/x"]}`: a string built from text
+//!   and refs (interpolation and concatenation in the script).
+//! * `{"$secret": {"env": "DB_PASSWORD", "digest": "sha256:..."}}`: a secret
+//!   read from the environment right before the provider call. Only the name
+//!   of its source and a digest are ever stored, planned or logged.
+//!
+//! In the script a ref is a string carrying a private-use sentinel, so it
+//! survives interpolation, concatenation and nesting; [`decode_script_strings`]
+//! turns those strings into markers once the script has finished.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::address::Address;
+
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// One output of one resource.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefTarget {
+    pub address: Address,
+    pub attr: String,
+}
+
+impl RefTarget {
+    fn encode(&self) -> String {
+        format!("{}#{}", self.address, self.attr)
+    }
+
+    fn decode(s: &str) -> Option<Self> {
+        let (addr, attr) = s.split_once('#')?;
+        Some(Self {
+            address: addr.parse().ok()?,
+            attr: attr.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for RefTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.address, self.attr)
+    }
+}
+
+/// The string a script sees for `handle.attr`.
+pub fn script_ref(address: &Address, attr: &str) -> String {
+    format!("{OPEN}{address}#{attr}{CLOSE}")
+}
+
+/// Does a script string carry a ref?
+pub fn has_script_ref(s: &str) -> bool {
+    s.contains(OPEN)
+}
+
+/// Turn every sentinel string into a `$ref` or `$template` marker.
+pub fn decode_script_strings(v: Value) -> Value {
+    match v {
+        Value::String(s) if has_script_ref(&s) => decode_string(&s),
+        Value::Array(items) => Value::Array(items.into_iter().map(decode_script_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, decode_script_strings(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn decode_string(s: &str) -> Value {
+    let mut parts: Vec<Value> = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(OPEN) {
+        if start > 0 {
+            parts.push(Value::String(rest[..start].to_string()));
+        }
+        let after = &rest[start + OPEN.len_utf8()..];
+        let Some(end) = after.find(CLOSE) else {
+            parts.push(Value::String(rest.to_string()));
+            rest = "";
+            break;
+        };
+        let inner = &after[..end];
+        match RefTarget::decode(inner) {
+            Some(t) => parts.push(json!({ "$ref": t.encode() })),
+            None => parts.push(Value::String(inner.to_string())),
+        }
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    if !rest.is_empty() {
+        parts.push(Value::String(rest.to_string()));
+    }
+    if parts.len() == 1 && as_ref(&parts[0]).is_some() {
+        return parts.pop().unwrap_or(Value::Null);
+    }
+    json!({ "$template": parts })
+}
+
+/// The target of a `$ref` marker.
+pub fn as_ref(v: &Value) -> Option<RefTarget> {
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    RefTarget::decode(obj.get("$ref")?.as_str()?)
+}
+
+fn as_template(v: &Value) -> Option<&Vec<Value>> {
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    obj.get("$template")?.as_array()
+}
+
+/// The environment variable behind a `$secret` marker.
+pub fn as_secret(v: &Value) -> Option<(&str, Option<&str>)> {
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    let s = obj.get("$secret")?.as_object()?;
+    Some((
+        s.get("env")?.as_str()?,
+        s.get("digest").and_then(Value::as_str),
+    ))
+}
+
+/// A secret marker for the environment variable `env`.
+pub fn secret_marker(env: &str, digest: Option<String>) -> Value {
+    let mut inner = Map::new();
+    inner.insert("env".into(), Value::String(env.to_string()));
+    if let Some(d) = digest {
+        inner.insert("digest".into(), Value::String(d));
+    }
+    json!({ "$secret": inner })
+}
+
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Every ref inside `v`, in order of appearance.
+pub fn collect_refs(v: &Value, out: &mut Vec<RefTarget>) {
+    if let Some(t) = as_ref(v) {
+        out.push(t);
+        return;
+    }
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        Value::Object(map) => map.values().for_each(|i| collect_refs(i, out)),
+        _ => {}
+    }
+}
+
+/// Does `v` still hold a ref or template (a value known only after apply)?
+pub fn is_known(v: &Value) -> bool {
+    if as_ref(v).is_some() || as_template(v).is_some() {
+        return false;
+    }
+    match v {
+        Value::Array(items) => items.iter().all(is_known),
+        Value::Object(map) => map.values().all(is_known),
+        _ => true,
+    }
+}
+
+/// Replace every ref whose value `lookup` knows; templates whose parts all
+/// become known collapse into a string. What stays unknown keeps its marker.
+pub fn resolve(v: &Value, lookup: &dyn Fn(&RefTarget) -> Option<Value>) -> Value {
+    if let Some(t) = as_ref(v) {
+        return lookup(&t).unwrap_or_else(|| v.clone());
+    }
+    if let Some(parts) = as_template(v) {
+        let parts: Vec<Value> = parts.iter().map(|p| resolve(p, lookup)).collect();
+        if parts.iter().all(is_known) {
+            let mut s = String::new();
+            for p in &parts {
+                match p {
+                    Value::String(t) => s.push_str(t),
+                    Value::Null => {}
+                    other => s.push_str(&other.to_string()),
+                }
+            }
+            return Value::String(s);
+        }
+        return json!({ "$template": parts });
+    }
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| resolve(i, lookup)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, lookup)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A stand-in value of the right shape for typed validation: refs and
+/// templates become strings, secrets become strings.
+pub fn for_validation(v: &Value) -> Value {
+    if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
+        return Value::String("(known after apply)".into());
+    }
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(for_validation).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), for_validation(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// How a value reads in a plan: refs as `(known after apply)`, secrets as
+/// `(sensitive)`, everything else as compact JSON.
+pub fn display(v: &Value) -> String {
+    if as_secret(v).is_some() {
+        return "(sensitive)".into();
+    }
+    if !is_known_shallow(v) {
+        return "(known after apply)".into();
+    }
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(display).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", display(v)))
+                .collect();
+            format!("{{ {} }}", inner.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn is_known_shallow(v: &Value) -> bool {
+    as_ref(v).is_none() && as_template(v).is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> Address {
+        "aws.ec2.vpc.main".parse().unwrap()
+    }
+
+    #[test]
+    fn whole_string_ref_becomes_ref() {
+        let s = script_ref(&addr(), "id");
+        let v = decode_script_strings(Value::String(s));
+        assert_eq!(v, json!({"$ref": "aws.ec2.vpc.main#id"}));
+    }
+
+    #[test]
+    fn interpolated_ref_becomes_template_and_resolves() {
+        let s = format!("arn:{}/x", script_ref(&addr(), "id"));
+        let v = decode_script_strings(json!({ "nested": [s] }));
+        let mut refs = Vec::new();
+        collect_refs(&v, &mut refs);
+        assert_eq!(refs.len(), 1);
+        assert!(!is_known(&v));
+        let r = resolve(&v, &|_| Some(json!("vpc-1")));
+        assert_eq!(r, json!({ "nested": ["arn:vpc-1/x"] }));
+    }
+}
