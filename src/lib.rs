@@ -3,5 +3,18 @@
 //! applies the plan in dependency order.
 
 pub mod address;
+pub mod apply;
+pub mod check;
+pub mod cli;
+pub mod error;
+pub mod finding;
+pub mod graph;
+pub mod plan;
 pub mod provider;
+pub mod script;
+pub mod state;
+pub mod suggest;
+pub mod ui;
 pub mod value;
+
+pub use cli::run;

@@ -1,0 +1,588 @@
+//! The executor: builds the apply graph from a plan (never from the
+//! program) and walks it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::address::Address;
+use crate::plan::{Action, Mode, Plan, ResourceChange};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProgressFn, Registry, UpdateOp};
+use crate::state::{Intent, LocalStore, ResourceState, State, StateError};
+use crate::value::{RefTarget, as_secret, digest, is_known, resolve, secret_marker};
+
+use super::hook::{ApplySummary, Hook, OpKind, Outcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(
+        "the saved plan was made for state serial {plan_serial} of lineage {plan_lineage}, but the state is now serial {serial} of lineage {lineage}\n  fix: make a new plan with `payrun plan --out FILE` and apply that"
+    )]
+    StalePlan {
+        plan_lineage: String,
+        plan_serial: u64,
+        lineage: String,
+        serial: u64,
+    },
+    #[error(
+        "the plan has errors; apply refuses to start:\n{0}\n  fix: resolve the findings above and plan again"
+    )]
+    Findings(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallelism: 10 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum StepKind {
+    Delete,
+    Apply,
+}
+
+struct Step {
+    address: Address,
+    kind: StepKind,
+    /// Steps that wait for this one.
+    then: Vec<usize>,
+    waiting_on: usize,
+}
+
+/// Build the apply graph: create/update after dependencies; destroy after
+/// the resources that depended on it (recorded in state) are destroyed or
+/// moved off it; a replacement destroys before it creates.
+fn build_steps(plan: &Plan) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut index: HashMap<(Address, StepKind), usize> = HashMap::new();
+    let mut add = |address: &Address, kind| {
+        index.insert((address.clone(), kind), steps.len());
+        steps.push(Step {
+            address: address.clone(),
+            kind,
+            then: Vec::new(),
+            waiting_on: 0,
+        });
+    };
+    for c in &plan.changes {
+        match c.action {
+            Action::NoOp => {}
+            Action::Create | Action::Update => add(&c.address, StepKind::Apply),
+            Action::Delete => add(&c.address, StepKind::Delete),
+            Action::Replace => {
+                add(&c.address, StepKind::Delete);
+                add(&c.address, StepKind::Apply);
+            }
+        }
+    }
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let get = |a: &Address, k| index.get(&(a.clone(), k)).copied();
+    for c in &plan.changes {
+        if let Some(me) = get(&c.address, StepKind::Apply) {
+            for d in &c.deps {
+                if let Some(dep) = get(d, StepKind::Apply) {
+                    edges.push((dep, me));
+                }
+            }
+            if let Some(del) = get(&c.address, StepKind::Delete) {
+                edges.push((del, me));
+            }
+        }
+        // c depended on d when last applied: d goes only after c is gone,
+        // or, when d leaves for good, after c has been moved off it. (A
+        // replaced d is destroyed first and c is updated to the new one.)
+        for d in &c.prior_deps {
+            let Some(d_delete) = get(d, StepKind::Delete) else {
+                continue;
+            };
+            if let Some(c_delete) = get(&c.address, StepKind::Delete) {
+                edges.push((c_delete, d_delete));
+            } else if let (Some(c_apply), None) =
+                (get(&c.address, StepKind::Apply), get(d, StepKind::Apply))
+            {
+                edges.push((c_apply, d_delete));
+            }
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    for (from, to) in edges {
+        steps[from].then.push(to);
+        steps[to].waiting_on += 1;
+    }
+    steps
+}
+
+struct Shared {
+    state: Mutex<State>,
+    store: LocalStore,
+    registry: Registry,
+    hook: Arc<dyn Hook>,
+    changes: BTreeMap<Address, ResourceChange>,
+    keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Shared {
+    fn save(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
+        let mut st = self.state.lock().expect("state");
+        f(&mut st);
+        self.store.save(&mut st).map_err(|e| e.to_string())
+    }
+
+    fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.keys
+            .lock()
+            .expect("keys")
+            .entry(key.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
+/// Apply `plan` to `state` (which must be the state the plan was made
+/// against). Returns what happened; failures of single resources are in the
+/// summary, not errors.
+pub async fn apply(
+    plan: &Plan,
+    state: State,
+    store: LocalStore,
+    registry: Registry,
+    hook: Arc<dyn Hook>,
+    opts: ApplyOptions,
+    stop: Arc<AtomicBool>,
+) -> Result<(ApplySummary, State), ApplyError> {
+    let mut state = state;
+    // A stack's first plan is made against no state file: the state this
+    // apply writes takes the plan's lineage.
+    if state.serial == 0 && plan.serial == 0 {
+        state.lineage = plan.lineage.clone();
+    }
+    if state.lineage != plan.lineage || state.serial != plan.serial {
+        return Err(ApplyError::StalePlan {
+            plan_lineage: plan.lineage.clone(),
+            plan_serial: plan.serial,
+            lineage: state.lineage,
+            serial: state.serial,
+        });
+    }
+    if plan.has_errors() {
+        let list: Vec<String> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::finding::Severity::Error)
+            .map(|f| format!("  error [{}]: {}", f.code, f.message))
+            .collect();
+        return Err(ApplyError::Findings(list.join("\n")));
+    }
+    let mut steps = build_steps(plan);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        store,
+        registry,
+        hook: hook.clone(),
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| (c.address.clone(), c.clone()))
+            .collect(),
+        keys: Mutex::new(HashMap::new()),
+    });
+    let mut summary = ApplySummary::default();
+    let mut ready: Vec<usize> = (0..steps.len())
+        .filter(|&i| steps[i].waiting_on == 0)
+        .collect();
+    ready.reverse();
+    let mut done = vec![false; steps.len()];
+    let mut tasks: JoinSet<(usize, OpKind, Result<String, String>)> = JoinSet::new();
+    let parallelism = opts.parallelism.max(1);
+
+    loop {
+        while tasks.len() < parallelism && !stop.load(Ordering::SeqCst) {
+            let Some(i) = ready.pop() else { break };
+            let step = &steps[i];
+            let shared = shared.clone();
+            let address = step.address.clone();
+            let kind = step.kind;
+            tasks.spawn(async move {
+                let (op, result) = run_step(&shared, &address, kind).await;
+                (i, op, result)
+            });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (i, op, result) = joined.expect("apply step does not panic");
+        done[i] = true;
+        match result {
+            Ok(_) => {
+                match op {
+                    OpKind::Create => summary.created += 1,
+                    OpKind::Update => summary.updated += 1,
+                    OpKind::Delete => summary.destroyed += 1,
+                    OpKind::Adopt => summary.adopted += 1,
+                }
+                let then = steps[i].then.clone();
+                for j in then {
+                    steps[j].waiting_on -= 1;
+                    if steps[j].waiting_on == 0 {
+                        ready.push(j);
+                    }
+                }
+            }
+            Err(error) => {
+                summary.failed.push((steps[i].address.clone(), error));
+                // Everything downstream is skipped; the rest goes on.
+                let mut stack = steps[i].then.clone();
+                while let Some(j) = stack.pop() {
+                    if done[j] {
+                        continue;
+                    }
+                    done[j] = true;
+                    let addr = steps[j].address.clone();
+                    if !summary.skipped.contains(&addr) {
+                        let op = if steps[j].kind == StepKind::Delete {
+                            OpKind::Delete
+                        } else {
+                            OpKind::Create
+                        };
+                        hook.finished(
+                            &addr,
+                            op,
+                            &Outcome::Skipped {
+                                because: steps[i].address.clone(),
+                            },
+                            std::time::Duration::ZERO,
+                        );
+                        summary.skipped.push(addr);
+                    }
+                    stack.extend(steps[j].then.iter().copied());
+                }
+            }
+        }
+    }
+    let stuck: Vec<usize> = (0..steps.len()).filter(|&i| !done[i]).collect();
+    if !stop.load(Ordering::SeqCst) {
+        // Every step runs unless interrupted; one that could not is a cycle
+        // in the apply graph, reported rather than passed over.
+        for i in stuck {
+            summary.failed.push((
+                steps[i].address.clone(),
+                "not run: its apply steps wait on each other (a cycle in the apply graph); please report this plan".into(),
+            ));
+        }
+    } else {
+        summary.interrupted = true;
+        summary.not_started = (0..steps.len())
+            .filter(|&i| !done[i])
+            .map(|i| steps[i].address.clone())
+            .collect();
+    }
+
+    // Outputs: everything the program exports that is now known.
+    let final_state = {
+        let mut st = shared.state.lock().expect("state");
+        let snapshot = st.clone();
+        let lookup = |t: &RefTarget| snapshot.output(&t.address, &t.attr);
+        st.outputs = match plan.mode {
+            Mode::Destroy => BTreeMap::new(),
+            Mode::Apply => plan
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve(v, &lookup)))
+                .filter(|(_, v)| is_known(v))
+                .collect(),
+        };
+        shared.store.save(&mut st)?;
+        st.clone()
+    };
+    hook.summary(&summary);
+    Ok((summary, final_state))
+}
+
+/// Read every secret from its environment variable and check it still
+/// matches the digest the plan saw. Returns (value for the provider,
+/// value for state).
+fn resolve_secrets(v: &Value) -> Result<(Value, Value), String> {
+    if let Some((env, planned)) = as_secret(v) {
+        let value =
+            std::env::var(env).map_err(|_| format!("the secret variable ${env} is not set"))?;
+        let d = digest(value.as_bytes());
+        if planned.is_some_and(|p| p != d) {
+            return Err(format!(
+                "the secret in ${env} changed since the plan was made; make a new plan"
+            ));
+        }
+        return Ok((Value::String(value), secret_marker(env, Some(d))));
+    }
+    match v {
+        Value::Array(items) => {
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            for i in items {
+                let (x, y) = resolve_secrets(i)?;
+                a.push(x);
+                b.push(y);
+            }
+            Ok((Value::Array(a), Value::Array(b)))
+        }
+        Value::Object(map) => {
+            let mut a = serde_json::Map::new();
+            let mut b = serde_json::Map::new();
+            for (k, i) in map {
+                let (x, y) = resolve_secrets(i)?;
+                a.insert(k.clone(), x);
+                b.insert(k.clone(), y);
+            }
+            Ok((Value::Object(a), Value::Object(b)))
+        }
+        other => Ok((other.clone(), other.clone())),
+    }
+}
+
+async fn run_step(
+    shared: &Shared,
+    address: &Address,
+    kind: StepKind,
+) -> (OpKind, Result<String, String>) {
+    let change = shared
+        .changes
+        .get(address)
+        .expect("steps come from the plan");
+    let started = Instant::now();
+    let op = match (kind, change.action) {
+        (StepKind::Delete, _) => OpKind::Delete,
+        (StepKind::Apply, Action::Update) => OpKind::Update,
+        _ => {
+            let intent = shared
+                .state
+                .lock()
+                .expect("state")
+                .intents
+                .contains_key(address);
+            if intent {
+                OpKind::Adopt
+            } else {
+                OpKind::Create
+            }
+        }
+    };
+    shared.hook.started(address, op);
+    let progress: ProgressFn = {
+        let hook = shared.hook.clone();
+        let address = address.clone();
+        Arc::new(move |m: &str| hook.progress(&address, op, m))
+    };
+    let result = match kind {
+        StepKind::Delete => delete(shared, change, progress).await,
+        StepKind::Apply => create_or_update(shared, change, progress).await,
+    };
+    let (op, result) = match result {
+        Ok((adopted, id)) => (
+            if adopted {
+                OpKind::Adopt
+            } else if op == OpKind::Adopt {
+                OpKind::Create
+            } else {
+                op
+            },
+            Ok(id),
+        ),
+        Err(e) => (op, Err(e)),
+    };
+    let outcome = match &result {
+        Ok(id) => Outcome::Done { id: id.clone() },
+        Err(error) => Outcome::Failed {
+            error: error.clone(),
+        },
+    };
+    shared
+        .hook
+        .finished(address, op, &outcome, started.elapsed());
+    (op, result)
+}
+
+async fn delete(
+    shared: &Shared,
+    change: &ResourceChange,
+    progress: ProgressFn,
+) -> Result<(bool, String), String> {
+    let address = &change.address;
+    let provider = shared
+        .registry
+        .provider(address.kind())
+        .ok_or_else(|| format!("no provider serves {}", address.kind()))?;
+    let (id, args, outputs, name) = {
+        let st = shared.state.lock().expect("state");
+        match st.resources.get(address) {
+            Some(r) => (
+                r.id.clone(),
+                r.args.clone(),
+                r.outputs.clone(),
+                r.name.clone(),
+            ),
+            // Already gone from state (a replacement whose delete ran).
+            None => return Ok((false, change.id.clone().unwrap_or_default())),
+        }
+    };
+    let key = provider.concurrency_key(address.kind(), &args);
+    let lock = key.map(|k| shared.key_lock(&k));
+    let _guard = match &lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    provider
+        .delete(&DeleteOp {
+            address: address.clone(),
+            name,
+            id: id.clone(),
+            args,
+            outputs,
+            progress,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    shared.save(|st| {
+        st.resources.remove(address);
+    })?;
+    Ok((false, id))
+}
+
+async fn create_or_update(
+    shared: &Shared,
+    change: &ResourceChange,
+    progress: ProgressFn,
+) -> Result<(bool, String), String> {
+    let address = &change.address;
+    let provider = shared
+        .registry
+        .provider(address.kind())
+        .ok_or_else(|| format!("no provider serves {}", address.kind()))?;
+    let planned = change.after.clone().unwrap_or(Value::Null);
+    let args = {
+        let st = shared.state.lock().expect("state");
+        let lookup = |t: &RefTarget| st.output(&t.address, &t.attr);
+        resolve(&planned, &lookup)
+    };
+    if !is_known(&args) {
+        return Err(format!(
+            "{address} still has values known only after apply (a dependency did not record them); nothing was sent"
+        ));
+    }
+    let (provider_args, recorded_args) = resolve_secrets(&args)?;
+    let key = provider.concurrency_key(address.kind(), &provider_args);
+    let lock = key.map(|k| shared.key_lock(&k));
+    let _guard = match &lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    let stack = shared.state.lock().expect("state").stack.clone();
+
+    let existing = shared
+        .state
+        .lock()
+        .expect("state")
+        .resources
+        .get(address)
+        .cloned();
+    if change.action == Action::Update
+        && let Some(prior) = existing
+    {
+        let changed = change.changes.iter().map(|c| c.name.clone()).collect();
+        let applied = provider
+            .update(&UpdateOp {
+                address: address.clone(),
+                name: change.name.clone(),
+                stack,
+                id: prior.id.clone(),
+                before: prior.args.clone(),
+                after: provider_args,
+                changed,
+                outputs: prior.outputs.clone(),
+                progress,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        record(shared, change, applied.clone(), recorded_args, |_| {})?;
+        return Ok((false, applied.id));
+    }
+
+    let prior_intent = shared
+        .state
+        .lock()
+        .expect("state")
+        .intents
+        .get(address)
+        .cloned();
+    let token = prior_intent
+        .as_ref()
+        .map(|i| i.token.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let op = CreateOp {
+        address: address.clone(),
+        name: change.name.clone(),
+        stack,
+        token: token.clone(),
+        args: provider_args,
+        progress,
+    };
+    if prior_intent.is_some()
+        && let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())?
+    {
+        record(shared, change, found.clone(), recorded_args, |st| {
+            st.intents.remove(address);
+        })?;
+        return Ok((true, found.id));
+    }
+    shared.save(|st| {
+        st.intents.insert(
+            address.clone(),
+            Intent {
+                kind: address.kind().to_string(),
+                name: change.name.clone(),
+                token,
+                started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    .to_string(),
+            },
+        );
+    })?;
+    let applied = provider.create(&op).await.map_err(|e| e.to_string())?;
+    record(shared, change, applied.clone(), recorded_args, |st| {
+        st.intents.remove(address);
+    })?;
+    Ok((false, applied.id))
+}
+
+fn record(
+    shared: &Shared,
+    change: &ResourceChange,
+    applied: Applied,
+    args: Value,
+    also: impl FnOnce(&mut State),
+) -> Result<(), String> {
+    shared.save(|st| {
+        st.resources.insert(
+            change.address.clone(),
+            ResourceState {
+                kind: change.address.kind().to_string(),
+                name: change.name.clone(),
+                id: applied.id,
+                args,
+                outputs: applied.outputs,
+                deps: change.deps.clone(),
+            },
+        );
+        also(st);
+    })
+}

@@ -1,0 +1,133 @@
+//! Flags, collected and checked by clap; decisions that need several of
+//! them are made in `config`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payrun",
+    version,
+    about = "Plan and apply infrastructure declared in Rhai programs"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Name suffix of every resource and of the stack (`payment-qa`).
+    #[arg(long, global = true, value_name = "SUFFIX")]
+    pub suffix: Option<String>,
+    /// AWS region (else payrun.toml, else AWS_REGION).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// A program variable, `config.vars.KEY` (repeatable).
+    #[arg(long = "var", global = true, value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Another directory searched first for `import "name"`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub stdlib: Vec<PathBuf>,
+    /// Send AWS calls to this endpoint (moto, LocalStack).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Where state files live (default `.payrun` in the project).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// No colour (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// Read live state before diffing (`--refresh=false` to skip).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub refresh: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do.
+    Plan {
+        /// The program (default: `program` in payrun.toml).
+        program: Option<PathBuf>,
+        #[command(flatten)]
+        flags: PlanFlags,
+        /// Save the plan for `payrun apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of everything in state.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Plan and apply, or apply a saved plan file.
+    Apply {
+        /// A program, or a plan file saved with `plan --out`.
+        target: Option<PathBuf>,
+        #[command(flatten)]
+        flags: PlanFlags,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Destroy everything recorded in the stack's state.
+    Destroy {
+        program: Option<PathBuf>,
+        #[command(flatten)]
+        flags: PlanFlags,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Check the program, its graph and its findings; no cloud calls.
+    Validate { program: Option<PathBuf> },
+    /// Print the dependency graph as Graphviz DOT.
+    Graph { program: Option<PathBuf> },
+    /// Print the stack's outputs (one, raw, with NAME).
+    Output {
+        name: Option<String>,
+        /// The program whose stack to read.
+        #[arg(long)]
+        program: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect and repair state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+        /// The program whose stack to use.
+        #[arg(long, global = true)]
+        program: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded resources.
+    List,
+    /// Show one recorded resource.
+    Show { address: String },
+    /// Forget resources without destroying them.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+    /// Remove a lock left by a payrun that is gone.
+    Unlock,
+}

@@ -1,0 +1,483 @@
+//! The subcommands: each strings the stages together and nothing more.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+use crate::apply::{ApplyOptions, Hook, apply};
+use crate::error::Error;
+use crate::finding::Severity;
+use crate::graph::DesiredGraph;
+use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanOptions, make_plan, render};
+use crate::provider::Registry;
+use crate::provider::fake::{FakeConfig, FakeProvider};
+use crate::script::{self, Program};
+use crate::state::LocalStore;
+use crate::ui::{JsonView, PlainView, Style, TerminalView};
+
+use super::args::{Cli, Command, PlanFlags, StateCommand};
+use super::config::{Project, Resolved};
+
+pub fn dispatch(cli: Cli) -> Result<i32, Error> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::Config(format!("no current directory: {e}")))?;
+    let project = Project::discover(&cwd)?;
+    let style = Style::detect(cli.global.no_color);
+    let g = &cli.global;
+    match &cli.command {
+        Command::Plan {
+            program,
+            flags,
+            out,
+            detailed_exitcode,
+            destroy,
+        } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            let mode = if *destroy { Mode::Destroy } else { Mode::Apply };
+            let registry = registry(&r);
+            let plan = runtime().block_on(plan_for(
+                &r,
+                &registry,
+                mode,
+                flags,
+                program_needed(mode, &r),
+            ))?;
+            show_plan(&plan, flags.json, &style);
+            if let Some(out) = out {
+                write_plan_file(out, &plan)?;
+                if !flags.json {
+                    println!(
+                        "\nSaved the plan to {}; apply exactly it with `payrun apply {}`.",
+                        out.display(),
+                        out.display()
+                    );
+                }
+            }
+            if plan.has_errors() {
+                return Ok(1);
+            }
+            Ok(if *detailed_exitcode && plan.has_changes() {
+                2
+            } else {
+                0
+            })
+        }
+        Command::Apply {
+            target,
+            flags,
+            auto_approve,
+            parallelism,
+        } => {
+            if let Some(path) = target.as_deref().filter(|p| is_plan_file(p)) {
+                let plan = read_plan_file(path)?;
+                let mut g2 = g.clone();
+                g2.suffix = Some(plan.suffix.clone());
+                // The plan names its stack; the program is not read again.
+                let mut r = Resolved::new(&project, &g2, Some(path))?;
+                r.stack = plan.stack.clone();
+                let registry = registry(&r);
+                return execute(
+                    &r,
+                    &registry,
+                    plan,
+                    *parallelism,
+                    flags.json,
+                    &style,
+                    true,
+                    "apply (saved plan)",
+                );
+            }
+            let r = Resolved::new(&project, g, target.as_deref())?;
+            run_mode(&r, Mode::Apply, flags, *auto_approve, *parallelism, &style)
+        }
+        Command::Destroy {
+            program,
+            flags,
+            auto_approve,
+            parallelism,
+        } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            run_mode(
+                &r,
+                Mode::Destroy,
+                flags,
+                *auto_approve,
+                *parallelism,
+                &style,
+            )
+        }
+        Command::Validate { program } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            let registry = registry(&r);
+            let (graph, program) = evaluate(&r, &registry)?;
+            let mut findings = program.findings.clone();
+            findings.extend(crate::check::program_findings(&graph, &registry));
+            for f in &findings {
+                let label = match f.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                println!("{label} [{}]: {}", f.code, f.message);
+                if let Some(rem) = &f.remedy {
+                    println!("    remedy: {rem}");
+                }
+            }
+            if findings.iter().any(|f| f.severity == Severity::Error) {
+                return Ok(1);
+            }
+            println!(
+                "{} The program is valid: {} resources, {} outputs.",
+                style.paint(Style::GREEN, "Success!"),
+                graph.len(),
+                program.exports.len()
+            );
+            Ok(0)
+        }
+        Command::Graph { program } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            let registry = registry(&r);
+            let (graph, _) = evaluate(&r, &registry)?;
+            print!("{}", graph.to_dot());
+            Ok(0)
+        }
+        Command::Output {
+            name,
+            program,
+            json,
+        } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            let state = store(&r).load()?;
+            match name {
+                Some(n) => {
+                    let v = state.outputs.get(n).ok_or_else(|| {
+                        Error::Config(format!(
+                            "stack `{}` has no output `{n}`\n  fix: `payrun output` lists them",
+                            r.stack
+                        ))
+                    })?;
+                    match (v, json) {
+                        (Value::String(s), false) => println!("{s}"),
+                        _ => println!("{v}"),
+                    }
+                }
+                None if *json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&state.outputs).unwrap_or_default()
+                ),
+                None => {
+                    for (k, v) in &state.outputs {
+                        println!("{k} = {v}");
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::State { command, program } => {
+            let r = Resolved::new(&project, g, program.as_deref())?;
+            state_command(&r, command)
+        }
+    }
+}
+
+/// A destroy can run without its program: the state knows the order.
+fn program_needed(mode: Mode, r: &Resolved) -> bool {
+    mode == Mode::Apply || r.program.exists()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
+}
+
+fn store(r: &Resolved) -> LocalStore {
+    LocalStore::new(&r.state_dir, &r.stack, &r.suffix)
+}
+
+/// The providers. The fake test provider is there only when asked for.
+pub fn registry(_r: &Resolved) -> Registry {
+    let mut registry = Registry::new();
+    if let Some(config) = FakeConfig::from_env() {
+        registry = registry.with("fake", Arc::new(FakeProvider::new(config)));
+    }
+    registry
+}
+
+fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program), Error> {
+    let program = script::evaluate(&r.program, registry, &r.script_config())?;
+    let graph = DesiredGraph::build(&program, registry)?;
+    Ok((graph, program))
+}
+
+async fn plan_for(
+    r: &Resolved,
+    registry: &Registry,
+    mode: Mode,
+    flags: &PlanFlags,
+    with_program: bool,
+) -> Result<Plan, Error> {
+    let evaluated = if with_program {
+        Some(evaluate(r, registry)?)
+    } else {
+        None
+    };
+    let state = store(r).load()?;
+    let desired = evaluated.as_ref().map(|(g, p)| (g, p));
+    Ok(make_plan(
+        desired,
+        &state,
+        registry,
+        &r.suffix,
+        PlanOptions {
+            mode,
+            refresh: flags.refresh,
+        },
+    )
+    .await?)
+}
+
+fn show_plan(plan: &Plan, json: bool, style: &Style) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(plan).expect("plan serializes")
+        );
+    } else {
+        print!("{}", render(plan, style));
+    }
+}
+
+fn run_mode(
+    r: &Resolved,
+    mode: Mode,
+    flags: &PlanFlags,
+    auto_approve: bool,
+    parallelism: usize,
+    style: &Style,
+) -> Result<i32, Error> {
+    let registry = registry(r);
+    let st = store(r);
+    let command = if mode == Mode::Destroy {
+        "payrun destroy"
+    } else {
+        "payrun apply"
+    };
+    let _lock = st.lock(command)?;
+    let rt = runtime();
+    let plan = rt.block_on(plan_for(r, &registry, mode, flags, program_needed(mode, r)))?;
+    show_plan(&plan, flags.json, style);
+    if plan.has_errors() {
+        return Err(Error::Refused(
+            "the plan has errors; nothing was applied".into(),
+        ));
+    }
+    if !plan.has_changes() {
+        drop(rt);
+        // Outputs may still need recording.
+        return execute_locked(r, &registry, plan, parallelism, flags.json, style, &st);
+    }
+    if !auto_approve {
+        confirm(mode)?;
+    }
+    drop(rt);
+    execute_locked(r, &registry, plan, parallelism, flags.json, style, &st)
+}
+
+fn confirm(mode: Mode) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "refusing to ask for confirmation: standard input is not a terminal\n  fix: pass --auto-approve, or save the plan with `plan --out FILE` and run `payrun apply FILE`".into(),
+        ));
+    }
+    let what = if mode == Mode::Destroy {
+        "destroy all resources of this stack"
+    } else {
+        "perform these actions"
+    };
+    eprint!(
+        "\nDo you want to {what}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Refused(e.to_string()))?;
+    if answer.trim() != "yes" {
+        return Err(Error::Refused("apply cancelled".into()));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    r: &Resolved,
+    registry: &Registry,
+    plan: Plan,
+    parallelism: usize,
+    json: bool,
+    style: &Style,
+    show: bool,
+    command: &str,
+) -> Result<i32, Error> {
+    let st = store(r);
+    let _lock = st.lock(&format!("payrun {command}"))?;
+    if show {
+        show_plan(&plan, json, style);
+    }
+    execute_locked(r, registry, plan, parallelism, json, style, &st)
+}
+
+fn execute_locked(
+    _r: &Resolved,
+    registry: &Registry,
+    plan: Plan,
+    parallelism: usize,
+    json: bool,
+    style: &Style,
+    st: &LocalStore,
+) -> Result<i32, Error> {
+    let state = st.load()?;
+    let total = plan
+        .changes
+        .iter()
+        .map(|c| match c.action {
+            crate::plan::Action::NoOp => 0,
+            crate::plan::Action::Replace => 2,
+            _ => 1,
+        })
+        .sum::<u64>();
+    let hook: Arc<dyn Hook> = if json {
+        Arc::new(JsonView::new(Box::new(std::io::stdout())))
+    } else if std::io::stderr().is_terminal() {
+        Arc::new(TerminalView::new(total, *style))
+    } else {
+        Arc::new(PlainView::new(Box::new(std::io::stderr())))
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = runtime();
+    let lock_path = st.lock_path();
+    let (summary, _) = rt.block_on(async {
+        let stop2 = stop.clone();
+        let hook2 = hook.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop2.store(true, Ordering::SeqCst);
+                hook2.message("Interrupt: no new operations start; waiting for those in flight, then saving state. Press Ctrl-C again to exit now.");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    // State is written atomically after every operation, so
+                    // it is consistent; a create in flight left an intent
+                    // that the next apply resolves.
+                    let _ = std::fs::remove_file(&lock_path);
+                    eprintln!("Exiting at once; state is consistent. Run apply again to finish.");
+                    std::process::exit(130);
+                }
+            }
+        });
+        apply(&plan, state, st.clone(), registry.clone(), hook, ApplyOptions { parallelism }, stop).await
+    })?;
+    Ok(if summary.ok() { 0 } else { 1 })
+}
+
+fn is_plan_file(p: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(p) else {
+        return false;
+    };
+    let head = &bytes[..bytes.len().min(4096)];
+    std::str::from_utf8(head)
+        .is_ok_and(|s| s.trim_start().starts_with('{') && s.contains(PLAN_FORMAT))
+}
+
+fn read_plan_file(p: &Path) -> Result<Plan, Error> {
+    let bytes = std::fs::read(p)
+        .map_err(|e| Error::Config(format!("cannot read plan file {}: {e}", p.display())))?;
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Config(format!(
+            "{} is not a payrun plan file: {e}\n  fix: save one with `payrun plan --out FILE`",
+            p.display()
+        ))
+    })?;
+    if plan.format != PLAN_FORMAT {
+        return Err(Error::Config(format!(
+            "{} is a plan of format {}; this payrun reads {PLAN_FORMAT}\n  fix: make a new plan",
+            p.display(),
+            plan.format
+        )));
+    }
+    Ok(plan)
+}
+
+fn write_plan_file(path: &PathBuf, plan: &Plan) -> Result<(), Error> {
+    let bytes = serde_json::to_vec_pretty(plan).expect("plan serializes");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::Config(format!("cannot write plan file {}: {e}", path.display())))?;
+    f.write_all(&bytes)
+        .map_err(|e| Error::Config(format!("cannot write plan file {}: {e}", path.display())))
+}
+
+fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
+    let st = store(r);
+    match command {
+        StateCommand::List => {
+            let state = st.load()?;
+            for (a, res) in &state.resources {
+                println!("{a}\t{}\t{}", res.name, res.id);
+            }
+            for a in state.intents.keys() {
+                println!("{a}\t(interrupted create: adopted or created by the next apply)");
+            }
+            Ok(0)
+        }
+        StateCommand::Show { address } => {
+            let state = st.load()?;
+            let a = address.parse().map_err(Error::Config)?;
+            let res = state.resources.get(&a).ok_or_else(|| {
+                Error::Config(format!(
+                    "{address} is not in stack `{}`\n  fix: `payrun state list` shows what is",
+                    r.stack
+                ))
+            })?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(res).expect("state serializes")
+            );
+            Ok(0)
+        }
+        StateCommand::Rm { addresses } => {
+            let _lock = st.lock("payrun state rm")?;
+            let mut state = st.load()?;
+            for address in addresses {
+                let a = address.parse().map_err(Error::Config)?;
+                if state.resources.remove(&a).is_none() {
+                    return Err(Error::Config(format!(
+                        "{address} is not in stack `{}`; nothing was removed",
+                        r.stack
+                    )));
+                }
+                state.intents.remove(&a);
+            }
+            st.save(&mut state)?;
+            for a in addresses {
+                println!("Removed {a} from state (the resource itself was not touched).");
+            }
+            Ok(0)
+        }
+        StateCommand::Unlock => {
+            match st.force_unlock()? {
+                Some(h) => println!("Removed the lock of stack `{}` held by {h}.", r.stack),
+                None => println!("Stack `{}` was not locked.", r.stack),
+            }
+            Ok(0)
+        }
+    }
+}

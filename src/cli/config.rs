@@ -1,0 +1,188 @@
+//! Configuration: payrun.toml, flags and environment resolved into the
+//! decisions a command needs (program, stack, suffix, region, vars).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::address::validate_purpose;
+use crate::error::Error;
+use crate::script::ScriptConfig;
+
+use super::args::Global;
+
+/// payrun.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    /// Default program, relative to the project.
+    pub program: Option<String>,
+    pub region: Option<String>,
+    /// Default suffix when `--suffix` is not given.
+    pub suffix: Option<String>,
+    pub state_dir: Option<String>,
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub vars: toml::Table,
+}
+
+/// The project: the directory holding payrun.toml (or the current one).
+#[derive(Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub file: ProjectFile,
+}
+
+impl Project {
+    /// Look for payrun.toml from `start` upwards.
+    pub fn discover(start: &Path) -> Result<Self, Error> {
+        for dir in start.ancestors() {
+            let candidate = dir.join("payrun.toml");
+            if candidate.is_file() {
+                let text = std::fs::read_to_string(&candidate).map_err(|e| {
+                    Error::Config(format!("cannot read {}: {e}", candidate.display()))
+                })?;
+                let file: ProjectFile = toml::from_str(&text).map_err(|e| {
+                    Error::Config(format!(
+                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url and [vars]",
+                        candidate.display(),
+                        e.to_string().trim()
+                    ))
+                })?;
+                return Ok(Self {
+                    root: dir.to_path_buf(),
+                    file,
+                });
+            }
+        }
+        Ok(Self {
+            root: start.to_path_buf(),
+            file: ProjectFile::default(),
+        })
+    }
+}
+
+/// Everything a command needs to know, decided once.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub program: PathBuf,
+    pub suffix: String,
+    pub region: String,
+    pub stack: String,
+    pub vars: Map<String, Value>,
+    pub stdlib_dirs: Vec<PathBuf>,
+    pub state_dir: PathBuf,
+    pub endpoint_url: Option<String>,
+}
+
+impl Resolved {
+    pub fn new(project: &Project, global: &Global, program: Option<&Path>) -> Result<Self, Error> {
+        let program = match program {
+            Some(p) => p.to_path_buf(),
+            None => match &project.file.program {
+                Some(p) => project.root.join(p),
+                None => {
+                    return Err(Error::Config(
+                        "no program given\n  fix: pass one (`payrun plan programs/payment.rhai`) or set `program` in payrun.toml".into(),
+                    ));
+                }
+            },
+        };
+        let suffix = global
+            .suffix
+            .clone()
+            .or_else(|| project.file.suffix.clone())
+            .unwrap_or_else(|| "dev".into());
+        if let Err(e) = validate_purpose(&suffix) {
+            return Err(Error::Config(format!(
+                "--suffix: {}\n  fix: e.g. `--suffix qa`",
+                e.replace("resource name", "suffix")
+            )));
+        }
+        let region = global
+            .region
+            .clone()
+            .or_else(|| project.file.region.clone())
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into());
+        let stem = program
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("program")
+            .to_string();
+        let mut vars = Map::new();
+        for (k, v) in &project.file.vars {
+            vars.insert(k.clone(), serde_json::to_value(v).unwrap_or(Value::Null));
+        }
+        for kv in &global.vars {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                Error::Config(format!(
+                    "--var `{kv}` has no `=`\n  fix: write --var KEY=VALUE, e.g. --var azs=3"
+                ))
+            })?;
+            vars.insert(k.trim().to_string(), parse_var(v));
+        }
+        let mut stdlib_dirs: Vec<PathBuf> = global.stdlib.clone();
+        stdlib_dirs.push(project.root.join("stdlib"));
+        if let Some(dir) = program.parent() {
+            stdlib_dirs.push(if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir.to_path_buf()
+            });
+        }
+        let state_dir = global
+            .state_dir
+            .clone()
+            .or_else(|| {
+                project
+                    .file
+                    .state_dir
+                    .as_ref()
+                    .map(|d| project.root.join(d))
+            })
+            .unwrap_or_else(|| project.root.join(".payrun"));
+        Ok(Self {
+            stack: format!("{stem}-{suffix}"),
+            program,
+            suffix,
+            region,
+            vars,
+            stdlib_dirs,
+            state_dir,
+            endpoint_url: global
+                .endpoint_url
+                .clone()
+                .or_else(|| project.file.endpoint_url.clone()),
+        })
+    }
+
+    pub fn script_config(&self) -> ScriptConfig {
+        ScriptConfig {
+            suffix: self.suffix.clone(),
+            region: self.region.clone(),
+            stack: self.stack.clone(),
+            vars: self.vars.clone(),
+            stdlib_dirs: self.stdlib_dirs.clone(),
+        }
+    }
+}
+
+/// `--var azs=3` is a number, `--var ha=true` a boolean, anything else text.
+fn parse_var(v: &str) -> Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return Value::from(i);
+    }
+    if let Ok(f) = v.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    match v {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => Value::String(v.to_string()),
+    }
+}

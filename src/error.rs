@@ -1,0 +1,34 @@
+//! `Error`: the top-level error, one variant per stage. Every error exits 1.
+
+use crate::apply::ApplyError;
+use crate::plan::PlanError;
+use crate::script::ScriptError;
+use crate::state::StateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Script(Box<ScriptError>),
+    #[error("error: {0}")]
+    Config(String),
+    #[error("error: {0}")]
+    State(#[from] StateError),
+    #[error("error: {0}")]
+    Plan(#[from] PlanError),
+    #[error("error: {0}")]
+    Apply(#[from] ApplyError),
+    #[error("error: {0}")]
+    Refused(String),
+}
+
+impl From<ScriptError> for Error {
+    fn from(e: ScriptError) -> Self {
+        Error::Script(Box::new(e))
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        1
+    }
+}

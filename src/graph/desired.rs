@@ -1,0 +1,200 @@
+//! `DesiredGraph`: what the program declares, checked and ordered.
+
+use std::collections::BTreeMap;
+
+use petgraph::Direction;
+use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use serde_json::Value;
+
+use crate::address::Address;
+use crate::provider::Registry;
+use crate::script::{Program, ResourceSpec, ScriptError, SourcePos};
+use crate::suggest::did_you_mean;
+use crate::value::{RefTarget, collect_refs};
+
+/// Resources and their dependencies. An edge runs from a dependency to its
+/// dependent, so a topological order creates dependencies first.
+pub struct DesiredGraph {
+    graph: StableDiGraph<Address, ()>,
+    index: BTreeMap<Address, NodeIndex>,
+    specs: BTreeMap<Address, ResourceSpec>,
+    order: Vec<Address>,
+}
+
+impl DesiredGraph {
+    pub fn build(program: &Program, registry: &Registry) -> Result<Self, ScriptError> {
+        let mut graph = StableDiGraph::new();
+        let mut index = BTreeMap::new();
+        let mut specs = BTreeMap::new();
+        for spec in &program.resources {
+            index.insert(spec.address.clone(), graph.add_node(spec.address.clone()));
+            specs.insert(spec.address.clone(), spec.clone());
+        }
+        let check = |target: &RefTarget, user: &str, pos: &SourcePos| -> Result<(), ScriptError> {
+            if !specs.contains_key(&target.address) {
+                let names: Vec<String> = specs.keys().map(Address::to_string).collect();
+                let wanted = target.address.to_string();
+                let fix = match did_you_mean(&wanted, names.iter().map(String::as_str)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("declare {wanted} in the program, or remove the reference"),
+                };
+                return Err(ScriptError::new(
+                    Some(pos.clone()),
+                    format!(
+                        "{user} refers to {target}, but the program declares no {}",
+                        target.address
+                    ),
+                    fix,
+                ));
+            }
+            let has = registry
+                .schema(target.address.kind())
+                .is_some_and(|s| s.has_output(&target.attr));
+            if !has {
+                return Err(ScriptError::new(
+                    Some(pos.clone()),
+                    format!(
+                        "{user} refers to {target}, but {} has no output `{}`",
+                        target.address.kind(),
+                        target.attr
+                    ),
+                    "use one of the kind's outputs, e.g. `id` or `arn`",
+                ));
+            }
+            Ok(())
+        };
+        for spec in &program.resources {
+            let mut refs = Vec::new();
+            collect_refs(&spec.args, &mut refs);
+            let to = index[&spec.address];
+            for target in refs {
+                check(&target, &spec.address.to_string(), &spec.pos)?;
+                graph.update_edge(index[&target.address], to, ());
+            }
+            for (dep, pos) in &spec.explicit_deps {
+                let target = RefTarget {
+                    address: dep.clone(),
+                    attr: "id".into(),
+                };
+                check(&target, &spec.address.to_string(), pos)?;
+                graph.update_edge(index[dep], to, ());
+            }
+        }
+        for export in &program.exports {
+            let mut refs = Vec::new();
+            collect_refs(&export.value, &mut refs);
+            for target in refs {
+                check(&target, &format!("output `{}`", export.name), &export.pos)?;
+            }
+        }
+        let order = match toposort(&graph, None) {
+            Ok(order) => order.into_iter().map(|n| graph[n].clone()).collect(),
+            Err(cycle) => return Err(cycle_error(&graph, cycle.node_id(), &specs)),
+        };
+        Ok(Self {
+            graph,
+            index,
+            specs,
+            order,
+        })
+    }
+
+    /// Dependencies first.
+    pub fn order(&self) -> &[Address] {
+        &self.order
+    }
+
+    pub fn spec(&self, address: &Address) -> Option<&ResourceSpec> {
+        self.specs.get(address)
+    }
+
+    pub fn contains(&self, address: &Address) -> bool {
+        self.specs.contains_key(address)
+    }
+
+    pub fn len(&self) -> usize {
+        self.specs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.specs.is_empty()
+    }
+
+    /// Direct dependencies of `address`.
+    pub fn deps(&self, address: &Address) -> Vec<Address> {
+        let Some(&n) = self.index.get(address) else {
+            return Vec::new();
+        };
+        let mut deps: Vec<Address> = self
+            .graph
+            .neighbors_directed(n, Direction::Incoming)
+            .map(|d| self.graph[d].clone())
+            .collect();
+        deps.sort();
+        deps
+    }
+
+    /// Graphviz DOT, dependents pointing at their dependencies.
+    pub fn to_dot(&self) -> String {
+        let mut out =
+            String::from("digraph payrun {\n  rankdir = \"RL\";\n  node [shape = box];\n");
+        for a in &self.order {
+            out.push_str(&format!("  \"{a}\";\n"));
+        }
+        for a in &self.order {
+            for d in self.deps(a) {
+                out.push_str(&format!("  \"{a}\" -> \"{d}\";\n"));
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// A resource's args, for tests and views.
+    pub fn args(&self, address: &Address) -> Option<&Value> {
+        self.specs.get(address).map(|s| &s.args)
+    }
+}
+
+/// Name the circle: `a → b → c → a`, each with its line.
+fn cycle_error(
+    graph: &StableDiGraph<Address, ()>,
+    start: NodeIndex,
+    specs: &BTreeMap<Address, ResourceSpec>,
+) -> ScriptError {
+    let scc = tarjan_scc(graph)
+        .into_iter()
+        .find(|c| c.contains(&start))
+        .unwrap_or_else(|| vec![start]);
+    // Walk inside the component until a node repeats.
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let next = graph
+            .neighbors_directed(current, Direction::Incoming)
+            .filter(|n| scc.contains(n))
+            .min_by_key(|n| graph[*n].clone());
+        let Some(next) = next else { break };
+        if let Some(i) = path.iter().position(|p| *p == next) {
+            path = path.split_off(i);
+            path.push(next);
+            break;
+        }
+        path.push(next);
+        current = next;
+    }
+    let names: Vec<String> = path.iter().map(|n| graph[*n].to_string()).collect();
+    let mut err = ScriptError::new(
+        specs.get(&graph[path[0]]).map(|s| s.pos.clone()),
+        format!("dependency cycle: {}", names.join(" → ")),
+        "break the circle: refer to one of these resources from a separate kind (e.g. a rule kind) or drop a depends_on",
+    );
+    for n in &path[1..path.len().saturating_sub(1)] {
+        if let Some(s) = specs.get(&graph[*n]) {
+            err.related
+                .push((s.pos.clone(), format!("{} is declared here", s.address)));
+        }
+    }
+    err
+}

@@ -1,0 +1,120 @@
+//! `Plan`: serializable, the only input of apply.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+use crate::finding::{Finding, Severity};
+
+pub const PLAN_FORMAT: &str = "payrun-plan/1";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[serde(rename = "no-op")]
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttrChange {
+    pub name: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    #[serde(default)]
+    pub forces_replacement: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub action: Action,
+    pub name: String,
+    /// Recorded id (update, replace, delete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Args as recorded (and refreshed); secrets as markers.
+    pub before: Option<Value>,
+    /// Args as the program declares them, refs resolved where known.
+    pub after: Option<Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AttrChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_because: Vec<String>,
+    /// What changed outside payrun since the last apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// Dependencies in the program (create and update order).
+    #[serde(default)]
+    pub deps: Vec<Address>,
+    /// Dependencies recorded in state (destroy order).
+    #[serde(default)]
+    pub prior_deps: Vec<Address>,
+    /// Outputs as recorded, for resources that keep their identity.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
+    /// `file:line:col` of the builder call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_at: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    pub mode: Mode,
+    pub stack: String,
+    pub suffix: String,
+    /// The state this plan was made against.
+    pub lineage: String,
+    pub serial: u64,
+    pub created_at: String,
+    pub changes: Vec<ResourceChange>,
+    /// Outputs as the program exports them (refs where not yet known).
+    pub outputs: BTreeMap<String, Value>,
+    pub findings: Vec<Finding>,
+    /// Resources recorded with no result after an interrupted apply: adopted
+    /// if found, created otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interrupted: Vec<Address>,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    /// (add, change, destroy) as in the summary line; a replacement counts
+    /// as one add and one destroy.
+    pub fn summary(&self) -> (usize, usize, usize) {
+        let replace = self.count(Action::Replace);
+        (
+            self.count(Action::Create) + replace,
+            self.count(Action::Update),
+            self.count(Action::Delete) + replace,
+        )
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn change(&self, address: &Address) -> Option<&ResourceChange> {
+        self.changes.iter().find(|c| &c.address == address)
+    }
+}

@@ -1,0 +1,339 @@
+//! The planner: refresh (batched reads, kinds concurrently), diff, findings.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+use crate::check;
+use crate::finding::Finding;
+use crate::graph::DesiredGraph;
+use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
+use crate::script::Program;
+use crate::state::State;
+use crate::value::{RefTarget, as_secret, digest, resolve, secret_marker};
+
+use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("refreshing {kind} failed: {error}")]
+    Refresh { kind: String, error: ProviderError },
+    #[error(
+        "no provider serves {kind} (recorded in state as {address})\n  fix: use the payrun build that wrote this state"
+    )]
+    NoProvider { kind: String, address: Address },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct PlanOptions {
+    pub mode: Mode,
+    pub refresh: bool,
+}
+
+/// Read back every recorded resource: one batched `read` per kind, all kinds
+/// at once.
+pub async fn refresh(
+    state: &State,
+    registry: &Registry,
+) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
+    let mut by_kind: BTreeMap<String, Vec<ReadItem>> = BTreeMap::new();
+    for (address, r) in &state.resources {
+        by_kind.entry(r.kind.clone()).or_default().push(ReadItem {
+            address: address.clone(),
+            id: r.id.clone(),
+            args: r.args.clone(),
+            outputs: r.outputs.clone(),
+        });
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (kind, items) in by_kind {
+        let Some(provider) = registry.provider(&kind).cloned() else {
+            return Err(PlanError::NoProvider {
+                address: items[0].address.clone(),
+                kind,
+            });
+        };
+        tasks.spawn(async move {
+            let result = provider.read(&kind, &items).await;
+            (kind, items, result)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (kind, items, result) = joined.expect("refresh task does not panic");
+        let results = result.map_err(|error| PlanError::Refresh {
+            kind: kind.clone(),
+            error,
+        })?;
+        for (item, r) in items.into_iter().zip(results) {
+            out.insert(item.address, r);
+        }
+    }
+    Ok(out)
+}
+
+/// Make the plan. `desired` is `None` in destroy mode when the program is
+/// gone.
+pub async fn make_plan(
+    desired: Option<(&DesiredGraph, &Program)>,
+    state: &State,
+    registry: &Registry,
+    suffix: &str,
+    opts: PlanOptions,
+) -> Result<Plan, PlanError> {
+    let live = if opts.refresh && !state.resources.is_empty() {
+        refresh(state, registry).await?
+    } else {
+        BTreeMap::new()
+    };
+    let mut findings = Vec::new();
+    let mut changes = Vec::new();
+    let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
+    // Outputs known now: recorded, refreshed where read.
+    let current_outputs = |a: &Address| -> Option<Map<String, Value>> {
+        let r = state.resources.get(a)?;
+        let mut o = r.outputs.clone();
+        if let Some(ReadResult::Found { outputs, .. }) = live.get(a) {
+            o.extend(outputs.clone());
+        }
+        o.insert("id".into(), Value::String(r.id.clone()));
+        o.insert("name".into(), Value::String(r.name.clone()));
+        Some(o)
+    };
+
+    let mut exports = BTreeMap::new();
+    if let (Some((graph, program)), Mode::Apply) = (desired, opts.mode) {
+        for address in graph.order() {
+            let spec = graph
+                .spec(address)
+                .expect("ordered addresses are in the graph");
+            let schema = registry
+                .schema(address.kind())
+                .expect("builders exist only for known kinds");
+            let lookup = |t: &RefTarget| -> Option<Value> {
+                match actions.get(&t.address) {
+                    Some(Action::NoOp | Action::Update) => {
+                        current_outputs(&t.address)?.get(&t.attr).cloned()
+                    }
+                    _ => None,
+                }
+            };
+            let after = with_secret_digests(&resolve(&spec.args, &lookup), address, &mut findings);
+            let deps = graph.deps(address);
+            let recorded = state.resources.get(address);
+            let mut change = ResourceChange {
+                address: address.clone(),
+                action: Action::Create,
+                name: spec.name.clone(),
+                id: recorded.map(|r| r.id.clone()),
+                before: None,
+                after: Some(after.clone()),
+                changes: Vec::new(),
+                replace_because: Vec::new(),
+                drift: Vec::new(),
+                deps,
+                prior_deps: recorded.map(|r| r.deps.clone()).unwrap_or_default(),
+                outputs: recorded.map(|r| r.outputs.clone()).unwrap_or_default(),
+                declared_at: Some(spec.pos.to_string()),
+            };
+            match (recorded, live.get(address)) {
+                (None, _) => {}
+                (Some(_), Some(ReadResult::Gone)) => {
+                    change.id = None;
+                    change.outputs = Map::new();
+                    change.drift.push("deleted outside payrun".into());
+                }
+                (Some(r), found) => {
+                    let mut before = r.args.clone();
+                    if let (Some(ReadResult::Found { args, .. }), Value::Object(b)) =
+                        (found, &mut before)
+                    {
+                        for (k, v) in args {
+                            let recorded_v = b.get(k).cloned().unwrap_or(Value::Null);
+                            if !same(&recorded_v, v) {
+                                change.drift.push(format!(
+                                    "`{k}` changed outside payrun: {} → {}",
+                                    crate::value::display(&recorded_v),
+                                    crate::value::display(v)
+                                ));
+                                b.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                    change.changes = diff_args(&before, &after, |k| {
+                        schema.arg(k).is_some_and(|a| a.force_new)
+                    });
+                    change.replace_because = change
+                        .changes
+                        .iter()
+                        .filter(|c| c.forces_replacement)
+                        .map(|c| format!("`{}` forces replacement", c.name))
+                        .collect();
+                    change.before = Some(before);
+                    change.action = if !change.replace_because.is_empty() {
+                        Action::Replace
+                    } else if !change.changes.is_empty() {
+                        Action::Update
+                    } else {
+                        Action::NoOp
+                    };
+                }
+            }
+            actions.insert(address.clone(), change.action);
+            changes.push(change);
+        }
+        for export in &program.exports {
+            let lookup = |t: &RefTarget| -> Option<Value> {
+                match actions.get(&t.address) {
+                    Some(Action::NoOp | Action::Update) => {
+                        current_outputs(&t.address)?.get(&t.attr).cloned()
+                    }
+                    _ => None,
+                }
+            };
+            exports.insert(export.name.clone(), resolve(&export.value, &lookup));
+        }
+        findings.extend(program.findings.iter().cloned());
+        findings.extend(check::program_findings(graph, registry));
+    }
+
+    let keep: BTreeSet<&Address> = match (desired, opts.mode) {
+        (Some((graph, _)), Mode::Apply) => state
+            .resources
+            .keys()
+            .filter(|a| graph.contains(a))
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    let mut deletes: Vec<ResourceChange> = state
+        .resources
+        .iter()
+        .filter(|(a, _)| !keep.contains(a))
+        .map(|(a, r)| ResourceChange {
+            address: a.clone(),
+            action: Action::Delete,
+            name: r.name.clone(),
+            id: Some(r.id.clone()),
+            before: Some(r.args.clone()),
+            after: None,
+            changes: Vec::new(),
+            replace_because: Vec::new(),
+            drift: match live.get(a) {
+                Some(ReadResult::Gone) => vec!["already deleted outside payrun".into()],
+                _ => Vec::new(),
+            },
+            deps: Vec::new(),
+            prior_deps: r.deps.clone(),
+            outputs: r.outputs.clone(),
+            declared_at: None,
+        })
+        .collect();
+    deletes.sort_by(|a, b| a.address.cmp(&b.address));
+    changes.extend(deletes);
+
+    let interrupted = state
+        .intents
+        .keys()
+        .filter(|a| !state.resources.contains_key(a))
+        .cloned()
+        .collect();
+
+    Ok(Plan {
+        format: PLAN_FORMAT.into(),
+        mode: opts.mode,
+        stack: state.stack.clone(),
+        suffix: suffix.to_string(),
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        changes,
+        outputs: exports,
+        findings,
+        interrupted,
+    })
+}
+
+/// Null and absent are the same; numbers compare by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().all(|k| {
+                same(
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+/// Attribute-level differences between two arg maps.
+pub(crate) fn diff_args(
+    before: &Value,
+    after: &Value,
+    force_new: impl Fn(&str) -> bool,
+) -> Vec<AttrChange> {
+    let empty = Map::new();
+    let b = before.as_object().unwrap_or(&empty);
+    let a = after.as_object().unwrap_or(&empty);
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let bv = b.get(k).cloned().unwrap_or(Value::Null);
+            let av = a.get(k).cloned().unwrap_or(Value::Null);
+            if same(&bv, &av) {
+                return None;
+            }
+            Some(AttrChange {
+                name: k.clone(),
+                before: (!bv.is_null()).then_some(bv),
+                after: (!av.is_null()).then_some(av),
+                forces_replacement: force_new(k),
+            })
+        })
+        .collect()
+}
+
+/// Fill in the digest of every secret from its environment variable; a
+/// missing variable is an error finding.
+fn with_secret_digests(v: &Value, address: &Address, findings: &mut Vec<Finding>) -> Value {
+    if let Some((env, _)) = as_secret(v) {
+        return match std::env::var(env) {
+            Ok(value) => secret_marker(env, Some(digest(value.as_bytes()))),
+            Err(_) => {
+                findings.push(
+                    Finding::error(
+                        "secret-unset",
+                        format!("{address} reads a secret from ${env}, which is not set"),
+                    )
+                    .at(address)
+                    .remedy(format!(
+                        "export {env} before plan and apply (the value is never stored)"
+                    )),
+                );
+                v.clone()
+            }
+        };
+    }
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| with_secret_digests(i, address, findings))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, i)| (k.clone(), with_secret_digests(i, address, findings)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

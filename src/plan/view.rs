@@ -1,0 +1,141 @@
+//! The human plan view, in the Terraform style.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::finding::Severity;
+use crate::ui::Style;
+use crate::value::display;
+
+use super::plan::{Action, Mode, Plan, ResourceChange};
+
+/// Render `plan` for a terminal or a log.
+pub fn render(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    let acting: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if !acting.is_empty() {
+        let _ = writeln!(
+            out,
+            "payrun will perform the following actions on stack `{}`:\n",
+            plan.stack
+        );
+    }
+    for c in &acting {
+        let (sym, colour, verb) = match c.action {
+            Action::Create => ("+", Style::GREEN, "will be created"),
+            Action::Update => ("~", Style::YELLOW, "will be updated in-place"),
+            Action::Replace => ("-/+", Style::RED, "must be replaced"),
+            Action::Delete => ("-", Style::RED, "will be destroyed"),
+            Action::NoOp => continue,
+        };
+        let _ = writeln!(out, "  # {} {verb}", style.bold(&c.address.to_string()));
+        for d in &c.drift {
+            let _ = writeln!(out, "  #   (drift: {d})");
+        }
+        for r in &c.replace_because {
+            let _ = writeln!(out, "  #   ({r})");
+        }
+        let _ = writeln!(
+            out,
+            "  {} {} \"{}\" {{",
+            style.paint(colour, sym),
+            c.address.kind(),
+            c.name
+        );
+        match c.action {
+            Action::Create => attrs(&mut out, style, "+", Style::GREEN, c.after.as_ref()),
+            Action::Delete => attrs(&mut out, style, "-", Style::RED, c.before.as_ref()),
+            _ => {
+                for ch in &c.changes {
+                    let before = ch
+                        .before
+                        .as_ref()
+                        .map(display)
+                        .unwrap_or_else(|| "null".into());
+                    let after = ch
+                        .after
+                        .as_ref()
+                        .map(display)
+                        .unwrap_or_else(|| "null".into());
+                    let note = if ch.forces_replacement {
+                        " # forces replacement"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      {} {} = {before} -> {after}{}",
+                        style.paint(Style::YELLOW, "~"),
+                        ch.name,
+                        style.paint(Style::RED, note)
+                    );
+                }
+            }
+        }
+        let _ = writeln!(out, "    }}\n");
+    }
+    for a in &plan.interrupted {
+        let _ = writeln!(
+            out,
+            "  # {a}: an earlier apply was interrupted while creating it; apply adopts it if it exists\n"
+        );
+    }
+    if !plan.findings.is_empty() {
+        let _ = writeln!(out, "Findings:");
+        for f in &plan.findings {
+            let label = match f.severity {
+                Severity::Error => style.paint(Style::RED, "error"),
+                Severity::Warning => style.paint(Style::YELLOW, "warning"),
+            };
+            let _ = writeln!(out, "  {label} [{}]: {}", f.code, f.message);
+            if let Some(r) = &f.remedy {
+                let _ = writeln!(out, "      remedy: {r}");
+            }
+            if let Some(s) = &f.source {
+                let _ = writeln!(out, "      source: {s}");
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.outputs.is_empty() && plan.mode == Mode::Apply {
+        let _ = writeln!(out, "Outputs:");
+        for (k, v) in &plan.outputs {
+            let _ = writeln!(out, "  {k} = {}", display(v));
+        }
+        out.push('\n');
+    }
+    if plan.has_changes() {
+        let (add, change, destroy) = plan.summary();
+        let _ = writeln!(
+            out,
+            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            style.bold("Plan:")
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} The live resources match the program and state.",
+            style.paint(Style::GREEN, "No changes.")
+        );
+    }
+    out
+}
+
+fn attrs(out: &mut String, style: &Style, sym: &str, colour: &str, v: Option<&Value>) {
+    if let Some(Value::Object(map)) = v {
+        let width = map.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in map {
+            let _ = writeln!(
+                out,
+                "      {} {k:<width$} = {}",
+                style.paint(colour, sym),
+                display(v)
+            );
+        }
+    }
+}

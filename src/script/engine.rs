@@ -1,0 +1,288 @@
+//! The one engine factory: limits, types, builder modules, host functions
+//! and the stdlib module resolver.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, ImmutableString, Map as RhaiMap, Module, NativeCallContext,
+    Position, Shared,
+};
+
+use crate::address::Address;
+use crate::finding::Finding;
+use crate::provider::{KindSchema, Registry};
+
+use super::cidr::cidr_subnet;
+use super::error::SourcePos;
+use super::handle::{Handle, SecretSource};
+use super::recorder::{Recorder, fault, pos_of};
+
+/// Operations one evaluation may run: generous for a 10,000-resource
+/// program, small enough to stop a runaway loop in seconds.
+const MAX_OPERATIONS: u64 = 200_000_000;
+
+/// Build the engine for one evaluation.
+pub fn create_engine(
+    recorder: &Recorder,
+    registry: &Registry,
+    config: Dynamic,
+    stdlib_dirs: &[PathBuf],
+) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(64)
+        .set_max_expr_depths(128, 64)
+        .set_max_string_size(1 << 20)
+        .set_max_array_size(100_000)
+        .set_max_map_size(100_000)
+        .set_max_modules(256)
+        .set_strict_variables(true);
+    engine.on_print(|s| eprintln!("{s}"));
+    engine.on_debug(|s, src, pos| {
+        eprintln!(
+            "[{}:{}] {s}",
+            src.unwrap_or("program"),
+            pos.line().unwrap_or(0)
+        )
+    });
+
+    engine
+        .register_type_with_name::<Handle>("Resource")
+        .register_indexer_get(Handle::get)
+        .register_fn("to_string", |h: &mut Handle| h.address.to_string())
+        .register_fn("to_debug", |h: &mut Handle| {
+            format!("Resource({})", h.address)
+        });
+    engine
+        .register_type_with_name::<SecretSource>("Secret")
+        .register_fn("to_string", |s: &mut SecretSource| {
+            format!("secret_env({:?})", s.env)
+        })
+        .register_fn("to_debug", |s: &mut SecretSource| {
+            format!("secret_env({:?})", s.env)
+        });
+
+    for (name, module) in builder_modules(recorder, registry) {
+        engine.register_static_module(name, Shared::new(module));
+    }
+    register_host_functions(&mut engine, recorder, registry, config);
+
+    let mut resolvers = ModuleResolversCollection::new();
+    for dir in stdlib_dirs {
+        let mut r = FileModuleResolver::new_with_path(dir);
+        r.enable_cache(true);
+        resolvers.push(r);
+    }
+    engine.set_module_resolver(resolvers);
+    engine
+}
+
+/// `aws::ec2::vpc(purpose, args)` for every kind in the registry.
+fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String, Module> {
+    #[derive(Default)]
+    struct Node {
+        fns: Vec<&'static KindSchema>,
+        children: BTreeMap<String, Node>,
+    }
+    fn into_module(node: Node, recorder: &Recorder) -> Module {
+        let mut m = Module::new();
+        for schema in node.fns {
+            let (_, func) = schema.script_path();
+            let r = recorder.clone();
+            m.set_native_fn(
+                func,
+                move |ctx: NativeCallContext, purpose: ImmutableString, args: RhaiMap| {
+                    let pos = pos_of(&ctx, r.main_file());
+                    r.declare(schema, &purpose, args, pos).map_err(at(&ctx))
+                },
+            );
+            let r = recorder.clone();
+            m.set_native_fn(
+                func,
+                move |ctx: NativeCallContext, purpose: ImmutableString| {
+                    let pos = pos_of(&ctx, r.main_file());
+                    r.declare(schema, &purpose, RhaiMap::new(), pos)
+                        .map_err(at(&ctx))
+                },
+            );
+        }
+        for (name, child) in node.children {
+            m.set_sub_module(name, into_module(child, recorder));
+        }
+        m
+    }
+    let mut root = Node::default();
+    for schema in registry.schemas() {
+        let (path, _) = schema.script_path();
+        let mut node = &mut root;
+        for seg in path {
+            node = node.children.entry(seg.to_string()).or_default();
+        }
+        node.fns.push(schema);
+    }
+    root.children
+        .into_iter()
+        .map(|(name, node)| (name, into_module(node, recorder)))
+        .collect()
+}
+
+/// Errors from host functions carry the call's position.
+fn at(ctx: &NativeCallContext) -> impl Fn(Box<EvalAltResult>) -> Box<EvalAltResult> + use<> {
+    let pos = ctx.call_position();
+    move |mut e| {
+        if e.position().is_none() {
+            e.set_position(pos);
+        }
+        e
+    }
+}
+
+fn register_host_functions(
+    engine: &mut Engine,
+    recorder: &Recorder,
+    registry: &Registry,
+    config: Dynamic,
+) {
+    // `export` is a Rhai keyword (module variables); payrun gives it to
+    // outputs, which programs need far more often.
+    engine.disable_symbol("export");
+    let r = recorder.clone();
+    engine
+        .register_custom_syntax(
+            ["export", "(", "$expr$", ",", "$expr$", ")"],
+            false,
+            move |ctx, inputs| {
+                let pos = inputs[0].position();
+                let name = ctx.eval_expression_tree(&inputs[0])?;
+                let value = ctx.eval_expression_tree(&inputs[1])?;
+                let name = name.into_string().map_err(|t| {
+                    fault(
+                        format!("export takes a name (a string) first, not a {t}"),
+                        "write `export(\"vpc_id\", vpc.id);`",
+                        pos,
+                    )
+                })?;
+                let at = SourcePos {
+                    file: ctx
+                        .source()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or(r.main_file())
+                        .to_string(),
+                    line: pos.line().unwrap_or(0),
+                    col: pos.position().unwrap_or(0),
+                };
+                r.export(&name, &value, at).map_err(|mut e| {
+                    e.set_position(pos);
+                    e
+                })?;
+                Ok(Dynamic::UNIT)
+            },
+        )
+        .expect("export syntax registers");
+    let r = recorder.clone();
+    engine.register_fn(
+        "depends_on",
+        move |ctx: NativeCallContext, a: Handle, b: Handle| {
+            r.depends_on(&a, &b, pos_of(&ctx, r.main_file()))
+                .map_err(at(&ctx))
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
+        "depends_on",
+        move |ctx: NativeCallContext, a: Handle, bs: rhai::Array| {
+            for b in bs {
+                let Some(b) = b.try_cast::<Handle>() else {
+                    return Err(fault(
+                        "depends_on takes resources",
+                        "pass the values builders return",
+                        Position::NONE,
+                    ));
+                };
+                r.depends_on(&a, &b, pos_of(&ctx, r.main_file()))
+                    .map_err(at(&ctx))?;
+            }
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "secret_env",
+        |ctx: NativeCallContext,
+         name: ImmutableString|
+         -> Result<SecretSource, Box<EvalAltResult>> {
+            let ok =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(fault(
+                    format!("`{name}` is not an environment variable name"),
+                    "use letters, digits and `_`, e.g. `DB_PASSWORD`",
+                    ctx.call_position(),
+                ));
+            }
+            Ok(SecretSource {
+                env: name.to_string(),
+            })
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
+        "default_tags",
+        move |ctx: NativeCallContext, tags: RhaiMap| r.default_tags(&tags).map_err(at(&ctx)),
+    );
+    engine.register_fn("cidr_subnet", |ctx: NativeCallContext, base: ImmutableString, newbits: i64, index: i64| {
+        cidr_subnet(&base, newbits, index).map_err(|e| fault(e, "see `cidr_subnet(base, newbits, index)`: e.g. cidr_subnet(\"10.0.0.0/16\", 4, 0) is 10.0.0.0/20", ctx.call_position()))
+    });
+    let registry_for_ref = registry.clone();
+    let r = recorder.clone();
+    engine.register_fn(
+        "resource",
+        move |ctx: NativeCallContext,
+              addr: ImmutableString|
+              -> Result<Handle, Box<EvalAltResult>> {
+            let pos = ctx.call_position();
+            let address: Address = addr.parse().map_err(|e: String| {
+                fault(e, "write an address such as `aws.ec2.vpc.main`", pos)
+            })?;
+            let schema = registry_for_ref.schema(address.kind()).ok_or_else(|| {
+                fault(
+                    format!("`{}` is not a resource kind", address.kind()),
+                    "use a kind payrun knows, e.g. `aws.ec2.vpc`",
+                    pos,
+                )
+            })?;
+            Ok(Handle {
+                name: r.physical_name(schema, address.purpose()),
+                address,
+                schema,
+            })
+        },
+    );
+    engine.register_fn("config", move || config.clone());
+    let r = recorder.clone();
+    engine.register_fn(
+        "plan_warning",
+        move |ctx: NativeCallContext, message: ImmutableString, remedy: ImmutableString| {
+            let pos = pos_of(&ctx, r.main_file());
+            r.finding(
+                Finding::warning("program", message.to_string())
+                    .remedy(remedy.to_string())
+                    .source(pos.to_string()),
+            );
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
+        "plan_error",
+        move |ctx: NativeCallContext, message: ImmutableString, remedy: ImmutableString| {
+            let pos = pos_of(&ctx, r.main_file());
+            r.finding(
+                Finding::error("program", message.to_string())
+                    .remedy(remedy.to_string())
+                    .source(pos.to_string()),
+            );
+        },
+    );
+}

@@ -1,0 +1,84 @@
+//! `ScriptError`: an error that points at program text, with a fix.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A place in a program or stdlib file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourcePos {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+impl SourcePos {
+    /// The text of this line, read from the file.
+    pub fn line_text(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.file).ok()?;
+        text.lines()
+            .nth(self.line.checked_sub(1)?)
+            .map(str::to_string)
+    }
+}
+
+/// What went wrong, where, and what to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptError {
+    pub pos: Option<SourcePos>,
+    pub message: String,
+    pub fix: String,
+    /// Further places, each with a note (the members of a cycle).
+    pub related: Vec<(SourcePos, String)>,
+}
+
+impl ScriptError {
+    pub fn new(pos: Option<SourcePos>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            pos,
+            message: message.into(),
+            fix: fix.into(),
+            related: Vec::new(),
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+fn snippet(f: &mut fmt::Formatter<'_>, pos: &SourcePos) -> fmt::Result {
+    writeln!(f, "  --> {pos}")?;
+    if let Some(text) = pos.line_text() {
+        let num = pos.line.to_string();
+        let pad = " ".repeat(num.len());
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{num} | {text}")?;
+        let caret_at = pos.col.saturating_sub(1);
+        let lead: String = text
+            .chars()
+            .take(caret_at)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        writeln!(f, "{pad} | {lead}^")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if let Some(pos) = &self.pos {
+            snippet(f, pos)?;
+        }
+        for (pos, note) in &self.related {
+            writeln!(f, "  note: {note}")?;
+            snippet(f, pos)?;
+        }
+        write!(f, "  fix: {}", self.fix)
+    }
+}

@@ -1,0 +1,384 @@
+//! `Recorder`: where builders put what the program declares, and the
+//! `Program` that comes out once the script has finished.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use rhai::{Dynamic, EvalAltResult, Map as RhaiMap, NativeCallContext, Position};
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+use crate::finding::Finding;
+use crate::provider::{KindSchema, standard_tags};
+use crate::suggest::did_you_mean;
+use crate::value::{as_secret, decode_script_strings, for_validation, secret_marker};
+
+use super::error::SourcePos;
+use super::handle::{Handle, SecretSource};
+
+/// A resource as the program declared it.
+#[derive(Clone, Debug)]
+pub struct ResourceSpec {
+    pub address: Address,
+    /// Physical name `{resource-type}-{purpose}-{suffix}`.
+    pub name: String,
+    /// Args with refs as markers; for taggable kinds `tags` holds the full
+    /// tag set.
+    pub args: Value,
+    /// From `depends_on`.
+    pub explicit_deps: Vec<(Address, SourcePos)>,
+    pub pos: SourcePos,
+}
+
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub name: String,
+    pub value: Value,
+    pub pos: SourcePos,
+}
+
+/// What a program declares.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub resources: Vec<ResourceSpec>,
+    pub exports: Vec<Export>,
+    /// From `plan_warning` / `plan_error` in the program.
+    pub findings: Vec<Finding>,
+}
+
+/// A builder's complaint, carried through Rhai as the error value.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub message: String,
+    pub fix: String,
+}
+
+pub fn fault(
+    message: impl Into<String>,
+    fix: impl Into<String>,
+    pos: Position,
+) -> Box<EvalAltResult> {
+    Box::new(EvalAltResult::ErrorRuntime(
+        Dynamic::from(Fault {
+            message: message.into(),
+            fix: fix.into(),
+        }),
+        pos,
+    ))
+}
+
+#[derive(Default)]
+struct Recorded {
+    program: Program,
+    index: HashMap<Address, usize>,
+    user_tags: Vec<BTreeMap<String, String>>,
+    default_tags: BTreeMap<String, String>,
+}
+
+/// Shared by every builder of one evaluation.
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Mutex<Recorded>>,
+    suffix: String,
+    stack: String,
+    main_file: String,
+}
+
+pub fn pos_of(ctx: &NativeCallContext, main_file: &str) -> SourcePos {
+    let p = ctx.call_position();
+    SourcePos {
+        file: ctx
+            .call_source()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(main_file)
+            .to_string(),
+        line: p.line().unwrap_or(0),
+        col: p.position().unwrap_or(0),
+    }
+}
+
+impl Recorder {
+    pub fn new(suffix: &str, stack: &str, main_file: &str) -> Self {
+        Self {
+            inner: Arc::default(),
+            suffix: suffix.to_string(),
+            stack: stack.to_string(),
+            main_file: main_file.to_string(),
+        }
+    }
+
+    pub fn main_file(&self) -> &str {
+        &self.main_file
+    }
+
+    /// The physical name of a resource.
+    pub fn physical_name(&self, schema: &KindSchema, purpose: &str) -> String {
+        if self.suffix.is_empty() {
+            format!("{}-{purpose}", schema.name_prefix)
+        } else {
+            format!("{}-{purpose}-{}", schema.name_prefix, self.suffix)
+        }
+    }
+
+    /// A builder call: `aws::ec2::vpc("main", #{ ... })`.
+    pub fn declare(
+        &self,
+        schema: &'static KindSchema,
+        purpose: &str,
+        args: RhaiMap,
+        pos: SourcePos,
+    ) -> Result<Handle, Box<EvalAltResult>> {
+        let address = Address::new(schema.kind, purpose)
+            .map_err(|e| fault(e, "rename it, e.g. `private-a`", Position::NONE))?;
+        let path = schema.kind.replace('.', "::");
+        let mut args = to_json(&Dynamic::from_map(args)).map_err(|e| {
+            fault(
+                format!("{path}(\"{purpose}\"): {e}"),
+                "pass strings, numbers, booleans, arrays, maps, resources or refs",
+                Position::NONE,
+            )
+        })?;
+        let mut user_tags = BTreeMap::new();
+        if let Value::Object(map) = &mut args {
+            for key in map.keys() {
+                if schema.arg(key).is_none() {
+                    let names = schema.args.iter().map(|a| a.name);
+                    let fix = match did_you_mean(key, names.clone()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "its properties are {}",
+                            names
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    return Err(fault(
+                        format!("{path} has no property `{key}`"),
+                        fix,
+                        Position::NONE,
+                    ));
+                }
+            }
+            for spec in schema.args.iter().filter(|a| a.secret) {
+                if let Some(v) = map.get(spec.name)
+                    && as_secret(v).is_none()
+                {
+                    return Err(fault(
+                        format!(
+                            "`{}` of {path}(\"{purpose}\") is secret and must not be written in the program",
+                            spec.name
+                        ),
+                        format!(
+                            "read it at apply time: `{}: secret_env(\"VARIABLE\")`",
+                            spec.name
+                        ),
+                        Position::NONE,
+                    ));
+                }
+            }
+            if schema.taggable
+                && let Some(t) = map.remove("tags")
+            {
+                user_tags = serde_json::from_value(t).map_err(|_| {
+                    fault(
+                        format!("`tags` of {path}(\"{purpose}\") must map names to strings"),
+                        "write `tags: #{ Team: \"payments\" }`",
+                        Position::NONE,
+                    )
+                })?;
+            }
+        }
+        let args = decode_script_strings(args);
+        if let Err(e) = (schema.validate)(&for_validation(&args)) {
+            let fix = if e.contains("missing field") {
+                "add the missing property to the map".to_string()
+            } else {
+                "give the property a value of the expected type".to_string()
+            };
+            return Err(fault(
+                format!("{path}(\"{purpose}\"): {e}"),
+                fix,
+                Position::NONE,
+            ));
+        }
+        let name = self.physical_name(schema, purpose);
+        let mut rec = self.inner.lock().expect("recorder");
+        if let Some(&i) = rec.index.get(&address) {
+            let first = rec.program.resources[i].pos.clone();
+            return Err(fault(
+                format!("{address} is declared twice (first at {first})"),
+                "give each resource of a kind its own name",
+                Position::NONE,
+            ));
+        }
+        let i = rec.program.resources.len();
+        rec.index.insert(address.clone(), i);
+        rec.user_tags.push(user_tags);
+        rec.program.resources.push(ResourceSpec {
+            address: address.clone(),
+            name: name.clone(),
+            args,
+            explicit_deps: Vec::new(),
+            pos,
+        });
+        Ok(Handle {
+            address,
+            name,
+            schema,
+        })
+    }
+
+    pub fn depends_on(
+        &self,
+        a: &Handle,
+        b: &Handle,
+        pos: SourcePos,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let mut rec = self.inner.lock().expect("recorder");
+        let Some(&i) = rec.index.get(&a.address) else {
+            return Err(fault(
+                format!("{} is not declared in this program", a.address),
+                "call depends_on with resources the program declares",
+                Position::NONE,
+            ));
+        };
+        rec.program.resources[i]
+            .explicit_deps
+            .push((b.address.clone(), pos));
+        Ok(())
+    }
+
+    pub fn export(
+        &self,
+        name: &str,
+        value: &Dynamic,
+        pos: SourcePos,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let value = to_json(value).map_err(|e| {
+            fault(
+                format!("export `{name}`: {e}"),
+                "export strings, numbers, maps, arrays or refs",
+                Position::NONE,
+            )
+        })?;
+        let mut rec = self.inner.lock().expect("recorder");
+        if let Some(prev) = rec.program.exports.iter().find(|e| e.name == name) {
+            return Err(fault(
+                format!("output `{name}` is exported twice (first at {})", prev.pos),
+                "give each output its own name",
+                Position::NONE,
+            ));
+        }
+        rec.program.exports.push(Export {
+            name: name.to_string(),
+            value: decode_script_strings(value),
+            pos,
+        });
+        Ok(())
+    }
+
+    pub fn default_tags(&self, tags: &RhaiMap) -> Result<(), Box<EvalAltResult>> {
+        let mut rec = self.inner.lock().expect("recorder");
+        for (k, v) in tags {
+            let v = v.clone().into_string().map_err(|t| {
+                fault(
+                    format!("default tag `{k}` is a {t}, not a string"),
+                    "give every tag a string value",
+                    Position::NONE,
+                )
+            })?;
+            rec.default_tags.insert(k.to_string(), v);
+        }
+        Ok(())
+    }
+
+    pub fn finding(&self, finding: Finding) {
+        self.inner
+            .lock()
+            .expect("recorder")
+            .program
+            .findings
+            .push(finding);
+    }
+
+    /// The program, with every taggable resource's full tag set.
+    pub fn finish(&self, schema_of: impl Fn(&str) -> Option<&'static KindSchema>) -> Program {
+        let mut rec = self.inner.lock().expect("recorder");
+        let defaults = rec.default_tags.clone();
+        let user_tags = std::mem::take(&mut rec.user_tags);
+        let mut program = std::mem::take(&mut rec.program);
+        for (spec, user) in program.resources.iter_mut().zip(user_tags) {
+            let Some(schema) = schema_of(spec.address.kind()) else {
+                continue;
+            };
+            if !schema.taggable {
+                continue;
+            }
+            let mut tags = defaults.clone();
+            tags.extend(user);
+            let tags = standard_tags(&spec.name, &self.stack, &spec.address, &tags);
+            if let Value::Object(map) = &mut spec.args {
+                map.insert(
+                    "tags".into(),
+                    serde_json::to_value(tags).expect("tags serialize"),
+                );
+            }
+        }
+        program
+    }
+}
+
+/// A script value as JSON; handles become refs to their `id`, secrets
+/// become `$secret` markers.
+pub fn to_json(d: &Dynamic) -> Result<Value, String> {
+    if d.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Ok(i) = d.as_int() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(f) = d.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a finite number"));
+    }
+    if let Ok(c) = d.as_char() {
+        return Ok(Value::String(c.to_string()));
+    }
+    if d.is_string() {
+        return Ok(Value::String(d.clone().into_string().unwrap_or_default()));
+    }
+    if d.is_array() {
+        let arr = d.clone().into_array().unwrap_or_default();
+        return arr
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    if d.is_map() {
+        let map = d.clone().cast::<RhaiMap>();
+        let mut out = Map::new();
+        for (k, v) in &map {
+            if k.starts_with('$') {
+                return Err(format!("map keys may not start with `$` (`{k}`)"));
+            }
+            out.insert(k.to_string(), to_json(v)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    if let Some(h) = d.clone().try_cast::<Handle>() {
+        return Ok(Value::String(crate::value::script_ref(&h.address, "id")));
+    }
+    if let Some(s) = d.clone().try_cast::<SecretSource>() {
+        return Ok(secret_marker(&s.env, None));
+    }
+    Err(format!(
+        "a value of type `{}` cannot be used here",
+        d.type_name()
+    ))
+}

@@ -1,0 +1,80 @@
+//! `State`: the recorded resources of one stack.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::address::Address;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    pub version: u32,
+    /// Fixed when the stack is first written; a saved plan for another
+    /// lineage is refused.
+    pub lineage: String,
+    /// Bumped on every write.
+    pub serial: u64,
+    pub stack: String,
+    #[serde(default)]
+    pub resources: BTreeMap<Address, ResourceState>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+    /// Creates started but not recorded: a crash between the provider call
+    /// and the state write leaves one here, and the next apply adopts the
+    /// resource instead of creating a duplicate.
+    #[serde(default)]
+    pub intents: BTreeMap<Address, Intent>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ResourceState {
+    pub kind: String,
+    pub name: String,
+    pub id: String,
+    /// Args as last applied; secrets only as `$secret` markers with a digest.
+    pub args: Value,
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
+    /// What this resource depended on when applied, so it can be destroyed
+    /// in the right order after it leaves the program.
+    #[serde(default)]
+    pub deps: Vec<Address>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Intent {
+    pub kind: String,
+    pub name: String,
+    /// The idempotency (client) token of the create.
+    pub token: String,
+    pub started_at: String,
+}
+
+impl State {
+    pub fn new(stack: &str) -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            stack: stack.to_string(),
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            intents: BTreeMap::new(),
+        }
+    }
+
+    /// The output `attr` of a recorded resource (`id` included).
+    pub fn output(&self, address: &Address, attr: &str) -> Option<Value> {
+        let r = self.resources.get(address)?;
+        if attr == "id" {
+            return Some(Value::String(r.id.clone()));
+        }
+        if attr == "name" {
+            return Some(Value::String(r.name.clone()));
+        }
+        r.outputs.get(attr).cloned()
+    }
+}

@@ -1,0 +1,198 @@
+//! `LocalStore`: `.payrun/<stack>.json`, mode 0600, atomic replace (temp
+//! file, fsync, rename) and one backup.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::lock::{self, Holder, LockGuard};
+use super::state::{FORMAT_VERSION, State};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state for stack `{stack}` is locked by {holder}{}\n  fix: wait for it to finish; if it is gone, run `payrun state unlock --suffix {suffix}`", if *.stale { " — that process is no longer running" } else { "" })]
+    Locked {
+        stack: String,
+        suffix: String,
+        holder: Box<Holder>,
+        stale: bool,
+    },
+    #[error(
+        "state for stack `{stack}` is locked ({path}) but its holder is unreadable\n  fix: if no payrun is running, remove the lock with `payrun state unlock`"
+    )]
+    LockedUnknown { stack: String, path: String },
+    #[error(
+        "cannot read state file {path}: {message}\n  fix: restore it from {path}.backup, or move it away to start a new stack"
+    )]
+    Corrupt { path: String, message: String },
+    #[error(
+        "state file {path} has format version {found}; this payrun reads version {FORMAT_VERSION}\n  fix: use the payrun release that wrote it"
+    )]
+    Version { path: String, found: u32 },
+    #[error("cannot write state file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// State files of one project directory.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    dir: PathBuf,
+    stack: String,
+    suffix: String,
+}
+
+impl LocalStore {
+    pub fn new(dir: impl Into<PathBuf>, stack: &str, suffix: &str) -> Self {
+        Self {
+            dir: dir.into(),
+            stack: stack.to_string(),
+            suffix: suffix.to_string(),
+        }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.stack))
+    }
+
+    pub fn backup_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json.backup", self.stack))
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.lock", self.stack))
+    }
+
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// The recorded state, or a new empty one.
+    pub fn load(&self) -> Result<State, StateError> {
+        let path = self.path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(State::new(&self.stack));
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let probe: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        let found = probe
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as u32;
+        if found != FORMAT_VERSION {
+            return Err(StateError::Version {
+                path: path.display().to_string(),
+                found,
+            });
+        }
+        serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Write `state` with the next serial.
+    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        state.serial += 1;
+        let path = self.path();
+        let tmp = self.dir.join(format!(".{}.json.tmp", self.stack));
+        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| io_err(&tmp, e))?;
+            f.write_all(&bytes).map_err(|e| io_err(&tmp, e))?;
+            f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        }
+        if path.exists() {
+            fs::copy(&path, self.backup_path()).map_err(|e| io_err(&path, e))?;
+        }
+        fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        if let Ok(d) = fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Take the stack's lock for `command`.
+    pub fn lock(&self, command: &str) -> Result<LockGuard, StateError> {
+        fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        LockGuard::acquire(&self.lock_path(), command).map_err(|holder| match holder {
+            Some(holder) => StateError::Locked {
+                stack: self.stack.clone(),
+                suffix: self.suffix.clone(),
+                stale: holder.is_stale(),
+                holder: Box::new(holder),
+            },
+            None => StateError::LockedUnknown {
+                stack: self.stack.clone(),
+                path: self.lock_path().display().to_string(),
+            },
+        })
+    }
+
+    /// Remove a lock left behind; returns who held it.
+    pub fn force_unlock(&self) -> Result<Option<Holder>, StateError> {
+        let path = self.lock_path();
+        let holder = lock::read_holder(&path);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(holder),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path, e)),
+        }
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> StateError {
+    StateError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn save_is_0600_with_backup_and_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s-qa", "qa");
+        let mut st = store.load().unwrap();
+        store.save(&mut st).unwrap();
+        store.save(&mut st).unwrap();
+        assert_eq!(store.load().unwrap().serial, 2);
+        let mode = fs::metadata(store.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(store.backup_path().exists());
+    }
+
+    #[test]
+    fn second_lock_names_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path(), "s-qa", "qa");
+        let _g = store.lock("payrun apply").unwrap();
+        let err = store.lock("payrun plan").unwrap_err().to_string();
+        assert!(err.contains("payrun apply"), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! The real binary in a temp project: validate, plan (human, JSON, saved),
+//! apply, destroy, state, output, graph, locks and exit codes.
+
+use predicates::str::contains;
+
+use crate::support::bin::Project;
+
+const PROGRAM: &str = r#"
+default_tags(#{ Project: "payrun-tests" });
+let net = fake::network("main", #{ cidr: config.vars.cidr ?? "10.0.0.0/16" });
+let a = fake::subnet("a", #{ network_id: net.id, cidr: cidr_subnet("10.0.0.0/16", 8, 1) });
+let web = fake::server("web", #{ subnet_id: a.id, size: "small" });
+export("endpoint", web.endpoint);
+"#;
+
+#[test]
+fn validate_plan_apply_state_output_destroy() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .arg("validate")
+        .assert()
+        .success()
+        .stdout(contains(
+            "Success! The program is valid: 3 resources, 1 outputs.",
+        ));
+
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(2)
+        .stdout(contains("+ fake.network \"net-main-qa\""))
+        .stdout(contains("Plan: 3 to add, 0 to change, 0 to destroy."));
+
+    let out = p
+        .payrun()
+        .args(["plan", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(plan["format"], "payrun-plan/1");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        plan["changes"][1]["after"]["network_id"]["$ref"],
+        "fake.network.main#id"
+    );
+
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "Apply complete! Resources: 3 added, 0 changed, 0 destroyed.",
+        ));
+    assert_eq!(p.cloud_objects().len(), 3);
+
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+
+    p.payrun()
+        .args(["state", "list"])
+        .assert()
+        .success()
+        .stdout(contains("fake.network.main\tnet-main-qa\tnetwork-"))
+        .stdout(contains("fake.server.web\tserver-web-qa\tserver-"));
+    p.payrun()
+        .args(["state", "show", "fake.subnet.a"])
+        .assert()
+        .success()
+        .stdout(contains("\"Project\": \"payrun-tests\""));
+    p.payrun()
+        .args(["output", "endpoint"])
+        .assert()
+        .success()
+        .stdout("https://server-web-qa.fake.example\n");
+    p.payrun()
+        .arg("graph")
+        .assert()
+        .success()
+        .stdout(contains("\"fake.subnet.a\" -> \"fake.network.main\""));
+
+    let state = std::fs::metadata(p.path().join(".payrun/main-qa.json")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(state.permissions().mode() & 0o777, 0o600);
+
+    p.payrun()
+        .args(["destroy", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(contains("Plan: 0 to add, 0 to change, 3 to destroy."))
+        .stderr(contains(
+            "Apply complete! Resources: 0 added, 0 changed, 3 destroyed.",
+        ));
+    assert!(p.cloud_objects().is_empty());
+}
+
+#[test]
+fn apply_refuses_to_prompt_without_a_terminal() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .arg("apply")
+        .write_stdin("yes\n")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "refusing to ask for confirmation: standard input is not a terminal",
+        ));
+    assert!(p.cloud_objects().is_empty());
+}
+
+#[test]
+fn a_saved_plan_applies_once_and_is_then_refused() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["plan", "--out", "tf.plan"])
+        .assert()
+        .success();
+    let mode = std::fs::metadata(p.path().join("tf.plan")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.permissions().mode() & 0o777, 0o600);
+    p.payrun().args(["apply", "tf.plan"]).assert().success();
+    assert_eq!(p.cloud_objects().len(), 3);
+    p.payrun()
+        .args(["apply", "tf.plan"])
+        .assert()
+        .code(1)
+        .stderr(contains("the saved plan was made for state serial 0"))
+        .stderr(contains("fix: make a new plan"));
+    assert_eq!(p.cloud_objects().len(), 3);
+}
+
+#[test]
+fn a_lock_held_by_another_process_blocks_and_names_it() {
+    let p = Project::new(PROGRAM);
+    let mut holder = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    std::fs::create_dir_all(p.path().join(".payrun")).unwrap();
+    let lock = serde_json::json!({
+        "pid": holder.id(),
+        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "command": "payrun apply",
+        "started_at": "2026-11-26T00:00:00Z"
+    });
+    std::fs::write(p.path().join(".payrun/main-qa.lock"), lock.to_string()).unwrap();
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "state for stack `main-qa` is locked by pid {} on",
+            holder.id()
+        )))
+        .stderr(contains("(`payrun apply`, since 2026-11-26T00:00:00Z)"))
+        .stderr(contains("payrun state unlock --suffix qa"));
+    assert!(p.cloud_objects().is_empty());
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    p.payrun()
+        .args(["state", "unlock"])
+        .assert()
+        .success()
+        .stdout(contains("Removed the lock of stack `main-qa`"));
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_process_killed_after_create_leaves_no_duplicate() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .env("PAYRUN_FAKE_ABORT_AFTER_CREATE", "fake.subnet.a")
+        .assert()
+        .failure();
+    assert_eq!(p.cloud_objects().len(), 2);
+    p.payrun()
+        .args(["state", "list"])
+        .assert()
+        .success()
+        .stdout(contains("fake.subnet.a\t(interrupted create"));
+    // The dead process's lock is named as stale.
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(contains("that process is no longer running"));
+    p.payrun().args(["state", "unlock"]).assert().success();
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stderr(contains("1 adopted after an interrupted apply"));
+    let subnets = p
+        .cloud_objects()
+        .values()
+        .filter(|o| o["kind"] == "fake.subnet")
+        .count();
+    assert_eq!(subnets, 1);
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn script_errors_exit_1_and_make_no_cloud_call() {
+    let p = Project::new("let n = fake::network(\"main\", #{ cidr_blok: \"10.0.0.0/16\" });\n");
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(contains("error: fake::network has no property `cidr_blok`"))
+        .stderr(contains("programs/main.rhai:1:15"))
+        .stderr(contains("fix: did you mean `cidr`?"));
+    assert!(!p.cloud().exists());
+    assert!(!p.path().join(".payrun/main-qa.json").exists());
+}
+
+#[test]
+fn vars_and_refresh_flag() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["plan", "--var", "cidr=10.9.0.0/16", "--refresh=false"])
+        .assert()
+        .success()
+        .stdout(contains("\"10.9.0.0/16\""));
+    p.payrun()
+        .args(["plan", "--suffix", "Bad_Suffix"])
+        .assert()
+        .code(1)
+        .stderr(contains("--suffix"));
+}

@@ -1,0 +1,219 @@
+//! Script errors: each names file:line:col, shows the line with a caret and
+//! gives a one-line fix. Messages are pinned exactly.
+
+use crate::support::engine::Stack;
+
+fn error_of(program: &str) -> String {
+    Stack::new(program).error()
+}
+
+#[test]
+fn misspelt_property() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ cidr_blok: \"10.0.0.0/16\" });\n"),
+        concat!(
+            "error: fake::network has no property `cidr_blok`\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr_blok: \"10.0.0.0/16\" });\n",
+            "  |                 ^\n",
+            "  fix: did you mean `cidr`?"
+        )
+    );
+}
+
+#[test]
+fn unknown_builder() {
+    assert_eq!(
+        error_of("let net = fake::netwrk(\"main\", #{ cidr: \"10.0.0.0/16\" });\n"),
+        concat!(
+            "error: unknown function `fake::netwrk`\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::netwrk(\"main\", #{ cidr: \"10.0.0.0/16\" });\n",
+            "  |                 ^\n",
+            "  fix: did you mean `fake::network`?"
+        )
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ cidr: 16 });\n"),
+        concat!(
+            "error: fake::network(\"main\"): `cidr`: invalid type: integer `16`, expected a string\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: 16 });\n",
+            "  |                 ^\n",
+            "  fix: give the property a value of the expected type"
+        )
+    );
+}
+
+#[test]
+fn missing_property() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ dns: true });\n"),
+        concat!(
+            "error: fake::network(\"main\"): missing field `cidr`\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ dns: true });\n",
+            "  |                 ^\n",
+            "  fix: add the missing property to the map"
+        )
+    );
+}
+
+#[test]
+fn duplicate_address() {
+    assert_eq!(
+        error_of(
+            "fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\nfake::network(\"main\", #{ cidr: \"10.1.0.0/16\" });\n"
+        ),
+        concat!(
+            "error: fake.network.main is declared twice (first at main.rhai:1:7)\n",
+            "  --> main.rhai:2:7\n",
+            "  |\n",
+            "2 | fake::network(\"main\", #{ cidr: \"10.1.0.0/16\" });\n",
+            "  |       ^\n",
+            "  fix: give each resource of a kind its own name"
+        )
+    );
+}
+
+#[test]
+fn cycle() {
+    assert_eq!(
+        error_of(
+            r#"let a = fake::subnet("a", #{ network_id: resource("fake.subnet.b").id, cidr: "10.0.1.0/24" });
+let b = fake::subnet("b", #{ network_id: a.id, cidr: "10.0.2.0/24" });
+"#
+        ),
+        concat!(
+            "error: dependency cycle: fake.subnet.b → fake.subnet.a → fake.subnet.b\n",
+            "  --> main.rhai:2:15\n",
+            "  |\n",
+            "2 | let b = fake::subnet(\"b\", #{ network_id: a.id, cidr: \"10.0.2.0/24\" });\n",
+            "  |               ^\n",
+            "  note: fake.subnet.a is declared here\n",
+            "  --> main.rhai:1:15\n",
+            "  |\n",
+            "1 | let a = fake::subnet(\"a\", #{ network_id: resource(\"fake.subnet.b\").id, cidr: \"10.0.1.0/24\" });\n",
+            "  |               ^\n",
+            "  fix: break the circle: refer to one of these resources from a separate kind (e.g. a rule kind) or drop a depends_on"
+        )
+    );
+}
+
+#[test]
+fn dangling_ref() {
+    assert_eq!(
+        error_of(
+            r#"let net = fake::network("main", #{ cidr: "10.0.0.0/16" });
+let a = fake::subnet("a", #{ network_id: resource("fake.network.mian").id, cidr: "10.0.1.0/24" });
+"#
+        ),
+        concat!(
+            "error: fake.subnet.a refers to fake.network.mian.id, but the program declares no fake.network.mian\n",
+            "  --> main.rhai:2:15\n",
+            "  |\n",
+            "2 | let a = fake::subnet(\"a\", #{ network_id: resource(\"fake.network.mian\").id, cidr: \"10.0.1.0/24\" });\n",
+            "  |               ^\n",
+            "  fix: did you mean `fake.network.main`?"
+        )
+    );
+}
+
+#[test]
+fn unknown_output() {
+    assert_eq!(
+        error_of(
+            r#"let net = fake::network("main", #{ cidr: "10.0.0.0/16" });
+let a = fake::subnet("a", #{ network_id: net.idd, cidr: "10.0.1.0/24" });
+"#
+        ),
+        concat!(
+            "error: fake.network.main has no output `idd`\n",
+            "  --> main.rhai:2:45\n",
+            "  |\n",
+            "2 | let a = fake::subnet(\"a\", #{ network_id: net.idd, cidr: \"10.0.1.0/24\" });\n",
+            "  |                                             ^\n",
+            "  fix: did you mean `id`?"
+        )
+    );
+}
+
+#[test]
+fn parse_error() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" }\n"),
+        concat!(
+            "error: Expecting ')' to close the arguments list of this function call 'network'\n",
+            "  --> main.rhai:2:1\n",
+            "  fix: add `)` to close the arguments list of this function call 'network'"
+        )
+    );
+}
+
+#[test]
+fn undefined_variable() {
+    assert_eq!(
+        error_of("fake::network(\"main\", #{ cidr: base });\n"),
+        concat!(
+            "error: Undefined variable: base\n",
+            "  --> main.rhai:1:32\n",
+            "  |\n",
+            "1 | fake::network(\"main\", #{ cidr: base });\n",
+            "  |                                ^\n",
+            "  fix: declare it first with `let base = ...;` (or use `config.vars.base` for a --var)"
+        )
+    );
+}
+
+#[test]
+fn secret_written_in_the_program() {
+    assert_eq!(
+        error_of("fake::secret(\"db\", #{ value: \"hunter2\" });\n"),
+        concat!(
+            "error: `value` of fake::secret(\"db\") is secret and must not be written in the program\n",
+            "  --> main.rhai:1:7\n",
+            "  |\n",
+            "1 | fake::secret(\"db\", #{ value: \"hunter2\" });\n",
+            "  |       ^\n",
+            "  fix: read it at apply time: `value: secret_env(\"VARIABLE\")`"
+        )
+    );
+}
+
+#[test]
+fn error_inside_a_stdlib_module_points_at_both_places() {
+    let s = Stack::new("import \"net\" as net;\nnet::make(\"main\", \"10.0.0.0/16\");\n");
+    std::fs::create_dir_all(s.dir.path().join("stdlib")).unwrap();
+    std::fs::write(
+        s.dir.path().join("stdlib/net.rhai"),
+        "fn make(name, cidr) {\n    fake::network(name, #{ cidr: cidr, dnss: true })\n}\n",
+    )
+    .unwrap();
+    let err = s
+        .error()
+        .replace(&s.dir.path().display().to_string(), "DIR");
+    assert_eq!(
+        err,
+        concat!(
+            "error: fake::network has no property `dnss`\n",
+            "  --> DIR/stdlib/net.rhai:2:11\n",
+            "  |\n",
+            "2 |     fake::network(name, #{ cidr: cidr, dnss: true })\n",
+            "  |           ^\n",
+            "  note: in the call to `make`\n",
+            "  --> main.rhai:2:6\n",
+            "  |\n",
+            "2 | net::make(\"main\", \"10.0.0.0/16\");\n",
+            "  |      ^\n",
+            "  fix: did you mean `dns`?"
+        )
+    );
+}

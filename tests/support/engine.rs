@@ -1,0 +1,131 @@
+//! `Stack`: a program, a state directory and the fake test provider, driven
+//! through the library's stages (script → graph → plan → apply) in process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use payrun::apply::{ApplyOptions, ApplySummary, Hook, apply};
+use payrun::graph::DesiredGraph;
+use payrun::plan::{Mode, Plan, PlanOptions, make_plan};
+use payrun::provider::Registry;
+use payrun::provider::fake::{FakeConfig, FakeProvider};
+use payrun::script::{self, ScriptConfig, ScriptError};
+use payrun::state::{LocalStore, State};
+use payrun::ui::PlainView;
+use tempfile::TempDir;
+
+pub struct Stack {
+    pub dir: TempDir,
+    pub fake: Arc<FakeProvider>,
+    pub registry: Registry,
+    pub suffix: String,
+}
+
+impl Stack {
+    pub fn new(program: &str) -> Self {
+        let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+        let registry = Registry::new().with("fake", fake.clone());
+        let s = Self {
+            dir: tempfile::tempdir().unwrap(),
+            fake,
+            registry,
+            suffix: "qa".into(),
+        };
+        s.write(program);
+        s
+    }
+
+    pub fn program(&self) -> PathBuf {
+        self.dir.path().join("main.rhai")
+    }
+
+    pub fn write(&self, program: &str) {
+        std::fs::write(self.program(), program).unwrap();
+    }
+
+    pub fn config(&self) -> ScriptConfig {
+        ScriptConfig {
+            suffix: self.suffix.clone(),
+            region: "us-east-1".into(),
+            stack: format!("main-{}", self.suffix),
+            vars: Default::default(),
+            stdlib_dirs: vec![self.dir.path().join("stdlib")],
+        }
+    }
+
+    pub fn store(&self) -> LocalStore {
+        LocalStore::new(
+            self.dir.path().join(".payrun"),
+            &format!("main-{}", self.suffix),
+            &self.suffix,
+        )
+    }
+
+    pub fn state(&self) -> State {
+        self.store().load().unwrap()
+    }
+
+    /// Evaluate and build the graph.
+    pub fn evaluate(&self) -> Result<(DesiredGraph, script::Program), ScriptError> {
+        let program = script::evaluate(&self.program(), &self.registry, &self.config())?;
+        let graph = DesiredGraph::build(&program, &self.registry)?;
+        Ok((graph, program))
+    }
+
+    /// The error text of a program that must not evaluate.
+    pub fn error(&self) -> String {
+        match self.evaluate() {
+            Ok(_) => panic!("the program evaluated without error"),
+            Err(e) => e
+                .to_string()
+                .replace(&self.program().display().to_string(), "main.rhai"),
+        }
+    }
+
+    pub async fn plan_mode(&self, mode: Mode) -> Plan {
+        let state = self.state();
+        let evaluated = if self.program().exists() {
+            Some(self.evaluate().unwrap())
+        } else {
+            None
+        };
+        make_plan(
+            evaluated.as_ref().map(|(g, p)| (g, p)),
+            &state,
+            &self.registry,
+            &self.suffix,
+            PlanOptions {
+                mode,
+                refresh: true,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn plan(&self) -> Plan {
+        self.plan_mode(Mode::Apply).await
+    }
+
+    pub async fn apply_plan(&self, plan: &Plan) -> ApplySummary {
+        let hook: Arc<dyn Hook> = Arc::new(PlainView::new(Box::new(std::io::sink())));
+        let (summary, _) = apply(
+            plan,
+            self.state(),
+            self.store(),
+            self.registry.clone(),
+            hook,
+            ApplyOptions { parallelism: 4 },
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await
+        .unwrap();
+        summary
+    }
+
+    pub async fn apply(&self) -> ApplySummary {
+        let plan = self.plan().await;
+        self.apply_plan(&plan).await
+    }
+}
