@@ -10,7 +10,10 @@
 //!
 //! In the script a ref is a string carrying a private-use sentinel, so it
 //! survives interpolation, concatenation and nesting; [`decode_script_strings`]
-//! turns those strings into markers once the script has finished.
+//! turns those strings into markers once the script has finished. A map key
+//! may carry refs too (an IRSA trust policy's condition key names the
+//! cluster's OIDC issuer): keys keep the sentinel text, and [`resolve`]
+//! substitutes it once the value is known.
 
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -152,9 +155,57 @@ pub fn collect_refs(v: &Value, out: &mut Vec<RefTarget>) {
     }
     match v {
         Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
-        Value::Object(map) => map.values().for_each(|i| collect_refs(i, out)),
+        Value::Object(map) => {
+            for (k, i) in map {
+                out.extend(key_refs(k));
+                collect_refs(i, out);
+            }
+        }
         _ => {}
     }
+}
+
+/// Refs inside a map key.
+fn key_refs(key: &str) -> Vec<RefTarget> {
+    let mut out = Vec::new();
+    let mut rest = key;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len_utf8()..];
+        let Some(end) = after.find(CLOSE) else { break };
+        if let Some(t) = RefTarget::decode(&after[..end]) {
+            out.push(t);
+        }
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out
+}
+
+/// A key with each ref replaced by `f(ref)`; `None` keeps the sentinel.
+fn map_key(key: &str, f: &dyn Fn(&RefTarget) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = key;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len_utf8()..];
+        let Some(end) = after.find(CLOSE) else { break };
+        let inner = &after[..end];
+        match RefTarget::decode(inner).and_then(|t| f(&t)) {
+            Some(text) => out.push_str(&text),
+            None => {
+                out.push(OPEN);
+                out.push_str(inner);
+                out.push(CLOSE);
+            }
+        }
+        rest = &after[end + CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A key as people read it: `${aws.eks.cluster.main.oidc_issuer}:sub`.
+pub fn display_key(key: &str) -> String {
+    map_key(key, &|t| Some(format!("${{{t}}}")))
 }
 
 /// Does `v` still hold a ref or template (a value known only after apply)?
@@ -164,7 +215,7 @@ pub fn is_known(v: &Value) -> bool {
     }
     match v {
         Value::Array(items) => items.iter().all(is_known),
-        Value::Object(map) => map.values().all(is_known),
+        Value::Object(map) => map.iter().all(|(k, v)| !has_script_ref(k) && is_known(v)),
         _ => true,
     }
 }
@@ -194,7 +245,17 @@ pub fn resolve(v: &Value, lookup: &dyn Fn(&RefTarget) -> Option<Value>) -> Value
         Value::Array(items) => Value::Array(items.iter().map(|i| resolve(i, lookup)).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), resolve(v, lookup)))
+                .map(|(k, v)| {
+                    let key = if has_script_ref(k) {
+                        map_key(k, &|t| match lookup(t)? {
+                            Value::String(s) => Some(s),
+                            other => Some(other.to_string()),
+                        })
+                    } else {
+                        k.clone()
+                    };
+                    (key, resolve(v, lookup))
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -211,7 +272,7 @@ pub fn for_validation(v: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(for_validation).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), for_validation(v)))
+                .map(|(k, v)| (display_key(k), for_validation(v)))
                 .collect(),
         ),
         other => other.clone(),
@@ -236,7 +297,7 @@ pub fn display(v: &Value) -> String {
         Value::Object(map) => {
             let inner: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{k} = {}", display(v)))
+                .map(|(k, v)| format!("{} = {}", display_key(k), display(v)))
                 .collect();
             format!("{{ {} }}", inner.join(", "))
         }
@@ -273,5 +334,24 @@ mod tests {
         assert!(!is_known(&v));
         let r = resolve(&v, &|_| Some(json!("vpc-1")));
         assert_eq!(r, json!({ "nested": ["arn:vpc-1/x"] }));
+    }
+
+    #[test]
+    fn refs_in_map_keys_are_collected_and_resolved() {
+        let key = format!("{}:sub", script_ref(&addr(), "oidc_issuer"));
+        let v = decode_script_strings(
+            json!({ "StringEquals": { key.clone(): "system:serviceaccount:payment:api" } }),
+        );
+        let mut refs = Vec::new();
+        collect_refs(&v, &mut refs);
+        assert_eq!(refs.len(), 1);
+        assert!(!is_known(&v));
+        assert_eq!(display_key(&key), "${aws.ec2.vpc.main.oidc_issuer}:sub");
+        let r = resolve(&v, &|_| Some(json!("oidc.example/id/ABC")));
+        assert_eq!(
+            r,
+            json!({ "StringEquals": { "oidc.example/id/ABC:sub": "system:serviceaccount:payment:api" } })
+        );
+        assert!(is_known(&r));
     }
 }
