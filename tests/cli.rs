@@ -178,7 +178,7 @@ fn a_process_killed_after_create_leaves_no_duplicate() {
     let p = Project::new(PROGRAM);
     p.payrun()
         .args(["apply", "--auto-approve", "--parallelism", "1"])
-        .env("PAYRUN_FAKE_ABORT_AFTER_CREATE", "fake.subnet.a")
+        .env("PAYRUN_TEST_ABORT_AFTER_CREATE", "fake.subnet.a")
         .assert()
         .failure();
     assert_eq!(p.cloud_objects().len(), 2);

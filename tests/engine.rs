@@ -414,3 +414,56 @@ depends_on(b, a);
             .contains("\"fake.network.b\" -> \"fake.network.a\"")
     );
 }
+
+#[tokio::test]
+async fn error_findings_block_apply_until_acknowledged() {
+    let s = Stack::new(
+        r#"
+fake::network("main", #{ cidr: "10.0.0.0/16" });
+plan_error("capacity model needs 12 vCPU, quota allows 8", "raise the quota");
+"#,
+    );
+    let plan = s.plan().await;
+    assert!(plan.has_errors());
+    let f = &plan.findings[0];
+    assert_eq!(f.message, "capacity model needs 12 vCPU, quota allows 8");
+    assert_eq!(f.remedy.as_deref(), Some("raise the quota"));
+    assert!(
+        f.source.as_deref().unwrap().ends_with("main.rhai:3:1"),
+        "{:?}",
+        f.source
+    );
+    let err = payrun::apply::apply(
+        &plan,
+        s.state(),
+        s.store(),
+        s.registry.clone(),
+        std::sync::Arc::new(payrun::ui::PlainView::new(Box::new(std::io::sink()))),
+        Default::default(),
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("error [program]: capacity model needs 12 vCPU"),
+        "{err}"
+    );
+    assert!(s.fake.objects().is_empty(), "no provider call was made");
+
+    s.write(
+        r#"
+fake::network("main", #{ cidr: "10.0.0.0/16" });
+plan_error("capacity model needs 12 vCPU, quota allows 8", "raise the quota");
+acknowledge("program", "load test environment");
+"#,
+    );
+    let plan = s.plan().await;
+    assert!(!plan.has_errors());
+    assert!(
+        plan.findings[0].message.contains("(acknowledged at "),
+        "{}",
+        plan.findings[0].message
+    );
+    assert!(s.apply_plan(&plan).await.ok());
+}

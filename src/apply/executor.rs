@@ -558,6 +558,7 @@ async fn create_or_update(
         );
     })?;
     let applied = provider.create(&op).await.map_err(|e| e.to_string())?;
+    crash_point(address);
     record(shared, change, applied.clone(), recorded_args, |st| {
         st.intents.remove(address);
     })?;
@@ -585,4 +586,14 @@ fn record(
         );
         also(st);
     })
+}
+
+/// A fault hook for crash tests: with `PAYRUN_TEST_ABORT_AFTER_CREATE` set to
+/// an address, the process aborts right after that resource's create call
+/// returns and before state records it, as a power cut would.
+fn crash_point(address: &Address) {
+    if std::env::var("PAYRUN_TEST_ABORT_AFTER_CREATE").is_ok_and(|a| a == address.to_string()) {
+        eprintln!("aborting after creating {address} (PAYRUN_TEST_ABORT_AFTER_CREATE)");
+        std::process::abort();
+    }
 }

@@ -1,39 +1,41 @@
-//! Checks: findings about a program that need no cloud call (naming limits
-//! here; platform facts and PCI DSS rules beside it).
+//! Checks: findings about a program that need no cloud call: naming
+//! limits, platform facts (EKS versions, App Mesh, Fargate limits) and
+//! program acknowledgements.
 
-use crate::finding::Finding;
+mod limits;
+pub mod platform;
+
+use crate::finding::{Finding, Severity};
 use crate::graph::DesiredGraph;
 use crate::provider::Registry;
+use crate::script::Program;
 
-/// Findings for every resource of the program.
-pub fn program_findings(graph: &DesiredGraph, registry: &Registry) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for address in graph.order() {
-        let (Some(spec), Some(schema)) = (graph.spec(address), registry.schema(address.kind()))
-        else {
-            continue;
-        };
-        if spec.name.len() > schema.name_max {
-            out.push(
-                Finding::error(
-                    "name-too-long",
-                    format!(
-                        "{address}: name `{}` is {} characters; {} allows at most {}",
-                        spec.name,
-                        spec.name.len(),
-                        schema.kind,
-                        schema.name_max
-                    ),
-                )
-                .at(address)
-                .remedy(format!(
-                    "shorten the purpose `{}` or the suffix by {} characters",
-                    address.purpose(),
-                    spec.name.len() - schema.name_max
-                ))
-                .source(spec.pos.to_string()),
+/// Every finding for a program, with the program's acknowledgements
+/// applied.
+pub fn program_findings(
+    graph: &DesiredGraph,
+    program: &Program,
+    registry: &Registry,
+) -> Vec<Finding> {
+    let mut out = program.findings.clone();
+    out.extend(limits::findings(graph, registry));
+    out.extend(platform::findings(graph, &platform::today()));
+    acknowledge(&mut out, program);
+    out
+}
+
+/// `acknowledge(code, reason)` in a program turns that code's errors into
+/// warnings that still show, with where and why they were acknowledged.
+fn acknowledge(findings: &mut [Finding], program: &Program) {
+    for f in findings.iter_mut() {
+        if let Some(ack) = program.acknowledged.iter().find(|a| a.code == f.code) {
+            if f.severity == Severity::Error {
+                f.severity = Severity::Warning;
+            }
+            f.message = format!(
+                "{} (acknowledged at {}: {})",
+                f.message, ack.pos, ack.reason
             );
         }
     }
-    out
 }

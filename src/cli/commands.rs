@@ -114,8 +114,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);
             let (graph, program) = evaluate(&r, &registry)?;
-            let mut findings = program.findings.clone();
-            findings.extend(crate::check::program_findings(&graph, &registry));
+            let findings = crate::check::program_findings(&graph, &program, &registry);
             for f in &findings {
                 let label = match f.severity {
                     Severity::Error => "error",

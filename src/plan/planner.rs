@@ -194,8 +194,7 @@ pub async fn make_plan(
             };
             exports.insert(export.name.clone(), resolve(&export.value, &lookup));
         }
-        findings.extend(program.findings.iter().cloned());
-        findings.extend(check::program_findings(graph, registry));
+        findings.extend(check::program_findings(graph, program, registry));
     }
 
     let keep: BTreeSet<&Address> = match (desired, opts.mode) {

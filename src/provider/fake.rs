@@ -176,8 +176,6 @@ pub struct FakeConfig {
     /// Addresses whose create succeeds in the cloud but whose answer is lost
     /// (the process "crashes" before recording it): an error is returned.
     pub lose_create_reply: BTreeSet<String>,
-    /// Address after whose create the whole process aborts (binary tests).
-    pub abort_after_create: Option<String>,
     /// Keep the cloud in this file between runs.
     pub file: Option<PathBuf>,
 }
@@ -203,7 +201,6 @@ impl FakeConfig {
             ),
             fail: list("PAYRUN_FAKE_FAIL"),
             lose_create_reply: list("PAYRUN_FAKE_LOSE_REPLY"),
-            abort_after_create: std::env::var("PAYRUN_FAKE_ABORT_AFTER_CREATE").ok(),
             file: Some(PathBuf::from(file)),
         })
     }
@@ -406,17 +403,12 @@ impl Provider for FakeProvider {
             }
         };
         self.save();
-        let (lose, abort) = {
-            let c = self.config.lock().expect("fake config");
-            (
-                c.lose_create_reply.contains(&address),
-                c.abort_after_create.as_deref() == Some(address.as_str()),
-            )
-        };
-        if abort {
-            eprintln!("fake provider: aborting after creating {address} (crash test)");
-            std::process::abort();
-        }
+        let lose = self
+            .config
+            .lock()
+            .expect("fake config")
+            .lose_create_reply
+            .contains(&address);
         if lose {
             return Err(ProviderError::new(format!(
                 "injected failure: the reply to creating {address} was lost"

@@ -275,6 +275,18 @@ fn register_host_functions(
     );
     let r = recorder.clone();
     engine.register_fn(
+        "acknowledge",
+        move |ctx: NativeCallContext, code: ImmutableString, reason: ImmutableString| {
+            let pos = pos_of(&ctx, r.main_file());
+            r.acknowledge(super::recorder::Acknowledgement {
+                code: code.to_string(),
+                reason: reason.to_string(),
+                pos,
+            });
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
         "plan_error",
         move |ctx: NativeCallContext, message: ImmutableString, remedy: ImmutableString| {
             let pos = pos_of(&ctx, r.main_file());

@@ -17,7 +17,7 @@ use crate::suggest::did_you_mean;
 
 pub use cidr::cidr_subnet;
 pub use error::{ScriptError, SourcePos};
-pub use recorder::{Export, Program, ResourceSpec};
+pub use recorder::{Acknowledgement, Export, Program, ResourceSpec};
 
 use recorder::{Fault, Recorder};
 
@@ -167,10 +167,14 @@ fn describe(
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split(" (").next().unwrap_or(sig).trim().to_string();
             let builders: Vec<String> = registry.kinds().map(|k| k.replace('.', "::")).collect();
-            if builders.contains(&name) {
+            if builders.contains(&name) || HOST_FUNCTIONS.contains(&name.as_str()) {
                 return (
                     format!("wrong arguments for `{name}`: {sig}"),
-                    format!("call it as `{name}(\"purpose\", #{{ ... }})`"),
+                    if HOST_FUNCTIONS.contains(&name.as_str()) {
+                        format!("see the README's list of functions for `{name}`'s arguments")
+                    } else {
+                        format!("call it as `{name}(\"purpose\", #{{ ... }})`")
+                    },
                 );
             }
             let candidates = builders
@@ -219,4 +223,5 @@ const HOST_FUNCTIONS: &[&str] = &[
     "config",
     "plan_warning",
     "plan_error",
+    "acknowledge",
 ];

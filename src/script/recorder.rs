@@ -44,6 +44,16 @@ pub struct Program {
     pub exports: Vec<Export>,
     /// From `plan_warning` / `plan_error` in the program.
     pub findings: Vec<Finding>,
+    /// From `acknowledge(code, reason)`.
+    pub acknowledged: Vec<Acknowledgement>,
+}
+
+/// A finding code the program knowingly accepts.
+#[derive(Clone, Debug)]
+pub struct Acknowledgement {
+    pub code: String,
+    pub reason: String,
+    pub pos: SourcePos,
 }
 
 /// A builder's complaint, carried through Rhai as the error value.
@@ -291,6 +301,15 @@ impl Recorder {
             rec.default_tags.insert(k.to_string(), v);
         }
         Ok(())
+    }
+
+    pub fn acknowledge(&self, ack: Acknowledgement) {
+        self.inner
+            .lock()
+            .expect("recorder")
+            .program
+            .acknowledged
+            .push(ack);
     }
 
     pub fn finding(&self, finding: Finding) {

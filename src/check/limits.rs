@@ -1,0 +1,37 @@
+//! Naming limits: every physical name within its kind's limit.
+
+use crate::finding::Finding;
+use crate::graph::DesiredGraph;
+use crate::provider::Registry;
+
+pub fn findings(graph: &DesiredGraph, registry: &Registry) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for address in graph.order() {
+        let (Some(spec), Some(schema)) = (graph.spec(address), registry.schema(address.kind()))
+        else {
+            continue;
+        };
+        if spec.name.len() > schema.name_max {
+            out.push(
+                Finding::error(
+                    "name-too-long",
+                    format!(
+                        "{address}: name `{}` is {} characters; {} allows at most {}",
+                        spec.name,
+                        spec.name.len(),
+                        schema.kind,
+                        schema.name_max
+                    ),
+                )
+                .at(address)
+                .remedy(format!(
+                    "shorten the purpose `{}` or the suffix by {} characters",
+                    address.purpose(),
+                    spec.name.len() - schema.name_max
+                ))
+                .source(spec.pos.to_string()),
+            );
+        }
+    }
+    out
+}

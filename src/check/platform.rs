@@ -1,0 +1,230 @@
+//! Platform facts: where what a program asks for collides with what AWS
+//! offers today. Each finding names its source and a remedy; none is hidden.
+
+use serde_json::Value;
+
+use crate::finding::Finding;
+use crate::graph::DesiredGraph;
+
+/// EKS Kubernetes versions: (minor, end of standard support, end of
+/// extended support). Source: the Amazon EKS Kubernetes release calendar
+/// (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
+pub const EKS_CALENDAR: &[(&str, &str, &str)] = &[
+    ("1.25", "2024-05-01", "2025-05-01"),
+    ("1.26", "2024-06-11", "2025-06-11"),
+    ("1.27", "2024-07-24", "2025-07-24"),
+    ("1.28", "2024-11-26", "2025-11-26"),
+    ("1.29", "2025-03-23", "2026-03-23"),
+    ("1.30", "2025-07-23", "2026-07-23"),
+    ("1.31", "2025-11-26", "2026-11-26"),
+    ("1.32", "2026-03-23", "2027-03-23"),
+    ("1.33", "2026-07-29", "2027-07-29"),
+    ("1.34", "2026-12-02", "2027-12-02"),
+    ("1.35", "2027-03-27", "2028-03-27"),
+];
+
+const EKS_SOURCE: &str = "Amazon EKS Kubernetes release calendar, docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html";
+
+/// AWS App Mesh end of support. Source: the App Mesh end-of-support notice
+/// (docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html).
+pub const APP_MESH_END_OF_SUPPORT: &str = "2026-09-30";
+
+/// EKS add-ons that run as DaemonSets, which Fargate does not run.
+const DAEMONSET_ADDONS: &[&str] = &[
+    "vpc-cni",
+    "kube-proxy",
+    "aws-ebs-csi-driver",
+    "aws-efs-csi-driver",
+    "amazon-cloudwatch-observability",
+    "eks-pod-identity-agent",
+    "aws-guardduty-agent",
+];
+
+/// Helm charts whose main workload is a DaemonSet.
+const DAEMONSET_CHARTS: &[&str] = &[
+    "secrets-store-csi-driver",
+    "secrets-store-csi-driver-provider-aws",
+    "aws-for-fluent-bit",
+];
+
+/// Today's date, `YYYY-MM-DD` (UTC).
+pub fn today() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_string()
+}
+
+/// The newest version in the calendar still in standard support on `today`.
+pub fn newest_supported(today: &str) -> Option<&'static str> {
+    EKS_CALENDAR
+        .iter()
+        .rev()
+        .find(|(_, standard, _)| *standard > today)
+        .map(|(v, _, _)| *v)
+}
+
+/// The finding, if any, for an EKS cluster on `version` on `today`.
+pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
+    let newest = newest_supported(today).unwrap_or("the newest version");
+    let remedy = format!(
+        "choose a supported version, e.g. `--var k8s_version={newest}` (an existing cluster upgrades one minor version per apply)"
+    );
+    let Some((_, standard, extended)) = EKS_CALENDAR.iter().find(|(v, _, _)| *v == version) else {
+        return Some(
+            Finding::warning(
+                "eks-version-unknown",
+                format!("Kubernetes {version} is not in payrun's EKS release calendar"),
+            )
+            .remedy(remedy)
+            .source(EKS_SOURCE),
+        );
+    };
+    if today >= *extended {
+        Some(
+            Finding::error(
+                "eks-version-unsupported",
+                format!(
+                    "Kubernetes {version} left EKS standard support on {standard} and extended support on {extended}: EKS no longer creates clusters on it"
+                ),
+            )
+            .remedy(remedy)
+            .source(EKS_SOURCE),
+        )
+    } else if today >= *standard {
+        Some(
+            Finding::warning(
+                "eks-version-extended-support",
+                format!(
+                    "Kubernetes {version} left EKS standard support on {standard}; extended support (billed per cluster hour) ends {extended}"
+                ),
+            )
+            .remedy(remedy)
+            .source(EKS_SOURCE),
+        )
+    } else {
+        None
+    }
+}
+
+fn str_arg<'a>(args: &'a Value, name: &str) -> Option<&'a str> {
+    args.get(name).and_then(Value::as_str)
+}
+
+/// Platform findings for a program.
+pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let kinds: Vec<&str> = graph.order().iter().map(|a| a.kind()).collect();
+    let has_cluster = kinds.contains(&"aws.eks.cluster");
+    let fargate_only = has_cluster
+        && !kinds
+            .iter()
+            .any(|k| *k == "aws.eks.node_group" || *k == "aws.ec2.instance");
+    let mut mesh_reported = false;
+    let mut netpol_reported = false;
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let args = &spec.args;
+        let kind = address.kind();
+        if kind == "aws.eks.cluster"
+            && let Some(version) = str_arg(args, "version")
+            && let Some(f) = eks_version_finding(version, today)
+        {
+            out.push(f.at(address));
+        }
+        if kind.starts_with("aws.appmesh.") && !mesh_reported {
+            mesh_reported = true;
+            let message = format!(
+                "AWS App Mesh reaches end of support on {APP_MESH_END_OF_SUPPORT}: after it the App Mesh console and API no longer serve meshes"
+            );
+            let f = if today >= APP_MESH_END_OF_SUPPORT {
+                Finding::error("appmesh-end-of-support", message)
+            } else {
+                Finding::warning("appmesh-end-of-support", message)
+            };
+            out.push(
+                f.at(address)
+                    .remedy("move service-to-service traffic to Amazon VPC Lattice, as AWS recommends for EKS (examples/lattice.rhai)")
+                    .source("AWS App Mesh end-of-support notice, docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html"),
+            );
+        }
+        if !fargate_only {
+            continue;
+        }
+        if kind == "aws.eks.addon"
+            && let Some(name) = str_arg(args, "addon_name")
+            && DAEMONSET_ADDONS.contains(&name)
+        {
+            out.push(
+                Finding::warning(
+                    "fargate-daemonset-addon",
+                    format!("the `{name}` add-on runs as a DaemonSet; Fargate runs no DaemonSets, so on this Fargate-only cluster it schedules nothing"),
+                )
+                .at(address)
+                .remedy("keep it only if EC2 nodes will join the cluster; Fargate pods get networking and kube-proxy from the Fargate platform")
+                .source("docs.aws.amazon.com/eks/latest/userguide/fargate.html (Fargate considerations: DaemonSets are not supported)"),
+            );
+        }
+        let chart = str_arg(args, "chart").unwrap_or_default();
+        let csi = kind.ends_with("secret_provider_class")
+            || DAEMONSET_CHARTS.iter().any(|c| chart.ends_with(c));
+        if csi {
+            out.push(
+                Finding::warning(
+                    "fargate-daemonset-csi",
+                    format!("{address}: the Secrets Store CSI driver (and fluent-bit style agents) run as DaemonSets, which Fargate does not run: pods mounting the CSI volume stay Pending"),
+                )
+                .at(address)
+                .remedy("on Fargate deliver secrets through IRSA instead: External Secrets Operator or an init container (examples/fargate-secrets.rhai)")
+                .source("docs.aws.amazon.com/secretsmanager/latest/userguide/integrating_csi_driver.html (not supported on Fargate)"),
+            );
+        }
+        if kind.ends_with("network_policy") && !netpol_reported {
+            netpol_reported = true;
+            out.push(
+                Finding::warning(
+                    "fargate-networkpolicy",
+                    "NetworkPolicy objects are accepted but not enforced for pods on Fargate",
+                )
+                .at(address)
+                .remedy("enforce the same service paths with security groups for pods (SecurityGroupPolicy), derived from the same service graph")
+                .source("docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html (network policies do not apply to Fargate pods)"),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_128_is_past_extended_support() {
+        let f = eks_version_finding("1.28", "2026-11-26").unwrap();
+        assert_eq!(f.code, "eks-version-unsupported");
+        assert!(
+            f.message.contains("2024-11-26") && f.message.contains("2025-11-26"),
+            "{}",
+            f.message
+        );
+        assert!(f.remedy.unwrap().contains("--var k8s_version=1.35"));
+    }
+
+    #[test]
+    fn calendar_windows() {
+        assert!(eks_version_finding("1.34", "2026-11-26").is_none());
+        assert_eq!(
+            eks_version_finding("1.33", "2026-11-26").unwrap().code,
+            "eks-version-extended-support"
+        );
+        assert_eq!(
+            eks_version_finding("1.31", "2026-11-26").unwrap().code,
+            "eks-version-unsupported"
+        );
+        assert_eq!(
+            eks_version_finding("1.99", "2026-11-26").unwrap().code,
+            "eks-version-unknown"
+        );
+        assert_eq!(newest_supported("2026-11-26"), Some("1.35"));
+    }
+}
