@@ -1,6 +1,9 @@
 //! Checks: findings about a program that need no cloud call (naming limits
 //! here; platform facts and PCI DSS rules beside it).
 
+mod helm;
+pub mod k8s;
+
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::provider::Registry;
@@ -35,5 +38,13 @@ pub fn program_findings(graph: &DesiredGraph, registry: &Registry) -> Vec<Findin
             );
         }
     }
+    out.extend(k8s::findings(graph));
+    out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
     out
+}
+
+/// Helm findings with `helm` looked up on `path` rather than the process's
+/// PATH.
+pub fn helm_findings(graph: &DesiredGraph, path: Option<&std::ffi::OsStr>) -> Vec<Finding> {
+    helm::findings(graph, path)
 }
