@@ -196,9 +196,9 @@ fn key(plural: &str, namespace: &str, name: &str) -> String {
 /// (plural, namespace, name) of an API path; `name` empty for a list.
 fn route(path: &str) -> Option<(String, String, String)> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let rest = match segs.first()? {
-        &"api" => &segs[2..],
-        &"apis" => &segs[3..],
+    let rest = match *segs.first()? {
+        "api" => segs.get(2..)?,
+        "apis" => segs.get(3..)?,
         _ => return None,
     };
     match rest {
