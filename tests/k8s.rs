@@ -670,3 +670,27 @@ async fn without_helm_plan_warns_and_apply_refuses_before_changing_anything() {
     assert!(k.keys().is_empty());
     assert!(s.state().resources.is_empty());
 }
+
+#[tokio::test]
+async fn plan_warns_when_a_declared_namespace_is_named_as_text() {
+    let program = r#"
+let cluster = #{ kubeconfig: "/nowhere", context: "x" };
+k8s::namespace("payment", #{ cluster: cluster });
+k8s::config_map("flags", #{ cluster: cluster, namespace: "payment", data: #{ a: "b" } });
+k8s::config_map("other", #{ cluster: cluster, namespace: "kube-system", data: #{ a: "b" } });
+"#;
+    let s = stack(program, None);
+    let plan = s.plan().await;
+    let warnings: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "k8s-namespace-by-name")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "k8s.config_map.flags names namespace `payment` as text, so it is not ordered after k8s.namespace.payment"
+        ]
+    );
+}

@@ -373,9 +373,52 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     }
 }
 
+/// A namespaced object that names a namespace the program declares by text
+/// rather than by its handle has no edge to it: nothing orders its create
+/// after the namespace, nor the namespace's delete after it.
+fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
+    let declared: BTreeMap<String, &Address> = graph
+        .order()
+        .iter()
+        .filter(|a| a.kind() == "k8s.namespace")
+        .filter_map(|a| {
+            let spec = graph.spec(a)?;
+            let name = spec.args["name"]
+                .as_str()
+                .unwrap_or(a.purpose())
+                .to_string();
+            Some((name, a))
+        })
+        .collect();
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let ns = if address.kind() == "k8s.object" {
+            &spec.args["manifest"]["metadata"]["namespace"]
+        } else {
+            &spec.args["namespace"]
+        };
+        if let Some(text) = ns.as_str()
+            && let Some(declared_at) = declared.get(text)
+        {
+            out.push(
+                Finding::warning(
+                    "k8s-namespace-by-name",
+                    format!("{address} names namespace `{text}` as text, so it is not ordered after {declared_at}"),
+                )
+                .at(address)
+                .remedy(format!("pass the namespace's handle: `namespace: {}`", declared_at.purpose().replace('-', "_")))
+                .source(spec.pos.to_string()),
+            );
+        }
+    }
+}
+
 /// Findings for every Kubernetes resource of the program.
 pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
     let mut out = Vec::new();
+    namespace_edge_findings(graph, &mut out);
     for address in graph
         .order()
         .iter()
