@@ -124,3 +124,33 @@ async fn build(cluster: &ClusterArgs) -> Result<(Client, bool), ProviderError> {
 fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn eks_outputs_become_a_config_with_the_cluster_ca_and_a_bearer_token() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+        let ca = base64::engine::general_purpose::STANDARD.encode(pem);
+        let endpoint = "https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com";
+        let doc = eks_kubeconfig("payments", endpoint, &ca, "k8s-aws-v1.abc");
+        let kubeconfig = Kubeconfig::from_yaml(&doc.to_string()).unwrap();
+        let options = KubeConfigOptions {
+            context: Some("payments".into()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .unwrap();
+        assert_eq!(
+            config.cluster_url.to_string(),
+            "https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com/"
+        );
+        assert_eq!(config.root_cert.as_ref().map(Vec::len), Some(1));
+        assert!(config.auth_info.token.is_some());
+        assert!(!config.accept_invalid_certs);
+    }
+}
