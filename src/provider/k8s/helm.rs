@@ -418,3 +418,33 @@ impl Provider for HelmProvider {
 pub fn is_helm_kind(kind: &str) -> bool {
     kind.starts_with("helm.")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn kubeconfig_and_values_files_are_private_and_removed() {
+        let file = PrivateFile::new("kubeconfig", b"{\"token\":\"k8s-aws-v1.x\"}").unwrap();
+        let path = file.0.clone();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(file);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn helm_is_looked_up_on_the_given_path_only() {
+        let empty = std::env::temp_dir().join(format!("payrun-empty-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert_eq!(find_helm(Some(empty.as_os_str())), None);
+        let not_executable = empty.join("helm");
+        std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+        assert_eq!(find_helm(Some(empty.as_os_str())), None);
+        std::fs::set_permissions(&not_executable, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_helm(Some(empty.as_os_str())), Some(not_executable));
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+}
