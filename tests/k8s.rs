@@ -203,8 +203,22 @@ async fn standin_apply_then_second_plan_is_a_no_op() {
         .count();
     assert!(reads >= 2, "{reads}");
 
+    let before = k.requests().len();
     let again = s.plan().await;
     assert!(!again.has_changes(), "{:?}", actions(&again));
+    // Refresh lists each resource once per namespace: no per-object reads.
+    let mut refresh: Vec<String> = k.requests()[before..].to_vec();
+    refresh.sort();
+    assert_eq!(
+        refresh,
+        vec![
+            "GET /api/v1/namespaces",
+            "GET /api/v1/namespaces/payment/resourcequotas",
+            "GET /api/v1/namespaces/payment/serviceaccounts",
+            "GET /api/v1/namespaces/payment/services",
+            "GET /apis/apps/v1/namespaces/payment/deployments",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -208,6 +208,7 @@ fn route(path: &str) -> Option<(String, String, String)> {
             Some((plural.to_string(), ns.to_string(), name.to_string()))
         }
         [plural, name] => Some((plural.to_string(), String::new(), name.to_string())),
+        [plural] => Some((plural.to_string(), String::new(), String::new())),
         _ => None,
     }
 }
@@ -514,6 +515,27 @@ fn handle(c: &mut Cluster, method: &str, target: &str, body: &[u8]) -> (u16, Val
                 query.get("labelSelector").map(String::as_str).unwrap_or(""),
             ),
         ),
+        "GET" if name.is_empty() => {
+            let prefix = format!("{plural}/{ns}/");
+            let items: Vec<Value> = c
+                .objects
+                .iter()
+                .filter(|(k, _)| k.starts_with(&prefix))
+                .map(|(_, s)| {
+                    // Items of a list carry no apiVersion or kind.
+                    let mut o = s.object.clone();
+                    if let Some(m) = o.as_object_mut() {
+                        m.remove("apiVersion");
+                        m.remove("kind");
+                    }
+                    o
+                })
+                .collect();
+            (
+                200,
+                json!({ "apiVersion": "v1", "kind": "List", "metadata": { "resourceVersion": "1" }, "items": items }),
+            )
+        }
         "GET" => {
             let rollout = c
                 .rollouts

@@ -11,6 +11,7 @@ mod rollout;
 mod ssa;
 pub mod token;
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -124,21 +125,34 @@ impl Provider for K8sProvider {
         _kind: &str,
         items: &[ReadItem],
     ) -> Result<Vec<ReadResult>, ProviderError> {
+        // One list per cluster, resource and namespace, not one read per
+        // object.
+        let mut lists: HashMap<(String, String, Option<String>), BTreeMap<String, Value>> =
+            HashMap::new();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let manifest = Self::manifest(&item.address, &item.args)?;
             let (client, target) = self.connect(&item.address, &item.args, &manifest).await?;
-            out.push(match ssa::get(&client, &target).await? {
+            let key = (
+                item.args["cluster"].to_string(),
+                format!("{}/{}", target.resource.api_version, target.resource.plural),
+                target.namespace.clone(),
+            );
+            if !lists.contains_key(&key) {
+                let listed = ssa::list(&client, &target).await?;
+                lists.insert(key.clone(), listed);
+            }
+            out.push(match lists[&key].get(&target.name) {
                 None => ReadResult::Gone,
                 Some(live) => {
-                    let drift = ssa::drift(&manifest, &live);
+                    let drift = ssa::drift(&manifest, live);
                     let mut args = Map::new();
                     if !drift.is_empty() {
                         args.insert(DRIFT_KEY.into(), Value::Object(drift));
                     }
                     ReadResult::Found {
                         args,
-                        outputs: Self::outputs(&live),
+                        outputs: Self::outputs(live),
                     }
                 }
             });

@@ -3,10 +3,11 @@
 //! wrote that the cluster now holds differently (server defaults and other
 //! managers' fields are not drift).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Map, Value};
 
 use super::quantity;
@@ -70,6 +71,30 @@ pub async fn get(client: &Client, target: &Target) -> Result<Option<Value>, Prov
     found
         .map(|o| serde_json::to_value(o).map_err(|e| ProviderError::new(e.to_string())))
         .transpose()
+}
+
+/// Every object of the target's resource in its namespace (or the whole
+/// cluster), by name, each with the `apiVersion` and `kind` a list leaves
+/// out of its items.
+pub async fn list(
+    client: &Client,
+    target: &Target,
+) -> Result<BTreeMap<String, Value>, ProviderError> {
+    let listed = target
+        .api(client)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| error(target, "listing", e))?;
+    let mut out = BTreeMap::new();
+    for item in listed.items {
+        let mut v = serde_json::to_value(item).map_err(|e| ProviderError::new(e.to_string()))?;
+        v["apiVersion"] = Value::String(target.resource.api_version.clone());
+        v["kind"] = Value::String(target.resource.kind.clone());
+        if let Some(name) = v["metadata"]["name"].as_str() {
+            out.insert(name.to_string(), v);
+        }
+    }
+    Ok(out)
 }
 
 /// Delete with foreground propagation (dependents first) and wait until
