@@ -239,3 +239,27 @@ fn vars_and_refresh_flag() {
         .code(1)
         .stderr(contains("--suffix"));
 }
+
+// Kubernetes kinds are served by the binary's own registry: an empty state
+// plans them as creates without reaching any cluster.
+#[test]
+fn plan_kubernetes_objects_without_a_cluster() {
+    let p = Project::new(
+        r#"
+let cluster = #{ kubeconfig: "/nonexistent/kubeconfig", context: "eks" };
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "1", memory: "1Gi" });
+k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 2,
+    requests: #{ cpu: "500m", memory: "256Mi" }, limits: #{ cpu: "500m", memory: "256Mi" } });
+"#,
+    );
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(1)
+        .stdout(contains("+ k8s.namespace"))
+        .stdout(contains("Plan: 3 to add, 0 to change, 0 to destroy."))
+        .stdout(contains(
+            "error [k8s-quota-exceeded]: namespace payment: workloads need 1500m of requests.cpu at the height of a rollout (api: (2 + 1 surge) × 500m), but its quota allows 1",
+        ));
+}

@@ -4,4 +4,6 @@ mod support;
 
 mod cli;
 mod engine;
+mod k8s;
+mod k8s_validate;
 mod script_errors;

@@ -32,6 +32,8 @@ pub enum ApplyError {
         "the plan has errors; apply refuses to start:\n{0}\n  fix: resolve the findings above and plan again"
     )]
     Findings(String),
+    #[error("apply refuses to start: nothing was changed\n  {0}")]
+    Preflight(String),
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -186,6 +188,7 @@ pub async fn apply(
             .collect();
         return Err(ApplyError::Findings(list.join("\n")));
     }
+    preflight(plan, &registry).await?;
     let mut steps = build_steps(plan);
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
@@ -309,6 +312,29 @@ pub async fn apply(
     };
     hook.summary(&summary);
     Ok((summary, final_state))
+}
+
+/// Ask every provider whose kinds the plan changes whether it can run them,
+/// before anything is changed.
+async fn preflight(plan: &Plan, registry: &Registry) -> Result<(), ApplyError> {
+    let mut by_prefix: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
+        let kind = c.address.kind();
+        let prefix = kind.split('.').next().unwrap_or(kind);
+        let kinds = by_prefix.entry(prefix).or_default();
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    for kinds in by_prefix.values() {
+        if let Some(provider) = registry.provider(kinds[0]) {
+            provider
+                .preflight(kinds)
+                .await
+                .map_err(|e| ApplyError::Preflight(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Read every secret from its environment variable and check it still

@@ -1,7 +1,10 @@
 //! Checks: findings about a program that need no cloud call: naming
-//! limits, platform facts (EKS versions, App Mesh, Fargate limits) and
-//! program acknowledgements.
+//! limits, platform facts (EKS versions, App Mesh, Fargate limits),
+//! Kubernetes manifests and quotas, helm availability, and program
+//! acknowledgements.
 
+mod helm;
+pub mod k8s;
 mod limits;
 pub mod platform;
 
@@ -20,6 +23,8 @@ pub fn program_findings(
     let mut out = program.findings.clone();
     out.extend(limits::findings(graph, registry));
     out.extend(platform::findings(graph, &platform::today()));
+    out.extend(k8s::findings(graph));
+    out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
     acknowledge(&mut out, program);
     out
 }
@@ -38,4 +43,10 @@ fn acknowledge(findings: &mut [Finding], program: &Program) {
             );
         }
     }
+}
+
+/// Helm findings with `helm` looked up on `path` rather than the process's
+/// PATH.
+pub fn helm_findings(graph: &DesiredGraph, path: Option<&std::ffi::OsStr>) -> Vec<Finding> {
+    helm::findings(graph, path)
 }

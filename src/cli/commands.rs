@@ -15,6 +15,8 @@ use crate::graph::DesiredGraph;
 use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanOptions, make_plan, render};
 use crate::provider::Registry;
 use crate::provider::fake::{FakeConfig, FakeProvider};
+use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
+use crate::provider::k8s::{K8sConfig, K8sProvider};
 use crate::script::{self, Program};
 use crate::state::LocalStore;
 use crate::ui::{JsonView, PlainView, Style, TerminalView};
@@ -200,7 +202,9 @@ fn store(r: &Resolved) -> LocalStore {
 
 /// The providers. The fake test provider is there only when asked for.
 pub fn registry(_r: &Resolved) -> Registry {
-    let mut registry = Registry::new();
+    let mut registry = Registry::new()
+        .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
+        .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())));
     if let Some(config) = FakeConfig::from_env() {
         registry = registry.with("fake", Arc::new(FakeProvider::new(config)));
     }

@@ -2,6 +2,7 @@
 //! through the [`Provider`] trait and static [`KindSchema`]s.
 
 pub mod fake;
+pub mod k8s;
 pub mod registry;
 pub mod schema;
 
@@ -163,6 +164,13 @@ pub trait Provider: Send + Sync {
     /// profile operation per cluster at a time).
     fn concurrency_key(&self, _kind: &str, _args: &Value) -> Option<String> {
         None
+    }
+
+    /// Called once before apply changes anything, with every kind of this
+    /// provider the plan changes: a missing tool (the `helm` CLI) refuses
+    /// the apply up front rather than half-way through.
+    async fn preflight(&self, _kinds: &[&str]) -> Result<(), ProviderError> {
+        Ok(())
     }
 }
 

@@ -1,11 +1,12 @@
-//! `Stack`: a program, a state directory and the fake test provider, driven
-//! through the library's stages (script → graph → plan → apply) in process.
+//! `Stack`: a program, a state directory and a registry (the fake test
+//! provider by default), driven through the library's stages (script →
+//! graph → plan → apply) in process.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use payrun::apply::{ApplyOptions, ApplySummary, Hook, apply};
+use payrun::apply::{ApplyError, ApplyOptions, ApplySummary, Hook, apply};
 use payrun::graph::DesiredGraph;
 use payrun::plan::{Mode, Plan, PlanOptions, make_plan};
 use payrun::provider::Registry;
@@ -26,6 +27,11 @@ impl Stack {
     pub fn new(program: &str) -> Self {
         let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
         let registry = Registry::new().with("fake", fake.clone());
+        Self::with_registry(program, fake, registry)
+    }
+
+    /// A stack over any providers (`fake` is then only kept for the field).
+    pub fn with_registry(program: &str, fake: Arc<FakeProvider>, registry: Registry) -> Self {
         let s = Self {
             dir: tempfile::tempdir().unwrap(),
             fake,
@@ -110,6 +116,15 @@ impl Stack {
 
     pub async fn apply_plan(&self, plan: &Plan) -> ApplySummary {
         let hook: Arc<dyn Hook> = Arc::new(PlainView::new(Box::new(std::io::sink())));
+        self.apply_with(plan, hook).await.unwrap()
+    }
+
+    /// Apply reporting to `hook`; an apply that refuses to start is an error.
+    pub async fn apply_with(
+        &self,
+        plan: &Plan,
+        hook: Arc<dyn Hook>,
+    ) -> Result<ApplySummary, ApplyError> {
         let (summary, _) = apply(
             plan,
             self.state(),
@@ -119,9 +134,8 @@ impl Stack {
             ApplyOptions { parallelism: 4 },
             Arc::new(AtomicBool::new(false)),
         )
-        .await
-        .unwrap();
-        summary
+        .await?;
+        Ok(summary)
     }
 
     pub async fn apply(&self) -> ApplySummary {

@@ -1,5 +1,8 @@
-//! Test support: an in-process engine harness over the fake test provider,
-//! and the real binary in a temp directory.
+//! Test support: an in-process engine harness (over the fake test provider
+//! or any registry), the real binary in a temp directory, and stand-ins for
+//! the Kubernetes API and the `helm` CLI.
 
 pub mod bin;
 pub mod engine;
+pub mod helm_standin;
+pub mod kube_standin;

@@ -1,0 +1,448 @@
+//! Kubernetes checks at plan time: every rendered manifest's apiVersion is
+//! served by the cluster's Kubernetes version, and each namespace's
+//! workloads fit its ResourceQuota at the height of a rollout.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::address::Address;
+use crate::finding::Finding;
+use crate::graph::DesiredGraph;
+use crate::provider::k8s::kinds::{
+    DeploymentArgs, HpaArgs, LimitRangeArgs, ResourceQuotaArgs, Resources,
+};
+use crate::provider::k8s::{quantity, render};
+use crate::value::{as_ref, collect_refs, for_validation};
+
+/// (apiVersion, kind, first minor served, first minor no longer served) of
+/// Kubernetes 1.x, from the deprecated API migration guide.
+const API_VERSIONS: &[(&str, &str, u32, Option<u32>)] = &[
+    ("extensions/v1beta1", "Ingress", 0, Some(22)),
+    ("networking.k8s.io/v1beta1", "Ingress", 14, Some(22)),
+    ("networking.k8s.io/v1", "Ingress", 19, None),
+    ("policy/v1beta1", "PodDisruptionBudget", 5, Some(25)),
+    ("policy/v1", "PodDisruptionBudget", 21, None),
+    ("policy/v1beta1", "PodSecurityPolicy", 10, Some(25)),
+    (
+        "autoscaling/v2beta1",
+        "HorizontalPodAutoscaler",
+        8,
+        Some(25),
+    ),
+    (
+        "autoscaling/v2beta2",
+        "HorizontalPodAutoscaler",
+        12,
+        Some(26),
+    ),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", 23, None),
+    ("batch/v1beta1", "CronJob", 8, Some(25)),
+    ("batch/v1", "CronJob", 21, None),
+    ("discovery.k8s.io/v1beta1", "EndpointSlice", 17, Some(25)),
+    ("discovery.k8s.io/v1", "EndpointSlice", 21, None),
+    ("events.k8s.io/v1beta1", "Event", 8, Some(25)),
+    ("node.k8s.io/v1beta1", "RuntimeClass", 14, Some(25)),
+    ("storage.k8s.io/v1beta1", "CSIStorageCapacity", 21, Some(27)),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "FlowSchema",
+        20,
+        Some(26),
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        "FlowSchema",
+        23,
+        Some(29),
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        "FlowSchema",
+        26,
+        Some(32),
+    ),
+    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchema", 29, None),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        "CustomResourceDefinition",
+        7,
+        Some(22),
+    ),
+    ("rbac.authorization.k8s.io/v1beta1", "Role", 6, Some(22)),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRole",
+        6,
+        Some(22),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "RoleBinding",
+        6,
+        Some(22),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRoleBinding",
+        6,
+        Some(22),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+        9,
+        Some(22),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+        9,
+        Some(22),
+    ),
+];
+
+const GUIDE: &str = "https://kubernetes.io/docs/reference/using-api/deprecation-guide/";
+
+/// `1.28` → 28.
+fn minor(version: &str) -> Option<u32> {
+    let v = version.trim_start_matches('v');
+    let (major, rest) = v.split_once('.')?;
+    if major != "1" {
+        return None;
+    }
+    rest.split('.').next()?.parse().ok()
+}
+
+/// The cluster's version: the `version` of the `cluster` map, or the
+/// `version` arg of the EKS cluster its refs point at.
+fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<u32> {
+    let cluster = &args["cluster"];
+    if let Some(v) = cluster["version"].as_str() {
+        return minor(v);
+    }
+    let mut refs = Vec::new();
+    collect_refs(cluster, &mut refs);
+    refs.iter()
+        .filter_map(|t| graph.spec(&t.address))
+        .find_map(|spec| spec.args["version"].as_str().and_then(minor))
+}
+
+fn version_findings(graph: &DesiredGraph, address: &Address, args: &Value, out: &mut Vec<Finding>) {
+    let Some(cluster) = cluster_minor(graph, args) else {
+        return;
+    };
+    let Ok(manifest) = render(address.kind(), address.purpose(), &for_validation(args)) else {
+        return;
+    };
+    let api_version = manifest["apiVersion"].as_str().unwrap_or_default();
+    let kind = manifest["kind"].as_str().unwrap_or_default();
+    let Some(&(_, _, since, removed)) = API_VERSIONS
+        .iter()
+        .find(|(v, k, _, _)| *v == api_version && *k == kind)
+    else {
+        return;
+    };
+    let newest = API_VERSIONS
+        .iter()
+        .filter(|(_, k, _, r)| *k == kind && r.is_none())
+        .map(|(v, _, _, _)| *v)
+        .next();
+    let replace = newest
+        .map(|v| format!("use {v} {kind}"))
+        .unwrap_or_else(|| format!("drop {kind}"));
+    if let Some(r) = removed.filter(|r| cluster >= *r) {
+        out.push(
+            Finding::error(
+                "k8s-api-removed",
+                format!("{address}: {api_version} {kind} is no longer served since Kubernetes 1.{r}; the cluster runs 1.{cluster}"),
+            )
+            .at(address)
+            .remedy(replace)
+            .source(GUIDE),
+        );
+    } else if cluster < since {
+        out.push(
+            Finding::error(
+                "k8s-api-not-served",
+                format!("{address}: {api_version} {kind} is served from Kubernetes 1.{since}; the cluster runs 1.{cluster}"),
+            )
+            .at(address)
+            .remedy(format!("upgrade the cluster to 1.{since} or use an older apiVersion"))
+            .source(GUIDE),
+        );
+    }
+}
+
+/// The name of the namespace a resource's `namespace` arg denotes: a ref to
+/// a `k8s.namespace` resource or the name itself.
+fn namespace_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
+    if let Some(t) = as_ref(v) {
+        let spec = graph.spec(&t.address)?;
+        return Some(
+            spec.args["name"]
+                .as_str()
+                .unwrap_or(t.address.purpose())
+                .to_string(),
+        );
+    }
+    v.as_str().map(str::to_string)
+}
+
+/// A deployment's object name from a `deployment` arg (ref or name).
+fn deployment_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
+    if let Some(t) = as_ref(v) {
+        let spec = graph.spec(&t.address)?;
+        return Some(
+            spec.args["name"]
+                .as_str()
+                .unwrap_or(t.address.purpose())
+                .to_string(),
+        );
+    }
+    v.as_str().map(str::to_string)
+}
+
+fn typed<T: serde::de::DeserializeOwned>(args: &Value) -> Option<T> {
+    serde_json::from_value(for_validation(args)).ok()
+}
+
+#[derive(Default)]
+struct Usage {
+    /// (what, amount) per resource name, e.g. `requests.cpu`.
+    totals: BTreeMap<&'static str, f64>,
+    terms: BTreeMap<&'static str, Vec<String>>,
+}
+
+const DIMENSIONS: [&str; 4] = [
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+fn show(dimension: &str, amount: f64) -> String {
+    if dimension.ends_with("cpu") {
+        let m = (amount * 1000.0).round();
+        if m % 1000.0 == 0.0 {
+            format!("{}", m / 1000.0)
+        } else {
+            format!("{m}m")
+        }
+    } else {
+        let mi = amount / (1024.0 * 1024.0);
+        if mi >= 1024.0 && (mi / 1024.0).fract() == 0.0 {
+            format!("{}Gi", mi / 1024.0)
+        } else {
+            format!("{}Mi", mi.round())
+        }
+    }
+}
+
+fn pick(r: Option<&Resources>, dimension: &str) -> Option<String> {
+    let r = r?;
+    if dimension.ends_with("cpu") {
+        r.cpu.clone()
+    } else {
+        r.memory.clone()
+    }
+}
+
+fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
+    let mut quotas: BTreeMap<String, (Address, ResourceQuotaArgs)> = BTreeMap::new();
+    let mut defaults: BTreeMap<String, LimitRangeArgs> = BTreeMap::new();
+    let mut hpa_max: BTreeMap<(String, String), u32> = BTreeMap::new();
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
+            continue;
+        };
+        match address.kind() {
+            "k8s.resource_quota" => {
+                if let Some(q) = typed::<ResourceQuotaArgs>(&spec.args) {
+                    quotas.insert(ns, (address.clone(), q));
+                }
+            }
+            "k8s.limit_range" => {
+                if let Some(l) = typed::<LimitRangeArgs>(&spec.args) {
+                    defaults.insert(ns, l);
+                }
+            }
+            "k8s.hpa" => {
+                if let (Some(h), Some(d)) = (
+                    typed::<HpaArgs>(&spec.args),
+                    deployment_of(graph, &spec.args["deployment"]),
+                ) {
+                    hpa_max.insert((ns, d), h.max_replicas);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
+    for address in graph
+        .order()
+        .iter()
+        .filter(|a| a.kind() == "k8s.deployment")
+    {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
+            continue;
+        };
+        if !quotas.contains_key(&ns) {
+            continue;
+        }
+        let Some(d) = typed::<DeploymentArgs>(&spec.args) else {
+            continue;
+        };
+        let name = d
+            .name
+            .clone()
+            .unwrap_or_else(|| address.purpose().to_string());
+        let replicas = hpa_max
+            .get(&(ns.clone(), name.clone()))
+            .copied()
+            .unwrap_or(d.replicas.unwrap_or(1));
+        let pods = replicas + d.surge();
+        let lr = defaults.get(&ns);
+        let u = usage.entry(ns.clone()).or_default();
+        for dim in DIMENSIONS {
+            let own = if dim.starts_with("requests") {
+                // A container with limits but no requests requests its limits.
+                pick(d.requests.as_ref(), dim).or_else(|| pick(d.limits.as_ref(), dim))
+            } else {
+                pick(d.limits.as_ref(), dim)
+            };
+            let from_lr = lr.and_then(|l| {
+                if dim.starts_with("requests") {
+                    pick(Some(&l.requests), dim)
+                } else {
+                    pick(Some(&l.limits), dim)
+                }
+            });
+            let Some(per_pod) = own.or(from_lr).as_deref().and_then(quantity::parse) else {
+                out.push(
+                    Finding::error(
+                        "k8s-quota-needs-resources",
+                        format!("{address}: namespace {ns} has a ResourceQuota on {dim}, but the deployment sets no {dim} and no LimitRange gives a default; its pods would be rejected"),
+                    )
+                    .at(address)
+                    .remedy(format!("set `{}` on the deployment or add a k8s::limit_range to {ns}", if dim.starts_with("requests") { "requests" } else { "limits" })),
+                );
+                continue;
+            };
+            *u.totals.entry(dim).or_default() += per_pod * f64::from(pods);
+            u.terms.entry(dim).or_default().push(format!(
+                "{name}: ({replicas} + {} surge) × {}",
+                d.surge(),
+                show(dim, per_pod)
+            ));
+        }
+    }
+    for (ns, u) in usage {
+        let (quota_at, q) = &quotas[&ns];
+        for dim in DIMENSIONS {
+            let hard = if dim.ends_with("cpu") {
+                &q.cpu
+            } else {
+                &q.memory
+            };
+            let (Some(hard_v), Some(&used)) = (quantity::parse(hard), u.totals.get(dim)) else {
+                continue;
+            };
+            if used > hard_v * (1.0 + 1e-9) {
+                out.push(
+                    Finding::error(
+                        "k8s-quota-exceeded",
+                        format!(
+                            "namespace {ns}: workloads need {} of {dim} at the height of a rollout ({}), but its quota allows {hard}",
+                            show(dim, used),
+                            u.terms[dim].join(" + ")
+                        ),
+                    )
+                    .at(quota_at)
+                    .remedy("raise the quota, lower replicas (or the HPA's max_replicas) or the pods' resources")
+                    .source("https://kubernetes.io/docs/concepts/policy/resource-quotas/"),
+                );
+            }
+        }
+    }
+}
+
+/// A namespaced object that names a namespace the program declares by text
+/// rather than by its handle has no edge to it: nothing orders its create
+/// after the namespace, nor the namespace's delete after it.
+fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
+    let declared: BTreeMap<String, &Address> = graph
+        .order()
+        .iter()
+        .filter(|a| a.kind() == "k8s.namespace")
+        .filter_map(|a| {
+            let spec = graph.spec(a)?;
+            let name = spec.args["name"]
+                .as_str()
+                .unwrap_or(a.purpose())
+                .to_string();
+            Some((name, a))
+        })
+        .collect();
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let ns = if address.kind() == "k8s.object" {
+            &spec.args["manifest"]["metadata"]["namespace"]
+        } else {
+            &spec.args["namespace"]
+        };
+        if let Some(text) = ns.as_str()
+            && let Some(declared_at) = declared.get(text)
+        {
+            out.push(
+                Finding::warning(
+                    "k8s-namespace-by-name",
+                    format!("{address} names namespace `{text}` as text, so it is not ordered after {declared_at}"),
+                )
+                .at(address)
+                .remedy(format!("pass the namespace's handle: `namespace: {}`", declared_at.purpose().replace('-', "_")))
+                .source(spec.pos.to_string()),
+            );
+        }
+    }
+}
+
+/// Findings for every Kubernetes resource of the program.
+pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
+    let mut out = Vec::new();
+    namespace_edge_findings(graph, &mut out);
+    for address in graph
+        .order()
+        .iter()
+        .filter(|a| a.kind().starts_with("k8s."))
+    {
+        if let Some(spec) = graph.spec(address) {
+            version_findings(graph, address, &spec.args, &mut out);
+        }
+    }
+    quota_findings(graph, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(minor("1.28"), Some(28));
+        assert_eq!(minor("v1.28.3"), Some(28));
+        assert_eq!(minor("2.0"), None);
+        assert_eq!(show("requests.cpu", 2.5), "2500m");
+        assert_eq!(show("requests.cpu", 2.0), "2");
+        assert_eq!(show("limits.memory", 4.0 * 1024.0 * 1024.0 * 1024.0), "4Gi");
+    }
+}

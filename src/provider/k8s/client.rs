@@ -1,0 +1,156 @@
+//! Kubernetes clients, built lazily, once per distinct cluster: from an EKS
+//! cluster's outputs with a presigned STS token, or from a kubeconfig
+//! context the program names.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::kinds::ClusterArgs;
+use super::token::{TOKEN_LIFETIME, eks_token_from_env};
+use crate::provider::ProviderError;
+
+/// A kubeconfig document for an EKS cluster and a bearer token.
+pub fn eks_kubeconfig(name: &str, endpoint: &str, ca_data: &str, token: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": name, "cluster": { "server": endpoint, "certificate-authority-data": ca_data } }],
+        "users": [{ "name": "payrun", "user": { "token": token } }],
+        "contexts": [{ "name": name, "context": { "cluster": name, "user": "payrun" } }],
+        "current-context": name,
+    })
+}
+
+/// A fresh EKS token for the cluster, when it is an EKS cluster.
+pub async fn token_for(cluster: &ClusterArgs) -> Result<Option<String>, ProviderError> {
+    let Some(name) = &cluster.name else {
+        return Ok(None);
+    };
+    eks_token_from_env(name, cluster.region.as_deref())
+        .await
+        .map(Some)
+        .map_err(|e| {
+            ProviderError::new(e)
+                .with_fix("configure AWS credentials that may call sts:GetCallerIdentity")
+        })
+}
+
+struct Cached {
+    client: Client,
+    built: Instant,
+    /// Built with an EKS token, which expires.
+    expires: bool,
+}
+
+/// Clients by cluster.
+#[derive(Default)]
+pub struct Clients {
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl Clients {
+    pub async fn get(&self, cluster: &ClusterArgs) -> Result<Client, ProviderError> {
+        let key = {
+            let mut c = cluster.clone();
+            c.version = None;
+            serde_json::to_string(&c).expect("cluster args serialize")
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key)
+            && !(c.expires && c.built.elapsed() >= TOKEN_LIFETIME)
+        {
+            return Ok(c.client.clone());
+        }
+        let (client, expires) = build(cluster).await?;
+        cache.insert(
+            key,
+            Cached {
+                client: client.clone(),
+                built: Instant::now(),
+                expires,
+            },
+        );
+        Ok(client)
+    }
+}
+
+fn config_error(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(format!("connecting to the Kubernetes cluster: {e}"))
+}
+
+async fn build(cluster: &ClusterArgs) -> Result<(Client, bool), ProviderError> {
+    cluster.check().map_err(config_error)?;
+    install_crypto();
+    let (kubeconfig, context, expires) = match (&cluster.kubeconfig, &cluster.name) {
+        (Some(path), _) => (
+            Kubeconfig::read_from(path).map_err(config_error)?,
+            cluster.context.clone(),
+            false,
+        ),
+        (None, Some(name)) => {
+            let token = token_for(cluster).await?.unwrap_or_default();
+            let doc = eks_kubeconfig(
+                name,
+                cluster.endpoint.as_deref().unwrap_or_default(),
+                cluster.ca_data.as_deref().unwrap_or_default(),
+                &token,
+            );
+            (
+                Kubeconfig::from_yaml(&doc.to_string()).map_err(config_error)?,
+                Some(name.clone()),
+                true,
+            )
+        }
+        (None, None) => return Err(config_error("no cluster given")),
+    };
+    let options = KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(config_error)?;
+    let client = Client::try_from(config).map_err(config_error)?;
+    Ok((client, expires))
+}
+
+/// rustls needs one process-wide crypto provider when more than one is
+/// compiled in (the AWS SDK brings aws-lc-rs, kube ring).
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn eks_outputs_become_a_config_with_the_cluster_ca_and_a_bearer_token() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+        let ca = base64::engine::general_purpose::STANDARD.encode(pem);
+        let endpoint = "https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com";
+        let doc = eks_kubeconfig("payments", endpoint, &ca, "k8s-aws-v1.abc");
+        let kubeconfig = Kubeconfig::from_yaml(&doc.to_string()).unwrap();
+        let options = KubeConfigOptions {
+            context: Some("payments".into()),
+            ..Default::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .unwrap();
+        assert_eq!(
+            config.cluster_url.to_string(),
+            "https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com/"
+        );
+        assert_eq!(config.root_cert.as_ref().map(Vec::len), Some(1));
+        assert!(config.auth_info.token.is_some());
+        assert!(!config.accept_invalid_certs);
+    }
+}

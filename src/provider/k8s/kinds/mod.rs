@@ -1,0 +1,457 @@
+//! The Kubernetes kinds payrun knows: typed args that render to manifests in
+//! pure functions, and their schemas. `k8s.object` takes any manifest.
+
+mod config;
+mod namespace;
+mod network;
+mod object;
+mod secrets;
+mod traffic;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+
+pub use config::{ConfigMapArgs, ServiceAccountArgs};
+pub use namespace::{LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs};
+pub use network::{NetworkPolicyArgs, SecurityGroupPolicyArgs};
+pub use object::ObjectArgs;
+pub use secrets::SecretProviderClassArgs;
+pub use traffic::{IngressArgs, ServiceArgs};
+pub use workload::{DeploymentArgs, HpaArgs, PdbArgs};
+
+/// The label every object payrun applies carries; adoption after a crash
+/// looks for it.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "payrun");
+
+/// Where a Kubernetes kind is applied: an EKS cluster (its outputs) or a
+/// kubeconfig context.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterArgs {
+    /// The EKS cluster name: the `x-k8s-aws-id` of the token.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Base64 PEM, as EKS reports it.
+    #[serde(default)]
+    pub ca_data: Option<String>,
+    /// Region of the cluster's STS endpoint; defaults to the AWS config's.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Kubernetes version (`1.28`), for plan-time checks of rendered
+    /// manifests.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl ClusterArgs {
+    /// Either an EKS cluster or a kubeconfig, never half of each.
+    pub fn check(&self) -> Result<(), String> {
+        let eks = [&self.name, &self.endpoint, &self.ca_data];
+        let eks_given = eks.iter().filter(|v| v.is_some()).count();
+        match (eks_given, &self.kubeconfig) {
+            (3, None) => Ok(()),
+            (0, Some(_)) => Ok(()),
+            (0, None) => Err(
+                "`cluster` needs `name`, `endpoint` and `ca_data` (an EKS cluster) or `kubeconfig`"
+                    .into(),
+            ),
+            (_, Some(_)) => Err(
+                "`cluster` takes either `name`/`endpoint`/`ca_data` or `kubeconfig`/`context`, not both"
+                    .into(),
+            ),
+            _ => Err("`cluster` needs all of `name`, `endpoint` and `ca_data`".into()),
+        }
+    }
+}
+
+/// CPU and memory, as requests, limits or quota.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default)]
+    pub cpu: Option<String>,
+    #[serde(default)]
+    pub memory: Option<String>,
+}
+
+impl Resources {
+    fn render(&self) -> Value {
+        let mut m = Map::new();
+        if let Some(c) = &self.cpu {
+            m.insert("cpu".into(), json!(c));
+        }
+        if let Some(mem) = &self.memory {
+            m.insert("memory".into(), json!(mem));
+        }
+        Value::Object(m)
+    }
+}
+
+/// `metadata` of a rendered object.
+fn metadata(
+    name: &str,
+    namespace: Option<&str>,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+) -> Value {
+    let mut labels = labels.clone();
+    labels.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    if let Some(ns) = namespace {
+        m.insert("namespace".into(), json!(ns));
+    }
+    m.insert("labels".into(), json!(labels));
+    if !annotations.is_empty() {
+        m.insert("annotations".into(), json!(annotations));
+    }
+    Value::Object(m)
+}
+
+/// The object's name: the `name` arg, else the resource's purpose.
+fn object_name<'a>(purpose: &'a str, name: &'a Option<String>) -> &'a str {
+    name.as_deref().unwrap_or(purpose)
+}
+
+/// Pods of a workload carry `app: <name>`; selectors default to it.
+fn app_selector(app: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("app".to_string(), app.to_string())])
+}
+
+const CLUSTER: ArgSpec = ArgSpec::force_new("cluster");
+const NAME: ArgSpec = ArgSpec::force_new("name");
+const NAMESPACE: ArgSpec = ArgSpec::force_new("namespace");
+const LABELS: ArgSpec = ArgSpec::new("labels");
+const ANNOTATIONS: ArgSpec = ArgSpec::new("annotations");
+const FORCE: ArgSpec = ArgSpec::new("force_conflicts");
+
+/// Typed validation plus the `cluster` form, which serde alone cannot say.
+fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), String> {
+    validate_as::<T>(args)?;
+    let cluster: ClusterArgs =
+        serde_json::from_value(args.get("cluster").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("`cluster`: {e}"))?;
+    cluster.check()
+}
+
+macro_rules! kind {
+    ($kind:literal, $prefix:literal, $args:ty, [$($arg:expr),* $(,)?], $doc:literal) => {
+        KindSchema {
+            kind: $kind,
+            name_prefix: $prefix,
+            name_max: 253,
+            taggable: false,
+            args: &[$($arg),*],
+            outputs: &["uid"],
+            validate: validate::<$args>,
+            doc: $doc,
+        }
+    };
+}
+
+/// The `k8s.*` kinds.
+pub static SCHEMAS: &[KindSchema] = &[
+    kind!(
+        "k8s.namespace",
+        "ns",
+        NamespaceArgs,
+        [
+            CLUSTER,
+            NAME,
+            LABELS,
+            ANNOTATIONS,
+            ArgSpec::new("pod_security"),
+            FORCE
+        ],
+        "A namespace; every namespaced kind refers to it, so it is deleted last."
+    ),
+    kind!(
+        "k8s.resource_quota",
+        "quota",
+        ResourceQuotaArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("cpu"),
+            ArgSpec::new("memory"),
+            ArgSpec::new("pods"),
+            LABELS,
+            FORCE
+        ],
+        "A ResourceQuota: requests and limits of CPU and memory of a namespace."
+    ),
+    kind!(
+        "k8s.limit_range",
+        "limits",
+        LimitRangeArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("requests"),
+            ArgSpec::new("limits"),
+            ArgSpec::new("max"),
+            LABELS,
+            FORCE
+        ],
+        "A LimitRange: container defaults so every pod fits the namespace quota."
+    ),
+    kind!(
+        "k8s.network_policy",
+        "netpol",
+        NetworkPolicyArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("pod_selector"),
+            ArgSpec::new("policy_types"),
+            ArgSpec::new("ingress"),
+            ArgSpec::new("egress"),
+            LABELS,
+            FORCE
+        ],
+        "A NetworkPolicy; `policy_types` without rules denies all."
+    ),
+    kind!(
+        "k8s.service_account",
+        "sa",
+        ServiceAccountArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("role_arn"),
+            ArgSpec::new("automount_token"),
+            LABELS,
+            ANNOTATIONS,
+            FORCE
+        ],
+        "A ServiceAccount; `role_arn` becomes the IRSA annotation."
+    ),
+    kind!(
+        "k8s.config_map",
+        "cm",
+        ConfigMapArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("data"),
+            LABELS,
+            ANNOTATIONS,
+            FORCE
+        ],
+        "A ConfigMap."
+    ),
+    kind!(
+        "k8s.deployment",
+        "deploy",
+        DeploymentArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("image"),
+            ArgSpec::new("replicas"),
+            ArgSpec::new("port"),
+            ArgSpec::new("command"),
+            ArgSpec::new("args"),
+            ArgSpec::new("env"),
+            ArgSpec::new("service_account"),
+            ArgSpec::new("requests"),
+            ArgSpec::new("limits"),
+            ArgSpec::new("readiness"),
+            ArgSpec::new("liveness"),
+            ArgSpec::new("max_surge"),
+            ArgSpec::new("progress_deadline"),
+            ArgSpec::new("timeout"),
+            ArgSpec::new("secret_provider"),
+            LABELS,
+            ANNOTATIONS,
+            FORCE
+        ],
+        "A Deployment rolled with maxUnavailable 0; apply waits for the rollout."
+    ),
+    kind!(
+        "k8s.service",
+        "svc",
+        ServiceArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("deployment"),
+            ArgSpec::new("selector"),
+            ArgSpec::new("port"),
+            ArgSpec::new("target_port"),
+            ArgSpec::new("type"),
+            LABELS,
+            ANNOTATIONS,
+            FORCE
+        ],
+        "A Service in front of a deployment's pods."
+    ),
+    kind!(
+        "k8s.ingress",
+        "ing",
+        IngressArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("service"),
+            ArgSpec::new("service_port"),
+            ArgSpec::new("host"),
+            ArgSpec::new("path"),
+            ArgSpec::new("certificate_arn"),
+            ArgSpec::new("scheme"),
+            ArgSpec::new("ssl_policy"),
+            ArgSpec::new("health_check_path"),
+            ArgSpec::new("group"),
+            LABELS,
+            ANNOTATIONS,
+            FORCE
+        ],
+        "An Ingress for the AWS Load Balancer Controller: an ALB with IP targets (Fargate) and an HTTPS listener."
+    ),
+    kind!(
+        "k8s.hpa",
+        "hpa",
+        HpaArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("deployment"),
+            ArgSpec::new("min_replicas"),
+            ArgSpec::new("max_replicas"),
+            ArgSpec::new("cpu_utilization"),
+            ArgSpec::new("memory_utilization"),
+            LABELS,
+            FORCE
+        ],
+        "A HorizontalPodAutoscaler (autoscaling/v2) of a deployment."
+    ),
+    kind!(
+        "k8s.pdb",
+        "pdb",
+        PdbArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("deployment"),
+            ArgSpec::new("selector"),
+            ArgSpec::new("min_available"),
+            ArgSpec::new("max_unavailable"),
+            LABELS,
+            FORCE
+        ],
+        "A PodDisruptionBudget (policy/v1) of a deployment's pods."
+    ),
+    kind!(
+        "k8s.secret_provider_class",
+        "spc",
+        SecretProviderClassArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("provider"),
+            ArgSpec::new("region"),
+            ArgSpec::new("objects"),
+            LABELS,
+            FORCE
+        ],
+        "A SecretProviderClass (secrets-store.csi.x-k8s.io/v1): Secrets Manager secrets mounted into pods."
+    ),
+    kind!(
+        "k8s.security_group_policy",
+        "sgp",
+        SecurityGroupPolicyArgs,
+        [
+            CLUSTER,
+            NAMESPACE,
+            NAME,
+            ArgSpec::new("deployment"),
+            ArgSpec::new("pod_selector"),
+            ArgSpec::new("security_groups"),
+            LABELS,
+            FORCE
+        ],
+        "A SecurityGroupPolicy (vpcresources.k8s.aws/v1beta1): security groups for a deployment's pods."
+    ),
+    kind!(
+        "k8s.object",
+        "obj",
+        ObjectArgs,
+        [CLUSTER, ArgSpec::new("manifest"), FORCE],
+        "Any Kubernetes object, from its manifest."
+    ),
+];
+
+fn typed<T: DeserializeOwned>(args: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(args.clone())
+        .map_err(|e| format!("`{}`: {}", e.path(), e.inner()))
+}
+
+/// The manifest of a resource of `kind` declared as `purpose`.
+pub fn render(kind: &str, purpose: &str, args: &Value) -> Result<Value, String> {
+    Ok(match kind {
+        "k8s.namespace" => typed::<NamespaceArgs>(args)?.render(purpose),
+        "k8s.resource_quota" => typed::<ResourceQuotaArgs>(args)?.render(purpose),
+        "k8s.limit_range" => typed::<LimitRangeArgs>(args)?.render(purpose),
+        "k8s.network_policy" => typed::<NetworkPolicyArgs>(args)?.render(purpose),
+        "k8s.service_account" => typed::<ServiceAccountArgs>(args)?.render(purpose),
+        "k8s.config_map" => typed::<ConfigMapArgs>(args)?.render(purpose),
+        "k8s.deployment" => typed::<DeploymentArgs>(args)?.render(purpose),
+        "k8s.service" => typed::<ServiceArgs>(args)?.render(purpose),
+        "k8s.ingress" => typed::<IngressArgs>(args)?.render(purpose),
+        "k8s.hpa" => typed::<HpaArgs>(args)?.render(purpose),
+        "k8s.pdb" => typed::<PdbArgs>(args)?.render(purpose),
+        "k8s.secret_provider_class" => typed::<SecretProviderClassArgs>(args)?.render(purpose),
+        "k8s.security_group_policy" => typed::<SecurityGroupPolicyArgs>(args)?.render(purpose),
+        "k8s.object" => typed::<ObjectArgs>(args)?.render()?,
+        other => return Err(format!("{other} is not a Kubernetes kind")),
+    })
+}
+
+/// The `cluster` arg of any Kubernetes kind.
+pub fn cluster(args: &Value) -> Result<ClusterArgs, String> {
+    let c: ClusterArgs =
+        serde_json::from_value(args.get("cluster").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("`cluster`: {e}"))?;
+    c.check()?;
+    Ok(c)
+}
+
+/// Take ownership of fields another field manager set.
+pub fn force_conflicts(args: &Value) -> bool {
+    args.get("force_conflicts")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Seconds an applied deployment may take to roll out.
+pub fn rollout_timeout(args: &Value) -> Option<u64> {
+    let timeout = args.get("timeout").and_then(Value::as_u64);
+    let deadline = args.get("progress_deadline").and_then(Value::as_u64);
+    timeout.or(deadline.map(|d| d + 60))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,710 @@
+//! The Kubernetes layer: apply, refresh, update, drift, conflicts, rollouts
+//! and deletes against the Kubernetes API stand-in; Helm releases against
+//! the `helm` stand-in; plan-time checks (API versions, quota arithmetic,
+//! a missing `helm`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use payrun::address::Address;
+use payrun::apply::{ApplyError, Hook, OpKind, Outcome};
+use payrun::plan::{Action, Mode, Plan};
+use payrun::provider::Registry;
+use payrun::provider::fake::{FakeConfig, FakeProvider};
+use payrun::provider::k8s::helm::{HelmConfig, HelmProvider};
+use payrun::provider::k8s::{K8sConfig, K8sProvider};
+use payrun::ui::PlainView;
+use serde_json::json;
+
+use crate::support::engine::Stack;
+use crate::support::helm_standin::HelmStandIn;
+use crate::support::kube_standin::{KubeStandIn, Rollout};
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+fn fast() -> K8sConfig {
+    K8sConfig {
+        poll: Duration::from_millis(5),
+        rollout_timeout: Duration::from_secs(20),
+        delete_timeout: Duration::from_secs(20),
+    }
+}
+
+pub fn stack(program: &str, helm_path: Option<std::ffi::OsString>) -> Stack {
+    let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+    let registry = Registry::new()
+        .with("fake", fake.clone())
+        .with("k8s", Arc::new(K8sProvider::new(fast())))
+        .with(
+            "helm",
+            Arc::new(HelmProvider::new(HelmConfig { path: helm_path })),
+        );
+    Stack::with_registry(program, fake, registry)
+}
+
+fn actions(plan: &Plan) -> Vec<(String, Action)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| (c.address.to_string(), c.action))
+        .collect()
+}
+
+/// Progress messages and failures, for tests that look at what apply said.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Hook for Recorder {
+    fn started(&self, _: &Address, _: OpKind) {}
+    fn progress(&self, address: &Address, _: OpKind, message: &str) {
+        self.0.lock().unwrap().push(format!("{address}: {message}"));
+    }
+    fn finished(&self, address: &Address, _: OpKind, outcome: &Outcome, _: Duration) {
+        if let Outcome::Failed { error } = outcome {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{address} failed: {error}"));
+        }
+    }
+    fn message(&self, _: &str) {}
+    fn summary(&self, _: &payrun::apply::ApplySummary) {}
+}
+
+/// The payment platform's Kubernetes layer. `CLUSTER` is replaced with the
+/// cluster map.
+pub const PLATFORM: &str = r#"
+let cluster = CLUSTER;
+let namespaces = #{};
+let accounts = #{};
+for svc in ["payment", "fraud-detection", "reporting"] {
+    let ns = k8s::namespace(svc, #{ cluster: cluster, pod_security: "restricted" });
+    k8s::resource_quota(svc, #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi", pods: 20 });
+    k8s::limit_range(svc, #{
+        cluster: cluster, namespace: ns,
+        requests: #{ cpu: "250m", memory: "256Mi" },
+        limits: #{ cpu: "500m", memory: "512Mi" },
+    });
+    k8s::network_policy(`${svc}-default-deny`, #{
+        cluster: cluster, namespace: ns, name: "default-deny", policy_types: ["Ingress", "Egress"],
+    });
+    k8s::network_policy(`${svc}-allow-dns`, #{
+        cluster: cluster, namespace: ns, name: "allow-dns", policy_types: ["Egress"],
+        egress: [#{
+            to: [#{ namespaceSelector: #{ matchLabels: #{ "kubernetes.io/metadata.name": "kube-system" } } }],
+            ports: [#{ port: 53, protocol: "UDP" }, #{ port: 53, protocol: "TCP" }],
+        }],
+    });
+    accounts[svc] = k8s::service_account(svc, #{
+        cluster: cluster, namespace: ns, role_arn: `arn:aws:iam::123456789012:role/irsa-${svc}`,
+    });
+    namespaces[svc] = ns;
+}
+let ns = namespaces["payment"];
+k8s::network_policy("payment-allow-ingress", #{
+    cluster: cluster, namespace: ns, name: "allow-from-alb", policy_types: ["Ingress"],
+    pod_selector: #{ app: "payment-api" },
+    ingress: [#{ from: [#{ ipBlock: #{ cidr: "10.0.0.0/16" } }], ports: [#{ port: 8080, protocol: "TCP" }] }],
+});
+let secrets = k8s::secret_provider_class("payment-api", #{
+    cluster: cluster, namespace: ns,
+    objects: [#{ name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payment/db", alias: "db" }],
+});
+let api = k8s::deployment("payment-api", #{
+    cluster: cluster, namespace: ns,
+    image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-api:1.4.2",
+    port: 8080, service_account: accounts["payment"],
+    requests: #{ cpu: "250m", memory: "512Mi" }, limits: #{ cpu: "500m", memory: "1Gi" },
+    readiness: #{ path: "/healthz", initial_delay: 5, period: 10 },
+    liveness: #{ path: "/livez" },
+    secret_provider: secrets, progress_deadline: 300,
+});
+let svc = k8s::service("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+k8s::ingress("payment-api", #{
+    cluster: cluster, namespace: ns, service: svc, service_port: 80, host: "pay.example.com",
+    certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/4f7c", health_check_path: "/healthz",
+});
+k8s::hpa("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 3, cpu_utilization: 70 });
+k8s::pdb("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, min_available: 1 });
+k8s::security_group_policy("payment-api", #{
+    cluster: cluster, namespace: ns, deployment: api, security_groups: ["sg-0123456789abcdef0"],
+});
+k8s::config_map("payment-api", #{ cluster: cluster, namespace: ns, data: #{ LOG_LEVEL: "info" } });
+"#;
+
+pub fn platform(cluster: &str) -> String {
+    PLATFORM.replace("CLUSTER", cluster)
+}
+
+const API: &str = r#"
+let cluster = CLUSTER;
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
+let sa = k8s::service_account("api", #{ cluster: cluster, namespace: ns, role_arn: "arn:aws:iam::123456789012:role/api" });
+let api = k8s::deployment("api", #{
+    cluster: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080, service_account: sa,
+    requests: #{ cpu: "0.25", memory: "256Mi" }, limits: #{ cpu: "0.5", memory: "512Mi" },
+    readiness: #{ path: "/healthz" },
+});
+k8s::service("api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+"#;
+
+fn api(standin: &KubeStandIn) -> String {
+    API.replace("CLUSTER", &standin.cluster_rhai())
+}
+
+#[tokio::test]
+async fn standin_apply_then_second_plan_is_a_no_op() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    let plan = s.plan().await;
+    assert_eq!(plan.summary(), (5, 0, 0));
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+
+    let d = k.object("deployments", "payment", "api").unwrap();
+    assert_eq!(
+        d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        json!(0)
+    );
+    assert_eq!(
+        d["spec"]["template"]["spec"]["serviceAccountName"],
+        json!("api")
+    );
+    // The server's own fields are there: a naive comparison would see drift.
+    assert_eq!(d["spec"]["revisionHistoryLimit"], json!(10));
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"],
+        json!("500m")
+    );
+    let sa = k.object("serviceaccounts", "payment", "api").unwrap();
+    assert_eq!(
+        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+        json!("arn:aws:iam::123456789012:role/api")
+    );
+    let state = s.state();
+    assert_eq!(
+        state.resources[&addr("k8s.namespace.payment")].id,
+        "payment"
+    );
+    assert!(
+        state.resources[&addr("k8s.deployment.api")].outputs["uid"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid-")
+    );
+    // Apply waited for the rollout: the deployment was read until complete.
+    let reads = k
+        .requests()
+        .iter()
+        .filter(|r| *r == "GET /apis/apps/v1/namespaces/payment/deployments/api")
+        .count();
+    assert!(reads >= 2, "{reads}");
+
+    let before = k.requests().len();
+    let again = s.plan().await;
+    assert!(!again.has_changes(), "{:?}", actions(&again));
+    // Refresh lists each resource once per namespace: no per-object reads.
+    let mut refresh: Vec<String> = k.requests()[before..].to_vec();
+    refresh.sort();
+    assert_eq!(
+        refresh,
+        vec![
+            "GET /api/v1/namespaces",
+            "GET /api/v1/namespaces/payment/resourcequotas",
+            "GET /api/v1/namespaces/payment/serviceaccounts",
+            "GET /api/v1/namespaces/payment/services",
+            "GET /apis/apps/v1/namespaces/payment/deployments",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn standin_deployment_update_rolls_with_max_unavailable_zero_and_waits() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    assert!(s.apply().await.ok());
+
+    s.write(&api(&k).replace("api:1", "api:2"));
+    let plan = s.plan().await;
+    assert_eq!(
+        actions(&plan),
+        vec![("k8s.deployment.api".to_string(), Action::Update)]
+    );
+    let change = plan.change(&addr("k8s.deployment.api")).unwrap();
+    assert_eq!(change.changes.len(), 1);
+    assert_eq!(change.changes[0].name, "image");
+
+    k.script("api", Rollout::CompleteAfter(4));
+    let hook = Arc::new(Recorder::default());
+    let summary = s.apply_with(&plan, hook.clone()).await.unwrap();
+    assert!(summary.ok(), "{summary}");
+    let d = k.object("deployments", "payment", "api").unwrap();
+    assert_eq!(d["metadata"]["generation"], json!(2));
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!("api:2")
+    );
+    assert_eq!(
+        d["spec"]["strategy"]["rollingUpdate"],
+        json!({ "maxUnavailable": 0, "maxSurge": 1 })
+    );
+    let said = hook.0.lock().unwrap().clone();
+    // While rolling, both old replicas stay ready beside one updated pod.
+    assert!(
+        said.iter()
+            .filter(|m| m.starts_with("k8s.deployment.api: rollout")
+                && m.contains("2/2 ready, 1 updated"))
+            .count()
+            >= 3,
+        "{said:?}"
+    );
+    assert!(!s.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn standin_failing_rollout_fails_the_apply_with_the_pods_reason() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    assert!(s.apply().await.ok());
+
+    s.write(&api(&k).replace("api:1", "api:does-not-exist"));
+    k.script(
+        "api",
+        Rollout::Stall {
+            reason: "ImagePullBackOff".into(),
+            message: "Back-off pulling image \"api:does-not-exist\"".into(),
+        },
+    );
+    let summary = s.apply().await;
+    assert_eq!(summary.failed.len(), 1, "{summary}");
+    let (failed, error) = &summary.failed[0];
+    assert_eq!(failed, &addr("k8s.deployment.api"));
+    assert!(
+        error.contains("the rollout of Deployment payment/api failed (progress deadline exceeded)"),
+        "{error}"
+    );
+    assert!(
+        error.contains("pod api-5d8f7-x2k9q container api: ImagePullBackOff (Back-off pulling image \"api:does-not-exist\")"),
+        "{error}"
+    );
+    // The failed update is not recorded: the next plan still wants it.
+    let again = s.plan().await;
+    assert_eq!(
+        actions(&again),
+        vec![("k8s.deployment.api".to_string(), Action::Update)]
+    );
+}
+
+#[tokio::test]
+async fn standin_rollout_timeout_arg_bounds_the_wait() {
+    let k = KubeStandIn::start();
+    let s = stack(
+        &api(&k).replace("replicas: 2,", "replicas: 2, timeout: 0,"),
+        None,
+    );
+    k.script("api", Rollout::CompleteAfter(1000));
+    let summary = s.apply().await;
+    assert_eq!(summary.failed.len(), 1, "{summary}");
+    assert!(
+        summary.failed[0].1.contains("(not complete after 0s)"),
+        "{}",
+        summary.failed[0].1
+    );
+}
+
+#[tokio::test]
+async fn standin_destroy_deletes_in_the_foreground_namespace_last_and_waits_until_gone() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    assert!(s.apply().await.ok());
+    assert_eq!(k.keys().len(), 5);
+
+    let plan = s.plan_mode(Mode::Destroy).await;
+    assert_eq!(plan.summary(), (0, 0, 5));
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    assert!(k.keys().is_empty(), "{:?}", k.keys());
+    assert!(
+        k.propagation().iter().all(|p| p == "Foreground"),
+        "{:?}",
+        k.propagation()
+    );
+    let gone = k.gone();
+    assert_eq!(gone.len(), 5);
+    assert_eq!(gone.last().unwrap(), "namespaces//payment", "{gone:?}");
+    // Each delete finished only once the object answered 404.
+    assert!(s.state().resources.is_empty());
+}
+
+#[tokio::test]
+async fn standin_drift_is_planned_and_fields_of_another_manager_need_force_conflicts() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    assert!(s.apply().await.ok());
+
+    k.edit(
+        "deployments",
+        "payment",
+        "api",
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "api", "namespace": "payment" },
+            "spec": { "replicas": 5 },
+        }),
+    );
+    let plan = s.plan().await;
+    let change = plan.change(&addr("k8s.deployment.api")).unwrap();
+    assert_eq!(change.action, Action::Update);
+    assert_eq!(change.drift.len(), 1, "{:?}", change.drift);
+    assert!(
+        change.drift[0].contains("spec.replicas") && change.drift[0].contains('5'),
+        "{:?}",
+        change.drift
+    );
+
+    let summary = s.apply_plan(&plan).await;
+    assert_eq!(summary.failed.len(), 1);
+    let error = &summary.failed[0].1;
+    assert!(
+        error.contains("conflict with \"kubectl-edit\": /spec/replicas"),
+        "{error}"
+    );
+    assert!(error.contains("set `force_conflicts: true`"), "{error}");
+
+    s.write(&api(&k).replace("replicas: 2,", "replicas: 2, force_conflicts: true,"));
+    assert!(s.apply().await.ok());
+    let d = k.object("deployments", "payment", "api").unwrap();
+    assert_eq!(d["spec"]["replicas"], json!(2));
+    assert!(!s.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn standin_object_deleted_outside_payrun_is_created_again() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    assert!(s.apply().await.ok());
+    k.remove("services", "payment", "api");
+    let plan = s.plan().await;
+    let change = plan.change(&addr("k8s.service.api")).unwrap();
+    assert_eq!(change.action, Action::Create);
+    assert_eq!(change.drift, vec!["deleted outside payrun".to_string()]);
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(k.object("services", "payment", "api").is_some());
+}
+
+#[tokio::test]
+async fn standin_generic_object_of_a_custom_kind_found_by_discovery() {
+    let k = KubeStandIn::start();
+    let program = format!(
+        r#"
+let cluster = {};
+let ns = k8s::namespace("payment", #{{ cluster: cluster }});
+k8s::object("fraud-rules", #{{ cluster: cluster, manifest: #{{
+    apiVersion: "example.com/v1", kind: "Widget",
+    metadata: #{{ name: "fraud-rules", namespace: ns }},
+    spec: #{{ size: 3 }},
+}} }});
+"#,
+        k.cluster_rhai()
+    );
+    let s = stack(&program, None);
+    assert!(s.apply().await.ok());
+    let w = k.object("widgets", "payment", "fraud-rules").unwrap();
+    assert_eq!(w["spec"]["size"], json!(3));
+    assert!(
+        k.requests()
+            .contains(&"GET /apis/example.com/v1".to_string())
+    );
+    assert!(!s.plan().await.has_changes());
+    s.write(&program.replace("size: 3", "size: 4"));
+    let plan = s.plan().await;
+    assert_eq!(
+        actions(&plan),
+        vec![("k8s.object.fraud-rules".to_string(), Action::Update)]
+    );
+    assert!(s.apply_plan(&plan).await.ok());
+    assert_eq!(
+        k.object("widgets", "payment", "fraud-rules").unwrap()["spec"]["size"],
+        json!(4)
+    );
+
+    // Renamed in the manifest: the new object is applied, the old deleted.
+    s.write(&program.replace("name: \"fraud-rules\"", "name: \"fraud-rules-v2\""));
+    assert!(s.apply().await.ok());
+    assert!(k.object("widgets", "payment", "fraud-rules").is_none());
+    assert!(k.object("widgets", "payment", "fraud-rules-v2").is_some());
+}
+
+#[tokio::test]
+async fn standin_the_platform_applies_and_plans_clean() {
+    let k = KubeStandIn::start();
+    let s = stack(&platform(&k.cluster_rhai()), None);
+    let plan = s.plan().await;
+    assert!(
+        plan.findings.iter().all(|f| f.code != "k8s-quota-exceeded"),
+        "{:?}",
+        plan.findings
+    );
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    let ing = k.object("ingresses", "payment", "payment-api").unwrap();
+    assert_eq!(
+        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        json!("payment-api")
+    );
+    let np = k
+        .object("networkpolicies", "fraud-detection", "default-deny")
+        .unwrap();
+    assert_eq!(np["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    assert!(!s.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn kubernetes_kinds_plan_as_creates_before_the_cluster_exists() {
+    // The cluster's endpoint and name come from a resource not yet created:
+    // no client is built, nothing is read.
+    let program = r#"
+let eks = fake::server("cluster", #{ subnet_id: "subnet-1", size: "large" });
+let cluster = #{ name: eks.id, endpoint: eks.endpoint, ca_data: eks.arn, version: "1.28" };
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+k8s::service_account("api", #{ cluster: cluster, namespace: ns, role_arn: "arn:aws:iam::1:role/api" });
+"#;
+    let s = stack(program, None);
+    let plan = s.plan().await;
+    assert_eq!(plan.summary(), (3, 0, 0));
+    let sa = plan.change(&addr("k8s.service_account.api")).unwrap();
+    assert!(sa.deps.contains(&addr("k8s.namespace.payment")));
+    assert!(sa.deps.contains(&addr("fake.server.cluster")));
+}
+
+#[tokio::test]
+async fn plan_rejects_api_versions_the_cluster_does_not_serve() {
+    let program = r#"
+let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.28" };
+k8s::object("old-pdb", #{ cluster: cluster, manifest: #{
+    apiVersion: "policy/v1beta1", kind: "PodDisruptionBudget",
+    metadata: #{ name: "api", namespace: "payment" }, spec: #{ minAvailable: 1 },
+} });
+let old = #{ kubeconfig: "/nowhere", context: "x", version: "1.22" };
+k8s::hpa("api", #{ cluster: old, namespace: "payment", deployment: "api", min_replicas: 1, max_replicas: 2 });
+"#;
+    let s = stack(program, None);
+    let plan = s.plan().await;
+    let mut errors: Vec<String> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("k8s-api"))
+        .map(|f| format!("{}: {}", f.code, f.message))
+        .collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            "k8s-api-not-served: k8s.hpa.api: autoscaling/v2 HorizontalPodAutoscaler is served from Kubernetes 1.23; the cluster runs 1.22",
+            "k8s-api-removed: k8s.object.old-pdb: policy/v1beta1 PodDisruptionBudget is no longer served since Kubernetes 1.25; the cluster runs 1.28",
+        ]
+    );
+    assert!(plan.has_errors());
+}
+
+#[tokio::test]
+async fn plan_checks_quota_arithmetic_at_the_height_of_a_rollout() {
+    let program = r#"
+let cluster = #{ kubeconfig: "/nowhere", context: "x" };
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
+let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 2,
+    requests: #{ cpu: "250m", memory: "512Mi" }, limits: #{ cpu: "500m", memory: "1Gi" } });
+k8s::hpa("api", #{ cluster: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 4 });
+k8s::deployment("worker", #{ cluster: cluster, namespace: ns, image: "worker:1",
+    requests: #{ cpu: "100m", memory: "128Mi" } });
+"#;
+    let s = stack(program, None);
+    let plan = s.plan().await;
+    let found: Vec<String> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("k8s-quota"))
+        .map(|f| format!("{}: {}", f.code, f.message))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            "k8s-quota-needs-resources: k8s.deployment.worker: namespace payment has a ResourceQuota on limits.cpu, but the deployment sets no limits.cpu and no LimitRange gives a default; its pods would be rejected",
+            "k8s-quota-needs-resources: k8s.deployment.worker: namespace payment has a ResourceQuota on limits.memory, but the deployment sets no limits.memory and no LimitRange gives a default; its pods would be rejected",
+            "k8s-quota-exceeded: namespace payment: workloads need 2500m of limits.cpu at the height of a rollout (api: (4 + 1 surge) × 500m), but its quota allows 2",
+            "k8s-quota-exceeded: namespace payment: workloads need 5Gi of limits.memory at the height of a rollout (api: (4 + 1 surge) × 1Gi), but its quota allows 4Gi",
+        ]
+    );
+}
+
+const RELEASE: &str = r#"
+let cluster = CLUSTER;
+helm::release("lb-controller", #{
+    cluster: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
+    version: "1.6.2", namespace: "kube-system",
+    values: #{ clusterName: "payments", replicaCount: 2, serviceAccount: #{ create: false, name: "lb" } },
+});
+"#;
+
+#[tokio::test]
+async fn standin_helm_release_installs_reads_back_and_upgrades() {
+    let k = KubeStandIn::start();
+    let helm = HelmStandIn::new();
+    let program = RELEASE.replace("CLUSTER", &k.cluster_rhai());
+    let s = stack(&program, Some(helm.path()));
+    assert!(s.apply().await.ok());
+
+    let calls = helm.calls();
+    let install = calls.iter().find(|c| c.starts_with("upgrade")).unwrap();
+    let kubeconfig = k.kubeconfig().display().to_string();
+    assert!(install.starts_with(
+        "upgrade --install lb-controller aws-load-balancer-controller --namespace kube-system --repo https://aws.github.io/eks-charts --version 1.6.2 --values "
+    ), "{install}");
+    assert!(
+        install.ends_with(&format!(
+            "--atomic --wait --timeout 600s --kubeconfig {kubeconfig} --kube-context standin"
+        )),
+        "{install}"
+    );
+    assert_eq!(
+        helm.values("lb-controller").unwrap(),
+        json!({ "clusterName": "payments", "replicaCount": 2, "serviceAccount": { "create": false, "name": "lb" } })
+    );
+    // The values file is removed once helm is done with it.
+    let values_file = install
+        .split("--values ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(!std::path::Path::new(values_file).exists());
+    assert_eq!(
+        s.state().resources[&addr("helm.release.lb-controller")].outputs["revision"],
+        json!("1")
+    );
+
+    assert!(!s.plan().await.has_changes());
+    assert!(
+        helm.calls()
+            .iter()
+            .any(|c| c.starts_with("status lb-controller --namespace kube-system -o json"))
+    );
+    assert!(
+        helm.calls()
+            .iter()
+            .any(|c| c.starts_with("get values lb-controller --namespace kube-system -o json"))
+    );
+
+    // Values changed by hand show as drift and are put back.
+    helm.set_values(
+        "lb-controller",
+        json!({ "clusterName": "payments", "replicaCount": 1 }),
+    );
+    let plan = s.plan().await;
+    let change = plan.change(&addr("helm.release.lb-controller")).unwrap();
+    assert_eq!(change.action, Action::Update);
+    assert!(
+        change.drift[0].starts_with("`values` changed outside payrun"),
+        "{:?}",
+        change.drift
+    );
+
+    s.write(&program.replace("1.6.2", "1.7.1"));
+    let plan = s.plan().await;
+    let change = plan.change(&addr("helm.release.lb-controller")).unwrap();
+    let changed: Vec<&str> = change.changes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(changed, vec!["values", "version"]);
+    assert!(s.apply_plan(&plan).await.ok());
+    assert_eq!(
+        s.state().resources[&addr("helm.release.lb-controller")].outputs["revision"],
+        json!("2")
+    );
+    assert!(!s.plan().await.has_changes());
+
+    let plan = s.plan_mode(Mode::Destroy).await;
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(
+        helm.calls()
+            .last()
+            .unwrap()
+            .starts_with("uninstall lb-controller --namespace kube-system --wait")
+    );
+}
+
+#[tokio::test]
+async fn standin_helm_failure_reports_the_rollback() {
+    let k = KubeStandIn::start();
+    let helm = HelmStandIn::new();
+    helm.fail_upgrades("timed out waiting for the condition");
+    let s = stack(
+        &RELEASE.replace("CLUSTER", &k.cluster_rhai()),
+        Some(helm.path()),
+    );
+    let summary = s.apply().await;
+    assert_eq!(summary.failed.len(), 1);
+    assert!(
+        summary.failed[0]
+            .1
+            .contains("rolled back due to atomic being set: timed out waiting for the condition"),
+        "{}",
+        summary.failed[0].1
+    );
+    assert!(s.state().resources.is_empty());
+}
+
+#[tokio::test]
+async fn without_helm_plan_warns_and_apply_refuses_before_changing_anything() {
+    let k = KubeStandIn::start();
+    let empty = tempfile::tempdir().unwrap();
+    let program = format!(
+        "let ns = k8s::namespace(\"payment\", #{{ cluster: {} }});\n{}",
+        k.cluster_rhai(),
+        RELEASE.replace("CLUSTER", &k.cluster_rhai())
+    );
+    let s = stack(&program, Some(empty.path().as_os_str().to_owned()));
+    let (graph, _) = s.evaluate().unwrap();
+    let findings = payrun::check::helm_findings(&graph, Some(empty.path().as_os_str()));
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].code, "helm-missing");
+    assert_eq!(findings[0].severity, payrun::finding::Severity::Warning);
+    let with_helm = HelmStandIn::new();
+    assert!(payrun::check::helm_findings(&graph, Some(&with_helm.path())).is_empty());
+
+    let plan = s.plan().await;
+    let hook: Arc<dyn Hook> = Arc::new(PlainView::new(Box::new(std::io::sink())));
+    let err = s.apply_with(&plan, hook).await.unwrap_err();
+    assert!(matches!(err, ApplyError::Preflight(_)));
+    assert!(err.to_string().contains("`helm` is not on PATH"), "{err}");
+    // Nothing was applied: not even the namespace, which needs no helm.
+    assert!(k.keys().is_empty());
+    assert!(s.state().resources.is_empty());
+}
+
+#[tokio::test]
+async fn plan_warns_when_a_declared_namespace_is_named_as_text() {
+    let program = r#"
+let cluster = #{ kubeconfig: "/nowhere", context: "x" };
+k8s::namespace("payment", #{ cluster: cluster });
+k8s::config_map("flags", #{ cluster: cluster, namespace: "payment", data: #{ a: "b" } });
+k8s::config_map("other", #{ cluster: cluster, namespace: "kube-system", data: #{ a: "b" } });
+"#;
+    let s = stack(program, None);
+    let plan = s.plan().await;
+    let warnings: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "k8s-namespace-by-name")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![
+            "k8s.config_map.flags names namespace `payment` as text, so it is not ordered after k8s.namespace.payment"
+        ]
+    );
+}

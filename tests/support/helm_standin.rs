@@ -1,0 +1,117 @@
+//! A `helm` stand-in: a script that records its arguments and keeps
+//! releases as files (status, values, revision), answering `upgrade
+//! --install`, `status -o json`, `get values -o json` and `uninstall` the
+//! way helm does for the flags payrun passes.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+
+const SCRIPT: &str = r#"#!/usr/bin/env bash
+# helm stand-in (tests): records its arguments, keeps releases as files.
+set -eu
+state="$(dirname "$0")/state"
+mkdir -p "$state"
+printf '%s\n' "$*" >> "$state/calls"
+cmd="$1"; shift
+case "$cmd" in
+  upgrade)
+    [ "$1" = "--install" ] || { echo "stand-in: expected --install" >&2; exit 2; }
+    name="$2"; chart="$3"; shift 3
+    version="0.1.0"; values=""
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --version) version="$2"; shift ;;
+        --values) values="$2"; shift ;;
+        --kubeconfig) [ -f "$2" ] || { echo "Error: kubeconfig $2 not found" >&2; exit 1; }; shift ;;
+      esac
+      shift
+    done
+    if [ -f "$state/fail-upgrade" ]; then
+      echo "Error: UPGRADE FAILED: release $name failed, and has been rolled back due to atomic being set: $(cat "$state/fail-upgrade")" >&2
+      exit 1
+    fi
+    rev=$(( $(cat "$state/$name.rev" 2>/dev/null || echo 0) + 1 ))
+    echo "$rev" > "$state/$name.rev"
+    cp "$values" "$state/$name.values"
+    printf '{"name":"%s","version":%d,"namespace":"x","info":{"status":"deployed"},"chart":{"metadata":{"name":"%s","version":"%s"}}}' \
+      "$name" "$rev" "${chart##*/}" "$version" > "$state/$name.status"
+    ;;
+  status)
+    name="$1"
+    [ -f "$state/$name.status" ] || { echo "Error: release: not found" >&2; exit 1; }
+    cat "$state/$name.status"
+    ;;
+  get)
+    name="$2"
+    [ -f "$state/$name.values" ] || { echo "Error: release: not found" >&2; exit 1; }
+    cat "$state/$name.values"
+    ;;
+  uninstall)
+    name="$1"
+    [ -f "$state/$name.status" ] || { echo "Error: uninstall: Release not loaded: $name: release: not found" >&2; exit 1; }
+    rm -f "$state/$name".*
+    ;;
+  *) echo "stand-in: unexpected helm $cmd" >&2; exit 2 ;;
+esac
+"#;
+
+pub struct HelmStandIn {
+    pub dir: TempDir,
+}
+
+impl HelmStandIn {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("helm");
+        std::fs::write(&script, SCRIPT).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Self { dir }
+    }
+
+    /// A PATH holding the stand-in first.
+    pub fn path(&self) -> OsString {
+        let mut p = OsString::from(self.dir.path());
+        if let Some(system) = std::env::var_os("PATH") {
+            p.push(":");
+            p.push(system);
+        }
+        p
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Every invocation's arguments, one line each.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The values file helm was given for `release`.
+    pub fn values(&self, release: &str) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state().join(format!("{release}.values"))).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Change a release's values behind payrun's back.
+    pub fn set_values(&self, release: &str, values: serde_json::Value) {
+        std::fs::write(
+            self.state().join(format!("{release}.values")),
+            values.to_string(),
+        )
+        .unwrap();
+    }
+
+    /// Make every following upgrade fail with `why`.
+    pub fn fail_upgrades(&self, why: &str) {
+        std::fs::create_dir_all(self.state()).unwrap();
+        std::fs::write(self.state().join("fail-upgrade"), why).unwrap();
+    }
+}
