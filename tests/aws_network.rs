@@ -344,7 +344,7 @@ async fn network_acl_entries_and_association_lifecycle() {
                 "network_acl_id": acl.id, "rule_number": 100, "egress": true,
                 "protocol": "all", "action": "allow", "cidr": "0.0.0.0/0"
             }),
-            |a| a["rule_number"] = json!(100),
+            |a| a["cidr"] = json!("10.0.0.0/8"),
         )
         .await;
 
@@ -405,17 +405,20 @@ async fn vpc_endpoint_lifecycle() {
     let b = stack
         .create("aws.ec2.route_table", "private-b", json!({ "vpc_id": v.id }))
         .await;
-    let b_id = b.id.clone();
+    let a_id = a.id.clone();
     stack
         .round_trip(
             "aws.ec2.vpc_endpoint",
             "s3",
             json!({
                 "vpc_id": v.id, "service_name": "com.amazonaws.us-east-1.s3",
-                "type": "Gateway", "route_table_ids": [a.id]
+                "type": "Gateway", "route_table_ids": [a.id, b.id]
             }),
+            // moto does not add the prefix-list route for a table added by
+            // ModifyVpcEndpoint, then fails the endpoint's delete: the update
+            // removes a table instead.
             |args| {
-                args["route_table_ids"].as_array_mut().unwrap().push(json!(b_id));
+                args["route_table_ids"] = json!([a_id]);
                 set_tag(args, "owner", "platform");
             },
         )
@@ -448,8 +451,9 @@ async fn read_is_one_describe_per_kind_and_reports_missing_as_gone() {
     let mut sbatch: Vec<&Recorded> = subnets.iter().collect();
     sbatch.push(&gone_subnet);
     let sresults = stack.read(&sbatch).await;
-    assert_eq!(stack.calls("DescribeVpcs") - before_vpcs, 1);
-    assert_eq!(stack.calls("DescribeSubnets") - before_subnets, 1);
+    let calls = stack.provider.api_calls();
+    assert_eq!(stack.calls("DescribeVpcs") - before_vpcs, 1, "{calls:?}");
+    assert_eq!(stack.calls("DescribeSubnets") - before_subnets, 1, "{calls:?}");
 
     assert_eq!(results[2], ReadResult::Gone);
     assert_eq!(sresults[4], ReadResult::Gone);

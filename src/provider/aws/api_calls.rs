@@ -8,6 +8,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// Operations sent, by name; clones share the counts.
@@ -30,9 +31,13 @@ impl Intercept for ApiCalls {
         "payrun.ApiCalls"
     }
 
-    fn read_before_execution(
+    // Runs once per operation, retries included, and late enough for the
+    // operation's metadata to be in the bag (client-level interceptors see
+    // `read_before_execution` before the operation config is applied).
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {

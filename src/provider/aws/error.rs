@@ -154,3 +154,59 @@ fn dependents(subject: &str) -> &'static str {
         _ => "other resources that refer to it",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::operation::create_vpc::CreateVpcError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn service_error(code: &str, message: &str) -> SdkError<CreateVpcError, Response> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let status = StatusCode::try_from(400).expect("status");
+        SdkError::service_error(
+            CreateVpcError::generic(meta),
+            Response::new(status, SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn unauthorized_names_the_missing_iam_action() {
+        let e = from_sdk(
+            &service_error("UnauthorizedOperation", "You are not authorized to perform this operation."),
+            "aws.ec2.vpc.main",
+            "ec2:CreateVpc",
+        );
+        assert_eq!(e.code.as_deref(), Some("UnauthorizedOperation"));
+        assert_eq!(
+            e.message,
+            "aws.ec2.vpc.main: ec2:CreateVpc failed: UnauthorizedOperation: You are not authorized to perform this operation."
+        );
+        assert!(e.fix.as_deref().is_some_and(|f| f.contains("allow `ec2:CreateVpc`")), "{e}");
+        assert!(!e.retryable);
+    }
+
+    #[test]
+    fn throttling_is_retryable() {
+        let e = from_sdk(
+            &service_error("RequestLimitExceeded", "Request limit exceeded."),
+            "aws.ec2.vpc",
+            "ec2:DescribeVpcs",
+        );
+        assert!(e.retryable);
+        assert!(e.fix.as_deref().is_some_and(|f| f.contains("--parallelism")), "{e}");
+    }
+
+    #[test]
+    fn dependency_violation_says_what_depends() {
+        let e = from_sdk(
+            &service_error("DependencyViolation", "The subnet 'subnet-1' has dependencies and cannot be deleted."),
+            "aws.ec2.subnet.private-a",
+            "ec2:DeleteSubnet",
+        );
+        assert!(e.fix.as_deref().is_some_and(|f| f.contains("NAT gateways")), "{e}");
+    }
+}

@@ -13,7 +13,6 @@ mod tags;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::{
@@ -114,9 +113,5 @@ impl Provider for AwsProvider {
             return Err(unknown_kind(op.address.kind()));
         }
         ec2::adopt(self.ec2().await, op).await
-    }
-
-    fn concurrency_key(&self, _kind: &str, _args: &Value) -> Option<String> {
-        None
     }
 }

@@ -201,7 +201,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
 pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
     let args: EntryArgs = parse(&op.args, &subject)?;
-    gone_is_ok(
+    let result = gone_is_ok(
         ec2.delete_network_acl_entry()
             .network_acl_id(&args.network_acl_id)
             .rule_number(args.rule_number)
@@ -210,7 +210,21 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
             .await
             .map(drop)
             .or_fail(&subject, "ec2:DeleteNetworkAclEntry"),
-    )
+    );
+    // Not every EC2 implementation answers NotFound for a missing entry
+    // (moto fails with a server error): a failed delete of an entry that
+    // is not there succeeds.
+    if result.is_err() {
+        let acls = describe_ids(ec2, &subject, vec![args.network_acl_id.clone()]).await?;
+        if acls
+            .first()
+            .and_then(|a| find(a, args.egress, i64::from(args.rule_number)))
+            .is_none()
+        {
+            return Ok(());
+        }
+    }
+    result
 }
 
 /// An entry is found by its ACL, direction and number; different contents

@@ -95,6 +95,12 @@ fn is_gone(e: &VpcEndpoint) -> bool {
     )
 }
 
+/// Only the endpoint itself being missing means it is gone: a missing route
+/// in one of its tables is a real failure.
+fn is_missing_endpoint(e: &ProviderError) -> bool {
+    is_not_found(e) && e.code.as_deref().is_some_and(|c| c.starts_with("InvalidVpcEndpoint"))
+}
+
 async fn describe_one(ec2: &Client, subject: &str, id: &str) -> Result<Option<VpcEndpoint>, ProviderError> {
     match ec2
         .describe_vpc_endpoints()
@@ -104,7 +110,7 @@ async fn describe_one(ec2: &Client, subject: &str, id: &str) -> Result<Option<Vp
         .or_fail(subject, "ec2:DescribeVpcEndpoints")
     {
         Ok(out) => Ok(out.vpc_endpoints().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) if is_missing_endpoint(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -274,12 +280,20 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
         .await
         .or_fail(&subject, "ec2:DeleteVpcEndpoints")
     {
-        Err(e) if is_not_found(&e) => return Ok(()),
-        other => other?,
+        Err(e) if is_missing_endpoint(&e) => return Ok(()),
+        // A deleted endpoint stays visible for a while, and deleting it
+        // again can fail on the routes it no longer has (moto does).
+        Err(e) => {
+            return match describe_one(ec2, &subject, &op.id).await? {
+                Some(live) if !is_gone(&live) => Err(e),
+                _ => Ok(()),
+            };
+        }
+        Ok(out) => out,
     };
     if let Some(item) = out.unsuccessful().first() {
         let code = item.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
-        if !code.ends_with("NotFound") {
+        if !(code.starts_with("InvalidVpcEndpoint") && code.ends_with("NotFound")) {
             return Err(ProviderError::new(format!(
                 "{subject}: ec2:DeleteVpcEndpoints failed: {code}: {}",
                 item.error().and_then(|e| e.message()).unwrap_or("(no message)")
