@@ -76,9 +76,9 @@ impl std::str::FromStr for Address {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (kind, purpose) = s
-            .rsplit_once('.')
-            .ok_or_else(|| format!("`{s}` is not an address: expected `kind.purpose`, e.g. `aws.ec2.vpc.main`"))?;
+        let (kind, purpose) = s.rsplit_once('.').ok_or_else(|| {
+            format!("`{s}` is not an address: expected `kind.purpose`, e.g. `aws.ec2.vpc.main`")
+        })?;
         if kind.is_empty() {
             return Err(format!("`{s}` has no kind: expected `kind.purpose`"));
         }

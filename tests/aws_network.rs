@@ -86,8 +86,15 @@ async fn subnet_lifecycle_with_load_balancer_role() {
         .send()
         .await
         .unwrap();
-    let keys: Vec<&str> = live.subnets()[0].tags().iter().filter_map(|t| t.key()).collect();
-    assert!(keys.contains(&"kubernetes.io/role/internal-elb"), "{keys:?}");
+    let keys: Vec<&str> = live.subnets()[0]
+        .tags()
+        .iter()
+        .filter_map(|t| t.key())
+        .collect();
+    assert!(
+        keys.contains(&"kubernetes.io/role/internal-elb"),
+        "{keys:?}"
+    );
     assert!(!keys.contains(&"kubernetes.io/role/elb"), "{keys:?}");
     stack.delete(&r).await;
     stack.assert_gone(&r).await;
@@ -132,7 +139,11 @@ async fn nat_gateway_lifecycle() {
     let v = vpc(&stack, "main", "10.5.0.0/16").await;
     let s = subnet(&stack, "public-a", &v, "10.5.0.0/24", AZS[0]).await;
     let igw = stack
-        .create("aws.ec2.internet_gateway", "main", json!({ "vpc_id": v.id }))
+        .create(
+            "aws.ec2.internet_gateway",
+            "main",
+            json!({ "vpc_id": v.id }),
+        )
         .await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
     let nat = stack
@@ -144,7 +155,9 @@ async fn nat_gateway_lifecycle() {
         .await;
     assert_eq!(nat.out("public_ip"), eip.out("public_ip"));
     stack.assert_unchanged(&nat).await;
-    let nat = stack.update(&nat, |a| set_tag(a, "owner", "platform")).await;
+    let nat = stack
+        .update(&nat, |a| set_tag(a, "owner", "platform"))
+        .await;
     stack.assert_unchanged(&nat).await;
     stack.delete(&nat).await;
     stack.assert_gone(&nat).await;
@@ -160,7 +173,11 @@ async fn route_table_route_and_association_lifecycle() {
     let v = vpc(&stack, "main", "10.6.0.0/16").await;
     let s = subnet(&stack, "public-a", &v, "10.6.0.0/24", AZS[0]).await;
     let igw = stack
-        .create("aws.ec2.internet_gateway", "main", json!({ "vpc_id": v.id }))
+        .create(
+            "aws.ec2.internet_gateway",
+            "main",
+            json!({ "vpc_id": v.id }),
+        )
         .await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
     let nat = stack
@@ -171,9 +188,14 @@ async fn route_table_route_and_association_lifecycle() {
         )
         .await;
     stack
-        .round_trip("aws.ec2.route_table", "public", json!({ "vpc_id": v.id }), |a| {
-            set_tag(a, "owner", "platform");
-        })
+        .round_trip(
+            "aws.ec2.route_table",
+            "public",
+            json!({ "vpc_id": v.id }),
+            |a| {
+                set_tag(a, "owner", "platform");
+            },
+        )
         .await;
 
     let rt = stack
@@ -239,7 +261,11 @@ async fn security_group_and_rules_lifecycle() {
         )
         .await;
     let cluster = stack
-        .create("aws.ec2.security_group", "cluster", json!({ "vpc_id": v.id }))
+        .create(
+            "aws.ec2.security_group",
+            "cluster",
+            json!({ "vpc_id": v.id }),
+        )
         .await;
     stack.assert_unchanged(&cluster).await;
     stack
@@ -312,9 +338,14 @@ async fn network_acl_entries_and_association_lifecycle() {
     let v = vpc(&stack, "main", "10.9.0.0/16").await;
     let s = subnet(&stack, "private-a", &v, "10.9.0.0/24", AZS[0]).await;
     stack
-        .round_trip("aws.ec2.network_acl", "private", json!({ "vpc_id": v.id }), |a| {
-            set_tag(a, "owner", "platform");
-        })
+        .round_trip(
+            "aws.ec2.network_acl",
+            "private",
+            json!({ "vpc_id": v.id }),
+            |a| {
+                set_tag(a, "owner", "platform");
+            },
+        )
         .await;
     let acl = stack
         .create("aws.ec2.network_acl", "private", json!({ "vpc_id": v.id }))
@@ -352,18 +383,18 @@ async fn network_acl_entries_and_association_lifecycle() {
     let default_acl = |subnet: String| {
         let ec2 = ec2.clone();
         async move {
-        let out = ec2
-            .describe_network_acls()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("association.subnet-id")
-                    .values(subnet)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        out.network_acls()[0].network_acl_id().unwrap().to_string()
+            let out = ec2
+                .describe_network_acls()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("association.subnet-id")
+                        .values(subnet)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            out.network_acls()[0].network_acl_id().unwrap().to_string()
         }
     };
     let before = default_acl(s.id.clone()).await;
@@ -400,10 +431,18 @@ async fn vpc_endpoint_lifecycle() {
     let stack = Stack::new("vpce");
     let v = vpc(&stack, "main", "10.10.0.0/16").await;
     let a = stack
-        .create("aws.ec2.route_table", "private-a", json!({ "vpc_id": v.id }))
+        .create(
+            "aws.ec2.route_table",
+            "private-a",
+            json!({ "vpc_id": v.id }),
+        )
         .await;
     let b = stack
-        .create("aws.ec2.route_table", "private-b", json!({ "vpc_id": v.id }))
+        .create(
+            "aws.ec2.route_table",
+            "private-b",
+            json!({ "vpc_id": v.id }),
+        )
         .await;
     let a_id = a.id.clone();
     stack
@@ -435,7 +474,16 @@ async fn read_is_one_describe_per_kind_and_reports_missing_as_gone() {
     let mut subnets = Vec::new();
     for i in 0..4 {
         let v = vpc(&stack, &format!("v{i}"), &format!("10.{}.0.0/16", 20 + i)).await;
-        subnets.push(subnet(&stack, &format!("s{i}"), &v, &format!("10.{}.1.0/24", 20 + i), AZS[i % 3]).await);
+        subnets.push(
+            subnet(
+                &stack,
+                &format!("s{i}"),
+                &v,
+                &format!("10.{}.1.0/24", 20 + i),
+                AZS[i % 3],
+            )
+            .await,
+        );
         vpcs.push(v);
     }
     let mut missing = vpcs[0].clone();
@@ -453,11 +501,19 @@ async fn read_is_one_describe_per_kind_and_reports_missing_as_gone() {
     let sresults = stack.read(&sbatch).await;
     let calls = stack.provider.api_calls();
     assert_eq!(stack.calls("DescribeVpcs") - before_vpcs, 1, "{calls:?}");
-    assert_eq!(stack.calls("DescribeSubnets") - before_subnets, 1, "{calls:?}");
+    assert_eq!(
+        stack.calls("DescribeSubnets") - before_subnets,
+        1,
+        "{calls:?}"
+    );
 
     assert_eq!(results[2], ReadResult::Gone);
     assert_eq!(sresults[4], ReadResult::Gone);
-    for (r, result) in batch.iter().zip(&results).chain(sbatch.iter().zip(&sresults)) {
+    for (r, result) in batch
+        .iter()
+        .zip(&results)
+        .chain(sbatch.iter().zip(&sresults))
+    {
         if r.id.contains("0123456789abcdef0") {
             continue;
         }
@@ -478,7 +534,12 @@ async fn adopt_finds_what_a_lost_create_made() {
     // The engine adopts with the op it recorded as intent: same address and
     // stack, the tags it wrote.
     let op = stack.create_op("aws.ec2.vpc", "main", json!({ "cidr": "10.30.0.0/16" }));
-    let adopted = stack.provider.adopt(&op).await.unwrap().expect("VPC adopted");
+    let adopted = stack
+        .provider
+        .adopt(&op)
+        .await
+        .unwrap()
+        .expect("VPC adopted");
     assert_eq!(adopted.id, v.id);
     assert_eq!(adopted.outputs, v.outputs);
 
@@ -495,9 +556,16 @@ async fn adopt_finds_what_a_lost_create_made() {
     let s = subnet(&stack, "public-a", &v, "10.30.0.0/24", AZS[0]).await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
     let nat_args = json!({ "subnet_id": s.id, "allocation_id": eip.id });
-    let nat = stack.create("aws.ec2.nat_gateway", "a", nat_args.clone()).await;
+    let nat = stack
+        .create("aws.ec2.nat_gateway", "a", nat_args.clone())
+        .await;
     let op = stack.create_op("aws.ec2.nat_gateway", "a", nat_args.clone());
-    let adopted = stack.provider.adopt(&op).await.unwrap().expect("NAT adopted");
+    let adopted = stack
+        .provider
+        .adopt(&op)
+        .await
+        .unwrap()
+        .expect("NAT adopted");
     assert_eq!(adopted.id, nat.id);
     let op = stack.create_op("aws.ec2.nat_gateway", "b", nat_args);
     assert_eq!(stack.provider.adopt(&op).await.unwrap(), None);
@@ -525,15 +593,29 @@ async fn errors_name_the_address_code_and_fix() {
         .await
         .unwrap_err();
     assert_eq!(err.code.as_deref(), Some("InvalidVpcID.NotFound"), "{err}");
-    assert!(err.message.starts_with("aws.ec2.subnet.orphan: ec2:CreateSubnet failed: InvalidVpcID.NotFound: "), "{err}");
-    assert!(err.fix.as_deref().unwrap().contains("deleted outside payrun"), "{err}");
+    assert!(
+        err.message
+            .starts_with("aws.ec2.subnet.orphan: ec2:CreateSubnet failed: InvalidVpcID.NotFound: "),
+        "{err}"
+    );
+    assert!(
+        err.fix
+            .as_deref()
+            .unwrap()
+            .contains("deleted outside payrun"),
+        "{err}"
+    );
     assert!(!err.retryable);
 
     let v = vpc(&stack, "main", "10.40.0.0/16").await;
     let s = subnet(&stack, "a", &v, "10.40.0.0/24", AZS[0]).await;
     let err = stack.try_delete(&v).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("DependencyViolation"), "{err}");
-    assert!(err.message.starts_with("aws.ec2.vpc.main: ec2:DeleteVpc failed: DependencyViolation"), "{err}");
+    assert!(
+        err.message
+            .starts_with("aws.ec2.vpc.main: ec2:DeleteVpc failed: DependencyViolation"),
+        "{err}"
+    );
     assert!(err.fix.as_deref().unwrap().contains("subnets"), "{err}");
 
     let err = stack
@@ -545,7 +627,13 @@ async fn errors_name_the_address_code_and_fix() {
         .await
         .unwrap_err();
     assert_eq!(err.code.as_deref(), Some("InvalidSubnet.Conflict"), "{err}");
-    assert!(err.fix.as_deref().unwrap().contains("overlaps no other subnet"), "{err}");
+    assert!(
+        err.fix
+            .as_deref()
+            .unwrap()
+            .contains("overlaps no other subnet"),
+        "{err}"
+    );
 
     stack.delete(&s).await;
     stack.delete(&v).await;
@@ -576,8 +664,13 @@ fn validation_rejects_typos_and_missing_targets() {
     )
     .unwrap_err();
     assert!(err.contains("load_balancer_role"), "{err}");
-    let names: Vec<&str> = payrun::provider::aws::SCHEMAS.iter().map(|s| s.name_prefix).collect();
-    for prefix in ["vpc", "subnet", "igw", "eip", "nat", "rt", "sg", "acl", "vpce"] {
+    let names: Vec<&str> = payrun::provider::aws::SCHEMAS
+        .iter()
+        .map(|s| s.name_prefix)
+        .collect();
+    for prefix in [
+        "vpc", "subnet", "igw", "eip", "nat", "rt", "sg", "acl", "vpce",
+    ] {
         assert!(names.contains(&prefix), "{prefix} missing from {names:?}");
     }
 }
@@ -598,20 +691,60 @@ async fn tagged_leftovers(stack: &str) -> Vec<String> {
             .any(|t| t.key() == Some("payrun:stack") && t.value() == Some(stack))
     };
     let mut left = Vec::new();
-    let out = ec2.describe_vpcs().filters(by_stack()).send().await.unwrap();
-    left.extend(out.vpcs().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.vpc_id())));
-    let out = ec2.describe_subnets().filters(by_stack()).send().await.unwrap();
-    left.extend(out.subnets().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.subnet_id())));
-    let out = ec2.describe_internet_gateways().filters(by_stack()).send().await.unwrap();
+    let out = ec2
+        .describe_vpcs()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.vpcs()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.vpc_id())),
+    );
+    let out = ec2
+        .describe_subnets()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.subnets()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.subnet_id())),
+    );
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
     left.extend(
         out.internet_gateways()
             .iter()
             .filter(|x| ours(x.tags()))
             .map(|x| format!("{:?}", x.internet_gateway_id())),
     );
-    let out = ec2.describe_addresses().filters(by_stack()).send().await.unwrap();
-    left.extend(out.addresses().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.allocation_id())));
-    let out = ec2.describe_nat_gateways().filter(by_stack()).send().await.unwrap();
+    let out = ec2
+        .describe_addresses()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.addresses()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.allocation_id())),
+    );
+    let out = ec2
+        .describe_nat_gateways()
+        .filter(by_stack())
+        .send()
+        .await
+        .unwrap();
     left.extend(
         out.nat_gateways()
             .iter()
@@ -619,18 +752,58 @@ async fn tagged_leftovers(stack: &str) -> Vec<String> {
             .filter(|x| x.state() != Some(&aws_sdk_ec2::types::NatGatewayState::Deleted))
             .map(|x| format!("{:?}", x.nat_gateway_id())),
     );
-    let out = ec2.describe_route_tables().filters(by_stack()).send().await.unwrap();
-    left.extend(out.route_tables().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.route_table_id())));
-    let out = ec2.describe_network_acls().filters(by_stack()).send().await.unwrap();
-    left.extend(out.network_acls().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.network_acl_id())));
-    let out = ec2.describe_security_groups().filters(by_stack()).send().await.unwrap();
-    left.extend(out.security_groups().iter().filter(|x| ours(x.tags())).map(|x| format!("{:?}", x.group_id())));
-    let out = ec2.describe_vpc_endpoints().filters(by_stack()).send().await.unwrap();
+    let out = ec2
+        .describe_route_tables()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.route_tables()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.route_table_id())),
+    );
+    let out = ec2
+        .describe_network_acls()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.network_acls()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.network_acl_id())),
+    );
+    let out = ec2
+        .describe_security_groups()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.security_groups()
+            .iter()
+            .filter(|x| ours(x.tags()))
+            .map(|x| format!("{:?}", x.group_id())),
+    );
+    let out = ec2
+        .describe_vpc_endpoints()
+        .filters(by_stack())
+        .send()
+        .await
+        .unwrap();
     left.extend(
         out.vpc_endpoints()
             .iter()
             .filter(|x| ours(x.tags()))
-            .filter(|x| x.state().map(|s| s.as_str().to_ascii_lowercase()).as_deref() != Some("deleted"))
+            .filter(|x| {
+                x.state()
+                    .map(|s| s.as_str().to_ascii_lowercase())
+                    .as_deref()
+                    != Some("deleted")
+            })
             .map(|x| format!("{:?}", x.vpc_endpoint_id())),
     );
     left
@@ -642,7 +815,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     let mut built: Vec<Recorded> = Vec::new();
     macro_rules! make {
         ($kind:expr, $purpose:expr, $args:expr) => {{
-            let r = stack.create($kind, &$purpose, $args).await;
+            let r = stack.create($kind, $purpose, $args).await;
             built.push(r.clone());
             r
         }};
@@ -650,17 +823,21 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
 
     let vpc = make!(
         "aws.ec2.vpc",
-        "main".to_string(),
+        "main",
         json!({ "cidr": "10.50.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": true })
     );
-    let igw = make!("aws.ec2.internet_gateway", "main".to_string(), json!({ "vpc_id": vpc.id }));
+    let igw = make!(
+        "aws.ec2.internet_gateway",
+        "main",
+        json!({ "vpc_id": vpc.id })
+    );
     let mut public = Vec::new();
     let mut private = Vec::new();
     for (i, az) in AZS.iter().enumerate() {
         let zone = &az[az.len() - 1..];
         public.push(make!(
             "aws.ec2.subnet",
-            format!("public-{zone}"),
+            &format!("public-{zone}"),
             json!({
                 "vpc_id": vpc.id, "cidr": format!("10.50.{i}.0/24"), "az": az,
                 "map_public_ip": true, "load_balancer_role": "public"
@@ -668,17 +845,17 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         ));
         private.push(make!(
             "aws.ec2.subnet",
-            format!("private-{zone}"),
+            &format!("private-{zone}"),
             json!({
                 "vpc_id": vpc.id, "cidr": format!("10.50.{}.0/24", 10 + i), "az": az,
                 "load_balancer_role": "internal"
             })
         ));
     }
-    let public_rt = make!("aws.ec2.route_table", "public".to_string(), json!({ "vpc_id": vpc.id }));
+    let public_rt = make!("aws.ec2.route_table", "public", json!({ "vpc_id": vpc.id }));
     make!(
         "aws.ec2.route",
-        "public-default".to_string(),
+        "public-default",
         json!({ "route_table_id": public_rt.id, "destination_cidr": "0.0.0.0/0", "gateway_id": igw.id })
     );
     let mut private_rts = Vec::new();
@@ -686,33 +863,41 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         let zone = &az[az.len() - 1..];
         make!(
             "aws.ec2.route_table_association",
-            format!("public-{zone}"),
+            &format!("public-{zone}"),
             json!({ "route_table_id": public_rt.id, "subnet_id": public[i].id })
         );
-        let eip = make!("aws.ec2.eip", format!("nat-{zone}"), json!({}));
+        let eip = make!("aws.ec2.eip", &format!("nat-{zone}"), json!({}));
         let nat = make!(
             "aws.ec2.nat_gateway",
-            zone.to_string(),
+            zone,
             json!({ "subnet_id": public[i].id, "allocation_id": eip.id })
         );
-        let rt = make!("aws.ec2.route_table", format!("private-{zone}"), json!({ "vpc_id": vpc.id }));
+        let rt = make!(
+            "aws.ec2.route_table",
+            &format!("private-{zone}"),
+            json!({ "vpc_id": vpc.id })
+        );
         make!(
             "aws.ec2.route",
-            format!("private-{zone}-default"),
+            &format!("private-{zone}-default"),
             json!({ "route_table_id": rt.id, "destination_cidr": "0.0.0.0/0", "nat_gateway_id": nat.id })
         );
         make!(
             "aws.ec2.route_table_association",
-            format!("private-{zone}"),
+            &format!("private-{zone}"),
             json!({ "route_table_id": rt.id, "subnet_id": private[i].id })
         );
         private_rts.push(rt.id.clone());
     }
-    let acl = make!("aws.ec2.network_acl", "private".to_string(), json!({ "vpc_id": vpc.id }));
+    let acl = make!(
+        "aws.ec2.network_acl",
+        "private",
+        json!({ "vpc_id": vpc.id })
+    );
     for (purpose, egress) in [("private-in", false), ("private-out", true)] {
         make!(
             "aws.ec2.network_acl_entry",
-            purpose.to_string(),
+            purpose,
             json!({
                 "network_acl_id": acl.id, "rule_number": 100, "egress": egress,
                 "protocol": "all", "action": "allow", "cidr": "0.0.0.0/0"
@@ -723,23 +908,23 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         let zone = &az[az.len() - 1..];
         make!(
             "aws.ec2.network_acl_association",
-            format!("private-{zone}"),
+            &format!("private-{zone}"),
             json!({ "network_acl_id": acl.id, "subnet_id": private[i].id })
         );
     }
     let cluster = make!(
         "aws.ec2.security_group",
-        "cluster".to_string(),
+        "cluster",
         json!({ "vpc_id": vpc.id, "description": "EKS cluster" })
     );
     let alb = make!(
         "aws.ec2.security_group",
-        "alb".to_string(),
+        "alb",
         json!({ "vpc_id": vpc.id, "description": "public load balancer" })
     );
     make!(
         "aws.ec2.security_group_ingress",
-        "alb-https".to_string(),
+        "alb-https",
         json!({
             "security_group_id": alb.id, "protocol": "tcp", "from_port": 443, "to_port": 443,
             "cidr": "0.0.0.0/0", "description": "HTTPS"
@@ -747,7 +932,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     );
     make!(
         "aws.ec2.security_group_egress",
-        "alb-to-cluster".to_string(),
+        "alb-to-cluster",
         json!({
             "security_group_id": alb.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
             "source_security_group_id": cluster.id
@@ -755,7 +940,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     );
     make!(
         "aws.ec2.security_group_ingress",
-        "cluster-from-alb".to_string(),
+        "cluster-from-alb",
         json!({
             "security_group_id": cluster.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
             "source_security_group_id": alb.id
@@ -763,12 +948,12 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     );
     make!(
         "aws.ec2.security_group_egress",
-        "cluster-all".to_string(),
+        "cluster-all",
         json!({ "security_group_id": cluster.id, "protocol": "-1", "cidr": "0.0.0.0/0" })
     );
     make!(
         "aws.ec2.vpc_endpoint",
-        "s3".to_string(),
+        "s3",
         json!({
             "vpc_id": vpc.id, "service_name": "com.amazonaws.us-east-1.s3",
             "route_table_ids": private_rts
@@ -780,7 +965,11 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     let mut kinds: Vec<&str> = built.iter().map(|r| r.address.kind()).collect();
     kinds.sort();
     kinds.dedup();
-    assert_eq!(kinds.len(), payrun::provider::aws::SCHEMAS.len(), "every kind is built");
+    assert_eq!(
+        kinds.len(),
+        payrun::provider::aws::SCHEMAS.len(),
+        "every kind is built"
+    );
     for kind in kinds {
         let batch: Vec<&Recorded> = built.iter().filter(|r| r.address.kind() == kind).collect();
         let before = stack.provider.api_calls();
@@ -791,7 +980,12 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
             .filter(|(op, _)| op.starts_with("Describe") && *op != "DescribeVpcAttribute")
             .map(|(op, n)| n - before.get(op).copied().unwrap_or(0))
             .sum();
-        assert_eq!(describes, 1, "{kind}: {} items read with one Describe", batch.len());
+        assert_eq!(
+            describes,
+            1,
+            "{kind}: {} items read with one Describe",
+            batch.len()
+        );
         for (r, result) in batch.iter().zip(results) {
             match result {
                 ReadResult::Found { args, .. } => {
@@ -803,10 +997,18 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     }
 
     let ec2 = moto::ec2().await;
-    let live = ec2.describe_security_groups().group_ids(&alb.id).send().await.unwrap();
+    let live = ec2
+        .describe_security_groups()
+        .group_ids(&alb.id)
+        .send()
+        .await
+        .unwrap();
     let ingress = live.security_groups()[0].ip_permissions();
     assert_eq!(ingress.len(), 1, "{ingress:?}");
-    assert_eq!((ingress[0].from_port(), ingress[0].to_port()), (Some(443), Some(443)));
+    assert_eq!(
+        (ingress[0].from_port(), ingress[0].to_port()),
+        (Some(443), Some(443))
+    );
     assert!(!tagged_leftovers(&stack.name).await.is_empty());
 
     for r in built.iter().rev() {

@@ -141,7 +141,10 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "profile",
         name_max: 64,
         taggable: false,
-        args: &[ArgSpec::force_new("cluster"), ArgSpec::force_new("selectors")],
+        args: &[
+            ArgSpec::force_new("cluster"),
+            ArgSpec::force_new("selectors"),
+        ],
         outputs: &["id"],
         validate: validate_as::<ProfileArgs>,
         doc: "A profile; one operation per cluster at a time, like EKS Fargate profiles (test provider).",
@@ -306,9 +309,17 @@ impl FakeProvider {
     }
 
     fn check_fail(&self, address: &str, op: &str) -> Result<(), ProviderError> {
-        if self.config.lock().expect("fake config").fail.contains(address) {
-            return Err(ProviderError::new(format!("injected failure: {op} {address}"))
-                .with_code("InjectedFailure"));
+        if self
+            .config
+            .lock()
+            .expect("fake config")
+            .fail
+            .contains(address)
+        {
+            return Err(
+                ProviderError::new(format!("injected failure: {op} {address}"))
+                    .with_code("InjectedFailure"),
+            );
         }
         Ok(())
     }
@@ -317,7 +328,10 @@ impl FakeProvider {
         let mut m = Map::new();
         m.insert("arn".into(), json!(format!("arn:fake:{kind}:{id}")));
         if kind == "fake.server" {
-            m.insert("endpoint".into(), json!(format!("https://{name}.fake.example")));
+            m.insert(
+                "endpoint".into(),
+                json!(format!("https://{name}.fake.example")),
+            );
         }
         m
     }
@@ -427,7 +441,11 @@ impl Provider for FakeProvider {
                     .with_code("NotFound")
             })?;
             o.args = op.after.clone();
-            if let Some(tags) = op.after.get("tags").and_then(|t| serde_json::from_value(t.clone()).ok()) {
+            if let Some(tags) = op
+                .after
+                .get("tags")
+                .and_then(|t| serde_json::from_value(t.clone()).ok())
+            {
                 o.tags = tags;
             }
         }
@@ -440,9 +458,14 @@ impl Provider for FakeProvider {
 
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError> {
         self.calls.delete.fetch_add(1, Ordering::SeqCst);
-        self.pause(self.concurrency_key(op.address.kind(), &op.args)).await?;
+        self.pause(self.concurrency_key(op.address.kind(), &op.args))
+            .await?;
         self.check_fail(&op.address.to_string(), "delete")?;
-        self.cloud.lock().expect("fake cloud").objects.remove(&op.id);
+        self.cloud
+            .lock()
+            .expect("fake cloud")
+            .objects
+            .remove(&op.id);
         self.save();
         Ok(())
     }
@@ -466,7 +489,9 @@ impl Provider for FakeProvider {
         (kind == "fake.profile").then(|| {
             format!(
                 "fake.profile:{}",
-                args.get("cluster").and_then(Value::as_str).unwrap_or_default()
+                args.get("cluster")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
             )
         })
     }

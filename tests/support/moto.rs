@@ -64,7 +64,10 @@ fn start() -> Moto {
 fn wait_until_answering(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not answer on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "moto did not answer on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -243,7 +243,11 @@ impl Stack {
     }
 
     pub fn calls(&self, operation: &str) -> u64 {
-        self.provider.api_calls().get(operation).copied().unwrap_or(0)
+        self.provider
+            .api_calls()
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
     }
 }
 

@@ -42,8 +42,8 @@ where
         return without_code(err, subject, action);
     };
     let detail = err.message().unwrap_or("(no message)");
-    let mut e = ProviderError::new(format!("{subject}: {action} failed: {code}: {detail}"))
-        .with_code(code);
+    let mut e =
+        ProviderError::new(format!("{subject}: {action} failed: {code}: {detail}")).with_code(code);
     if let Some(fix) = fix_for(code, subject, action) {
         e = e.with_fix(fix);
     }
@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn unauthorized_names_the_missing_iam_action() {
         let e = from_sdk(
-            &service_error("UnauthorizedOperation", "You are not authorized to perform this operation."),
+            &service_error(
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ),
             "aws.ec2.vpc.main",
             "ec2:CreateVpc",
         );
@@ -185,7 +188,12 @@ mod tests {
             e.message,
             "aws.ec2.vpc.main: ec2:CreateVpc failed: UnauthorizedOperation: You are not authorized to perform this operation."
         );
-        assert!(e.fix.as_deref().is_some_and(|f| f.contains("allow `ec2:CreateVpc`")), "{e}");
+        assert!(
+            e.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("allow `ec2:CreateVpc`")),
+            "{e}"
+        );
         assert!(!e.retryable);
     }
 
@@ -197,16 +205,27 @@ mod tests {
             "ec2:DescribeVpcs",
         );
         assert!(e.retryable);
-        assert!(e.fix.as_deref().is_some_and(|f| f.contains("--parallelism")), "{e}");
+        assert!(
+            e.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("--parallelism")),
+            "{e}"
+        );
     }
 
     #[test]
     fn dependency_violation_says_what_depends() {
         let e = from_sdk(
-            &service_error("DependencyViolation", "The subnet 'subnet-1' has dependencies and cannot be deleted."),
+            &service_error(
+                "DependencyViolation",
+                "The subnet 'subnet-1' has dependencies and cannot be deleted.",
+            ),
             "aws.ec2.subnet.private-a",
             "ec2:DeleteSubnet",
         );
-        assert!(e.fix.as_deref().is_some_and(|f| f.contains("NAT gateways")), "{e}");
+        assert!(
+            e.fix.as_deref().is_some_and(|f| f.contains("NAT gateways")),
+            "{e}"
+        );
     }
 }

@@ -49,9 +49,7 @@ impl AwsProvider {
     }
 
     async fn sdk(&self) -> &aws_types::SdkConfig {
-        self.sdk
-            .get_or_init(|| config::load(&self.settings))
-            .await
+        self.sdk.get_or_init(|| config::load(&self.settings)).await
     }
 
     async fn ec2(&self) -> &aws_sdk_ec2::Client {
@@ -67,8 +65,7 @@ impl AwsProvider {
 }
 
 fn unknown_kind(kind: &str) -> ProviderError {
-    ProviderError::new(format!("the AWS provider does not serve `{kind}`"))
-        .with_code("UnknownKind")
+    ProviderError::new(format!("the AWS provider does not serve `{kind}`")).with_code("UnknownKind")
 }
 
 #[async_trait]

@@ -32,7 +32,12 @@ pub(crate) fn spec(resource: ResourceType, tags: &Tags) -> Option<TagSpecificati
 /// Tags as the program writes them: AWS-owned keys left out.
 pub(crate) fn from_aws(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
@@ -40,8 +45,14 @@ pub(crate) fn from_aws(tags: &[Tag]) -> Tags {
 /// Filters that find what a create for `address` in `stack` made.
 pub(crate) fn owner_filters(stack: &str, address: &str) -> Vec<Filter> {
     vec![
-        Filter::builder().name(format!("tag:{STACK}")).values(stack).build(),
-        Filter::builder().name(format!("tag:{ADDRESS}")).values(address).build(),
+        Filter::builder()
+            .name(format!("tag:{STACK}"))
+            .values(stack)
+            .build(),
+        Filter::builder()
+            .name(format!("tag:{ADDRESS}"))
+            .values(address)
+            .build(),
     ]
 }
 

@@ -53,11 +53,17 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
         .ok_or_else(|| incomplete(&subject, "AllocateAddress", "an allocation id"))?
         .to_string();
     let mut outputs = Map::new();
-    outputs.insert("public_ip".into(), json!(out.public_ip().unwrap_or_default()));
+    outputs.insert(
+        "public_ip".into(),
+        json!(out.public_ip().unwrap_or_default()),
+    );
     Ok(Applied { id, outputs })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     // DescribeAddresses is not paginated: one call answers for every address.
     let out = ec2
         .describe_addresses()

@@ -108,7 +108,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, InternetGateway> = ec2
         .describe_internet_gateways()
         .filters(filter("internet-gateway-id", ids(items)))

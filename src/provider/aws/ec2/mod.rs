@@ -110,8 +110,12 @@ kinds!(
 /// failure here means the args changed shape in between.
 fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
     serde_path_to_error::deserialize(args.clone()).map_err(|e| {
-        ProviderError::new(format!("{subject}: invalid arguments at `{}`: {}", e.path(), e.inner()))
-            .with_code("InvalidArguments")
+        ProviderError::new(format!(
+            "{subject}: invalid arguments at `{}`: {}",
+            e.path(),
+            e.inner()
+        ))
+        .with_code("InvalidArguments")
     })
 }
 
@@ -148,7 +152,11 @@ fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
 
 /// `arn:{partition}:ec2:{region}:{owner}:{resource}`.
 fn arn(ec2: &Client, owner: Option<&str>, resource: &str) -> Value {
-    let region = ec2.config().region().map(|r| r.as_ref().to_string()).unwrap_or_default();
+    let region = ec2
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default();
     let partition = if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

@@ -81,7 +81,11 @@ fn is_gone(n: &NatGateway) -> bool {
     )
 }
 
-async fn describe(ec2: &Client, subject: &str, id: &str) -> Result<Option<NatGateway>, ProviderError> {
+async fn describe(
+    ec2: &Client,
+    subject: &str,
+    id: &str,
+) -> Result<Option<NatGateway>, ProviderError> {
     let out = ec2
         .describe_nat_gateways()
         .filter(filter("nat-gateway-id", [id.to_string()]))
@@ -150,7 +154,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, NatGateway> = ec2
         .describe_nat_gateways()
         .filter(filter("nat-gateway-id", ids(items)))
@@ -175,12 +182,10 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
                 .iter()
                 .find(|a| a.is_primary().unwrap_or(true))
                 .and_then(|a| a.allocation_id());
-            let connectivity = n
-                .connectivity_type()
-                .map_or("public", |c| match c {
-                    ConnectivityType::Private => "private",
-                    _ => "public",
-                });
+            let connectivity = n.connectivity_type().map_or("public", |c| match c {
+                ConnectivityType::Private => "private",
+                _ => "public",
+            });
             ReadResult::Found {
                 args: Observed::new(&item.args)
                     .set("subnet_id", n.subnet_id().unwrap_or_default())
@@ -219,7 +224,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
     wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
         match describe(ec2, &subject, &op.id).await? {
             Some(n) if n.state() != Some(&NatGatewayState::Deleted) => Ok(Poll::Pending(
-                n.state().map_or("unknown", NatGatewayState::as_str).to_string(),
+                n.state()
+                    .map_or("unknown", NatGatewayState::as_str)
+                    .to_string(),
             )),
             _ => Ok(Poll::Ready(())),
         }
@@ -232,7 +239,10 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let mut filters = tags::owner_filters(&op.stack, &subject);
-    filters.push(filter("state", ["pending".to_string(), "available".to_string()]));
+    filters.push(filter(
+        "state",
+        ["pending".to_string(), "available".to_string()],
+    ));
     let found = ec2
         .describe_nat_gateways()
         .set_filter(Some(filters))

@@ -37,7 +37,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 fn outputs(ec2: &Client, acl: &NetworkAcl) -> Map<String, Value> {
     let id = acl.network_acl_id().unwrap_or_default();
     let mut m = Map::new();
-    m.insert("arn".into(), arn(ec2, acl.owner_id(), &format!("network-acl/{id}")));
+    m.insert(
+        "arn".into(),
+        arn(ec2, acl.owner_id(), &format!("network-acl/{id}")),
+    );
     m
 }
 
@@ -110,11 +113,17 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 /// Read by the VPCs the ACLs were made in: a filter, so one missing ACL
 /// does not fail the batch.
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, NetworkAcl> = describe(
         ec2,
         SCHEMA.kind,
-        vec![filter("vpc-id", recorded(items, "vpc_id")), filter("default", ["false".to_string()])],
+        vec![
+            filter("vpc-id", recorded(items, "vpc_id")),
+            filter("default", ["false".to_string()]),
+        ],
     )
     .await?
     .into_iter()

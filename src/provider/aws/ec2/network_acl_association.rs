@@ -31,13 +31,19 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "aclassoc",
     name_max: 255,
     taggable: false,
-    args: &[ArgSpec::new("network_acl_id"), ArgSpec::force_new("subnet_id")],
+    args: &[
+        ArgSpec::new("network_acl_id"),
+        ArgSpec::force_new("subnet_id"),
+    ],
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
     doc: "Makes `subnet_id` use `network_acl_id`; deleting it returns the subnet to the VPC's default ACL.",
 };
 
-fn association<'a>(acls: &'a [NetworkAcl], key: impl Fn(&NetworkAclAssociation) -> bool) -> Option<(&'a NetworkAcl, &'a NetworkAclAssociation)> {
+fn association(
+    acls: &[NetworkAcl],
+    key: impl Fn(&NetworkAclAssociation) -> bool,
+) -> Option<(&NetworkAcl, &NetworkAclAssociation)> {
     acls.iter()
         .find_map(|acl| acl.associations().iter().find(|a| key(a)).map(|a| (acl, a)))
 }
@@ -67,33 +73,47 @@ async fn current(
     subject: &str,
     subnet: &str,
 ) -> Result<Option<(String, String)>, ProviderError> {
-    let acls = describe(ec2, subject, vec![filter("association.subnet-id", [subnet.to_string()])]).await?;
-    Ok(association(&acls, |a| a.subnet_id() == Some(subnet)).map(|(acl, a)| {
-        (
-            a.network_acl_association_id().unwrap_or_default().to_string(),
-            acl.network_acl_id().unwrap_or_default().to_string(),
-        )
-    }))
+    let acls = describe(
+        ec2,
+        subject,
+        vec![filter("association.subnet-id", [subnet.to_string()])],
+    )
+    .await?;
+    Ok(
+        association(&acls, |a| a.subnet_id() == Some(subnet)).map(|(acl, a)| {
+            (
+                a.network_acl_association_id()
+                    .unwrap_or_default()
+                    .to_string(),
+                acl.network_acl_id().unwrap_or_default().to_string(),
+            )
+        }),
+    )
 }
 
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: AssociationArgs = parse(&op.args, &subject)?;
-    let (association_id, _) = current(ec2, &subject, &args.subnet_id).await?.ok_or_else(|| {
-        ProviderError::new(format!(
-            "{subject}: subnet {} has no network ACL association",
-            args.subnet_id
-        ))
-        .with_code("InvalidSubnetID.NotFound")
-        .with_fix("check that the subnet exists in this region")
-    })?;
+    let (association_id, _) = current(ec2, &subject, &args.subnet_id)
+        .await?
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "{subject}: subnet {} has no network ACL association",
+                args.subnet_id
+            ))
+            .with_code("InvalidSubnetID.NotFound")
+            .with_fix("check that the subnet exists in this region")
+        })?;
     Ok(Applied {
         id: replace(ec2, &subject, &association_id, &args.network_acl_id).await?,
         outputs: Map::new(),
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let acls = describe(
         ec2,
         SCHEMA.kind,
@@ -137,15 +157,19 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
         vec![filter("association.association-id", [op.id.clone()])],
     )
     .await?;
-    let Some((acl, _)) = association(&acls, |a| a.network_acl_association_id() == Some(op.id.as_str()))
-    else {
+    let Some((acl, _)) = association(&acls, |a| {
+        a.network_acl_association_id() == Some(op.id.as_str())
+    }) else {
         return Ok(());
     };
     let vpc = acl.vpc_id().unwrap_or_default().to_string();
     let defaults = describe(
         ec2,
         &subject,
-        vec![filter("vpc-id", [vpc.clone()]), filter("default", ["true".to_string()])],
+        vec![
+            filter("vpc-id", [vpc.clone()]),
+            filter("default", ["true".to_string()]),
+        ],
     )
     .await?;
     let default = defaults

@@ -41,12 +41,17 @@ struct EntryArgs {
 
 fn validate(args: &Value) -> Result<(), String> {
     validate_as::<EntryArgs>(args)?;
-    let protocol = args.get("protocol").and_then(Value::as_str).unwrap_or_default();
+    let protocol = args
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let ports = ["from_port", "to_port"]
         .iter()
         .all(|k| args.get(*k).is_some_and(|v| !v.is_null()));
     if matches!(normalise(protocol).as_str(), "6" | "17") && !ports {
-        return Err(format!("protocol `{protocol}` needs `from_port` and `to_port`"));
+        return Err(format!(
+            "protocol `{protocol}` needs `from_port` and `to_port`"
+        ));
     }
     Ok(())
 }
@@ -154,7 +159,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let acls: HashMap<String, NetworkAcl> =
         describe_ids(ec2, SCHEMA.kind, recorded(items, "network_acl_id"))
             .await?
@@ -164,9 +172,21 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
     Ok(items
         .iter()
         .map(|item| {
-            let acl = item.args.get("network_acl_id").and_then(Value::as_str).unwrap_or_default();
-            let egress = item.args.get("egress").and_then(Value::as_bool).unwrap_or(false);
-            let rule = item.args.get("rule_number").and_then(Value::as_i64).unwrap_or(-1);
+            let acl = item
+                .args
+                .get("network_acl_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let egress = item
+                .args
+                .get("egress")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let rule = item
+                .args
+                .get("rule_number")
+                .and_then(Value::as_i64)
+                .unwrap_or(-1);
             match acls.get(acl).and_then(|a| find(a, egress, rule)) {
                 Some(e) => ReadResult::Found {
                     args: observed(&item.args, acl, e),

@@ -32,7 +32,10 @@ fn validate(args: &Value) -> Result<(), String> {
     let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
     match (has("gateway_id"), has("nat_gateway_id")) {
         (true, false) | (false, true) => Ok(()),
-        _ => Err("give exactly one target: `gateway_id` (an internet gateway) or `nat_gateway_id`".into()),
+        _ => Err(
+            "give exactly one target: `gateway_id` (an internet gateway) or `nat_gateway_id`"
+                .into(),
+        ),
     }
 }
 
@@ -65,7 +68,10 @@ fn find<'a>(rt: &'a RouteTable, cidr: &str) -> Option<&'a Route> {
 fn observed(item_args: &Value, table: &str, r: &Route) -> Map<String, Value> {
     Observed::new(item_args)
         .set("route_table_id", table)
-        .set("destination_cidr", r.destination_cidr_block().unwrap_or_default())
+        .set(
+            "destination_cidr",
+            r.destination_cidr_block().unwrap_or_default(),
+        )
         .maybe("gateway_id", r.gateway_id())
         .maybe("nat_gateway_id", r.nat_gateway_id())
         .finish()
@@ -88,7 +94,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let tables: HashMap<String, RouteTable> = describe(
         ec2,
         SCHEMA.kind,
@@ -102,8 +111,16 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
     Ok(items
         .iter()
         .map(|item| {
-            let table = item.args.get("route_table_id").and_then(Value::as_str).unwrap_or_default();
-            let cidr = item.args.get("destination_cidr").and_then(Value::as_str).unwrap_or_default();
+            let table = item
+                .args
+                .get("route_table_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let cidr = item
+                .args
+                .get("destination_cidr")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             match tables.get(table).and_then(|rt| find(rt, cidr)) {
                 Some(r) => ReadResult::Found {
                     args: observed(&item.args, table, r),
@@ -151,8 +168,16 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: RouteArgs = parse(&op.args, &subject)?;
-    let tables = describe(ec2, &subject, "route-table-id", vec![args.route_table_id.clone()]).await?;
-    let found = tables.first().and_then(|rt| find(rt, &args.destination_cidr));
+    let tables = describe(
+        ec2,
+        &subject,
+        "route-table-id",
+        vec![args.route_table_id.clone()],
+    )
+    .await?;
+    let found = tables
+        .first()
+        .and_then(|rt| find(rt, &args.destination_cidr));
     Ok(found
         .filter(|r| r.origin() == Some(&RouteOrigin::CreateRoute) || r.origin().is_none())
         .map(|_| Applied {

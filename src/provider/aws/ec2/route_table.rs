@@ -37,7 +37,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 fn outputs(ec2: &Client, rt: &RouteTable) -> Map<String, Value> {
     let id = rt.route_table_id().unwrap_or_default();
     let mut m = Map::new();
-    m.insert("arn".into(), arn(ec2, rt.owner_id(), &format!("route-table/{id}")));
+    m.insert(
+        "arn".into(),
+        arn(ec2, rt.owner_id(), &format!("route-table/{id}")),
+    );
     m
 }
 
@@ -77,12 +80,16 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, RouteTable> = describe(ec2, SCHEMA.kind, "route-table-id", ids(items))
-        .await?
-        .into_iter()
-        .map(|rt| (rt.route_table_id().unwrap_or_default().to_string(), rt))
-        .collect();
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, RouteTable> =
+        describe(ec2, SCHEMA.kind, "route-table-id", ids(items))
+            .await?
+            .into_iter()
+            .map(|rt| (rt.route_table_id().unwrap_or_default().to_string(), rt))
+            .collect();
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {

@@ -27,7 +27,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "rtassoc",
     name_max: 255,
     taggable: false,
-    args: &[ArgSpec::new("route_table_id"), ArgSpec::force_new("subnet_id")],
+    args: &[
+        ArgSpec::new("route_table_id"),
+        ArgSpec::force_new("subnet_id"),
+    ],
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
     doc: "Makes `subnet_id` use `route_table_id`.",
@@ -52,7 +55,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let tables = describe(
         ec2,
         SCHEMA.kind,
@@ -95,7 +101,11 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
         id: out
             .new_association_id()
             .ok_or_else(|| {
-                incomplete(&subject, "ReplaceRouteTableAssociation", "an association id")
+                incomplete(
+                    &subject,
+                    "ReplaceRouteTableAssociation",
+                    "an association id",
+                )
             })?
             .to_string(),
         outputs: Map::new(),
@@ -116,7 +126,13 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: AssociationArgs = parse(&op.args, &subject)?;
-    let tables = describe(ec2, &subject, "association.subnet-id", vec![args.subnet_id.clone()]).await?;
+    let tables = describe(
+        ec2,
+        &subject,
+        "association.subnet-id",
+        vec![args.subnet_id.clone()],
+    )
+    .await?;
     Ok(tables
         .iter()
         .flat_map(|rt| rt.associations())

@@ -87,7 +87,11 @@ async fn revoke_default_egress(ec2: &Client, subject: &str, id: &str) -> Result<
         .await
         .or_fail(subject, "ec2:RevokeSecurityGroupEgress")
     {
-        Err(e) if !(is_not_found(&e) || e.code.as_deref() == Some("InvalidPermission.NotFound")) => Err(e),
+        Err(e)
+            if !(is_not_found(&e) || e.code.as_deref() == Some("InvalidPermission.NotFound")) =>
+        {
+            Err(e)
+        }
         _ => Ok(()),
     }
 }
@@ -123,7 +127,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     Ok(Applied { id, outputs })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, SecurityGroup> =
         describe(ec2, SCHEMA.kind, vec![filter("group-id", ids(items))])
             .await?

@@ -21,7 +21,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     rule::create(ec2, op, Direction::Ingress).await
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     rule::read(ec2, SCHEMA.kind, items, Direction::Ingress).await
 }
 

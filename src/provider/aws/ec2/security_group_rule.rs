@@ -70,7 +70,10 @@ pub(super) fn validate(args: &Value) -> Result<(), String> {
     if has("cidr") == has("source_security_group_id") {
         return Err("give exactly one source: `cidr` or `source_security_group_id`".into());
     }
-    let protocol = args.get("protocol").and_then(Value::as_str).unwrap_or_default();
+    let protocol = args
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if normalise(protocol) != "-1" && !(has("from_port") && has("to_port")) {
         return Err(format!(
             "protocol `{protocol}` needs `from_port` and `to_port`"
@@ -210,7 +213,12 @@ pub(super) async fn read(
             .await?
             .into_iter()
             .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
-            .map(|r| (r.security_group_rule_id().unwrap_or_default().to_string(), r))
+            .map(|r| {
+                (
+                    r.security_group_rule_id().unwrap_or_default().to_string(),
+                    r,
+                )
+            })
             .collect();
     Ok(items
         .iter()
@@ -295,7 +303,13 @@ pub(super) async fn adopt(
 ) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: RuleArgs = parse(&op.args, &subject)?;
-    let rules = describe(ec2, &subject, "group-id", vec![args.security_group_id.clone()]).await?;
+    let rules = describe(
+        ec2,
+        &subject,
+        "group-id",
+        vec![args.security_group_id.clone()],
+    )
+    .await?;
     Ok(rules
         .iter()
         .filter(|r| r.is_egress() == Some(direction == Direction::Egress))

@@ -87,7 +87,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 fn outputs(s: &Subnet) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("arn".into(), json!(s.subnet_arn().unwrap_or_default()));
-    m.insert("az_id".into(), json!(s.availability_zone_id().unwrap_or_default()));
+    m.insert(
+        "az_id".into(),
+        json!(s.availability_zone_id().unwrap_or_default()),
+    );
     m
 }
 
@@ -131,7 +134,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, Subnet> = ec2
         .describe_subnets()
         .filters(filter("subnet-id", ids(items)))
@@ -161,7 +167,11 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
             o.set("vpc_id", s.vpc_id().unwrap_or_default())
                 .set("cidr", s.cidr_block().unwrap_or_default())
                 .set("az", s.availability_zone().unwrap_or_default())
-                .optional("map_public_ip", s.map_public_ip_on_launch().unwrap_or(false), false)
+                .optional(
+                    "map_public_ip",
+                    s.map_public_ip_on_launch().unwrap_or(false),
+                    false,
+                )
                 .maybe("load_balancer_role", role)
                 .tags(&tags);
             ReadResult::Found {

@@ -102,13 +102,21 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
         .send()
         .await
         .or_fail(&subject, "ec2:CreateVpc")?;
-    let vpc = out.vpc().ok_or_else(|| incomplete(&subject, "CreateVpc", "a VPC"))?;
+    let vpc = out
+        .vpc()
+        .ok_or_else(|| incomplete(&subject, "CreateVpc", "a VPC"))?;
     let id = vpc.vpc_id().unwrap_or_default().to_string();
     // Hostnames need DNS support, so support is settled first.
-    if let Some(v) = args.enable_dns_support.filter(|v| *v != DNS_SUPPORT_DEFAULT) {
+    if let Some(v) = args
+        .enable_dns_support
+        .filter(|v| *v != DNS_SUPPORT_DEFAULT)
+    {
         set_dns(ec2, &subject, &id, VpcAttributeName::EnableDnsSupport, v).await?;
     }
-    if let Some(v) = args.enable_dns_hostnames.filter(|v| *v != DNS_HOSTNAMES_DEFAULT) {
+    if let Some(v) = args
+        .enable_dns_hostnames
+        .filter(|v| *v != DNS_HOSTNAMES_DEFAULT)
+    {
         set_dns(ec2, &subject, &id, VpcAttributeName::EnableDnsHostnames, v).await?;
     }
     Ok(Applied {
@@ -117,7 +125,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
     let live: HashMap<String, Vpc> = ec2
         .describe_vpcs()
@@ -142,8 +153,16 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
         // EC2 has no batched form of DescribeVpcAttribute: the attributes
         // are read only for VPCs whose program sets them.
         for (key, attribute, default) in [
-            ("enable_dns_support", VpcAttributeName::EnableDnsSupport, DNS_SUPPORT_DEFAULT),
-            ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames, DNS_HOSTNAMES_DEFAULT),
+            (
+                "enable_dns_support",
+                VpcAttributeName::EnableDnsSupport,
+                DNS_SUPPORT_DEFAULT,
+            ),
+            (
+                "enable_dns_hostnames",
+                VpcAttributeName::EnableDnsHostnames,
+                DNS_HOSTNAMES_DEFAULT,
+            ),
         ] {
             if item.args.get(key).is_some_and(|v| !v.is_null())
                 && let Some(v) = dns(ec2, subject, &item.id, attribute).await?
@@ -167,13 +186,34 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let support = after.enable_dns_support.unwrap_or(DNS_SUPPORT_DEFAULT);
     let hostnames = after.enable_dns_hostnames.unwrap_or(DNS_HOSTNAMES_DEFAULT);
     if support != before.enable_dns_support.unwrap_or(DNS_SUPPORT_DEFAULT) && support {
-        set_dns(ec2, &subject, &op.id, VpcAttributeName::EnableDnsSupport, true).await?;
+        set_dns(
+            ec2,
+            &subject,
+            &op.id,
+            VpcAttributeName::EnableDnsSupport,
+            true,
+        )
+        .await?;
     }
     if hostnames != before.enable_dns_hostnames.unwrap_or(DNS_HOSTNAMES_DEFAULT) {
-        set_dns(ec2, &subject, &op.id, VpcAttributeName::EnableDnsHostnames, hostnames).await?;
+        set_dns(
+            ec2,
+            &subject,
+            &op.id,
+            VpcAttributeName::EnableDnsHostnames,
+            hostnames,
+        )
+        .await?;
     }
     if support != before.enable_dns_support.unwrap_or(DNS_SUPPORT_DEFAULT) && !support {
-        set_dns(ec2, &subject, &op.id, VpcAttributeName::EnableDnsSupport, false).await?;
+        set_dns(
+            ec2,
+            &subject,
+            &op.id,
+            VpcAttributeName::EnableDnsSupport,
+            false,
+        )
+        .await?;
     }
     tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
     Ok(Applied {

@@ -77,7 +77,12 @@ fn outputs(e: &VpcEndpoint) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(
         "dns_name".into(),
-        json!(e.dns_entries().first().and_then(|d| d.dns_name()).unwrap_or_default()),
+        json!(
+            e.dns_entries()
+                .first()
+                .and_then(|d| d.dns_name())
+                .unwrap_or_default()
+        ),
     );
     m
 }
@@ -85,7 +90,9 @@ fn outputs(e: &VpcEndpoint) -> Map<String, Value> {
 /// The endpoint's state in lower case: EC2 answers `available` where the
 /// SDK's enum expects `Available`, so the enum cannot be matched on.
 fn state(e: &VpcEndpoint) -> String {
-    e.state().map_or("unknown", State::as_str).to_ascii_lowercase()
+    e.state()
+        .map_or("unknown", State::as_str)
+        .to_ascii_lowercase()
 }
 
 fn is_gone(e: &VpcEndpoint) -> bool {
@@ -98,10 +105,17 @@ fn is_gone(e: &VpcEndpoint) -> bool {
 /// Only the endpoint itself being missing means it is gone: a missing route
 /// in one of its tables is a real failure.
 fn is_missing_endpoint(e: &ProviderError) -> bool {
-    is_not_found(e) && e.code.as_deref().is_some_and(|c| c.starts_with("InvalidVpcEndpoint"))
+    is_not_found(e)
+        && e.code
+            .as_deref()
+            .is_some_and(|c| c.starts_with("InvalidVpcEndpoint"))
 }
 
-async fn describe_one(ec2: &Client, subject: &str, id: &str) -> Result<Option<VpcEndpoint>, ProviderError> {
+async fn describe_one(
+    ec2: &Client,
+    subject: &str,
+    id: &str,
+) -> Result<Option<VpcEndpoint>, ProviderError> {
     match ec2
         .describe_vpc_endpoints()
         .vpc_endpoint_ids(id)
@@ -175,7 +189,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 /// Read by the VPCs the endpoints were made in: a filter, so one missing
 /// endpoint does not fail the batch.
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, VpcEndpoint> = ec2
         .describe_vpc_endpoints()
         .filters(filter("vpc-id", recorded(items, "vpc_id")))
@@ -244,9 +261,11 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let (add_sg, remove_sg) = difference(&before.security_group_ids, &after.security_group_ids);
     let dns_changed = before.private_dns != after.private_dns;
     let some = |v: Vec<String>| Some(v).filter(|v| !v.is_empty());
-    if [&add_rt, &remove_rt, &add_sn, &remove_sn, &add_sg, &remove_sg]
-        .iter()
-        .any(|v| !v.is_empty())
+    if [
+        &add_rt, &remove_rt, &add_sn, &remove_sn, &add_sg, &remove_sg,
+    ]
+    .iter()
+    .any(|v| !v.is_empty())
         || dns_changed
     {
         ec2.modify_vpc_endpoint()
@@ -292,11 +311,16 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
         Ok(out) => out,
     };
     if let Some(item) = out.unsuccessful().first() {
-        let code = item.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
+        let code = item
+            .error()
+            .and_then(|e| e.code())
+            .unwrap_or("Unsuccessful");
         if !(code.starts_with("InvalidVpcEndpoint") && code.ends_with("NotFound")) {
             return Err(ProviderError::new(format!(
                 "{subject}: ec2:DeleteVpcEndpoints failed: {code}: {}",
-                item.error().and_then(|e| e.message()).unwrap_or("(no message)")
+                item.error()
+                    .and_then(|e| e.message())
+                    .unwrap_or("(no message)")
             ))
             .with_code(code));
         }
