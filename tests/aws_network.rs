@@ -462,7 +462,28 @@ async fn vpc_endpoint_lifecycle() {
             },
         )
         .await;
-    for r in [&a, &b, &v] {
+
+    let s = subnet(&stack, "private-a", &v, "10.10.0.0/24", AZS[0]).await;
+    let sg = stack
+        .create(
+            "aws.ec2.security_group",
+            "endpoints",
+            json!({ "vpc_id": v.id }),
+        )
+        .await;
+    stack
+        .round_trip(
+            "aws.ec2.vpc_endpoint",
+            "ecr-api",
+            json!({
+                "vpc_id": v.id, "service_name": "com.amazonaws.us-east-1.ecr.api",
+                "type": "Interface", "subnet_ids": [s.id], "security_group_ids": [sg.id],
+                "private_dns": true
+            }),
+            |args| set_tag(args, "owner", "platform"),
+        )
+        .await;
+    for r in [&sg, &s, &a, &b, &v] {
         stack.delete(r).await;
     }
 }

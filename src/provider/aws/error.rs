@@ -66,6 +66,11 @@ where
             "no usable AWS credentials: set AWS_PROFILE (and run `aws sso login` for an SSO profile), or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         );
     }
+    if text.to_lowercase().contains("region") {
+        return e.with_code("NoRegion").with_fix(
+            "no AWS region is configured: set AWS_REGION, or a region in the AWS profile",
+        );
+    }
     match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => e
             .with_fix("check network access to the AWS endpoint (proxy, VPN, AWS_ENDPOINT_URL) and try again")

@@ -44,3 +44,60 @@ where
         interval = (interval * 2).min(Duration::from_secs(10));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    // moto makes NAT gateways available at once, so the progress a slow
+    // gateway reports is checked here.
+    #[tokio::test]
+    async fn reports_state_and_elapsed_seconds_until_ready() {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        let progress: ProgressFn = Arc::new(move |m: &str| sink.lock().unwrap().push(m.into()));
+        let mut polls = 0;
+        let got = until(
+            &progress,
+            "aws.ec2.nat_gateway.a",
+            Duration::from_secs(60),
+            || {
+                polls += 1;
+                let n = polls;
+                async move {
+                    Ok(if n < 3 {
+                        Poll::Pending("pending".into())
+                    } else {
+                        Poll::Ready(n)
+                    })
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(got, 3);
+        assert_eq!(*seen.lock().unwrap(), ["pending (0s)", "pending (0s)"]);
+    }
+
+    #[tokio::test]
+    async fn gives_up_with_a_retryable_error() {
+        let progress: ProgressFn = Arc::new(|_: &str| {});
+        let err = until(
+            &progress,
+            "aws.ec2.nat_gateway.a",
+            Duration::from_millis(600),
+            || async { Ok(Poll::<()>::Pending("pending".into())) },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("WaitTimeout"));
+        assert!(err.retryable);
+        assert!(
+            err.message
+                .starts_with("aws.ec2.nat_gateway.a: still `pending` after 1s"),
+            "{err}"
+        );
+    }
+}
