@@ -2,6 +2,8 @@
 
 mod support;
 
+mod aws_network;
+mod aws_platform;
 mod cli;
 mod engine;
 mod k8s;

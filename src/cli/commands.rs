@@ -14,6 +14,7 @@ use crate::finding::Severity;
 use crate::graph::DesiredGraph;
 use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanOptions, make_plan, render};
 use crate::provider::Registry;
+use crate::provider::aws::{AwsProvider, AwsSettings};
 use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
 use crate::provider::k8s::{K8sConfig, K8sProvider};
@@ -201,8 +202,14 @@ fn store(r: &Resolved) -> LocalStore {
 }
 
 /// The providers. The fake test provider is there only when asked for.
-pub fn registry(_r: &Resolved) -> Registry {
+pub fn registry(r: &Resolved) -> Registry {
+    let aws = AwsProvider::new(AwsSettings {
+        region: Some(r.region.clone()),
+        endpoint_url: r.endpoint_url.clone(),
+        profile: None,
+    });
     let mut registry = Registry::new()
+        .with("aws", Arc::new(aws))
         .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
         .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())));
     if let Some(config) = FakeConfig::from_env() {

@@ -1,6 +1,7 @@
 //! Providers: the only code that talks to a cloud. The core sees them
 //! through the [`Provider`] trait and static [`KindSchema`]s.
 
+pub mod aws;
 pub mod fake;
 pub mod k8s;
 pub mod registry;

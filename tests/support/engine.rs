@@ -2,9 +2,12 @@
 //! provider by default), driven through the library's stages (script →
 //! graph → plan → apply) in process.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use payrun::provider::aws::AwsProvider;
 
 use payrun::apply::{ApplyError, ApplyOptions, ApplySummary, Hook, apply};
 use payrun::graph::DesiredGraph;
@@ -21,6 +24,10 @@ pub struct Stack {
     pub fake: Arc<FakeProvider>,
     pub registry: Registry,
     pub suffix: String,
+    /// `config.vars` of the program.
+    pub vars: Mutex<serde_json::Map<String, serde_json::Value>>,
+    /// The AWS provider on moto, for stacks made with [`Stack::aws`].
+    pub aws: Option<Arc<AwsProvider>>,
 }
 
 impl Stack {
@@ -37,9 +44,39 @@ impl Stack {
             fake,
             registry,
             suffix: "qa".into(),
+            vars: Mutex::default(),
+            aws: None,
         };
         s.write(program);
         s
+    }
+
+    /// A stack on the AWS provider against moto, with its own suffix so
+    /// tests run in parallel.
+    pub fn aws(program: &str, suffix: &str) -> Self {
+        let aws = Arc::new(crate::support::moto::provider());
+        let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+        let registry = Registry::new().with("aws", aws.clone());
+        let mut s = Self::with_registry(program, fake, registry);
+        s.suffix = suffix.to_string();
+        s.aws = Some(aws);
+        s
+    }
+
+    pub fn stack_name(&self) -> String {
+        format!("main-{}", self.suffix)
+    }
+
+    pub fn set_var(&self, name: &str, value: impl Into<serde_json::Value>) {
+        self.vars
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), value.into());
+    }
+
+    /// AWS operations sent so far by this stack's provider.
+    pub fn aws_calls(&self) -> BTreeMap<String, u64> {
+        self.aws.as_ref().map(|a| a.api_calls()).unwrap_or_default()
     }
 
     pub fn program(&self) -> PathBuf {
@@ -55,8 +92,11 @@ impl Stack {
             suffix: self.suffix.clone(),
             region: "us-east-1".into(),
             stack: format!("main-{}", self.suffix),
-            vars: Default::default(),
-            stdlib_dirs: vec![self.dir.path().join("stdlib")],
+            vars: self.vars.lock().unwrap().clone(),
+            stdlib_dirs: vec![
+                self.dir.path().join("stdlib"),
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
+            ],
         }
     }
 
@@ -140,6 +180,11 @@ impl Stack {
 
     pub async fn apply(&self) -> ApplySummary {
         let plan = self.plan().await;
+        self.apply_plan(&plan).await
+    }
+
+    pub async fn destroy(&self) -> ApplySummary {
+        let plan = self.plan_mode(Mode::Destroy).await;
         self.apply_plan(&plan).await
     }
 }

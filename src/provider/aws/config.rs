@@ -1,0 +1,34 @@
+//! `AwsSettings` and the one-time loading of the SDK configuration from the
+//! default chain (environment, profile, SSO, instance metadata).
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+
+/// What the program or the command line says about the AWS account to use.
+/// Anything left `None` comes from the default chain: `AWS_REGION`,
+/// `AWS_PROFILE`, `AWS_ENDPOINT_URL`, the shared config files, SSO, IMDS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    /// An alternative endpoint for every service (an emulator, a VPC
+    /// endpoint).
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+}
+
+pub(super) async fn load(settings: &AwsSettings) -> SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive());
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}

@@ -1,0 +1,131 @@
+//! `aws.ec2.eip`: an Elastic IP address in the VPC domain.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::observed::Observed;
+use super::{filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EipArgs {
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.ec2.eip",
+    name_prefix: "eip",
+    name_max: 255,
+    taggable: true,
+    args: &[ArgSpec::new("tags")],
+    outputs: &["public_ip"],
+    validate: validate_as::<EipArgs>,
+    doc: "An Elastic IP address (VPC domain), e.g. for a NAT gateway.",
+};
+
+fn outputs(a: &Address) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("public_ip".into(), json!(a.public_ip().unwrap_or_default()));
+    m
+}
+
+pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: EipArgs = parse(&op.args, &subject)?;
+    let out = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .set_tag_specifications(tags::spec(ResourceType::ElasticIp, &args.tags).map(|s| vec![s]))
+        .send()
+        .await
+        .or_fail(&subject, "ec2:AllocateAddress")?;
+    let id = out
+        .allocation_id()
+        .ok_or_else(|| incomplete(&subject, "AllocateAddress", "an allocation id"))?
+        .to_string();
+    let mut outputs = Map::new();
+    outputs.insert(
+        "public_ip".into(),
+        json!(out.public_ip().unwrap_or_default()),
+    );
+    Ok(Applied { id, outputs })
+}
+
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    // DescribeAddresses is not paginated: one call answers for every address.
+    let out = ec2
+        .describe_addresses()
+        .filters(filter("allocation-id", ids(items)))
+        .send()
+        .await
+        .or_fail(SCHEMA.kind, "ec2:DescribeAddresses")?;
+    let live: HashMap<&str, &Address> = out
+        .addresses()
+        .iter()
+        .map(|a| (a.allocation_id().unwrap_or_default(), a))
+        .collect();
+    Ok(items
+        .iter()
+        .map(|item| match live.get(item.id.as_str()) {
+            None => ReadResult::Gone,
+            Some(a) => ReadResult::Found {
+                args: Observed::new(&item.args)
+                    .tags(&tags::from_aws(a.tags()))
+                    .finish(),
+                outputs: outputs(a),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: EipArgs = parse(&op.before, &subject)?;
+    let after: EipArgs = parse(&op.after, &subject)?;
+    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    gone_is_ok(
+        ec2.release_address()
+            .allocation_id(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "ec2:ReleaseAddress"),
+    )
+}
+
+pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let out = ec2
+        .describe_addresses()
+        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
+        .send()
+        .await
+        .or_fail(&subject, "ec2:DescribeAddresses")?;
+    Ok(out
+        .addresses()
+        .iter()
+        .find(|a| tags::owned_by(a.tags(), &op.stack, &subject))
+        .map(|a| Applied {
+            id: a.allocation_id().unwrap_or_default().to_string(),
+            outputs: outputs(a),
+        }))
+}

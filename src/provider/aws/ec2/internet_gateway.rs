@@ -1,0 +1,195 @@
+//! `aws.ec2.internet_gateway`: an internet gateway and its attachment to a
+//! VPC. The attachment is the `vpc_id` argument rather than a kind of its
+//! own: a gateway serves at most one VPC, and moving it is an in-place
+//! detach and attach.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{AttachmentStatus, InternetGateway, ResourceType};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::observed::Observed;
+use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InternetGatewayArgs {
+    #[serde(default)]
+    vpc_id: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.ec2.internet_gateway",
+    name_prefix: "igw",
+    name_max: 255,
+    taggable: true,
+    args: &[ArgSpec::new("vpc_id"), ArgSpec::new("tags")],
+    outputs: &["arn"],
+    validate: validate_as::<InternetGatewayArgs>,
+    doc: "An internet gateway, attached to `vpc_id` when given.",
+};
+
+fn outputs(ec2: &Client, igw: &InternetGateway) -> Map<String, Value> {
+    let id = igw.internet_gateway_id().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert(
+        "arn".into(),
+        arn(ec2, igw.owner_id(), &format!("internet-gateway/{id}")),
+    );
+    m
+}
+
+fn attached_vpc(igw: &InternetGateway) -> Option<&str> {
+    igw.attachments()
+        .iter()
+        .find(|a| {
+            matches!(
+                a.state(),
+                Some(AttachmentStatus::Attached | AttachmentStatus::Attaching)
+            ) || a.state().is_some_and(|s| s.as_str() == "available")
+        })
+        .and_then(|a| a.vpc_id())
+}
+
+async fn attach(ec2: &Client, subject: &str, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .or_fail(subject, "ec2:AttachInternetGateway")?;
+    Ok(())
+}
+
+async fn detach(ec2: &Client, subject: &str, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    match ec2
+        .detach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .or_fail(subject, "ec2:DetachInternetGateway")
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) || e.code.as_deref() == Some("Gateway.NotAttached") => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: InternetGatewayArgs = parse(&op.args, &subject)?;
+    let out = ec2
+        .create_internet_gateway()
+        .set_tag_specifications(
+            tags::spec(ResourceType::InternetGateway, &args.tags).map(|s| vec![s]),
+        )
+        .send()
+        .await
+        .or_fail(&subject, "ec2:CreateInternetGateway")?;
+    let igw = out
+        .internet_gateway()
+        .ok_or_else(|| incomplete(&subject, "CreateInternetGateway", "a gateway"))?;
+    let id = igw.internet_gateway_id().unwrap_or_default().to_string();
+    if let Some(vpc) = &args.vpc_id {
+        attach(ec2, &subject, &id, vpc).await?;
+    }
+    Ok(Applied {
+        outputs: outputs(ec2, igw),
+        id,
+    })
+}
+
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, InternetGateway> = ec2
+        .describe_internet_gateways()
+        .filters(filter("internet-gateway-id", ids(items)))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(SCHEMA.kind, "ec2:DescribeInternetGateways")?
+        .into_iter()
+        .map(|g| (g.internet_gateway_id().unwrap_or_default().to_string(), g))
+        .collect();
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            None => ReadResult::Gone,
+            Some(g) => ReadResult::Found {
+                args: Observed::new(&item.args)
+                    .maybe("vpc_id", attached_vpc(g))
+                    .tags(&tags::from_aws(g.tags()))
+                    .finish(),
+                outputs: outputs(ec2, g),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: InternetGatewayArgs = parse(&op.before, &subject)?;
+    let after: InternetGatewayArgs = parse(&op.after, &subject)?;
+    if before.vpc_id != after.vpc_id {
+        if let Some(vpc) = &before.vpc_id {
+            detach(ec2, &subject, &op.id, vpc).await?;
+        }
+        if let Some(vpc) = &after.vpc_id {
+            attach(ec2, &subject, &op.id, vpc).await?;
+        }
+    }
+    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let args: InternetGatewayArgs = parse(&op.args, &subject)?;
+    if let Some(vpc) = &args.vpc_id {
+        detach(ec2, &subject, &op.id, vpc).await?;
+    }
+    gone_is_ok(
+        ec2.delete_internet_gateway()
+            .internet_gateway_id(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&subject, "ec2:DeleteInternetGateway"),
+    )
+}
+
+pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let found = ec2
+        .describe_internet_gateways()
+        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(&subject, "ec2:DescribeInternetGateways")?;
+    Ok(found
+        .iter()
+        .find(|g| tags::owned_by(g.tags(), &op.stack, &subject))
+        .map(|g| Applied {
+            id: g.internet_gateway_id().unwrap_or_default().to_string(),
+            outputs: outputs(ec2, g),
+        }))
+}

@@ -1,0 +1,179 @@
+//! EC2 network kinds: VPC, subnets, gateways, routes, security groups,
+//! network ACLs and VPC endpoints; one file per kind.
+
+mod eip;
+mod internet_gateway;
+mod nat_gateway;
+mod network_acl;
+mod network_acl_association;
+mod network_acl_entry;
+mod observed;
+mod route;
+mod route_table;
+mod route_table_association;
+mod security_group;
+mod security_group_egress;
+mod security_group_ingress;
+mod security_group_rule;
+mod subnet;
+mod vpc;
+mod vpc_endpoint;
+mod wait;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::Filter;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
+
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// The EC2 kinds, in the order a network is usually built.
+        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
+
+        pub(super) fn serves(kind: &str) -> bool {
+            $(kind == $kind::SCHEMA.kind)||*
+        }
+
+        pub(super) async fn read(
+            ec2: &Client,
+            kind: &str,
+            items: &[ReadItem],
+        ) -> Result<Vec<ReadResult>, ProviderError> {
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::read(ec2, items).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::create(ec2, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::update(ec2, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::delete(ec2, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn adopt(
+            ec2: &Client,
+            op: &CreateOp,
+        ) -> Result<Option<Applied>, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::adopt(ec2, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+    };
+}
+
+kinds!(
+    vpc,
+    subnet,
+    internet_gateway,
+    eip,
+    nat_gateway,
+    route_table,
+    route,
+    route_table_association,
+    security_group,
+    security_group_ingress,
+    security_group_egress,
+    network_acl,
+    network_acl_entry,
+    network_acl_association,
+    vpc_endpoint,
+);
+
+/// The typed args of a call; the host validated them at plan time, so a
+/// failure here means the args changed shape in between.
+fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
+    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
+        ProviderError::new(format!(
+            "{subject}: invalid arguments at `{}`: {}",
+            e.path(),
+            e.inner()
+        ))
+        .with_code("InvalidArguments")
+    })
+}
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+/// The ids of a batch, each once.
+fn ids(items: &[ReadItem]) -> Vec<String> {
+    distinct(items.iter().map(|i| i.id.clone()))
+}
+
+/// A string argument of every recorded item, each value once.
+fn recorded(items: &[ReadItem], arg: &str) -> Vec<String> {
+    distinct(
+        items
+            .iter()
+            .filter_map(|i| i.args.get(arg).and_then(Value::as_str).map(str::to_string)),
+    )
+}
+
+fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
+    values.collect::<BTreeSet<_>>().into_iter().collect()
+}
+
+/// A reply that lacks what the API promises.
+fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
+    ProviderError::new(format!("{subject}: {action} answered without {what}"))
+        .with_code("IncompleteResponse")
+}
+
+/// `arn:{partition}:ec2:{region}:{owner}:{resource}`.
+fn arn(ec2: &Client, owner: Option<&str>, resource: &str) -> Value {
+    let region = ec2
+        .config()
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .unwrap_or_default();
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    Value::String(format!(
+        "arn:{partition}:ec2:{region}:{}:{resource}",
+        owner.unwrap_or_default()
+    ))
+}
+
+/// Deleting what is already gone succeeds.
+fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Err(e) if super::error::is_not_found(&e) => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,148 @@
+//! `aws.ec2.route_table`: a route table in a VPC; its routes and subnet
+//! associations are kinds of their own.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{ResourceType, RouteTable};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::observed::Observed;
+use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteTableArgs {
+    vpc_id: String,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.ec2.route_table",
+    name_prefix: "rt",
+    name_max: 255,
+    taggable: true,
+    args: &[ArgSpec::force_new("vpc_id"), ArgSpec::new("tags")],
+    outputs: &["arn"],
+    validate: validate_as::<RouteTableArgs>,
+    doc: "A route table in `vpc_id`.",
+};
+
+fn outputs(ec2: &Client, rt: &RouteTable) -> Map<String, Value> {
+    let id = rt.route_table_id().unwrap_or_default();
+    let mut m = Map::new();
+    m.insert(
+        "arn".into(),
+        arn(ec2, rt.owner_id(), &format!("route-table/{id}")),
+    );
+    m
+}
+
+/// Route tables by id, from one paginated Describe.
+pub(super) async fn describe(
+    ec2: &Client,
+    subject: &str,
+    filter_name: &str,
+    values: Vec<String>,
+) -> Result<Vec<RouteTable>, ProviderError> {
+    ec2.describe_route_tables()
+        .filters(filter(filter_name, values))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "ec2:DescribeRouteTables")
+}
+
+pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RouteTableArgs = parse(&op.args, &subject)?;
+    let out = ec2
+        .create_route_table()
+        .vpc_id(&args.vpc_id)
+        .set_tag_specifications(tags::spec(ResourceType::RouteTable, &args.tags).map(|s| vec![s]))
+        .send()
+        .await
+        .or_fail(&subject, "ec2:CreateRouteTable")?;
+    let rt = out
+        .route_table()
+        .ok_or_else(|| incomplete(&subject, "CreateRouteTable", "a route table"))?;
+    Ok(Applied {
+        id: rt.route_table_id().unwrap_or_default().to_string(),
+        outputs: outputs(ec2, rt),
+    })
+}
+
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, RouteTable> =
+        describe(ec2, SCHEMA.kind, "route-table-id", ids(items))
+            .await?
+            .into_iter()
+            .map(|rt| (rt.route_table_id().unwrap_or_default().to_string(), rt))
+            .collect();
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            None => ReadResult::Gone,
+            Some(rt) => ReadResult::Found {
+                args: Observed::new(&item.args)
+                    .set("vpc_id", rt.vpc_id().unwrap_or_default())
+                    .tags(&tags::from_aws(rt.tags()))
+                    .finish(),
+                outputs: outputs(ec2, rt),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: RouteTableArgs = parse(&op.before, &subject)?;
+    let after: RouteTableArgs = parse(&op.after, &subject)?;
+    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    gone_is_ok(
+        ec2.delete_route_table()
+            .route_table_id(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "ec2:DeleteRouteTable"),
+    )
+}
+
+pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let found: Vec<RouteTable> = ec2
+        .describe_route_tables()
+        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(&subject, "ec2:DescribeRouteTables")?;
+    Ok(found
+        .iter()
+        .find(|rt| tags::owned_by(rt.tags(), &op.stack, &subject))
+        .map(|rt| Applied {
+            id: rt.route_table_id().unwrap_or_default().to_string(),
+            outputs: outputs(ec2, rt),
+        }))
+}

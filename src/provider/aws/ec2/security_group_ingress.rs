@@ -1,0 +1,41 @@
+//! `aws.ec2.security_group_ingress`: one ingress rule of a security group.
+
+use aws_sdk_ec2::Client;
+
+use super::security_group_rule::{self as rule, ARGS, Direction, validate};
+use crate::provider::schema::KindSchema;
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.ec2.security_group_ingress",
+    name_prefix: "sgr",
+    name_max: 255,
+    taggable: true,
+    args: ARGS,
+    outputs: &[],
+    validate,
+    doc: "An ingress rule: `security_group_id`, `protocol`, `from_port`, `to_port`, one of `cidr` or `source_security_group_id`, `description`.",
+};
+
+pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    rule::create(ec2, op, Direction::Ingress).await
+}
+
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    rule::read(ec2, SCHEMA.kind, items, Direction::Ingress).await
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    rule::update(ec2, op).await
+}
+
+pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    rule::delete(ec2, op, Direction::Ingress).await
+}
+
+pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    rule::adopt(ec2, op, Direction::Ingress).await
+}

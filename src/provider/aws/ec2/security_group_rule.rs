@@ -1,0 +1,322 @@
+//! One security group rule, ingress or egress, from an IPv4 CIDR or another
+//! security group. Its id is the rule id AWS assigns (`sgr-...`).
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, ResourceType, SecurityGroupRule, SecurityGroupRuleRequest,
+    SecurityGroupRuleUpdate, UserIdGroupPair,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::observed::Observed;
+use super::{filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    fn verb(self, base: &str) -> String {
+        match self {
+            Self::Ingress => format!("ec2:{base}SecurityGroupIngress"),
+            Self::Egress => format!("ec2:{base}SecurityGroupEgress"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RuleArgs {
+    security_group_id: String,
+    /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` / `all`.
+    protocol: String,
+    #[serde(default)]
+    from_port: Option<i32>,
+    #[serde(default)]
+    to_port: Option<i32>,
+    #[serde(default)]
+    cidr: Option<String>,
+    #[serde(default)]
+    source_security_group_id: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const ARGS: &[ArgSpec] = &[
+    ArgSpec::force_new("security_group_id"),
+    ArgSpec::force_new("protocol"),
+    ArgSpec::force_new("from_port"),
+    ArgSpec::force_new("to_port"),
+    ArgSpec::force_new("cidr"),
+    ArgSpec::force_new("source_security_group_id"),
+    ArgSpec::new("description"),
+    ArgSpec::new("tags"),
+];
+
+pub(super) fn validate(args: &Value) -> Result<(), String> {
+    validate_as::<RuleArgs>(args)?;
+    let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
+    if has("cidr") == has("source_security_group_id") {
+        return Err("give exactly one source: `cidr` or `source_security_group_id`".into());
+    }
+    let protocol = args
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if normalise(protocol) != "-1" && !(has("from_port") && has("to_port")) {
+        return Err(format!(
+            "protocol `{protocol}` needs `from_port` and `to_port`"
+        ));
+    }
+    Ok(())
+}
+
+/// The spelling AWS reports.
+fn normalise(protocol: &str) -> String {
+    match protocol.to_ascii_lowercase().as_str() {
+        "all" | "-1" => "-1".into(),
+        "6" => "tcp".into(),
+        "17" => "udp".into(),
+        "1" => "icmp".into(),
+        p => p.into(),
+    }
+}
+
+fn permission(args: &RuleArgs) -> IpPermission {
+    let protocol = normalise(&args.protocol);
+    let all = protocol == "-1";
+    let mut p = IpPermission::builder()
+        .ip_protocol(protocol)
+        .set_from_port(if all { None } else { args.from_port })
+        .set_to_port(if all { None } else { args.to_port });
+    if let Some(cidr) = &args.cidr {
+        p = p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(args.description.clone())
+                .build(),
+        );
+    }
+    if let Some(group) = &args.source_security_group_id {
+        p = p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group)
+                .set_description(args.description.clone())
+                .build(),
+        );
+    }
+    p.build()
+}
+
+fn observed(recorded: &Value, r: &SecurityGroupRule) -> Map<String, Value> {
+    let protocol = r.ip_protocol().unwrap_or("-1");
+    let all = normalise(protocol) == "-1";
+    let mut o = Observed::new(recorded);
+    o.set("security_group_id", r.group_id().unwrap_or_default())
+        .spelled("protocol", protocol, normalise);
+    // AWS reports -1 for the ports of an all-protocols rule, whatever was
+    // sent: the program's ports stand.
+    for (key, live) in [("from_port", r.from_port()), ("to_port", r.to_port())] {
+        if all {
+            o.maybe(key, recorded.get(key).and_then(Value::as_i64));
+        } else {
+            o.maybe(key, live);
+        }
+    }
+    o.maybe("cidr", r.cidr_ipv4())
+        .maybe(
+            "source_security_group_id",
+            r.referenced_group_info().and_then(|g| g.group_id()),
+        )
+        .maybe("description", r.description().filter(|d| !d.is_empty()))
+        .tags(&tags::from_aws(r.tags()));
+    o.finish()
+}
+
+async fn describe(
+    ec2: &Client,
+    subject: &str,
+    filter_name: &str,
+    values: Vec<String>,
+) -> Result<Vec<SecurityGroupRule>, ProviderError> {
+    ec2.describe_security_group_rules()
+        .filters(filter(filter_name, values))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "ec2:DescribeSecurityGroupRules")
+}
+
+pub(super) async fn create(
+    ec2: &Client,
+    op: &CreateOp,
+    direction: Direction,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RuleArgs = parse(&op.args, &subject)?;
+    let spec = tags::spec(ResourceType::SecurityGroupRule, &args.tags).map(|s| vec![s]);
+    let action = direction.verb("Authorize");
+    let rules = match direction {
+        Direction::Ingress => ec2
+            .authorize_security_group_ingress()
+            .group_id(&args.security_group_id)
+            .ip_permissions(permission(&args))
+            .set_tag_specifications(spec)
+            .send()
+            .await
+            .or_fail(&subject, &action)?
+            .security_group_rules
+            .unwrap_or_default(),
+        Direction::Egress => ec2
+            .authorize_security_group_egress()
+            .group_id(&args.security_group_id)
+            .ip_permissions(permission(&args))
+            .set_tag_specifications(spec)
+            .send()
+            .await
+            .or_fail(&subject, &action)?
+            .security_group_rules
+            .unwrap_or_default(),
+    };
+    let id = rules
+        .first()
+        .and_then(SecurityGroupRule::security_group_rule_id)
+        .ok_or_else(|| incomplete(&subject, &action, "a rule id"))?
+        .to_string();
+    Ok(Applied {
+        id,
+        outputs: Map::new(),
+    })
+}
+
+pub(super) async fn read(
+    ec2: &Client,
+    kind: &str,
+    items: &[ReadItem],
+    direction: Direction,
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, SecurityGroupRule> =
+        describe(ec2, kind, "security-group-rule-id", ids(items))
+            .await?
+            .into_iter()
+            .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
+            .map(|r| {
+                (
+                    r.security_group_rule_id().unwrap_or_default().to_string(),
+                    r,
+                )
+            })
+            .collect();
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            None => ReadResult::Gone,
+            Some(r) => ReadResult::Found {
+                args: observed(&item.args, r),
+                outputs: Map::new(),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: RuleArgs = parse(&op.before, &subject)?;
+    let after: RuleArgs = parse(&op.after, &subject)?;
+    if before.description != after.description {
+        let protocol = normalise(&after.protocol);
+        let all = protocol == "-1";
+        let request = SecurityGroupRuleRequest::builder()
+            .ip_protocol(protocol)
+            .set_from_port(if all { None } else { after.from_port })
+            .set_to_port(if all { None } else { after.to_port })
+            .set_cidr_ipv4(after.cidr.clone())
+            .set_referenced_group_id(after.source_security_group_id.clone())
+            .description(after.description.clone().unwrap_or_default())
+            .build();
+        ec2.modify_security_group_rules()
+            .group_id(&after.security_group_id)
+            .security_group_rules(
+                SecurityGroupRuleUpdate::builder()
+                    .security_group_rule_id(&op.id)
+                    .security_group_rule(request)
+                    .build(),
+            )
+            .send()
+            .await
+            .or_fail(&subject, "ec2:ModifySecurityGroupRules")?;
+    }
+    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: Map::new(),
+    })
+}
+
+pub(super) async fn delete(
+    ec2: &Client,
+    op: &DeleteOp,
+    direction: Direction,
+) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let args: RuleArgs = parse(&op.args, &subject)?;
+    let action = direction.verb("Revoke");
+    let result = match direction {
+        Direction::Ingress => ec2
+            .revoke_security_group_ingress()
+            .group_id(&args.security_group_id)
+            .security_group_rule_ids(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&subject, &action),
+        Direction::Egress => ec2
+            .revoke_security_group_egress()
+            .group_id(&args.security_group_id)
+            .security_group_rule_ids(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&subject, &action),
+    };
+    gone_is_ok(result)
+}
+
+/// Rules are found among the group's rules by their tags.
+pub(super) async fn adopt(
+    ec2: &Client,
+    op: &CreateOp,
+    direction: Direction,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RuleArgs = parse(&op.args, &subject)?;
+    let rules = describe(
+        ec2,
+        &subject,
+        "group-id",
+        vec![args.security_group_id.clone()],
+    )
+    .await?;
+    Ok(rules
+        .iter()
+        .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
+        .find(|r| tags::owned_by(r.tags(), &op.stack, &subject))
+        .and_then(|r| r.security_group_rule_id())
+        .map(|id| Applied {
+            id: id.to_string(),
+            outputs: Map::new(),
+        }))
+}

@@ -1,0 +1,113 @@
+//! Runs moto server (from the project's `.venv`, see `scripts/test-env`) once
+//! per test binary on a free port of 127.0.0.1, and points the AWS SDK at it.
+//!
+//! The server dies with the test binary: its launcher exits when its stdin,
+//! held open here for the whole run, closes.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use payrun::provider::aws::{AwsProvider, AwsSettings};
+
+pub struct Moto {
+    pub endpoint: String,
+    // Held so the launcher's stdin stays open until the process exits.
+    _child: Mutex<Child>,
+    _stdin: Mutex<ChildStdin>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+pub const REGION: &str = "us-east-1";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn start() -> Moto {
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/test-env first",
+        python.display()
+    );
+    let mut child = Command::new(&python)
+        .arg(root().join("tests/support/moto_launcher.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto launcher starts");
+    let stdin = child.stdin.take().expect("launcher stdin");
+    let stdout = child.stdout.take().expect("launcher stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("launcher reports its port");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("moto launcher said {line:?} instead of its port"));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until_answering(port);
+    Moto {
+        endpoint,
+        _child: Mutex::new(child),
+        _stdin: Mutex::new(stdin),
+    }
+}
+
+fn wait_until_answering(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto did not answer on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The emulator, started on first use; sets dummy credentials and the region
+/// for the SDK's default chain.
+pub fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| {
+        // SAFETY: set once, before any provider in this binary reads the
+        // environment, and every test sets the same values.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", REGION);
+            std::env::remove_var("AWS_PROFILE");
+            std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+            std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
+            std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        }
+        start()
+    })
+}
+
+/// A provider talking to the emulator, with its own call counts.
+pub fn provider() -> AwsProvider {
+    AwsProvider::new(AwsSettings {
+        region: Some(REGION.into()),
+        endpoint_url: Some(moto().endpoint.clone()),
+        profile: None,
+    })
+}
+
+/// A plain EC2 client on the emulator, to check what exists without going
+/// through the provider.
+pub async fn ec2() -> aws_sdk_ec2::Client {
+    let endpoint = moto().endpoint.clone();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&conf)
+}
