@@ -11,6 +11,7 @@ mod error;
 mod tags;
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -22,8 +23,13 @@ use super::{
 use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
-/// Every kind the AWS provider serves.
-pub static SCHEMAS: &[KindSchema] = ec2::SCHEMAS;
+/// Every kind the AWS provider serves: each service module's schemas.
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS].concat());
+
+/// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
+fn service(kind: &str) -> &str {
+    kind.split('.').nth(1).unwrap_or_default()
+}
 
 /// The provider for `aws.*` kinds.
 pub struct AwsProvider {
@@ -71,44 +77,51 @@ fn unknown_kind(kind: &str) -> ProviderError {
 #[async_trait]
 impl Provider for AwsProvider {
     fn schemas(&self) -> &'static [KindSchema] {
-        SCHEMAS
+        &SCHEMAS
     }
+
+    // Each operation goes to the service module of the kind: one arm per
+    // service, the module then dispatches per kind.
 
     async fn read(&self, kind: &str, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        if !ec2::serves(kind) {
-            return Err(unknown_kind(kind));
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::read(self.ec2().await, kind, items).await,
+            _ => Err(unknown_kind(kind)),
         }
-        ec2::read(self.ec2().await, kind, items).await
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {
-        if !ec2::serves(op.address.kind()) {
-            return Err(unknown_kind(op.address.kind()));
+        let kind = op.address.kind();
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::create(self.ec2().await, op).await,
+            _ => Err(unknown_kind(kind)),
         }
-        ec2::create(self.ec2().await, op).await
     }
 
     async fn update(&self, op: &UpdateOp) -> Result<Applied, ProviderError> {
-        if !ec2::serves(op.address.kind()) {
-            return Err(unknown_kind(op.address.kind()));
+        let kind = op.address.kind();
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::update(self.ec2().await, op).await,
+            _ => Err(unknown_kind(kind)),
         }
-        ec2::update(self.ec2().await, op).await
     }
 
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError> {
-        if !ec2::serves(op.address.kind()) {
-            return Err(unknown_kind(op.address.kind()));
+        let kind = op.address.kind();
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::delete(self.ec2().await, op).await,
+            _ => Err(unknown_kind(kind)),
         }
-        ec2::delete(self.ec2().await, op).await
     }
 
     async fn adopt(&self, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-        if !ec2::serves(op.address.kind()) {
-            return Err(unknown_kind(op.address.kind()));
+        let kind = op.address.kind();
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::adopt(self.ec2().await, op).await,
+            _ => Err(unknown_kind(kind)),
         }
-        ec2::adopt(self.ec2().await, op).await
     }
 }
