@@ -101,3 +101,22 @@ pub(crate) async fn update(
     }
     Ok(())
 }
+
+/// The update of a kind whose only in-place change is its tags (every other
+/// argument forces replacement).
+pub(crate) async fn update_only_tags(
+    ec2: &aws_sdk_ec2::Client,
+    op: &crate::provider::UpdateOp,
+) -> Result<crate::provider::Applied, ProviderError> {
+    let tags_of = |v: &serde_json::Value| -> Tags {
+        v.get("tags")
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+            .unwrap_or_default()
+    };
+    let subject = op.address.to_string();
+    update(ec2, &subject, &op.id, &tags_of(&op.before), &tags_of(&op.after)).await?;
+    Ok(crate::provider::Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}

@@ -145,14 +145,7 @@ pub(super) async fn read(
 }
 
 pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let before: NetworkAclArgs = parse(&op.before, &subject)?;
-    let after: NetworkAclArgs = parse(&op.after, &subject)?;
-    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    tags::update_only_tags(ec2, op).await
 }
 
 pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
