@@ -69,6 +69,7 @@ pub fn create_engine(
         engine.register_static_module(name, Shared::new(module));
     }
     register_host_functions(&mut engine, recorder, registry, config);
+    register_stdlib_json(&mut engine, stdlib_dirs.to_vec());
 
     let mut resolvers = ModuleResolversCollection::new();
     for dir in stdlib_dirs {
@@ -295,6 +296,63 @@ fn register_host_functions(
                     .remedy(remedy.to_string())
                     .source(pos.to_string()),
             );
+        },
+    );
+}
+
+/// `stdlib_json("file.json")`: a JSON document kept beside the stdlib
+/// modules (a published IAM policy, say), as a map. Only plain file names in
+/// the stdlib directories are read.
+fn register_stdlib_json(engine: &mut Engine, dirs: Vec<PathBuf>) {
+    engine.register_fn(
+        "stdlib_json",
+        move |ctx: NativeCallContext,
+              name: ImmutableString|
+              -> Result<Dynamic, Box<EvalAltResult>> {
+            let pos = ctx.call_position();
+            let plain = !name.is_empty()
+                && !name.contains('/')
+                && !name.contains("..")
+                && name.ends_with(".json");
+            if !plain {
+                return Err(fault(
+                    format!("`{name}` is not a JSON file name"),
+                    "name a .json file in a stdlib directory, e.g. `stdlib_json(\"policy.json\")`",
+                    pos,
+                ));
+            }
+            let Some(path) = dirs
+                .iter()
+                .map(|d| d.join(name.as_str()))
+                .find(|p| p.is_file())
+            else {
+                return Err(fault(
+                    format!("no stdlib file `{name}`"),
+                    format!(
+                        "put it in one of {}",
+                        dirs.iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    pos,
+                ));
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                fault(
+                    format!("cannot read {}: {e}", path.display()),
+                    "check the file",
+                    pos,
+                )
+            })?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                fault(
+                    format!("{} is not JSON: {e}", path.display()),
+                    "fix the file",
+                    pos,
+                )
+            })?;
+            rhai::serde::to_dynamic(value)
         },
     );
 }

@@ -224,4 +224,5 @@ const HOST_FUNCTIONS: &[&str] = &[
     "plan_warning",
     "plan_error",
     "acknowledge",
+    "stdlib_json",
 ];

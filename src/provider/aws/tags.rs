@@ -114,7 +114,14 @@ pub(crate) async fn update_only_tags(
             .unwrap_or_default()
     };
     let subject = op.address.to_string();
-    update(ec2, &subject, &op.id, &tags_of(&op.before), &tags_of(&op.after)).await?;
+    update(
+        ec2,
+        &subject,
+        &op.id,
+        &tags_of(&op.before),
+        &tags_of(&op.after),
+    )
+    .await?;
     Ok(crate::provider::Applied {
         id: op.id.clone(),
         outputs: op.outputs.clone(),
