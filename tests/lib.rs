@@ -4,6 +4,7 @@ mod support;
 
 mod aws_network;
 mod aws_platform;
+mod aws_security;
 mod cli;
 mod engine;
 mod k8s;

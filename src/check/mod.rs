@@ -1,9 +1,10 @@
 //! Checks: findings about a program that need no cloud call: naming
-//! limits, platform facts (EKS versions, App Mesh, Fargate limits),
+//! limits, IAM and secret hygiene, platform facts (EKS versions, App Mesh, Fargate limits),
 //! Kubernetes manifests and quotas, helm availability, and program
 //! acknowledgements.
 
 mod helm;
+mod iam;
 pub mod k8s;
 mod limits;
 pub mod platform;
@@ -22,6 +23,7 @@ pub fn program_findings(
 ) -> Vec<Finding> {
     let mut out = program.findings.clone();
     out.extend(limits::findings(graph, registry));
+    out.extend(iam::findings(graph));
     out.extend(platform::findings(graph, &platform::today()));
     out.extend(k8s::findings(graph));
     out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));

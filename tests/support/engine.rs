@@ -63,6 +63,20 @@ impl Stack {
         s
     }
 
+    /// A stack with the product's providers (AWS, Kubernetes, helm) and no
+    /// endpoint: plans on an empty state make no call.
+    pub fn product(program: &str) -> Self {
+        use payrun::provider::aws::AwsSettings;
+        use payrun::provider::k8s::helm::{HelmConfig, HelmProvider};
+        use payrun::provider::k8s::{K8sConfig, K8sProvider};
+        let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+        let registry = Registry::new()
+            .with("aws", Arc::new(AwsProvider::new(AwsSettings::default())))
+            .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
+            .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())));
+        Self::with_registry(program, fake, registry)
+    }
+
     pub fn stack_name(&self) -> String {
         format!("main-{}", self.suffix)
     }

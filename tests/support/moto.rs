@@ -111,3 +111,30 @@ pub async fn ec2() -> aws_sdk_ec2::Client {
         .await;
     aws_sdk_ec2::Client::new(&conf)
 }
+
+/// The SDK configuration of the emulator, for clients of any service.
+pub async fn sdk_config() -> aws_types::SdkConfig {
+    let endpoint = moto().endpoint.clone();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_types::region::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
+/// POSTs `body` to moto's own API (`/moto-api/...`), which configures what
+/// the emulator answers.
+pub fn moto_api(path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let addr = moto().endpoint.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).expect("moto answers");
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request sent");
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).expect("reply read");
+    assert!(reply.starts_with("HTTP/1.1 2") || reply.starts_with("HTTP/1.0 2"), "moto-api {path}: {reply}");
+}

@@ -30,7 +30,7 @@ where
 pub(crate) fn is_not_found(err: &ProviderError) -> bool {
     err.code
         .as_deref()
-        .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
+        .is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity")
 }
 
 fn from_sdk<E, R>(err: &SdkError<E, R>, subject: &str, action: &str) -> ProviderError
@@ -118,13 +118,24 @@ fn fix_for(code: &str, subject: &str, action: &str) -> Option<String> {
         | "Resource.AlreadyAssociated" | "InvalidGroup.Duplicate" => {
             "it already exists outside this stack's state: remove the existing one or change the program so they differ".into()
         }
+        "EntityAlreadyExists" | "ResourceExistsException" | "ResourceAlreadyExistsException"
+        | "RepositoryAlreadyExistsException" | "AlreadyExistsException" => {
+            "a resource with this name exists outside this stack's state: delete it, or change the purpose or suffix so the names differ".into()
+        }
+        "MalformedPolicyDocument" | "MalformedPolicyDocumentException" => format!(
+            "the policy document of {subject} is not valid IAM policy JSON: check `Version`, `Statement`, `Effect`, `Action` and `Resource` (`payrun plan` shows the document)"
+        ),
+        "DeleteConflict" => format!(
+            "something still uses it: {}; delete those first",
+            dependents(subject)
+        ),
         "InvalidParameterValue" | "InvalidParameterCombination" | "MissingParameter" => {
             format!("check the arguments of {subject} against the EC2 `{action}` documentation")
         }
         c if c.ends_with("LimitExceeded") => {
             "an account quota is reached: delete unused resources or request an increase in Service Quotas".into()
         }
-        c if c.ends_with(".NotFound") || c.ends_with("NotFound") => format!(
+        c if c.contains("NotFound") || c == "NoSuchEntity" => format!(
             "a resource named in this call does not exist: it was deleted outside payrun, or lives in another region or account; run `payrun plan` to refresh and check AWS_REGION/AWS_PROFILE ({subject})"
         ),
         "IncorrectState" | "InvalidState" => {
@@ -156,6 +167,10 @@ fn dependents(subject: &str) -> &'static str {
         }
         "aws.ec2.route_table" | "aws.ec2.network_acl" => "subnet associations",
         "aws.ec2.eip" => "the NAT gateway or instance the address is associated with",
+        "aws.iam.role" => {
+            "inline policies, attached policies or instance profiles of the role"
+        }
+        "aws.iam.policy" => "roles, users or groups the policy is attached to",
         _ => "other resources that refer to it",
     }
 }

@@ -4,10 +4,21 @@
 //! resolved on the first call, so `payrun plan` on an empty state never needs
 //! them.
 
+#[macro_use]
+mod dispatch;
+
 mod api_calls;
+mod call;
 mod config;
 mod ec2;
+mod ecr;
 mod error;
+mod iam;
+mod kms;
+mod logs;
+mod secretsmanager;
+mod observed;
+mod policy_document;
 mod tags;
 
 use std::collections::BTreeMap;
@@ -24,7 +35,10 @@ use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
 /// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS].concat());
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS, iam::SCHEMAS, kms::SCHEMAS, secretsmanager::SCHEMAS,
+        logs::SCHEMAS,
+        ecr::SCHEMAS,
+    ].concat());
 
 /// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
 fn service(kind: &str) -> &str {
@@ -36,6 +50,11 @@ pub struct AwsProvider {
     settings: AwsSettings,
     sdk: OnceCell<aws_types::SdkConfig>,
     ec2: OnceCell<aws_sdk_ec2::Client>,
+    iam: OnceCell<aws_sdk_iam::Client>,
+    kms: OnceCell<aws_sdk_kms::Client>,
+    secretsmanager: OnceCell<aws_sdk_secretsmanager::Client>,
+    logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
+    ecr: OnceCell<aws_sdk_ecr::Client>,
     calls: ApiCalls,
 }
 
@@ -45,6 +64,11 @@ impl AwsProvider {
             settings,
             sdk: OnceCell::new(),
             ec2: OnceCell::new(),
+            iam: OnceCell::new(),
+            kms: OnceCell::new(),
+            secretsmanager: OnceCell::new(),
+            logs: OnceCell::new(),
+            ecr: OnceCell::new(),
             calls: ApiCalls::default(),
         }
     }
@@ -70,6 +94,32 @@ impl AwsProvider {
     }
 }
 
+/// A lazily built client of one more service, counting its calls like EC2's.
+macro_rules! client {
+    ($($name:ident: $sdk:ident),* $(,)?) => {
+        impl AwsProvider {
+            $(async fn $name(&self) -> &$sdk::Client {
+                self.$name
+                    .get_or_init(|| async {
+                        let conf = $sdk::config::Builder::from(self.sdk().await)
+                            .interceptor(self.calls.clone())
+                            .build();
+                        $sdk::Client::from_conf(conf)
+                    })
+                    .await
+            })*
+        }
+    };
+}
+
+client!(
+    iam: aws_sdk_iam,
+    kms: aws_sdk_kms,
+    secretsmanager: aws_sdk_secretsmanager,
+    logs: aws_sdk_cloudwatchlogs,
+    ecr: aws_sdk_ecr,
+);
+
 fn unknown_kind(kind: &str) -> ProviderError {
     ProviderError::new(format!("the AWS provider does not serve `{kind}`")).with_code("UnknownKind")
 }
@@ -89,6 +139,13 @@ impl Provider for AwsProvider {
         }
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::read(self.ec2().await, kind, items).await,
+            "iam" if iam::serves(kind) => iam::read(self.iam().await, kind, items).await,
+            "kms" if kms::serves(kind) => kms::read(self.kms().await, kind, items).await,
+            "logs" if logs::serves(kind) => logs::read(self.logs().await, kind, items).await,
+            "ecr" if ecr::serves(kind) => ecr::read(self.ecr().await, kind, items).await,
+            "secretsmanager" if secretsmanager::serves(kind) => {
+                secretsmanager::read(self.secretsmanager().await, kind, items).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -97,6 +154,13 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::create(self.ec2().await, op).await,
+            "iam" if iam::serves(kind) => iam::create(self.iam().await, op).await,
+            "kms" if kms::serves(kind) => kms::create(self.kms().await, op).await,
+            "logs" if logs::serves(kind) => logs::create(self.logs().await, op).await,
+            "ecr" if ecr::serves(kind) => ecr::create(self.ecr().await, op).await,
+            "secretsmanager" if secretsmanager::serves(kind) => {
+                secretsmanager::create(self.secretsmanager().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -105,6 +169,13 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::update(self.ec2().await, op).await,
+            "iam" if iam::serves(kind) => iam::update(self.iam().await, op).await,
+            "kms" if kms::serves(kind) => kms::update(self.kms().await, op).await,
+            "logs" if logs::serves(kind) => logs::update(self.logs().await, op).await,
+            "ecr" if ecr::serves(kind) => ecr::update(self.ecr().await, op).await,
+            "secretsmanager" if secretsmanager::serves(kind) => {
+                secretsmanager::update(self.secretsmanager().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -113,6 +184,13 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::delete(self.ec2().await, op).await,
+            "iam" if iam::serves(kind) => iam::delete(self.iam().await, op).await,
+            "kms" if kms::serves(kind) => kms::delete(self.kms().await, op).await,
+            "logs" if logs::serves(kind) => logs::delete(self.logs().await, op).await,
+            "ecr" if ecr::serves(kind) => ecr::delete(self.ecr().await, op).await,
+            "secretsmanager" if secretsmanager::serves(kind) => {
+                secretsmanager::delete(self.secretsmanager().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -121,6 +199,13 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::adopt(self.ec2().await, op).await,
+            "iam" if iam::serves(kind) => iam::adopt(self.iam().await, op).await,
+            "kms" if kms::serves(kind) => kms::adopt(self.kms().await, op).await,
+            "logs" if logs::serves(kind) => logs::adopt(self.logs().await, op).await,
+            "ecr" if ecr::serves(kind) => ecr::adopt(self.ecr().await, op).await,
+            "secretsmanager" if secretsmanager::serves(kind) => {
+                secretsmanager::adopt(self.secretsmanager().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }

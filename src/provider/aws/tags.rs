@@ -127,3 +127,24 @@ pub(crate) async fn update_only_tags(
         outputs: op.outputs.clone(),
     })
 }
+
+/// Did a create for `address` in `stack` make the resource with these tags?
+pub(crate) fn owns(tags: &Tags, stack: &str, address: &str) -> bool {
+    tags.get(STACK).map(String::as_str) == Some(stack)
+        && tags.get(ADDRESS).map(String::as_str) == Some(address)
+}
+
+/// Keys in `before` that `after` drops, and pairs `after` adds or changes.
+pub(crate) fn difference(before: &Tags, after: &Tags) -> (Vec<String>, Tags) {
+    let removed = before
+        .keys()
+        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    let changed = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (removed, changed)
+}

@@ -2,12 +2,12 @@
 //! network ACLs and VPC endpoints; one file per kind.
 
 mod eip;
+mod flow_log;
 mod internet_gateway;
 mod nat_gateway;
 mod network_acl;
 mod network_acl_association;
 mod network_acl_entry;
-mod observed;
 mod route;
 mod route_table;
 mod route_table_association;
@@ -24,9 +24,10 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::Filter;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::call::{gone_is_ok, incomplete, parse};
+use super::observed;
 use crate::provider::{
     Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -104,20 +105,8 @@ kinds!(
     network_acl_entry,
     network_acl_association,
     vpc_endpoint,
+    flow_log,
 );
-
-/// The typed args of a call; the host validated them at plan time, so a
-/// failure here means the args changed shape in between.
-fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
-    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
-        ProviderError::new(format!(
-            "{subject}: invalid arguments at `{}`: {}",
-            e.path(),
-            e.inner()
-        ))
-        .with_code("InvalidArguments")
-    })
-}
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
     Filter::builder()
@@ -144,12 +133,6 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
     values.collect::<BTreeSet<_>>().into_iter().collect()
 }
 
-/// A reply that lacks what the API promises.
-fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
-    ProviderError::new(format!("{subject}: {action} answered without {what}"))
-        .with_code("IncompleteResponse")
-}
-
 /// `arn:{partition}:ec2:{region}:{owner}:{resource}`.
 fn arn(ec2: &Client, owner: Option<&str>, resource: &str) -> Value {
     let region = ec2
@@ -168,12 +151,4 @@ fn arn(ec2: &Client, owner: Option<&str>, resource: &str) -> Value {
         "arn:{partition}:ec2:{region}:{}:{resource}",
         owner.unwrap_or_default()
     ))
-}
-
-/// Deleting what is already gone succeeds.
-fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match result {
-        Err(e) if super::error::is_not_found(&e) => Ok(()),
-        other => other,
-    }
 }

@@ -1,0 +1,160 @@
+//! `aws.ec2.flow_log`: a VPC's flow log delivered to a CloudWatch log
+//! group; every argument replaces it, since EC2 cannot change one.
+
+use std::collections::HashMap;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
+use serde::Deserialize;
+use serde_json::Map;
+
+use super::observed::Observed;
+use super::{filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowLogArgs {
+    vpc_id: String,
+    log_group_name: String,
+    deliver_logs_permission_arn: String,
+    #[serde(default)]
+    traffic_type: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.ec2.flow_log",
+    name_prefix: "flowlog",
+    name_max: 255,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("vpc_id"),
+        ArgSpec::force_new("log_group_name"),
+        ArgSpec::force_new("deliver_logs_permission_arn"),
+        ArgSpec::force_new("traffic_type"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &[],
+    validate: validate_as::<FlowLogArgs>,
+    doc: "A flow log of `vpc_id` into the log group `log_group_name`, written by the role `deliver_logs_permission_arn`; `traffic_type` ALL (default), ACCEPT or REJECT.",
+};
+
+const TRAFFIC_DEFAULT: &str = "ALL";
+
+async fn describe(ec2: &Client, subject: &str, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<FlowLog>, ProviderError> {
+    ec2.describe_flow_logs()
+        .set_filter(Some(filters))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "ec2:DescribeFlowLogs")
+}
+
+pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: FlowLogArgs = parse(&op.args, &subject)?;
+    let traffic = args.traffic_type.as_deref().unwrap_or(TRAFFIC_DEFAULT);
+    let out = ec2
+        .create_flow_logs()
+        .resource_ids(&args.vpc_id)
+        .resource_type(FlowLogsResourceType::Vpc)
+        .traffic_type(TrafficType::from(traffic))
+        .log_destination_type(LogDestinationType::CloudWatchLogs)
+        .log_group_name(&args.log_group_name)
+        .deliver_logs_permission_arn(&args.deliver_logs_permission_arn)
+        .client_token(&op.token)
+        .set_tag_specifications(tags::spec(ResourceType::VpcFlowLog, &args.tags).map(|s| vec![s]))
+        .send()
+        .await
+        .or_fail(&subject, "ec2:CreateFlowLogs")?;
+    if let Some(failure) = out.unsuccessful().first() {
+        let why = failure
+            .error()
+            .and_then(|e| e.message())
+            .unwrap_or("no reason given");
+        return Err(ProviderError::new(format!("{subject}: ec2:CreateFlowLogs failed: {why}"))
+            .with_code("FlowLogUnsuccessful"));
+    }
+    let id = out
+        .flow_log_ids()
+        .first()
+        .ok_or_else(|| incomplete(&subject, "CreateFlowLogs", "a flow log id"))?
+        .clone();
+    Ok(Applied {
+        id,
+        outputs: Map::new(),
+    })
+}
+
+pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, FlowLog> = describe(ec2, SCHEMA.kind, vec![filter("flow-log-id", ids(items))])
+        .await?
+        .into_iter()
+        .map(|f| (f.flow_log_id().unwrap_or_default().to_string(), f))
+        .collect();
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            None => ReadResult::Gone,
+            Some(f) => ReadResult::Found {
+                args: Observed::new(&item.args)
+                    .set("vpc_id", f.resource_id().unwrap_or_default())
+                    .set("log_group_name", f.log_group_name().unwrap_or_default())
+                    .set(
+                        "deliver_logs_permission_arn",
+                        f.deliver_logs_permission_arn().unwrap_or_default(),
+                    )
+                    .optional(
+                        "traffic_type",
+                        f.traffic_type().map_or(TRAFFIC_DEFAULT, TrafficType::as_str),
+                        TRAFFIC_DEFAULT,
+                    )
+                    .tags(&tags::from_aws(f.tags()))
+                    .finish(),
+                outputs: Map::new(),
+            },
+        })
+        .collect())
+}
+
+pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: FlowLogArgs = parse(&op.before, &subject)?;
+    let after: FlowLogArgs = parse(&op.after, &subject)?;
+    tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    gone_is_ok(
+        ec2.delete_flow_logs()
+            .flow_log_ids(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&subject, "ec2:DeleteFlowLogs"),
+    )
+}
+
+pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let found = describe(ec2, &subject, tags::owner_filters(&op.stack, &subject)).await?;
+    Ok(found
+        .iter()
+        .find(|f| tags::owned_by(f.tags(), &op.stack, &subject))
+        .map(|f| Applied {
+            id: f.flow_log_id().unwrap_or_default().to_string(),
+            outputs: Map::new(),
+        }))
+}

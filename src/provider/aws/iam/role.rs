@@ -1,0 +1,221 @@
+//! `aws.iam.role`: a role with its trust policy; its permissions are the
+//! `role_policy` and `role_policy_attachment` kinds.
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::Role;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{from_aws, to_aws};
+use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::aws::policy_document;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleArgs {
+    assume_role_policy: Map<String, Value>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    max_session_duration: Option<i32>,
+    #[serde(default)]
+    permissions_boundary: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.iam.role",
+    name_prefix: "role",
+    name_max: 64,
+    taggable: true,
+    args: &[
+        ArgSpec::new("assume_role_policy"),
+        ArgSpec::new("description"),
+        ArgSpec::new("max_session_duration"),
+        ArgSpec::new("permissions_boundary"),
+        ArgSpec::force_new("path"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn", "name", "unique_id"],
+    validate: validate_as::<RoleArgs>,
+    doc: "An IAM role: `assume_role_policy` (a map), `description`, `max_session_duration` (seconds, default 3600), `permissions_boundary` (a policy ARN), `path` (default `/`).",
+};
+
+const MAX_SESSION_DEFAULT: i32 = 3600;
+const PATH_DEFAULT: &str = "/";
+
+fn outputs(role: &Role) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(role.arn()));
+    m.insert("name".into(), json!(role.role_name()));
+    m.insert("unique_id".into(), json!(role.role_id()));
+    m
+}
+
+async fn get(iam: &Client, subject: &str, name: &str) -> Result<Option<Role>, ProviderError> {
+    let out = found(
+        iam.get_role()
+            .role_name(name)
+            .send()
+            .await
+            .or_fail(subject, "iam:GetRole"),
+    )?;
+    Ok(out.and_then(|o| o.role().cloned()))
+}
+
+pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RoleArgs = parse(&op.args, &subject)?;
+    let out = iam
+        .create_role()
+        .role_name(&op.name)
+        .assume_role_policy_document(policy_document::to_json(&Value::Object(
+            args.assume_role_policy,
+        )))
+        .set_description(args.description)
+        .set_max_session_duration(args.max_session_duration)
+        .set_permissions_boundary(args.permissions_boundary)
+        .set_path(args.path)
+        .set_tags(Some(to_aws(&args.tags)))
+        .send()
+        .await
+        .or_fail(&subject, "iam:CreateRole")?;
+    let role = out
+        .role()
+        .ok_or_else(|| incomplete(&subject, "CreateRole", "a role"))?;
+    Ok(Applied {
+        id: role.role_name().to_string(),
+        outputs: outputs(role),
+    })
+}
+
+pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(role) = get(iam, SCHEMA.kind, &item.id).await? else {
+            results.push(ReadResult::Gone);
+            continue;
+        };
+        let args = Observed::new(&item.args)
+            .document(
+                "assume_role_policy",
+                role.assume_role_policy_document()
+                    .and_then(policy_document::decode),
+            )
+            .maybe("description", role.description().filter(|d| !d.is_empty()))
+            .optional(
+                "max_session_duration",
+                role.max_session_duration().unwrap_or(MAX_SESSION_DEFAULT),
+                MAX_SESSION_DEFAULT,
+            )
+            .maybe(
+                "permissions_boundary",
+                role.permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn()),
+            )
+            .optional("path", role.path(), PATH_DEFAULT)
+            .tags(&from_aws(role.tags()))
+            .finish();
+        results.push(ReadResult::Found {
+            args,
+            outputs: outputs(&role),
+        });
+    }
+    Ok(results)
+}
+
+pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: RoleArgs = parse(&op.before, &subject)?;
+    let after: RoleArgs = parse(&op.after, &subject)?;
+    let changed = |k: &str| op.changed.iter().any(|c| c == k);
+    if changed("assume_role_policy") {
+        iam.update_assume_role_policy()
+            .role_name(&op.id)
+            .policy_document(policy_document::to_json(&Value::Object(
+                after.assume_role_policy.clone(),
+            )))
+            .send()
+            .await
+            .or_fail(&subject, "iam:UpdateAssumeRolePolicy")?;
+    }
+    if changed("description") || changed("max_session_duration") {
+        iam.update_role()
+            .role_name(&op.id)
+            .description(after.description.clone().unwrap_or_default())
+            .max_session_duration(after.max_session_duration.unwrap_or(MAX_SESSION_DEFAULT))
+            .send()
+            .await
+            .or_fail(&subject, "iam:UpdateRole")?;
+    }
+    if changed("permissions_boundary") {
+        match &after.permissions_boundary {
+            Some(arn) => {
+                iam.put_role_permissions_boundary()
+                    .role_name(&op.id)
+                    .permissions_boundary(arn)
+                    .send()
+                    .await
+                    .or_fail(&subject, "iam:PutRolePermissionsBoundary")?;
+            }
+            None => {
+                iam.delete_role_permissions_boundary()
+                    .role_name(&op.id)
+                    .send()
+                    .await
+                    .or_fail(&subject, "iam:DeleteRolePermissionsBoundary")?;
+            }
+        }
+    }
+    let (removed, added) = tags::difference(&before.tags, &after.tags);
+    if !removed.is_empty() {
+        iam.untag_role()
+            .role_name(&op.id)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .or_fail(&subject, "iam:UntagRole")?;
+    }
+    if !added.is_empty() {
+        iam.tag_role()
+            .role_name(&op.id)
+            .set_tags(Some(to_aws(&added)))
+            .send()
+            .await
+            .or_fail(&subject, "iam:TagRole")?;
+    }
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    gone_is_ok(
+        iam.delete_role()
+            .role_name(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "iam:DeleteRole"),
+    )
+}
+
+pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let Some(role) = get(iam, &subject, &op.name).await? else {
+        return Ok(None);
+    };
+    Ok(tags::owns(&from_aws(role.tags()), &op.stack, &subject).then(|| Applied {
+        id: role.role_name().to_string(),
+        outputs: outputs(&role),
+    }))
+}

@@ -1,0 +1,132 @@
+//! `aws.iam.role_policy`: an inline policy of a role, named by its physical
+//! name; id `<role>:<policy name>`.
+
+use aws_sdk_iam::Client;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::provider::aws::call::{found, gone_is_ok, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::aws::policy_document;
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolePolicyArgs {
+    role: String,
+    policy: Map<String, Value>,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.iam.role_policy",
+    name_prefix: "inline",
+    name_max: 128,
+    taggable: false,
+    args: &[ArgSpec::force_new("role"), ArgSpec::new("policy")],
+    outputs: &["name"],
+    validate: validate_as::<RolePolicyArgs>,
+    doc: "An inline policy of `role` (a role name): `policy` (a map).",
+};
+
+fn split(id: &str) -> (&str, &str) {
+    id.split_once(':').unwrap_or((id, ""))
+}
+
+fn outputs(name: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m
+}
+
+async fn put(iam: &Client, subject: &str, role: &str, name: &str, policy: Map<String, Value>) -> Result<(), ProviderError> {
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .policy_document(policy_document::to_json(&Value::Object(policy)))
+        .send()
+        .await
+        .or_fail(subject, "iam:PutRolePolicy")?;
+    Ok(())
+}
+
+pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RolePolicyArgs = parse(&op.args, &subject)?;
+    put(iam, &subject, &args.role, &op.name, args.policy).await?;
+    Ok(Applied {
+        id: format!("{}:{}", args.role, op.name),
+        outputs: outputs(&op.name),
+    })
+}
+
+/// IAM has no batched GetRolePolicy: one call per recorded policy.
+pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let (role, name) = split(&item.id);
+        let live = found(
+            iam.get_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .or_fail(SCHEMA.kind, "iam:GetRolePolicy"),
+        )?;
+        results.push(match live {
+            None => ReadResult::Gone,
+            Some(out) => ReadResult::Found {
+                args: Observed::new(&item.args)
+                    .set("role", out.role_name())
+                    .document("policy", policy_document::decode(out.policy_document()))
+                    .finish(),
+                outputs: outputs(name),
+            },
+        });
+    }
+    Ok(results)
+}
+
+pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let after: RolePolicyArgs = parse(&op.after, &subject)?;
+    let (role, name) = split(&op.id);
+    put(iam, &subject, role, name, after.policy).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let (role, name) = split(&op.id);
+    gone_is_ok(
+        iam.delete_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "iam:DeleteRolePolicy"),
+    )
+}
+
+/// The policy name carries the stack's suffix, so one found under it on the
+/// role is the one an interrupted create made.
+pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: RolePolicyArgs = parse(&op.args, &subject)?;
+    let live = found(
+        iam.get_role_policy()
+            .role_name(&args.role)
+            .policy_name(&op.name)
+            .send()
+            .await
+            .or_fail(&subject, "iam:GetRolePolicy"),
+    )?;
+    Ok(live.map(|_| Applied {
+        id: format!("{}:{}", args.role, op.name),
+        outputs: outputs(&op.name),
+    }))
+}

@@ -1,0 +1,133 @@
+//! `aws.iam.role_policy_attachment`: a managed policy attached to a role;
+//! id `<role>|<policy arn>`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::AttachedPolicy;
+use serde::Deserialize;
+use serde_json::Map;
+
+use crate::provider::aws::call::{found, gone_is_ok, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttachmentArgs {
+    role: String,
+    policy_arn: String,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.iam.role_policy_attachment",
+    name_prefix: "attach",
+    name_max: 255,
+    taggable: false,
+    args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy_arn")],
+    outputs: &[],
+    validate: validate_as::<AttachmentArgs>,
+    doc: "Attaches the managed policy `policy_arn` to `role` (a role name).",
+};
+
+fn split(id: &str) -> (&str, &str) {
+    id.split_once('|').unwrap_or((id, ""))
+}
+
+async fn attached(iam: &Client, subject: &str, role: &str) -> Result<Option<Vec<AttachedPolicy>>, ProviderError> {
+    found(
+        iam.list_attached_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_fail(subject, "iam:ListAttachedRolePolicies"),
+    )
+}
+
+pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: AttachmentArgs = parse(&op.args, &subject)?;
+    iam.attach_role_policy()
+        .role_name(&args.role)
+        .policy_arn(&args.policy_arn)
+        .send()
+        .await
+        .or_fail(&subject, "iam:AttachRolePolicy")?;
+    Ok(Applied {
+        id: format!("{}|{}", args.role, args.policy_arn),
+        outputs: Map::new(),
+    })
+}
+
+/// One ListAttachedRolePolicies per role, whatever the number of its
+/// attachments.
+pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+    let roles: BTreeSet<&str> = items.iter().map(|i| split(&i.id).0).collect();
+    let mut live: HashMap<&str, Vec<String>> = HashMap::new();
+    for role in roles {
+        let arns = attached(iam, SCHEMA.kind, role)
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect();
+        live.insert(role, arns);
+    }
+    Ok(items
+        .iter()
+        .map(|item| {
+            let (role, arn) = split(&item.id);
+            if live.get(role).is_some_and(|a| a.iter().any(|x| x == arn)) {
+                ReadResult::Found {
+                    args: Observed::new(&item.args)
+                        .set("role", role)
+                        .set("policy_arn", arn)
+                        .finish(),
+                    outputs: Map::new(),
+                }
+            } else {
+                ReadResult::Gone
+            }
+        })
+        .collect())
+}
+
+/// Every argument replaces the attachment: nothing changes in place.
+pub(super) async fn update(_iam: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let (role, arn) = split(&op.id);
+    gone_is_ok(
+        iam.detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "iam:DetachRolePolicy"),
+    )
+}
+
+pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: AttachmentArgs = parse(&op.args, &subject)?;
+    let live = attached(iam, &subject, &args.role).await?.unwrap_or_default();
+    Ok(live
+        .iter()
+        .any(|p| p.policy_arn() == Some(args.policy_arn.as_str()))
+        .then(|| Applied {
+            id: format!("{}|{}", args.role, args.policy_arn),
+            outputs: Map::new(),
+        }))
+}
+

@@ -1,0 +1,241 @@
+//! `aws.logs.log_group`: a log group, named by its physical name or, for
+//! names AWS fixes (`/aws/eks/<cluster>/cluster`), by `name`; id: the name.
+
+use std::collections::HashMap;
+
+use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::types::LogGroup;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::provider::aws::call::{gone_is_ok, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::aws::tags::{self, Tags};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogGroupArgs {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    retention_in_days: Option<i32>,
+    #[serde(default)]
+    kms_key_id: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.logs.log_group",
+    name_prefix: "logs",
+    name_max: 512,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("name"),
+        ArgSpec::new("retention_in_days"),
+        ArgSpec::new("kms_key_id"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn", "name"],
+    validate: validate_as::<LogGroupArgs>,
+    doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key_id` (a key ARN), `name` (default: the physical name).",
+};
+
+fn outputs(name: &str, arn: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(arn.trim_end_matches(":*")));
+    m.insert("name".into(), json!(name));
+    m
+}
+
+fn arn(g: &LogGroup) -> &str {
+    g.log_group_arn()
+        .or(g.arn())
+        .unwrap_or_default()
+        .trim_end_matches(":*")
+}
+
+async fn describe(logs: &Client, subject: &str, prefix: Option<&str>) -> Result<HashMap<String, LogGroup>, ProviderError> {
+    let all: Vec<LogGroup> = logs
+        .describe_log_groups()
+        .set_log_group_name_prefix(prefix.map(str::to_string))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "logs:DescribeLogGroups")?;
+    Ok(all
+        .into_iter()
+        .filter_map(|g| Some((g.log_group_name()?.to_string(), g)))
+        .collect())
+}
+
+async fn live_tags(logs: &Client, subject: &str, arn: &str) -> Result<Tags, ProviderError> {
+    Ok(logs
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .or_fail(subject, "logs:ListTagsForResource")?
+        .tags()
+        .map(|t| {
+            t.iter()
+                .filter(|(k, _)| !k.starts_with("aws:"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+async fn set_retention(logs: &Client, subject: &str, name: &str, days: Option<i32>) -> Result<(), ProviderError> {
+    match days {
+        Some(days) => {
+            logs.put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .or_fail(subject, "logs:PutRetentionPolicy")?;
+        }
+        None => {
+            logs.delete_retention_policy()
+                .log_group_name(name)
+                .send()
+                .await
+                .or_fail(subject, "logs:DeleteRetentionPolicy")?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn create(logs: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: LogGroupArgs = parse(&op.args, &subject)?;
+    let name = args.name.clone().unwrap_or_else(|| op.name.clone());
+    logs.create_log_group()
+        .log_group_name(&name)
+        .set_kms_key_id(args.kms_key_id.clone())
+        .set_tags(Some(args.tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .or_fail(&subject, "logs:CreateLogGroup")?;
+    if args.retention_in_days.is_some() {
+        set_retention(logs, &subject, &name, args.retention_in_days).await?;
+    }
+    let live = describe(logs, &subject, Some(&name)).await?;
+    Ok(Applied {
+        outputs: outputs(&name, live.get(&name).map(arn).unwrap_or_default()),
+        id: name,
+    })
+}
+
+/// One DescribeLogGroups (per page) for the stack's groups; tags need one
+/// ListTagsForResource per group, which has no batched form.
+pub(super) async fn read(logs: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+    let subject = SCHEMA.kind;
+    let prefix = (items.len() == 1).then(|| items[0].id.as_str());
+    let live = describe(logs, subject, prefix).await?;
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(g) = live.get(&item.id) else {
+            results.push(ReadResult::Gone);
+            continue;
+        };
+        let args = Observed::new(&item.args)
+            .maybe("name", item.args.get("name").and_then(Value::as_str))
+            .maybe("retention_in_days", g.retention_in_days())
+            .maybe("kms_key_id", g.kms_key_id())
+            .tags(&live_tags(logs, subject, arn(g)).await?)
+            .finish();
+        results.push(ReadResult::Found {
+            args,
+            outputs: outputs(&item.id, arn(g)),
+        });
+    }
+    Ok(results)
+}
+
+pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: LogGroupArgs = parse(&op.before, &subject)?;
+    let after: LogGroupArgs = parse(&op.after, &subject)?;
+    let changed = |k: &str| op.changed.iter().any(|c| c == k);
+    if changed("retention_in_days") {
+        set_retention(logs, &subject, &op.id, after.retention_in_days).await?;
+    }
+    if changed("kms_key_id") {
+        match &after.kms_key_id {
+            Some(key) => {
+                logs.associate_kms_key()
+                    .log_group_name(&op.id)
+                    .kms_key_id(key)
+                    .send()
+                    .await
+                    .or_fail(&subject, "logs:AssociateKmsKey")?;
+            }
+            None => {
+                logs.disassociate_kms_key()
+                    .log_group_name(&op.id)
+                    .send()
+                    .await
+                    .or_fail(&subject, "logs:DisassociateKmsKey")?;
+            }
+        }
+    }
+    let arn = op
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let (removed, added) = tags::difference(&before.tags, &after.tags);
+    if !removed.is_empty() {
+        logs.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .or_fail(&subject, "logs:UntagResource")?;
+    }
+    if !added.is_empty() {
+        logs.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(added.into_iter().collect()))
+            .send()
+            .await
+            .or_fail(&subject, "logs:TagResource")?;
+    }
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(logs: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    gone_is_ok(
+        logs.delete_log_group()
+            .log_group_name(&op.id)
+            .send()
+            .await
+            .map(drop)
+            .or_fail(&op.address.to_string(), "logs:DeleteLogGroup"),
+    )
+}
+
+pub(super) async fn adopt(logs: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: LogGroupArgs = parse(&op.args, &subject)?;
+    let name = args.name.unwrap_or_else(|| op.name.clone());
+    let live = describe(logs, &subject, Some(&name)).await?;
+    let Some(g) = live.get(&name) else {
+        return Ok(None);
+    };
+    let owned = tags::owns(&live_tags(logs, &subject, arn(g)).await?, &op.stack, &subject);
+    Ok(owned.then(|| Applied {
+        outputs: outputs(&name, arn(g)),
+        id: name.clone(),
+    }))
+}

@@ -1,0 +1,423 @@
+//! The security kinds (IAM, KMS, Secrets Manager, CloudWatch Logs, ECR and
+//! flow logs) through the whole engine against moto: create, a no-op
+//! replan, in-place updates, destroy; policies compared by meaning; IRSA
+//! trust scoped to one service account; a secret's value kept out of every
+//! output; and the image scan gate.
+
+use payrun::address::Address;
+use payrun::plan::Action;
+use serde_json::{Value, json};
+
+use crate::support::engine::Stack;
+use crate::support::moto;
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap()
+}
+
+const SECURITY: &str = r#"
+let retention = config.vars.retention ?? 7;
+let action = config.vars.action ?? "s3:GetObject";
+let key = aws::kms::key("data", #{ description: "payments data" });
+aws::kms::alias("data", #{ target_key_id: key.id });
+let logs = aws::logs::log_group("app", #{ retention_in_days: retention, kms_key_id: key.arn });
+let read = aws::iam::policy("read", #{
+    description: "read the payments bucket",
+    policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Action: [action], Resource: ["arn:aws:s3:::payments/*"] }] },
+});
+let role = aws::iam::role("app", #{
+    description: "the payments app",
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Principal: #{ Service: "vpc-flow-logs.amazonaws.com" }, Action: "sts:AssumeRole" }] },
+});
+aws::iam::role_policy("app-logs", #{
+    role: role.name,
+    policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Action: ["logs:PutLogEvents", "logs:CreateLogStream"], Resource: [logs.arn] }] },
+});
+aws::iam::role_policy_attachment("app-read", #{ role: role.name, policy_arn: read.arn });
+aws::secretsmanager::secret("db", #{ generate: #{ length: 24, exclude_punctuation: true }, kms_key_id: key.arn });
+let repo = aws::ecr::repository("api", #{});
+aws::ecr::lifecycle_policy("api", #{
+    repository: repo.name,
+    rules: [#{ rulePriority: 1, description: "keep the last 10 images", selection: #{ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 }, action: #{ type: "expire" } }],
+});
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.42.0.0/16" });
+aws::ec2::flow_log("main", #{ vpc_id: vpc.id, log_group_name: logs.name, deliver_logs_permission_arn: role.arn });
+"#;
+
+fn noisy(plan: &payrun::plan::Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| format!("{} {:?} {:?} {:?}", c.address, c.action, c.changes, c.drift))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_kinds_create_update_and_destroy() {
+    let s = Stack::aws(SECURITY, "sec");
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    assert_eq!(summary.created, 12, "{summary}");
+
+    let again = s.plan().await;
+    assert!(!again.has_changes(), "{:?}", noisy(&again));
+
+    // A policy change and a retention change are in-place updates.
+    s.set_var("action", "s3:PutObject");
+    s.set_var("retention", 30);
+    let plan = s.plan().await;
+    assert_eq!(
+        plan.change(&addr("aws.iam.policy.read")).unwrap().action,
+        Action::Update
+    );
+    assert_eq!(
+        plan.change(&addr("aws.logs.log_group.app")).unwrap().action,
+        Action::Update
+    );
+    assert_eq!(plan.summary(), (0, 2, 0), "{:?}", noisy(&plan));
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    assert!(!s.plan().await.has_changes(), "{:?}", noisy(&s.plan().await));
+
+    let conf = moto::sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let state = s.state();
+    let policy_arn = state.resources[&addr("aws.iam.policy.read")].id.clone();
+    let role_name = state.resources[&addr("aws.iam.role.app")].id.clone();
+    let p = iam.get_policy().policy_arn(&policy_arn).send().await.unwrap();
+    let version = iam
+        .get_policy_version()
+        .policy_arn(&policy_arn)
+        .version_id(p.policy().unwrap().default_version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        version
+            .policy_version()
+            .unwrap()
+            .document()
+            .unwrap()
+            .contains("s3:PutObject")
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    let group = logs
+        .describe_log_groups()
+        .log_group_name_prefix("logs-app-sec")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.log_groups()[0].retention_in_days(), Some(30));
+
+    let summary = s.destroy().await;
+    assert!(summary.ok(), "{summary}");
+    assert!(s.state().resources.is_empty());
+    let role = iam.get_role().role_name(&role_name).send().await;
+    assert!(role.is_err(), "the role survived destroy");
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    let repos = ecr.describe_repositories().send().await.unwrap();
+    assert!(
+        repos
+            .repositories()
+            .iter()
+            .all(|r| r.repository_name() != Some("ecr-api-sec")),
+        "the repository survived destroy"
+    );
+}
+
+const WRITTEN: &str = r#"
+aws::iam::policy("spelling", #{
+    policy: #{ Version: "2012-10-17", Statement: [#{ Sid: "Read", Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"] }] },
+});
+"#;
+
+const RESPELLED: &str = r#"
+aws::iam::policy("spelling", #{
+    policy: #{ Statement: #{ Resource: ["arn:aws:s3:::b/*", "arn:aws:s3:::a/*"], Action: "s3:GetObject", Effect: "Allow", Sid: "Read" }, Version: "2012-10-17" },
+});
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_spelled_differently_is_a_no_op() {
+    let s = Stack::aws(WRITTEN, "spell");
+    assert!(s.apply().await.ok());
+    s.write(RESPELLED);
+    let plan = s.plan().await;
+    assert!(!plan.has_changes(), "{:?}", noisy(&plan));
+    // A real change still shows.
+    s.write(&RESPELLED.replace("s3:GetObject", "s3:DeleteObject"));
+    let plan = s.plan().await;
+    assert_eq!(
+        plan.change(&addr("aws.iam.policy.spelling")).unwrap().action,
+        Action::Update
+    );
+    assert!(s.destroy().await.ok());
+}
+
+const IRSA: &str = r#"
+import "iam" as iam;
+let oidc = aws::iam::openid_connect_provider("eks", #{
+    url: "https://oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF",
+    client_ids: ["sts.amazonaws.com"],
+    thumbprints: ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+});
+aws::iam::role("payments-api", #{
+    assume_role_policy: iam::irsa_trust_policy(oidc.arn, oidc.issuer_host, "payments", "api"),
+});
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_irsa_role_trusts_exactly_its_service_account() {
+    let s = Stack::aws(IRSA, "irsa");
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    assert!(!s.plan().await.has_changes());
+
+    let state = s.state();
+    let oidc_arn = state.resources[&addr("aws.iam.openid_connect_provider.eks")]
+        .id
+        .clone();
+    let role = state.resources[&addr("aws.iam.role.payments-api")].id.clone();
+    let iam = aws_sdk_iam::Client::new(&moto::sdk_config().await);
+    let live = iam.get_role().role_name(&role).send().await.unwrap();
+    let text = live.role().unwrap().assume_role_policy_document().unwrap();
+    let decoded = if text.starts_with('{') {
+        text.to_string()
+    } else {
+        urlencoding_decode(text)
+    };
+    let doc: Value = serde_json::from_str(&decoded).unwrap();
+    let host = "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF";
+    let statement = match &doc["Statement"] {
+        Value::Array(items) => {
+            assert_eq!(items.len(), 1, "{doc}");
+            items[0].clone()
+        }
+        one => one.clone(),
+    };
+    assert_eq!(statement["Effect"], "Allow");
+    assert_eq!(statement["Principal"], json!({ "Federated": oidc_arn }));
+    let action = &statement["Action"];
+    assert!(
+        action == "sts:AssumeRoleWithWebIdentity" || *action == json!(["sts:AssumeRoleWithWebIdentity"]),
+        "{doc}"
+    );
+    assert_eq!(
+        statement["Condition"],
+        json!({ "StringEquals": {
+            format!("{host}:sub"): "system:serviceaccount:payments:api",
+            format!("{host}:aud"): "sts.amazonaws.com",
+        }}),
+        "{doc}"
+    );
+    assert!(s.destroy().await.ok());
+}
+
+fn urlencoding_decode(text: &str) -> String {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+const SECRET: &str = r#"
+aws::secretsmanager::secret("api-token", #{ value: secret_env("PAYRUN_TEST_API_TOKEN"), description: "the API token" });
+"#;
+
+const TOKEN: &str = "tok-7f3a9c21-never-stored";
+
+fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd::Command {
+    let endpoint = moto::moto().endpoint.clone();
+    let mut cmd = p.payrun();
+    cmd.args(args)
+        .args(["--suffix", "leak", "--endpoint-url", &endpoint])
+        .env_remove("PAYRUN_FAKE_CLOUD")
+        .env("PAYRUN_LOG", "debug")
+        .env("PAYRUN_TEST_API_TOKEN", TOKEN)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", moto::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    cmd
+}
+
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+        {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_value_reaches_no_state_plan_or_log() {
+    let p = crate::support::bin::Project::new(SECRET);
+    let plan_file = p.path().join("saved.plan");
+    let plan_file = plan_file.to_str().unwrap();
+    let mut seen = String::new();
+    for args in [
+        vec!["plan", "--out", plan_file],
+        vec!["plan", "--json"],
+        vec!["apply", plan_file, "--auto-approve"],
+    ] {
+        let out = payrun_on_moto(&p, &args).assert().success().get_output().clone();
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(seen.contains("DEBUG"), "PAYRUN_LOG=debug logged nothing");
+    assert!(seen.contains("aws.secretsmanager.secret.api-token"));
+    assert!(!seen.contains(TOKEN), "the value was printed or logged");
+    // The state, the saved plan and everything else in the project.
+    assert_eq!(files_containing(p.path(), TOKEN), Vec::<String>::new());
+
+    // It did reach Secrets Manager.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&moto::sdk_config().await);
+        let v = sm
+            .get_secret_value()
+            .secret_id("secret-api-token-leak")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v.secret_string(), Some(TOKEN));
+    });
+    let out = payrun_on_moto(&p, &["destroy", "--auto-approve"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_shows_no_secret_value() {
+    // SAFETY: this variable is read by this test only.
+    unsafe { std::env::set_var("PAYRUN_TEST_PLAN_TOKEN", TOKEN) };
+    let s = Stack::aws(
+        &SECRET.replace("PAYRUN_TEST_API_TOKEN", "PAYRUN_TEST_PLAN_TOKEN"),
+        "leakplan",
+    );
+    let plan = s.plan().await;
+    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let json = serde_json::to_string(&plan).unwrap();
+    assert!(text.contains("api-token"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(!json.contains(TOKEN), "{json}");
+    assert!(json.contains("sha256:"), "the plan records a digest: {json}");
+}
+
+/// A manifest whose digest differs per `seed`; moto stores it as is.
+fn manifest(seed: u8) -> String {
+    let hex = format!("{seed:02x}").repeat(32);
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": format!("sha256:{hex}") },
+        "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2048, "digest": format!("sha256:{hex}") }],
+    })
+    .to_string()
+}
+
+/// What DescribeImageScanFindings answers for `repository:tag`, set through
+/// moto's API (otherwise moto answers one fixed HIGH finding, CVE-9999-9999,
+/// for every image).
+fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &str)]) {
+    let findings: Vec<Value> = cves
+        .iter()
+        .map(|(name, severity)| json!({ "name": name, "severity": severity, "uri": "https://cve.example", "attributes": [] }))
+        .collect();
+    let result = json!({
+        "results": [{
+            "registryId": "123456789012",
+            "repositoryName": repository,
+            "imageId": { "imageTag": tag },
+            "imageScanStatus": { "status": "COMPLETE", "description": "The scan was completed successfully." },
+            "imageScanFindings": { "findings": findings, "findingSeverityCounts": counts },
+        }],
+        "region": moto::REGION,
+    });
+    moto::moto_api("/moto-api/static/ecr/scan-finding-results", &result.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scan_gate_passes_a_clean_image_and_stops_a_vulnerable_one() {
+    let repository = "scan-gate-images";
+    let ecr = aws_sdk_ecr::Client::new(&moto::sdk_config().await);
+    ecr.create_repository()
+        .repository_name(repository)
+        .send()
+        .await
+        .unwrap();
+    for (seed, tag) in [(1, "clean"), (2, "vulnerable")] {
+        ecr.put_image()
+            .repository_name(repository)
+            .image_tag(tag)
+            .image_manifest(manifest(seed))
+            .send()
+            .await
+            .unwrap();
+    }
+    scan_result(repository, "clean", json!({}), &[]);
+    scan_result(
+        repository,
+        "vulnerable",
+        json!({ "CRITICAL": 1, "HIGH": 2, "MEDIUM": 4 }),
+        &[
+            ("CVE-2024-0001", "CRITICAL"),
+            ("CVE-2024-0002", "HIGH"),
+            ("CVE-2024-0003", "HIGH"),
+            ("CVE-2024-0004", "MEDIUM"),
+        ],
+    );
+
+    let clean = Stack::aws(
+        &format!(
+            r#"let gate = aws::ecr::image_scan_gate("api", #{{ repository: "{repository}", tag: "clean", fail_on_severity: "HIGH", timeout: "30s" }});
+               export("gate", gate.id);"#
+        ),
+        "gateok",
+    );
+    let summary = clean.apply().await;
+    assert!(summary.ok(), "{summary}");
+    let gate = &clean.state().resources[&addr("aws.ecr.image_scan_gate.api")];
+    assert!(gate.id.starts_with("sha256:"), "{}", gate.id);
+    assert!(!clean.plan().await.has_changes());
+
+    let vulnerable = Stack::aws(
+        &format!(
+            r#"aws::ecr::image_scan_gate("api", #{{ repository: "{repository}", tag: "vulnerable", fail_on_severity: "HIGH", timeout: "30s" }});"#
+        ),
+        "gatebad",
+    );
+    let summary = vulnerable.apply().await;
+    assert!(!summary.ok());
+    let (failed, why) = &summary.failed[0];
+    assert_eq!(failed, &addr("aws.ecr.image_scan_gate.api"));
+    assert!(
+        why.contains("has 3 CVE(s) at or above HIGH: CRITICAL 1, HIGH 2, MEDIUM 4"),
+        "{why}"
+    );
+    assert!(why.contains("CVE-2024-0001"), "{why}");
+    assert!(vulnerable.state().resources.is_empty());
+}
