@@ -7,7 +7,6 @@ mod nat_gateway;
 mod network_acl;
 mod network_acl_association;
 mod network_acl_entry;
-mod observed;
 mod route;
 mod route_table;
 mod route_table_association;
@@ -18,7 +17,6 @@ mod security_group_rule;
 mod subnet;
 mod vpc;
 mod vpc_endpoint;
-mod wait;
 
 use std::collections::BTreeSet;
 
@@ -108,7 +106,7 @@ kinds!(
 
 /// The typed args of a call; the host validated them at plan time, so a
 /// failure here means the args changed shape in between.
-fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
+pub(super) fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
     serde_path_to_error::deserialize(args.clone()).map_err(|e| {
         ProviderError::new(format!(
             "{subject}: invalid arguments at `{}`: {}",
@@ -145,7 +143,7 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 }
 
 /// A reply that lacks what the API promises.
-fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
+pub(super) fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
     ProviderError::new(format!("{subject}: {action} answered without {what}"))
         .with_code("IncompleteResponse")
 }
@@ -171,7 +169,7 @@ fn arn(ec2: &Client, owner: Option<&str>, resource: &str) -> Value {
 }
 
 /// Deleting what is already gone succeeds.
-fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
+pub(super) fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
     match result {
         Err(e) if super::error::is_not_found(&e) => Ok(()),
         other => other,

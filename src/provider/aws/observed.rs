@@ -5,13 +5,13 @@ use serde_json::{Map, Value};
 
 use crate::provider::aws::tags::Tags;
 
-pub(super) struct Observed<'a> {
+pub(crate) struct Observed<'a> {
     recorded: &'a Value,
     args: Map<String, Value>,
 }
 
 impl<'a> Observed<'a> {
-    pub(super) fn new(recorded: &'a Value) -> Self {
+    pub(crate) fn new(recorded: &'a Value) -> Self {
         Self {
             recorded,
             args: Map::new(),
@@ -23,14 +23,14 @@ impl<'a> Observed<'a> {
     }
 
     /// An argument the program must write.
-    pub(super) fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+    pub(crate) fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
         self.args.insert(key.to_string(), value.into());
         self
     }
 
     /// An optional argument: given back when the program wrote it, or when
     /// the live value differs from what leaving it out means.
-    pub(super) fn optional(
+    pub(crate) fn optional(
         &mut self,
         key: &str,
         live: impl Into<Value>,
@@ -44,7 +44,7 @@ impl<'a> Observed<'a> {
     }
 
     /// An optional argument with no default: given back when known.
-    pub(super) fn maybe(&mut self, key: &str, live: Option<impl Into<Value>>) -> &mut Self {
+    pub(crate) fn maybe(&mut self, key: &str, live: Option<impl Into<Value>>) -> &mut Self {
         if let Some(v) = live {
             self.args.insert(key.to_string(), v.into());
         }
@@ -53,7 +53,7 @@ impl<'a> Observed<'a> {
 
     /// A string the program may write in another spelling AWS normalises
     /// (`all` for `-1`): the written spelling when both mean the same.
-    pub(super) fn spelled(
+    pub(crate) fn spelled(
         &mut self,
         key: &str,
         live: &str,
@@ -70,7 +70,7 @@ impl<'a> Observed<'a> {
 
     /// A list AWS keeps as a set: in the program's order when it has the same
     /// members, else sorted; left out when empty and never written.
-    pub(super) fn set_list(&mut self, key: &str, mut live: Vec<String>) -> &mut Self {
+    pub(crate) fn set_list(&mut self, key: &str, mut live: Vec<String>) -> &mut Self {
         live.sort();
         if let Some(written) = self.recorded.get(key).and_then(Value::as_array) {
             let mut w: Vec<String> = written
@@ -90,7 +90,7 @@ impl<'a> Observed<'a> {
         self
     }
 
-    pub(super) fn tags(&mut self, tags: &Tags) -> &mut Self {
+    pub(crate) fn tags(&mut self, tags: &Tags) -> &mut Self {
         if !tags.is_empty() || self.was_written("tags") {
             let map: Map<String, Value> = tags
                 .iter()
@@ -101,7 +101,7 @@ impl<'a> Observed<'a> {
         self
     }
 
-    pub(super) fn finish(&mut self) -> Map<String, Value> {
+    pub(crate) fn finish(&mut self) -> Map<String, Value> {
         std::mem::take(&mut self.args)
     }
 }
