@@ -7,8 +7,11 @@
 mod api_calls;
 mod config;
 mod ec2;
+mod eks;
 mod error;
+mod observed;
 mod tags;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -24,7 +27,8 @@ use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
 /// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS].concat());
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> =
+    LazyLock::new(|| [ec2::SCHEMAS, eks::SCHEMAS].concat());
 
 /// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
 fn service(kind: &str) -> &str {
@@ -36,6 +40,7 @@ pub struct AwsProvider {
     settings: AwsSettings,
     sdk: OnceCell<aws_types::SdkConfig>,
     ec2: OnceCell<aws_sdk_ec2::Client>,
+    eks: OnceCell<aws_sdk_eks::Client>,
     calls: ApiCalls,
 }
 
@@ -45,8 +50,17 @@ impl AwsProvider {
             settings,
             sdk: OnceCell::new(),
             ec2: OnceCell::new(),
+            eks: OnceCell::new(),
             calls: ApiCalls::default(),
         }
+    }
+
+    /// A provider whose EKS calls go to `eks` (a client with a stubbed
+    /// transport, in tests).
+    pub fn with_eks_client(settings: AwsSettings, eks: aws_sdk_eks::Client) -> Self {
+        let p = Self::new(settings);
+        p.eks.set(eks).ok();
+        p
     }
 
     /// AWS operations sent so far, by operation name (`DescribeVpcs`).
@@ -65,6 +79,17 @@ impl AwsProvider {
                     .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .await
+    }
+
+    async fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks
+            .get_or_init(|| async {
+                let conf = aws_sdk_eks::config::Builder::from(self.sdk().await)
+                    .interceptor(self.calls.clone())
+                    .build();
+                aws_sdk_eks::Client::from_conf(conf)
             })
             .await
     }
@@ -89,6 +114,7 @@ impl Provider for AwsProvider {
         }
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::read(self.ec2().await, kind, items).await,
+            "eks" if eks::serves(kind) => eks::read(self.eks().await, kind, items).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -97,6 +123,7 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::create(self.ec2().await, op).await,
+            "eks" if eks::serves(kind) => eks::create(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -105,6 +132,7 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::update(self.ec2().await, op).await,
+            "eks" if eks::serves(kind) => eks::update(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -113,7 +141,15 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::delete(self.ec2().await, op).await,
+            "eks" if eks::serves(kind) => eks::delete(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
+        }
+    }
+
+    fn concurrency_key(&self, kind: &str, args: &serde_json::Value) -> Option<String> {
+        match service(kind) {
+            "eks" => eks::concurrency_key(kind, args),
+            _ => None,
         }
     }
 
@@ -121,6 +157,7 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::adopt(self.ec2().await, op).await,
+            "eks" if eks::serves(kind) => eks::adopt(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
