@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aws_eks;
 mod aws_network;
 mod aws_platform;
 mod aws_security;

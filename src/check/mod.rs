@@ -3,6 +3,7 @@
 //! Kubernetes manifests and quotas, helm availability, and program
 //! acknowledgements.
 
+pub mod eks;
 mod helm;
 mod iam;
 pub mod k8s;

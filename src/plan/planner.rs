@@ -195,6 +195,7 @@ pub async fn make_plan(
             exports.insert(export.name.clone(), resolve(&export.value, &lookup));
         }
         findings.extend(check::program_findings(graph, program, registry));
+        findings.extend(check::eks::findings(&changes));
     }
 
     let keep: BTreeSet<&Address> = match (desired, opts.mode) {

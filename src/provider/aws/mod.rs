@@ -12,14 +12,16 @@ mod call;
 mod config;
 mod ec2;
 mod ecr;
+mod eks;
 mod error;
 mod iam;
 mod kms;
 mod logs;
-mod secretsmanager;
 mod observed;
 mod policy_document;
+mod secretsmanager;
 mod tags;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -35,10 +37,18 @@ use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
 /// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS, iam::SCHEMAS, kms::SCHEMAS, secretsmanager::SCHEMAS,
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
+    [
+        ec2::SCHEMAS,
+        iam::SCHEMAS,
+        kms::SCHEMAS,
+        secretsmanager::SCHEMAS,
         logs::SCHEMAS,
         ecr::SCHEMAS,
-    ].concat());
+        eks::SCHEMAS,
+    ]
+    .concat()
+});
 
 /// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
 fn service(kind: &str) -> &str {
@@ -55,6 +65,7 @@ pub struct AwsProvider {
     secretsmanager: OnceCell<aws_sdk_secretsmanager::Client>,
     logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
     ecr: OnceCell<aws_sdk_ecr::Client>,
+    eks: OnceCell<aws_sdk_eks::Client>,
     calls: ApiCalls,
 }
 
@@ -69,8 +80,17 @@ impl AwsProvider {
             secretsmanager: OnceCell::new(),
             logs: OnceCell::new(),
             ecr: OnceCell::new(),
+            eks: OnceCell::new(),
             calls: ApiCalls::default(),
         }
+    }
+
+    /// A provider whose EKS calls go to `eks` (a client with a stubbed
+    /// transport, in tests).
+    pub fn with_eks_client(settings: AwsSettings, eks: aws_sdk_eks::Client) -> Self {
+        let p = Self::new(settings);
+        p.eks.set(eks).ok();
+        p
     }
 
     /// AWS operations sent so far, by operation name (`DescribeVpcs`).
@@ -89,6 +109,17 @@ impl AwsProvider {
                     .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .await
+    }
+
+    async fn eks(&self) -> &aws_sdk_eks::Client {
+        self.eks
+            .get_or_init(|| async {
+                let conf = aws_sdk_eks::config::Builder::from(self.sdk().await)
+                    .interceptor(self.calls.clone())
+                    .build();
+                aws_sdk_eks::Client::from_conf(conf)
             })
             .await
     }
@@ -146,6 +177,7 @@ impl Provider for AwsProvider {
             "secretsmanager" if secretsmanager::serves(kind) => {
                 secretsmanager::read(self.secretsmanager().await, kind, items).await
             }
+            "eks" if eks::serves(kind) => eks::read(self.eks().await, kind, items).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -161,6 +193,7 @@ impl Provider for AwsProvider {
             "secretsmanager" if secretsmanager::serves(kind) => {
                 secretsmanager::create(self.secretsmanager().await, op).await
             }
+            "eks" if eks::serves(kind) => eks::create(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -176,6 +209,7 @@ impl Provider for AwsProvider {
             "secretsmanager" if secretsmanager::serves(kind) => {
                 secretsmanager::update(self.secretsmanager().await, op).await
             }
+            "eks" if eks::serves(kind) => eks::update(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -191,7 +225,15 @@ impl Provider for AwsProvider {
             "secretsmanager" if secretsmanager::serves(kind) => {
                 secretsmanager::delete(self.secretsmanager().await, op).await
             }
+            "eks" if eks::serves(kind) => eks::delete(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
+        }
+    }
+
+    fn concurrency_key(&self, kind: &str, args: &serde_json::Value) -> Option<String> {
+        match service(kind) {
+            "eks" => eks::concurrency_key(kind, args),
+            _ => None,
         }
     }
 
@@ -206,6 +248,7 @@ impl Provider for AwsProvider {
             "secretsmanager" if secretsmanager::serves(kind) => {
                 secretsmanager::adopt(self.secretsmanager().await, op).await
             }
+            "eks" if eks::serves(kind) => eks::adopt(self.eks().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }

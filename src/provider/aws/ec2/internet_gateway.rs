@@ -10,9 +10,9 @@ use aws_sdk_ec2::types::{AttachmentStatus, InternetGateway, ResourceType};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::observed::Observed;
 use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};

@@ -18,7 +18,6 @@ mod security_group_rule;
 mod subnet;
 mod vpc;
 mod vpc_endpoint;
-mod wait;
 
 use std::collections::BTreeSet;
 

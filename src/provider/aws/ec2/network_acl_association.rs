@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::Map;
 
 use super::network_acl::describe;
-use super::observed::Observed;
 use super::{filter, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 

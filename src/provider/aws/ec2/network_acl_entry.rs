@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::network_acl::describe_ids;
-use super::observed::Observed;
 use super::{gone_is_ok, parse, recorded};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 

@@ -9,10 +9,10 @@ use aws_sdk_ec2::types::{Route, RouteOrigin, RouteTable};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::observed::Observed;
 use super::route_table::describe;
 use super::{gone_is_ok, parse, recorded};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 

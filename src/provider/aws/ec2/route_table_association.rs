@@ -8,10 +8,10 @@ use aws_sdk_ec2::types::RouteTableAssociation;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::observed::Observed;
 use super::route_table::describe;
 use super::{gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 

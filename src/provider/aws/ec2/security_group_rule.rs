@@ -11,9 +11,9 @@ use aws_sdk_ec2::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::observed::Observed;
 use super::{filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{ArgSpec, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};

@@ -9,11 +9,11 @@ use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint, VpcEndpointType};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::observed::Observed;
-use super::wait::{self, Poll};
 use super::{filter, incomplete, parse, recorded};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
+use crate::provider::aws::wait::{self, Poll};
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,

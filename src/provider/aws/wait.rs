@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use crate::provider::{ProgressFn, ProviderError};
 
-pub(super) enum Poll<T> {
+pub(crate) enum Poll<T> {
     Ready(T),
     /// Still changing; the state AWS reports.
     Pending(String),
 }
 
 /// Polls until `poll` is ready, at growing intervals up to 10 s.
-pub(super) async fn until<T, F, Fut>(
+pub(crate) async fn until<T, F, Fut>(
     progress: &ProgressFn,
     subject: &str,
     timeout: Duration,

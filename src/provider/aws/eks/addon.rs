@@ -1,0 +1,352 @@
+//! `aws.eks.addon`: an EKS-managed add-on (CoreDNS, the EBS CSI driver...).
+//! An unpinned version resolves to EKS's default for the cluster's
+//! Kubernetes version; `configuration_values` is written as a map and sent
+//! as JSON.
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_update_done, update_tags};
+use crate::provider::aws::call::{incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::wait::{self, Poll};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
+
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Conflicts {
+    #[default]
+    Overwrite,
+    None,
+    Preserve,
+}
+
+impl From<Conflicts> for ResolveConflicts {
+    fn from(c: Conflicts) -> Self {
+        match c {
+            Conflicts::Overwrite => ResolveConflicts::Overwrite,
+            Conflicts::None => ResolveConflicts::None,
+            Conflicts::Preserve => ResolveConflicts::Preserve,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddonArgs {
+    cluster_name: String,
+    addon_name: String,
+    /// Pinned version; when absent, EKS's default for the cluster version.
+    #[serde(default)]
+    addon_version: Option<String>,
+    #[serde(default)]
+    resolve_conflicts: Conflicts,
+    #[serde(default)]
+    configuration_values: Option<Map<String, Value>>,
+    #[serde(default)]
+    service_account_role_arn: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.eks.addon",
+    name_prefix: "addon",
+    name_max: 100,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("cluster_name"),
+        ArgSpec::force_new("addon_name"),
+        ArgSpec::new("addon_version"),
+        ArgSpec::new("resolve_conflicts"),
+        ArgSpec::new("configuration_values"),
+        ArgSpec::new("service_account_role_arn"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn", "addon_version"],
+    validate: validate_as::<AddonArgs>,
+    doc: "An EKS add-on: `cluster_name`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
+};
+
+fn outputs(a: &Addon) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(a.addon_arn().unwrap_or_default()));
+    m.insert(
+        "addon_version".into(),
+        json!(a.addon_version().unwrap_or_default()),
+    );
+    m
+}
+
+fn config_json(a: &AddonArgs) -> Option<String> {
+    a.configuration_values
+        .as_ref()
+        .map(|m| Value::Object(m.clone()).to_string())
+}
+
+/// The version to install: the pinned one, else EKS's default for the
+/// cluster's Kubernetes version.
+async fn resolve_version(
+    eks: &Client,
+    subject: &str,
+    a: &AddonArgs,
+) -> Result<String, ProviderError> {
+    if let Some(v) = &a.addon_version {
+        return Ok(v.clone());
+    }
+    let cluster = eks
+        .describe_cluster()
+        .name(&a.cluster_name)
+        .send()
+        .await
+        .or_fail(subject, "eks:DescribeCluster")?;
+    let k8s = cluster
+        .cluster()
+        .and_then(|c| c.version())
+        .ok_or_else(|| incomplete(subject, "DescribeCluster", "a Kubernetes version"))?
+        .to_string();
+    let out = eks
+        .describe_addon_versions()
+        .addon_name(&a.addon_name)
+        .kubernetes_version(&k8s)
+        .send()
+        .await
+        .or_fail(subject, "eks:DescribeAddonVersions")?;
+    out.addons()
+        .iter()
+        .filter(|info| info.addon_name() == Some(a.addon_name.as_str()))
+        .flat_map(|info| info.addon_versions())
+        .find(|v| {
+            v.compatibilities()
+                .iter()
+                .any(|c| c.cluster_version() == Some(k8s.as_str()) && c.default_version())
+        })
+        .and_then(|v| v.addon_version())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "{subject}: EKS offers no default version of the `{}` add-on for Kubernetes {k8s}",
+                a.addon_name
+            ))
+            .with_code("NoAddonVersion")
+            .with_fix(format!(
+                "pin `addon_version` (`aws eks describe-addon-versions --addon-name {} --kubernetes-version {k8s}` lists them)",
+                a.addon_name
+            ))
+        })
+}
+
+fn split(id: &str) -> (&str, &str) {
+    id.split_once(':').unwrap_or(("", id))
+}
+
+async fn describe(eks: &Client, subject: &str, id: &str) -> Result<Option<Addon>, ProviderError> {
+    let (cluster, name) = split(id);
+    found(
+        eks.describe_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .send()
+            .await
+            .or_fail(subject, "eks:DescribeAddon"),
+    )
+    .map(|o| o.and_then(|o| o.addon().cloned()))
+}
+
+async fn until_active(
+    eks: &Client,
+    progress: &ProgressFn,
+    subject: &str,
+    id: &str,
+) -> Result<Addon, ProviderError> {
+    wait::until(progress, subject, SETTLE_TIMEOUT, || async {
+        let Some(a) = describe(eks, subject, id).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        match a.status() {
+            Some(AddonStatus::Active) => Ok(Poll::Ready(a)),
+            Some(AddonStatus::CreateFailed | AddonStatus::UpdateFailed | AddonStatus::Degraded) => {
+                let why: Vec<String> = a
+                    .health()
+                    .map(|h| {
+                        h.issues()
+                            .iter()
+                            .map(|i| i.message().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Err(ProviderError::new(format!(
+                    "{subject}: add-on {id} is {}: {}",
+                    a.status().map_or("", AddonStatus::as_str),
+                    why.join("; ")
+                ))
+                .with_code("AddonFailed")
+                .with_fix("on a Fargate-only cluster, add-ons need a Fargate profile for their namespace (kube-system) and CoreDNS needs `configuration_values: #{ computeType: \"Fargate\" }`"))
+            }
+            other => Ok(Poll::Pending(
+                other.map_or("UNKNOWN", AddonStatus::as_str).to_string(),
+            )),
+        }
+    })
+    .await
+}
+
+pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let a: AddonArgs = parse(&op.args, &subject)?;
+    let version = resolve_version(eks, &subject, &a).await?;
+    eks.create_addon()
+        .cluster_name(&a.cluster_name)
+        .addon_name(&a.addon_name)
+        .addon_version(&version)
+        .resolve_conflicts(a.resolve_conflicts.into())
+        .set_configuration_values(config_json(&a))
+        .set_service_account_role_arn(a.service_account_role_arn.clone())
+        .set_tags(Some(a.tags.clone().into_iter().collect()))
+        .client_request_token(&op.token)
+        .send()
+        .await
+        .or_fail(&subject, "eks:CreateAddon")?;
+    let id = format!("{}:{}", a.cluster_name, a.addon_name);
+    let live = until_active(eks, &op.progress, &subject, &id).await?;
+    Ok(Applied {
+        id,
+        outputs: outputs(&live),
+    })
+}
+
+/// One DescribeAddon per add-on: EKS has no batch describe.
+pub(super) async fn read(
+    eks: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(a) = describe(eks, SCHEMA.kind, &item.id).await? else {
+            out.push(ReadResult::Gone);
+            continue;
+        };
+        if a.status() == Some(&AddonStatus::Deleting) {
+            out.push(ReadResult::Gone);
+            continue;
+        }
+        let pinned = item.args.get("addon_version").is_some_and(|v| !v.is_null());
+        let config = a
+            .configuration_values()
+            .filter(|c| !c.is_empty())
+            .and_then(|c| serde_json::from_str::<Value>(c).ok());
+        let mut observed = Observed::new(&item.args);
+        observed
+            .set("cluster_name", a.cluster_name().unwrap_or_default())
+            .set("addon_name", a.addon_name().unwrap_or_default())
+            .maybe("configuration_values", config)
+            .maybe("service_account_role_arn", a.service_account_role_arn())
+            .tags(&tags_from(a.tags()));
+        if pinned {
+            observed.maybe("addon_version", a.addon_version());
+        }
+        out.push(ReadResult::Found {
+            args: observed.finish(),
+            outputs: outputs(&a),
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: AddonArgs = parse(&op.before, &subject)?;
+    let after: AddonArgs = parse(&op.after, &subject)?;
+    let (cluster, name) = split(&op.id);
+    let settings = [
+        "addon_version",
+        "resolve_conflicts",
+        "configuration_values",
+        "service_account_role_arn",
+    ];
+    if op.changed.iter().any(|c| settings.contains(&c.as_str())) {
+        let version = resolve_version(eks, &subject, &after).await?;
+        let out = eks
+            .update_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .addon_version(version)
+            .resolve_conflicts(after.resolve_conflicts.into())
+            .configuration_values(config_json(&after).unwrap_or_default())
+            .set_service_account_role_arn(after.service_account_role_arn.clone())
+            .send()
+            .await
+            .or_fail(&subject, "eks:UpdateAddon")?;
+        if let Some(id) = out.update().and_then(|u| u.id()) {
+            until_update_done(eks, &op.progress, &subject, cluster, Some(name), id).await?;
+        }
+    }
+    let live = until_active(eks, &op.progress, &subject, &op.id).await?;
+    if op.changed.iter().any(|c| c == "tags") {
+        update_tags(
+            eks,
+            &subject,
+            live.addon_arn().unwrap_or_default(),
+            &before.tags,
+            &after.tags,
+        )
+        .await?;
+    }
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: outputs(&live),
+    })
+}
+
+pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let (cluster, name) = split(&op.id);
+    let sent = found(
+        eks.delete_addon()
+            .cluster_name(cluster)
+            .addon_name(name)
+            .send()
+            .await
+            .or_fail(&subject, "eks:DeleteAddon"),
+    )?;
+    if sent.is_none() {
+        return Ok(());
+    }
+    wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
+        match describe(eks, &subject, &op.id).await? {
+            Some(a) => Ok(Poll::Pending(
+                a.status()
+                    .map_or("UNKNOWN", AddonStatus::as_str)
+                    .to_string(),
+            )),
+            None => Ok(Poll::Ready(())),
+        }
+    })
+    .await
+}
+
+/// An add-on is addressed by its cluster and name: one carrying our tags is
+/// what an interrupted create made.
+pub(super) async fn adopt(eks: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let a: AddonArgs = parse(&op.args, &subject)?;
+    let id = format!("{}:{}", a.cluster_name, a.addon_name);
+    let Some(live) = describe(eks, &subject, &id).await? else {
+        return Ok(None);
+    };
+    if !owned_by(live.tags(), &op.stack, &subject) {
+        return Ok(None);
+    }
+    let live = until_active(eks, &op.progress, &subject, &id).await?;
+    Ok(Some(Applied {
+        id,
+        outputs: outputs(&live),
+    }))
+}

@@ -1,0 +1,446 @@
+//! `aws.eks.cluster`: an EKS control plane with private endpoint access,
+//! every control-plane log type and envelope encryption of secrets. Create,
+//! upgrade, configuration changes and delete wait until EKS has settled,
+//! reporting progress (a create takes 10 to 15 minutes).
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::types::{
+    Cluster, ClusterStatus, EncryptionConfig, LogSetup, LogType, Logging, Provider,
+    VpcConfigRequest,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_update_done, update_tags};
+use crate::check::eks::upgrade_problem;
+use crate::provider::aws::call::{incomplete, parse};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::observed::Observed;
+use crate::provider::aws::tags::Tags;
+use crate::provider::aws::wait::{self, Poll};
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
+
+const ALL_LOG_TYPES: [&str; 5] = [
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
+
+fn yes() -> bool {
+    true
+}
+
+fn all_log_types() -> Vec<String> {
+    ALL_LOG_TYPES.iter().map(ToString::to_string).collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterArgs {
+    /// Kubernetes minor version, `1.31`.
+    version: String,
+    role_arn: String,
+    subnet_ids: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    #[serde(default = "yes")]
+    endpoint_private_access: bool,
+    #[serde(default)]
+    endpoint_public_access: bool,
+    /// Where the public endpoint answers from; required with public access,
+    /// so it is never open to the whole internet by default.
+    #[serde(default)]
+    public_access_cidrs: Vec<String>,
+    #[serde(default = "all_log_types")]
+    enabled_log_types: Vec<String>,
+    #[serde(default)]
+    secrets_kms_key_arn: Option<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+fn validate(args: &Value) -> Result<(), String> {
+    validate_as::<ClusterArgs>(args)?;
+    let a: ClusterArgs = serde_json::from_value(args.clone()).map_err(|e| e.to_string())?;
+    if a.endpoint_public_access && a.public_access_cidrs.is_empty() {
+        return Err("`public_access_cidrs`: required when `endpoint_public_access` is true (the CIDRs allowed to reach the public endpoint)".into());
+    }
+    if !a.endpoint_public_access && !a.public_access_cidrs.is_empty() {
+        return Err(
+            "`public_access_cidrs`: only meaningful with `endpoint_public_access: true`".into(),
+        );
+    }
+    if !a.endpoint_private_access && !a.endpoint_public_access {
+        return Err("`endpoint_private_access`: at least one of private and public endpoint access must be on".into());
+    }
+    if let Some(t) = a
+        .enabled_log_types
+        .iter()
+        .find(|t| !ALL_LOG_TYPES.contains(&t.as_str()))
+    {
+        return Err(format!(
+            "`enabled_log_types`: unknown log type `{t}` (one of {})",
+            ALL_LOG_TYPES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.eks.cluster",
+    name_prefix: "eks",
+    name_max: 100,
+    taggable: true,
+    args: &[
+        ArgSpec::new("version"),
+        ArgSpec::force_new("role_arn"),
+        ArgSpec::force_new("subnet_ids"),
+        ArgSpec::force_new("security_group_ids"),
+        ArgSpec::new("endpoint_private_access"),
+        ArgSpec::new("endpoint_public_access"),
+        ArgSpec::new("public_access_cidrs"),
+        ArgSpec::new("enabled_log_types"),
+        ArgSpec::force_new("secrets_kms_key_arn"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &[
+        "arn",
+        "endpoint",
+        "ca_data",
+        "oidc_issuer",
+        "oidc_issuer_host",
+        "security_group_id",
+        "version",
+    ],
+    validate,
+    doc: "An EKS cluster: `version`, `role_arn`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `secrets_kms_key_arn`.",
+};
+
+fn outputs(c: &Cluster) -> Map<String, Value> {
+    let issuer = c
+        .identity()
+        .and_then(|i| i.oidc())
+        .and_then(|o| o.issuer())
+        .unwrap_or_default();
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(c.arn().unwrap_or_default()));
+    m.insert("endpoint".into(), json!(c.endpoint().unwrap_or_default()));
+    m.insert(
+        "ca_data".into(),
+        json!(
+            c.certificate_authority()
+                .and_then(|a| a.data())
+                .unwrap_or_default()
+        ),
+    );
+    m.insert("oidc_issuer".into(), json!(issuer));
+    m.insert(
+        "oidc_issuer_host".into(),
+        json!(issuer.strip_prefix("https://").unwrap_or(issuer)),
+    );
+    m.insert(
+        "security_group_id".into(),
+        json!(
+            c.resources_vpc_config()
+                .and_then(|v| v.cluster_security_group_id())
+                .unwrap_or_default()
+        ),
+    );
+    m.insert("version".into(), json!(c.version().unwrap_or_default()));
+    m
+}
+
+fn vpc_config(a: &ClusterArgs, with_network: bool) -> VpcConfigRequest {
+    let mut b = VpcConfigRequest::builder()
+        .endpoint_private_access(a.endpoint_private_access)
+        .endpoint_public_access(a.endpoint_public_access);
+    if a.endpoint_public_access {
+        b = b.set_public_access_cidrs(Some(a.public_access_cidrs.clone()));
+    }
+    if with_network {
+        b = b
+            .set_subnet_ids(Some(a.subnet_ids.clone()))
+            .set_security_group_ids(Some(a.security_group_ids.clone()));
+    }
+    b.build()
+}
+
+fn logging(enabled: &[String]) -> Logging {
+    let (on, off): (Vec<_>, Vec<_>) = ALL_LOG_TYPES
+        .iter()
+        .partition(|t| enabled.iter().any(|e| e == *t));
+    let setup = |types: Vec<&&str>, enabled: bool| {
+        LogSetup::builder()
+            .set_types(Some(types.into_iter().map(|t| LogType::from(*t)).collect()))
+            .enabled(enabled)
+            .build()
+    };
+    let mut b = Logging::builder();
+    if !on.is_empty() {
+        b = b.cluster_logging(setup(on, true));
+    }
+    if !off.is_empty() {
+        b = b.cluster_logging(setup(off, false));
+    }
+    b.build()
+}
+
+fn enabled_logs(c: &Cluster) -> Vec<String> {
+    let on: Vec<String> = c
+        .logging()
+        .map(|l| {
+            l.cluster_logging()
+                .iter()
+                .filter(|s| s.enabled() == Some(true))
+                .flat_map(|s| s.types().iter().map(|t| t.as_str().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    ALL_LOG_TYPES
+        .iter()
+        .filter(|t| on.iter().any(|o| o == *t))
+        .map(ToString::to_string)
+        .collect()
+}
+
+async fn describe(
+    eks: &Client,
+    subject: &str,
+    name: &str,
+) -> Result<Option<Cluster>, ProviderError> {
+    found(
+        eks.describe_cluster()
+            .name(name)
+            .send()
+            .await
+            .or_fail(subject, "eks:DescribeCluster"),
+    )
+    .map(|o| o.and_then(|o| o.cluster().cloned()))
+}
+
+async fn until_active(
+    eks: &Client,
+    progress: &ProgressFn,
+    subject: &str,
+    name: &str,
+) -> Result<Cluster, ProviderError> {
+    wait::until(progress, subject, SETTLE_TIMEOUT, || async {
+        let Some(c) = describe(eks, subject, name).await? else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        match c.status() {
+            Some(ClusterStatus::Active) => Ok(Poll::Ready(c)),
+            Some(ClusterStatus::Failed) => Err(ProviderError::new(format!(
+                "{subject}: cluster {name} failed to create"
+            ))
+            .with_code("ClusterFailed")
+            .with_fix("check the cluster role's trust policy (eks.amazonaws.com) and that the subnets are in at least two availability zones")),
+            other => Ok(Poll::Pending(
+                other.map_or("UNKNOWN", ClusterStatus::as_str).to_string(),
+            )),
+        }
+    })
+    .await
+}
+
+pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let a: ClusterArgs = parse(&op.args, &subject)?;
+    let encryption = a.secrets_kms_key_arn.as_ref().map(|key| {
+        vec![
+            EncryptionConfig::builder()
+                .resources("secrets")
+                .provider(Provider::builder().key_arn(key).build())
+                .build(),
+        ]
+    });
+    eks.create_cluster()
+        .name(&op.name)
+        .version(&a.version)
+        .role_arn(&a.role_arn)
+        .resources_vpc_config(vpc_config(&a, true))
+        .logging(logging(&a.enabled_log_types))
+        .set_encryption_config(encryption)
+        .set_tags(Some(a.tags.clone().into_iter().collect()))
+        .client_request_token(&op.token)
+        .send()
+        .await
+        .or_fail(&subject, "eks:CreateCluster")?;
+    let c = until_active(eks, &op.progress, &subject, &op.name).await?;
+    Ok(Applied {
+        id: op.name.clone(),
+        outputs: outputs(&c),
+    })
+}
+
+/// One DescribeCluster per cluster: EKS has no batch describe.
+pub(super) async fn read(
+    eks: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(c) = describe(eks, SCHEMA.kind, &item.id).await? else {
+            out.push(ReadResult::Gone);
+            continue;
+        };
+        if c.status() == Some(&ClusterStatus::Deleting) {
+            out.push(ReadResult::Gone);
+            continue;
+        }
+        let vpc = c.resources_vpc_config();
+        let public = vpc.is_some_and(|v| v.endpoint_public_access());
+        let cidrs: Vec<String> = if public {
+            vpc.map(|v| v.public_access_cidrs().to_vec())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let key = c
+            .encryption_config()
+            .iter()
+            .find_map(|e| e.provider().and_then(|p| p.key_arn()));
+        out.push(ReadResult::Found {
+            args: Observed::new(&item.args)
+                .set("version", c.version().unwrap_or_default())
+                .set("role_arn", c.role_arn().unwrap_or_default())
+                .set_list(
+                    "subnet_ids",
+                    vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
+                )
+                .set_list(
+                    "security_group_ids",
+                    vpc.map(|v| v.security_group_ids().to_vec())
+                        .unwrap_or_default(),
+                )
+                .optional(
+                    "endpoint_private_access",
+                    vpc.is_some_and(|v| v.endpoint_private_access()),
+                    true,
+                )
+                .optional("endpoint_public_access", public, false)
+                .set_list("public_access_cidrs", cidrs)
+                .optional("enabled_log_types", enabled_logs(&c), all_log_types())
+                .maybe("secrets_kms_key_arn", key)
+                .tags(&tags_from(c.tags()))
+                .finish(),
+            outputs: outputs(&c),
+        });
+    }
+    Ok(out)
+}
+
+/// A version change upgrades in place, one minor version per update;
+/// endpoint and logging changes go through UpdateClusterConfig. Each waits
+/// for EKS to finish before the next, since EKS runs one update at a time.
+pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: ClusterArgs = parse(&op.before, &subject)?;
+    let after: ClusterArgs = parse(&op.after, &subject)?;
+    if let Some(problem) = upgrade_problem(&before.version, &after.version) {
+        return Err(ProviderError::new(format!("{subject}: {problem}"))
+            .with_code("UnsupportedUpgrade")
+            .with_fix(format!(
+                "set `version` to one minor version above {}",
+                before.version
+            )));
+    }
+    let changed = |k: &str| op.changed.iter().any(|c| c == k);
+    if before.version != after.version {
+        let out = eks
+            .update_cluster_version()
+            .name(&op.id)
+            .version(&after.version)
+            .send()
+            .await
+            .or_fail(&subject, "eks:UpdateClusterVersion")?;
+        let id = out
+            .update()
+            .and_then(|u| u.id())
+            .ok_or_else(|| incomplete(&subject, "UpdateClusterVersion", "an update id"))?;
+        until_update_done(eks, &op.progress, &subject, &op.id, None, id).await?;
+    }
+    let endpoint = [
+        "endpoint_private_access",
+        "endpoint_public_access",
+        "public_access_cidrs",
+    ]
+    .iter()
+    .any(|k| changed(k));
+    if endpoint || changed("enabled_log_types") {
+        let out = eks
+            .update_cluster_config()
+            .name(&op.id)
+            .set_resources_vpc_config(endpoint.then(|| vpc_config(&after, false)))
+            .set_logging(changed("enabled_log_types").then(|| logging(&after.enabled_log_types)))
+            .send()
+            .await
+            .or_fail(&subject, "eks:UpdateClusterConfig")?;
+        if let Some(id) = out.update().and_then(|u| u.id()) {
+            until_update_done(eks, &op.progress, &subject, &op.id, None, id).await?;
+        }
+    }
+    let c = until_active(eks, &op.progress, &subject, &op.id).await?;
+    if changed("tags") {
+        update_tags(
+            eks,
+            &subject,
+            c.arn().unwrap_or_default(),
+            &before.tags,
+            &after.tags,
+        )
+        .await?;
+    }
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: outputs(&c),
+    })
+}
+
+/// Waits until the cluster is gone, so its subnets and role can go too.
+pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let sent = found(
+        eks.delete_cluster()
+            .name(&op.id)
+            .send()
+            .await
+            .or_fail(&subject, "eks:DeleteCluster"),
+    )?;
+    if sent.is_none() {
+        return Ok(());
+    }
+    wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
+        match describe(eks, &subject, &op.id).await? {
+            Some(c) => Ok(Poll::Pending(
+                c.status()
+                    .map_or("UNKNOWN", ClusterStatus::as_str)
+                    .to_string(),
+            )),
+            None => Ok(Poll::Ready(())),
+        }
+    })
+    .await
+}
+
+/// The cluster is named after the resource, so a create that went through
+/// left a cluster of that name carrying our tags.
+pub(super) async fn adopt(eks: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let Some(c) = describe(eks, &subject, &op.name).await? else {
+        return Ok(None);
+    };
+    if !owned_by(c.tags(), &op.stack, &subject) {
+        return Ok(None);
+    }
+    let c = until_active(eks, &op.progress, &subject, &op.name).await?;
+    Ok(Some(Applied {
+        id: op.name.clone(),
+        outputs: outputs(&c),
+    }))
+}

@@ -1,0 +1,236 @@
+//! EKS kinds: the cluster, its Fargate profiles and its add-ons; one file
+//! per kind.
+
+mod addon;
+mod cluster;
+mod fargate_profile;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::types::UpdateStatus;
+use serde_json::Value;
+
+use super::error::AwsResultExt;
+use super::tags::{self, Tags};
+use super::wait::{self, Poll};
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, KindSchema, ProgressFn, ProviderError, ReadItem, ReadResult,
+    UpdateOp,
+};
+
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// The EKS kinds, in the order a cluster is built.
+        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
+
+        pub(super) fn serves(kind: &str) -> bool {
+            $(kind == $kind::SCHEMA.kind)||*
+        }
+
+        pub(super) async fn read(
+            eks: &Client,
+            kind: &str,
+            items: &[ReadItem],
+        ) -> Result<Vec<ReadResult>, ProviderError> {
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::read(eks, items).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::create(eks, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::update(eks, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::delete(eks, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn adopt(
+            eks: &Client,
+            op: &CreateOp,
+        ) -> Result<Option<Applied>, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::adopt(eks, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+    };
+}
+
+kinds!(cluster, fargate_profile, addon);
+
+/// The key under which Fargate profile operations of one cluster queue.
+pub(super) fn concurrency_key(kind: &str, args: &Value) -> Option<String> {
+    (kind == fargate_profile::SCHEMA.kind)
+        .then(|| args.get("cluster_name").and_then(Value::as_str))
+        .flatten()
+        .map(|c| format!("eks-fargate:{c}"))
+}
+
+/// Creates, updates and deletes wait this long at most: a cluster takes 10
+/// to 15 minutes to create and as long to upgrade.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+
+fn is_not_found(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+/// `Ok(None)` when EKS says the resource does not exist.
+fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// EKS tags as the program writes them: AWS-owned keys left out.
+fn tags_from(live: Option<&HashMap<String, String>>) -> Tags {
+    live.map(|m| {
+        m.iter()
+            .filter(|(k, _)| !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn owned_by(live: Option<&HashMap<String, String>>, stack: &str, address: &str) -> bool {
+    let t = tags_from(live);
+    t.get(tags::STACK).map(String::as_str) == Some(stack)
+        && t.get(tags::ADDRESS).map(String::as_str) == Some(address)
+}
+
+/// Changes the tags of the resource at `arn` from `before` to `after`.
+async fn update_tags(
+    eks: &Client,
+    subject: &str,
+    arn: &str,
+    before: &Tags,
+    after: &Tags,
+) -> Result<(), ProviderError> {
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed: HashMap<String, String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !removed.is_empty() {
+        eks.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .or_fail(subject, "eks:UntagResource")?;
+    }
+    if !changed.is_empty() {
+        eks.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(changed))
+            .send()
+            .await
+            .or_fail(subject, "eks:TagResource")?;
+    }
+    Ok(())
+}
+
+/// Waits for an update EKS runs in the background (a version upgrade, a
+/// configuration change) to succeed.
+async fn until_update_done(
+    eks: &Client,
+    progress: &ProgressFn,
+    subject: &str,
+    cluster: &str,
+    addon: Option<&str>,
+    update_id: &str,
+) -> Result<(), ProviderError> {
+    wait::until(progress, subject, SETTLE_TIMEOUT, || async {
+        let out = eks
+            .describe_update()
+            .name(cluster)
+            .set_addon_name(addon.map(str::to_string))
+            .update_id(update_id)
+            .send()
+            .await
+            .or_fail(subject, "eks:DescribeUpdate")?;
+        let Some(update) = out.update() else {
+            return Ok(Poll::Pending("update not visible yet".into()));
+        };
+        match update.status() {
+            Some(UpdateStatus::Successful) => Ok(Poll::Ready(())),
+            Some(UpdateStatus::Failed | UpdateStatus::Cancelled) => {
+                let why: Vec<String> = update
+                    .errors()
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.error_code().map_or("Error", |c| c.as_str()),
+                            e.error_message().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                Err(ProviderError::new(format!(
+                    "{subject}: EKS update {update_id} failed: {}",
+                    why.join("; ")
+                ))
+                .with_code("UpdateFailed"))
+            }
+            other => Ok(Poll::Pending(format!(
+                "update {}",
+                other.map_or("InProgress", UpdateStatus::as_str)
+            ))),
+        }
+    })
+    .await
+}
+
+/// Retries `call` while EKS answers ResourceInUseException (another
+/// operation on the same cluster is running), with growing pauses.
+async fn while_in_use<T, F, Fut>(progress: &ProgressFn, mut call: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let mut pause = Duration::from_secs(2);
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(e) if e.code.as_deref() == Some("ResourceInUseException") && tries < 12 => {
+                tries += 1;
+                progress(&format!(
+                    "cluster busy with another operation, retrying in {}s",
+                    pause.as_secs()
+                ));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+            other => return other,
+        }
+    }
+}
