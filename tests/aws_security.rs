@@ -77,14 +77,23 @@ async fn security_kinds_create_update_and_destroy() {
     assert_eq!(plan.summary(), (0, 2, 0), "{:?}", noisy(&plan));
     let summary = s.apply_plan(&plan).await;
     assert!(summary.ok(), "{summary}");
-    assert!(!s.plan().await.has_changes(), "{:?}", noisy(&s.plan().await));
+    assert!(
+        !s.plan().await.has_changes(),
+        "{:?}",
+        noisy(&s.plan().await)
+    );
 
     let conf = moto::sdk_config().await;
     let iam = aws_sdk_iam::Client::new(&conf);
     let state = s.state();
     let policy_arn = state.resources[&addr("aws.iam.policy.read")].id.clone();
     let role_name = state.resources[&addr("aws.iam.role.app")].id.clone();
-    let p = iam.get_policy().policy_arn(&policy_arn).send().await.unwrap();
+    let p = iam
+        .get_policy()
+        .policy_arn(&policy_arn)
+        .send()
+        .await
+        .unwrap();
     let version = iam
         .get_policy_version()
         .policy_arn(&policy_arn)
@@ -148,7 +157,9 @@ async fn a_policy_spelled_differently_is_a_no_op() {
     s.write(&RESPELLED.replace("s3:GetObject", "s3:DeleteObject"));
     let plan = s.plan().await;
     assert_eq!(
-        plan.change(&addr("aws.iam.policy.spelling")).unwrap().action,
+        plan.change(&addr("aws.iam.policy.spelling"))
+            .unwrap()
+            .action,
         Action::Update
     );
     assert!(s.destroy().await.ok());
@@ -177,7 +188,9 @@ async fn an_irsa_role_trusts_exactly_its_service_account() {
     let oidc_arn = state.resources[&addr("aws.iam.openid_connect_provider.eks")]
         .id
         .clone();
-    let role = state.resources[&addr("aws.iam.role.payments-api")].id.clone();
+    let role = state.resources[&addr("aws.iam.role.payments-api")]
+        .id
+        .clone();
     let iam = aws_sdk_iam::Client::new(&moto::sdk_config().await);
     let live = iam.get_role().role_name(&role).send().await.unwrap();
     let text = live.role().unwrap().assume_role_policy_document().unwrap();
@@ -199,7 +212,8 @@ async fn an_irsa_role_trusts_exactly_its_service_account() {
     assert_eq!(statement["Principal"], json!({ "Federated": oidc_arn }));
     let action = &statement["Action"];
     assert!(
-        action == "sts:AssumeRoleWithWebIdentity" || *action == json!(["sts:AssumeRoleWithWebIdentity"]),
+        action == "sts:AssumeRoleWithWebIdentity"
+            || *action == json!(["sts:AssumeRoleWithWebIdentity"]),
         "{doc}"
     );
     assert_eq!(
@@ -280,7 +294,11 @@ fn a_secret_value_reaches_no_state_plan_or_log() {
         vec!["plan", "--json"],
         vec!["apply", plan_file, "--auto-approve"],
     ] {
-        let out = payrun_on_moto(&p, &args).assert().success().get_output().clone();
+        let out = payrun_on_moto(&p, &args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
         seen.push_str(&String::from_utf8_lossy(&out.stdout));
         seen.push_str(&String::from_utf8_lossy(&out.stderr));
     }
@@ -324,7 +342,10 @@ async fn the_plan_shows_no_secret_value() {
     assert!(text.contains("api-token"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");
     assert!(!json.contains(TOKEN), "{json}");
-    assert!(json.contains("sha256:"), "the plan records a digest: {json}");
+    assert!(
+        json.contains("sha256:"),
+        "the plan records a digest: {json}"
+    );
 }
 
 /// A manifest whose digest differs per `seed`; moto stores it as is.
@@ -357,7 +378,10 @@ fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &str)]
         }],
         "region": moto::REGION,
     });
-    moto::moto_api("/moto-api/static/ecr/scan-finding-results", &result.to_string());
+    moto::moto_api(
+        "/moto-api/static/ecr/scan-finding-results",
+        &result.to_string(),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -71,10 +71,13 @@ fn secret_value(spec: &ResourceSpec) -> Option<Finding> {
         _ => return None,
     };
     Some(
-        Finding::error("secret-without-value", format!("{}: the secret {message}", spec.address))
-            .at(&spec.address)
-            .remedy("set `value: secret_env(\"NAME\")` or `generate: #{ length: 32 }`")
-            .source(spec.pos.to_string()),
+        Finding::error(
+            "secret-without-value",
+            format!("{}: the secret {message}", spec.address),
+        )
+        .at(&spec.address)
+        .remedy("set `value: secret_env(\"NAME\")` or `generate: #{ length: 32 }`")
+        .source(spec.pos.to_string()),
     )
 }
 
@@ -89,9 +92,11 @@ fn strings(v: Option<&Value>) -> Vec<&str> {
 /// Actions that only read: `s3:GetObject`, `ec2:Describe*`, `logs:List*`.
 fn read_only(action: &str) -> bool {
     let verb = action.split_once(':').map_or(action, |(_, v)| v);
-    ["Get", "List", "Describe", "Head", "BatchGet", "Query", "Scan", "Search", "Lookup"]
-        .iter()
-        .any(|p| verb.starts_with(p))
+    [
+        "Get", "List", "Describe", "Head", "BatchGet", "Query", "Scan", "Search", "Lookup",
+    ]
+    .iter()
+    .any(|p| verb.starts_with(p))
 }
 
 fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
@@ -105,10 +110,10 @@ fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
-        let name = st
-            .get("Sid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("statement {}", i + 1), |sid| format!("statement `{sid}`"));
+        let name = st.get("Sid").and_then(Value::as_str).map_or_else(
+            || format!("statement {}", i + 1),
+            |sid| format!("statement `{sid}`"),
+        );
         let actions = strings(st.get("Action"));
         let resources = strings(st.get("Resource"));
         let problem = if actions.contains(&"*") {

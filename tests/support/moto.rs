@@ -136,5 +136,8 @@ pub fn moto_api(path: &str, body: &str) {
     .expect("request sent");
     let mut reply = String::new();
     conn.read_to_string(&mut reply).expect("reply read");
-    assert!(reply.starts_with("HTTP/1.1 2") || reply.starts_with("HTTP/1.0 2"), "moto-api {path}: {reply}");
+    assert!(
+        reply.starts_with("HTTP/1.1 2") || reply.starts_with("HTTP/1.0 2"),
+        "moto-api {path}: {reply}"
+    );
 }

@@ -167,9 +167,7 @@ fn dependents(subject: &str) -> &'static str {
         }
         "aws.ec2.route_table" | "aws.ec2.network_acl" => "subnet associations",
         "aws.ec2.eip" => "the NAT gateway or instance the address is associated with",
-        "aws.iam.role" => {
-            "inline policies, attached policies or instance profiles of the role"
-        }
+        "aws.iam.role" => "inline policies, attached policies or instance profiles of the role",
         "aws.iam.policy" => "roles, users or groups the policy is attached to",
         _ => "other resources that refer to it",
     }

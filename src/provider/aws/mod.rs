@@ -16,9 +16,9 @@ mod error;
 mod iam;
 mod kms;
 mod logs;
-mod secretsmanager;
 mod observed;
 mod policy_document;
+mod secretsmanager;
 mod tags;
 
 use std::collections::BTreeMap;
@@ -35,10 +35,17 @@ use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
 /// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS, iam::SCHEMAS, kms::SCHEMAS, secretsmanager::SCHEMAS,
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
+    [
+        ec2::SCHEMAS,
+        iam::SCHEMAS,
+        kms::SCHEMAS,
+        secretsmanager::SCHEMAS,
         logs::SCHEMAS,
         ecr::SCHEMAS,
-    ].concat());
+    ]
+    .concat()
+});
 
 /// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
 fn service(kind: &str) -> &str {

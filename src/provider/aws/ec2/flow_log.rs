@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType};
+use aws_sdk_ec2::types::{
+    FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
+};
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -46,7 +48,11 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 
 const TRAFFIC_DEFAULT: &str = "ALL";
 
-async fn describe(ec2: &Client, subject: &str, filters: Vec<aws_sdk_ec2::types::Filter>) -> Result<Vec<FlowLog>, ProviderError> {
+async fn describe(
+    ec2: &Client,
+    subject: &str,
+    filters: Vec<aws_sdk_ec2::types::Filter>,
+) -> Result<Vec<FlowLog>, ProviderError> {
     ec2.describe_flow_logs()
         .set_filter(Some(filters))
         .into_paginator()
@@ -79,8 +85,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
             .error()
             .and_then(|e| e.message())
             .unwrap_or("no reason given");
-        return Err(ProviderError::new(format!("{subject}: ec2:CreateFlowLogs failed: {why}"))
-            .with_code("FlowLogUnsuccessful"));
+        return Err(
+            ProviderError::new(format!("{subject}: ec2:CreateFlowLogs failed: {why}"))
+                .with_code("FlowLogUnsuccessful"),
+        );
     }
     let id = out
         .flow_log_ids()
@@ -93,12 +101,16 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, FlowLog> = describe(ec2, SCHEMA.kind, vec![filter("flow-log-id", ids(items))])
-        .await?
-        .into_iter()
-        .map(|f| (f.flow_log_id().unwrap_or_default().to_string(), f))
-        .collect();
+pub(super) async fn read(
+    ec2: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let live: HashMap<String, FlowLog> =
+        describe(ec2, SCHEMA.kind, vec![filter("flow-log-id", ids(items))])
+            .await?
+            .into_iter()
+            .map(|f| (f.flow_log_id().unwrap_or_default().to_string(), f))
+            .collect();
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -113,7 +125,8 @@ pub(super) async fn read(ec2: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
                     )
                     .optional(
                         "traffic_type",
-                        f.traffic_type().map_or(TRAFFIC_DEFAULT, TrafficType::as_str),
+                        f.traffic_type()
+                            .map_or(TRAFFIC_DEFAULT, TrafficType::as_str),
                         TRAFFIC_DEFAULT,
                     )
                     .tags(&tags::from_aws(f.tags()))

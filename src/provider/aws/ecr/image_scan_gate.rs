@@ -53,14 +53,21 @@ const TIMEOUT_DEFAULT: Duration = Duration::from_secs(600);
 const POLL: Duration = Duration::from_secs(2);
 
 fn rank(severity: &str) -> Option<usize> {
-    SEVERITIES.iter().position(|s| s.eq_ignore_ascii_case(severity))
+    SEVERITIES
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(severity))
 }
 
 fn image(tag: &str) -> ImageIdentifier {
     ImageIdentifier::builder().image_tag(tag).build()
 }
 
-async fn digest(ecr: &Client, subject: &str, repository: &str, tag: &str) -> Result<Option<String>, ProviderError> {
+async fn digest(
+    ecr: &Client,
+    subject: &str,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<String>, ProviderError> {
     let out = found(
         ecr.describe_images()
             .repository_name(repository)
@@ -82,7 +89,12 @@ struct Scan {
     cves: Vec<String>,
 }
 
-async fn wait_for_scan(ecr: &Client, subject: &str, args: &GateArgs, op: &CreateOp) -> Result<Scan, ProviderError> {
+async fn wait_for_scan(
+    ecr: &Client,
+    subject: &str,
+    args: &GateArgs,
+    op: &CreateOp,
+) -> Result<Scan, ProviderError> {
     let timeout = match &args.timeout {
         Some(t) => humantime::parse_duration(t).map_err(|e| {
             ProviderError::new(format!("{subject}: `timeout` {t:?}: {e}"))
@@ -160,7 +172,10 @@ async fn wait_for_scan(ecr: &Client, subject: &str, args: &GateArgs, op: &Create
             .with_code("ScanTimeout")
             .with_fix("raise `timeout`, or check the scan in the ECR console"));
         }
-        (op.progress)(&format!("waiting for the scan of {}:{}", args.repository, args.tag));
+        (op.progress)(&format!(
+            "waiting for the scan of {}:{}",
+            args.repository, args.tag
+        ));
         tokio::time::sleep(POLL).await;
     }
 }
@@ -169,7 +184,12 @@ fn summary(counts: &BTreeMap<String, i32>) -> String {
     let mut parts: Vec<String> = SEVERITIES
         .iter()
         .rev()
-        .filter_map(|s| counts.get(*s).filter(|n| **n > 0).map(|n| format!("{s} {n}")))
+        .filter_map(|s| {
+            counts
+                .get(*s)
+                .filter(|n| **n > 0)
+                .map(|n| format!("{s} {n}"))
+        })
         .collect();
     if parts.is_empty() {
         parts.push("none".into());
@@ -230,7 +250,10 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// One DescribeImages per gate (it fails as a whole when one tag is gone):
 /// a gate whose tag now names another image is gone, so the next apply
 /// checks the new image.
-pub(super) async fn read(ecr: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ecr: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let args: GateArgs = parse(&item.args, SCHEMA.kind)?;
@@ -283,4 +306,3 @@ mod tests {
         assert_eq!(rank("high"), Some(3));
     }
 }
-

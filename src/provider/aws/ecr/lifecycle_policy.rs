@@ -36,7 +36,12 @@ fn text(rules: &[Map<String, Value>]) -> String {
     json!({ "rules": rules }).to_string()
 }
 
-async fn put(ecr: &Client, subject: &str, repository: &str, rules: &[Map<String, Value>]) -> Result<(), ProviderError> {
+async fn put(
+    ecr: &Client,
+    subject: &str,
+    repository: &str,
+    rules: &[Map<String, Value>],
+) -> Result<(), ProviderError> {
     ecr.put_lifecycle_policy()
         .repository_name(repository)
         .lifecycle_policy_text(text(rules))
@@ -56,7 +61,10 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ecr: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ecr: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let live = found(

@@ -68,7 +68,12 @@ fn to_aws(subject: &str, rules: &[Rule]) -> Result<Vec<RegistryScanningRule>, Pr
         .collect()
 }
 
-async fn put(ecr: &Client, subject: &str, scan_type: &str, rules: &[Rule]) -> Result<Option<String>, ProviderError> {
+async fn put(
+    ecr: &Client,
+    subject: &str,
+    scan_type: &str,
+    rules: &[Rule],
+) -> Result<Option<String>, ProviderError> {
     ecr.put_registry_scanning_configuration()
         .scan_type(ScanType::from(scan_type))
         .set_rules(Some(to_aws(subject, rules)?))
@@ -93,7 +98,10 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ecr: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ecr: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let out = ecr
         .get_registry_scanning_configuration()
         .send()
@@ -140,7 +148,9 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
 }
 
 pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-    put(ecr, &op.address.to_string(), "BASIC", &[]).await.map(drop)
+    put(ecr, &op.address.to_string(), "BASIC", &[])
+        .await
+        .map(drop)
 }
 
 /// The registry always has a scanning configuration: the create sets it

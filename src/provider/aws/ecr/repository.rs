@@ -61,13 +61,23 @@ const MUTABILITY_DEFAULT: &str = "IMMUTABLE";
 fn outputs(r: &Repository) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("arn".into(), json!(r.repository_arn().unwrap_or_default()));
-    m.insert("name".into(), json!(r.repository_name().unwrap_or_default()));
+    m.insert(
+        "name".into(),
+        json!(r.repository_name().unwrap_or_default()),
+    );
     m.insert("url".into(), json!(r.repository_uri().unwrap_or_default()));
-    m.insert("registry_id".into(), json!(r.registry_id().unwrap_or_default()));
+    m.insert(
+        "registry_id".into(),
+        json!(r.registry_id().unwrap_or_default()),
+    );
     m
 }
 
-async fn describe(ecr: &Client, subject: &str, names: Option<Vec<String>>) -> Result<Vec<Repository>, ProviderError> {
+async fn describe(
+    ecr: &Client,
+    subject: &str,
+    names: Option<Vec<String>>,
+) -> Result<Vec<Repository>, ProviderError> {
     Ok(found(
         ecr.describe_repositories()
             .set_repository_names(names)
@@ -108,7 +118,9 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
         .create_repository()
         .repository_name(&op.name)
         .image_tag_mutability(ImageTagMutability::from(
-            args.image_tag_mutability.as_deref().unwrap_or(MUTABILITY_DEFAULT),
+            args.image_tag_mutability
+                .as_deref()
+                .unwrap_or(MUTABILITY_DEFAULT),
         ))
         .image_scanning_configuration(
             ImageScanningConfiguration::builder()
@@ -129,7 +141,10 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(ecr: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    ecr: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
     // Naming the repositories fails the whole call when one is gone, so the
     // registry is listed instead.
@@ -158,7 +173,13 @@ pub(super) async fn read(ecr: &Client, items: &[ReadItem]) -> Result<Vec<ReadRes
                 r.encryption_configuration()
                     .and_then(EncryptionConfiguration::kms_key),
             )
-            .maybe("force_delete", item.args.get("force_delete").filter(|v| !v.is_null()).cloned())
+            .maybe(
+                "force_delete",
+                item.args
+                    .get("force_delete")
+                    .filter(|v| !v.is_null())
+                    .cloned(),
+            )
             .tags(&live_tags(ecr, subject, r.repository_arn().unwrap_or_default()).await?)
             .finish();
         results.push(ReadResult::Found {
@@ -178,7 +199,10 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
         ecr.put_image_tag_mutability()
             .repository_name(&op.id)
             .image_tag_mutability(ImageTagMutability::from(
-                after.image_tag_mutability.as_deref().unwrap_or(MUTABILITY_DEFAULT),
+                after
+                    .image_tag_mutability
+                    .as_deref()
+                    .unwrap_or(MUTABILITY_DEFAULT),
             ))
             .send()
             .await

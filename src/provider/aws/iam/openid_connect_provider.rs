@@ -88,7 +88,10 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 }
 
 /// IAM has no batched GetOpenIDConnectProvider: one call per provider.
-pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    iam: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(p) = get(iam, SCHEMA.kind, &item.id).await? else {
@@ -117,7 +120,11 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let subject = op.address.to_string();
     let before: OidcArgs = parse(&op.before, &subject)?;
     let after: OidcArgs = parse(&op.after, &subject)?;
-    for id in after.client_ids.iter().filter(|c| !before.client_ids.contains(c)) {
+    for id in after
+        .client_ids
+        .iter()
+        .filter(|c| !before.client_ids.contains(c))
+    {
         iam.add_client_id_to_open_id_connect_provider()
             .open_id_connect_provider_arn(&op.id)
             .client_id(id)
@@ -125,7 +132,11 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "iam:AddClientIDToOpenIDConnectProvider")?;
     }
-    for id in before.client_ids.iter().filter(|c| !after.client_ids.contains(c)) {
+    for id in before
+        .client_ids
+        .iter()
+        .filter(|c| !after.client_ids.contains(c))
+    {
         iam.remove_client_id_from_open_id_connect_provider()
             .open_id_connect_provider_arn(&op.id)
             .client_id(id)

@@ -105,7 +105,10 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 /// ListPolicies leaves tags and documents out: one GetPolicy and one
 /// GetPolicyVersion per recorded policy.
-pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    iam: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(p) = get(iam, SCHEMA.kind, &item.id).await? else {
@@ -211,8 +214,10 @@ pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>
     let Some(p) = get(iam, &subject, arn).await? else {
         return Ok(None);
     };
-    Ok(tags::owns(&from_aws(p.tags()), &op.stack, &subject).then(|| Applied {
-        id: arn.to_string(),
-        outputs: outputs(&p),
-    }))
+    Ok(
+        tags::owns(&from_aws(p.tags()), &op.stack, &subject).then(|| Applied {
+            id: arn.to_string(),
+            outputs: outputs(&p),
+        }),
+    )
 }

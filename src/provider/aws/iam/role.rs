@@ -97,7 +97,10 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    iam: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(role) = get(iam, SCHEMA.kind, &item.id).await? else {
@@ -214,8 +217,10 @@ pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>
     let Some(role) = get(iam, &subject, &op.name).await? else {
         return Ok(None);
     };
-    Ok(tags::owns(&from_aws(role.tags()), &op.stack, &subject).then(|| Applied {
-        id: role.role_name().to_string(),
-        outputs: outputs(&role),
-    }))
+    Ok(
+        tags::owns(&from_aws(role.tags()), &op.stack, &subject).then(|| Applied {
+            id: role.role_name().to_string(),
+            outputs: outputs(&role),
+        }),
+    )
 }

@@ -40,7 +40,13 @@ fn outputs(name: &str) -> Map<String, Value> {
     m
 }
 
-async fn put(iam: &Client, subject: &str, role: &str, name: &str, policy: Map<String, Value>) -> Result<(), ProviderError> {
+async fn put(
+    iam: &Client,
+    subject: &str,
+    role: &str,
+    name: &str,
+    policy: Map<String, Value>,
+) -> Result<(), ProviderError> {
     iam.put_role_policy()
         .role_name(role)
         .policy_name(name)
@@ -62,7 +68,10 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 }
 
 /// IAM has no batched GetRolePolicy: one call per recorded policy.
-pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    iam: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let (role, name) = split(&item.id);

@@ -36,7 +36,11 @@ fn split(id: &str) -> (&str, &str) {
     id.split_once('|').unwrap_or((id, ""))
 }
 
-async fn attached(iam: &Client, subject: &str, role: &str) -> Result<Option<Vec<AttachedPolicy>>, ProviderError> {
+async fn attached(
+    iam: &Client,
+    subject: &str,
+    role: &str,
+) -> Result<Option<Vec<AttachedPolicy>>, ProviderError> {
     found(
         iam.list_attached_role_policies()
             .role_name(role)
@@ -66,7 +70,10 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 /// One ListAttachedRolePolicies per role, whatever the number of its
 /// attachments.
-pub(super) async fn read(iam: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    iam: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let roles: BTreeSet<&str> = items.iter().map(|i| split(&i.id).0).collect();
     let mut live: HashMap<&str, Vec<String>> = HashMap::new();
     for role in roles {
@@ -121,7 +128,9 @@ pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: AttachmentArgs = parse(&op.args, &subject)?;
-    let live = attached(iam, &subject, &args.role).await?.unwrap_or_default();
+    let live = attached(iam, &subject, &args.role)
+        .await?
+        .unwrap_or_default();
     Ok(live
         .iter()
         .any(|p| p.policy_arn() == Some(args.policy_arn.as_str()))
@@ -130,4 +139,3 @@ pub(super) async fn adopt(iam: &Client, op: &CreateOp) -> Result<Option<Applied>
             outputs: Map::new(),
         }))
 }
-

@@ -39,7 +39,10 @@ fn outputs(name: &str, arn: Option<&str>) -> Map<String, Value> {
     m
 }
 
-async fn list(kms: &Client, subject: &str) -> Result<HashMap<String, AliasListEntry>, ProviderError> {
+async fn list(
+    kms: &Client,
+    subject: &str,
+) -> Result<HashMap<String, AliasListEntry>, ProviderError> {
     let all: Vec<AliasListEntry> = kms
         .list_aliases()
         .into_paginator()
@@ -77,7 +80,10 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
 }
 
 /// One ListAliases (per page) for every alias of the stack.
-pub(super) async fn read(kms: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    kms: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let live = list(kms, SCHEMA.kind).await?;
     Ok(items
         .iter()

@@ -66,7 +66,11 @@ fn outputs(key: &KeyMetadata) -> Map<String, Value> {
     m
 }
 
-async fn describe(kms: &Client, subject: &str, id: &str) -> Result<Option<KeyMetadata>, ProviderError> {
+async fn describe(
+    kms: &Client,
+    subject: &str,
+    id: &str,
+) -> Result<Option<KeyMetadata>, ProviderError> {
     let out = found(
         kms.describe_key()
             .key_id(id)
@@ -95,7 +99,12 @@ async fn live_tags(kms: &Client, subject: &str, id: &str) -> Result<Tags, Provid
         .collect())
 }
 
-async fn set_rotation(kms: &Client, subject: &str, id: &str, on: bool) -> Result<(), ProviderError> {
+async fn set_rotation(
+    kms: &Client,
+    subject: &str,
+    id: &str,
+    on: bool,
+) -> Result<(), ProviderError> {
     if on {
         kms.enable_key_rotation()
             .key_id(id)
@@ -118,7 +127,10 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
     let out = kms
         .create_key()
         .set_description(args.description)
-        .set_policy(args.policy.map(|p| policy_document::to_json(&Value::Object(p))))
+        .set_policy(
+            args.policy
+                .map(|p| policy_document::to_json(&Value::Object(p))),
+        )
         .set_tags(Some(to_aws(&args.tags)))
         .send()
         .await
@@ -135,7 +147,10 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-pub(super) async fn read(kms: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    kms: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
     let mut results = Vec::with_capacity(items.len());
     for item in items {

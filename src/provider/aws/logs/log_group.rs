@@ -58,7 +58,11 @@ fn arn(g: &LogGroup) -> &str {
         .trim_end_matches(":*")
 }
 
-async fn describe(logs: &Client, subject: &str, prefix: Option<&str>) -> Result<HashMap<String, LogGroup>, ProviderError> {
+async fn describe(
+    logs: &Client,
+    subject: &str,
+    prefix: Option<&str>,
+) -> Result<HashMap<String, LogGroup>, ProviderError> {
     let all: Vec<LogGroup> = logs
         .describe_log_groups()
         .set_log_group_name_prefix(prefix.map(str::to_string))
@@ -91,7 +95,12 @@ async fn live_tags(logs: &Client, subject: &str, arn: &str) -> Result<Tags, Prov
         .unwrap_or_default())
 }
 
-async fn set_retention(logs: &Client, subject: &str, name: &str, days: Option<i32>) -> Result<(), ProviderError> {
+async fn set_retention(
+    logs: &Client,
+    subject: &str,
+    name: &str,
+    days: Option<i32>,
+) -> Result<(), ProviderError> {
     match days {
         Some(days) => {
             logs.put_retention_policy()
@@ -135,7 +144,10 @@ pub(super) async fn create(logs: &Client, op: &CreateOp) -> Result<Applied, Prov
 
 /// One DescribeLogGroups (per page) for the stack's groups; tags need one
 /// ListTagsForResource per group, which has no batched form.
-pub(super) async fn read(logs: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    logs: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
     let prefix = (items.len() == 1).then(|| items[0].id.as_str());
     let live = describe(logs, subject, prefix).await?;
@@ -233,7 +245,11 @@ pub(super) async fn adopt(logs: &Client, op: &CreateOp) -> Result<Option<Applied
     let Some(g) = live.get(&name) else {
         return Ok(None);
     };
-    let owned = tags::owns(&live_tags(logs, &subject, arn(g)).await?, &op.stack, &subject);
+    let owned = tags::owns(
+        &live_tags(logs, &subject, arn(g)).await?,
+        &op.stack,
+        &subject,
+    );
     Ok(owned.then(|| Applied {
         outputs: outputs(&name, arn(g)),
         id: name.clone(),

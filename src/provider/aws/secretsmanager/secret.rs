@@ -83,7 +83,12 @@ fn to_aws(tags: &Tags) -> Vec<Tag> {
 
 fn from_aws(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
@@ -177,10 +182,18 @@ pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, Provid
 
 /// One ListSecrets (per page) for the stack's secrets. The value is never
 /// read back: it keeps its recorded digest.
-pub(super) async fn read(sm: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    sm: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let names = items
         .iter()
-        .filter_map(|i| i.outputs.get("name").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|i| {
+            i.outputs
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
