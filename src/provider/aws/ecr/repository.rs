@@ -249,11 +249,8 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
 }
 
 pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-    let force = op
-        .args
-        .get("force_delete")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    let args: RepositoryArgs = parse(&op.args, &op.address.to_string())?;
+    let force = args.force_delete.unwrap_or(true);
     gone_is_ok(
         ecr.delete_repository()
             .repository_name(&op.id)

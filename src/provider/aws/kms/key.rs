@@ -246,11 +246,9 @@ pub(super) async fn update(kms: &Client, op: &UpdateOp) -> Result<Applied, Provi
 
 pub(super) async fn delete(kms: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let window = op
-        .args
-        .get("deletion_window_in_days")
-        .and_then(Value::as_i64)
-        .and_then(|d| i32::try_from(d).ok())
+    let args: KeyArgs = parse(&op.args, &subject)?;
+    let window = args
+        .deletion_window_in_days
         .unwrap_or(DELETION_WINDOW_DEFAULT);
     if describe(kms, &subject, &op.id).await?.is_none() {
         return Ok(());

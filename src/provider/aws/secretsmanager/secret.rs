@@ -111,17 +111,17 @@ async fn list(
         .key(FilterNameStringType::Name)
         .set_values(Some(names))
         .build();
-    let all: Vec<SecretListEntry> = sm
+    let pages: Vec<_> = sm
         .list_secrets()
         .filters(filter)
         .into_paginator()
-        .items()
         .send()
         .try_collect()
         .await
         .or_fail(subject, "secretsmanager:ListSecrets")?;
-    Ok(all
-        .into_iter()
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.secret_list().iter().cloned())
         .filter(|s| s.deleted_date().is_none())
         .filter_map(|s| Some((s.arn()?.to_string(), s)))
         .collect())
