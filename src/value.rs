@@ -309,6 +309,39 @@ fn is_known_shallow(v: &Value) -> bool {
     as_ref(v).is_none() && as_template(v).is_none()
 }
 
+/// Do two documents mean the same with set semantics: keys in any order,
+/// a one-element list the same as its element, lists of strings in any
+/// order, scalars compared as text (`true` and `"true"`)? IAM and KMS
+/// policies are compared this way.
+pub fn same_document(a: &Value, b: &Value) -> bool {
+    canonical_document(a) == canonical_document(b)
+}
+
+fn canonical_document(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = Map::new();
+            for k in keys {
+                out.insert(k.clone(), canonical_document(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) if items.len() == 1 => canonical_document(&items[0]),
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(canonical_document).collect();
+            if items.iter().all(Value::is_string) {
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+            Value::Array(items)
+        }
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

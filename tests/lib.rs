@@ -10,4 +10,5 @@ mod cli;
 mod engine;
 mod k8s;
 mod k8s_validate;
+mod payment_program;
 mod script_errors;

@@ -11,7 +11,7 @@ use crate::graph::DesiredGraph;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
 use crate::state::State;
-use crate::value::{RefTarget, as_secret, digest, resolve, secret_marker};
+use crate::value::{RefTarget, as_secret, digest, is_known, resolve, secret_marker};
 
 use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 
@@ -112,6 +112,9 @@ pub async fn make_plan(
                 .schema(address.kind())
                 .expect("builders exist only for known kinds");
             let lookup = |t: &RefTarget| -> Option<Value> {
+                if let Some(name) = physical_name(graph, registry, t) {
+                    return Some(name);
+                }
                 match actions.get(&t.address) {
                     Some(Action::NoOp | Action::Update) => {
                         current_outputs(&t.address)?.get(&t.attr).cloned()
@@ -161,9 +164,12 @@ pub async fn make_plan(
                             }
                         }
                     }
-                    change.changes = diff_args(&before, &after, |k| {
-                        schema.arg(k).is_some_and(|a| a.force_new)
-                    });
+                    change.changes = diff_args(
+                        &before,
+                        &after,
+                        |k| schema.arg(k).is_some_and(|a| a.force_new),
+                        |k| schema.arg(k).is_some_and(|a| a.document),
+                    );
                     change.replace_because = change
                         .changes
                         .iter()
@@ -185,6 +191,9 @@ pub async fn make_plan(
         }
         for export in &program.exports {
             let lookup = |t: &RefTarget| -> Option<Value> {
+                if let Some(name) = physical_name(graph, registry, t) {
+                    return Some(name);
+                }
                 match actions.get(&t.address) {
                     Some(Action::NoOp | Action::Update) => {
                         current_outputs(&t.address)?.get(&t.attr).cloned()
@@ -254,6 +263,17 @@ pub async fn make_plan(
     })
 }
 
+/// `handle.name` of a kind that reports no `name` of its own is the
+/// physical name payrun gives it: known at plan time.
+fn physical_name(graph: &DesiredGraph, registry: &Registry, t: &RefTarget) -> Option<Value> {
+    if t.attr != "name" || registry.schema(t.address.kind())?.outputs.contains(&"name") {
+        return None;
+    }
+    graph
+        .spec(&t.address)
+        .map(|s| Value::String(s.name.clone()))
+}
+
 /// Null and absent are the same; numbers compare by value.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -279,6 +299,7 @@ pub(crate) fn diff_args(
     before: &Value,
     after: &Value,
     force_new: impl Fn(&str) -> bool,
+    document: impl Fn(&str) -> bool,
 ) -> Vec<AttrChange> {
     let empty = Map::new();
     let b = before.as_object().unwrap_or(&empty);
@@ -288,7 +309,9 @@ pub(crate) fn diff_args(
         .filter_map(|k| {
             let bv = b.get(k).cloned().unwrap_or(Value::Null);
             let av = a.get(k).cloned().unwrap_or(Value::Null);
-            if same(&bv, &av) {
+            if same(&bv, &av)
+                || (document(k) && is_known(&av) && crate::value::same_document(&bv, &av))
+            {
                 return None;
             }
             Some(AttrChange {

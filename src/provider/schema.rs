@@ -13,6 +13,9 @@ pub struct ArgSpec {
     pub force_new: bool,
     /// Never stored, planned or logged: only a digest.
     pub secret: bool,
+    /// A policy-like document: compared with set semantics (key order,
+    /// one-element lists and the order of string lists do not matter).
+    pub document: bool,
 }
 
 impl ArgSpec {
@@ -21,6 +24,17 @@ impl ArgSpec {
             name,
             force_new: false,
             secret: false,
+            document: false,
+        }
+    }
+
+    /// A document argument (an IAM policy), compared by meaning.
+    pub const fn document(name: &'static str) -> Self {
+        Self {
+            name,
+            force_new: false,
+            secret: false,
+            document: true,
         }
     }
 
@@ -29,6 +43,7 @@ impl ArgSpec {
             name,
             force_new: true,
             secret: false,
+            document: false,
         }
     }
 
@@ -37,6 +52,7 @@ impl ArgSpec {
             name,
             force_new: false,
             secret: true,
+            document: false,
         }
     }
 }
@@ -69,7 +85,7 @@ impl KindSchema {
     }
 
     pub fn has_output(&self, name: &str) -> bool {
-        name == "id" || self.outputs.contains(&name)
+        name == "id" || name == "name" || self.outputs.contains(&name)
     }
 
     /// `aws.ec2.vpc` → `["aws", "ec2"]`, `"vpc"`.

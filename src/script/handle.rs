@@ -27,7 +27,9 @@ impl Handle {
     /// `handle.attr` and `handle["attr"]`.
     pub fn get(&mut self, attr: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         match attr {
-            "name" => Ok(self.name.clone().into()),
+            // A ref, so using a name makes a dependency; the planner knows
+            // it already unless the kind reports its own `name` output.
+            "name" => Ok(script_ref(&self.address, "name").into()),
             "address" => Ok(self.address.to_string().into()),
             _ if self.schema.has_output(attr) => Ok(script_ref(&self.address, attr).into()),
             _ => {

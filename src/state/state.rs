@@ -72,9 +72,10 @@ impl State {
         if attr == "id" {
             return Some(Value::String(r.id.clone()));
         }
-        if attr == "name" {
-            return Some(Value::String(r.name.clone()));
+        match r.outputs.get(attr) {
+            Some(v) => Some(v.clone()),
+            None if attr == "name" => Some(Value::String(r.name.clone())),
+            None => None,
         }
-        r.outputs.get(attr).cloned()
     }
 }

@@ -18,35 +18,7 @@ pub(crate) fn to_json(doc: &Value) -> String {
 
 /// Do two documents grant the same thing?
 pub(crate) fn same(a: &Value, b: &Value) -> bool {
-    canonical(a) == canonical(b)
-}
-
-/// Keys sorted, one-element lists unwrapped, lists of strings sorted (IAM
-/// treats `Action`, `Resource`, principals and condition values as sets),
-/// scalars compared as strings (IAM answers `"true"` for `true`).
-fn canonical(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = Map::new();
-            for k in keys {
-                out.insert(k.clone(), canonical(&m[k]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) if items.len() == 1 => canonical(&items[0]),
-        Value::Array(items) => {
-            let mut items: Vec<Value> = items.iter().map(canonical).collect();
-            if items.iter().all(Value::is_string) {
-                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-            }
-            Value::Array(items)
-        }
-        Value::Bool(b) => Value::String(b.to_string()),
-        Value::Number(n) => Value::String(n.to_string()),
-        other => other.clone(),
-    }
+    crate::value::same_document(a, b)
 }
 
 fn percent_decode(text: &str) -> Option<String> {

@@ -251,6 +251,9 @@ async fn until_active(
 pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let a: ClusterArgs = parse(&op.args, &subject)?;
+    // The API still takes the resource list with the key, though the SDK
+    // marks it deprecated now that EKS encrypts all API data by default.
+    #[allow(deprecated)]
     let encryption = a.secrets_kms_key_arn.as_ref().map(|key| {
         vec![
             EncryptionConfig::builder()

@@ -32,7 +32,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 128,
     taggable: true,
     args: &[
-        ArgSpec::new("policy"),
+        ArgSpec::document("policy"),
         ArgSpec::force_new("description"),
         ArgSpec::new("tags"),
     ],

@@ -37,7 +37,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 64,
     taggable: true,
     args: &[
-        ArgSpec::new("assume_role_policy"),
+        ArgSpec::document("assume_role_policy"),
         ArgSpec::new("description"),
         ArgSpec::new("max_session_duration"),
         ArgSpec::new("permissions_boundary"),

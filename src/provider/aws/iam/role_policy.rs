@@ -24,7 +24,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "inline",
     name_max: 128,
     taggable: false,
-    args: &[ArgSpec::force_new("role"), ArgSpec::new("policy")],
+    args: &[ArgSpec::force_new("role"), ArgSpec::document("policy")],
     outputs: &["name"],
     validate: validate_as::<RolePolicyArgs>,
     doc: "An inline policy of `role` (a role name): `policy` (a map).",

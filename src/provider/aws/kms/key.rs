@@ -41,7 +41,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("description"),
         ArgSpec::new("enable_key_rotation"),
         ArgSpec::new("deletion_window_in_days"),
-        ArgSpec::new("policy"),
+        ArgSpec::document("policy"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "key_id"],

@@ -1,0 +1,168 @@
+//! The payment platform program: the seed's requirement list walked over
+//! its plan, the examples planned, and the binary's main job.
+
+use payrun::finding::Severity;
+use payrun::plan::{Action, Plan};
+use serde_json::Value;
+
+use crate::support::engine::Stack;
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+}
+
+/// A plan on an empty state with the product's providers: no cloud call.
+async fn plan_of(path: &str) -> Plan {
+    let s = Stack::product(&repo_file(path));
+    s.plan().await
+}
+
+fn of_kind<'a>(plan: &'a Plan, kind: &str) -> Vec<&'a payrun::plan::ResourceChange> {
+    plan.changes
+        .iter()
+        .filter(|c| c.address.kind() == kind)
+        .collect()
+}
+
+fn after<'a>(c: &'a payrun::plan::ResourceChange) -> &'a Value {
+    c.after.as_ref().unwrap()
+}
+
+#[tokio::test]
+async fn the_seed_requirements_are_in_the_plan() {
+    let plan = plan_of("programs/payment.rhai").await;
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create));
+
+    // VPC over 3 AZs: public and private subnets, NAT per AZ, route tables, NACL.
+    assert_eq!(of_kind(&plan, "aws.ec2.vpc").len(), 1);
+    let subnets = of_kind(&plan, "aws.ec2.subnet");
+    assert_eq!(subnets.len(), 6);
+    let azs: std::collections::BTreeSet<&str> = subnets
+        .iter()
+        .map(|s| after(s)["az"].as_str().unwrap())
+        .collect();
+    assert_eq!(azs.len(), 3);
+    assert_eq!(of_kind(&plan, "aws.ec2.nat_gateway").len(), 3);
+    assert_eq!(of_kind(&plan, "aws.ec2.network_acl").len(), 1);
+    assert!(of_kind(&plan, "aws.ec2.route_table").len() >= 4);
+
+    // EKS 1.28 as asked, all five control-plane log types, Fargate only, IRSA.
+    let cluster = of_kind(&plan, "aws.eks.cluster");
+    assert_eq!(cluster.len(), 1);
+    assert_eq!(after(cluster[0])["version"], "1.28");
+    assert_eq!(
+        of_kind(&plan, "aws.eks.node_group").len(),
+        0,
+        "no EC2 worker nodes"
+    );
+    let profiles = of_kind(&plan, "aws.eks.fargate_profile");
+    assert!(profiles.len() >= 4);
+    assert_eq!(of_kind(&plan, "aws.iam.openid_connect_provider").len(), 1);
+
+    // Three namespaces, each with a 2 CPU / 4Gi quota and its own IRSA role.
+    let namespaces: Vec<&str> = of_kind(&plan, "k8s.namespace")
+        .iter()
+        .map(|c| c.address.purpose())
+        .collect();
+    for ns in ["payment", "fraud-detection", "reporting"] {
+        assert!(namespaces.contains(&ns), "{namespaces:?}");
+        let quota = plan
+            .changes
+            .iter()
+            .find(|c| c.address.kind() == "k8s.resource_quota" && c.address.purpose() == ns)
+            .unwrap();
+        assert_eq!(after(quota)["cpu"], "2");
+        assert_eq!(after(quota)["memory"], "4Gi");
+        let role = plan
+            .changes
+            .iter()
+            .find(|c| {
+                c.address.kind() == "aws.iam.role" && c.address.purpose() == format!("svc-{ns}")
+            })
+            .unwrap();
+        let trust = serde_json::to_string(&after(role)["assume_role_policy"]).unwrap();
+        assert!(
+            trust.contains(&format!("system:serviceaccount:{ns}:{ns}")),
+            "{trust}"
+        );
+    }
+
+    // ECR per service: scan on push, keep the last 10 images, a scan gate.
+    let repos = of_kind(&plan, "aws.ecr.repository");
+    assert_eq!(repos.len(), 3);
+    assert!(repos.iter().all(|r| after(r)["scan_on_push"] == true));
+    let lifecycles = of_kind(&plan, "aws.ecr.lifecycle_policy");
+    assert_eq!(lifecycles.len(), 3);
+    assert!(
+        lifecycles
+            .iter()
+            .all(|l| after(l)["rules"][0]["selection"]["countNumber"] == 10)
+    );
+    assert_eq!(of_kind(&plan, "aws.ecr.image_scan_gate").len(), 3);
+
+    // Names carry the suffix; nothing is retained or protected from deletion.
+    for c in &plan.changes {
+        if let Some(tags) = after(c).get("tags") {
+            assert!(
+                tags["Name"].as_str().unwrap().ends_with("-qa"),
+                "{}: {tags}",
+                c.address
+            );
+        }
+        let text = serde_json::to_string(after(c)).unwrap();
+        assert!(
+            !text.contains("deletion_protection\":true"),
+            "{}",
+            c.address
+        );
+        assert!(!text.contains("\"retain"), "{}", c.address);
+    }
+
+    // Where AWS disagrees, the plan says so.
+    let codes: Vec<(&str, Severity)> = plan
+        .findings
+        .iter()
+        .map(|f| (f.code.as_str(), f.severity))
+        .collect();
+    for code in [
+        "eks-version-unsupported",
+        "appmesh-end-of-support",
+        "fargate-networkpolicy",
+        "fargate-daemonset-csi",
+    ] {
+        assert!(
+            codes.iter().any(|(c, _)| *c == code),
+            "{code} missing from {codes:?}"
+        );
+    }
+    assert!(plan.findings.iter().any(|f| {
+        f.message
+            .starts_with("capacity: 50000 concurrent transactions")
+    }));
+}
+
+#[tokio::test]
+async fn every_example_plans() {
+    for example in [
+        "examples/dev.rhai",
+        "examples/fargate-secrets.rhai",
+        "examples/lattice.rhai",
+    ] {
+        let plan = plan_of(example).await;
+        assert!(plan.summary().0 > 10, "{example}: {:?}", plan.summary());
+        assert!(
+            !plan
+                .findings
+                .iter()
+                .any(|f| f.code == "appmesh-end-of-support"),
+            "{example}"
+        );
+    }
+    let secrets = plan_of("examples/fargate-secrets.rhai").await;
+    assert!(
+        !secrets
+            .findings
+            .iter()
+            .any(|f| f.code == "fargate-daemonset-csi")
+    );
+}
