@@ -9,6 +9,7 @@ mod config;
 mod ec2;
 mod error;
 mod tags;
+mod vpclattice;
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -24,7 +25,8 @@ use api_calls::ApiCalls;
 pub use config::AwsSettings;
 
 /// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| [ec2::SCHEMAS].concat());
+pub static SCHEMAS: LazyLock<Vec<KindSchema>> =
+    LazyLock::new(|| [ec2::SCHEMAS, vpclattice::SCHEMAS].concat());
 
 /// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
 fn service(kind: &str) -> &str {
@@ -36,6 +38,7 @@ pub struct AwsProvider {
     settings: AwsSettings,
     sdk: OnceCell<aws_types::SdkConfig>,
     ec2: OnceCell<aws_sdk_ec2::Client>,
+    vpclattice: OnceCell<aws_sdk_vpclattice::Client>,
     calls: ApiCalls,
 }
 
@@ -45,7 +48,18 @@ impl AwsProvider {
             settings,
             sdk: OnceCell::new(),
             ec2: OnceCell::new(),
+            vpclattice: OnceCell::new(),
             calls: ApiCalls::default(),
+        }
+    }
+
+    /// Serves the `aws.vpclattice.*` kinds through `client` rather than one
+    /// built from the settings (a client on recorded or mocked responses).
+    #[must_use]
+    pub fn with_vpclattice_client(self, client: aws_sdk_vpclattice::Client) -> Self {
+        Self {
+            vpclattice: OnceCell::new_with(Some(client)),
+            ..self
         }
     }
 
@@ -65,6 +79,17 @@ impl AwsProvider {
                     .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_ec2::Client::from_conf(conf)
+            })
+            .await
+    }
+
+    async fn vpclattice(&self) -> &aws_sdk_vpclattice::Client {
+        self.vpclattice
+            .get_or_init(|| async {
+                let conf = aws_sdk_vpclattice::config::Builder::from(self.sdk().await)
+                    .interceptor(self.calls.clone())
+                    .build();
+                aws_sdk_vpclattice::Client::from_conf(conf)
             })
             .await
     }
@@ -89,6 +114,9 @@ impl Provider for AwsProvider {
         }
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::read(self.ec2().await, kind, items).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::read(self.vpclattice().await, kind, items).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -97,6 +125,9 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::create(self.ec2().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::create(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -105,6 +136,9 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::update(self.ec2().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::update(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -113,6 +147,9 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::delete(self.ec2().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::delete(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -121,6 +158,9 @@ impl Provider for AwsProvider {
         let kind = op.address.kind();
         match service(kind) {
             "ec2" if ec2::serves(kind) => ec2::adopt(self.ec2().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::adopt(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
