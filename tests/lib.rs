@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aws_lattice;
 mod aws_network;
 mod aws_platform;
 mod cli;
