@@ -3,6 +3,7 @@
 mod support;
 
 mod aws_eks;
+mod aws_lattice;
 mod aws_network;
 mod aws_platform;
 mod aws_security;

@@ -126,7 +126,6 @@ async fn the_seed_requirements_are_in_the_plan() {
         .collect();
     for code in [
         "eks-version-unsupported",
-        "appmesh-end-of-support",
         "fargate-networkpolicy",
         "fargate-daemonset-csi",
     ] {
@@ -139,6 +138,12 @@ async fn the_seed_requirements_are_in_the_plan() {
         f.message
             .starts_with("capacity: 50000 concurrent transactions")
     }));
+    assert!(plan.findings.iter().any(|f| f.message.starts_with(
+        "AWS App Mesh (asked for service-to-service traffic) reached end of support"
+    )));
+    // The service graph is connected with VPC Lattice: one service per node.
+    assert_eq!(of_kind(&plan, "aws.vpclattice.service_network").len(), 1);
+    assert_eq!(of_kind(&plan, "aws.vpclattice.service").len(), 3);
 }
 
 #[tokio::test]

@@ -254,11 +254,7 @@ fn register_host_functions(
                     pos,
                 )
             })?;
-            Ok(Handle {
-                name: r.physical_name(schema, address.purpose()),
-                address,
-                schema,
-            })
+            Ok(Handle { address, schema })
         },
     );
     engine.register_fn("config", move || config.clone());

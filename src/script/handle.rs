@@ -13,7 +13,6 @@ use super::recorder::fault;
 #[derive(Clone, Debug)]
 pub struct Handle {
     pub address: Address,
-    pub name: String,
     pub schema: &'static KindSchema,
 }
 

@@ -232,11 +232,7 @@ impl Recorder {
             explicit_deps: Vec::new(),
             pos,
         });
-        Ok(Handle {
-            address,
-            name,
-            schema,
-        })
+        Ok(Handle { address, schema })
     }
 
     pub fn depends_on(

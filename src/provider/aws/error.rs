@@ -28,9 +28,9 @@ where
 
 /// A NotFound error: the resource (or the one it refers to) does not exist.
 pub(crate) fn is_not_found(err: &ProviderError) -> bool {
-    err.code
-        .as_deref()
-        .is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity")
+    err.code.as_deref().is_some_and(|c| {
+        c.contains("NotFound") || c == "NoSuchEntity" || c == "ResourceNotFoundException"
+    })
 }
 
 fn from_sdk<E, R>(err: &SdkError<E, R>, subject: &str, action: &str) -> ProviderError
@@ -135,7 +135,7 @@ fn fix_for(code: &str, subject: &str, action: &str) -> Option<String> {
         c if c.ends_with("LimitExceeded") => {
             "an account quota is reached: delete unused resources or request an increase in Service Quotas".into()
         }
-        c if c.contains("NotFound") || c == "NoSuchEntity" => format!(
+        c if c.contains("NotFound") || c == "NoSuchEntity" || c == "ResourceNotFoundException" => format!(
             "a resource named in this call does not exist: it was deleted outside payrun, or lives in another region or account; run `payrun plan` to refresh and check AWS_REGION/AWS_PROFILE ({subject})"
         ),
         "IncorrectState" | "InvalidState" => {

@@ -21,6 +21,7 @@ mod observed;
 mod policy_document;
 mod secretsmanager;
 mod tags;
+mod vpclattice;
 mod wait;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,7 @@ pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
         logs::SCHEMAS,
         ecr::SCHEMAS,
         eks::SCHEMAS,
+        vpclattice::SCHEMAS,
     ]
     .concat()
 });
@@ -66,6 +68,7 @@ pub struct AwsProvider {
     logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
     ecr: OnceCell<aws_sdk_ecr::Client>,
     eks: OnceCell<aws_sdk_eks::Client>,
+    vpclattice: OnceCell<aws_sdk_vpclattice::Client>,
     calls: ApiCalls,
 }
 
@@ -81,6 +84,7 @@ impl AwsProvider {
             logs: OnceCell::new(),
             ecr: OnceCell::new(),
             eks: OnceCell::new(),
+            vpclattice: OnceCell::new(),
             calls: ApiCalls::default(),
         }
     }
@@ -91,6 +95,16 @@ impl AwsProvider {
         let p = Self::new(settings);
         p.eks.set(eks).ok();
         p
+    }
+
+    /// Serves the `aws.vpclattice.*` kinds through `client` rather than one
+    /// built from the settings (a client on recorded or mocked responses).
+    #[must_use]
+    pub fn with_vpclattice_client(self, client: aws_sdk_vpclattice::Client) -> Self {
+        Self {
+            vpclattice: OnceCell::new_with(Some(client)),
+            ..self
+        }
     }
 
     /// AWS operations sent so far, by operation name (`DescribeVpcs`).
@@ -120,6 +134,17 @@ impl AwsProvider {
                     .interceptor(self.calls.clone())
                     .build();
                 aws_sdk_eks::Client::from_conf(conf)
+            })
+            .await
+    }
+
+    async fn vpclattice(&self) -> &aws_sdk_vpclattice::Client {
+        self.vpclattice
+            .get_or_init(|| async {
+                let conf = aws_sdk_vpclattice::config::Builder::from(self.sdk().await)
+                    .interceptor(self.calls.clone())
+                    .build();
+                aws_sdk_vpclattice::Client::from_conf(conf)
             })
             .await
     }
@@ -178,6 +203,9 @@ impl Provider for AwsProvider {
                 secretsmanager::read(self.secretsmanager().await, kind, items).await
             }
             "eks" if eks::serves(kind) => eks::read(self.eks().await, kind, items).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::read(self.vpclattice().await, kind, items).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -194,6 +222,9 @@ impl Provider for AwsProvider {
                 secretsmanager::create(self.secretsmanager().await, op).await
             }
             "eks" if eks::serves(kind) => eks::create(self.eks().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::create(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -210,6 +241,9 @@ impl Provider for AwsProvider {
                 secretsmanager::update(self.secretsmanager().await, op).await
             }
             "eks" if eks::serves(kind) => eks::update(self.eks().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::update(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -226,6 +260,9 @@ impl Provider for AwsProvider {
                 secretsmanager::delete(self.secretsmanager().await, op).await
             }
             "eks" if eks::serves(kind) => eks::delete(self.eks().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::delete(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -249,6 +286,9 @@ impl Provider for AwsProvider {
                 secretsmanager::adopt(self.secretsmanager().await, op).await
             }
             "eks" if eks::serves(kind) => eks::adopt(self.eks().await, op).await,
+            "vpclattice" if vpclattice::serves(kind) => {
+                vpclattice::adopt(self.vpclattice().await, op).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }

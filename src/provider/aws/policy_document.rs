@@ -3,7 +3,7 @@
 //! back URL-encoded, with keys reordered and single-element lists
 //! unwrapped.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The document AWS returned, URL-decoded when it was encoded.
 pub(crate) fn decode(text: &str) -> Option<Value> {

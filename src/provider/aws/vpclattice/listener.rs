@@ -1,0 +1,273 @@
+//! `aws.vpclattice.listener`: where a service accepts traffic (protocol,
+//! port) and the target groups its default action forwards to.
+//!
+//! A listener lives inside its service: every call names both, so the
+//! service identifier is an argument and a change of it replaces.
+
+use aws_sdk_vpclattice::Client;
+use aws_sdk_vpclattice::types::{ForwardAction, ListenerProtocol, RuleAction, WeightedTargetGroup};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::target_group::Protocol;
+use super::{found, gone_is_ok, identifier, incomplete, parse, tagging};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::Tags;
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenerArgs {
+    service_identifier: String,
+    protocol: Protocol,
+    /// Defaults to 80 for HTTP and 443 for HTTPS.
+    #[serde(default)]
+    port: Option<i32>,
+    default_action: DefaultAction,
+    #[serde(default)]
+    tags: Tags,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultAction {
+    forward: Forward,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Forward {
+    target_groups: Vec<WeightedArgs>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeightedArgs {
+    target_group_identifier: String,
+    #[serde(default)]
+    weight: Option<i32>,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.vpclattice.listener",
+    name_prefix: "lsn",
+    name_max: 63,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("service_identifier"),
+        ArgSpec::force_new("protocol"),
+        ArgSpec::force_new("port"),
+        ArgSpec::new("default_action"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn"],
+    validate: validate_as::<ListenerArgs>,
+    doc: "A VPC Lattice listener on `service_identifier`; `default_action`: #{ forward: #{ target_groups: [#{ target_group_identifier, weight }] } }.",
+};
+
+fn action(a: &DefaultAction, subject: &str) -> Result<RuleAction, ProviderError> {
+    let groups = a
+        .forward
+        .target_groups
+        .iter()
+        .map(|t| {
+            WeightedTargetGroup::builder()
+                .target_group_identifier(&t.target_group_identifier)
+                .set_weight(t.weight)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProviderError::new(format!("{subject}: {e}")).with_code("InvalidArguments"))?;
+    let forward = ForwardAction::builder()
+        .set_target_groups(Some(groups))
+        .build()
+        .map_err(|e| ProviderError::new(format!("{subject}: {e}")).with_code("InvalidArguments"))?;
+    Ok(RuleAction::Forward(forward))
+}
+
+/// The default action in the program's shape; weights given back only
+/// where the program wrote one (Lattice fills in its default).
+fn observed_action(recorded: &Value, live: Option<&RuleAction>) -> Value {
+    let written: Vec<Value> = recorded
+        .pointer("/default_action/forward/target_groups")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let Some(Ok(forward)) = live.map(RuleAction::as_forward) else {
+        return Value::Null;
+    };
+    let groups: Vec<Value> = forward
+        .target_groups()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let w = written.get(i).cloned().unwrap_or(Value::Null);
+            let mut m = Map::new();
+            m.insert(
+                "target_group_identifier".into(),
+                identifier(&w, "target_group_identifier", t.target_group_identifier()),
+            );
+            if w.get("weight").is_some_and(|v| !v.is_null()) {
+                m.insert("weight".into(), json!(t.weight()));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({ "forward": { "target_groups": groups } })
+}
+
+fn outputs(arn: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(arn.unwrap_or_default()));
+    m
+}
+
+fn service_of(args: &Value) -> &str {
+    args.get("service_identifier")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: ListenerArgs = parse(&op.args, &subject)?;
+    let out = client
+        .create_listener()
+        .service_identifier(&args.service_identifier)
+        .name(&op.name)
+        .protocol(ListenerProtocol::from(args.protocol.as_str()))
+        .set_port(args.port)
+        .default_action(action(&args.default_action, &subject)?)
+        .client_token(&op.token)
+        .set_tags(tagging::to_aws(&args.tags))
+        .send()
+        .await
+        .or_fail(&subject, "vpc-lattice:CreateListener")?;
+    let id = out
+        .id()
+        .ok_or_else(|| incomplete(&subject, "CreateListener", "an id"))?
+        .to_string();
+    Ok(Applied {
+        id,
+        outputs: outputs(out.arn()),
+    })
+}
+
+/// One GetListener per item: the List summary has no default action.
+pub(super) async fn read(
+    client: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let got = found(
+            client
+                .get_listener()
+                .service_identifier(service_of(&item.args))
+                .listener_identifier(&item.id)
+                .send()
+                .await
+                .or_fail(&item.address.to_string(), "vpc-lattice:GetListener"),
+        )?;
+        results.push(match got {
+            None => ReadResult::Gone,
+            Some(l) => {
+                let mut args = Map::new();
+                args.insert(
+                    "service_identifier".into(),
+                    identifier(
+                        &item.args,
+                        "service_identifier",
+                        l.service_id().unwrap_or_default(),
+                    ),
+                );
+                args.insert(
+                    "protocol".into(),
+                    json!(l.protocol().map(ListenerProtocol::as_str)),
+                );
+                if item.args.get("port").is_some_and(|v| !v.is_null()) {
+                    args.insert("port".into(), json!(l.port()));
+                }
+                args.insert(
+                    "default_action".into(),
+                    observed_action(&item.args, l.default_action()),
+                );
+                ReadResult::Found {
+                    args,
+                    outputs: outputs(l.arn()),
+                }
+            }
+        });
+    }
+    Ok(results)
+}
+
+pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: ListenerArgs = parse(&op.before, &subject)?;
+    let after: ListenerArgs = parse(&op.after, &subject)?;
+    if op.changed.iter().any(|c| c == "default_action") {
+        client
+            .update_listener()
+            .service_identifier(&after.service_identifier)
+            .listener_identifier(&op.id)
+            .default_action(action(&after.default_action, &subject)?)
+            .send()
+            .await
+            .or_fail(&subject, "vpc-lattice:UpdateListener")?;
+    }
+    let arn = op
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    gone_is_ok(
+        client
+            .delete_listener()
+            .service_identifier(service_of(&op.args))
+            .listener_identifier(&op.id)
+            .send()
+            .await
+            .or_fail(&op.address.to_string(), "vpc-lattice:DeleteListener"),
+    )
+}
+
+pub(super) async fn adopt(
+    client: &Client,
+    op: &CreateOp,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let all: Vec<_> = found(
+        client
+            .list_listeners()
+            .service_identifier(service_of(&op.args))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .or_fail(&subject, "vpc-lattice:ListListeners"),
+    )?
+    .unwrap_or_default();
+    for l in all.iter().filter(|l| l.name() == Some(op.name.as_str())) {
+        let (Some(id), Some(arn)) = (l.id(), l.arn()) else {
+            continue;
+        };
+        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
+            return Ok(Some(Applied {
+                id: id.to_string(),
+                outputs: outputs(Some(arn)),
+            }));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,166 @@
+//! VPC Lattice kinds: service networks, services, target groups, listeners,
+//! their associations and auth policies; one file per kind.
+//!
+//! Lattice has no batch Describe: List summaries lack the settings a plan
+//! compares (auth type, target group config, listener action), so kinds
+//! whose settings are only in Get are read one Get per resource; the
+//! associations are read with one List per service network. Tags are not
+//! read back (one ListTagsForResource per resource): they keep their
+//! recorded value and are changed in place by difference.
+
+mod auth_policy;
+mod listener;
+mod service;
+mod service_network;
+mod service_network_service_association;
+mod service_network_vpc_association;
+mod tagging;
+mod target_group;
+mod wait;
+
+use aws_sdk_vpclattice::Client;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
+
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        /// The Lattice kinds, in the order a service network is built.
+        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
+
+        pub(super) fn serves(kind: &str) -> bool {
+            $(kind == $kind::SCHEMA.kind)||*
+        }
+
+        pub(super) async fn read(
+            client: &Client,
+            kind: &str,
+            items: &[ReadItem],
+        ) -> Result<Vec<ReadResult>, ProviderError> {
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::read(client, items).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::create(client, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::update(client, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::delete(client, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+
+        pub(super) async fn adopt(
+            client: &Client,
+            op: &CreateOp,
+        ) -> Result<Option<Applied>, ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $kind::SCHEMA.kind {
+                return $kind::adopt(client, op).await;
+            })*
+            Err(super::unknown_kind(kind))
+        }
+    };
+}
+
+kinds!(
+    service_network,
+    service_network_vpc_association,
+    service,
+    target_group,
+    listener,
+    service_network_service_association,
+    auth_policy,
+);
+
+/// Who may call a service network or service: anyone in the associated
+/// VPCs (`NONE`) or principals its auth policy allows (`AWS_IAM`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+enum AuthType {
+    #[default]
+    #[serde(rename = "NONE")]
+    None,
+    #[serde(rename = "AWS_IAM")]
+    AwsIam,
+}
+
+impl AuthType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::AwsIam => "AWS_IAM",
+        }
+    }
+
+    fn to_aws(self) -> aws_sdk_vpclattice::types::AuthType {
+        aws_sdk_vpclattice::types::AuthType::from(self.as_str())
+    }
+}
+
+/// The typed args of a call; the host validated them at plan time, so a
+/// failure here means the args changed shape in between.
+fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
+    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
+        ProviderError::new(format!(
+            "{subject}: invalid arguments at `{}`: {}",
+            e.path(),
+            e.inner()
+        ))
+        .with_code("InvalidArguments")
+    })
+}
+
+/// A reply that lacks what the API promises.
+fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
+    ProviderError::new(format!("{subject}: {action} answered without {what}"))
+        .with_code("IncompleteResponse")
+}
+
+/// A Get answer: `None` when the resource is gone.
+fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if super::error::is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deleting what is already gone succeeds.
+fn gone_is_ok<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    found(result).map(drop)
+}
+
+/// An identifier argument as the program wrote it when it names `live_id`
+/// (Lattice accepts an id or an ARN), else the live id.
+fn identifier(recorded: &Value, key: &str, live_id: &str) -> Value {
+    match recorded.get(key).and_then(Value::as_str) {
+        Some(w) if w == live_id || w.rsplit('/').next() == Some(live_id) => Value::from(w),
+        _ => Value::from(live_id),
+    }
+}
+
+/// The last part of an id-or-ARN: the id List calls answer with.
+fn id_of(identifier: &str) -> &str {
+    identifier.rsplit('/').next().unwrap_or(identifier)
+}

@@ -1,0 +1,238 @@
+//! `aws.vpclattice.service_network_vpc_association`: a VPC joins a service
+//! network, so its clients resolve and reach the network's services; the
+//! security groups filter what enters the network from the VPC.
+
+use std::collections::HashMap;
+
+use aws_sdk_vpclattice::Client;
+use aws_sdk_vpclattice::types::{
+    ServiceNetworkVpcAssociationStatus as Status, ServiceNetworkVpcAssociationSummary as Summary,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{found, gone_is_ok, id_of, identifier, incomplete, parse, tagging, wait};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::Tags;
+use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VpcAssociationArgs {
+    service_network_identifier: String,
+    vpc_identifier: String,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    #[serde(default)]
+    tags: Tags,
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.vpclattice.service_network_vpc_association",
+    name_prefix: "snva",
+    name_max: 255,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("service_network_identifier"),
+        ArgSpec::force_new("vpc_identifier"),
+        ArgSpec::new("security_group_ids"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn"],
+    validate: validate_as::<VpcAssociationArgs>,
+    doc: "Associates `vpc_identifier` with `service_network_identifier`; `security_group_ids` filter traffic from the VPC.",
+};
+
+fn outputs(arn: Option<&str>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arn".into(), json!(arn.unwrap_or_default()));
+    m
+}
+
+async fn status(client: &Client, subject: &str, id: &str) -> Result<Option<String>, ProviderError> {
+    let got = found(
+        client
+            .get_service_network_vpc_association()
+            .service_network_vpc_association_identifier(id)
+            .send()
+            .await
+            .or_fail(subject, "vpc-lattice:GetServiceNetworkVpcAssociation"),
+    )?;
+    Ok(got.map(|a| a.status().map_or("UNKNOWN", Status::as_str).to_string()))
+}
+
+async fn list(
+    client: &Client,
+    subject: &str,
+    service_network: &str,
+    vpc: Option<&str>,
+) -> Result<Vec<Summary>, ProviderError> {
+    let listed = client
+        .list_service_network_vpc_associations()
+        .service_network_identifier(service_network)
+        .set_vpc_identifier(vpc.map(str::to_string))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "vpc-lattice:ListServiceNetworkVpcAssociations");
+    Ok(found(listed)?.unwrap_or_default())
+}
+
+pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: VpcAssociationArgs = parse(&op.args, &subject)?;
+    let out = client
+        .create_service_network_vpc_association()
+        .service_network_identifier(&args.service_network_identifier)
+        .vpc_identifier(&args.vpc_identifier)
+        .set_security_group_ids(
+            (!args.security_group_ids.is_empty()).then_some(args.security_group_ids),
+        )
+        .client_token(&op.token)
+        .set_tags(tagging::to_aws(&args.tags))
+        .send()
+        .await
+        .or_fail(&subject, "vpc-lattice:CreateServiceNetworkVpcAssociation")?;
+    let id = out
+        .id()
+        .ok_or_else(|| incomplete(&subject, "CreateServiceNetworkVpcAssociation", "an id"))?
+        .to_string();
+    let (s, i) = (subject.as_str(), id.as_str());
+    if out.status() != Some(&Status::Active) {
+        wait::until(&op.progress, s, || async move {
+            match status(client, s, i).await?.as_deref() {
+                Some("ACTIVE") => Ok(None),
+                Some(st) if st.ends_with("FAILED") => Err(wait::failed(s, st)),
+                Some(st) => Ok(Some(st.to_string())),
+                None => Ok(Some("NOT_FOUND_YET".into())),
+            }
+        })
+        .await?;
+    }
+    Ok(Applied {
+        id,
+        outputs: outputs(out.arn()),
+    })
+}
+
+/// One List per service network. The summary has no security groups, so
+/// `security_group_ids` keeps its recorded value.
+pub(super) async fn read(
+    client: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut live: HashMap<String, Summary> = HashMap::new();
+    let networks: std::collections::BTreeSet<&str> = items
+        .iter()
+        .filter_map(|i| {
+            i.args
+                .get("service_network_identifier")
+                .and_then(Value::as_str)
+        })
+        .map(id_of)
+        .collect();
+    for sn in networks {
+        for a in list(client, SCHEMA.kind, sn, None).await? {
+            live.insert(a.id().unwrap_or_default().to_string(), a);
+        }
+    }
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            None => ReadResult::Gone,
+            Some(a) if a.status() == Some(&Status::DeleteInProgress) => ReadResult::Gone,
+            Some(a) => {
+                let mut args = Map::new();
+                args.insert(
+                    "service_network_identifier".into(),
+                    identifier(
+                        &item.args,
+                        "service_network_identifier",
+                        a.service_network_id().unwrap_or_default(),
+                    ),
+                );
+                args.insert(
+                    "vpc_identifier".into(),
+                    identifier(&item.args, "vpc_identifier", a.vpc_id().unwrap_or_default()),
+                );
+                ReadResult::Found {
+                    args,
+                    outputs: outputs(a.arn()),
+                }
+            }
+        })
+        .collect())
+}
+
+pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: VpcAssociationArgs = parse(&op.before, &subject)?;
+    let after: VpcAssociationArgs = parse(&op.after, &subject)?;
+    if before.security_group_ids != after.security_group_ids {
+        client
+            .update_service_network_vpc_association()
+            .service_network_vpc_association_identifier(&op.id)
+            .set_security_group_ids(Some(after.security_group_ids.clone()))
+            .send()
+            .await
+            .or_fail(&subject, "vpc-lattice:UpdateServiceNetworkVpcAssociation")?;
+    }
+    let arn = op
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+/// Asynchronous: waits until the association is gone, since the service
+/// network cannot be deleted while a VPC is still associated.
+pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let deleted = found(
+        client
+            .delete_service_network_vpc_association()
+            .service_network_vpc_association_identifier(&op.id)
+            .send()
+            .await
+            .or_fail(&subject, "vpc-lattice:DeleteServiceNetworkVpcAssociation"),
+    )?;
+    if deleted.is_none() {
+        return Ok(());
+    }
+    gone_is_ok(wait::until(&op.progress, &subject, || status(client, &subject, &op.id)).await)
+}
+
+pub(super) async fn adopt(
+    client: &Client,
+    op: &CreateOp,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: VpcAssociationArgs = parse(&op.args, &subject)?;
+    let candidates = list(
+        client,
+        &subject,
+        &args.service_network_identifier,
+        Some(&args.vpc_identifier),
+    )
+    .await?;
+    for a in &candidates {
+        let (Some(id), Some(arn)) = (a.id(), a.arn()) else {
+            continue;
+        };
+        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
+            return Ok(Some(Applied {
+                id: id.to_string(),
+                outputs: outputs(Some(arn)),
+            }));
+        }
+    }
+    Ok(None)
+}

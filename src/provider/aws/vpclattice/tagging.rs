@@ -1,0 +1,74 @@
+//! Lattice tags: a map sent at create, found again through
+//! ListTagsForResource, changed in place by difference.
+
+use std::collections::HashMap;
+
+use aws_sdk_vpclattice::Client;
+
+use crate::provider::ProviderError;
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{ADDRESS, STACK, Tags};
+
+/// The tags of a create call; `None` when there is no tag.
+pub(super) fn to_aws(tags: &Tags) -> Option<HashMap<String, String>> {
+    (!tags.is_empty()).then(|| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Did a create for `address` in `stack` make the resource at `arn`?
+pub(super) async fn owned_by(
+    client: &Client,
+    subject: &str,
+    arn: &str,
+    stack: &str,
+    address: &str,
+) -> Result<bool, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .or_fail(subject, "vpc-lattice:ListTagsForResource")?;
+    let tags = out.tags().cloned().unwrap_or_default();
+    Ok(tags.get(STACK).map(String::as_str) == Some(stack)
+        && tags.get(ADDRESS).map(String::as_str) == Some(address))
+}
+
+/// Changes the tags of `arn` from `before` to `after`: one UntagResource for
+/// removed keys, one TagResource for added or changed ones.
+pub(super) async fn update(
+    client: &Client,
+    subject: &str,
+    arn: &str,
+    before: &Tags,
+    after: &Tags,
+) -> Result<(), ProviderError> {
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    let changed: HashMap<String, String> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !removed.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .or_fail(subject, "vpc-lattice:UntagResource")?;
+    }
+    if !changed.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(changed))
+            .send()
+            .await
+            .or_fail(subject, "vpc-lattice:TagResource")?;
+    }
+    Ok(())
+}
