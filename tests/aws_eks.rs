@@ -527,7 +527,7 @@ fn stubbed_stack(world: &Arc<Mutex<World>>) -> (Stack, Vec<aws_smithy_mocks::Rul
     (s, rules)
 }
 
-fn rule<'a>(rules: &'a [aws_smithy_mocks::Rule], i: usize) -> &'a aws_smithy_mocks::Rule {
+fn rule(rules: &[aws_smithy_mocks::Rule], i: usize) -> &aws_smithy_mocks::Rule {
     &rules[i]
 }
 

@@ -24,7 +24,7 @@ fn of_kind<'a>(plan: &'a Plan, kind: &str) -> Vec<&'a payrun::plan::ResourceChan
         .collect()
 }
 
-fn after<'a>(c: &'a payrun::plan::ResourceChange) -> &'a Value {
+fn after(c: &payrun::plan::ResourceChange) -> &Value {
     c.after.as_ref().unwrap()
 }
 

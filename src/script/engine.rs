@@ -237,7 +237,6 @@ fn register_host_functions(
         cidr_subnet(&base, newbits, index).map_err(|e| fault(e, "see `cidr_subnet(base, newbits, index)`: e.g. cidr_subnet(\"10.0.0.0/16\", 4, 0) is 10.0.0.0/20", ctx.call_position()))
     });
     let registry_for_ref = registry.clone();
-    let r = recorder.clone();
     engine.register_fn(
         "resource",
         move |ctx: NativeCallContext,
