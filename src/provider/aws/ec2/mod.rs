@@ -27,68 +27,10 @@ use serde_json::Value;
 
 use super::call::{gone_is_ok, incomplete, parse};
 use super::observed;
-use crate::provider::{
-    Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
-};
-
-macro_rules! kinds {
-    ($($kind:ident),* $(,)?) => {
-        /// The EC2 kinds, in the order a network is usually built.
-        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
-
-        pub(super) fn serves(kind: &str) -> bool {
-            $(kind == $kind::SCHEMA.kind)||*
-        }
-
-        pub(super) async fn read(
-            ec2: &Client,
-            kind: &str,
-            items: &[ReadItem],
-        ) -> Result<Vec<ReadResult>, ProviderError> {
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::read(ec2, items).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::create(ec2, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::update(ec2, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::delete(ec2, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn adopt(
-            ec2: &Client,
-            op: &CreateOp,
-        ) -> Result<Option<Applied>, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::adopt(ec2, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-    };
-}
+use crate::provider::ReadItem;
 
 kinds!(
+    Client;
     vpc,
     subnet,
     internet_gateway,

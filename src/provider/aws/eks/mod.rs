@@ -16,69 +16,11 @@ use serde_json::Value;
 use super::error::AwsResultExt;
 use super::tags::{self, Tags};
 use super::wait::{self, Poll};
-use crate::provider::{
-    Applied, CreateOp, DeleteOp, KindSchema, ProgressFn, ProviderError, ReadItem, ReadResult,
-    UpdateOp,
-};
+use crate::provider::{ProgressFn, ProviderError};
 
-macro_rules! kinds {
-    ($($kind:ident),* $(,)?) => {
-        /// The EKS kinds, in the order a cluster is built.
-        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
-
-        pub(super) fn serves(kind: &str) -> bool {
-            $(kind == $kind::SCHEMA.kind)||*
-        }
-
-        pub(super) async fn read(
-            eks: &Client,
-            kind: &str,
-            items: &[ReadItem],
-        ) -> Result<Vec<ReadResult>, ProviderError> {
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::read(eks, items).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::create(eks, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::update(eks, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::delete(eks, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn adopt(
-            eks: &Client,
-            op: &CreateOp,
-        ) -> Result<Option<Applied>, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::adopt(eks, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-    };
-}
-
-kinds!(cluster, fargate_profile, addon);
+kinds!(
+    Client;
+    cluster, fargate_profile, addon);
 
 /// The key under which Fargate profile operations of one cluster queue.
 pub(super) fn concurrency_key(kind: &str, args: &Value) -> Option<String> {

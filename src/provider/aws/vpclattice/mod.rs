@@ -23,68 +23,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::provider::{
-    Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
-};
-
-macro_rules! kinds {
-    ($($kind:ident),* $(,)?) => {
-        /// The Lattice kinds, in the order a service network is built.
-        pub(super) static SCHEMAS: &[KindSchema] = &[$($kind::SCHEMA),*];
-
-        pub(super) fn serves(kind: &str) -> bool {
-            $(kind == $kind::SCHEMA.kind)||*
-        }
-
-        pub(super) async fn read(
-            client: &Client,
-            kind: &str,
-            items: &[ReadItem],
-        ) -> Result<Vec<ReadResult>, ProviderError> {
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::read(client, items).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::create(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::update(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::delete(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn adopt(
-            client: &Client,
-            op: &CreateOp,
-        ) -> Result<Option<Applied>, ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::adopt(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-    };
-}
+use crate::provider::ProviderError;
 
 kinds!(
+    Client;
     service_network,
     service_network_vpc_association,
     service,
