@@ -8,7 +8,9 @@ use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_update_done, update_tags};
+use super::{
+    SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, until_update_done, update_tags,
+};
 use crate::provider::aws::call::{incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -319,16 +321,12 @@ pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderEr
     if sent.is_none() {
         return Ok(());
     }
-    wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
-        match describe(eks, &subject, &op.id).await? {
-            Some(a) => Ok(Poll::Pending(
-                a.status()
-                    .map_or("UNKNOWN", AddonStatus::as_str)
-                    .to_string(),
-            )),
-            None => Ok(Poll::Ready(())),
-        }
-    })
+    until_gone(
+        &op.progress,
+        &subject,
+        || describe(eks, &subject, &op.id),
+        |a| a.status().map_or("UNKNOWN", AddonStatus::as_str),
+    )
     .await
 }
 

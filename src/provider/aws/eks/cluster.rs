@@ -11,7 +11,9 @@ use aws_sdk_eks::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_update_done, update_tags};
+use super::{
+    SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, until_update_done, update_tags,
+};
 use crate::check::eks::upgrade_problem;
 use crate::provider::aws::call::{incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
@@ -418,16 +420,12 @@ pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderEr
     if sent.is_none() {
         return Ok(());
     }
-    wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
-        match describe(eks, &subject, &op.id).await? {
-            Some(c) => Ok(Poll::Pending(
-                c.status()
-                    .map_or("UNKNOWN", ClusterStatus::as_str)
-                    .to_string(),
-            )),
-            None => Ok(Poll::Ready(())),
-        }
-    })
+    until_gone(
+        &op.progress,
+        &subject,
+        || describe(eks, &subject, &op.id),
+        |c| c.status().map_or("UNKNOWN", ClusterStatus::as_str),
+    )
     .await
 }
 

@@ -10,7 +10,7 @@ use aws_sdk_eks::types::{FargateProfile, FargateProfileSelector, FargateProfileS
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, update_tags, while_in_use};
+use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, update_tags, while_in_use};
 use crate::provider::aws::call::parse;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -233,16 +233,12 @@ pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderEr
     if sent.is_none() {
         return Ok(());
     }
-    wait::until(&op.progress, &subject, SETTLE_TIMEOUT, || async {
-        match describe(eks, &subject, &op.id).await? {
-            Some(p) => Ok(Poll::Pending(
-                p.status()
-                    .map_or("UNKNOWN", FargateProfileStatus::as_str)
-                    .to_string(),
-            )),
-            None => Ok(Poll::Ready(())),
-        }
-    })
+    until_gone(
+        &op.progress,
+        &subject,
+        || describe(eks, &subject, &op.id),
+        |p| p.status().map_or("UNKNOWN", FargateProfileStatus::as_str),
+    )
     .await
 }
 

@@ -34,6 +34,27 @@ pub(super) fn concurrency_key(kind: &str, args: &Value) -> Option<String> {
 /// to 15 minutes to create and as long to upgrade.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
+/// After a delete: wait until `describe` finds nothing, showing the status
+/// it reports meanwhile.
+async fn until_gone<T, F, Fut>(
+    progress: &ProgressFn,
+    subject: &str,
+    describe: F,
+    status: impl Fn(&T) -> &str,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    wait::until(progress, subject, SETTLE_TIMEOUT, || async {
+        Ok(match describe().await? {
+            Some(x) => Poll::Pending(status(&x).to_string()),
+            None => Poll::Ready(()),
+        })
+    })
+    .await
+}
+
 fn is_not_found(e: &ProviderError) -> bool {
     e.code.as_deref() == Some("ResourceNotFoundException")
 }
