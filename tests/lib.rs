@@ -2,6 +2,7 @@
 
 mod support;
 
+mod aws_appmesh;
 mod aws_eks;
 mod aws_lattice;
 mod aws_network;

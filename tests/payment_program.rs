@@ -138,12 +138,85 @@ async fn the_seed_requirements_are_in_the_plan() {
         f.message
             .starts_with("capacity: 50000 concurrent transactions")
     }));
-    assert!(plan.findings.iter().any(|f| f.message.starts_with(
-        "AWS App Mesh (asked for service-to-service traffic) reached end of support"
-    )));
-    // The service graph is connected with VPC Lattice: one service per node.
+    // App Mesh as asked, from the service graph, with its end of support an
+    // error until acknowledged.
+    let mesh_eos = plan
+        .findings
+        .iter()
+        .find(|f| f.code == "appmesh-end-of-support")
+        .expect("App Mesh end-of-support finding");
+    assert_eq!(mesh_eos.severity, Severity::Error);
+    assert!(
+        mesh_eos.message.contains("2026-09-30"),
+        "{}",
+        mesh_eos.message
+    );
+    assert!(
+        mesh_eos
+            .remedy
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--var mesh=lattice"),
+        "{:?}",
+        mesh_eos.remedy
+    );
+    let mesh = of_kind(&plan, "aws.appmesh.mesh");
+    assert_eq!(mesh.len(), 1);
+    assert_eq!(after(mesh[0])["egress_filter"], "DROP_ALL");
+    for kind in ["virtual_node", "virtual_router", "route", "virtual_service"] {
+        assert_eq!(
+            of_kind(&plan, &format!("aws.appmesh.{kind}")).len(),
+            3,
+            "{kind}"
+        );
+    }
+    let backends = |svc: &str| {
+        let node = plan
+            .changes
+            .iter()
+            .find(|c| c.address.kind() == "aws.appmesh.virtual_node" && c.address.purpose() == svc)
+            .unwrap();
+        after(node)["backends"].clone()
+    };
+    assert_eq!(
+        backends("payment"),
+        serde_json::json!([
+            "fraud-detection.fraud-detection.svc.cluster.local",
+            "reporting.reporting.svc.cluster.local"
+        ])
+    );
+    assert_eq!(backends("fraud-detection"), serde_json::json!([]));
+    assert_eq!(backends("reporting"), serde_json::json!([]));
+    assert_eq!(of_kind(&plan, "aws.vpclattice.service").len(), 0);
+}
+
+/// `--var mesh=lattice`, the remedy the App Mesh finding names: the same
+/// graph on VPC Lattice, and no App Mesh finding.
+#[tokio::test]
+async fn the_mesh_remedy_connects_the_graph_with_lattice() {
+    let s = Stack::product(&repo_file("programs/payment.rhai"));
+    s.set_var("mesh", "lattice");
+    let plan = s.plan().await;
     assert_eq!(of_kind(&plan, "aws.vpclattice.service_network").len(), 1);
     assert_eq!(of_kind(&plan, "aws.vpclattice.service").len(), 3);
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| !c.address.kind().starts_with("aws.appmesh."))
+    );
+    assert!(
+        !plan
+            .findings
+            .iter()
+            .any(|f| f.code == "appmesh-end-of-support")
+    );
+
+    s.set_var("mesh", "istio");
+    let err = s.error();
+    assert!(
+        err.contains("--var mesh=istio: choose app_mesh (as asked) or lattice"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

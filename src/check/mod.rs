@@ -40,10 +40,7 @@ fn acknowledge(findings: &mut [Finding], program: &Program) {
             if f.severity == Severity::Error {
                 f.severity = Severity::Warning;
             }
-            f.message = format!(
-                "{} (acknowledged at {}: {})",
-                f.message, ack.pos, ack.reason
-            );
+            f.message = format!("{} (acknowledged at {}: {})", f.message, ack.at, ack.reason);
         }
     }
 }

@@ -133,17 +133,24 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
         }
         if kind.starts_with("aws.appmesh.") && !mesh_reported {
             mesh_reported = true;
-            let message = format!(
-                "AWS App Mesh reaches end of support on {APP_MESH_END_OF_SUPPORT}: after it the App Mesh console and API no longer serve meshes"
-            );
             let f = if today >= APP_MESH_END_OF_SUPPORT {
-                Finding::error("appmesh-end-of-support", message)
+                Finding::error(
+                    "appmesh-end-of-support",
+                    format!(
+                        "AWS App Mesh reached end of support on {APP_MESH_END_OF_SUPPORT}: the App Mesh console and API no longer serve meshes"
+                    ),
+                )
             } else {
-                Finding::warning("appmesh-end-of-support", message)
+                Finding::warning(
+                    "appmesh-end-of-support",
+                    format!(
+                        "AWS App Mesh reaches end of support on {APP_MESH_END_OF_SUPPORT}: after it the App Mesh console and API no longer serve meshes"
+                    ),
+                )
             };
             out.push(
                 f.at(address)
-                    .remedy("move service-to-service traffic to Amazon VPC Lattice, as AWS recommends for EKS (examples/lattice.rhai)")
+                    .remedy("move service-to-service traffic to Amazon VPC Lattice, as AWS recommends for EKS: `--var mesh=lattice` for programs/payment.rhai, `lattice::from_graph` in your own (examples/lattice.rhai)")
                     .source("AWS App Mesh end-of-support notice, docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html"),
             );
         }

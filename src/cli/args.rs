@@ -29,6 +29,11 @@ pub struct Global {
     /// A program variable, `config.vars.KEY` (repeatable).
     #[arg(long = "var", global = true, value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
+    /// Accept a finding knowingly: its errors become warnings that still
+    /// show, with this reason (repeatable; `acknowledge(code, reason)` in
+    /// a program does the same).
+    #[arg(long = "acknowledge", global = true, value_name = "CODE=REASON")]
+    pub acknowledge: Vec<String>,
     /// Another directory searched first for `import "name"`.
     #[arg(long, global = true, value_name = "DIR")]
     pub stdlib: Vec<PathBuf>,

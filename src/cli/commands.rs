@@ -18,7 +18,7 @@ use crate::provider::aws::{AwsProvider, AwsSettings};
 use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
 use crate::provider::k8s::{K8sConfig, K8sProvider};
-use crate::script::{self, Program};
+use crate::script::{self, Acknowledgement, Program};
 use crate::state::LocalStore;
 use crate::ui::{JsonView, PlainView, Style, TerminalView};
 
@@ -219,7 +219,14 @@ pub fn registry(r: &Resolved) -> Registry {
 }
 
 fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program), Error> {
-    let program = script::evaluate(&r.program, registry, &r.script_config())?;
+    let mut program = script::evaluate(&r.program, registry, &r.script_config())?;
+    program
+        .acknowledged
+        .extend(r.acknowledge.iter().map(|(code, reason)| Acknowledgement {
+            code: code.clone(),
+            reason: reason.clone(),
+            at: "--acknowledge".into(),
+        }));
     let graph = DesiredGraph::build(&program, registry)?;
     Ok((graph, program))
 }

@@ -71,6 +71,8 @@ pub struct Resolved {
     pub region: String,
     pub stack: String,
     pub vars: Map<String, Value>,
+    /// `--acknowledge CODE=REASON`: (code, reason).
+    pub acknowledge: Vec<(String, String)>,
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub endpoint_url: Option<String>,
@@ -124,6 +126,19 @@ impl Resolved {
             })?;
             vars.insert(k.trim().to_string(), parse_var(v));
         }
+        let mut acknowledge = Vec::new();
+        for kv in &global.acknowledge {
+            match kv.split_once('=') {
+                Some((code, reason)) if !code.trim().is_empty() && !reason.trim().is_empty() => {
+                    acknowledge.push((code.trim().to_string(), reason.trim().to_string()));
+                }
+                _ => {
+                    return Err(Error::Config(format!(
+                        "--acknowledge `{kv}` needs a finding code and a reason\n  fix: write --acknowledge CODE=REASON, e.g. --acknowledge eks-version-unsupported=\"QA mirror of production until the upgrade\""
+                    )));
+                }
+            }
+        }
         let mut stdlib_dirs: Vec<PathBuf> = global.stdlib.clone();
         stdlib_dirs.push(project.root.join("stdlib"));
         if let Some(dir) = program.parent() {
@@ -150,6 +165,7 @@ impl Resolved {
             suffix,
             region,
             vars,
+            acknowledge,
             stdlib_dirs,
             state_dir,
             endpoint_url: global

@@ -277,7 +277,7 @@ fn register_host_functions(
             r.acknowledge(super::recorder::Acknowledgement {
                 code: code.to_string(),
                 reason: reason.to_string(),
-                pos,
+                at: pos.to_string(),
             });
         },
     );

@@ -53,7 +53,8 @@ pub struct Program {
 pub struct Acknowledgement {
     pub code: String,
     pub reason: String,
-    pub pos: SourcePos,
+    /// Where it was given: `file:line:col`, or `--acknowledge`.
+    pub at: String,
 }
 
 /// A builder's complaint, carried through Rhai as the error value.

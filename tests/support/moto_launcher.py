@@ -11,9 +11,12 @@ import os
 import sys
 import threading
 import time
+import uuid
 from datetime import datetime
 
+import moto.appmesh.exceptions
 import moto.appmesh.responses
+import moto.appmesh.urls
 from moto.server import ThreadedMotoServer
 
 APP_MESH_TIME = "%d/%m/%Y, %H:%M:%S"
@@ -50,6 +53,147 @@ class _AppMeshJson:
 
 
 moto.appmesh.responses.json = _AppMeshJson
+
+
+# ── App Mesh virtual services: an extension of moto, not moto ──────────────
+# moto 5.2.5 implements meshes, virtual nodes, routers and routes but no
+# virtual services (no URL in moto/appmesh/urls.py, no method on
+# AppMeshResponse). This stand-in serves the five VirtualService operations
+# with the API's shapes (REST paths and bodies from the App Mesh API
+# reference) so a whole mesh can be applied and destroyed in tests. It keeps
+# services per mesh, answers NotFoundException (404) for missing ones and
+# ConflictException (409) for a name taken, and refuses a provider that does
+# not exist, as App Mesh does.
+
+_VIRTUAL_SERVICES = {}  # (account, region, mesh) -> {name: dict}
+
+
+class _NotFound(moto.appmesh.exceptions.JsonRESTError):
+    code = 404
+
+    def __init__(self, message):
+        super().__init__("NotFoundException", message)
+
+
+class _Conflict(moto.appmesh.exceptions.JsonRESTError):
+    code = 409
+
+    def __init__(self, message):
+        super().__init__("ConflictException", message)
+
+
+def _services(response, mesh_name):
+    backend = response.appmesh_backend
+    if mesh_name not in backend.meshes:
+        raise _NotFound(f"There are no meshes with the name {mesh_name}.")
+    key = (response.current_account, response.region, mesh_name)
+    return backend.meshes[mesh_name], _VIRTUAL_SERVICES.setdefault(key, {})
+
+
+def _check_provider(mesh, spec):
+    provider = spec.get("provider") or {}
+    router = (provider.get("virtualRouter") or {}).get("virtualRouterName")
+    node = (provider.get("virtualNode") or {}).get("virtualNodeName")
+    if router is not None and router not in mesh.virtual_routers:
+        raise _NotFound(f"There is no virtual router named {router} in mesh {mesh.mesh_name}.")
+    if node is not None and node not in mesh.virtual_nodes:
+        raise _NotFound(f"There is no virtual node named {node} in mesh {mesh.mesh_name}.")
+
+
+def create_virtual_service(self):
+    params = json.loads(self.body)
+    mesh_name = self._get_param("meshName")
+    mesh, services = _services(self, mesh_name)
+    name = params.get("virtualServiceName")
+    if name in services:
+        raise _Conflict(f"There is already a virtual service named {name} in mesh {mesh_name}.")
+    spec = params.get("spec") or {}
+    _check_provider(mesh, spec)
+    now = time.time()
+    services[name] = {
+        "meshName": mesh_name,
+        "virtualServiceName": name,
+        "spec": spec,
+        "metadata": {
+            "arn": f"arn:aws:appmesh:{self.region}:{self.current_account}:mesh/{mesh_name}/virtualService/{name}",
+            "createdAt": now,
+            "lastUpdatedAt": now,
+            "meshOwner": mesh.metadata.mesh_owner,
+            "resourceOwner": mesh.metadata.mesh_owner,
+            "uid": str(uuid.uuid4()),
+            "version": 1,
+        },
+        "status": {"status": "ACTIVE"},
+    }
+    return json.dumps(services[name])
+
+
+def _one(self):
+    mesh_name = self._get_param("meshName")
+    name = self._get_param("virtualServiceName")
+    mesh, services = _services(self, mesh_name)
+    if name not in services:
+        raise _NotFound(f"There is no virtual service named {name} in mesh {mesh_name}.")
+    return mesh, services, name
+
+
+def describe_virtual_service(self):
+    _, services, name = _one(self)
+    return json.dumps(services[name])
+
+
+def update_virtual_service(self):
+    mesh, services, name = _one(self)
+    spec = json.loads(self.body).get("spec") or {}
+    _check_provider(mesh, spec)
+    service = services[name]
+    service["spec"] = spec
+    service["metadata"]["version"] += 1
+    service["metadata"]["lastUpdatedAt"] = time.time()
+    return json.dumps(service)
+
+
+def delete_virtual_service(self):
+    _, services, name = _one(self)
+    service = services.pop(name)
+    service["status"] = {"status": "DELETED"}
+    return json.dumps(service)
+
+
+def list_virtual_services(self):
+    mesh_name = self._get_param("meshName")
+    _, services = _services(self, mesh_name)
+    refs = [
+        {
+            "arn": s["metadata"]["arn"],
+            "meshName": mesh_name,
+            "meshOwner": s["metadata"]["meshOwner"],
+            "resourceOwner": s["metadata"]["resourceOwner"],
+            "virtualServiceName": s["virtualServiceName"],
+            "version": s["metadata"]["version"],
+            "createdAt": s["metadata"]["createdAt"],
+            "lastUpdatedAt": s["metadata"]["lastUpdatedAt"],
+        }
+        for s in services.values()
+    ]
+    return json.dumps({"virtualServices": refs})
+
+
+for _f in (
+    create_virtual_service,
+    describe_virtual_service,
+    update_virtual_service,
+    delete_virtual_service,
+    list_virtual_services,
+):
+    setattr(moto.appmesh.responses.AppMeshResponse, _f.__name__, _f)
+
+moto.appmesh.urls.url_paths.update(
+    {
+        "{0}/v20190125/meshes/(?P<meshName>[^/]+)/virtualServices$": moto.appmesh.responses.AppMeshResponse.dispatch,
+        "{0}/v20190125/meshes/(?P<meshName>[^/]+)/virtualServices/(?P<virtualServiceName>[^/]+)$": moto.appmesh.responses.AppMeshResponse.dispatch,
+    }
+)
 
 
 def watch_parent(parent: int) -> None:

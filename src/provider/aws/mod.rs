@@ -8,6 +8,7 @@
 mod dispatch;
 
 mod api_calls;
+mod appmesh;
 mod call;
 mod config;
 mod ec2;
@@ -48,6 +49,7 @@ pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
         ecr::SCHEMAS,
         eks::SCHEMAS,
         vpclattice::SCHEMAS,
+        appmesh::SCHEMAS,
     ]
     .concat()
 });
@@ -69,6 +71,7 @@ pub struct AwsProvider {
     ecr: OnceCell<aws_sdk_ecr::Client>,
     eks: OnceCell<aws_sdk_eks::Client>,
     vpclattice: OnceCell<aws_sdk_vpclattice::Client>,
+    appmesh: OnceCell<aws_sdk_appmesh::Client>,
     calls: ApiCalls,
 }
 
@@ -85,6 +88,7 @@ impl AwsProvider {
             ecr: OnceCell::new(),
             eks: OnceCell::new(),
             vpclattice: OnceCell::new(),
+            appmesh: OnceCell::new(),
             calls: ApiCalls::default(),
         }
     }
@@ -107,6 +111,16 @@ impl AwsProvider {
         }
     }
 
+    /// Serves the `aws.appmesh.*` kinds through `client` rather than one
+    /// built from the settings (a client on mocked responses, in tests).
+    #[must_use]
+    pub fn with_appmesh_client(self, client: aws_sdk_appmesh::Client) -> Self {
+        Self {
+            appmesh: OnceCell::new_with(Some(client)),
+            ..self
+        }
+    }
+
     /// AWS operations sent so far, by operation name (`DescribeVpcs`).
     pub fn api_calls(&self) -> BTreeMap<String, u64> {
         self.calls.snapshot()
@@ -115,42 +129,9 @@ impl AwsProvider {
     async fn sdk(&self) -> &aws_types::SdkConfig {
         self.sdk.get_or_init(|| config::load(&self.settings)).await
     }
-
-    async fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2
-            .get_or_init(|| async {
-                let conf = aws_sdk_ec2::config::Builder::from(self.sdk().await)
-                    .interceptor(self.calls.clone())
-                    .build();
-                aws_sdk_ec2::Client::from_conf(conf)
-            })
-            .await
-    }
-
-    async fn eks(&self) -> &aws_sdk_eks::Client {
-        self.eks
-            .get_or_init(|| async {
-                let conf = aws_sdk_eks::config::Builder::from(self.sdk().await)
-                    .interceptor(self.calls.clone())
-                    .build();
-                aws_sdk_eks::Client::from_conf(conf)
-            })
-            .await
-    }
-
-    async fn vpclattice(&self) -> &aws_sdk_vpclattice::Client {
-        self.vpclattice
-            .get_or_init(|| async {
-                let conf = aws_sdk_vpclattice::config::Builder::from(self.sdk().await)
-                    .interceptor(self.calls.clone())
-                    .build();
-                aws_sdk_vpclattice::Client::from_conf(conf)
-            })
-            .await
-    }
 }
 
-/// A lazily built client of one more service, counting its calls like EC2's.
+/// A lazily built client per service; every client counts its calls.
 macro_rules! client {
     ($($name:ident: $sdk:ident),* $(,)?) => {
         impl AwsProvider {
@@ -169,11 +150,15 @@ macro_rules! client {
 }
 
 client!(
+    ec2: aws_sdk_ec2,
     iam: aws_sdk_iam,
     kms: aws_sdk_kms,
     secretsmanager: aws_sdk_secretsmanager,
     logs: aws_sdk_cloudwatchlogs,
     ecr: aws_sdk_ecr,
+    eks: aws_sdk_eks,
+    vpclattice: aws_sdk_vpclattice,
+    appmesh: aws_sdk_appmesh,
 );
 
 fn unknown_kind(kind: &str) -> ProviderError {
@@ -206,6 +191,9 @@ impl Provider for AwsProvider {
             "vpclattice" if vpclattice::serves(kind) => {
                 vpclattice::read(self.vpclattice().await, kind, items).await
             }
+            "appmesh" if appmesh::serves(kind) => {
+                appmesh::read(self.appmesh().await, kind, items).await
+            }
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -225,6 +213,7 @@ impl Provider for AwsProvider {
             "vpclattice" if vpclattice::serves(kind) => {
                 vpclattice::create(self.vpclattice().await, op).await
             }
+            "appmesh" if appmesh::serves(kind) => appmesh::create(self.appmesh().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -244,6 +233,7 @@ impl Provider for AwsProvider {
             "vpclattice" if vpclattice::serves(kind) => {
                 vpclattice::update(self.vpclattice().await, op).await
             }
+            "appmesh" if appmesh::serves(kind) => appmesh::update(self.appmesh().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -263,6 +253,7 @@ impl Provider for AwsProvider {
             "vpclattice" if vpclattice::serves(kind) => {
                 vpclattice::delete(self.vpclattice().await, op).await
             }
+            "appmesh" if appmesh::serves(kind) => appmesh::delete(self.appmesh().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }
@@ -289,6 +280,7 @@ impl Provider for AwsProvider {
             "vpclattice" if vpclattice::serves(kind) => {
                 vpclattice::adopt(self.vpclattice().await, op).await
             }
+            "appmesh" if appmesh::serves(kind) => appmesh::adopt(self.appmesh().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
     }

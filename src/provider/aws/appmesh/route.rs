@@ -1,0 +1,484 @@
+//! `aws.appmesh.route`: how a virtual router splits traffic over virtual
+//! nodes (weighted targets), with HTTP retries and a per-request timeout
+//! where the protocol has them.
+
+use aws_sdk_appmesh::Client;
+use aws_sdk_appmesh::types::{
+    Duration, DurationUnit, GrpcRoute, GrpcRouteAction, GrpcRouteMatch, GrpcTimeout,
+    HttpRetryPolicy, HttpRoute, HttpRouteAction, HttpRouteMatch, HttpTimeout, RouteData, RouteSpec,
+    TcpRetryPolicyEvent, TcpRoute, TcpRouteAction, WeightedTarget,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    MeshArgs, Protocol, as_written, found, gone_is_ok, id_parts, incomplete, invalid, is_live,
+    outputs, parse, tagging, validate,
+};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::Tags;
+use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    mesh_name: String,
+    virtual_router_name: String,
+    protocol: Protocol,
+    /// HTTP and HTTP/2: the path prefix matched; `/` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prefix: Option<String>,
+    /// gRPC: the service matched; every service when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grpc_service_name: Option<String>,
+    targets: Vec<Target>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    priority: Option<i32>,
+    /// HTTP and HTTP/2 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retries: Option<Retries>,
+    /// HTTP, HTTP/2 and gRPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    per_request_timeout_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    tags: Tags,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    virtual_node: String,
+    weight: i32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Retries {
+    max_retries: i64,
+    per_retry_timeout_ms: i64,
+    /// `server-error`, `gateway-error`, `client-error`, `stream-error`.
+    #[serde(default)]
+    http_events: Vec<String>,
+    /// `connection-error`.
+    #[serde(default)]
+    tcp_events: Vec<String>,
+}
+
+impl MeshArgs for Args {
+    fn normalised(mut self) -> Self {
+        self.tags = Tags::new();
+        if self.protocol.is_http() {
+            self.prefix.get_or_insert_with(|| "/".into());
+        }
+        self
+    }
+}
+
+const HTTP_EVENTS: &[&str] = &[
+    "server-error",
+    "gateway-error",
+    "client-error",
+    "stream-error",
+];
+
+fn check(args: &Args) -> Result<(), String> {
+    let http = args.protocol.is_http();
+    if args.targets.is_empty() || args.targets.len() > 10 {
+        return Err(format!(
+            "`targets`: a route sends to 1 to 10 virtual nodes, got {}",
+            args.targets.len()
+        ));
+    }
+    if args.targets.iter().all(|t| t.weight == 0) {
+        return Err("`targets`: every weight is 0, so the route sends nowhere".into());
+    }
+    if let Some(t) = args.targets.iter().find(|t| !(0..=100).contains(&t.weight)) {
+        return Err(format!(
+            "`targets`: weight {} of `{}` is outside 0..=100",
+            t.weight, t.virtual_node
+        ));
+    }
+    if args.prefix.is_some() && !http {
+        return Err(format!(
+            "`prefix`: only HTTP and HTTP/2 routes match a path, this one is `{}`",
+            args.protocol.as_str()
+        ));
+    }
+    if args.prefix.as_deref().is_some_and(|p| !p.starts_with('/')) {
+        return Err("`prefix`: a path prefix starts with `/`".into());
+    }
+    if args.grpc_service_name.is_some() && args.protocol != Protocol::Grpc {
+        return Err("`grpc_service_name`: only gRPC routes match a service".into());
+    }
+    if let Some(r) = &args.retries {
+        if !http {
+            return Err(format!(
+                "`retries`: only HTTP and HTTP/2 routes retry here, this one is `{}`",
+                args.protocol.as_str()
+            ));
+        }
+        if let Some(e) = r
+            .http_events
+            .iter()
+            .find(|e| !HTTP_EVENTS.contains(&e.as_str()))
+        {
+            return Err(format!(
+                "`retries.http_events`: unknown event `{e}`; one of {}",
+                HTTP_EVENTS.join(", ")
+            ));
+        }
+        if let Some(e) = r.tcp_events.iter().find(|e| *e != "connection-error") {
+            return Err(format!(
+                "`retries.tcp_events`: unknown event `{e}`; the one TCP event is `connection-error`"
+            ));
+        }
+        if r.http_events.is_empty() && r.tcp_events.is_empty() {
+            return Err("`retries`: name at least one of `http_events` or `tcp_events`".into());
+        }
+    }
+    if args.per_request_timeout_ms.is_some() && args.protocol == Protocol::Tcp {
+        return Err("`per_request_timeout_ms`: TCP routes have no request timeout".into());
+    }
+    Ok(())
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.appmesh.route",
+    name_prefix: "route",
+    name_max: 255,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("mesh_name"),
+        ArgSpec::force_new("virtual_router_name"),
+        ArgSpec::new("protocol"),
+        ArgSpec::new("prefix"),
+        ArgSpec::new("grpc_service_name"),
+        ArgSpec::new("targets"),
+        ArgSpec::new("priority"),
+        ArgSpec::new("retries"),
+        ArgSpec::new("per_request_timeout_ms"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn", "name"],
+    validate: |args| validate::<Args>(args, check),
+    doc: "An App Mesh route on a virtual router: `protocol`, `prefix` (HTTP), `targets` (virtual_node, weight), `retries`, `per_request_timeout_ms`.",
+};
+
+fn millis(ms: i64) -> Duration {
+    Duration::builder().value(ms).unit(DurationUnit::Ms).build()
+}
+
+fn as_millis(d: &Duration) -> Option<i64> {
+    let v = d.value()?;
+    Some(match d.unit() {
+        Some(DurationUnit::S) => v * 1000,
+        _ => v,
+    })
+}
+
+fn spec(args: &Args, subject: &str) -> Result<RouteSpec, ProviderError> {
+    let e = |e| invalid(subject, e);
+    let args = Args::clone(args).normalised();
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| {
+            WeightedTarget::builder()
+                .virtual_node(&t.virtual_node)
+                .weight(t.weight)
+                .build()
+                .map_err(e)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = RouteSpec::builder().set_priority(args.priority);
+    let spec = match args.protocol {
+        Protocol::Http | Protocol::Http2 => {
+            let mut route = HttpRoute::builder()
+                .r#match(
+                    HttpRouteMatch::builder()
+                        .set_prefix(args.prefix.clone())
+                        .build(),
+                )
+                .action(
+                    HttpRouteAction::builder()
+                        .set_weighted_targets(Some(targets))
+                        .build()
+                        .map_err(e)?,
+                );
+            if let Some(r) = &args.retries {
+                route = route.retry_policy(
+                    HttpRetryPolicy::builder()
+                        .max_retries(r.max_retries)
+                        .per_retry_timeout(millis(r.per_retry_timeout_ms))
+                        .set_http_retry_events(
+                            (!r.http_events.is_empty()).then(|| r.http_events.clone()),
+                        )
+                        .set_tcp_retry_events((!r.tcp_events.is_empty()).then(|| {
+                            r.tcp_events
+                                .iter()
+                                .map(|t| TcpRetryPolicyEvent::from(t.as_str()))
+                                .collect()
+                        }))
+                        .build()
+                        .map_err(e)?,
+                );
+            }
+            if let Some(ms) = args.per_request_timeout_ms {
+                route = route.timeout(HttpTimeout::builder().per_request(millis(ms)).build());
+            }
+            let route = route.build();
+            if args.protocol == Protocol::Http {
+                spec.http_route(route)
+            } else {
+                spec.http2_route(route)
+            }
+        }
+        Protocol::Grpc => {
+            let mut route = GrpcRoute::builder()
+                .r#match(
+                    GrpcRouteMatch::builder()
+                        .set_service_name(args.grpc_service_name.clone())
+                        .build(),
+                )
+                .action(
+                    GrpcRouteAction::builder()
+                        .set_weighted_targets(Some(targets))
+                        .build()
+                        .map_err(e)?,
+                );
+            if let Some(ms) = args.per_request_timeout_ms {
+                route = route.timeout(GrpcTimeout::builder().per_request(millis(ms)).build());
+            }
+            spec.grpc_route(route.build())
+        }
+        Protocol::Tcp => spec.tcp_route(
+            TcpRoute::builder()
+                .action(
+                    TcpRouteAction::builder()
+                        .set_weighted_targets(Some(targets))
+                        .build()
+                        .map_err(e)?,
+                )
+                .build(),
+        ),
+    };
+    Ok(spec.build())
+}
+
+fn targets_of(targets: &[WeightedTarget]) -> Vec<Target> {
+    targets
+        .iter()
+        .map(|t| Target {
+            virtual_node: t.virtual_node().to_string(),
+            weight: t.weight(),
+        })
+        .collect()
+}
+
+fn live_args(route: &RouteData, subject: &str) -> Result<Args, ProviderError> {
+    let spec = route
+        .spec()
+        .ok_or_else(|| incomplete(subject, "DescribeRoute", "a spec"))?;
+    let mut args = Args {
+        mesh_name: route.mesh_name().to_string(),
+        virtual_router_name: route.virtual_router_name().to_string(),
+        protocol: Protocol::Tcp,
+        prefix: None,
+        grpc_service_name: None,
+        targets: Vec::new(),
+        priority: spec.priority(),
+        retries: None,
+        per_request_timeout_ms: None,
+        tags: Tags::new(),
+    };
+    let http = spec
+        .http_route()
+        .map(|r| (Protocol::Http, r))
+        .or_else(|| spec.http2_route().map(|r| (Protocol::Http2, r)));
+    if let Some((protocol, r)) = http {
+        args.protocol = protocol;
+        args.prefix = r
+            .r#match()
+            .and_then(HttpRouteMatch::prefix)
+            .map(str::to_string);
+        args.targets = targets_of(r.action().map(|a| a.weighted_targets()).unwrap_or_default());
+        args.retries = r.retry_policy().map(|p| Retries {
+            max_retries: p.max_retries(),
+            per_retry_timeout_ms: p
+                .per_retry_timeout()
+                .and_then(as_millis)
+                .unwrap_or_default(),
+            http_events: p.http_retry_events().to_vec(),
+            tcp_events: p
+                .tcp_retry_events()
+                .iter()
+                .map(|t| t.as_str().to_string())
+                .collect(),
+        });
+        args.per_request_timeout_ms = r
+            .timeout()
+            .and_then(|t| t.per_request())
+            .and_then(as_millis);
+    } else if let Some(r) = spec.grpc_route() {
+        args.protocol = Protocol::Grpc;
+        args.grpc_service_name = r
+            .r#match()
+            .and_then(GrpcRouteMatch::service_name)
+            .map(str::to_string);
+        args.targets = targets_of(r.action().map(|a| a.weighted_targets()).unwrap_or_default());
+        args.per_request_timeout_ms = r
+            .timeout()
+            .and_then(|t| t.per_request())
+            .and_then(as_millis);
+    } else if let Some(r) = spec.tcp_route() {
+        args.targets = targets_of(r.action().map(|a| a.weighted_targets()).unwrap_or_default());
+    } else {
+        return Err(incomplete(
+            subject,
+            "DescribeRoute",
+            "an HTTP, HTTP/2, gRPC or TCP route",
+        ));
+    }
+    Ok(args)
+}
+
+fn arn(route: &RouteData) -> &str {
+    route.metadata().map(|m| m.arn()).unwrap_or_default()
+}
+
+fn applied(route: &RouteData) -> Applied {
+    Applied {
+        id: format!(
+            "{}/{}/{}",
+            route.mesh_name(),
+            route.virtual_router_name(),
+            route.route_name()
+        ),
+        outputs: outputs(arn(route), route.route_name()),
+    }
+}
+
+async fn describe(
+    client: &Client,
+    subject: &str,
+    [mesh, router, name]: [&str; 3],
+) -> Result<Option<RouteData>, ProviderError> {
+    let out = found(
+        client
+            .describe_route()
+            .mesh_name(mesh)
+            .virtual_router_name(router)
+            .route_name(name)
+            .send()
+            .await
+            .or_fail(subject, "appmesh:DescribeRoute"),
+    )?;
+    Ok(out
+        .and_then(|o| o.route)
+        .filter(|r| is_live(r.status().map(|s| s.status().as_str()))))
+}
+
+pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: Args = parse(&op.args, &subject)?;
+    let out = client
+        .create_route()
+        .mesh_name(&args.mesh_name)
+        .virtual_router_name(&args.virtual_router_name)
+        .route_name(&op.name)
+        .spec(spec(&args, &subject)?)
+        .set_tags(tagging::to_aws(&args.tags, &subject)?)
+        .client_token(&op.token)
+        .send()
+        .await
+        .or_fail(&subject, "appmesh:CreateRoute")?;
+    let route = out
+        .route()
+        .ok_or_else(|| incomplete(&subject, "CreateRoute", "the route"))?;
+    Ok(applied(route))
+}
+
+pub(super) async fn read(
+    client: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let subject = item.address.to_string();
+        let names = id_parts(&item.id, &subject)?;
+        results.push(match describe(client, &subject, names).await? {
+            None => ReadResult::Gone,
+            Some(route) => ReadResult::Found {
+                args: as_written(&item.args, live_args(&route, &subject)?),
+                outputs: applied(&route).outputs,
+            },
+        });
+    }
+    Ok(results)
+}
+
+/// The spec is replaced whole; changing the protocol in place is allowed by
+/// App Mesh (one route kind replaces the other).
+pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: Args = parse(&op.before, &subject)?;
+    let after: Args = parse(&op.after, &subject)?;
+    let [mesh, router, name] = id_parts(&op.id, &subject)?;
+    if before.clone().normalised() != after.clone().normalised() {
+        client
+            .update_route()
+            .mesh_name(mesh)
+            .virtual_router_name(router)
+            .route_name(name)
+            .spec(spec(&after, &subject)?)
+            .send()
+            .await
+            .or_fail(&subject, "appmesh:UpdateRoute")?;
+    }
+    let arn = op
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let [mesh, router, name] = id_parts(&op.id, &subject)?;
+    gone_is_ok(
+        client
+            .delete_route()
+            .mesh_name(mesh)
+            .virtual_router_name(router)
+            .route_name(name)
+            .send()
+            .await
+            .or_fail(&subject, "appmesh:DeleteRoute"),
+    )
+}
+
+pub(super) async fn adopt(
+    client: &Client,
+    op: &CreateOp,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: Args = parse(&op.args, &subject)?;
+    let names = [
+        args.mesh_name.as_str(),
+        args.virtual_router_name.as_str(),
+        op.name.as_str(),
+    ];
+    let Some(route) = describe(client, &subject, names).await? else {
+        return Ok(None);
+    };
+    if !tagging::owned_by(client, &subject, arn(&route), &op.stack).await? {
+        return Ok(None);
+    }
+    Ok(Some(applied(&route)))
+}

@@ -1,0 +1,89 @@
+//! App Mesh tags: a list sent at create, found again through
+//! ListTagsForResource, changed in place by difference.
+
+use aws_sdk_appmesh::Client;
+use aws_sdk_appmesh::types::TagRef;
+
+use super::invalid;
+use crate::provider::ProviderError;
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::{ADDRESS, STACK, Tags};
+
+/// The tags of a create call; `None` when there is no tag.
+pub(super) fn to_aws(tags: &Tags, subject: &str) -> Result<Option<Vec<TagRef>>, ProviderError> {
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    tags.iter()
+        .map(|(k, v)| {
+            TagRef::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid(subject, e))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Did a create for `address` in `stack` make the resource at `arn`?
+pub(super) async fn owned_by(
+    client: &Client,
+    subject: &str,
+    arn: &str,
+    stack: &str,
+) -> Result<bool, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .or_fail(subject, "appmesh:ListTagsForResource")?;
+    let tag = |key: &str| {
+        out.tags()
+            .iter()
+            .find(|t| t.key() == key)
+            .map(TagRef::value)
+    };
+    Ok(tag(STACK) == Some(stack) && tag(ADDRESS) == Some(subject))
+}
+
+/// Changes the tags of `arn` from `before` to `after`: one UntagResource for
+/// removed keys, one TagResource for added or changed ones.
+pub(super) async fn update(
+    client: &Client,
+    subject: &str,
+    arn: &str,
+    before: &Tags,
+    after: &Tags,
+) -> Result<(), ProviderError> {
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
+        .cloned()
+        .collect();
+    let changed: Tags = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !removed.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .or_fail(subject, "appmesh:UntagResource")?;
+    }
+    if let Some(tags) = to_aws(&changed, subject)? {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .or_fail(subject, "appmesh:TagResource")?;
+    }
+    Ok(())
+}

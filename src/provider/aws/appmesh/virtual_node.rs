@@ -1,0 +1,437 @@
+//! `aws.appmesh.virtual_node`: the proxy-side view of one workload: where
+//! it is found (DNS), what it listens on (with health checks and TLS), which
+//! virtual services it may call (backends; with the mesh's `DROP_ALL`
+//! egress, nothing else) and where its proxy writes access logs.
+
+use aws_sdk_appmesh::Client;
+use aws_sdk_appmesh::types::{
+    AccessLog, Backend, DnsServiceDiscovery, FileAccessLog, HealthCheckPolicy, Listener,
+    ListenerTls, ListenerTlsAcmCertificate, ListenerTlsCertificate, ListenerTlsMode, Logging,
+    PortMapping, ServiceDiscovery, VirtualNodeData, VirtualNodeSpec, VirtualServiceBackend,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{
+    MeshArgs, Protocol, as_written, found, gone_is_ok, id_parts, incomplete, invalid, is_live,
+    outputs, parse, tagging, validate,
+};
+use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::tags::Tags;
+use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Args {
+    mesh_name: String,
+    /// The DNS name the node's instances are found by.
+    hostname: String,
+    #[serde(default)]
+    listeners: Vec<ListenerArgs>,
+    /// Virtual service names this node may call.
+    #[serde(default)]
+    backends: Vec<String>,
+    /// Where the proxy writes access logs (`/dev/stdout` for the log
+    /// pipeline); none when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_log_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    tags: Tags,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct ListenerArgs {
+    port: i32,
+    protocol: Protocol,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_check: Option<HealthCheckArgs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tls: Option<TlsArgs>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct HealthCheckArgs {
+    /// Defaults to the listener's protocol and port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    protocol: Option<Protocol>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    port: Option<i32>,
+    /// HTTP and HTTP/2 only; `/` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(default = "interval_ms")]
+    interval_ms: i64,
+    #[serde(default = "timeout_ms")]
+    timeout_ms: i64,
+    #[serde(default = "threshold")]
+    healthy_threshold: i32,
+    #[serde(default = "threshold")]
+    unhealthy_threshold: i32,
+}
+
+fn interval_ms() -> i64 {
+    5000
+}
+fn timeout_ms() -> i64 {
+    2000
+}
+fn threshold() -> i32 {
+    2
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+enum TlsMode {
+    #[serde(rename = "STRICT")]
+    Strict,
+    #[serde(rename = "PERMISSIVE")]
+    Permissive,
+    #[serde(rename = "DISABLED")]
+    Disabled,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct TlsArgs {
+    mode: TlsMode,
+    /// An ACM certificate (from ACM Private CA) the proxy presents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate_arn: Option<String>,
+}
+
+impl MeshArgs for Args {
+    fn normalised(mut self) -> Self {
+        self.tags = Tags::new();
+        for l in &mut self.listeners {
+            if let Some(h) = &mut l.health_check {
+                let protocol = *h.protocol.get_or_insert(l.protocol);
+                h.port.get_or_insert(l.port);
+                if protocol.is_http() {
+                    h.path.get_or_insert_with(|| "/".into());
+                }
+            }
+        }
+        self
+    }
+}
+
+fn check(args: &Args) -> Result<(), String> {
+    for (i, l) in args.listeners.iter().enumerate() {
+        if let Some(TlsArgs {
+            mode: TlsMode::Strict | TlsMode::Permissive,
+            certificate_arn: None,
+        }) = &l.tls
+        {
+            return Err(format!(
+                "`listeners[{i}].tls`: mode STRICT or PERMISSIVE needs `certificate_arn` (an ACM certificate the proxy presents)"
+            ));
+        }
+        if let Some(h) = &l.health_check {
+            let protocol = h.protocol.unwrap_or(l.protocol);
+            if h.path.is_some() && !protocol.is_http() {
+                return Err(format!(
+                    "`listeners[{i}].health_check.path`: only HTTP and HTTP/2 health checks have a path"
+                ));
+            }
+            if h.timeout_ms >= h.interval_ms {
+                return Err(format!(
+                    "`listeners[{i}].health_check`: timeout_ms ({}) must be shorter than interval_ms ({})",
+                    h.timeout_ms, h.interval_ms
+                ));
+            }
+        }
+    }
+    if args.listeners.len() > 1 {
+        let mut ports: Vec<i32> = args.listeners.iter().map(|l| l.port).collect();
+        ports.sort_unstable();
+        if ports.windows(2).any(|w| w[0] == w[1]) {
+            return Err("`listeners`: two listeners on one port".into());
+        }
+    }
+    Ok(())
+}
+
+pub(super) const SCHEMA: KindSchema = KindSchema {
+    kind: "aws.appmesh.virtual_node",
+    name_prefix: "vn",
+    name_max: 255,
+    taggable: true,
+    args: &[
+        ArgSpec::force_new("mesh_name"),
+        ArgSpec::new("hostname"),
+        ArgSpec::new("listeners"),
+        ArgSpec::new("backends"),
+        ArgSpec::new("access_log_path"),
+        ArgSpec::new("tags"),
+    ],
+    outputs: &["arn", "name"],
+    validate: |args| validate::<Args>(args, check),
+    doc: "An App Mesh virtual node found by DNS `hostname`, with `listeners` (port, protocol, health_check, tls), `backends` (virtual service names) and `access_log_path`.",
+};
+
+fn spec(args: &Args, subject: &str) -> Result<VirtualNodeSpec, ProviderError> {
+    let e = |e| invalid(subject, e);
+    let args = Args::clone(args).normalised();
+    let discovery = DnsServiceDiscovery::builder()
+        .hostname(&args.hostname)
+        .build()
+        .map_err(e)?;
+    let mut spec = VirtualNodeSpec::builder().service_discovery(ServiceDiscovery::Dns(discovery));
+    for l in &args.listeners {
+        let mut listener = Listener::builder().port_mapping(
+            PortMapping::builder()
+                .port(l.port)
+                .protocol(l.protocol.to_aws())
+                .build()
+                .map_err(e)?,
+        );
+        if let Some(h) = &l.health_check {
+            listener = listener.health_check(
+                HealthCheckPolicy::builder()
+                    .protocol(h.protocol.unwrap_or(l.protocol).to_aws())
+                    .set_port(h.port)
+                    .set_path(h.path.clone())
+                    .interval_millis(h.interval_ms)
+                    .timeout_millis(h.timeout_ms)
+                    .healthy_threshold(h.healthy_threshold)
+                    .unhealthy_threshold(h.unhealthy_threshold)
+                    .build()
+                    .map_err(e)?,
+            );
+        }
+        if let Some(t) = &l.tls {
+            let mode = match t.mode {
+                TlsMode::Strict => ListenerTlsMode::Strict,
+                TlsMode::Permissive => ListenerTlsMode::Permissive,
+                TlsMode::Disabled => ListenerTlsMode::Disabled,
+            };
+            let mut tls = ListenerTls::builder().mode(mode);
+            if let Some(arn) = &t.certificate_arn {
+                tls = tls.certificate(ListenerTlsCertificate::Acm(
+                    ListenerTlsAcmCertificate::builder()
+                        .certificate_arn(arn)
+                        .build()
+                        .map_err(e)?,
+                ));
+            }
+            listener = listener.tls(tls.build().map_err(e)?);
+        }
+        spec = spec.listeners(listener.build());
+    }
+    for b in &args.backends {
+        spec = spec.backends(Backend::VirtualService(
+            VirtualServiceBackend::builder()
+                .virtual_service_name(b)
+                .build()
+                .map_err(e)?,
+        ));
+    }
+    if let Some(path) = &args.access_log_path {
+        spec = spec.logging(
+            Logging::builder()
+                .access_log(AccessLog::File(
+                    FileAccessLog::builder().path(path).build().map_err(e)?,
+                ))
+                .build(),
+        );
+    }
+    Ok(spec.build())
+}
+
+fn live_args(node: &VirtualNodeData, subject: &str) -> Result<Args, ProviderError> {
+    let spec = node
+        .spec()
+        .ok_or_else(|| incomplete(subject, "DescribeVirtualNode", "a spec"))?;
+    let hostname = match spec.service_discovery() {
+        Some(ServiceDiscovery::Dns(d)) => d.hostname().to_string(),
+        _ => String::new(),
+    };
+    let mut listeners = Vec::new();
+    for l in spec.listeners() {
+        let pm = l
+            .port_mapping()
+            .ok_or_else(|| incomplete(subject, "DescribeVirtualNode", "a port mapping"))?;
+        let health_check = l
+            .health_check()
+            .map(|h| -> Result<HealthCheckArgs, ProviderError> {
+                Ok(HealthCheckArgs {
+                    protocol: Some(Protocol::from_aws(h.protocol(), subject)?),
+                    port: h.port(),
+                    path: h.path().map(str::to_string),
+                    interval_ms: h.interval_millis(),
+                    timeout_ms: h.timeout_millis(),
+                    healthy_threshold: h.healthy_threshold(),
+                    unhealthy_threshold: h.unhealthy_threshold(),
+                })
+            })
+            .transpose()?;
+        let tls = l.tls().map(|t| TlsArgs {
+            mode: match t.mode() {
+                ListenerTlsMode::Strict => TlsMode::Strict,
+                ListenerTlsMode::Permissive => TlsMode::Permissive,
+                _ => TlsMode::Disabled,
+            },
+            certificate_arn: match t.certificate() {
+                Some(ListenerTlsCertificate::Acm(c)) => Some(c.certificate_arn().to_string()),
+                _ => None,
+            },
+        });
+        listeners.push(ListenerArgs {
+            port: pm.port(),
+            protocol: Protocol::from_aws(pm.protocol(), subject)?,
+            health_check,
+            tls,
+        });
+    }
+    let backends = spec
+        .backends()
+        .iter()
+        .filter_map(|b| match b {
+            Backend::VirtualService(v) => Some(v.virtual_service_name().to_string()),
+            _ => None,
+        })
+        .collect();
+    let access_log_path = spec
+        .logging()
+        .and_then(Logging::access_log)
+        .and_then(|a| match a {
+            AccessLog::File(f) => Some(f.path().to_string()),
+            _ => None,
+        });
+    Ok(Args {
+        mesh_name: node.mesh_name().to_string(),
+        hostname,
+        listeners,
+        backends,
+        access_log_path,
+        tags: Tags::new(),
+    })
+}
+
+fn arn(node: &VirtualNodeData) -> &str {
+    node.metadata().map(|m| m.arn()).unwrap_or_default()
+}
+
+async fn describe(
+    client: &Client,
+    subject: &str,
+    mesh: &str,
+    name: &str,
+) -> Result<Option<VirtualNodeData>, ProviderError> {
+    let out = found(
+        client
+            .describe_virtual_node()
+            .mesh_name(mesh)
+            .virtual_node_name(name)
+            .send()
+            .await
+            .or_fail(subject, "appmesh:DescribeVirtualNode"),
+    )?;
+    Ok(out
+        .and_then(|o| o.virtual_node)
+        .filter(|n| is_live(n.status().map(|s| s.status().as_str()))))
+}
+
+fn applied(node: &VirtualNodeData) -> Applied {
+    Applied {
+        id: format!("{}/{}", node.mesh_name(), node.virtual_node_name()),
+        outputs: outputs(arn(node), node.virtual_node_name()),
+    }
+}
+
+pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: Args = parse(&op.args, &subject)?;
+    let out = client
+        .create_virtual_node()
+        .mesh_name(&args.mesh_name)
+        .virtual_node_name(&op.name)
+        .spec(spec(&args, &subject)?)
+        .set_tags(tagging::to_aws(&args.tags, &subject)?)
+        .client_token(&op.token)
+        .send()
+        .await
+        .or_fail(&subject, "appmesh:CreateVirtualNode")?;
+    let node = out
+        .virtual_node()
+        .ok_or_else(|| incomplete(&subject, "CreateVirtualNode", "the virtual node"))?;
+    Ok(applied(node))
+}
+
+pub(super) async fn read(
+    client: &Client,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let subject = item.address.to_string();
+        let [mesh, name] = id_parts(&item.id, &subject)?;
+        results.push(match describe(client, &subject, mesh, name).await? {
+            None => ReadResult::Gone,
+            Some(node) => ReadResult::Found {
+                args: as_written(&item.args, live_args(&node, &subject)?),
+                outputs: applied(&node).outputs,
+            },
+        });
+    }
+    Ok(results)
+}
+
+/// The spec is replaced whole: UpdateVirtualNode takes the complete spec.
+pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let before: Args = parse(&op.before, &subject)?;
+    let after: Args = parse(&op.after, &subject)?;
+    let [mesh, name] = id_parts(&op.id, &subject)?;
+    if before.clone().normalised() != after.clone().normalised() {
+        client
+            .update_virtual_node()
+            .mesh_name(mesh)
+            .virtual_node_name(name)
+            .spec(spec(&after, &subject)?)
+            .send()
+            .await
+            .or_fail(&subject, "appmesh:UpdateVirtualNode")?;
+    }
+    let arn = op
+        .outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
+    Ok(Applied {
+        id: op.id.clone(),
+        outputs: op.outputs.clone(),
+    })
+}
+
+pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
+    let subject = op.address.to_string();
+    let [mesh, name] = id_parts(&op.id, &subject)?;
+    gone_is_ok(
+        client
+            .delete_virtual_node()
+            .mesh_name(mesh)
+            .virtual_node_name(name)
+            .send()
+            .await
+            .or_fail(&subject, "appmesh:DeleteVirtualNode"),
+    )
+}
+
+pub(super) async fn adopt(
+    client: &Client,
+    op: &CreateOp,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let args: Args = parse(&op.args, &subject)?;
+    let Some(node) = describe(client, &subject, &args.mesh_name, &op.name).await? else {
+        return Ok(None);
+    };
+    if !tagging::owned_by(client, &subject, arn(&node), &op.stack).await? {
+        return Ok(None);
+    }
+    Ok(Some(applied(&node)))
+}
