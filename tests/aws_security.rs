@@ -445,3 +445,56 @@ async fn the_scan_gate_passes_a_clean_image_and_stops_a_vulnerable_one() {
     assert!(why.contains("CVE-2024-0001"), "{why}");
     assert!(vulnerable.state().resources.is_empty());
 }
+
+/// A pipeline pushes the image once the repository exists: the gate waits
+/// for the push (within its timeout), then scans; with no push it fails
+/// naming the push to make.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scan_gate_waits_for_the_push() {
+    let repository = "scan-gate-later";
+    let ecr = aws_sdk_ecr::Client::new(&moto::sdk_config().await);
+    ecr.create_repository()
+        .repository_name(repository)
+        .send()
+        .await
+        .unwrap();
+    let later = Stack::aws(
+        &format!(
+            r#"aws::ecr::image_scan_gate("api", #{{ repository: "{repository}", tag: "1.0.0", timeout: "60s" }});"#
+        ),
+        "gatewait",
+    );
+    let plan = later.plan().await;
+    let apply = tokio::spawn(async move {
+        let summary = later.apply_plan(&plan).await;
+        (summary.ok(), summary.to_string(), later)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!apply.is_finished(), "the gate did not wait for the push");
+    scan_result(repository, "1.0.0", json!({}), &[]);
+    ecr.put_image()
+        .repository_name(repository)
+        .image_tag("1.0.0")
+        .image_manifest(manifest(3))
+        .send()
+        .await
+        .unwrap();
+    let (ok, summary, later) = apply.await.unwrap();
+    assert!(ok, "{summary}");
+    let gate = &later.state().resources[&addr("aws.ecr.image_scan_gate.api")];
+    assert!(gate.id.starts_with("sha256:"), "{}", gate.id);
+
+    let never = Stack::aws(
+        &format!(
+            r#"aws::ecr::image_scan_gate("api", #{{ repository: "{repository}", tag: "never", timeout: "1s" }});"#
+        ),
+        "gatenever",
+    );
+    let summary = never.apply().await;
+    let (_, why) = &summary.failed[0];
+    assert!(
+        why.contains("no image scan-gate-later:never was pushed within"),
+        "{why}"
+    );
+    assert!(why.contains("push the image"), "{why}");
+}

@@ -17,6 +17,9 @@ from datetime import datetime
 import moto.appmesh.exceptions
 import moto.appmesh.responses
 import moto.appmesh.urls
+import moto.eks.exceptions
+import moto.eks.responses
+import moto.eks.urls
 from moto.server import ThreadedMotoServer
 
 APP_MESH_TIME = "%d/%m/%Y, %H:%M:%S"
@@ -192,6 +195,180 @@ moto.appmesh.urls.url_paths.update(
     {
         "{0}/v20190125/meshes/(?P<meshName>[^/]+)/virtualServices$": moto.appmesh.responses.AppMeshResponse.dispatch,
         "{0}/v20190125/meshes/(?P<meshName>[^/]+)/virtualServices/(?P<virtualServiceName>[^/]+)$": moto.appmesh.responses.AppMeshResponse.dispatch,
+    }
+)
+
+
+# ── EKS add-ons: an extension of moto, not moto ────────────────────────────
+# moto 5.2.5 serves clusters and Fargate profiles but no add-ons
+# (moto/eks/urls.py has no /addons path). This stand-in serves CreateAddon,
+# DescribeAddon, UpdateAddon, DeleteAddon, ListAddons, DescribeAddonVersions
+# and DescribeUpdate (for add-on updates) with the EKS REST shapes, so a
+# whole platform can be applied and destroyed in tests. Add-ons are ACTIVE
+# as soon as created and live on their cluster object (deleting the cluster
+# deletes them, as EKS does); each add-on name offers one version,
+# `v1.0.0-eksbuild.1`, the default for every Kubernetes version.
+
+ADDON_VERSION = "v1.0.0-eksbuild.1"
+
+
+def _eks_not_found(message, **names):
+    return moto.eks.exceptions.ResourceNotFoundException(
+        clusterName=names.get("cluster"),
+        nodegroupName=None,
+        fargateProfileName=None,
+        addonName=names.get("addon"),
+        message=message,
+    )
+
+
+def _cluster(response):
+    name = response._get_param("name")
+    backend = response.eks_backend
+    if name not in backend.clusters:
+        raise _eks_not_found(f"No cluster found for name: {name}.", cluster=name)
+    cluster = backend.clusters[name]
+    if not hasattr(cluster, "payrun_addons"):
+        cluster.payrun_addons = {}
+        cluster.payrun_updates = {}
+    return name, cluster
+
+
+def _addon(response):
+    name, cluster = _cluster(response)
+    addon = response._get_param("addonName")
+    if addon not in cluster.payrun_addons:
+        raise _eks_not_found(
+            f"No addon: {addon} found in cluster: {name}", cluster=name, addon=addon
+        )
+    return cluster, cluster.payrun_addons[addon]
+
+
+def create_addon(self):
+    name, cluster = _cluster(self)
+    addon = self._get_param("addonName")
+    if addon in cluster.payrun_addons:
+        raise moto.eks.exceptions.ResourceInUseException(
+            clusterName=name,
+            nodegroupName=None,
+            addonName=addon,
+            message=f"Addon already exists with name: {addon} on cluster: {name}",
+        )
+    now = time.time()
+    item = {
+        "addonName": addon,
+        "clusterName": name,
+        "status": "ACTIVE",
+        "addonVersion": self._get_param("addonVersion") or ADDON_VERSION,
+        "health": {"issues": []},
+        "addonArn": f"arn:aws:eks:{self.region}:{self.current_account}:addon/{name}/{addon}/{uuid.uuid4()}",
+        "createdAt": now,
+        "modifiedAt": now,
+        "tags": self._get_param("tags") or {},
+    }
+    for key in ("serviceAccountRoleArn", "configurationValues"):
+        if self._get_param(key):
+            item[key] = self._get_param(key)
+    cluster.payrun_addons[addon] = item
+    return json.dumps({"addon": item})
+
+
+def describe_addon(self):
+    _, item = _addon(self)
+    return json.dumps({"addon": item})
+
+
+def update_addon(self):
+    cluster, item = _addon(self)
+    params = []
+    for key, kind in (
+        ("addonVersion", "AddonVersion"),
+        ("serviceAccountRoleArn", "ServiceAccountRoleArn"),
+        ("configurationValues", "ConfigurationValues"),
+        ("resolveConflicts", "ResolveConflicts"),
+    ):
+        value = self._get_param(key)
+        if value is not None:
+            if key != "resolveConflicts":
+                item[key] = value
+            params.append({"type": kind, "value": value})
+    item["modifiedAt"] = time.time()
+    update = {
+        "id": str(uuid.uuid4()),
+        "status": "Successful",
+        "type": "AddonUpdate",
+        "params": params,
+        "createdAt": time.time(),
+        "errors": [],
+    }
+    cluster.payrun_updates[update["id"]] = update
+    return json.dumps({"update": update})
+
+
+def delete_addon(self):
+    cluster, item = _addon(self)
+    del cluster.payrun_addons[item["addonName"]]
+    return json.dumps({"addon": dict(item, status="DELETING")})
+
+
+def list_addons(self):
+    _, cluster = _cluster(self)
+    return json.dumps({"addons": sorted(cluster.payrun_addons)})
+
+
+def describe_addon_versions(self):
+    name = self._get_param("addonName")
+    k8s = self._get_param("kubernetesVersion")
+    if not name:
+        return json.dumps({"addons": []})
+    compat = [{"clusterVersion": k8s, "platformVersions": ["*"], "defaultVersion": True}] if k8s else []
+    return json.dumps(
+        {
+            "addons": [
+                {
+                    "addonName": name,
+                    "type": "networking",
+                    "addonVersions": [
+                        {
+                            "addonVersion": ADDON_VERSION,
+                            "architecture": ["amd64", "arm64"],
+                            "compatibilities": compat,
+                            "requiresConfiguration": False,
+                        }
+                    ],
+                    "owner": "aws",
+                }
+            ]
+        }
+    )
+
+
+def describe_update(self):
+    _, cluster = _cluster(self)
+    update = cluster.payrun_updates.get(self._get_param("updateId"))
+    if update is None:
+        raise _eks_not_found("No update found", cluster=self._get_param("name"))
+    return json.dumps({"update": update})
+
+
+for _f in (
+    create_addon,
+    describe_addon,
+    update_addon,
+    delete_addon,
+    list_addons,
+    describe_addon_versions,
+    describe_update,
+):
+    setattr(moto.eks.responses.EKSResponse, _f.__name__, _f)
+
+moto.eks.urls.url_paths.update(
+    {
+        "{0}/clusters/(?P<name>[^/]+)/addons$": moto.eks.urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)$": moto.eks.urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$": moto.eks.urls.response.dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": moto.eks.urls.response.dispatch,
+        "{0}/addons/supported-versions$": moto.eks.urls.response.dispatch,
     }
 )
 

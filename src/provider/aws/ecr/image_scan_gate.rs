@@ -1,6 +1,8 @@
 //! `aws.ecr.image_scan_gate`: an apply-time check that an image was scanned
-//! and has no finding at or above a severity. It starts a scan when none
-//! exists, waits for it, and fails the apply with the counts by severity;
+//! and has no finding at or above a severity. It waits for the image to be
+//! pushed (a pipeline pushes once the repository exists), starts a scan when
+//! none exists, waits for it, and fails the apply with the counts by
+//! severity;
 //! its `id` (the image digest) lets deployments depend on it, so no
 //! unscanned image is deployed. A new image under the tag makes the gate
 //! run again.
@@ -44,7 +46,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["image_digest", "findings"],
     validate: validate_as::<GateArgs>,
-    doc: "Fails the apply when the image `repository`:`tag` has scan findings at or above `fail_on_severity` (default HIGH); scans it when needed and waits up to `timeout` (default 10m). `id`: the image digest.",
+    doc: "Fails the apply when the image `repository`:`tag` has scan findings at or above `fail_on_severity` (default HIGH); waits for the push, scans it when needed, and waits up to `timeout` (default 10m) in all. `id`: the image digest.",
 };
 
 const SEVERITIES: [&str; 5] = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
@@ -89,20 +91,58 @@ struct Scan {
     cves: Vec<String>,
 }
 
+fn timeout(subject: &str, args: &GateArgs) -> Result<Duration, ProviderError> {
+    match &args.timeout {
+        Some(t) => humantime::parse_duration(t).map_err(|e| {
+            ProviderError::new(format!("{subject}: `timeout` {t:?}: {e}"))
+                .with_code("InvalidArguments")
+        }),
+        None => Ok(TIMEOUT_DEFAULT),
+    }
+}
+
+/// The digest of `repository`:`tag` once it is pushed; the apply shows
+/// that it waits, and fails at `deadline` with the push to make.
+async fn wait_for_image(
+    ecr: &Client,
+    subject: &str,
+    args: &GateArgs,
+    op: &CreateOp,
+    deadline: Instant,
+) -> Result<String, ProviderError> {
+    let start = Instant::now();
+    loop {
+        if let Some(d) = digest(ecr, subject, &args.repository, &args.tag).await? {
+            return Ok(d);
+        }
+        if Instant::now() >= deadline {
+            return Err(ProviderError::new(format!(
+                "{subject}: no image {}:{} was pushed within {}",
+                args.repository,
+                args.tag,
+                humantime::format_duration(Duration::from_secs(start.elapsed().as_secs()))
+            ))
+            .with_code("ImageNotFoundException")
+            .with_fix("push the image (`docker push <repository url>:<tag>`), then apply again; `timeout` sets how long apply waits"));
+        }
+        (op.progress)(&format!(
+            "waiting for {}:{} to be pushed ({}s)",
+            args.repository,
+            args.tag,
+            start.elapsed().as_secs()
+        ));
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 async fn wait_for_scan(
     ecr: &Client,
     subject: &str,
     args: &GateArgs,
     op: &CreateOp,
+    deadline: Instant,
 ) -> Result<Scan, ProviderError> {
-    let timeout = match &args.timeout {
-        Some(t) => humantime::parse_duration(t).map_err(|e| {
-            ProviderError::new(format!("{subject}: `timeout` {t:?}: {e}"))
-                .with_code("InvalidArguments")
-        })?,
-        None => TIMEOUT_DEFAULT,
-    };
-    let deadline = Instant::now() + timeout;
+    let timeout = deadline.saturating_duration_since(Instant::now());
     let mut started = false;
     loop {
         let out = ecr
@@ -167,7 +207,7 @@ async fn wait_for_scan(
                 "{subject}: the scan of {}:{} did not complete within {}",
                 args.repository,
                 args.tag,
-                humantime::format_duration(timeout)
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             ))
             .with_code("ScanTimeout")
             .with_fix("raise `timeout`, or check the scan in the ECR console"));
@@ -208,15 +248,9 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
         ))
         .with_code("InvalidArguments")
     })?;
-    let Some(digest) = digest(ecr, &subject, &args.repository, &args.tag).await? else {
-        return Err(ProviderError::new(format!(
-            "{subject}: no image {}:{} to scan",
-            args.repository, args.tag
-        ))
-        .with_code("ImageNotFoundException")
-        .with_fix("push the image before applying"));
-    };
-    let scan = wait_for_scan(ecr, &subject, &args, op).await?;
+    let deadline = Instant::now() + timeout(&subject, &args)?;
+    let digest = wait_for_image(ecr, &subject, &args, op, deadline).await?;
+    let scan = wait_for_scan(ecr, &subject, &args, op, deadline).await?;
     let blocking: i32 = scan
         .counts
         .iter()
