@@ -348,42 +348,6 @@ async fn the_plan_shows_no_secret_value() {
     );
 }
 
-/// A manifest whose digest differs per `seed`; moto stores it as is.
-fn manifest(seed: u8) -> String {
-    let hex = format!("{seed:02x}").repeat(32);
-    json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": format!("sha256:{hex}") },
-        "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2048, "digest": format!("sha256:{hex}") }],
-    })
-    .to_string()
-}
-
-/// What DescribeImageScanFindings answers for `repository:tag`, set through
-/// moto's API (otherwise moto answers one fixed HIGH finding, CVE-9999-9999,
-/// for every image).
-fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &str)]) {
-    let findings: Vec<Value> = cves
-        .iter()
-        .map(|(name, severity)| json!({ "name": name, "severity": severity, "uri": "https://cve.example", "attributes": [] }))
-        .collect();
-    let result = json!({
-        "results": [{
-            "registryId": "123456789012",
-            "repositoryName": repository,
-            "imageId": { "imageTag": tag },
-            "imageScanStatus": { "status": "COMPLETE", "description": "The scan was completed successfully." },
-            "imageScanFindings": { "findings": findings, "findingSeverityCounts": counts },
-        }],
-        "region": moto::REGION,
-    });
-    moto::moto_api(
-        "/moto-api/static/ecr/scan-finding-results",
-        &result.to_string(),
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scan_gate_passes_a_clean_image_and_stops_a_vulnerable_one() {
     let repository = "scan-gate-images";
@@ -397,13 +361,13 @@ async fn the_scan_gate_passes_a_clean_image_and_stops_a_vulnerable_one() {
         ecr.put_image()
             .repository_name(repository)
             .image_tag(tag)
-            .image_manifest(manifest(seed))
+            .image_manifest(moto::manifest(seed))
             .send()
             .await
             .unwrap();
     }
-    scan_result(repository, "clean", json!({}), &[]);
-    scan_result(
+    moto::scan_result(repository, "clean", json!({}), &[]);
+    moto::scan_result(
         repository,
         "vulnerable",
         json!({ "CRITICAL": 1, "HIGH": 2, "MEDIUM": 4 }),
@@ -471,11 +435,11 @@ async fn the_scan_gate_waits_for_the_push() {
     });
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert!(!apply.is_finished(), "the gate did not wait for the push");
-    scan_result(repository, "1.0.0", json!({}), &[]);
+    moto::scan_result(repository, "1.0.0", json!({}), &[]);
     ecr.put_image()
         .repository_name(repository)
         .image_tag("1.0.0")
-        .image_manifest(manifest(3))
+        .image_manifest(moto::manifest(3))
         .send()
         .await
         .unwrap();

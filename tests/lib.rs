@@ -12,5 +12,6 @@ mod cli;
 mod engine;
 mod k8s;
 mod k8s_validate;
+mod payment_e2e;
 mod payment_program;
 mod script_errors;

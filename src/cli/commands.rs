@@ -293,16 +293,13 @@ fn run_mode(
             "the plan has errors; nothing was applied".into(),
         ));
     }
-    if !plan.has_changes() {
-        drop(rt);
-        // Outputs may still need recording.
-        return execute_locked(r, &registry, plan, parallelism, flags.json, style, &st);
-    }
-    if !auto_approve {
+    // Outputs may still need recording when nothing changes. The apply runs
+    // on the runtime the plan ran on: clients made during refresh (kube's
+    // buffered service) keep their workers on it.
+    if plan.has_changes() && !auto_approve {
         confirm(mode)?;
     }
-    drop(rt);
-    execute_locked(r, &registry, plan, parallelism, flags.json, style, &st)
+    execute_locked(&rt, &registry, plan, parallelism, flags.json, style, &st)
 }
 
 fn confirm(mode: Mode) -> Result<(), Error> {
@@ -347,11 +344,11 @@ fn execute(
     if show {
         show_plan(&plan, json, style);
     }
-    execute_locked(r, registry, plan, parallelism, json, style, &st)
+    execute_locked(&runtime(), registry, plan, parallelism, json, style, &st)
 }
 
 fn execute_locked(
-    _r: &Resolved,
+    rt: &tokio::runtime::Runtime,
     registry: &Registry,
     plan: Plan,
     parallelism: usize,
@@ -377,7 +374,6 @@ fn execute_locked(
         Arc::new(PlainView::new(Box::new(std::io::stderr())))
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let rt = runtime();
     let lock_path = st.lock_path();
     let (summary, _) = rt.block_on(async {
         let stop2 = stop.clone();

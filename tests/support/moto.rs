@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use payrun::provider::aws::{AwsProvider, AwsSettings};
+use serde_json::{Value, json};
 
 pub struct Moto {
     pub endpoint: String,
@@ -139,5 +140,41 @@ pub fn moto_api(path: &str, body: &str) {
     assert!(
         reply.starts_with("HTTP/1.1 2") || reply.starts_with("HTTP/1.0 2"),
         "moto-api {path}: {reply}"
+    );
+}
+
+/// A manifest whose digest differs per `seed`; moto stores it as is.
+pub fn manifest(seed: u8) -> String {
+    let hex = format!("{seed:02x}").repeat(32);
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": { "mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": format!("sha256:{hex}") },
+        "layers": [{ "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2048, "digest": format!("sha256:{hex}") }],
+    })
+    .to_string()
+}
+
+/// What DescribeImageScanFindings answers for `repository:tag`, set through
+/// moto's API (otherwise moto answers one fixed HIGH finding, CVE-9999-9999,
+/// for every image).
+pub fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &str)]) {
+    let findings: Vec<Value> = cves
+        .iter()
+        .map(|(name, severity)| json!({ "name": name, "severity": severity, "uri": "https://cve.example", "attributes": [] }))
+        .collect();
+    let result = json!({
+        "results": [{
+            "registryId": "123456789012",
+            "repositoryName": repository,
+            "imageId": { "imageTag": tag },
+            "imageScanStatus": { "status": "COMPLETE", "description": "The scan was completed successfully." },
+            "imageScanFindings": { "findings": findings, "findingSeverityCounts": counts },
+        }],
+        "region": REGION,
+    });
+    moto_api(
+        "/moto-api/static/ecr/scan-finding-results",
+        &result.to_string(),
     );
 }

@@ -17,7 +17,9 @@ from datetime import datetime
 import moto.appmesh.exceptions
 import moto.appmesh.responses
 import moto.appmesh.urls
+import moto.ec2.models
 import moto.eks.exceptions
+import moto.eks.models
 import moto.eks.responses
 import moto.eks.urls
 from moto.server import ThreadedMotoServer
@@ -373,6 +375,83 @@ moto.eks.urls.url_paths.update(
 )
 
 
+# ── EKS cluster security group and issuer: an extension of moto ────────────
+# EKS creates a cluster security group in the cluster's VPC and reports it as
+# resourcesVpcConfig.clusterSecurityGroupId; Fargate pods without a
+# SecurityGroupPolicy (CoreDNS) run in it. moto 5.2.5 creates none and
+# answers no id, so rules that name it would get an empty group id. This
+# creates the group with the cluster (in the VPC of its first subnet,
+# tagged as EKS tags it) and deletes it with the cluster.
+
+_create_cluster = moto.eks.models.EKSBackend.create_cluster
+_update_cluster_config = moto.eks.models.EKSBackend.update_cluster_config
+_delete_cluster = moto.eks.models.EKSBackend.delete_cluster
+
+
+def _ec2(backend):
+    return moto.ec2.models.ec2_backends[backend.account_id][backend.region_name]
+
+
+def create_cluster_with_group(self, *args, **kwargs):
+    cluster = _create_cluster(self, *args, **kwargs)
+    # moto draws one issuer id per process (ISSUER_TEMPLATE in
+    # moto/eks/models.py), so every cluster would share an OIDC issuer and
+    # the second cluster's IAM OIDC provider would collide; EKS gives each
+    # cluster its own.
+    cluster.identity = {
+        "oidc": {
+            "issuer": f"https://oidc.eks.{self.region_name}.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
+        }
+    }
+    config = cluster.resources_vpc_config or {}
+    subnets = config.get("subnetIds") or []
+    if subnets:
+        ec2 = _ec2(self)
+        vpc_id = ec2.get_subnet(subnets[0]).vpc_id
+        group = ec2.create_security_group(
+            name=f"eks-cluster-sg-{cluster.name}-{uuid.uuid4().hex[:10]}",
+            description="EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, as well as any managed workloads.",
+            vpc_id=vpc_id,
+            tags={
+                "aws:eks:cluster-name": cluster.name,
+                f"kubernetes.io/cluster/{cluster.name}": "owned",
+            },
+        )
+        config["clusterSecurityGroupId"] = group.id
+        config["vpcId"] = vpc_id
+        cluster.resources_vpc_config = config
+    return cluster
+
+
+def update_cluster_config_keeping_group(self, name, *args, **kwargs):
+    cluster = self.clusters.get(name)
+    kept = {
+        k: v
+        for k, v in ((cluster.resources_vpc_config or {}) if cluster else {}).items()
+        if k in ("clusterSecurityGroupId", "vpcId")
+    }
+    result = _update_cluster_config(self, name, *args, **kwargs)
+    if cluster is not None:
+        cluster.resources_vpc_config = dict(cluster.resources_vpc_config or {}, **kept)
+    return result
+
+
+def delete_cluster_with_group(self, name):
+    cluster = _delete_cluster(self, name)
+    group = (cluster.resources_vpc_config or {}).get("clusterSecurityGroupId")
+    if group:
+        try:
+            _ec2(self).delete_security_group(group_id=group)
+        except Exception:  # already gone
+            pass
+    return cluster
+
+
+moto.eks.models.EKSBackend.create_cluster = create_cluster_with_group
+moto.eks.models.EKSBackend.update_cluster_config = update_cluster_config_keeping_group
+moto.eks.models.EKSBackend.delete_cluster = delete_cluster_with_group
+
+
 def watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(0.5)
@@ -386,6 +465,9 @@ def watch_stdin() -> None:
 
 
 def main() -> None:
+    # AWS managed policies (AmazonEKSClusterPolicy, ...) exist in every
+    # account; moto creates them only when asked.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     parent = os.getppid()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -40,7 +40,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[ArgSpec::new("scan_type"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_as::<ScanningArgs>,
-    doc: "The registry's image scanning: `scan_type` (BASIC or ENHANCED), `rules`: [#{ scan_frequency: \"SCAN_ON_PUSH\" | \"CONTINUOUS_SCAN\" | \"MANUAL\", filters: [\"repo-prefix-*\"] }].",
+    doc: "The registry's image scanning: `scan_type` (BASIC or ENHANCED), `rules`: [#{ scan_frequency: \"SCAN_ON_PUSH\" | \"CONTINUOUS_SCAN\" | \"MANUAL\", filters: [\"repo-prefix-*\"] }]. One per account and region, so declare it in one stack only; destroy puts it back to BASIC with no rules.",
 };
 
 fn to_aws(subject: &str, rules: &[Rule]) -> Result<Vec<RegistryScanningRule>, ProviderError> {

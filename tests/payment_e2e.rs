@@ -1,0 +1,398 @@
+//! The product's main job end to end through the binary: `payrun apply
+//! --suffix qa --auto-approve` of programs/payment.rhai against moto (AWS)
+//! with the Kubernetes parts on the API stand-in and Helm on the helm
+//! stand-in, a plan after it that has nothing to do (`--detailed-exitcode`
+//! exits 0), a second suffix beside it, and destroys that leave nothing.
+//!
+//! moto extensions this relies on (tests/support/moto_launcher.py): EKS
+//! add-ons and App Mesh virtual services, which moto 5.2.5 lacks.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use payrun::provider::{Provider, ReadItem, ReadResult};
+use payrun::state::{LocalStore, State};
+use serde_json::json;
+
+use crate::support::helm_standin::HelmStandIn;
+use crate::support::kube_standin::KubeStandIn;
+use crate::support::moto;
+
+const SERVICES: [&str; 3] = ["payment", "fraud-detection", "reporting"];
+
+struct Env {
+    suffix: &'static str,
+    vars: Vec<&'static str>,
+    state: tempfile::TempDir,
+    kube: KubeStandIn,
+    helm: HelmStandIn,
+}
+
+impl Env {
+    fn new(suffix: &'static str, vars: &[&'static str]) -> Self {
+        Self {
+            suffix,
+            vars: vars.to_vec(),
+            state: tempfile::tempdir().unwrap(),
+            kube: KubeStandIn::start(),
+            helm: HelmStandIn::new(),
+        }
+    }
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn payrun(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_payrun"));
+        cmd.current_dir(Self::root())
+            .args(args)
+            .arg("programs/payment.rhai")
+            .args(["--suffix", self.suffix])
+            .args(["--endpoint-url", &moto::moto().endpoint])
+            .arg("--state-dir")
+            .arg(self.state.path())
+            .arg("--var")
+            .arg(format!("kubeconfig={}", self.kube.kubeconfig().display()))
+            .args(["--var", "kube_context=standin"])
+            .args(self.vars.iter().flat_map(|v| ["--var", v]))
+            .args([
+                "--acknowledge",
+                "eks-version-unsupported=moto runs the 1.28 cluster the mission asks for",
+                "--acknowledge",
+                "appmesh-end-of-support=the mesh as asked, on moto",
+            ])
+            .env("PATH", self.helm.path())
+            .env("NO_COLOR", "1")
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .env_remove("PAYRUN_LOG")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", moto::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.payrun(args).output().unwrap()
+    }
+
+    fn state(&self) -> State {
+        LocalStore::new(
+            self.state.path(),
+            &format!("payment-{}", self.suffix),
+            self.suffix,
+        )
+        .load()
+        .unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Applies with a pipeline beside it: as soon as a service's repository
+/// exists, its image is pushed (with a clean scan), as CI would.
+async fn apply_while_pushing(env: &Env) -> Output {
+    let ecr = aws_sdk_ecr::Client::new(&moto::sdk_config().await);
+    let child = env
+        .payrun(&["apply", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    let mut pushed = Vec::new();
+    let start = Instant::now();
+    while pushed.len() < SERVICES.len() && !waiter.is_finished() {
+        for (seed, svc) in SERVICES.iter().enumerate() {
+            let repo = format!("ecr-{svc}-{}", env.suffix);
+            if pushed.contains(&repo) {
+                continue;
+            }
+            let exists = ecr
+                .describe_repositories()
+                .repository_names(&repo)
+                .send()
+                .await
+                .is_ok();
+            if exists {
+                moto::scan_result(&repo, "1.0.0", json!({}), &[]);
+                ecr.put_image()
+                    .repository_name(&repo)
+                    .image_tag("1.0.0")
+                    .image_manifest(moto::manifest(40 + seed as u8))
+                    .send()
+                    .await
+                    .unwrap();
+                pushed.push(repo);
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "apply hangs");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    waiter.join().unwrap()
+}
+
+/// Every resource the state held, read again: all gone.
+async fn all_gone(before: &State) {
+    let aws = moto::provider();
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<ReadItem>> = Default::default();
+    for (address, r) in &before.resources {
+        if !address.kind().starts_with("aws.") {
+            continue;
+        }
+        by_kind.entry(address.kind()).or_default().push(ReadItem {
+            address: address.clone(),
+            id: r.id.clone(),
+            args: r.args.clone(),
+            outputs: r.outputs.clone(),
+        });
+    }
+    for (kind, items) in by_kind {
+        // The scan gate's id is an image digest: it goes with its repository.
+        if kind == "aws.ecr.image_scan_gate" {
+            continue;
+        }
+        // One per account: destroy puts it back to AWS's default.
+        if kind == "aws.ecr.registry_scanning_configuration" {
+            let results = aws.read(kind, &items).await.unwrap();
+            for result in results {
+                let ReadResult::Found { args, .. } = result else {
+                    panic!("{kind}: {result:?}");
+                };
+                assert_eq!(
+                    serde_json::Value::Object(args),
+                    json!({ "scan_type": "BASIC", "rules": [] })
+                );
+            }
+            continue;
+        }
+        let results = aws
+            .read(kind, &items)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        for (item, result) in items.iter().zip(results) {
+            assert_eq!(
+                result,
+                ReadResult::Gone,
+                "{} survived destroy",
+                item.address
+            );
+        }
+    }
+}
+
+/// EC2 resources still carrying the stack's tag, asked per type (moto keeps
+/// the tags of deleted resources in DescribeTags, so that call cannot say).
+async fn ec2_tagged_with(stack: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::{Filter, Tag};
+    let ec2 = moto::ec2().await;
+    let mine = |tags: &[Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("payrun:stack") && t.value() == Some(stack))
+    };
+    let filter = || {
+        Filter::builder()
+            .name("tag:payrun:stack")
+            .values(stack)
+            .build()
+    };
+    let mut left = Vec::new();
+    let out = ec2.describe_vpcs().filters(filter()).send().await.unwrap();
+    left.extend(
+        out.vpcs()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.vpc_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_subnets()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.subnets()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.subnet_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_security_groups()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.security_groups()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.group_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_route_tables()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.route_tables()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.route_table_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_internet_gateways()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.internet_gateways()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.internet_gateway_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_network_acls()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.network_acls()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.network_acl_id().map(String::from)),
+    );
+    let out = ec2
+        .describe_addresses()
+        .filters(filter())
+        .send()
+        .await
+        .unwrap();
+    left.extend(
+        out.addresses()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter_map(|v| v.allocation_id().map(String::from)),
+    );
+    let out = ec2.describe_vpc_endpoints().send().await.unwrap();
+    left.extend(
+        out.vpc_endpoints()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter(|v| {
+                !matches!(
+                    v.state()
+                        .map(|s| s.as_str().to_ascii_lowercase())
+                        .as_deref(),
+                    Some("deleted")
+                )
+            })
+            .filter_map(|v| v.vpc_endpoint_id().map(String::from)),
+    );
+    let out = ec2.describe_nat_gateways().send().await.unwrap();
+    left.extend(
+        out.nat_gateways()
+            .iter()
+            .filter(|v| mine(v.tags()))
+            .filter(|v| !matches!(v.state().map(|s| s.as_str()), Some("deleted" | "deleting")))
+            .filter_map(|v| v.nat_gateway_id().map(String::from)),
+    );
+    left
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_payment_platform_applies_replans_coexists_and_destroys() {
+    let qa = Env::new("qa", &[]);
+    // The registry's scanning setting is one per account: qa owns it.
+    let perf = Env::new("perf", &["registry_scanning=false"]);
+
+    let plan = qa.run(&["plan"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan_text = String::from_utf8_lossy(&plan.stdout).to_string();
+    assert!(
+        plan_text.contains("acknowledged at --acknowledge"),
+        "{plan_text}"
+    );
+
+    let applied = apply_while_pushing(&qa).await;
+    assert!(applied.status.success(), "{}", text(&applied));
+    let state = qa.state();
+    let kinds = |s: &State, prefix: &str| {
+        s.resources
+            .keys()
+            .filter(|a| a.kind().starts_with(prefix))
+            .count()
+    };
+    assert!(state.resources.len() > 150, "{}", state.resources.len());
+    assert!(kinds(&state, "k8s.") > 30);
+    assert_eq!(kinds(&state, "aws.appmesh."), 13);
+    assert!(
+        qa.kube
+            .object("deployments", "payment", "payment")
+            .is_some()
+    );
+    assert!(
+        qa.kube
+            .object("namespaces", "", "fraud-detection")
+            .is_some()
+    );
+    assert!(!qa.helm.calls().is_empty());
+
+    // Nothing left to do.
+    let again = qa.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+
+    // A second suffix beside it: no name collides.
+    let applied = apply_while_pushing(&perf).await;
+    assert!(applied.status.success(), "{}", text(&applied));
+    let qa_names: std::collections::BTreeSet<String> = qa
+        .state()
+        .resources
+        .values()
+        .map(|r| r.name.clone())
+        .collect();
+    let perf_names: std::collections::BTreeSet<String> = perf
+        .state()
+        .resources
+        .values()
+        .map(|r| r.name.clone())
+        .collect();
+    assert!(
+        qa_names.is_disjoint(&perf_names),
+        "{:?}",
+        qa_names.intersection(&perf_names).collect::<Vec<_>>()
+    );
+    let again = qa.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+
+    // Destroy both; nothing tagged with either stack stays, and destroying
+    // one leaves the other untouched.
+    for (env, other) in [(&qa, Some(&perf)), (&perf, None)] {
+        let before = env.state();
+        let destroyed = env.run(&["destroy", "--auto-approve"]);
+        assert!(destroyed.status.success(), "{}", text(&destroyed));
+        assert!(env.state().resources.is_empty());
+        all_gone(&before).await;
+        let left = ec2_tagged_with(&format!("payment-{}", env.suffix)).await;
+        assert!(left.is_empty(), "{}: {left:?}", env.suffix);
+        assert!(env.kube.keys().is_empty(), "{:?}", env.kube.keys());
+        if let Some(other) = other {
+            let untouched = other.run(&["plan", "--detailed-exitcode"]);
+            assert_eq!(untouched.status.code(), Some(0), "{}", text(&untouched));
+        }
+    }
+}
