@@ -80,6 +80,8 @@ async fn the_seed_requirements_are_in_the_plan() {
                 c.address.kind() == "aws.iam.role" && c.address.purpose() == format!("svc-{ns}")
             })
             .unwrap();
+        // The principal tag Lattice auth policies allow callers by.
+        assert_eq!(after(role)["tags"]["payrun:service"], ns);
         let trust = serde_json::to_string(&after(role)["assume_role_policy"]).unwrap();
         assert!(
             trust.contains(&format!("system:serviceaccount:{ns}:{ns}")),

@@ -132,6 +132,7 @@ pub async fn wait(
     progress: &ProgressFn,
 ) -> Result<(), ProviderError> {
     let started = Instant::now();
+    let mut wait = ssa::first_wait(poll);
     loop {
         let deployment = ssa::get(client, target).await?.ok_or_else(|| {
             ProviderError::new(format!(
@@ -172,7 +173,8 @@ pub async fn wait(
             .with_code("RolloutFailed")
             .with_fix("fix the image or the pods' configuration and apply again; the previous pods keep serving (maxUnavailable is 0)"));
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(poll);
     }
 }
 

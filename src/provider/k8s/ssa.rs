@@ -116,6 +116,7 @@ pub async fn delete(
         Err(e) => return Err(error(target, "deleting", e)),
     }
     let started = Instant::now();
+    let mut wait = first_wait(poll);
     loop {
         if get(client, target).await?.is_none() {
             return Ok(());
@@ -131,8 +132,16 @@ pub async fn delete(
             .retryable());
         }
         progress(&format!("waiting until gone ({}s)", elapsed.as_secs()));
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(poll);
     }
+}
+
+/// Waits start short and double up to `poll`: most objects are gone (or
+/// rolled out) within a second, and a few seconds per object add up over a
+/// platform's worth of them.
+pub fn first_wait(poll: Duration) -> Duration {
+    poll.min(Duration::from_millis(250))
 }
 
 /// Every field of `desired` whose live value differs, by dotted path, with
