@@ -51,6 +51,10 @@ async fn the_seed_requirements_are_in_the_plan() {
     assert_eq!(cluster.len(), 1);
     assert_eq!(after(cluster[0])["version"], "1.28");
     assert_eq!(
+        after(cluster[0])["enabled_log_types"],
+        serde_json::json!(["api", "audit", "authenticator", "controllerManager", "scheduler"])
+    );
+    assert_eq!(
         of_kind(&plan, "aws.eks.node_group").len(),
         0,
         "no EC2 worker nodes"
