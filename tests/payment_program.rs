@@ -52,7 +52,13 @@ async fn the_seed_requirements_are_in_the_plan() {
     assert_eq!(after(cluster[0])["version"], "1.28");
     assert_eq!(
         after(cluster[0])["enabled_log_types"],
-        serde_json::json!(["api", "audit", "authenticator", "controllerManager", "scheduler"])
+        serde_json::json!([
+            "api",
+            "audit",
+            "authenticator",
+            "controllerManager",
+            "scheduler"
+        ])
     );
     assert_eq!(
         of_kind(&plan, "aws.eks.node_group").len(),
@@ -194,6 +200,20 @@ async fn the_seed_requirements_are_in_the_plan() {
     assert_eq!(backends("fraud-detection"), serde_json::json!([]));
     assert_eq!(backends("reporting"), serde_json::json!([]));
     assert_eq!(of_kind(&plan, "aws.vpclattice.service").len(), 0);
+    // A finding raised in a stdlib module names the module's file.
+    let tls = plan
+        .findings
+        .iter()
+        .find(|f| f.message.contains("listeners have no TLS"))
+        .unwrap();
+    assert!(
+        tls.source
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("stdlib/mesh.rhai:"),
+        "{:?}",
+        tls.source
+    );
 }
 
 /// `--var mesh=lattice`, the remedy the App Mesh finding names: the same

@@ -17,7 +17,7 @@ use crate::provider::{KindSchema, Registry};
 use super::cidr::cidr_subnet;
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
-use super::recorder::{Recorder, fault, pos_of};
+use super::recorder::{Recorder, fault};
 
 /// Operations one evaluation may run: generous for a 10,000-resource
 /// program, small enough to stop a runaway loop in seconds.
@@ -96,7 +96,7 @@ fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String,
             m.set_native_fn(
                 func,
                 move |ctx: NativeCallContext, purpose: ImmutableString, args: RhaiMap| {
-                    let pos = pos_of(&ctx, r.main_file());
+                    let pos = r.pos(&ctx);
                     r.declare(schema, &purpose, args, pos).map_err(at(&ctx))
                 },
             );
@@ -104,7 +104,7 @@ fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String,
             m.set_native_fn(
                 func,
                 move |ctx: NativeCallContext, purpose: ImmutableString| {
-                    let pos = pos_of(&ctx, r.main_file());
+                    let pos = r.pos(&ctx);
                     r.declare(schema, &purpose, RhaiMap::new(), pos)
                         .map_err(at(&ctx))
                 },
@@ -187,8 +187,7 @@ fn register_host_functions(
     engine.register_fn(
         "depends_on",
         move |ctx: NativeCallContext, a: Handle, b: Handle| {
-            r.depends_on(&a, &b, pos_of(&ctx, r.main_file()))
-                .map_err(at(&ctx))
+            r.depends_on(&a, &b, r.pos(&ctx)).map_err(at(&ctx))
         },
     );
     let r = recorder.clone();
@@ -203,8 +202,7 @@ fn register_host_functions(
                         Position::NONE,
                     ));
                 };
-                r.depends_on(&a, &b, pos_of(&ctx, r.main_file()))
-                    .map_err(at(&ctx))?;
+                r.depends_on(&a, &b, r.pos(&ctx)).map_err(at(&ctx))?;
             }
             Ok(())
         },
@@ -261,7 +259,7 @@ fn register_host_functions(
     engine.register_fn(
         "plan_warning",
         move |ctx: NativeCallContext, message: ImmutableString, remedy: ImmutableString| {
-            let pos = pos_of(&ctx, r.main_file());
+            let pos = r.pos(&ctx);
             r.finding(
                 Finding::warning("program", message.to_string())
                     .remedy(remedy.to_string())
@@ -273,7 +271,7 @@ fn register_host_functions(
     engine.register_fn(
         "acknowledge",
         move |ctx: NativeCallContext, code: ImmutableString, reason: ImmutableString| {
-            let pos = pos_of(&ctx, r.main_file());
+            let pos = r.pos(&ctx);
             r.acknowledge(super::recorder::Acknowledgement {
                 code: code.to_string(),
                 reason: reason.to_string(),
@@ -285,7 +283,7 @@ fn register_host_functions(
     engine.register_fn(
         "plan_error",
         move |ctx: NativeCallContext, message: ImmutableString, remedy: ImmutableString| {
-            let pos = pos_of(&ctx, r.main_file());
+            let pos = r.pos(&ctx);
             r.finding(
                 Finding::error("program", message.to_string())
                     .remedy(remedy.to_string())

@@ -46,7 +46,7 @@ pub fn evaluate(
             "check the path; the default program is `program` in payrun.toml",
         )
     })?;
-    let recorder = Recorder::new(&config.suffix, &config.stack, &file);
+    let recorder = Recorder::new(&config.suffix, &config.stack, &file, &config.stdlib_dirs);
     let config_value = rhai::serde::to_dynamic(json!({
         "suffix": config.suffix,
         "region": config.region,
@@ -141,12 +141,19 @@ fn runtime_error(
     out
 }
 
+/// The file `import "name"` loads, relative to the working directory when
+/// it lies under it (`stdlib/k8s.rhai`).
 fn module_file(name: &str, stdlib_dirs: &[PathBuf]) -> Option<String> {
-    stdlib_dirs
+    let path = stdlib_dirs
         .iter()
         .map(|d| d.join(format!("{name}.rhai")))
-        .find(|p| p.exists())
-        .map(|p| p.display().to_string())
+        .find(|p| p.exists())?;
+    let cwd = std::env::current_dir().ok();
+    let shown = cwd
+        .as_deref()
+        .and_then(|c| path.strip_prefix(c).ok())
+        .unwrap_or(&path);
+    Some(shown.display().to_string())
 }
 
 fn describe(

@@ -2,6 +2,7 @@
 //! `Program` that comes out once the script has finished.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, EvalAltResult, Map as RhaiMap, NativeCallContext, Position};
@@ -93,33 +94,41 @@ pub struct Recorder {
     suffix: String,
     stack: String,
     main_file: String,
-}
-
-pub fn pos_of(ctx: &NativeCallContext, main_file: &str) -> SourcePos {
-    let p = ctx.call_position();
-    SourcePos {
-        file: ctx
-            .call_source()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(main_file)
-            .to_string(),
-        line: p.line().unwrap_or(0),
-        col: p.position().unwrap_or(0),
-    }
+    /// Where `import` looks for modules, in order.
+    module_dirs: Vec<PathBuf>,
 }
 
 impl Recorder {
-    pub fn new(suffix: &str, stack: &str, main_file: &str) -> Self {
+    pub fn new(suffix: &str, stack: &str, main_file: &str, module_dirs: &[PathBuf]) -> Self {
         Self {
             inner: Arc::default(),
             suffix: suffix.to_string(),
             stack: stack.to_string(),
             main_file: main_file.to_string(),
+            module_dirs: module_dirs.to_vec(),
         }
     }
 
     pub fn main_file(&self) -> &str {
         &self.main_file
+    }
+
+    /// Where the native call of `ctx` was written: the program, or the file
+    /// of the stdlib module (Rhai names a module's source by its import
+    /// name, `k8s`; the module search path turns it into `stdlib/k8s.rhai`).
+    pub fn pos(&self, ctx: &NativeCallContext) -> SourcePos {
+        let p = ctx.call_position();
+        let file = match ctx.call_source().filter(|s| !s.is_empty()) {
+            None => self.main_file.clone(),
+            Some(source) => {
+                super::module_file(source, &self.module_dirs).unwrap_or_else(|| source.to_string())
+            }
+        };
+        SourcePos {
+            file,
+            line: p.line().unwrap_or(0),
+            col: p.position().unwrap_or(0),
+        }
     }
 
     /// The physical name of a resource.
