@@ -263,3 +263,34 @@ k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", repli
             "error [k8s-quota-exceeded]: namespace payment: workloads need 1500m of requests.cpu at the height of a rollout (api: (2 + 1 surge) × 500m), but its quota allows 1",
         ));
 }
+
+/// `--acknowledge CODE=REASON` turns that code's error into a warning that
+/// still shows where and why; a malformed flag is refused before any call.
+#[test]
+fn acknowledge_on_the_command_line() {
+    let p = Project::new(
+        r#"plan_error("the widget is past its support", "use the gadget");
+           fake::network("main", #{ cidr: "10.0.0.0/16" });"#,
+    );
+    p.payrun()
+        .args(["plan"])
+        .assert()
+        .code(1)
+        .stdout(contains("error [program]: the widget is past its support"));
+    p.payrun()
+        .args(["plan", "--acknowledge", "program=QA keeps the widget until March"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "warning [program]: the widget is past its support (acknowledged at --acknowledge: QA keeps the widget until March)",
+        ));
+    p.payrun()
+        .args(["plan", "--acknowledge", "program"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--acknowledge `program` needs a finding code and a reason",
+        ))
+        .stderr(contains("fix: write --acknowledge CODE=REASON"));
+    assert!(p.cloud_objects().is_empty());
+}
