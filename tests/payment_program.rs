@@ -270,3 +270,52 @@ async fn every_example_plans() {
             .any(|f| f.code == "fargate-daemonset-csi")
     );
 }
+
+/// The remedies the plan prints work as printed: the binary's plan with
+/// `--var k8s_version=1.35 --var mesh=lattice` has no error and exits 0;
+/// as asked it exits 1 naming both.
+#[test]
+fn the_printed_remedies_plan_clean() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let state = tempfile::tempdir().unwrap();
+    let plan = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_payrun"))
+            .current_dir(root)
+            .args(["plan", "programs/payment.rhai", "--suffix", "remedy"])
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .output()
+            .unwrap()
+    };
+    let asked = plan(&[]);
+    assert_eq!(asked.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&asked.stdout).to_string();
+    for want in [
+        "error [eks-version-unsupported]",
+        "--var k8s_version=1.35",
+        "error [appmesh-end-of-support]",
+        "--var mesh=lattice",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
+    let fixed = plan(&["--var", "k8s_version=1.35", "--var", "mesh=lattice"]);
+    let out = String::from_utf8_lossy(&fixed.stdout).to_string();
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    assert!(!out.contains("error ["), "{out}");
+    assert!(
+        out.contains("+ aws.eks.cluster \"eks-payments-remedy\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ version                 = \"1.35\""),
+        "{out}"
+    );
+}

@@ -186,19 +186,40 @@ impl Resolved {
     }
 }
 
-/// `--var azs=3` is a number, `--var ha=true` a boolean, anything else text.
+/// `--var azs=3` is a number, `--var ha=true` a boolean, `--var
+/// cidrs=["10.0.0.0/8"]` a JSON array or map, anything else text. A decimal
+/// stays text: `--var k8s_version=1.30` is the version "1.30", not 1.3.
 fn parse_var(v: &str) -> Value {
     if let Ok(i) = v.parse::<i64>() {
         return Value::from(i);
     }
-    if let Ok(f) = v.parse::<f64>()
-        && let Some(n) = serde_json::Number::from_f64(f)
+    if v.starts_with(['[', '{'])
+        && let Ok(json) = serde_json::from_str::<Value>(v)
     {
-        return Value::Number(n);
+        return json;
     }
     match v {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ => Value::String(v.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::parse_var;
+
+    #[test]
+    fn var_values() {
+        assert_eq!(parse_var("3"), json!(3));
+        assert_eq!(parse_var("true"), json!(true));
+        assert_eq!(parse_var("1.30"), json!("1.30"));
+        assert_eq!(parse_var("1.35"), json!("1.35"));
+        assert_eq!(parse_var(r#"["10.0.0.0/8"]"#), json!(["10.0.0.0/8"]));
+        assert_eq!(parse_var(r#"{"a": 1}"#), json!({ "a": 1 }));
+        assert_eq!(parse_var("[not json"), json!("[not json"));
+        assert_eq!(parse_var("per-az"), json!("per-az"));
     }
 }
