@@ -359,18 +359,17 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     // A second suffix beside it: no name collides.
     let applied = apply_while_pushing(&perf).await;
     assert!(applied.status.success(), "{}", text(&applied));
-    let qa_names: std::collections::BTreeSet<String> = qa
-        .state()
-        .resources
-        .values()
-        .map(|r| r.name.clone())
-        .collect();
-    let perf_names: std::collections::BTreeSet<String> = perf
-        .state()
-        .resources
-        .values()
-        .map(|r| r.name.clone())
-        .collect();
+    // AWS names carry the suffix; Kubernetes objects keep their names
+    // (namespace `payment`) in each stack's own cluster.
+    let aws_names = |s: State| -> std::collections::BTreeSet<String> {
+        s.resources
+            .iter()
+            .filter(|(a, _)| a.kind().starts_with("aws."))
+            .map(|(_, r)| r.name.clone())
+            .collect()
+    };
+    let qa_names = aws_names(qa.state());
+    let perf_names = aws_names(perf.state());
     assert!(
         qa_names.is_disjoint(&perf_names),
         "{:?}",

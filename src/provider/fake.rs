@@ -82,6 +82,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "net",
         name_max: 64,
         taggable: true,
+        named_by_arg: false,
         args: &[
             ArgSpec::force_new("cidr"),
             ArgSpec::new("dns"),
@@ -96,6 +97,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "subnet",
         name_max: 64,
         taggable: true,
+        named_by_arg: false,
         args: &[
             ArgSpec::force_new("network_id"),
             ArgSpec::force_new("cidr"),
@@ -111,6 +113,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "server",
         name_max: 32,
         taggable: true,
+        named_by_arg: false,
         args: &[
             ArgSpec::force_new("subnet_id"),
             ArgSpec::new("size"),
@@ -127,6 +130,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "secret",
         name_max: 64,
         taggable: true,
+        named_by_arg: false,
         args: &[
             ArgSpec::secret("value"),
             ArgSpec::new("description"),
@@ -141,6 +145,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_prefix: "profile",
         name_max: 64,
         taggable: false,
+        named_by_arg: false,
         args: &[
             ArgSpec::force_new("cluster"),
             ArgSpec::force_new("selectors"),

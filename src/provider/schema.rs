@@ -69,6 +69,11 @@ pub struct KindSchema {
     pub name_max: usize,
     /// The host adds `tags` (Name, payrun:stack, payrun:address, defaults).
     pub taggable: bool,
+    /// The object is named by its `name` argument, else by its purpose, not
+    /// by the `{resource-type}-{purpose}-{suffix}` convention: Kubernetes
+    /// objects (a namespace `payment` is `payment` in every stack, which
+    /// lives in its own cluster) and Helm releases.
+    pub named_by_arg: bool,
     pub args: &'static [ArgSpec],
     /// Outputs known after apply (`id` is always one).
     pub outputs: &'static [&'static str],

@@ -222,7 +222,12 @@ impl Recorder {
                 Position::NONE,
             ));
         }
-        let name = self.physical_name(schema, purpose);
+        // A ref has become a `$ref` map by now: only a literal is a name.
+        let name = match args.get("name").and_then(Value::as_str) {
+            _ if !schema.named_by_arg => self.physical_name(schema, purpose),
+            Some(n) => n.to_string(),
+            None => purpose.to_string(),
+        };
         let mut rec = self.inner.lock().expect("recorder");
         if let Some(&i) = rec.index.get(&address) {
             let first = rec.program.resources[i].pos.clone();

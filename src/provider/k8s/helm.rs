@@ -53,6 +53,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     name_prefix: "release",
     name_max: 53,
     taggable: false,
+    named_by_arg: true,
     args: &[
         ArgSpec::force_new("cluster"),
         ArgSpec::new("chart"),

@@ -57,6 +57,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "vr",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("mesh_name"),
         ArgSpec::new("listeners"),

@@ -66,6 +66,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "vs",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("mesh_name"),
         ArgSpec::force_new("name"),

@@ -26,6 +26,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "eip",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[ArgSpec::new("tags")],
     outputs: &["public_ip"],
     validate: validate_as::<EipArgs>,

@@ -31,6 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "igw",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[ArgSpec::new("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<InternetGatewayArgs>,

@@ -44,6 +44,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "nat",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("subnet_id"),
         ArgSpec::force_new("allocation_id"),

@@ -31,6 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "aclassoc",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("network_acl_id"),
         ArgSpec::force_new("subnet_id"),

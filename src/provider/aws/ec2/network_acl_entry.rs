@@ -61,6 +61,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "aclentry",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("network_acl_id"),
         ArgSpec::force_new("rule_number"),

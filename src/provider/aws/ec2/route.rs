@@ -44,6 +44,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "route",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("route_table_id"),
         ArgSpec::force_new("destination_cidr"),

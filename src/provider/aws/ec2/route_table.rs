@@ -28,6 +28,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "rt",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[ArgSpec::force_new("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<RouteTableArgs>,

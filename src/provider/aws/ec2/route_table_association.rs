@@ -27,6 +27,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "rtassoc",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("route_table_id"),
         ArgSpec::force_new("subnet_id"),

@@ -11,6 +11,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "sgr",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: ARGS,
     outputs: &[],
     validate,

@@ -31,6 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "vpc",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("cidr"),
         ArgSpec::new("enable_dns_support"),

@@ -56,6 +56,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "vpce",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("vpc_id"),
         ArgSpec::force_new("service_name"),

@@ -38,6 +38,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "scangate",
     name_max: 256,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("repository"),
         ArgSpec::force_new("tag"),

@@ -26,6 +26,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "lifecycle",
     name_max: 256,
     taggable: false,
+    named_by_arg: false,
     args: &[ArgSpec::force_new("repository"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_as::<LifecyclePolicyArgs>,

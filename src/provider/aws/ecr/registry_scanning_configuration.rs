@@ -37,6 +37,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "scanning",
     name_max: 256,
     taggable: false,
+    named_by_arg: false,
     args: &[ArgSpec::new("scan_type"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_as::<ScanningArgs>,

@@ -43,6 +43,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "ecr",
     name_max: 256,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("scan_on_push"),
         ArgSpec::new("image_tag_mutability"),

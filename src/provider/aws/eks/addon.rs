@@ -63,6 +63,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "addon",
     name_max: 100,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("cluster_name"),
         ArgSpec::force_new("addon_name"),

@@ -98,6 +98,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "eks",
     name_max: 100,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("version"),
         ArgSpec::force_new("role_arn"),

@@ -46,6 +46,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "fp",
     name_max: 100,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("cluster_name"),
         ArgSpec::force_new("pod_execution_role_arn"),

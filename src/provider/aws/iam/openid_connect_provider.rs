@@ -30,6 +30,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "oidc",
     name_max: 255,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("url"),
         ArgSpec::new("client_ids"),

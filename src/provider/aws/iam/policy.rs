@@ -31,6 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "policy",
     name_max: 128,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::document("policy"),
         ArgSpec::force_new("description"),

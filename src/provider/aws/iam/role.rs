@@ -36,6 +36,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "role",
     name_max: 64,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::document("assume_role_policy"),
         ArgSpec::new("description"),

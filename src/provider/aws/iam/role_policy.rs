@@ -24,6 +24,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "inline",
     name_max: 128,
     taggable: false,
+    named_by_arg: false,
     args: &[ArgSpec::force_new("role"), ArgSpec::document("policy")],
     outputs: &["name"],
     validate: validate_as::<RolePolicyArgs>,

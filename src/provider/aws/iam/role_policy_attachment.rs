@@ -26,6 +26,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "attach",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy_arn")],
     outputs: &[],
     validate: validate_as::<AttachmentArgs>,

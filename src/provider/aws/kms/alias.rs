@@ -26,6 +26,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     // 256 for the whole `alias/...` name.
     name_max: 250,
     taggable: false,
+    named_by_arg: false,
     args: &[ArgSpec::new("target_key_id")],
     outputs: &["arn", "name"],
     validate: validate_as::<AliasArgs>,

@@ -37,6 +37,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "key",
     name_max: 250,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("description"),
         ArgSpec::new("enable_key_rotation"),

@@ -33,6 +33,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "logs",
     name_max: 512,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("name"),
         ArgSpec::new("retention_in_days"),

@@ -63,6 +63,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "secret",
     name_max: 512,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::new("kms_key_id"),
         ArgSpec::new("description"),

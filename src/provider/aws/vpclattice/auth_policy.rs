@@ -23,6 +23,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "authz",
     name_max: 255,
     taggable: false,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("resource_identifier"),
         ArgSpec::new("policy"),

@@ -54,6 +54,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "lsn",
     name_max: 63,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("service_identifier"),
         ArgSpec::force_new("protocol"),

@@ -28,6 +28,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "svc",
     name_max: 40,
     taggable: true,
+    named_by_arg: false,
     args: &[ArgSpec::new("auth_type"), ArgSpec::new("tags")],
     outputs: &["arn", "name", "dns_name"],
     validate: validate_as::<ServiceArgs>,

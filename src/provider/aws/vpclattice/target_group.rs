@@ -90,6 +90,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_prefix: "tg",
     name_max: 128,
     taggable: true,
+    named_by_arg: false,
     args: &[
         ArgSpec::force_new("type"),
         ArgSpec::force_new("config"),

@@ -153,6 +153,7 @@ macro_rules! kind {
             name_prefix: $prefix,
             name_max: 253,
             taggable: false,
+            named_by_arg: true,
             args: &[$($arg),*],
             outputs: &["uid"],
             validate: validate::<$args>,
