@@ -275,3 +275,48 @@ fn mesh_arguments_are_checked_before_any_call() {
         s.error()
     );
 }
+
+/// The binary killed right after creating a virtual service (the stand-in
+/// one) or a virtual node (moto's): the next apply adopts it by its tags
+/// instead of failing on a name that is taken.
+#[test]
+fn a_process_killed_after_a_mesh_create_adopts_it() {
+    for (victim, suffix) in [
+        ("aws.appmesh.virtual_service.payment", "meshcrash1"),
+        ("aws.appmesh.virtual_node.reporting", "meshcrash2"),
+    ] {
+        let p = crate::support::bin::Project::new(PROGRAM);
+        let run = |args: &[&str]| {
+            let mut cmd = p.payrun();
+            cmd.args(args)
+                .args(["--suffix", suffix, "--endpoint-url"])
+                .arg(&crate::support::moto::moto().endpoint)
+                .arg("--stdlib")
+                .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib"))
+                .env_remove("PAYRUN_FAKE_CLOUD")
+                .envs(crate::support::moto::client_env());
+            cmd
+        };
+        run(&["apply", "--auto-approve", "--parallelism", "1"])
+            .env("PAYRUN_TEST_ABORT_AFTER_CREATE", victim)
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(format!(
+                "aborting after creating {victim}"
+            )));
+        run(&["state", "unlock"]).assert().success();
+        let out = run(&["apply", "--auto-approve"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.contains(&format!("{victim}: adopted after")), "{log}");
+        assert!(
+            log.contains("(1 adopted after an interrupted apply)"),
+            "{log}"
+        );
+        run(&["plan", "--detailed-exitcode"]).assert().code(0);
+        run(&["destroy", "--auto-approve"]).assert().success();
+    }
+}

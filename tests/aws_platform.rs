@@ -312,12 +312,7 @@ fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd
     cmd.args(args)
         .args(["--suffix", "crash", "--endpoint-url", &endpoint])
         .env_remove("PAYRUN_FAKE_CLOUD")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", moto::REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        .envs(moto::client_env());
     cmd
 }
 

@@ -67,12 +67,7 @@ impl Env {
             .env("NO_COLOR", "1")
             .env_remove("PAYRUN_FAKE_CLOUD")
             .env_remove("PAYRUN_LOG")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", moto::REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .envs(moto::client_env())
             .stdin(Stdio::null());
         cmd
     }

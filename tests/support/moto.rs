@@ -73,6 +73,20 @@ fn wait_until_answering(port: u16) {
     }
 }
 
+/// The environment a payrun process needs to reach moto (with
+/// `--endpoint-url`): dummy credentials, the region, and no instance
+/// metadata or profile files that could answer instead.
+pub fn client_env() -> [(&'static str, &'static str); 6] {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]
+}
+
 /// The emulator, started on first use; sets dummy credentials and the region
 /// for the SDK's default chain.
 pub fn moto() -> &'static Moto {

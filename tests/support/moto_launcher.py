@@ -66,11 +66,13 @@ moto.appmesh.responses.json = _AppMeshJson
 # AppMeshResponse). This stand-in serves the five VirtualService operations
 # with the API's shapes (REST paths and bodies from the App Mesh API
 # reference) so a whole mesh can be applied and destroyed in tests. It keeps
-# services per mesh, answers NotFoundException (404) for missing ones and
+# services per mesh (with their tags, for ListTagsForResource and
+# TagResource), answers NotFoundException (404) for missing ones and
 # ConflictException (409) for a name taken, and refuses a provider that does
 # not exist, as App Mesh does.
 
 _VIRTUAL_SERVICES = {}  # (account, region, mesh) -> {name: dict}
+_SERVICE_TAGS = {}  # virtual service ARN -> [{"key", "value"}]
 
 
 class _NotFound(moto.appmesh.exceptions.JsonRESTError):
@@ -130,6 +132,7 @@ def create_virtual_service(self):
         },
         "status": {"status": "ACTIVE"},
     }
+    _SERVICE_TAGS[services[name]["metadata"]["arn"]] = list(params.get("tags") or [])
     return json.dumps(services[name])
 
 
@@ -161,6 +164,7 @@ def update_virtual_service(self):
 def delete_virtual_service(self):
     _, services, name = _one(self)
     service = services.pop(name)
+    _SERVICE_TAGS.pop(service["metadata"]["arn"], None)
     service["status"] = {"status": "DELETED"}
     return json.dumps(service)
 
@@ -184,7 +188,30 @@ def list_virtual_services(self):
     return json.dumps({"virtualServices": refs})
 
 
+_list_tags = moto.appmesh.responses.AppMeshResponse.list_tags_for_resource
+_tag_resource = moto.appmesh.responses.AppMeshResponse.tag_resource
+
+
+def list_tags_for_resource(self):
+    arn = self._get_params().get("resourceArn")
+    if arn in _SERVICE_TAGS:
+        return json.dumps({"nextToken": None, "tags": _SERVICE_TAGS[arn]})
+    return _list_tags(self)
+
+
+def tag_resource(self):
+    arn = self._get_param("resourceArn")
+    if arn not in _SERVICE_TAGS:
+        return _tag_resource(self)
+    tags = {t["key"]: t["value"] for t in _SERVICE_TAGS[arn]}
+    tags.update({t["key"]: t["value"] for t in json.loads(self.body).get("tags") or []})
+    _SERVICE_TAGS[arn] = [{"key": k, "value": v} for k, v in tags.items()]
+    return json.dumps({})
+
+
 for _f in (
+    list_tags_for_resource,
+    tag_resource,
     create_virtual_service,
     describe_virtual_service,
     update_virtual_service,
