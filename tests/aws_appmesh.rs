@@ -12,6 +12,7 @@ use crate::support::engine::Stack;
 
 const PROGRAM: &str = r#"
 import "mesh" as mesh;
+default_tags(#{ Team: config.vars.team ?? "payments" });
 acknowledge("appmesh-end-of-support", "the App Mesh kinds are tested on moto");
 let graph = #{
     services: #{
@@ -198,6 +199,37 @@ async fn mesh_from_the_graph_applies_changes_and_destroys_on_moto() {
         .unwrap()
         .clone();
     assert_eq!(listener_tls.mode().as_str(), "STRICT");
+    assert_eq!(changed(&s.plan().await), vec![]);
+
+    // A default tag changes in place on all 13 (TagResource; moto has no
+    // UntagResource, so only a change is exercised, not a removal).
+    s.set_var("team", "platform");
+    let retag = s.plan().await;
+    assert_eq!(retag.summary(), (0, 13, 0));
+    assert!(s.apply_plan(&retag).await.ok());
+    for arn in [
+        mesh.mesh().unwrap().metadata().unwrap().arn().to_string(),
+        service
+            .virtual_service()
+            .unwrap()
+            .metadata()
+            .unwrap()
+            .arn()
+            .to_string(),
+    ] {
+        let tags = am
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let team = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == "Team")
+            .map(|t| t.value());
+        assert_eq!(team, Some("platform"), "{arn}");
+    }
     assert_eq!(changed(&s.plan().await), vec![]);
 
     // A virtual service deleted outside payrun is drift, created again.

@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime
 
 import moto.appmesh.exceptions
+import moto.appmesh.models
 import moto.appmesh.responses
 import moto.appmesh.urls
 import moto.ec2.models
@@ -59,6 +60,20 @@ class _AppMeshJson:
 
 moto.appmesh.responses.json = _AppMeshJson
 
+
+
+def _tag_resource_by_key(self, resource_arn, tags):
+    """moto 5.2.5's AppMeshBackend.tag_resource (moto/appmesh/models.py)
+    appends the new tags to the list, so a changed value is listed twice,
+    the old one first. App Mesh's TagResource adds or overwrites by key."""
+    if tags:
+        resource = self._get_resource_with_arn(resource_arn=resource_arn)
+        merged = {t["key"]: t["value"] for t in resource.tags}
+        merged.update({t["key"]: t["value"] for t in tags})
+        resource.tags[:] = [{"key": k, "value": v} for k, v in merged.items()]
+
+
+moto.appmesh.models.AppMeshBackend.tag_resource = _tag_resource_by_key
 
 # ── App Mesh virtual services: an extension of moto, not moto ──────────────
 # moto 5.2.5 implements meshes, virtual nodes, routers and routes but no
