@@ -14,4 +14,5 @@ mod k8s;
 mod k8s_validate;
 mod payment_e2e;
 mod payment_program;
+mod pci;
 mod script_errors;

@@ -56,6 +56,10 @@ impl Env {
             .arg("--var")
             .arg(format!("kubeconfig={}", self.kube.kubeconfig().display()))
             .args(["--var", "kube_context=standin"])
+            .args([
+                "--var",
+                "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+            ])
             .args(self.vars.iter().flat_map(|v| ["--var", v]))
             .args([
                 "--acknowledge",

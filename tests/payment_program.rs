@@ -272,8 +272,8 @@ async fn every_example_plans() {
 }
 
 /// The remedies the plan prints work as printed: the binary's plan with
-/// `--var k8s_version=1.35 --var mesh=lattice` has no error and exits 0;
-/// as asked it exits 1 naming both.
+/// `--var k8s_version=1.35 --var mesh=lattice --var certificate_arn=...`
+/// has no error and exits 0; as asked it exits 1 naming all three.
 #[test]
 fn the_printed_remedies_plan_clean() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -298,10 +298,19 @@ fn the_printed_remedies_plan_clean() {
         "--var k8s_version=1.35",
         "error [appmesh-end-of-support]",
         "--var mesh=lattice",
+        "error [pci-tls]",
+        "--var certificate_arn=arn:aws:acm:",
     ] {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
-    let fixed = plan(&["--var", "k8s_version=1.35", "--var", "mesh=lattice"]);
+    let fixed = plan(&[
+        "--var",
+        "k8s_version=1.35",
+        "--var",
+        "mesh=lattice",
+        "--var",
+        "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+    ]);
     let out = String::from_utf8_lossy(&fixed.stdout).to_string();
     assert_eq!(
         fixed.status.code(),

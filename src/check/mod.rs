@@ -1,13 +1,14 @@
 //! Checks: findings about a program that need no cloud call: naming
 //! limits, IAM and secret hygiene, platform facts (EKS versions, App Mesh, Fargate limits),
-//! Kubernetes manifests and quotas, helm availability, and program
-//! acknowledgements.
+//! PCI DSS rules for programs in scope, Kubernetes manifests and quotas,
+//! helm availability, and program acknowledgements.
 
 pub mod eks;
 mod helm;
 mod iam;
 pub mod k8s;
 mod limits;
+pub mod pci;
 pub mod platform;
 
 use crate::finding::{Finding, Severity};
@@ -26,6 +27,7 @@ pub fn program_findings(
     out.extend(limits::findings(graph, registry));
     out.extend(iam::findings(graph));
     out.extend(platform::findings(graph, &platform::today()));
+    out.extend(pci::findings(graph));
     out.extend(k8s::findings(graph));
     out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
     acknowledge(&mut out, program);

@@ -1,0 +1,337 @@
+//! PCI DSS checks of what a program declares, for programs in scope.
+//!
+//! A program is in scope when it tags its resources `DataClassification =
+//! pci` (as `default_tags` does in programs/payment.rhai): those resources
+//! are the cardholder data environment. Each finding names the PCI DSS
+//! v4.0.1 requirement it comes from, the argument at fault and the fix.
+//! Errors are what a QSA would fail outright (keys that never rotate, audit
+//! logs kept less than a year, a payment endpoint without TLS, a port open
+//! to the internet); warnings are the hardening the standard asks for but
+//! leaves to judgement.
+//!
+//! Only what the program states is checked: a value payrun does not know
+//! until apply (a ref) passes, and a default payrun itself sets (rotation
+//! on, scan on push, every control-plane log type) is already compliant.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::address::Address;
+use crate::finding::Finding;
+use crate::graph::DesiredGraph;
+use crate::value::as_ref;
+
+const STANDARD: &str = "PCI DSS v4.0.1";
+
+/// Ports a payment platform may open to the internet: HTTPS, and HTTP for
+/// the redirect to it.
+const PUBLIC_PORTS: [i64; 2] = [80, 443];
+
+/// ALB policies that negotiate TLS 1.2 or later only.
+const MODERN_TLS_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+];
+
+/// Is the program in PCI DSS scope: does any resource carry
+/// `DataClassification = pci`?
+pub fn in_scope(graph: &DesiredGraph) -> bool {
+    graph.order().iter().any(|a| {
+        graph
+            .spec(a)
+            .and_then(|s| s.args.get("tags"))
+            .and_then(|t| t.get("DataClassification"))
+            .and_then(Value::as_str)
+            .is_some_and(|c| c.eq_ignore_ascii_case("pci"))
+    })
+}
+
+pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
+    if !in_scope(graph) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let flow_logged: BTreeSet<Address> = graph
+        .order()
+        .iter()
+        .filter(|a| a.kind() == "aws.ec2.flow_log")
+        .filter_map(|a| graph.spec(a)?.args.get("vpc_id").and_then(as_ref))
+        .map(|r| r.address)
+        .collect();
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let args = &spec.args;
+        let found = match address.kind() {
+            "aws.kms.key" => kms_key(address, args),
+            "aws.logs.log_group" => log_group(address, args),
+            "aws.eks.cluster" => eks_cluster(address, args),
+            "aws.ec2.vpc" if !flow_logged.contains(address) => vec![requirement(
+                Finding::warning(
+                    "pci-flow-logs",
+                    format!("{address}: no flow log records the traffic in and out of this VPC"),
+                )
+                .at(address)
+                .remedy("add an `aws::ec2::flow_log` for the VPC (network::vpc makes one unless `flow_logs: false`)"),
+                "10.2.1",
+                "audit logs are enabled and active for all system components",
+            )],
+            "aws.ec2.security_group_ingress" => open_ingress(address, args),
+            "aws.ecr.repository" => repository(address, args),
+            "k8s.ingress" => ingress(address, args),
+            "k8s.namespace" => namespace(address, args),
+            _ => Vec::new(),
+        };
+        out.extend(found);
+    }
+    out
+}
+
+fn requirement(f: Finding, number: &str, what: &str) -> Finding {
+    f.source(format!("{STANDARD} Requirement {number} ({what})"))
+}
+
+fn kms_key(address: &Address, args: &Value) -> Vec<Finding> {
+    if args.get("enable_key_rotation") == Some(&Value::Bool(false)) {
+        return vec![requirement(
+            Finding::error(
+                "pci-key-rotation",
+                format!("{address}: `enable_key_rotation: false`: the key protecting account data never rotates"),
+            )
+            .at(address)
+            .remedy("leave `enable_key_rotation` out (payrun turns rotation on) or set it to true"),
+            "3.7.4",
+            "cryptographic keys are changed at the end of their cryptoperiod",
+        )];
+    }
+    Vec::new()
+}
+
+fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(days) = args.get("retention_in_days").and_then(Value::as_i64)
+        && days < 365
+    {
+        out.push(requirement(
+            Finding::error(
+                "pci-log-retention",
+                format!("{address}: logs are kept {days} days; audit logs must be kept at least a year"),
+            )
+            .at(address)
+            .remedy("set `retention_in_days` to 365 or more (CloudWatch accepts 400, 545, 731, ...), or leave it out to keep them"),
+            "10.5.1",
+            "audit log history is retained for at least 12 months",
+        ));
+    }
+    if args.get("kms_key_id").is_none_or(Value::is_null) {
+        out.push(requirement(
+            Finding::warning(
+                "pci-log-encryption",
+                format!("{address}: encrypted only with a key AWS owns, so key policy cannot limit who reads these logs"),
+            )
+            .at(address)
+            .remedy("set `kms_key_id` to a customer managed key whose policy admits CloudWatch Logs"),
+            "10.3.2",
+            "audit log files are protected from unauthorized modification and access",
+        ));
+    }
+    out
+}
+
+fn eks_cluster(address: &Address, args: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if args.get("secrets_kms_key_arn").is_none_or(Value::is_null) {
+        out.push(requirement(
+            Finding::error(
+                "pci-eks-secrets-encryption",
+                format!("{address}: Kubernetes secrets are not envelope-encrypted with a KMS key"),
+            )
+            .at(address)
+            .remedy("set `secrets_kms_key_arn` to a customer managed KMS key"),
+            "3.5.1",
+            "stored account data is rendered unreadable",
+        ));
+    }
+    if let Some(types) = args.get("enabled_log_types").and_then(Value::as_array) {
+        let missing: Vec<&str> = ["api", "audit", "authenticator"]
+            .into_iter()
+            .filter(|t| !types.iter().any(|v| v.as_str() == Some(*t)))
+            .collect();
+        if !missing.is_empty() {
+            out.push(requirement(
+                Finding::error(
+                    "pci-eks-audit-logs",
+                    format!(
+                        "{address}: control-plane log types {} are off: access to the cluster is not logged",
+                        missing.join(", ")
+                    ),
+                )
+                .at(address)
+                .remedy("leave `enabled_log_types` out (payrun enables all five) or list api, audit and authenticator"),
+                "10.2.1",
+                "audit logs capture all individual access and administrative actions",
+            ));
+        }
+    }
+    let public = args.get("endpoint_public_access") == Some(&Value::Bool(true));
+    let cidrs: Vec<&str> = args
+        .get("public_access_cidrs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if public && (cidrs.is_empty() || cidrs.iter().any(|c| is_anywhere(c))) {
+        out.push(requirement(
+            Finding::error(
+                "pci-eks-public-endpoint",
+                format!("{address}: the Kubernetes API endpoint is open to the whole internet"),
+            )
+            .at(address)
+            .remedy("list the administrators' networks in `public_access_cidrs`, or turn `endpoint_public_access` off and reach the API through the VPC"),
+            "1.3.1",
+            "inbound traffic to the CDE is restricted to what is necessary",
+        ));
+    }
+    out
+}
+
+fn is_anywhere(cidr: &str) -> bool {
+    matches!(cidr, "0.0.0.0/0" | "::/0")
+}
+
+fn open_ingress(address: &Address, args: &Value) -> Vec<Finding> {
+    let Some(cidr) = args.get("cidr").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    if !is_anywhere(cidr) {
+        return Vec::new();
+    }
+    let protocol = args
+        .get("protocol")
+        .and_then(Value::as_str)
+        .unwrap_or("tcp");
+    let from = args.get("from_port").and_then(Value::as_i64);
+    let to = args.get("to_port").and_then(Value::as_i64).or(from);
+    let web_only = matches!(protocol, "tcp" | "6")
+        && matches!((from, to), (Some(f), Some(t)) if f == t && PUBLIC_PORTS.contains(&f));
+    if web_only {
+        return Vec::new();
+    }
+    let ports = match (from, to) {
+        _ if matches!(protocol, "-1" | "all") => "every port".to_string(),
+        (Some(f), Some(t)) if f == t => format!("port {f}"),
+        (Some(f), Some(t)) => format!("ports {f}-{t}"),
+        _ => "every port".to_string(),
+    };
+    vec![requirement(
+        Finding::error(
+            "pci-open-ingress",
+            format!("{address}: {ports} ({protocol}) is open to {cidr}"),
+        )
+        .at(address)
+        .remedy("admit only the networks or security groups that need it (`source_security_group_id`); only 443 (and 80 for the redirect) may face the internet"),
+        "1.3.1",
+        "inbound traffic to the CDE is restricted to what is necessary",
+    )]
+}
+
+fn repository(address: &Address, args: &Value) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if args.get("scan_on_push") == Some(&Value::Bool(false)) {
+        out.push(requirement(
+            Finding::error(
+                "pci-image-scanning",
+                format!("{address}: `scan_on_push: false`: images are not checked for known vulnerabilities"),
+            )
+            .at(address)
+            .remedy("leave `scan_on_push` out (payrun scans on push) and gate deployments on `aws::ecr::image_scan_gate`"),
+            "6.3.3",
+            "known vulnerabilities are identified and patched",
+        ));
+    }
+    if args.get("image_tag_mutability").and_then(Value::as_str) == Some("MUTABLE") {
+        out.push(requirement(
+            Finding::warning(
+                "pci-mutable-tags",
+                format!("{address}: tags are mutable, so the image a tag names can change after it was scanned"),
+            )
+            .at(address)
+            .remedy("leave `image_tag_mutability` out (payrun makes tags immutable)"),
+            "6.5.1",
+            "changes to system components are controlled",
+        ));
+    }
+    out
+}
+
+fn ingress(address: &Address, args: &Value) -> Vec<Finding> {
+    let internal = args.get("scheme").and_then(Value::as_str) == Some("internal");
+    if internal {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if args.get("certificate_arn").is_none_or(Value::is_null) {
+        out.push(requirement(
+            Finding::error(
+                "pci-tls",
+                format!("{address}: the internet-facing load balancer has no certificate, so it serves plain HTTP"),
+            )
+            .at(address)
+            .remedy("issue an ACM certificate for the payment host and pass its ARN as `certificate_arn` (`--var certificate_arn=arn:aws:acm:...` for programs/payment.rhai)"),
+            "4.2.1",
+            "strong cryptography protects account data over open, public networks",
+        ));
+    }
+    if let Some(policy) = args.get("ssl_policy").and_then(Value::as_str)
+        && !MODERN_TLS_POLICIES.contains(&policy)
+    {
+        out.push(requirement(
+            Finding::error(
+                "pci-tls",
+                format!("{address}: `ssl_policy` {policy} is not one payrun knows to allow TLS 1.2 or later only"),
+            )
+            .at(address)
+            .remedy("use ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.3 and 1.2)"),
+            "4.2.1",
+            "strong cryptography protects account data over open, public networks",
+        ));
+    }
+    out
+}
+
+fn namespace(address: &Address, args: &Value) -> Vec<Finding> {
+    if args.get("pod_security").and_then(Value::as_str) == Some("restricted") {
+        return Vec::new();
+    }
+    vec![requirement(
+        Finding::warning(
+            "pci-pod-security",
+            format!("{address}: pods are admitted without the `restricted` Pod Security Standard"),
+        )
+        .at(address)
+        .remedy("set `pod_security: \"restricted\"` (kube::tenant does)"),
+        "2.2.1",
+        "configuration standards harden every system component",
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_anywhere;
+
+    #[test]
+    fn anywhere() {
+        assert!(is_anywhere("0.0.0.0/0"));
+        assert!(is_anywhere("::/0"));
+        assert!(!is_anywhere("10.0.0.0/8"));
+    }
+}

@@ -1,0 +1,121 @@
+//! PCI DSS checks: a program tagged `DataClassification = pci` gets a
+//! finding, naming the requirement, for each thing a QSA would fail; the
+//! same program out of scope gets none; the platform's own stdlib passes.
+
+use payrun::finding::Severity;
+use payrun::plan::Plan;
+
+use crate::support::engine::Stack;
+
+const VIOLATIONS: &str = r#"
+default_tags(#{ DataClassification: config.vars.class ?? "pci" });
+let key = aws::kms::key("data", #{ enable_key_rotation: false });
+aws::logs::log_group("audit", #{ retention_in_days: 90 });
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
+let sg = aws::ec2::security_group("web", #{ vpc_id: vpc.id, description: "web" });
+aws::ec2::security_group_ingress("ssh", #{ security_group_id: sg.id, protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" });
+aws::ec2::security_group_ingress("https", #{ security_group_id: sg.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0" });
+aws::ec2::security_group_ingress("vpc", #{ security_group_id: sg.id, protocol: "-1", from_port: 0, to_port: 0, cidr: "10.0.0.0/16" });
+aws::ecr::repository("api", #{ scan_on_push: false, image_tag_mutability: "MUTABLE" });
+aws::eks::cluster("main", #{
+    version: "1.35", role_arn: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
+    endpoint_public_access: true, public_access_cidrs: ["0.0.0.0/0"], enabled_log_types: ["api", "scheduler"],
+});
+let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
+let ns = k8s::namespace("shop", #{ cluster: cluster });
+k8s::ingress("shop", #{ cluster: cluster, namespace: ns, service: "shop", service_port: 80, scheme: "internet-facing", ssl_policy: "ELBSecurityPolicy-2016-08" });
+"#;
+
+fn pci(plan: &Plan) -> Vec<(String, Severity, String, String)> {
+    let mut out: Vec<_> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("pci-"))
+        .map(|f| {
+            (
+                f.code.clone(),
+                f.severity,
+                f.address
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                f.source.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn each_violation_is_a_finding_naming_its_requirement() {
+    let s = Stack::product(VIOLATIONS);
+    let plan = s.plan().await;
+    let got: Vec<(String, Severity, String)> = pci(&plan)
+        .into_iter()
+        .map(|(c, s, a, _)| (c, s, a))
+        .collect();
+    let e = Severity::Error;
+    let w = Severity::Warning;
+    let want: Vec<(String, Severity, String)> = [
+        ("pci-eks-audit-logs", e, "aws.eks.cluster.main"),
+        ("pci-eks-public-endpoint", e, "aws.eks.cluster.main"),
+        ("pci-eks-secrets-encryption", e, "aws.eks.cluster.main"),
+        ("pci-flow-logs", w, "aws.ec2.vpc.main"),
+        ("pci-image-scanning", e, "aws.ecr.repository.api"),
+        ("pci-key-rotation", e, "aws.kms.key.data"),
+        ("pci-log-encryption", w, "aws.logs.log_group.audit"),
+        ("pci-log-retention", e, "aws.logs.log_group.audit"),
+        ("pci-mutable-tags", w, "aws.ecr.repository.api"),
+        ("pci-open-ingress", e, "aws.ec2.security_group_ingress.ssh"),
+        ("pci-pod-security", w, "k8s.namespace.shop"),
+        ("pci-tls", e, "k8s.ingress.shop"),
+        ("pci-tls", e, "k8s.ingress.shop"),
+    ]
+    .into_iter()
+    .map(|(c, s, a)| (c.to_string(), s, a.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    // Each names the standard and the requirement.
+    for (code, _, _, source) in pci(&plan) {
+        assert!(
+            source.starts_with("PCI DSS v4.0.1 Requirement "),
+            "{code}: {source}"
+        );
+    }
+    let ssh = plan
+        .findings
+        .iter()
+        .find(|f| f.code == "pci-open-ingress")
+        .unwrap();
+    assert_eq!(
+        ssh.message,
+        "aws.ec2.security_group_ingress.ssh: port 22 (tcp) is open to 0.0.0.0/0"
+    );
+    assert!(plan.has_errors());
+}
+
+#[tokio::test]
+async fn out_of_scope_programs_are_not_checked() {
+    let s = Stack::product(VIOLATIONS);
+    s.set_var("class", "internal");
+    assert_eq!(pci(&s.plan().await), vec![]);
+}
+
+/// The platform as asked meets every rule but one it cannot meet alone: a
+/// certificate for the payment host, which only its owner can issue.
+#[tokio::test]
+async fn the_payment_platform_fails_only_for_want_of_a_certificate() {
+    let program = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("programs/payment.rhai"),
+    )
+    .unwrap();
+    let s = Stack::product(&program);
+    let codes: Vec<String> = pci(&s.plan().await).into_iter().map(|f| f.0).collect();
+    assert_eq!(codes, ["pci-tls"]);
+    s.set_var(
+        "certificate_arn",
+        "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+    );
+    assert_eq!(pci(&s.plan().await), vec![]);
+}
