@@ -320,7 +320,7 @@ fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd
 fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
     let p = crate::support::bin::Project::new(NETWORK);
     std::fs::create_dir_all(p.path().join("stdlib")).unwrap();
-    for m in ["network.rhai", "naming.rhai"] {
+    for m in ["network.rhai", "naming.rhai", "keys.rhai"] {
         let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("stdlib")
             .join(m);
