@@ -457,3 +457,29 @@ async fn the_scan_gate_waits_for_the_push() {
     );
     assert!(why.contains("push the image"), "{why}");
 }
+
+/// A policy with broad statements is one warning naming each of them.
+#[tokio::test]
+async fn broad_iam_statements_are_one_warning_per_policy() {
+    let s = Stack::product(
+        r#"aws::iam::policy("ops", #{ policy: #{ Version: "2012-10-17", Statement: [
+            #{ Effect: "Allow", Action: "*", Resource: "arn:aws:s3:::logs/*" },
+            #{ Sid: "Tags", Effect: "Allow", Action: ["ec2:CreateTags", "ec2:DescribeTags"], Resource: "*" },
+            #{ Effect: "Allow", Action: ["ec2:DescribeInstances"], Resource: "*" },
+            #{ Effect: "Deny", Action: "*", Resource: "*" },
+        ] } });"#,
+    );
+    let plan = s.plan().await;
+    let broad: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "iam-broad-statement")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(
+        broad,
+        [
+            "aws.iam.policy.ops: statement 1 allows every action (`Action: \"*\"`); statement `Tags` allows ec2:CreateTags on every resource (`Resource: \"*\"`)"
+        ]
+    );
+}

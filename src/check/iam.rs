@@ -99,13 +99,16 @@ fn read_only(action: &str) -> bool {
     .any(|p| verb.starts_with(p))
 }
 
+/// One warning per policy, listing every statement that allows every
+/// action, or a write action on every resource (a published policy such as
+/// the load balancer controller's has several: one line, not nine).
 fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
     let statements = match policy.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
         _ => Vec::new(),
     };
-    let mut out = Vec::new();
+    let mut problems = Vec::new();
     for (i, st) in statements.into_iter().enumerate() {
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
@@ -116,32 +119,30 @@ fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
         );
         let actions = strings(st.get("Action"));
         let resources = strings(st.get("Resource"));
-        let problem = if actions.contains(&"*") {
-            Some("allows every action (`Action: \"*\"`)".to_string())
+        if actions.contains(&"*") {
+            problems.push(format!("{name} allows every action (`Action: \"*\"`)"));
         } else if resources.contains(&"*") {
             let writes: Vec<&str> = actions.into_iter().filter(|a| !read_only(a)).collect();
-            (!writes.is_empty()).then(|| {
-                format!(
-                    "allows {} on every resource (`Resource: \"*\"`)",
+            if !writes.is_empty() {
+                problems.push(format!(
+                    "{name} allows {} on every resource (`Resource: \"*\"`)",
                     writes.join(", ")
-                )
-            })
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            out.push(
-                Finding::warning(
-                    "iam-broad-statement",
-                    format!("{}: {name} {problem}", spec.address),
-                )
-                .at(&spec.address)
-                .remedy("name the actions and the resources (ARNs) the statement needs")
-                .source(spec.pos.to_string()),
-            );
+                ));
+            }
         }
     }
-    out
+    if problems.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        Finding::warning(
+            "iam-broad-statement",
+            format!("{}: {}", spec.address, problems.join("; ")),
+        )
+        .at(&spec.address)
+        .remedy("name the actions and the resources (ARNs) each statement needs")
+        .source(spec.pos.to_string()),
+    ]
 }
 
 #[cfg(test)]
