@@ -73,15 +73,10 @@ pub(crate) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let removed: Vec<Tag> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    let changed: Tags = after
+    let (removed, changed) = difference(before, after);
+    let removed: Vec<Tag> = removed
         .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|k| Tag::builder().key(k).build())
         .collect();
     if !removed.is_empty() {
         ec2.delete_tags()

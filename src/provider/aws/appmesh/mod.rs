@@ -14,8 +14,12 @@
 //! changed in place by difference.
 //!
 //! Ids carry the names the API addresses a resource by: `mesh`,
-//! `mesh/node`, `mesh/router`, `mesh/router/route`, `mesh/service`.
+//! `mesh/node`, `mesh/router`, `mesh/router/route`, `mesh/service`. The
+//! five operations are written once (`kind.rs`) against a trait each kind
+//! implements with its own SDK calls.
 
+#[macro_use]
+mod kind;
 mod mesh;
 mod route;
 mod tagging;
@@ -30,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::provider::ProviderError;
+use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 
 kinds!(
     Client;
@@ -93,19 +98,6 @@ trait MeshArgs: Serialize + DeserializeOwned + PartialEq {
     fn normalised(self) -> Self;
 }
 
-/// The typed args of a call; the host validated them at plan time, so a
-/// failure here means the args changed shape in between.
-fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
-    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
-        ProviderError::new(format!(
-            "{subject}: invalid arguments at `{}`: {}",
-            e.path(),
-            e.inner()
-        ))
-        .with_code("InvalidArguments")
-    })
-}
-
 /// Schema validation: the typed args parse and `check` accepts them.
 fn validate<T: DeserializeOwned>(
     args: &Value,
@@ -142,41 +134,9 @@ fn as_written<T: MeshArgs>(recorded: &Value, live: T) -> Map<String, Value> {
     out
 }
 
-/// A reply that lacks what the API promises.
-fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
-    ProviderError::new(format!("{subject}: {action} answered without {what}"))
-        .with_code("IncompleteResponse")
-}
-
 /// A builder refused what the program gave (a required field missing).
 fn invalid(subject: &str, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(format!("{subject}: {e}")).with_code("InvalidArguments")
-}
-
-/// A Describe answer: `None` when the resource is gone.
-fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match result {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if super::error::is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Deleting what is already gone succeeds.
-fn gone_is_ok<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
-    found(result).map(drop)
-}
-
-/// The names in an id: `mesh/router/route` → `["mesh", "router", "route"]`.
-fn id_parts<'a, const N: usize>(id: &'a str, subject: &str) -> Result<[&'a str; N], ProviderError> {
-    let parts: Vec<&str> = id.split('/').collect();
-    parts.try_into().map_err(|_| {
-        ProviderError::new(format!(
-            "{subject}: recorded id `{id}` is not {N} names joined by `/`"
-        ))
-        .with_code("InvalidId")
-        .with_fix("remove the resource from state (`payrun state rm`) and import it again")
-    })
 }
 
 /// The outputs every App Mesh resource has.
@@ -185,10 +145,4 @@ fn outputs(arn: &str, name: &str) -> Map<String, Value> {
     m.insert("arn".into(), json!(arn));
     m.insert("name".into(), json!(name));
     m
-}
-
-/// The status a Describe reports; `DELETED` and `INACTIVE` resources read as
-/// gone.
-fn is_live(status: Option<&str>) -> bool {
-    !matches!(status, Some("DELETED" | "INACTIVE"))
 }

@@ -2,27 +2,21 @@
 //! nodes (weighted targets), with HTTP retries and a per-request timeout
 //! where the protocol has them.
 
-use aws_sdk_appmesh::Client;
 use aws_sdk_appmesh::types::{
     Duration, DurationUnit, GrpcRoute, GrpcRouteAction, GrpcRouteMatch, GrpcTimeout,
     HttpRetryPolicy, HttpRoute, HttpRouteAction, HttpRouteMatch, HttpTimeout, RouteData, RouteSpec,
     TcpRetryPolicyEvent, TcpRoute, TcpRouteAction, WeightedTarget,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{
-    MeshArgs, Protocol, as_written, found, gone_is_ok, id_parts, incomplete, invalid, is_live,
-    outputs, parse, tagging, validate,
-};
-use crate::provider::aws::error::AwsResultExt;
+use super::{MeshArgs, Protocol, incomplete, invalid, validate};
+use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema};
-use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub(super) struct Args {
     mesh_name: String,
     virtual_router_name: String,
     protocol: Protocol,
@@ -344,142 +338,18 @@ fn live_args(route: &RouteData, subject: &str) -> Result<Args, ProviderError> {
     Ok(args)
 }
 
-fn arn(route: &RouteData) -> &str {
-    route.metadata().map(|m| m.arn()).unwrap_or_default()
-}
-
-fn applied(route: &RouteData) -> Applied {
-    Applied {
-        id: format!(
-            "{}/{}/{}",
-            route.mesh_name(),
-            route.virtual_router_name(),
-            route.route_name()
-        ),
-        outputs: outputs(arn(route), route.route_name()),
+// Updates replace the whole spec; a change of protocol is in place too (one
+// route kind replaces the other in the spec).
+mesh_kind! {
+    Route {
+        data: RouteData,
+        field: route,
+        what: "the route",
+        names: [mesh_name = 0, virtual_router_name = 1, route_name = 2],
+        calls: [describe_route, create_route, update_route, delete_route],
+        actions: ["DescribeRoute", "CreateRoute", "UpdateRoute", "DeleteRoute"],
+        names_for(args, name) => vec![args.mesh_name.clone(), args.virtual_router_name.clone(), name.to_string()],
+        status(route) => route.status().map(|s| s.status().as_str()),
+        live(route, subject) => live_args(route, subject),
     }
-}
-
-async fn describe(
-    client: &Client,
-    subject: &str,
-    [mesh, router, name]: [&str; 3],
-) -> Result<Option<RouteData>, ProviderError> {
-    let out = found(
-        client
-            .describe_route()
-            .mesh_name(mesh)
-            .virtual_router_name(router)
-            .route_name(name)
-            .send()
-            .await
-            .or_fail(subject, "appmesh:DescribeRoute"),
-    )?;
-    Ok(out
-        .and_then(|o| o.route)
-        .filter(|r| is_live(r.status().map(|s| s.status().as_str()))))
-}
-
-pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let out = client
-        .create_route()
-        .mesh_name(&args.mesh_name)
-        .virtual_router_name(&args.virtual_router_name)
-        .route_name(&op.name)
-        .spec(spec(&args, &subject)?)
-        .set_tags(tagging::to_aws(&args.tags, &subject)?)
-        .client_token(&op.token)
-        .send()
-        .await
-        .or_fail(&subject, "appmesh:CreateRoute")?;
-    let route = out
-        .route()
-        .ok_or_else(|| incomplete(&subject, "CreateRoute", "the route"))?;
-    Ok(applied(route))
-}
-
-pub(super) async fn read(
-    client: &Client,
-    items: &[ReadItem],
-) -> Result<Vec<ReadResult>, ProviderError> {
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let subject = item.address.to_string();
-        let names = id_parts(&item.id, &subject)?;
-        results.push(match describe(client, &subject, names).await? {
-            None => ReadResult::Gone,
-            Some(route) => ReadResult::Found {
-                args: as_written(&item.args, live_args(&route, &subject)?),
-                outputs: applied(&route).outputs,
-            },
-        });
-    }
-    Ok(results)
-}
-
-/// The spec is replaced whole; changing the protocol in place is allowed by
-/// App Mesh (one route kind replaces the other).
-pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let before: Args = parse(&op.before, &subject)?;
-    let after: Args = parse(&op.after, &subject)?;
-    let [mesh, router, name] = id_parts(&op.id, &subject)?;
-    if before.clone().normalised() != after.clone().normalised() {
-        client
-            .update_route()
-            .mesh_name(mesh)
-            .virtual_router_name(router)
-            .route_name(name)
-            .spec(spec(&after, &subject)?)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:UpdateRoute")?;
-    }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
-}
-
-pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-    let subject = op.address.to_string();
-    let [mesh, router, name] = id_parts(&op.id, &subject)?;
-    gone_is_ok(
-        client
-            .delete_route()
-            .mesh_name(mesh)
-            .virtual_router_name(router)
-            .route_name(name)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:DeleteRoute"),
-    )
-}
-
-pub(super) async fn adopt(
-    client: &Client,
-    op: &CreateOp,
-) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let names = [
-        args.mesh_name.as_str(),
-        args.virtual_router_name.as_str(),
-        op.name.as_str(),
-    ];
-    let Some(route) = describe(client, &subject, names).await? else {
-        return Ok(None);
-    };
-    if !tagging::owned_by(client, &subject, arn(&route), &op.stack).await? {
-        return Ok(None);
-    }
-    Ok(Some(applied(&route)))
 }

@@ -7,7 +7,7 @@ use aws_sdk_appmesh::types::TagRef;
 use super::invalid;
 use crate::provider::ProviderError;
 use crate::provider::aws::error::AwsResultExt;
-use crate::provider::aws::tags::{ADDRESS, STACK, Tags};
+use crate::provider::aws::tags::{Tags, difference, owns};
 
 /// The tags of a create call; `None` when there is no tag.
 pub(super) fn to_aws(tags: &Tags, subject: &str) -> Result<Option<Vec<TagRef>>, ProviderError> {
@@ -39,13 +39,12 @@ pub(super) async fn owned_by(
         .send()
         .await
         .or_fail(subject, "appmesh:ListTagsForResource")?;
-    let tag = |key: &str| {
-        out.tags()
-            .iter()
-            .find(|t| t.key() == key)
-            .map(TagRef::value)
-    };
-    Ok(tag(STACK) == Some(stack) && tag(ADDRESS) == Some(subject))
+    let tags: Tags = out
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    Ok(owns(&tags, stack, subject))
 }
 
 /// Changes the tags of `arn` from `before` to `after`: one UntagResource for
@@ -57,16 +56,7 @@ pub(super) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    let changed: Tags = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (removed, changed) = difference(before, after);
     if !removed.is_empty() {
         client
             .untag_resource()

@@ -3,27 +3,21 @@
 //! virtual services it may call (backends; with the mesh's `DROP_ALL`
 //! egress, nothing else) and where its proxy writes access logs.
 
-use aws_sdk_appmesh::Client;
 use aws_sdk_appmesh::types::{
     AccessLog, Backend, DnsServiceDiscovery, FileAccessLog, HealthCheckPolicy, Listener,
     ListenerTls, ListenerTlsAcmCertificate, ListenerTlsCertificate, ListenerTlsMode, Logging,
     PortMapping, ServiceDiscovery, VirtualNodeData, VirtualNodeSpec, VirtualServiceBackend,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{
-    MeshArgs, Protocol, as_written, found, gone_is_ok, id_parts, incomplete, invalid, is_live,
-    outputs, parse, tagging, validate,
-};
-use crate::provider::aws::error::AwsResultExt;
+use super::{MeshArgs, Protocol, incomplete, invalid, validate};
+use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema};
-use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub(super) struct Args {
     mesh_name: String,
     /// The DNS name the node's instances are found by.
     hostname: String,
@@ -311,128 +305,16 @@ fn live_args(node: &VirtualNodeData, subject: &str) -> Result<Args, ProviderErro
     })
 }
 
-fn arn(node: &VirtualNodeData) -> &str {
-    node.metadata().map(|m| m.arn()).unwrap_or_default()
-}
-
-async fn describe(
-    client: &Client,
-    subject: &str,
-    mesh: &str,
-    name: &str,
-) -> Result<Option<VirtualNodeData>, ProviderError> {
-    let out = found(
-        client
-            .describe_virtual_node()
-            .mesh_name(mesh)
-            .virtual_node_name(name)
-            .send()
-            .await
-            .or_fail(subject, "appmesh:DescribeVirtualNode"),
-    )?;
-    Ok(out
-        .and_then(|o| o.virtual_node)
-        .filter(|n| is_live(n.status().map(|s| s.status().as_str()))))
-}
-
-fn applied(node: &VirtualNodeData) -> Applied {
-    Applied {
-        id: format!("{}/{}", node.mesh_name(), node.virtual_node_name()),
-        outputs: outputs(arn(node), node.virtual_node_name()),
+mesh_kind! {
+    VirtualNode {
+        data: VirtualNodeData,
+        field: virtual_node,
+        what: "the virtual node",
+        names: [mesh_name = 0, virtual_node_name = 1],
+        calls: [describe_virtual_node, create_virtual_node, update_virtual_node, delete_virtual_node],
+        actions: ["DescribeVirtualNode", "CreateVirtualNode", "UpdateVirtualNode", "DeleteVirtualNode"],
+        names_for(args, name) => vec![args.mesh_name.clone(), name.to_string()],
+        status(node) => node.status().map(|s| s.status().as_str()),
+        live(node, subject) => live_args(node, subject),
     }
-}
-
-pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let out = client
-        .create_virtual_node()
-        .mesh_name(&args.mesh_name)
-        .virtual_node_name(&op.name)
-        .spec(spec(&args, &subject)?)
-        .set_tags(tagging::to_aws(&args.tags, &subject)?)
-        .client_token(&op.token)
-        .send()
-        .await
-        .or_fail(&subject, "appmesh:CreateVirtualNode")?;
-    let node = out
-        .virtual_node()
-        .ok_or_else(|| incomplete(&subject, "CreateVirtualNode", "the virtual node"))?;
-    Ok(applied(node))
-}
-
-pub(super) async fn read(
-    client: &Client,
-    items: &[ReadItem],
-) -> Result<Vec<ReadResult>, ProviderError> {
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let subject = item.address.to_string();
-        let [mesh, name] = id_parts(&item.id, &subject)?;
-        results.push(match describe(client, &subject, mesh, name).await? {
-            None => ReadResult::Gone,
-            Some(node) => ReadResult::Found {
-                args: as_written(&item.args, live_args(&node, &subject)?),
-                outputs: applied(&node).outputs,
-            },
-        });
-    }
-    Ok(results)
-}
-
-/// The spec is replaced whole: UpdateVirtualNode takes the complete spec.
-pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let before: Args = parse(&op.before, &subject)?;
-    let after: Args = parse(&op.after, &subject)?;
-    let [mesh, name] = id_parts(&op.id, &subject)?;
-    if before.clone().normalised() != after.clone().normalised() {
-        client
-            .update_virtual_node()
-            .mesh_name(mesh)
-            .virtual_node_name(name)
-            .spec(spec(&after, &subject)?)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:UpdateVirtualNode")?;
-    }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
-}
-
-pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-    let subject = op.address.to_string();
-    let [mesh, name] = id_parts(&op.id, &subject)?;
-    gone_is_ok(
-        client
-            .delete_virtual_node()
-            .mesh_name(mesh)
-            .virtual_node_name(name)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:DeleteVirtualNode"),
-    )
-}
-
-pub(super) async fn adopt(
-    client: &Client,
-    op: &CreateOp,
-) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let Some(node) = describe(client, &subject, &args.mesh_name, &op.name).await? else {
-        return Ok(None);
-    };
-    if !tagging::owned_by(client, &subject, arn(&node), &op.stack).await? {
-        return Ok(None);
-    }
-    Ok(Some(applied(&node)))
 }

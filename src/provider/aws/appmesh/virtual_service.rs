@@ -2,26 +2,20 @@
 //! name such as `payment.payment.svc.cluster.local`), served by a virtual
 //! router or directly by a virtual node.
 
-use aws_sdk_appmesh::Client;
 use aws_sdk_appmesh::types::{
     VirtualNodeServiceProvider, VirtualRouterServiceProvider, VirtualServiceData,
     VirtualServiceProvider, VirtualServiceSpec,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{
-    MeshArgs, as_written, found, gone_is_ok, id_parts, incomplete, invalid, is_live, outputs,
-    parse, tagging, validate,
-};
-use crate::provider::aws::error::AwsResultExt;
+use super::{MeshArgs, invalid, validate};
+use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema};
-use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub(super) struct Args {
     mesh_name: String,
     /// The DNS name clients call; App Mesh names the service by it.
     name: String,
@@ -118,129 +112,19 @@ fn live_args(service: &VirtualServiceData) -> Args {
     }
 }
 
-fn arn(service: &VirtualServiceData) -> &str {
-    service.metadata().map(|m| m.arn()).unwrap_or_default()
-}
-
-fn applied(service: &VirtualServiceData) -> Applied {
-    Applied {
-        id: format!("{}/{}", service.mesh_name(), service.virtual_service_name()),
-        outputs: outputs(arn(service), service.virtual_service_name()),
+// App Mesh names a virtual service by the DNS name clients call. A change of
+// provider is in place: clients keep calling that name while a router takes
+// over from a node.
+mesh_kind! {
+    VirtualService {
+        data: VirtualServiceData,
+        field: virtual_service,
+        what: "the virtual service",
+        names: [mesh_name = 0, virtual_service_name = 1],
+        calls: [describe_virtual_service, create_virtual_service, update_virtual_service, delete_virtual_service],
+        actions: ["DescribeVirtualService", "CreateVirtualService", "UpdateVirtualService", "DeleteVirtualService"],
+        names_for(args, _name) => vec![args.mesh_name.clone(), args.name.clone()],
+        status(service) => service.status().map(|s| s.status().as_str()),
+        live(service, _subject) => Ok(live_args(service)),
     }
-}
-
-async fn describe(
-    client: &Client,
-    subject: &str,
-    mesh: &str,
-    name: &str,
-) -> Result<Option<VirtualServiceData>, ProviderError> {
-    let out = found(
-        client
-            .describe_virtual_service()
-            .mesh_name(mesh)
-            .virtual_service_name(name)
-            .send()
-            .await
-            .or_fail(subject, "appmesh:DescribeVirtualService"),
-    )?;
-    Ok(out
-        .and_then(|o| o.virtual_service)
-        .filter(|s| is_live(s.status().map(|s| s.status().as_str()))))
-}
-
-pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let out = client
-        .create_virtual_service()
-        .mesh_name(&args.mesh_name)
-        .virtual_service_name(&args.name)
-        .spec(spec(&args, &subject)?)
-        .set_tags(tagging::to_aws(&args.tags, &subject)?)
-        .client_token(&op.token)
-        .send()
-        .await
-        .or_fail(&subject, "appmesh:CreateVirtualService")?;
-    let service = out
-        .virtual_service()
-        .ok_or_else(|| incomplete(&subject, "CreateVirtualService", "the virtual service"))?;
-    Ok(applied(service))
-}
-
-pub(super) async fn read(
-    client: &Client,
-    items: &[ReadItem],
-) -> Result<Vec<ReadResult>, ProviderError> {
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        let subject = item.address.to_string();
-        let [mesh, name] = id_parts(&item.id, &subject)?;
-        results.push(match describe(client, &subject, mesh, name).await? {
-            None => ReadResult::Gone,
-            Some(service) => ReadResult::Found {
-                args: as_written(&item.args, live_args(&service)),
-                outputs: applied(&service).outputs,
-            },
-        });
-    }
-    Ok(results)
-}
-
-/// A change of provider is in place (UpdateVirtualService): clients keep
-/// calling the same name while a router takes over from a node.
-pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    let subject = op.address.to_string();
-    let before: Args = parse(&op.before, &subject)?;
-    let after: Args = parse(&op.after, &subject)?;
-    let [mesh, name] = id_parts(&op.id, &subject)?;
-    if before.clone().normalised() != after.clone().normalised() {
-        client
-            .update_virtual_service()
-            .mesh_name(mesh)
-            .virtual_service_name(name)
-            .spec(spec(&after, &subject)?)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:UpdateVirtualService")?;
-    }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
-}
-
-pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
-    let subject = op.address.to_string();
-    let [mesh, name] = id_parts(&op.id, &subject)?;
-    gone_is_ok(
-        client
-            .delete_virtual_service()
-            .mesh_name(mesh)
-            .virtual_service_name(name)
-            .send()
-            .await
-            .or_fail(&subject, "appmesh:DeleteVirtualService"),
-    )
-}
-
-pub(super) async fn adopt(
-    client: &Client,
-    op: &CreateOp,
-) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let args: Args = parse(&op.args, &subject)?;
-    let Some(service) = describe(client, &subject, &args.mesh_name, &args.name).await? else {
-        return Ok(None);
-    };
-    if !tagging::owned_by(client, &subject, arn(&service), &op.stack).await? {
-        return Ok(None);
-    }
-    Ok(Some(applied(&service)))
 }

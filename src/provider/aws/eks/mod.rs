@@ -93,16 +93,8 @@ async fn update_tags(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
-    let changed: HashMap<String, String> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (removed, changed) = tags::difference(before, after);
+    let changed: HashMap<String, String> = changed.into_iter().collect();
     if !removed.is_empty() {
         eks.untag_resource()
             .resource_arn(arn)

@@ -7,7 +7,7 @@ use aws_sdk_vpclattice::Client;
 
 use crate::provider::ProviderError;
 use crate::provider::aws::error::AwsResultExt;
-use crate::provider::aws::tags::{ADDRESS, STACK, Tags};
+use crate::provider::aws::tags::{Tags, difference, owns};
 
 /// The tags of a create call; `None` when there is no tag.
 pub(super) fn to_aws(tags: &Tags) -> Option<HashMap<String, String>> {
@@ -28,9 +28,13 @@ pub(super) async fn owned_by(
         .send()
         .await
         .or_fail(subject, "vpc-lattice:ListTagsForResource")?;
-    let tags = out.tags().cloned().unwrap_or_default();
-    Ok(tags.get(STACK).map(String::as_str) == Some(stack)
-        && tags.get(ADDRESS).map(String::as_str) == Some(address))
+    let tags: Tags = out
+        .tags()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    Ok(owns(&tags, stack, address))
 }
 
 /// Changes the tags of `arn` from `before` to `after`: one UntagResource for
@@ -42,16 +46,8 @@ pub(super) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k) && !k.starts_with("aws:"))
-        .cloned()
-        .collect();
-    let changed: HashMap<String, String> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let (removed, changed) = difference(before, after);
+    let changed: HashMap<String, String> = changed.into_iter().collect();
     if !removed.is_empty() {
         client
             .untag_resource()
