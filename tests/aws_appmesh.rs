@@ -27,13 +27,7 @@ export("mesh_arn", m.mesh.arn);
 "#;
 
 async fn appmesh_on_moto() -> Client {
-    let endpoint = crate::support::moto::moto().endpoint.clone();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    Client::new(&conf)
+    Client::new(&crate::support::moto::sdk_config().await)
 }
 
 fn changed(plan: &Plan) -> Vec<(String, Action)> {

@@ -133,13 +133,7 @@ async fn example_plan_has_no_app_mesh_finding() {
 }
 
 async fn lattice_on_moto() -> Client {
-    let endpoint = crate::support::moto::moto().endpoint.clone();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    Client::new(&conf)
+    Client::new(&crate::support::moto::sdk_config().await)
 }
 
 // ── Destroy on mocked responses ─────────────────────────────────────────────
