@@ -22,7 +22,10 @@ let graph = #{
     },
     paths: [["alb", "payment"], ["payment", "fraud-detection"], ["payment", "reporting"]],
 };
-let m = mesh::from_graph("payments", graph, #{ certificate_arn: config.vars.cert ?? () });
+let m = mesh::from_graph("payments", graph, #{
+    certificate_arn: config.vars.cert ?? (),
+    certificate_authority_arn: config.vars.ca ?? (),
+});
 export("mesh_arn", m.mesh.arn);
 "#;
 
@@ -160,10 +163,15 @@ async fn mesh_from_the_graph_applies_changes_and_destroys_on_moto() {
             .collect::<Vec<_>>()
     );
 
-    // STRICT TLS on every listener: the nodes change in place.
+    // STRICT TLS on every listener, and payment (the one caller) originating
+    // TLS to its backends: the nodes change in place.
     s.set_var(
         "cert",
         "arn:aws:acm:us-east-1:123456789012:certificate/0b8a1c1e-1111-2222-3333-444455556666",
+    );
+    s.set_var(
+        "ca",
+        "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/9f3c0a2e-7777-8888-9999-000011112222",
     );
     let tls = s.plan().await;
     let mut want: Vec<(String, Action)> = ["fraud-detection", "payment", "reporting"]
@@ -193,6 +201,39 @@ async fn mesh_from_the_graph_applies_changes_and_destroys_on_moto() {
         .unwrap()
         .clone();
     assert_eq!(listener_tls.mode().as_str(), "STRICT");
+    let payment = am
+        .describe_virtual_node()
+        .mesh_name("mesh-payments-mesh")
+        .virtual_node_name("vn-payment-mesh")
+        .send()
+        .await
+        .unwrap();
+    let client_tls = payment
+        .virtual_node()
+        .unwrap()
+        .spec()
+        .unwrap()
+        .backend_defaults()
+        .unwrap()
+        .client_policy()
+        .unwrap()
+        .tls()
+        .unwrap()
+        .clone();
+    let trust = client_tls
+        .validation()
+        .unwrap()
+        .trust()
+        .unwrap()
+        .as_acm()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        trust.certificate_authority_arns(),
+        [
+            "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/9f3c0a2e-7777-8888-9999-000011112222"
+        ]
+    );
     assert_eq!(changed(&s.plan().await), vec![]);
 
     // A default tag changes in place on all 13 (TagResource; moto has no
@@ -292,6 +333,24 @@ fn mesh_arguments_are_checked_before_any_call() {
         let err = s.error();
         assert!(err.contains(want), "{err}");
     }
+    let s = Stack::product(
+        r#"aws::appmesh::virtual_node("a", #{ mesh_name: "m", hostname: "a.b", backend_tls: #{ certificate_authority_arns: [] } });"#,
+    );
+    assert!(
+        s.error().contains("name the ACM Private CA"),
+        "{}",
+        s.error()
+    );
+    // A STRICT listener with callers that do not originate TLS would refuse
+    // them: the stdlib wants both halves or neither.
+    let s = Stack::product(PROGRAM);
+    s.set_var("cert", "arn:aws:acm:us-east-1:123456789012:certificate/x");
+    assert!(
+        s.error()
+            .contains("pass both certificate_arn and certificate_authority_arn"),
+        "{}",
+        s.error()
+    );
     let s = Stack::product(
         r#"aws::appmesh::virtual_service("a", #{ mesh_name: "m", name: "a.b", virtual_router_name: "r", virtual_node_name: "n" });"#,
     );

@@ -4,9 +4,11 @@
 //! egress, nothing else) and where its proxy writes access logs.
 
 use aws_sdk_appmesh::types::{
-    AccessLog, Backend, DnsServiceDiscovery, FileAccessLog, HealthCheckPolicy, Listener,
-    ListenerTls, ListenerTlsAcmCertificate, ListenerTlsCertificate, ListenerTlsMode, Logging,
-    PortMapping, ServiceDiscovery, VirtualNodeData, VirtualNodeSpec, VirtualServiceBackend,
+    AccessLog, Backend, BackendDefaults, ClientPolicy, ClientPolicyTls, DnsServiceDiscovery,
+    FileAccessLog, HealthCheckPolicy, Listener, ListenerTls, ListenerTlsAcmCertificate,
+    ListenerTlsCertificate, ListenerTlsMode, Logging, PortMapping, ServiceDiscovery,
+    TlsValidationContext, TlsValidationContextAcmTrust, TlsValidationContextTrust, VirtualNodeData,
+    VirtualNodeSpec, VirtualServiceBackend,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,11 @@ pub(super) struct Args {
     /// Virtual service names this node may call.
     #[serde(default)]
     backends: Vec<String>,
+    /// TLS to every backend, checked against these ACM Private CA
+    /// certificate authorities: the client side of listeners in STRICT
+    /// mode, without which their proxies refuse this node's calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backend_tls: Option<BackendTlsArgs>,
     /// Where the proxy writes access logs (`/dev/stdout` for the log
     /// pipeline); none when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +81,12 @@ fn timeout_ms() -> i64 {
 }
 fn threshold() -> i32 {
     2
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct BackendTlsArgs {
+    certificate_authority_arns: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -137,6 +150,16 @@ fn check(args: &Args) -> Result<(), String> {
             }
         }
     }
+    if args
+        .backend_tls
+        .as_ref()
+        .is_some_and(|t| t.certificate_authority_arns.is_empty())
+    {
+        return Err(
+            "`backend_tls.certificate_authority_arns`: name the ACM Private CA that issued the backends' certificates"
+                .into(),
+        );
+    }
     if args.listeners.len() > 1 {
         let mut ports: Vec<i32> = args.listeners.iter().map(|l| l.port).collect();
         ports.sort_unstable();
@@ -158,12 +181,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("hostname"),
         ArgSpec::new("listeners"),
         ArgSpec::new("backends"),
+        ArgSpec::new("backend_tls"),
         ArgSpec::new("access_log_path"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
-    doc: "An App Mesh virtual node found by DNS `hostname`, with `listeners` (port, protocol, health_check, tls), `backends` (virtual service names) and `access_log_path`.",
+    doc: "An App Mesh virtual node found by DNS `hostname`, with `listeners` (port, protocol, health_check, tls), `backends` (virtual service names), `backend_tls` (certificate_authority_arns) and `access_log_path`.",
 };
 
 fn spec(args: &Args, subject: &str) -> Result<VirtualNodeSpec, ProviderError> {
@@ -222,6 +246,25 @@ fn spec(args: &Args, subject: &str) -> Result<VirtualNodeSpec, ProviderError> {
                 .build()
                 .map_err(e)?,
         ));
+    }
+    if let Some(tls) = &args.backend_tls {
+        let trust = TlsValidationContextAcmTrust::builder()
+            .set_certificate_authority_arns(Some(tls.certificate_authority_arns.clone()))
+            .build()
+            .map_err(e)?;
+        let policy = ClientPolicyTls::builder()
+            .enforce(true)
+            .validation(
+                TlsValidationContext::builder()
+                    .trust(TlsValidationContextTrust::Acm(trust))
+                    .build(),
+            )
+            .build();
+        spec = spec.backend_defaults(
+            BackendDefaults::builder()
+                .client_policy(ClientPolicy::builder().tls(policy).build())
+                .build(),
+        );
     }
     if let Some(path) = &args.access_log_path {
         spec = spec.logging(
@@ -288,6 +331,19 @@ fn live_args(node: &VirtualNodeData, subject: &str) -> Result<Args, ProviderErro
             _ => None,
         })
         .collect();
+    let backend_tls = spec
+        .backend_defaults()
+        .and_then(BackendDefaults::client_policy)
+        .and_then(ClientPolicy::tls)
+        .filter(|t| t.enforce() != Some(false))
+        .and_then(ClientPolicyTls::validation)
+        .and_then(TlsValidationContext::trust)
+        .and_then(|t| match t {
+            TlsValidationContextTrust::Acm(acm) => Some(BackendTlsArgs {
+                certificate_authority_arns: acm.certificate_authority_arns().to_vec(),
+            }),
+            _ => None,
+        });
     let access_log_path = spec
         .logging()
         .and_then(Logging::access_log)
@@ -300,6 +356,7 @@ fn live_args(node: &VirtualNodeData, subject: &str) -> Result<Args, ProviderErro
         hostname,
         listeners,
         backends,
+        backend_tls,
         access_log_path,
         tags: Tags::new(),
     })
