@@ -25,12 +25,9 @@ pub(crate) fn incomplete(subject: &str, action: &str, what: &str) -> ProviderErr
         .with_code("IncompleteResponse")
 }
 
-/// Deleting what is already gone succeeds.
-pub(crate) fn gone_is_ok(result: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match result {
-        Err(e) if super::error::is_not_found(&e) => Ok(()),
-        other => other,
-    }
+/// Deleting what is already gone succeeds (whatever the call answered).
+pub(crate) fn gone_is_ok<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    found(result).map(drop)
 }
 
 /// `Ok(None)` for a resource that does not exist.

@@ -13,6 +13,7 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::types::UpdateStatus;
 use serde_json::Value;
 
+use super::call::found;
 use super::error::AwsResultExt;
 use super::tags::{self, Tags};
 use super::wait::{self, Poll};
@@ -53,19 +54,6 @@ where
         })
     })
     .await
-}
-
-fn is_not_found(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ResourceNotFoundException")
-}
-
-/// `Ok(None)` when EKS says the resource does not exist.
-fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match result {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// EKS tags as the program writes them: AWS-owned keys left out.

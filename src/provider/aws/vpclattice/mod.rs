@@ -20,10 +20,9 @@ mod wait;
 
 use aws_sdk_vpclattice::Client;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::provider::ProviderError;
+use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 
 kinds!(
     Client;
@@ -58,39 +57,6 @@ impl AuthType {
     fn to_aws(self) -> aws_sdk_vpclattice::types::AuthType {
         aws_sdk_vpclattice::types::AuthType::from(self.as_str())
     }
-}
-
-/// The typed args of a call; the host validated them at plan time, so a
-/// failure here means the args changed shape in between.
-fn parse<T: DeserializeOwned>(args: &Value, subject: &str) -> Result<T, ProviderError> {
-    serde_path_to_error::deserialize(args.clone()).map_err(|e| {
-        ProviderError::new(format!(
-            "{subject}: invalid arguments at `{}`: {}",
-            e.path(),
-            e.inner()
-        ))
-        .with_code("InvalidArguments")
-    })
-}
-
-/// A reply that lacks what the API promises.
-fn incomplete(subject: &str, action: &str, what: &str) -> ProviderError {
-    ProviderError::new(format!("{subject}: {action} answered without {what}"))
-        .with_code("IncompleteResponse")
-}
-
-/// A Get answer: `None` when the resource is gone.
-fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match result {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if super::error::is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Deleting what is already gone succeeds.
-fn gone_is_ok<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
-    found(result).map(drop)
 }
 
 /// An identifier argument as the program wrote it when it names `live_id`
