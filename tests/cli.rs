@@ -1,6 +1,7 @@
 //! The real binary in a temp project: validate, plan (human, JSON, saved),
 //! apply, destroy, state, output, graph, locks and exit codes.
 
+use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::support::bin::Project;
@@ -276,14 +277,18 @@ fn acknowledge_on_the_command_line() {
         .args(["plan"])
         .assert()
         .code(1)
-        .stdout(contains("error [program]: the widget is past its support"));
+        .stdout(contains("error [program]: the widget is past its support"))
+        .stdout(contains(
+            "Blocked: apply refuses this plan while 1 error finding stands: follow the remedy, or accept knowingly with `--acknowledge CODE=REASON`.",
+        ));
     p.payrun()
         .args(["plan", "--acknowledge", "program=QA keeps the widget until March"])
         .assert()
         .success()
         .stdout(contains(
             "warning [program]: the widget is past its support (acknowledged at --acknowledge: QA keeps the widget until March)",
-        ));
+        ))
+        .stdout(contains("Blocked:").not());
     p.payrun()
         .args(["plan", "--acknowledge", "program"])
         .assert()

@@ -87,7 +87,18 @@ pub fn render(plan: &Plan, style: &Style) -> String {
     }
     if !plan.findings.is_empty() {
         let _ = writeln!(out, "Findings:");
-        for f in &plan.findings {
+        // What blocks apply first, then what only warns; each in the order
+        // it was found.
+        let ordered = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .chain(
+                plan.findings
+                    .iter()
+                    .filter(|f| f.severity != Severity::Error),
+            );
+        for f in ordered {
             let label = match f.severity {
                 Severity::Error => style.paint(Style::RED, "error"),
                 Severity::Warning => style.paint(Style::YELLOW, "warning"),
@@ -121,6 +132,20 @@ pub fn render(plan: &Plan, style: &Style) -> String {
             out,
             "{} The live resources match the program and state.",
             style.paint(Style::GREEN, "No changes.")
+        );
+    }
+    let errors = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        let _ = writeln!(
+            out,
+            "{} apply refuses this plan while {errors} error finding{} stand{}: follow the remedy, or accept knowingly with `--acknowledge CODE=REASON`.",
+            style.paint(Style::RED, "Blocked:"),
+            if errors == 1 { "" } else { "s" },
+            if errors == 1 { "s" } else { "" },
         );
     }
     out
