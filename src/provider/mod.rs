@@ -109,6 +109,24 @@ pub struct ProviderError {
     pub retryable: bool,
 }
 
+impl UpdateOp {
+    /// The answer of an update that changes neither the id nor an output.
+    pub fn unchanged(&self) -> Applied {
+        Applied {
+            id: self.id.clone(),
+            outputs: self.outputs.clone(),
+        }
+    }
+
+    /// A text output recorded for the resource (`arn`); empty when absent.
+    pub fn recorded(&self, output: &str) -> &str {
+        self.outputs
+            .get(output)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
 impl ProviderError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {

@@ -117,10 +117,7 @@ pub(crate) async fn update_only_tags(
         &tags_of(&op.after),
     )
     .await?;
-    Ok(crate::provider::Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Did a create for `address` in `stack` make the resource with these tags?

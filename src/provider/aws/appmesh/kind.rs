@@ -8,7 +8,6 @@
 
 use async_trait::async_trait;
 use aws_sdk_appmesh::Client;
-use serde_json::Value;
 
 use super::{MeshArgs, as_written, found, gone_is_ok, outputs, parse, tagging};
 use crate::provider::aws::tags::Tags;
@@ -130,16 +129,9 @@ pub(super) async fn update<K: MeshKind>(
     if before.clone().normalised() != after.clone().normalised() {
         K::update(client, &subject, &names, &after).await?;
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, K::tags(&before), K::tags(&after)).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Deleting what is already gone succeeds. App Mesh refuses to delete what

@@ -205,10 +205,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let before: NatGatewayArgs = parse(&op.before, &subject)?;
     let after: NatGatewayArgs = parse(&op.after, &subject)?;
     tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Waits until the gateway is gone, so its Elastic IP and subnet can go too.

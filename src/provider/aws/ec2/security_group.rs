@@ -163,10 +163,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let before: SecurityGroupArgs = parse(&op.before, &subject)?;
     let after: SecurityGroupArgs = parse(&op.after, &subject)?;
     tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

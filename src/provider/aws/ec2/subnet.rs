@@ -192,10 +192,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
         set_map_public_ip(ec2, &subject, &op.id, public_ip).await?;
     }
     tags::update(ec2, &subject, &op.id, &before.aws_tags(), &after.aws_tags()).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

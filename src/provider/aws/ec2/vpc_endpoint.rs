@@ -283,10 +283,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .or_fail(&subject, "ec2:ModifyVpcEndpoint")?;
     }
     tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Waits until the endpoint is gone, so its network interfaces no longer

@@ -310,10 +310,7 @@ pub(super) async fn read(
 
 /// Only `timeout` changes in place, and it matters only while a scan runs.
 pub(super) async fn update(_ecr: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// The gate made nothing in AWS.

@@ -98,10 +98,7 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let subject = op.address.to_string();
     let after: LifecyclePolicyArgs = parse(&op.after, &subject)?;
     put(ecr, &subject, &op.id, &after.rules).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

@@ -142,10 +142,7 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let subject = op.address.to_string();
     let after: ScanningArgs = parse(&op.after, &subject)?;
     put(ecr, &subject, &after.scan_type, &after.rules).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

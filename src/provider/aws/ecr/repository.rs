@@ -221,11 +221,7 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "ecr:PutImageScanningConfiguration")?;
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     let (removed, added) = tags::difference(&before.tags, &after.tags);
     if !removed.is_empty() {
         ecr.untag_resource()
@@ -243,10 +239,7 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "ecr:TagResource")?;
     }
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

@@ -204,16 +204,9 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let subject = op.address.to_string();
     let before: FargateProfileArgs = parse(&op.before, &subject)?;
     let after: FargateProfileArgs = parse(&op.after, &subject)?;
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     update_tags(eks, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Waits until the profile is gone: the cluster cannot be deleted before.

@@ -196,10 +196,7 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "iam:TagRole")?;
     }
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

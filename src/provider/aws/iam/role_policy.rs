@@ -103,10 +103,7 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let after: RolePolicyArgs = parse(&op.after, &subject)?;
     let (role, name) = split(&op.id);
     put(iam, &subject, role, name, after.policy).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

@@ -107,10 +107,7 @@ pub(super) async fn read(
 
 /// Every argument replaces the attachment: nothing changes in place.
 pub(super) async fn update(_iam: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(iam: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

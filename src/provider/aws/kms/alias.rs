@@ -117,10 +117,7 @@ pub(super) async fn update(kms: &Client, op: &UpdateOp) -> Result<Applied, Provi
         .send()
         .await
         .or_fail(&subject, "kms:UpdateAlias")?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(kms: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

@@ -199,11 +199,7 @@ pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, Prov
             }
         }
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     let (removed, added) = tags::difference(&before.tags, &after.tags);
     if !removed.is_empty() {
         logs.untag_resource()
@@ -221,10 +217,7 @@ pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, Prov
             .await
             .or_fail(&subject, "logs:TagResource")?;
     }
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(logs: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

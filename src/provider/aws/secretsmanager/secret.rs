@@ -257,10 +257,7 @@ pub(super) async fn update(sm: &Client, op: &UpdateOp) -> Result<Applied, Provid
             .await
             .or_fail(&subject, "secretsmanager:TagResource")?;
     }
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Without a recovery window, so the same name can be created again at once.

@@ -104,10 +104,7 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
     let subject = op.address.to_string();
     let after: AuthPolicyArgs = parse(&op.after, &subject)?;
     put(client, &subject, &after).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {

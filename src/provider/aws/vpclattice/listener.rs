@@ -218,16 +218,9 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
             .await
             .or_fail(&subject, "vpc-lattice:UpdateListener")?;
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
@@ -259,16 +252,10 @@ pub(super) async fn adopt(
             .or_fail(&subject, "vpc-lattice:ListListeners"),
     )?
     .unwrap_or_default();
-    for l in all.iter().filter(|l| l.name() == Some(op.name.as_str())) {
-        let (Some(id), Some(arn)) = (l.id(), l.arn()) else {
-            continue;
-        };
-        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(Some(arn)),
-            }));
-        }
-    }
-    Ok(None)
+    let candidates = all
+        .iter()
+        .filter(|l| l.name() == Some(op.name.as_str()))
+        .map(|l| (l.id(), l.arn(), outputs(l.arn())))
+        .collect();
+    tagging::adopt_owned(client, op, candidates).await
 }

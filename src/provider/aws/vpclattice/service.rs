@@ -6,7 +6,7 @@ use aws_sdk_vpclattice::types::{DnsEntry, ServiceStatus};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{AuthType, found, gone_is_ok, incomplete, parse, tagging, wait};
+use super::{AuthType, found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
@@ -151,33 +151,24 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
             .await
             .or_fail(&subject, "vpc-lattice:UpdateService")?;
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// DeleteService is asynchronous: waits until GetService says it is gone.
 pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let deleted = found(
-        client
-            .delete_service()
-            .service_identifier(&op.id)
-            .send()
-            .await
-            .or_fail(&subject, "vpc-lattice:DeleteService"),
-    )?;
-    if deleted.is_none() {
-        return Ok(());
-    }
-    gone_is_ok(wait::until(&op.progress, &subject, || status(client, &subject, &op.id)).await)
+    let sent = client
+        .delete_service()
+        .service_identifier(&op.id)
+        .send()
+        .await
+        .or_fail(&subject, "vpc-lattice:DeleteService");
+    wait::deleted(&op.progress, &subject, sent, || {
+        status(client, &subject, &op.id)
+    })
+    .await
 }
 
 pub(super) async fn adopt(
@@ -193,16 +184,10 @@ pub(super) async fn adopt(
         .try_collect()
         .await
         .or_fail(&subject, "vpc-lattice:ListServices")?;
-    for s in all.iter().filter(|s| s.name() == Some(op.name.as_str())) {
-        let (Some(id), Some(arn)) = (s.id(), s.arn()) else {
-            continue;
-        };
-        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(Some(arn), s.name(), s.dns_entry()),
-            }));
-        }
-    }
-    Ok(None)
+    let candidates = all
+        .iter()
+        .filter(|s| s.name() == Some(op.name.as_str()))
+        .map(|s| (s.id(), s.arn(), outputs(s.arn(), s.name(), s.dns_entry())))
+        .collect();
+    tagging::adopt_owned(client, op, candidates).await
 }

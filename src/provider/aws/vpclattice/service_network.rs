@@ -108,16 +108,9 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
             .await
             .or_fail(&subject, "vpc-lattice:UpdateServiceNetwork")?;
     }
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Synchronous: Lattice refuses it (ConflictException) while services or
@@ -146,16 +139,10 @@ pub(super) async fn adopt(
         .try_collect()
         .await
         .or_fail(&subject, "vpc-lattice:ListServiceNetworks")?;
-    for sn in all.iter().filter(|s| s.name() == Some(op.name.as_str())) {
-        let (Some(id), Some(arn)) = (sn.id(), sn.arn()) else {
-            continue;
-        };
-        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(Some(arn), sn.name()),
-            }));
-        }
-    }
-    Ok(None)
+    let candidates = all
+        .iter()
+        .filter(|s| s.name() == Some(op.name.as_str()))
+        .map(|sn| (sn.id(), sn.arn(), outputs(sn.arn(), sn.name())))
+        .collect();
+    tagging::adopt_owned(client, op, candidates).await
 }

@@ -11,7 +11,7 @@ use aws_sdk_vpclattice::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{found, gone_is_ok, id_of, identifier, incomplete, parse, tagging, wait};
+use super::{found, id_of, identifier, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
@@ -176,37 +176,28 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
     let subject = op.address.to_string();
     let before: ServiceAssociationArgs = parse(&op.before, &subject)?;
     let after: ServiceAssociationArgs = parse(&op.after, &subject)?;
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// Asynchronous: waits until the association is gone, since neither the
 /// service nor the network can be deleted while it stands.
 pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let deleted = found(
-        client
-            .delete_service_network_service_association()
-            .service_network_service_association_identifier(&op.id)
-            .send()
-            .await
-            .or_fail(
-                &subject,
-                "vpc-lattice:DeleteServiceNetworkServiceAssociation",
-            ),
-    )?;
-    if deleted.is_none() {
-        return Ok(());
-    }
-    gone_is_ok(wait::until(&op.progress, &subject, || status(client, &subject, &op.id)).await)
+    let sent = client
+        .delete_service_network_service_association()
+        .service_network_service_association_identifier(&op.id)
+        .send()
+        .await
+        .or_fail(
+            &subject,
+            "vpc-lattice:DeleteServiceNetworkServiceAssociation",
+        );
+    wait::deleted(&op.progress, &subject, sent, || {
+        status(client, &subject, &op.id)
+    })
+    .await
 }
 
 pub(super) async fn adopt(
@@ -222,16 +213,9 @@ pub(super) async fn adopt(
         Some(&args.service_identifier),
     )
     .await?;
-    for a in &candidates {
-        let (Some(id), Some(arn)) = (a.id(), a.arn()) else {
-            continue;
-        };
-        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(Some(arn), a.dns_entry()),
-            }));
-        }
-    }
-    Ok(None)
+    let candidates = candidates
+        .iter()
+        .map(|a| (a.id(), a.arn(), outputs(a.arn(), a.dns_entry())))
+        .collect();
+    tagging::adopt_owned(client, op, candidates).await
 }

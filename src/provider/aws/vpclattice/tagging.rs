@@ -5,9 +5,11 @@ use std::collections::HashMap;
 
 use aws_sdk_vpclattice::Client;
 
-use crate::provider::ProviderError;
+use serde_json::{Map, Value};
+
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::{Tags, difference, owns};
+use crate::provider::{Applied, CreateOp, ProviderError};
 
 /// The tags of a create call; `None` when there is no tag.
 pub(super) fn to_aws(tags: &Tags) -> Option<HashMap<String, String>> {
@@ -67,4 +69,26 @@ pub(super) async fn update(
             .or_fail(subject, "vpc-lattice:TagResource")?;
     }
     Ok(())
+}
+
+/// What an interrupted create made: the first candidate (`id`, `arn`,
+/// outputs) whose tags name this stack and address.
+pub(super) async fn adopt_owned(
+    client: &Client,
+    op: &CreateOp,
+    candidates: Vec<(Option<&str>, Option<&str>, Map<String, Value>)>,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    for (id, arn, outputs) in candidates {
+        let (Some(id), Some(arn)) = (id, arn) else {
+            continue;
+        };
+        if owned_by(client, &subject, arn, &op.stack, &subject).await? {
+            return Ok(Some(Applied {
+                id: id.to_string(),
+                outputs,
+            }));
+        }
+    }
+    Ok(None)
 }

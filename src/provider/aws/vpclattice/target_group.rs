@@ -11,7 +11,7 @@ use aws_sdk_vpclattice::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{found, gone_is_ok, identifier, incomplete, parse, tagging, wait};
+use super::{found, identifier, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
@@ -272,40 +272,26 @@ pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, Pr
     let subject = op.address.to_string();
     let before: TargetGroupArgs = parse(&op.before, &subject)?;
     let after: TargetGroupArgs = parse(&op.after, &subject)?;
-    let arn = op
-        .outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let arn = op.recorded("arn");
     tagging::update(client, &subject, arn, &before.tags, &after.tags).await?;
-    Ok(Applied {
-        id: op.id.clone(),
-        outputs: op.outputs.clone(),
-    })
+    Ok(op.unchanged())
 }
 
 /// DeleteTargetGroup is asynchronous: waits until GetTargetGroup says it is
 /// gone. Lattice refuses it while a listener still forwards to the group.
 pub(super) async fn delete(client: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let deleted = found(
-        client
-            .delete_target_group()
-            .target_group_identifier(&op.id)
-            .send()
-            .await
-            .or_fail(&subject, "vpc-lattice:DeleteTargetGroup"),
-    )?;
-    if deleted.is_none() {
-        return Ok(());
-    }
+    let sent = client
+        .delete_target_group()
+        .target_group_identifier(&op.id)
+        .send()
+        .await
+        .or_fail(&subject, "vpc-lattice:DeleteTargetGroup");
     let s = subject.as_str();
-    gone_is_ok(
-        wait::until(&op.progress, s, || async move {
-            Ok(status(get(client, s, &op.id).await?.as_ref()))
-        })
-        .await,
-    )
+    wait::deleted(&op.progress, s, sent, || async move {
+        Ok(status(get(client, s, &op.id).await?.as_ref()))
+    })
+    .await
 }
 
 pub(super) async fn adopt(
@@ -321,16 +307,10 @@ pub(super) async fn adopt(
         .try_collect()
         .await
         .or_fail(&subject, "vpc-lattice:ListTargetGroups")?;
-    for t in all.iter().filter(|t| t.name() == Some(op.name.as_str())) {
-        let (Some(id), Some(arn)) = (t.id(), t.arn()) else {
-            continue;
-        };
-        if tagging::owned_by(client, &subject, arn, &op.stack, &subject).await? {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(Some(arn), t.name()),
-            }));
-        }
-    }
-    Ok(None)
+    let candidates = all
+        .iter()
+        .filter(|t| t.name() == Some(op.name.as_str()))
+        .map(|t| (t.id(), t.arn(), outputs(t.arn(), t.name())))
+        .collect();
+    tagging::adopt_owned(client, op, candidates).await
 }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::provider::aws::call::{found, gone_is_ok};
 use crate::provider::{ProgressFn, ProviderError};
 
 /// Lattice settles associations and deletions within minutes.
@@ -48,4 +49,22 @@ pub(super) fn failed(subject: &str, status: &str) -> ProviderError {
     ProviderError::new(format!("{subject}: Lattice reports `{status}`"))
         .with_code(status.to_string())
         .with_fix("the resource could not be created: check its arguments and the Lattice console, then apply again")
+}
+
+/// After an asynchronous Delete: done at once when the resource was already
+/// gone, else polls (as [`until`]) until Get says it is.
+pub(super) async fn deleted<T, F, Fut>(
+    progress: &ProgressFn,
+    subject: &str,
+    sent: Result<T, ProviderError>,
+    poll: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<String>, ProviderError>>,
+{
+    if found(sent)?.is_none() {
+        return Ok(());
+    }
+    gone_is_ok(until(progress, subject, poll).await)
 }
