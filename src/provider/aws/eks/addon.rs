@@ -311,20 +311,17 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
 pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
     let (cluster, name) = split(&op.id);
-    let sent = found(
-        eks.delete_addon()
-            .cluster_name(cluster)
-            .addon_name(name)
-            .send()
-            .await
-            .or_fail(&subject, "eks:DeleteAddon"),
-    )?;
-    if sent.is_none() {
-        return Ok(());
-    }
+    let sent = eks
+        .delete_addon()
+        .cluster_name(cluster)
+        .addon_name(name)
+        .send()
+        .await
+        .or_fail(&subject, "eks:DeleteAddon");
     until_gone(
         &op.progress,
         &subject,
+        sent,
         || describe(eks, &subject, &op.id),
         |a| a.status().map_or("UNKNOWN", AddonStatus::as_str),
     )

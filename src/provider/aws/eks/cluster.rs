@@ -411,19 +411,16 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
 /// Waits until the cluster is gone, so its subnets and role can go too.
 pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let sent = found(
-        eks.delete_cluster()
-            .name(&op.id)
-            .send()
-            .await
-            .or_fail(&subject, "eks:DeleteCluster"),
-    )?;
-    if sent.is_none() {
-        return Ok(());
-    }
+    let sent = eks
+        .delete_cluster()
+        .name(&op.id)
+        .send()
+        .await
+        .or_fail(&subject, "eks:DeleteCluster");
     until_gone(
         &op.progress,
         &subject,
+        sent,
         || describe(eks, &subject, &op.id),
         |c| c.status().map_or("UNKNOWN", ClusterStatus::as_str),
     )

@@ -213,23 +213,19 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
 pub(super) async fn delete(eks: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
     let (cluster, name) = split(&op.id);
-    let sent = found(
-        while_in_use(&op.progress, || async {
-            eks.delete_fargate_profile()
-                .cluster_name(cluster)
-                .fargate_profile_name(name)
-                .send()
-                .await
-                .or_fail(&subject, "eks:DeleteFargateProfile")
-        })
-        .await,
-    )?;
-    if sent.is_none() {
-        return Ok(());
-    }
+    let sent = while_in_use(&op.progress, || async {
+        eks.delete_fargate_profile()
+            .cluster_name(cluster)
+            .fargate_profile_name(name)
+            .send()
+            .await
+            .or_fail(&subject, "eks:DeleteFargateProfile")
+    })
+    .await;
     until_gone(
         &op.progress,
         &subject,
+        sent,
         || describe(eks, &subject, &op.id),
         |p| p.status().map_or("UNKNOWN", FargateProfileStatus::as_str),
     )

@@ -35,11 +35,13 @@ pub(super) fn concurrency_key(kind: &str, args: &Value) -> Option<String> {
 /// to 15 minutes to create and as long to upgrade.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
-/// After a delete: wait until `describe` finds nothing, showing the status
-/// it reports meanwhile.
-async fn until_gone<T, F, Fut>(
+/// After a delete call (`sent`): done at once when the resource was already
+/// gone, else wait until `describe` finds nothing, showing the status it
+/// reports meanwhile.
+async fn until_gone<S, T, F, Fut>(
     progress: &ProgressFn,
     subject: &str,
+    sent: Result<S, ProviderError>,
     describe: F,
     status: impl Fn(&T) -> &str,
 ) -> Result<(), ProviderError>
@@ -47,6 +49,9 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
+    if found(sent)?.is_none() {
+        return Ok(());
+    }
     wait::until(progress, subject, SETTLE_TIMEOUT, || async {
         Ok(match describe().await? {
             Some(x) => Poll::Pending(status(&x).to_string()),
