@@ -96,6 +96,9 @@ pub struct Recorder {
     main_file: String,
     /// Where `import` looks for modules, in order.
     module_dirs: Vec<PathBuf>,
+    /// Module name → the file shown for it, found once per module rather
+    /// than with file-system lookups on every builder call.
+    module_files: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Recorder {
@@ -106,6 +109,7 @@ impl Recorder {
             stack: stack.to_string(),
             main_file: main_file.to_string(),
             module_dirs: module_dirs.to_vec(),
+            module_files: Arc::default(),
         }
     }
 
@@ -120,9 +124,16 @@ impl Recorder {
         let p = ctx.call_position();
         let file = match ctx.call_source().filter(|s| !s.is_empty()) {
             None => self.main_file.clone(),
-            Some(source) => {
-                super::module_file(source, &self.module_dirs).unwrap_or_else(|| source.to_string())
-            }
+            Some(source) => self
+                .module_files
+                .lock()
+                .expect("module files")
+                .entry(source.to_string())
+                .or_insert_with(|| {
+                    super::module_file(source, &self.module_dirs)
+                        .unwrap_or_else(|| source.to_string())
+                })
+                .clone(),
         };
         SourcePos {
             file,
