@@ -71,12 +71,15 @@ pub(super) async fn update(
     Ok(())
 }
 
-/// What an interrupted create made: the first candidate (`id`, `arn`,
-/// outputs) whose tags name this stack and address.
+/// A resource a List found: its id, its ARN and the outputs it would have.
+pub(super) type Candidate<'a> = (Option<&'a str>, Option<&'a str>, Map<String, Value>);
+
+/// What an interrupted create made: the first candidate whose tags name
+/// this stack and address.
 pub(super) async fn adopt_owned(
     client: &Client,
     op: &CreateOp,
-    candidates: Vec<(Option<&str>, Option<&str>, Map<String, Value>)>,
+    candidates: Vec<Candidate<'_>>,
 ) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     for (id, arn, outputs) in candidates {
