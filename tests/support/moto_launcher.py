@@ -417,6 +417,113 @@ moto.eks.urls.url_paths.update(
 )
 
 
+# ── EKS cluster version updates: an extension of moto, not moto ────────────
+# moto 5.2.5 has no UpdateClusterVersion (POST /clusters/{name}/updates is
+# not in moto/eks/urls.py; moto answers 404 with an HTML page). This
+# stand-in serves it with the EKS API reference's shapes (ListUpdates, GET
+# on the same path, stays unserved). It relies on these moto names:
+#   moto/eks/models.py   EKSBackend.clusters (name -> Cluster), and the
+#                        Cluster attributes `version`, `status` ("ACTIVE",
+#                        moto's ACTIVE_STATUS) and `platformVersion`, which
+#                        DescribeCluster serialises as they are;
+#   moto/eks/responses.py EKSResponse (eks_backend, _get_param), whose
+#                        dispatch picks the method from the botocore
+#                        operation name (UpdateClusterVersion ->
+#                        update_cluster_version);
+#   moto/eks/exceptions.py InvalidParameterException (400),
+#                        ResourceInUseException (409).
+# An update may go one minor version up only (a skip, a downgrade or the
+# same version is InvalidParameterException); while another update of the
+# cluster is in progress, or the cluster is not ACTIVE, it is
+# ResourceInUseException. A repeated clientRequestToken answers the update
+# it started, as EKS's idempotency token does. The cluster is UPDATING at
+# once; after PAYRUN_MOTO_EKS_UPDATE_SECONDS (default 1) it is ACTIVE at the
+# new version (platform version eks.1) and DescribeUpdate (the add-on
+# extension's, above, which reads cluster.payrun_updates) answers
+# Successful.
+
+EKS_UPDATE_PLATFORM_VERSION = "eks.1"
+_UPDATE_LOCK = threading.Lock()
+
+
+def _minor_version(text, name):
+    try:
+        major, minor = (int(part) for part in str(text).split("."))
+        return major, minor
+    except (TypeError, ValueError):
+        raise moto.eks.exceptions.InvalidParameterException(
+            clusterName=name,
+            nodegroupName=None,
+            addonName=None,
+            message=f"Invalid Kubernetes version: {text}",
+        )
+
+
+def _finish_version_update(cluster, update, version):
+    with _UPDATE_LOCK:
+        cluster.version = version
+        cluster.platformVersion = EKS_UPDATE_PLATFORM_VERSION
+        cluster.status = moto.eks.models.ACTIVE_STATUS
+        update["status"] = "Successful"
+
+
+def update_cluster_version(self):
+    name, cluster = _cluster(self)
+    version = self._get_param("version")
+    token = self._get_param("clientRequestToken")
+    with _UPDATE_LOCK:
+        tokens = cluster.__dict__.setdefault("payrun_update_tokens", {})
+        if token and token in tokens:
+            return json.dumps({"update": cluster.payrun_updates[tokens[token]]})
+        running = [u["id"] for u in cluster.payrun_updates.values() if u["status"] == "InProgress"]
+        if running or cluster.status != moto.eks.models.ACTIVE_STATUS:
+            raise moto.eks.exceptions.ResourceInUseException(
+                clusterName=name,
+                nodegroupName=None,
+                addonName=None,
+                message=f"Cluster {name} has an update in progress ({', '.join(running) or cluster.status}); wait until it completes",
+            )
+        current = _minor_version(cluster.version, name)
+        wanted = _minor_version(version, name)
+        if wanted[0] != current[0] or wanted[1] != current[1] + 1:
+            raise moto.eks.exceptions.InvalidParameterException(
+                clusterName=name,
+                nodegroupName=None,
+                addonName=None,
+                message=f"Unsupported Kubernetes minor version update from {cluster.version} to {version}",
+            )
+        update = {
+            "id": str(uuid.uuid4()),
+            "status": "InProgress",
+            "type": "VersionUpdate",
+            "params": [
+                {"type": "Version", "value": version},
+                {"type": "PlatformVersion", "value": EKS_UPDATE_PLATFORM_VERSION},
+            ],
+            "createdAt": time.time(),
+            "errors": [],
+        }
+        cluster.payrun_updates[update["id"]] = update
+        if token:
+            tokens[token] = update["id"]
+        cluster.status = "UPDATING"
+        reply = json.dumps({"update": update})
+    delay = float(os.environ.get("PAYRUN_MOTO_EKS_UPDATE_SECONDS", "1"))
+    timer = threading.Timer(delay, _finish_version_update, (cluster, update, version))
+    timer.daemon = True
+    timer.start()
+    return reply
+
+
+moto.eks.responses.EKSResponse.update_cluster_version = update_cluster_version
+
+moto.eks.urls.url_paths.update(
+    {
+        "{0}/clusters/(?P<name>[^/]+)/updates$": moto.eks.urls.response.dispatch,
+    }
+)
+
+
 # ── EKS cluster security group and issuer: an extension of moto ────────────
 # EKS creates a cluster security group in the cluster's VPC and reports it as
 # resourcesVpcConfig.clusterSecurityGroupId; Fargate pods without a
