@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -41,11 +41,17 @@ pub enum ApplyError {
 #[derive(Clone, Copy, Debug)]
 pub struct ApplyOptions {
     pub parallelism: usize,
+    /// How long a create whose outcome is unknown keeps being looked for
+    /// and tried again.
+    pub retry_budget: Duration,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallelism: 10 }
+        Self {
+            parallelism: 10,
+            retry_budget: Duration::from_secs(120),
+        }
     }
 }
 
@@ -134,6 +140,7 @@ struct Shared {
     hook: Arc<dyn Hook>,
     changes: BTreeMap<Address, ResourceChange>,
     keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    retry_budget: Duration,
 }
 
 impl Shared {
@@ -141,6 +148,10 @@ impl Shared {
         let mut st = self.state.lock().expect("state");
         f(&mut st);
         self.store.save(&mut st).map_err(|e| e.to_string())
+    }
+
+    fn stack(&self) -> String {
+        self.state.lock().expect("state").stack.clone()
     }
 
     fn key_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -201,6 +212,7 @@ pub async fn apply(
             .map(|c| (c.address.clone(), c.clone()))
             .collect(),
         keys: Mutex::new(HashMap::new()),
+        retry_budget: opts.retry_budget,
     });
     let mut summary = ApplySummary::default();
     let mut ready: Vec<usize> = (0..steps.len())
@@ -310,8 +322,40 @@ pub async fn apply(
         shared.store.save(&mut st)?;
         st.clone()
     };
+    if plan.mode == Mode::Destroy && !summary.interrupted {
+        summary.left_behind = sweep(&shared.registry, plan).await;
+    }
     hook.summary(&summary);
     Ok((summary, final_state))
+}
+
+/// After a destroy: ask every provider what of the stack is still live.
+/// A check that cannot run is reported as such, never as "nothing left".
+async fn sweep(registry: &Registry, plan: &Plan) -> Vec<String> {
+    let mut by_prefix: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in &plan.changes {
+        let kind = c.address.kind();
+        by_prefix
+            .entry(kind.split('.').next().unwrap_or(kind))
+            .or_default()
+            .push(kind);
+    }
+    let mut left = Vec::new();
+    for kinds in by_prefix.values() {
+        let Some(provider) = registry.provider(kinds[0]) else {
+            continue;
+        };
+        match provider.sweep(&plan.stack, kinds).await {
+            Ok(found) => left.extend(found.into_iter().map(|l| match l.address {
+                Some(a) => format!("{} {} ({a})", l.kind, l.id),
+                None => format!("{} {}", l.kind, l.id),
+            })),
+            Err(e) => left.push(format!(
+                "(the check for leftovers failed, so nothing is known to be gone: {e})"
+            )),
+        }
+    }
+    left
 }
 
 /// Ask every provider whose kinds the plan changes whether it can run them,
@@ -378,7 +422,7 @@ fn resolve_secrets(v: &Value) -> Result<(Value, Value), String> {
 }
 
 async fn run_step(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     address: &Address,
     kind: StepKind,
 ) -> (OpKind, Result<String, String>) {
@@ -449,18 +493,37 @@ async fn delete(
         .registry
         .provider(address.kind())
         .ok_or_else(|| format!("no provider serves {}", address.kind()))?;
-    let (id, args, outputs, name) = {
+    let (recorded, intent) = {
         let st = shared.state.lock().expect("state");
-        match st.resources.get(address) {
-            Some(r) => (
-                r.id.clone(),
-                r.args.clone(),
-                r.outputs.clone(),
-                r.name.clone(),
-            ),
-            // Already gone from state (a replacement whose delete ran).
-            None => return Ok((false, change.id.clone().unwrap_or_default())),
+        (
+            st.resources.get(address).cloned(),
+            st.intents.get(address).cloned(),
+        )
+    };
+    let (id, args, outputs, name) = match (recorded, intent) {
+        (Some(r), _) => (r.id, r.args, r.outputs, r.name),
+        // A create that was interrupted: whatever it made goes too.
+        (None, Some(intent)) => {
+            let op = CreateOp {
+                address: address.clone(),
+                name: intent.name.clone(),
+                stack: shared.stack(),
+                token: intent.token.clone(),
+                args: intent.args.clone(),
+                progress: progress.clone(),
+                checkpoint: crate::provider::no_checkpoint(),
+            };
+            let found = provider.adopt(&op).await.map_err(|e| e.to_string())?;
+            let Some(found) = found else {
+                shared.save(|st| {
+                    st.intents.remove(address);
+                })?;
+                return Ok((false, String::new()));
+            };
+            (found.id, intent.args, found.outputs, intent.name)
         }
+        // Already gone from state (a replacement whose delete ran).
+        (None, None) => return Ok((false, change.id.clone().unwrap_or_default())),
     };
     let key = provider.concurrency_key(address.kind(), &args);
     let lock = key.map(|k| shared.key_lock(&k));
@@ -481,12 +544,13 @@ async fn delete(
         .map_err(|e| e.to_string())?;
     shared.save(|st| {
         st.resources.remove(address);
+        st.intents.remove(address);
     })?;
     Ok((false, id))
 }
 
 async fn create_or_update(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     change: &ResourceChange,
     progress: ProgressFn,
 ) -> Result<(bool, String), String> {
@@ -513,26 +577,70 @@ async fn create_or_update(
         Some(l) => Some(l.lock().await),
         None => None,
     };
-    let stack = shared.state.lock().expect("state").stack.clone();
+    let stack = shared.stack();
+    let (existing, prior_intent) = {
+        let st = shared.state.lock().expect("state");
+        (
+            st.resources.get(address).cloned(),
+            st.intents.get(address).cloned(),
+        )
+    };
+    let token = prior_intent
+        .as_ref()
+        .map(|i| i.token.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let op = CreateOp {
+        address: address.clone(),
+        name: change.name.clone(),
+        stack: stack.clone(),
+        token: token.clone(),
+        args: provider_args.clone(),
+        progress: progress.clone(),
+        checkpoint: checkpoint(shared, change, &recorded_args),
+    };
 
-    let existing = shared
-        .state
-        .lock()
-        .expect("state")
-        .resources
-        .get(address)
-        .cloned();
     if change.action == Action::Update
         && let Some(prior) = existing
     {
-        let changed = change.changes.iter().map(|c| c.name.clone()).collect();
+        let mut prior = prior;
+        if prior.incomplete {
+            // Its create was interrupted after the first call: finish it.
+            progress("completing an interrupted create");
+            let made = Applied {
+                id: prior.id.clone(),
+                outputs: prior.outputs.clone(),
+            };
+            let done = provider
+                .complete(&op, &made)
+                .await
+                .map_err(|e| e.to_string())?;
+            record(shared, change, done.clone(), recorded_args.clone(), |_| {})?;
+            prior.outputs = done.outputs;
+        }
+        let changed: Vec<String> = change.changes.iter().map(|c| c.name.clone()).collect();
+        if changed.is_empty() {
+            return Ok((false, prior.id));
+        }
+        // The plan's `before` is what the refresh saw: an update corrects
+        // drift from there, not from what was last recorded.
+        // Only the kind's own arguments: a refresh may carry what a
+        // provider observed for its own use (a drift summary).
+        let before = match (&change.before, shared.registry.schema(address.kind())) {
+            (Some(Value::Object(seen)), Some(schema)) => Value::Object(
+                seen.iter()
+                    .filter(|(k, _)| schema.arg(k).is_some())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            _ => prior.args.clone(),
+        };
         let applied = provider
             .update(&UpdateOp {
                 address: address.clone(),
                 name: change.name.clone(),
                 stack,
                 id: prior.id.clone(),
-                before: prior.args.clone(),
+                before,
                 after: provider_args,
                 changed,
                 outputs: prior.outputs.clone(),
@@ -544,32 +652,19 @@ async fn create_or_update(
         return Ok((false, applied.id));
     }
 
-    let prior_intent = shared
-        .state
-        .lock()
-        .expect("state")
-        .intents
-        .get(address)
-        .cloned();
-    let token = prior_intent
-        .as_ref()
-        .map(|i| i.token.clone())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let op = CreateOp {
-        address: address.clone(),
-        name: change.name.clone(),
-        stack,
-        token: token.clone(),
-        args: provider_args,
-        progress,
-    };
     if prior_intent.is_some()
         && let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())?
     {
-        record(shared, change, found.clone(), recorded_args, |st| {
-            st.intents.remove(address);
-        })?;
-        return Ok((true, found.id));
+        let done = adopt(
+            shared,
+            change,
+            &*provider.clone(),
+            &op,
+            found,
+            &recorded_args,
+        )
+        .await?;
+        return Ok((true, done));
     }
     shared.save(|st| {
         st.intents.insert(
@@ -580,15 +675,127 @@ async fn create_or_update(
                 token,
                 started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                     .to_string(),
+                args: recorded_args.clone(),
+                deps: change.deps.clone(),
             },
         );
     })?;
-    let applied = provider.create(&op).await.map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + shared.retry_budget;
+    let mut attempt = 0u32;
+    let applied = loop {
+        let error = match provider.create(&op).await {
+            Ok(applied) => break applied,
+            Err(e) => e,
+        };
+        let made_it = shared
+            .state
+            .lock()
+            .expect("state")
+            .resources
+            .contains_key(address);
+        if !error.retryable || made_it || Instant::now() >= deadline {
+            // A create that got past its first call is recorded (and
+            // completed by the next apply); one that never got there leaves
+            // its intent, resolved by the next apply or destroy.
+            return Err(error.to_string());
+        }
+        // The outcome is unknown: the call may have been carried out. Wait
+        // for the cloud to settle, look for what it made, and send it again
+        // only when nothing is found.
+        attempt += 1;
+        progress(&format!(
+            "outcome unknown ({}); looking for what the create may have made (attempt {attempt})",
+            error.code.as_deref().unwrap_or("no reply")
+        ));
+        tokio::time::sleep(backoff(attempt)).await;
+        if let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())? {
+            let done = adopt(
+                shared,
+                change,
+                &*provider.clone(),
+                &op,
+                found,
+                &recorded_args,
+            )
+            .await?;
+            return Ok((true, done));
+        }
+    };
     crash_point(address);
     record(shared, change, applied.clone(), recorded_args, |st| {
         st.intents.remove(address);
     })?;
     Ok((false, applied.id))
+}
+
+/// Exponential backoff with full jitter, from 200 ms up to 10 s.
+fn backoff(attempt: u32) -> Duration {
+    let cap = Duration::from_millis(200)
+        .saturating_mul(1 << attempt.min(6))
+        .min(Duration::from_secs(10));
+    let jitter = uuid::Uuid::new_v4().as_u128() as u64 % 1000;
+    cap.mul_f64(0.5 + jitter as f64 / 2000.0)
+}
+
+/// A resource found after an interrupted or unknown create: recorded at
+/// once (so a crash now cannot lose it), then brought to the program's
+/// arguments with the calls a fresh create makes after its first.
+async fn adopt(
+    shared: &Shared,
+    change: &ResourceChange,
+    provider: &dyn crate::provider::Provider,
+    op: &CreateOp,
+    found: Applied,
+    recorded_args: &Value,
+) -> Result<String, String> {
+    (op.checkpoint)(&found);
+    let done = provider
+        .complete(op, &found)
+        .await
+        .map_err(|e| e.to_string())?;
+    record(shared, change, done.clone(), recorded_args.clone(), |st| {
+        st.intents.remove(&change.address);
+    })?;
+    Ok(done.id)
+}
+
+/// Records a resource whose first create call succeeded, marked incomplete
+/// until the create returns.
+fn checkpoint(
+    shared: &Arc<Shared>,
+    change: &ResourceChange,
+    recorded_args: &Value,
+) -> crate::provider::CheckpointFn {
+    let shared = Arc::downgrade(shared);
+    let change = change.clone();
+    let args = recorded_args.clone();
+    Arc::new(move |made: &Applied| {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let saved = shared.save(|st| {
+            st.resources.insert(
+                change.address.clone(),
+                ResourceState {
+                    kind: change.address.kind().to_string(),
+                    name: change.name.clone(),
+                    id: made.id.clone(),
+                    args: args.clone(),
+                    outputs: made.outputs.clone(),
+                    deps: change.deps.clone(),
+                    incomplete: true,
+                },
+            );
+            st.intents.remove(&change.address);
+        });
+        if let Err(e) = saved {
+            shared.hook.message(&format!(
+                "{}: created as {} but the state could not record it yet: {e}",
+                change.address, made.id
+            ));
+        }
+        crash_point_between(&change.address);
+    })
 }
 
 fn record(
@@ -608,6 +815,7 @@ fn record(
                 args,
                 outputs: applied.outputs,
                 deps: change.deps.clone(),
+                incomplete: false,
             },
         );
         also(st);
@@ -620,6 +828,17 @@ fn record(
 fn crash_point(address: &Address) {
     if std::env::var("PAYRUN_TEST_ABORT_AFTER_CREATE").is_ok_and(|a| a == address.to_string()) {
         eprintln!("aborting after creating {address} (PAYRUN_TEST_ABORT_AFTER_CREATE)");
+        std::process::abort();
+    }
+}
+
+/// The same between the first call of a multi-call create and the rest
+/// (`PAYRUN_TEST_ABORT_AFTER_FIRST_CALL`).
+fn crash_point_between(address: &Address) {
+    if std::env::var("PAYRUN_TEST_ABORT_AFTER_FIRST_CALL").is_ok_and(|a| a == address.to_string()) {
+        eprintln!(
+            "aborting after the first create call of {address} (PAYRUN_TEST_ABORT_AFTER_FIRST_CALL)"
+        );
         std::process::abort();
     }
 }

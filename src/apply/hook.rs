@@ -65,11 +65,17 @@ pub struct ApplySummary {
     /// Not started because of Ctrl-C.
     pub not_started: Vec<Address>,
     pub interrupted: bool,
+    /// After a destroy: what of the stack the cloud still has, found by the
+    /// stack's tags (`kind id (address)`), or why the check could not run.
+    pub left_behind: Vec<String>,
 }
 
 impl ApplySummary {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && self.left_behind.is_empty()
     }
 }
 
@@ -101,6 +107,15 @@ impl fmt::Display for ApplySummary {
         }
         for a in &self.not_started {
             write!(f, "\n  not started: {a} (interrupted)")?;
+        }
+        for l in &self.left_behind {
+            write!(f, "\n  still live: {l}")?;
+        }
+        if !self.left_behind.is_empty() {
+            write!(
+                f,
+                "\nThe destroy left these resources of the stack in the cloud (found by its payrun:stack tag)."
+            )?;
         }
         if !self.ok() {
             write!(f, "\nState is saved; run apply again to finish.")?;

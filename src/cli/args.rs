@@ -43,6 +43,14 @@ pub struct Global {
     /// Where state files live (default `.payrun` in the project).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// How long a call that AWS throttles or fails with 5xx keeps being
+    /// retried (e.g. `90s`, `10m`).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
+    pub retry_budget: std::time::Duration,
+    /// How long to wait for the stack's lock while another payrun holds it
+    /// (default: do not wait).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: std::time::Duration,
     /// No colour (NO_COLOR is honoured too).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -128,11 +136,16 @@ pub enum StateCommand {
     List,
     /// Show one recorded resource.
     Show { address: String },
-    /// Forget resources without destroying them.
+    /// Forget resources (or interrupted creates) without destroying them.
     Rm {
         #[arg(required = true)]
         addresses: Vec<String>,
     },
-    /// Remove a lock left by a payrun that is gone.
-    Unlock,
+    /// Remove a lock left by a payrun that is gone: shows the holder and
+    /// asks first.
+    Unlock {
+        /// Do not ask.
+        #[arg(long)]
+        force: bool,
+    },
 }

@@ -198,7 +198,12 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn store(r: &Resolved) -> LocalStore {
-    LocalStore::new(&r.state_dir, &r.stack, &r.suffix)
+    LocalStore::new(&r.state_dir, &r.stack, &r.suffix).with_flags(&r.stack_flags)
+}
+
+/// The stack's lock, waiting as `--lock-timeout` says.
+fn lock(r: &Resolved, st: &LocalStore, command: &str) -> Result<crate::state::LockGuard, Error> {
+    Ok(st.lock(command, r.lock_timeout, &|m| eprintln!("{m}"))?)
 }
 
 /// The providers. The fake test provider is there only when asked for.
@@ -207,6 +212,7 @@ pub fn registry(r: &Resolved) -> Registry {
         region: Some(r.region.clone()),
         endpoint_url: r.endpoint_url.clone(),
         profile: None,
+        retry_budget: Some(r.retry_budget),
     });
     let mut registry = Registry::new()
         .with("aws", Arc::new(aws))
@@ -284,7 +290,7 @@ fn run_mode(
     } else {
         "payrun apply"
     };
-    let _lock = st.lock(command)?;
+    let _lock = lock(r, &st, command)?;
     let rt = runtime();
     let plan = rt.block_on(plan_for(r, &registry, mode, flags, program_needed(mode, r)))?;
     show_plan(&plan, flags.json, style);
@@ -299,7 +305,22 @@ fn run_mode(
     if plan.has_changes() && !auto_approve {
         confirm(mode)?;
     }
-    execute_locked(&rt, &registry, plan, parallelism, flags.json, style, &st)
+    execute_locked(
+        &rt,
+        &registry,
+        plan,
+        options(r, parallelism),
+        flags.json,
+        style,
+        &st,
+    )
+}
+
+fn options(r: &Resolved, parallelism: usize) -> ApplyOptions {
+    ApplyOptions {
+        parallelism,
+        retry_budget: r.retry_budget,
+    }
 }
 
 fn confirm(mode: Mode) -> Result<(), Error> {
@@ -340,18 +361,26 @@ fn execute(
     command: &str,
 ) -> Result<i32, Error> {
     let st = store(r);
-    let _lock = st.lock(&format!("payrun {command}"))?;
+    let _lock = lock(r, &st, &format!("payrun {command}"))?;
     if show {
         show_plan(&plan, json, style);
     }
-    execute_locked(&runtime(), registry, plan, parallelism, json, style, &st)
+    execute_locked(
+        &runtime(),
+        registry,
+        plan,
+        options(r, parallelism),
+        json,
+        style,
+        &st,
+    )
 }
 
 fn execute_locked(
     rt: &tokio::runtime::Runtime,
     registry: &Registry,
     plan: Plan,
-    parallelism: usize,
+    options: ApplyOptions,
     json: bool,
     style: &Style,
     st: &LocalStore,
@@ -374,7 +403,6 @@ fn execute_locked(
         Arc::new(PlainView::new(Box::new(std::io::stderr())))
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let lock_path = st.lock_path();
     let (summary, _) = rt.block_on(async {
         let stop2 = stop.clone();
         let hook2 = hook.clone();
@@ -385,14 +413,14 @@ fn execute_locked(
                 if tokio::signal::ctrl_c().await.is_ok() {
                     // State is written atomically after every operation, so
                     // it is consistent; a create in flight left an intent
-                    // that the next apply resolves.
-                    let _ = std::fs::remove_file(&lock_path);
+                    // that the next apply resolves. The lock goes with the
+                    // process.
                     eprintln!("Exiting at once; state is consistent. Run apply again to finish.");
                     std::process::exit(130);
                 }
             }
         });
-        apply(&plan, state, st.clone(), registry.clone(), hook, ApplyOptions { parallelism }, stop).await
+        apply(&plan, state, st.clone(), registry.clone(), hook, options, stop).await
     })?;
     Ok(if summary.ok() { 0 } else { 1 })
 }
@@ -456,8 +484,8 @@ fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
             let a = address.parse().map_err(Error::Config)?;
             let res = state.resources.get(&a).ok_or_else(|| {
                 Error::Config(format!(
-                    "{address} is not in stack `{}`\n  fix: `payrun state list` shows what is",
-                    r.stack
+                    "{address} is not in stack `{}`\n  fix: `payrun state list {}` shows what is",
+                    r.stack, r.stack_flags
                 ))
             })?;
             println!(
@@ -467,17 +495,18 @@ fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
-            let _lock = st.lock("payrun state rm")?;
+            let _lock = lock(r, &st, "payrun state rm")?;
             let mut state = st.load()?;
             for address in addresses {
                 let a = address.parse().map_err(Error::Config)?;
-                if state.resources.remove(&a).is_none() {
+                let resource = state.resources.remove(&a);
+                let intent = state.intents.remove(&a);
+                if resource.is_none() && intent.is_none() {
                     return Err(Error::Config(format!(
-                        "{address} is not in stack `{}`; nothing was removed",
-                        r.stack
+                        "{address} is not in stack `{}`; nothing was removed\n  fix: `payrun state list {}` shows what is",
+                        r.stack, r.stack_flags
                     )));
                 }
-                state.intents.remove(&a);
             }
             st.save(&mut state)?;
             for a in addresses {
@@ -485,12 +514,38 @@ fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
             }
             Ok(0)
         }
-        StateCommand::Unlock => {
-            match st.force_unlock()? {
-                Some(h) => println!("Removed the lock of stack `{}` held by {h}.", r.stack),
-                None => println!("Stack `{}` was not locked.", r.stack),
-            }
-            Ok(0)
+        StateCommand::Unlock { force } => unlock(r, &st, *force),
+    }
+}
+
+/// Remove the stack's lock after showing its holder and asking, unless
+/// `force`. A lock a running payrun of this host holds stays, unless forced.
+fn unlock(r: &Resolved, st: &LocalStore, force: bool) -> Result<i32, Error> {
+    let (holder, live) = st.lock_holder();
+    let Some(holder) = holder else {
+        println!("Stack `{}` is not locked.", r.stack);
+        return Ok(0);
+    };
+    println!("The lock of stack `{}` is held by {holder}.", r.stack);
+    if live && !force {
+        return Err(Error::Refused(format!(
+            "that payrun is running on this host; the lock stays\n  fix: wait for it to finish, or stop it (kill {})",
+            holder.pid
+        )));
+    }
+    if !force {
+        eprint!("Remove it? Only 'yes' will be accepted: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            return Err(Error::Refused(format!(
+                "the lock stays\n  fix: answer `yes`, or run `payrun state unlock {} --force`",
+                r.stack_flags
+            )));
         }
     }
+    st.force_unlock()?;
+    println!("Removed the lock of stack `{}`.", r.stack);
+    Ok(0)
 }

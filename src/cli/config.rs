@@ -76,10 +76,30 @@ pub struct Resolved {
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub endpoint_url: Option<String>,
+    pub retry_budget: std::time::Duration,
+    pub lock_timeout: std::time::Duration,
+    /// The flags that name this stack on a command line, for printed
+    /// fixes: `--program P` (when given), `--suffix S`, `--state-dir D`
+    /// (when given).
+    pub stack_flags: String,
+}
+
+/// `text` as one shell word.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 impl Resolved {
     pub fn new(project: &Project, global: &Global, program: Option<&Path>) -> Result<Self, Error> {
+        let program_given = program;
         let program = match program {
             Some(p) => p.to_path_buf(),
             None => match &project.file.program {
@@ -159,7 +179,24 @@ impl Resolved {
                     .map(|d| project.root.join(d))
             })
             .unwrap_or_else(|| project.root.join(".payrun"));
+        let mut stack_flags = Vec::new();
+        if let Some(p) = program_given {
+            stack_flags.push(format!(
+                "--program {}",
+                shell_word(&p.display().to_string())
+            ));
+        }
+        stack_flags.push(format!("--suffix {}", shell_word(&suffix)));
+        if let Some(d) = &global.state_dir {
+            stack_flags.push(format!(
+                "--state-dir {}",
+                shell_word(&d.display().to_string())
+            ));
+        }
         Ok(Self {
+            retry_budget: global.retry_budget,
+            lock_timeout: global.lock_timeout,
+            stack_flags: stack_flags.join(" "),
             stack: format!("{stem}-{suffix}"),
             program,
             suffix,

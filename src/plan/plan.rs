@@ -68,6 +68,10 @@ pub struct ResourceChange {
     /// `file:line:col` of the builder call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared_at: Option<String>,
+    /// Recorded with its create interrupted after the first call: the
+    /// update finishes that create.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub completing: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -17,8 +17,8 @@ use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("refreshing {kind} failed: {error}")]
-    Refresh { kind: String, error: ProviderError },
+    #[error("{}", refresh_failures(.0))]
+    Refresh(Vec<(String, ProviderError)>),
     #[error(
         "no provider serves {kind} (recorded in state as {address})\n  fix: use the payrun build that wrote this state"
     )]
@@ -59,18 +59,46 @@ pub async fn refresh(
             (kind, items, result)
         });
     }
+    // Every kind finishes its refresh, so one that fails is reported with
+    // every other that failed, not in place of them.
     let mut out = BTreeMap::new();
+    let mut failed = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (kind, items, result) = joined.expect("refresh task does not panic");
-        let results = result.map_err(|error| PlanError::Refresh {
-            kind: kind.clone(),
-            error,
-        })?;
-        for (item, r) in items.into_iter().zip(results) {
-            out.insert(item.address, r);
+        match result {
+            Ok(results) => {
+                for (item, r) in items.into_iter().zip(results) {
+                    out.insert(item.address, r);
+                }
+            }
+            Err(error) => failed.push((kind, error)),
         }
     }
+    if !failed.is_empty() {
+        failed.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(PlanError::Refresh(failed));
+    }
     Ok(out)
+}
+
+fn refresh_failures(failed: &[(String, ProviderError)]) -> String {
+    let mut text = format!(
+        "refreshing {} of the stack's kinds failed; nothing was planned or changed",
+        failed.len()
+    );
+    for (kind, error) in failed {
+        text.push_str(&format!("\n  {kind}: {}", error.message));
+        if let Some(fix) = &error.fix {
+            text.push_str(&format!("\n    fix: {fix}"));
+        }
+    }
+    let transient = failed.iter().any(|(_, e)| e.retryable);
+    text.push_str(if transient {
+        "\n  fix: the service kept refusing or failing for the whole retry budget: run the command again later, or give it longer with --retry-budget 10m"
+    } else {
+        "\n  fix: follow the fix of each kind above, then run the command again"
+    });
+    text
 }
 
 /// Make the plan. `desired` is `None` in destroy mode when the program is
@@ -139,6 +167,7 @@ pub async fn make_plan(
                 prior_deps: recorded.map(|r| r.deps.clone()).unwrap_or_default(),
                 outputs: recorded.map(|r| r.outputs.clone()).unwrap_or_default(),
                 declared_at: Some(spec.pos.to_string()),
+                completing: false,
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
@@ -179,11 +208,12 @@ pub async fn make_plan(
                     change.before = Some(before);
                     change.action = if !change.replace_because.is_empty() {
                         Action::Replace
-                    } else if !change.changes.is_empty() {
+                    } else if !change.changes.is_empty() || r.incomplete {
                         Action::Update
                     } else {
                         Action::NoOp
                     };
+                    change.completing = r.incomplete && change.action == Action::Update;
                 }
             }
             actions.insert(address.clone(), change.action);
@@ -236,8 +266,36 @@ pub async fn make_plan(
             prior_deps: r.deps.clone(),
             outputs: r.outputs.clone(),
             declared_at: None,
+            completing: false,
         })
         .collect();
+    // Creates that were interrupted before anything was recorded, for
+    // resources the program no longer declares (or a destroy): whatever
+    // they made is found and deleted, not forgotten.
+    deletes.extend(
+        state
+            .intents
+            .iter()
+            .filter(|(a, _)| {
+                !state.resources.contains_key(*a) && !keep_intent(desired, opts.mode, a)
+            })
+            .map(|(a, i)| ResourceChange {
+                address: a.clone(),
+                action: Action::Delete,
+                name: i.name.clone(),
+                id: None,
+                before: Some(i.args.clone()),
+                after: None,
+                changes: Vec::new(),
+                replace_because: Vec::new(),
+                drift: vec!["its create was interrupted: deleted if it was made".into()],
+                deps: Vec::new(),
+                prior_deps: i.deps.clone(),
+                outputs: Map::new(),
+                declared_at: None,
+                completing: false,
+            }),
+    );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
     changes.extend(deletes);
 
@@ -261,6 +319,12 @@ pub async fn make_plan(
         findings,
         interrupted,
     })
+}
+
+/// An interrupted create the program still declares: the apply adopts or
+/// makes it.
+fn keep_intent(desired: Option<(&DesiredGraph, &Program)>, mode: Mode, a: &Address) -> bool {
+    mode == Mode::Apply && desired.is_some_and(|(graph, _)| graph.contains(a))
 }
 
 /// `handle.name` of a kind that reports no `name` of its own is the

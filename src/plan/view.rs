@@ -28,6 +28,11 @@ pub fn render(plan: &Plan, style: &Style) -> String {
     for c in &acting {
         let (sym, colour, verb) = match c.action {
             Action::Create => ("+", Style::GREEN, "will be created"),
+            Action::Update if c.completing => (
+                "~",
+                Style::YELLOW,
+                "will be updated in-place (completing an interrupted create)",
+            ),
             Action::Update => ("~", Style::YELLOW, "will be updated in-place"),
             Action::Replace => ("-/+", Style::RED, "must be replaced"),
             Action::Delete => ("-", Style::RED, "will be destroyed"),

@@ -55,6 +55,22 @@ pub enum ReadResult {
     Gone,
 }
 
+/// Called by a create that takes several calls, right after the first one
+/// made the resource: the host records its id at once, so a crash before
+/// the remaining calls leaves a recorded resource whose create the next
+/// apply completes, never an unknown one.
+pub type CheckpointFn = Arc<dyn Fn(&Applied) + Send + Sync>;
+
+/// A resource of a stack still live after its destroy, found by the stack's
+/// tags (or, for untaggable kinds, by what they hang on).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Leftover {
+    pub kind: String,
+    pub id: String,
+    /// The `payrun:address` tag, where the resource has one.
+    pub address: Option<String>,
+}
+
 /// Everything a provider needs for one create.
 #[derive(Clone)]
 pub struct CreateOp {
@@ -68,6 +84,19 @@ pub struct CreateOp {
     /// Fully resolved: no refs, secrets read from their source.
     pub args: Value,
     pub progress: ProgressFn,
+    pub checkpoint: CheckpointFn,
+}
+
+impl CreateOp {
+    /// Tell the host the resource exists (see [`CheckpointFn`]).
+    pub fn made(&self, applied: &Applied) {
+        (self.checkpoint)(applied);
+    }
+}
+
+/// A checkpoint that records nothing (a create whose host keeps no state).
+pub fn no_checkpoint() -> CheckpointFn {
+    Arc::new(|_: &Applied| {})
 }
 
 #[derive(Clone)]
@@ -105,7 +134,10 @@ pub struct ProviderError {
     pub message: String,
     pub fix: Option<String>,
     /// Worth retrying as a whole (the resource is busy, a throttle outlasted
-    /// the SDK's own retries).
+    /// the SDK's own retries). For a create it also means the outcome is
+    /// unknown: the call may have been carried out although it failed (a
+    /// lost reply, a 5xx after the request was processed), so the host looks
+    /// for what it made before sending it again.
     pub retryable: bool,
 }
 
@@ -174,10 +206,28 @@ pub trait Provider: Send + Sync {
     /// Deleting something already gone succeeds.
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError>;
 
-    /// After a crash between a create call and the state write: find the
-    /// resource that create made (by its `payrun:address` tag or its client
-    /// token) so it is adopted rather than duplicated.
+    /// After a crash between a create call and the state write, or a create
+    /// whose outcome is unknown: find the resource that create made (by its
+    /// `payrun:address` tag, its client token, or for untaggable kinds its
+    /// natural key) so it is adopted rather than duplicated. A lookup only:
+    /// it changes nothing.
     async fn adopt(&self, op: &CreateOp) -> Result<Option<Applied>, ProviderError>;
+
+    /// Make every call a fresh create makes after its first one (DNS
+    /// attributes, the default egress rule revoked, an attachment), so a
+    /// resource that was adopted, or whose create was interrupted after its
+    /// first call, converges on the program's arguments. Idempotent.
+    async fn complete(&self, _op: &CreateOp, made: &Applied) -> Result<Applied, ProviderError> {
+        Ok(made.clone())
+    }
+
+    /// Everything of `stack` still live in the services of `kinds` (the
+    /// kinds a destroy just covered), for the destroy to check that it left
+    /// nothing behind. Providers whose kinds cannot be listed by stack answer
+    /// with what they can find.
+    async fn sweep(&self, _stack: &str, _kinds: &[&str]) -> Result<Vec<Leftover>, ProviderError> {
+        Ok(Vec::new())
+    }
 
     /// Operations with the same key run one at a time (EKS allows one Fargate
     /// profile operation per cluster at a time).

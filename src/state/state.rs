@@ -42,6 +42,11 @@ pub struct ResourceState {
     /// in the right order after it leaves the program.
     #[serde(default)]
     pub deps: Vec<Address>,
+    /// Made by its first create call, but the calls after it (attributes,
+    /// an attachment, the default egress rule revoked) did not all finish:
+    /// the next apply completes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -51,6 +56,13 @@ pub struct Intent {
     /// The idempotency (client) token of the create.
     pub token: String,
     pub started_at: String,
+    /// The args the create was sent with (secrets as markers): what finds
+    /// the resource by its natural key when it carries no tags.
+    #[serde(default)]
+    pub args: Value,
+    /// Its dependencies, so a destroy of what it made runs in order.
+    #[serde(default)]
+    pub deps: Vec<Address>,
 }
 
 impl State {

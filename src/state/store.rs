@@ -6,22 +6,31 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::lock::{self, Holder, LockGuard};
+use super::lock::{self, Holder, LockGuard, Refusal, Taken};
 use super::state::{FORMAT_VERSION, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state for stack `{stack}` is locked by {holder}{}\n  fix: wait for it to finish; if it is gone, run `payrun state unlock --suffix {suffix}`", if *.stale { " — that process is no longer running" } else { "" })]
-    Locked {
+    #[error(
+        "state for stack `{stack}` is locked by {holder}\n  fix: wait for it to finish, or wait for it with `--lock-timeout 10m`"
+    )]
+    Locked { stack: String, holder: Box<Holder> },
+    #[error(
+        "state for stack `{stack}` is locked by {holder}, on another host: this host cannot tell whether it still runs\n  fix: if that payrun is gone, run `payrun state unlock {flags}` (it shows the holder and asks before removing the lock)"
+    )]
+    LockedElsewhere {
         stack: String,
-        suffix: String,
+        flags: String,
         holder: Box<Holder>,
-        stale: bool,
     },
     #[error(
-        "state for stack `{stack}` is locked ({path}) but its holder is unreadable\n  fix: if no payrun is running, remove the lock with `payrun state unlock`"
+        "state for stack `{stack}` is locked ({path}) but its holder is unreadable\n  fix: if no payrun is running, remove the lock with `payrun state unlock {flags}`"
     )]
-    LockedUnknown { stack: String, path: String },
+    LockedUnknown {
+        stack: String,
+        path: String,
+        flags: String,
+    },
     #[error(
         "cannot read state file {path}: {message}\n  fix: restore it from {path}.backup, or move it away to start a new stack"
     )]
@@ -42,7 +51,9 @@ pub enum StateError {
 pub struct LocalStore {
     dir: PathBuf,
     stack: String,
-    suffix: String,
+    /// The command-line flags that name this stack (`--program P --suffix
+    /// qa --state-dir D`), for fixes that must work as printed.
+    flags: String,
 }
 
 impl LocalStore {
@@ -50,8 +61,19 @@ impl LocalStore {
         Self {
             dir: dir.into(),
             stack: stack.to_string(),
-            suffix: suffix.to_string(),
+            flags: format!("--suffix {suffix}"),
         }
+    }
+
+    /// The flags a printed `payrun state ...` fix needs to reach this stack.
+    #[must_use]
+    pub fn with_flags(mut self, flags: impl Into<String>) -> Self {
+        self.flags = flags.into();
+        self
+    }
+
+    pub fn flags(&self) -> &str {
+        &self.flags
     }
 
     pub fn path(&self) -> PathBuf {
@@ -129,24 +151,50 @@ impl LocalStore {
         Ok(())
     }
 
-    /// Take the stack's lock for `command`.
-    pub fn lock(&self, command: &str) -> Result<LockGuard, StateError> {
+    /// Take the stack's lock for `command`, waiting up to `timeout` for a
+    /// live holder. A lock left by a payrun of this host that is gone is
+    /// taken over, with a notice naming it.
+    pub fn lock(
+        &self,
+        command: &str,
+        timeout: std::time::Duration,
+        notice: &dyn Fn(&str),
+    ) -> Result<LockGuard, StateError> {
         fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
-        LockGuard::acquire(&self.lock_path(), command).map_err(|holder| match holder {
-            Some(holder) => StateError::Locked {
+        match LockGuard::acquire(&self.lock_path(), command, timeout) {
+            Ok(Taken::Free(g)) => Ok(g),
+            Ok(Taken::FromDead(g, old)) => {
+                notice(&format!(
+                    "Took over the lock of stack `{}` from {old}: that process is no longer running.",
+                    self.stack
+                ));
+                Ok(g)
+            }
+            Err(Refusal::Live(holder)) => Err(StateError::Locked {
                 stack: self.stack.clone(),
-                suffix: self.suffix.clone(),
-                stale: holder.is_stale(),
                 holder: Box::new(holder),
-            },
-            None => StateError::LockedUnknown {
+            }),
+            Err(Refusal::OtherHost(holder)) => Err(StateError::LockedElsewhere {
+                stack: self.stack.clone(),
+                flags: self.flags.clone(),
+                holder: Box::new(holder),
+            }),
+            Err(Refusal::Unknown) => Err(StateError::LockedUnknown {
                 stack: self.stack.clone(),
                 path: self.lock_path().display().to_string(),
-            },
-        })
+                flags: self.flags.clone(),
+            }),
+            Err(Refusal::Io(e)) => Err(io_err(&self.lock_path(), e)),
+        }
     }
 
-    /// Remove a lock left behind; returns who held it.
+    /// Who the lock names, and whether a payrun of this host holds it now.
+    pub fn lock_holder(&self) -> (Option<Holder>, bool) {
+        let path = self.lock_path();
+        (lock::read_holder(&path), lock::held_here(&path))
+    }
+
+    /// Empty the lock file, whoever holds it; returns who it named.
     pub fn force_unlock(&self) -> Result<Option<Holder>, StateError> {
         let path = self.lock_path();
         let holder = lock::read_holder(&path);
@@ -187,8 +235,12 @@ mod tests {
     fn second_lock_names_holder() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path(), "s-qa", "qa");
-        let _g = store.lock("payrun apply").unwrap();
-        let err = store.lock("payrun plan").unwrap_err().to_string();
+        let none = std::time::Duration::ZERO;
+        let _g = store.lock("payrun apply", none, &|_| {}).unwrap();
+        let err = store
+            .lock("payrun plan", none, &|_| {})
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("payrun apply"), "{err}");
         assert!(
             err.contains(&format!("pid {}", std::process::id())),

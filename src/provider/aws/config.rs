@@ -16,6 +16,9 @@ pub struct AwsSettings {
     /// endpoint).
     pub endpoint_url: Option<String>,
     pub profile: Option<String>,
+    /// How long a read or an idempotent call keeps retrying throttling and
+    /// 5xx answers (default [`super::retry::DEFAULT_BUDGET`]).
+    pub retry_budget: Option<std::time::Duration>,
 }
 
 pub(super) async fn load(settings: &AwsSettings) -> SdkConfig {

@@ -3,8 +3,38 @@
 
 /// `kinds!(Client; role, policy)` declares `SCHEMAS`, `serves` and the five
 /// operations of a service module, each forwarding to `<kind>::<operation>`.
+/// `kinds!(Client; vpc, subnet; complete: vpc)` also forwards `complete` to
+/// the kinds whose create takes more than one call; for the others there is
+/// nothing to complete.
 macro_rules! kinds {
+    ($client:ty; $($kind:ident),* $(,)? ; complete: $($multi:ident),* $(,)?) => {
+        kinds!(@ops $client; $($kind),*);
+
+        pub(super) async fn complete(
+            client: &$client,
+            op: &$crate::provider::CreateOp,
+            made: &$crate::provider::Applied,
+        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
+            let kind = op.address.kind();
+            $(if kind == $multi::SCHEMA.kind {
+                return $multi::complete(client, op, made).await;
+            })*
+            Ok(made.clone())
+        }
+    };
     ($client:ty; $($kind:ident),* $(,)?) => {
+        kinds!(@ops $client; $($kind),*);
+
+        #[allow(dead_code)]
+        pub(super) async fn complete(
+            _client: &$client,
+            _op: &$crate::provider::CreateOp,
+            made: &$crate::provider::Applied,
+        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
+            Ok(made.clone())
+        }
+    };
+    (@ops $client:ty; $($kind:ident),*) => {
         pub(super) static SCHEMAS: &[$crate::provider::KindSchema] = &[$($kind::SCHEMA),*];
 
         pub(super) fn serves(kind: &str) -> bool {

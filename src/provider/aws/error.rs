@@ -2,9 +2,9 @@
 //! AWS error code and message and, where the code tells, the fix.
 
 use std::error::Error as StdError;
-use std::fmt::Debug;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use crate::provider::ProviderError;
@@ -16,10 +16,9 @@ pub(crate) trait AwsResultExt<T> {
     fn or_fail(self, subject: &str, action: &str) -> Result<T, ProviderError>;
 }
 
-impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
+impl<T, E> AwsResultExt<T> for Result<T, SdkError<E, HttpResponse>>
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     fn or_fail(self, subject: &str, action: &str) -> Result<T, ProviderError> {
         self.map_err(|e| from_sdk(&e, subject, action))
@@ -33,13 +32,13 @@ pub(crate) fn is_not_found(err: &ProviderError) -> bool {
     })
 }
 
-fn from_sdk<E, R>(err: &SdkError<E, R>, subject: &str, action: &str) -> ProviderError
+fn from_sdk<E>(err: &SdkError<E, HttpResponse>, subject: &str, action: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
+    let status = err.raw_response().map(|r| r.status().as_u16());
     let Some(code) = err.code() else {
-        return without_code(err, subject, action);
+        return without_code(err, status, subject, action);
     };
     let detail = err.message().unwrap_or("(no message)");
     let mut e =
@@ -47,19 +46,41 @@ where
     if let Some(fix) = fix_for(code, subject, action) {
         e = e.with_fix(fix);
     }
-    if is_retryable(code) {
+    if is_retryable(code) || status.is_some_and(|s| s >= 500) {
         e = e.retryable();
     }
     e
 }
 
-/// Transport, timeout and credential failures carry no AWS error code.
-fn without_code<E, R>(err: &SdkError<E, R>, subject: &str, action: &str) -> ProviderError
+/// Transport, timeout and credential failures carry no AWS error code, and
+/// neither does an endpoint that answers with something other than AWS's
+/// error shapes (an HTML page).
+fn without_code<E>(
+    err: &SdkError<E, HttpResponse>,
+    status: Option<u16>,
+    subject: &str,
+    action: &str,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: Debug + Send + Sync + 'static,
 {
     let text = DisplayErrorContext(err).to_string();
+    if let Some(status) =
+        status.filter(|_| matches!(err, SdkError::ServiceError(_) | SdkError::ResponseError(_)))
+    {
+        tracing::debug!(subject, action, status, "unparsed error reply: {text}");
+        let e = ProviderError::new(format!(
+            "{subject}: {action} failed: the endpoint answered HTTP {status} without an AWS error"
+        ))
+        .with_code(format!("Http{status}"));
+        return match status {
+            404 | 405 | 501 => e.with_fix(format!(
+                "the endpoint does not serve `{action}`: an emulator that lacks the operation, or --endpoint-url points at something that is not this AWS service (`PAYRUN_LOG=debug` shows the raw reply)"
+            )),
+            s if s >= 500 => e.retryable(),
+            _ => e.with_fix("`PAYRUN_LOG=debug` shows the raw reply"),
+        };
+    }
     let e = ProviderError::new(format!("{subject}: {action} failed: {text}"));
     if text.to_lowercase().contains("credentials") {
         return e.with_code("NoCredentials").with_fix(
@@ -72,7 +93,7 @@ where
         );
     }
     match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => e
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => e
             .with_fix("check network access to the AWS endpoint (proxy, VPN, AWS_ENDPOINT_URL) and try again")
             .retryable(),
         _ => e,
@@ -92,6 +113,16 @@ fn is_retryable(code: &str) -> bool {
             | "IncorrectState"
             | "InvalidState"
             | "ConcurrentTagAccess"
+            | "ServiceUnavailableException"
+            | "InternalFailure"
+            | "InternalServerException"
+            | "InternalServiceError"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "ThrottledException"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+            | "EC2ThrottledException"
     )
 }
 

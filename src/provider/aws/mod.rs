@@ -20,6 +20,7 @@ mod kms;
 mod logs;
 mod observed;
 mod policy_document;
+mod retry;
 mod secretsmanager;
 mod tags;
 mod vpclattice;
@@ -32,8 +33,8 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::{
-    Applied, CreateOp, DeleteOp, KindSchema, Provider, ProviderError, ReadItem, ReadResult,
-    UpdateOp,
+    Applied, CreateOp, DeleteOp, KindSchema, Leftover, Provider, ProviderError, ReadItem,
+    ReadResult, UpdateOp,
 };
 use api_calls::ApiCalls;
 pub use config::AwsSettings;
@@ -140,6 +141,10 @@ macro_rules! client {
                     .get_or_init(|| async {
                         let conf = $sdk::config::Builder::from(self.sdk().await)
                             .interceptor(self.calls.clone())
+                            .interceptor(retry::RetryPolicy::new(
+                                self.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
+                            ))
+                            .retry_partition(retry::RetryPolicy::partition(stringify!($name)))
                             .build();
                         $sdk::Client::from_conf(conf)
                     })
@@ -256,6 +261,21 @@ impl Provider for AwsProvider {
             "appmesh" if appmesh::serves(kind) => appmesh::delete(self.appmesh().await, op).await,
             _ => Err(unknown_kind(kind)),
         }
+    }
+
+    async fn complete(&self, op: &CreateOp, made: &Applied) -> Result<Applied, ProviderError> {
+        let kind = op.address.kind();
+        match service(kind) {
+            "ec2" if ec2::serves(kind) => ec2::complete(self.ec2().await, op, made).await,
+            _ => Ok(made.clone()),
+        }
+    }
+
+    async fn sweep(&self, stack: &str, kinds: &[&str]) -> Result<Vec<Leftover>, ProviderError> {
+        if !kinds.iter().any(|k| service(k) == "ec2") {
+            return Ok(Vec::new());
+        }
+        ec2::sweep(self.ec2().await, stack).await
     }
 
     fn concurrency_key(&self, kind: &str, args: &serde_json::Value) -> Option<String> {

@@ -99,14 +99,52 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     let igw = out
         .internet_gateway()
         .ok_or_else(|| incomplete(&subject, "CreateInternetGateway", "a gateway"))?;
-    let id = igw.internet_gateway_id().unwrap_or_default().to_string();
-    if let Some(vpc) = &args.vpc_id {
-        attach(ec2, &subject, &id, vpc).await?;
-    }
-    Ok(Applied {
+    let made = Applied {
+        id: igw.internet_gateway_id().unwrap_or_default().to_string(),
         outputs: outputs(ec2, igw),
-        id,
-    })
+    };
+    op.made(&made);
+    complete(ec2, op, &made).await
+}
+
+/// The attachment to the program's VPC. An attach whose reply was lost, or
+/// one made before a crash, is found attached and left as it is.
+pub(super) async fn complete(
+    ec2: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: InternetGatewayArgs = parse(&op.args, &subject)?;
+    let Some(vpc) = &args.vpc_id else {
+        return Ok(made.clone());
+    };
+    let error = match attach(ec2, &subject, &made.id, vpc).await {
+        Ok(()) => return Ok(made.clone()),
+        Err(e) => e,
+    };
+    if !(error.retryable || error.code.as_deref() == Some("Resource.AlreadyAssociated")) {
+        return Err(error);
+    }
+    let live = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(&made.id)
+        .send()
+        .await
+        .or_fail(&subject, "ec2:DescribeInternetGateways")?;
+    let attached = live
+        .internet_gateways()
+        .first()
+        .and_then(attached_vpc)
+        .map(str::to_string);
+    match attached {
+        Some(v) if v == *vpc => Ok(made.clone()),
+        None if error.retryable => {
+            attach(ec2, &subject, &made.id, vpc).await?;
+            Ok(made.clone())
+        }
+        _ => Err(error),
+    }
 }
 
 pub(super) async fn read(

@@ -16,6 +16,7 @@ mod security_group_egress;
 mod security_group_ingress;
 mod security_group_rule;
 mod subnet;
+mod sweep;
 mod vpc;
 mod vpc_endpoint;
 
@@ -28,6 +29,7 @@ use serde_json::Value;
 use super::call::{gone_is_ok, incomplete, parse};
 use super::observed;
 use crate::provider::ReadItem;
+pub(super) use sweep::sweep;
 
 kinds!(
     Client;
@@ -46,7 +48,8 @@ kinds!(
     network_acl_entry,
     network_acl_association,
     vpc_endpoint,
-    flow_log,
+    flow_log;
+    complete: vpc, subnet, internet_gateway, security_group,
 );
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {

@@ -98,6 +98,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     let args: NetworkAclArgs = parse(&op.args, &subject)?;
     let out = ec2
         .create_network_acl()
+        .client_token(&op.token)
         .vpc_id(&args.vpc_id)
         .set_tag_specifications(tags::spec(ResourceType::NetworkAcl, &args.tags).map(|s| vec![s]))
         .send()

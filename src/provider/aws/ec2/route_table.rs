@@ -67,6 +67,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     let args: RouteTableArgs = parse(&op.args, &subject)?;
     let out = ec2
         .create_route_table()
+        .client_token(&op.token)
         .vpc_id(&args.vpc_id)
         .set_tag_specifications(tags::spec(ResourceType::RouteTable, &args.tags).map(|s| vec![s]))
         .send()

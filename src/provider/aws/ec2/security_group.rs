@@ -115,7 +115,6 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
         .group_id()
         .ok_or_else(|| incomplete(&subject, "CreateSecurityGroup", "a group id"))?
         .to_string();
-    revoke_default_egress(ec2, &subject, &id).await?;
     let mut outputs = Map::new();
     outputs.insert(
         "arn".into(),
@@ -125,7 +124,20 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
         ),
     );
     outputs.insert("name".into(), json!(op.name));
-    Ok(Applied { id, outputs })
+    let made = Applied { id, outputs };
+    op.made(&made);
+    complete(ec2, op, &made).await
+}
+
+/// The allow-all egress rule AWS adds to every new group goes, so the group
+/// allows exactly what the program declares.
+pub(super) async fn complete(
+    ec2: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    revoke_default_egress(ec2, &op.address.to_string(), &made.id).await?;
+    Ok(made.clone())
 }
 
 pub(super) async fn read(

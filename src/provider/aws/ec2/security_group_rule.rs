@@ -169,7 +169,7 @@ pub(super) async fn create(
     let args: RuleArgs = parse(&op.args, &subject)?;
     let spec = tags::spec(ResourceType::SecurityGroupRule, &args.tags).map(|s| vec![s]);
     let action = direction.verb("Authorize");
-    let rules = match direction {
+    let sent = match direction {
         Direction::Ingress => ec2
             .authorize_security_group_ingress()
             .group_id(&args.security_group_id)
@@ -177,9 +177,8 @@ pub(super) async fn create(
             .set_tag_specifications(spec)
             .send()
             .await
-            .or_fail(&subject, &action)?
-            .security_group_rules
-            .unwrap_or_default(),
+            .map(|o| o.security_group_rules.unwrap_or_default())
+            .or_fail(&subject, &action),
         Direction::Egress => ec2
             .authorize_security_group_egress()
             .group_id(&args.security_group_id)
@@ -187,9 +186,15 @@ pub(super) async fn create(
             .set_tag_specifications(spec)
             .send()
             .await
-            .or_fail(&subject, &action)?
-            .security_group_rules
-            .unwrap_or_default(),
+            .map(|o| o.security_group_rules.unwrap_or_default())
+            .or_fail(&subject, &action),
+    };
+    let rules = match sent {
+        Ok(rules) => rules,
+        Err(e) if e.code.as_deref() == Some("InvalidPermission.Duplicate") => {
+            return take_over(ec2, op, &args, direction).await?.ok_or(e);
+        }
+        Err(e) => return Err(e),
     };
     let id = rules
         .first()
@@ -319,4 +324,63 @@ pub(super) async fn adopt(
             id: id.to_string(),
             outputs: Map::new(),
         }))
+}
+
+/// Does the live rule grant exactly what `args` declares?
+fn same_rule(r: &SecurityGroupRule, args: &RuleArgs, direction: Direction) -> bool {
+    let protocol = normalise(&args.protocol);
+    let ports =
+        protocol == "-1" || (r.from_port() == args.from_port && r.to_port() == args.to_port);
+    r.is_egress() == Some(direction == Direction::Egress)
+        && r.group_id() == Some(args.security_group_id.as_str())
+        && normalise(r.ip_protocol().unwrap_or("-1")) == protocol
+        && ports
+        && r.cidr_ipv4() == args.cidr.as_deref()
+        && r.referenced_group_info().and_then(|g| g.group_id())
+            == args.source_security_group_id.as_deref()
+}
+
+/// A rule identical to the declared one exists already (the allow-all
+/// egress AWS gives a new group, or one made before the state knew): it
+/// becomes this rule, tagged as ours, rather than failing every apply. A
+/// rule another payrun stack or address owns is never taken.
+async fn take_over(
+    ec2: &Client,
+    op: &CreateOp,
+    args: &RuleArgs,
+    direction: Direction,
+) -> Result<Option<Applied>, ProviderError> {
+    let subject = op.address.to_string();
+    let rules = describe(
+        ec2,
+        &subject,
+        "group-id",
+        vec![args.security_group_id.clone()],
+    )
+    .await?;
+    let Some(rule) = rules.iter().find(|r| {
+        let owner = tags::from_aws(r.tags());
+        same_rule(r, args, direction)
+            && owner
+                .get(tags::ADDRESS)
+                .is_none_or(|a| *a == subject && owner.get(tags::STACK) == Some(&op.stack))
+    }) else {
+        return Ok(None);
+    };
+    let id = rule
+        .security_group_rule_id()
+        .unwrap_or_default()
+        .to_string();
+    if !args.tags.is_empty() {
+        ec2.create_tags()
+            .resources(&id)
+            .set_tags(Some(tags::to_aws(&args.tags)))
+            .send()
+            .await
+            .or_fail(&subject, "ec2:CreateTags")?;
+    }
+    Ok(Some(Applied {
+        id,
+        outputs: Map::new(),
+    }))
 }

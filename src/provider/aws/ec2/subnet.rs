@@ -125,14 +125,26 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     let subnet = out
         .subnet()
         .ok_or_else(|| incomplete(&subject, "CreateSubnet", "a subnet"))?;
-    let id = subnet.subnet_id().unwrap_or_default().to_string();
-    if args.map_public_ip == Some(true) {
-        set_map_public_ip(ec2, &subject, &id, true).await?;
-    }
-    Ok(Applied {
+    let made = Applied {
+        id: subnet.subnet_id().unwrap_or_default().to_string(),
         outputs: outputs(subnet),
-        id,
-    })
+    };
+    op.made(&made);
+    complete(ec2, op, &made).await
+}
+
+/// Public addresses on launch, when the program asks for them.
+pub(super) async fn complete(
+    ec2: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: SubnetArgs = parse(&op.args, &subject)?;
+    if args.map_public_ip == Some(true) {
+        set_map_public_ip(ec2, &subject, &made.id, true).await?;
+    }
+    Ok(made.clone())
 }
 
 pub(super) async fn read(

@@ -106,24 +106,50 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     let vpc = out
         .vpc()
         .ok_or_else(|| incomplete(&subject, "CreateVpc", "a VPC"))?;
-    let id = vpc.vpc_id().unwrap_or_default().to_string();
+    let made = Applied {
+        id: vpc.vpc_id().unwrap_or_default().to_string(),
+        outputs: outputs(ec2, vpc),
+    };
+    op.made(&made);
+    complete(ec2, op, &made).await
+}
+
+/// The DNS attributes the program sets away from AWS's defaults.
+pub(super) async fn complete(
+    ec2: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: VpcArgs = parse(&op.args, &subject)?;
     // Hostnames need DNS support, so support is settled first.
     if let Some(v) = args
         .enable_dns_support
         .filter(|v| *v != DNS_SUPPORT_DEFAULT)
     {
-        set_dns(ec2, &subject, &id, VpcAttributeName::EnableDnsSupport, v).await?;
+        set_dns(
+            ec2,
+            &subject,
+            &made.id,
+            VpcAttributeName::EnableDnsSupport,
+            v,
+        )
+        .await?;
     }
     if let Some(v) = args
         .enable_dns_hostnames
         .filter(|v| *v != DNS_HOSTNAMES_DEFAULT)
     {
-        set_dns(ec2, &subject, &id, VpcAttributeName::EnableDnsHostnames, v).await?;
+        set_dns(
+            ec2,
+            &subject,
+            &made.id,
+            VpcAttributeName::EnableDnsHostnames,
+            v,
+        )
+        .await?;
     }
-    Ok(Applied {
-        outputs: outputs(ec2, vpc),
-        id,
-    })
+    Ok(made.clone())
 }
 
 pub(super) async fn read(
