@@ -389,7 +389,6 @@ fn a_process_killed_after_a_mesh_create_adopts_it() {
             .stderr(predicates::str::contains(format!(
                 "aborting after creating {victim}"
             )));
-        run(&["state", "unlock"]).assert().success();
         let out = run(&["apply", "--auto-approve"])
             .assert()
             .success()

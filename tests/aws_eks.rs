@@ -23,7 +23,6 @@ use aws_sdk_eks::types::{
     Addon, AddonInfo, AddonStatus, AddonVersionInfo, Certificate, Cluster, ClusterStatus,
     Compatibility, Identity, Oidc, Update, UpdateStatus, VpcConfigResponse,
 };
-use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
 use payrun::address::Address;
 use payrun::plan::Action;

@@ -17,7 +17,6 @@ use aws_sdk_vpclattice::types::{
     ServiceNetworkServiceAssociationStatus, ServiceNetworkVpcAssociationStatus, ServiceStatus,
     TargetGroupStatus,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
@@ -135,4 +134,3 @@ async fn example_plan_has_no_app_mesh_finding() {
 async fn lattice_on_moto() -> Client {
     Client::new(&crate::support::moto::sdk_config().await)
 }
-

@@ -341,7 +341,6 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
             .get_output()
             .clone();
         log.push_str(&String::from_utf8_lossy(&out.stderr));
-        payrun_on_moto(&p, &["state", "unlock"]).assert().success();
     }
     let out = payrun_on_moto(&p, &["apply", "--auto-approve"])
         .assert()

@@ -135,43 +135,112 @@ fn a_saved_plan_applies_once_and_is_then_refused() {
     assert_eq!(p.cloud_objects().len(), 3);
 }
 
-#[test]
-fn a_lock_held_by_another_process_blocks_and_names_it() {
-    let p = Project::new(PROGRAM);
-    let mut holder = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
+/// Holds the stack's lock the way a running payrun does: the file names
+/// the holder and an OS lock is held on it.
+fn hold_lock(p: &Project, stack: &str, host: &str) -> std::fs::File {
+    use std::io::Write;
     std::fs::create_dir_all(p.path().join(".payrun")).unwrap();
-    let lock = serde_json::json!({
-        "pid": holder.id(),
-        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(p.path().join(format!(".payrun/{stack}.lock")))
+        .unwrap();
+    f.try_lock().unwrap();
+    let holder = serde_json::json!({
+        "pid": std::process::id(),
+        "host": host,
+        "user": "ci",
         "command": "payrun apply",
         "started_at": "2026-11-26T00:00:00Z"
     });
-    std::fs::write(p.path().join(".payrun/main-qa.lock"), lock.to_string()).unwrap();
+    f.write_all(holder.to_string().as_bytes()).unwrap();
+    f
+}
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+// Guards: a live holder is waited for with --lock-timeout, then named.
+#[test]
+fn a_live_lock_is_waited_for_then_refused_naming_its_holder() {
+    let p = Project::new(PROGRAM);
+    let held = hold_lock(&p, "main-qa", &this_host());
     p.payrun()
-        .args(["apply", "--auto-approve"])
+        .args(["apply", "--auto-approve", "--lock-timeout", "1s"])
         .assert()
         .code(1)
         .stderr(contains(format!(
-            "state for stack `main-qa` is locked by pid {} on",
-            holder.id()
+            "state for stack `main-qa` is locked by pid {} on ci@",
+            std::process::id()
         )))
         .stderr(contains("(`payrun apply`, since 2026-11-26T00:00:00Z)"))
-        .stderr(contains("payrun state unlock --suffix qa"));
+        .stderr(contains("wait for it with `--lock-timeout 10m`"));
     assert!(p.cloud_objects().is_empty());
-    holder.kill().unwrap();
-    let _ = holder.wait();
+    // Released while the next one waits: it goes on.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(held);
+    });
     p.payrun()
-        .args(["state", "unlock"])
+        .args(["apply", "--auto-approve", "--lock-timeout", "20s"])
         .assert()
+        .success();
+    release.join().unwrap();
+    assert_eq!(p.cloud_objects().len(), 3);
+}
+
+// Guards: a lock of another host is never taken over; the printed fix,
+// run exactly as printed, removes it after showing the holder.
+#[test]
+fn a_lock_of_another_host_needs_unlock_and_the_printed_fix_works() {
+    let p = Project::new(PROGRAM);
+    drop(hold_lock(&p, "main-qa", "ci-runner-7"));
+    let out = p
+        .payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(contains("on another host"))
+        .get_output()
+        .clone();
+    let fix = fix_command(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fix, "payrun state unlock --suffix qa");
+    run_printed(&p, &fix, "no\n")
+        .code(1)
+        .stdout(contains("held by pid"))
+        .stderr(contains("the lock stays"));
+    run_printed(&p, &fix, "yes\n")
         .success()
         .stdout(contains("Removed the lock of stack `main-qa`"));
     p.payrun()
         .args(["apply", "--auto-approve"])
         .assert()
         .success();
+}
+
+/// The command in the last `fix:` line of `stderr` (between backticks).
+fn fix_command(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("fix:"))
+        .unwrap_or_else(|| panic!("no fix line in {stderr}"));
+    line.split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in {line}"))
+        .to_string()
+}
+
+/// Runs a printed `payrun ...` command word for word in the project.
+fn run_printed(p: &Project, command: &str, stdin: &str) -> assert_cmd::assert::Assert {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "payrun", "{command}");
+    p.payrun().args(&words[1..]).write_stdin(stdin).assert()
 }
 
 #[test]
@@ -188,17 +257,13 @@ fn a_process_killed_after_create_leaves_no_duplicate() {
         .assert()
         .success()
         .stdout(contains("fake.subnet.a\t(interrupted create"));
-    // The dead process's lock is named as stale.
-    p.payrun()
-        .args(["apply", "--auto-approve"])
-        .assert()
-        .code(1)
-        .stderr(contains("that process is no longer running"));
-    p.payrun().args(["state", "unlock"]).assert().success();
+    // The dead process's lock is taken over with a notice naming it.
     p.payrun()
         .args(["apply", "--auto-approve"])
         .assert()
         .success()
+        .stderr(contains("Took over the lock of stack `main-qa` from pid"))
+        .stderr(contains("that process is no longer running"))
         .stderr(contains("1 adopted after an interrupted apply"));
     let subnets = p
         .cloud_objects()

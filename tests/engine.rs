@@ -204,7 +204,10 @@ async fn destroy_follows_recorded_dependencies_in_reverse() {
         s.store(),
         s.registry.clone(),
         std::sync::Arc::new(Order(hook_order.clone())),
-        payrun::apply::ApplyOptions { parallelism: 1 },
+        payrun::apply::ApplyOptions {
+            parallelism: 1,
+            ..Default::default()
+        },
         std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .await

@@ -10,6 +10,7 @@ mod aws_platform;
 mod aws_security;
 mod cli;
 mod engine;
+mod exactly_once;
 mod k8s;
 mod k8s_validate;
 mod payment_e2e;

@@ -185,7 +185,10 @@ impl Stack {
             self.store(),
             self.registry.clone(),
             hook,
-            ApplyOptions { parallelism: 4 },
+            ApplyOptions {
+                parallelism: 4,
+                ..Default::default()
+            },
             Arc::new(AtomicBool::new(false)),
         )
         .await?;

@@ -5,6 +5,7 @@
 
 pub mod bin;
 pub mod engine;
+pub mod fault;
 pub mod helm_standin;
 pub mod kube_standin;
 pub mod moto;

@@ -112,6 +112,7 @@ pub fn provider() -> AwsProvider {
         region: Some(REGION.into()),
         endpoint_url: Some(moto().endpoint.clone()),
         profile: None,
+        retry_budget: None,
     })
 }
 

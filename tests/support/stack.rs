@@ -99,6 +99,7 @@ impl Stack {
             token: uuid::Uuid::new_v4().to_string(),
             args,
             progress: Arc::new(move |m: &str| progress.lock().unwrap().push(m.to_string())),
+            checkpoint: payrun::provider::no_checkpoint(),
         }
     }
 
