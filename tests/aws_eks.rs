@@ -1,32 +1,18 @@
 //! EKS: a Fargate cluster in the platform network through the whole engine
 //! against moto (profiles created one at a time, no-op replan, destroy in
-//! order, upgrade findings), add-ons and version upgrades against stubbed
-//! EKS answers (moto serves no add-ons, updates or version upgrades), and
-//! the end-of-support finding through the binary.
+//! order, upgrade findings), an in-place version upgrade and an add-on's
+//! version resolved, pinned and deleted against moto (add-ons and
+//! UpdateClusterVersion served by the test launcher's extensions of moto),
+//! and the end-of-support finding through the binary.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use aws_sdk_eks::operation::create_addon::CreateAddonOutput;
-use aws_sdk_eks::operation::create_cluster::CreateClusterOutput;
-use aws_sdk_eks::operation::delete_addon::DeleteAddonOutput;
-use aws_sdk_eks::operation::delete_cluster::DeleteClusterOutput;
-use aws_sdk_eks::operation::describe_addon::{DescribeAddonError, DescribeAddonOutput};
-use aws_sdk_eks::operation::describe_addon_versions::DescribeAddonVersionsOutput;
-use aws_sdk_eks::operation::describe_cluster::{DescribeClusterError, DescribeClusterOutput};
-use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
-use aws_sdk_eks::operation::update_addon::UpdateAddonOutput;
-use aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionOutput;
-use aws_sdk_eks::types::error::ResourceNotFoundException;
-use aws_sdk_eks::types::{
-    Addon, AddonInfo, AddonStatus, AddonVersionInfo, Certificate, Cluster, ClusterStatus,
-    Compatibility, Identity, Oidc, Update, UpdateStatus, VpcConfigResponse,
-};
-use aws_smithy_types::error::ErrorMetadata;
+use aws_sdk_eks::error::ProvideErrorMetadata;
 use payrun::address::Address;
 use payrun::plan::Action;
-use payrun::provider::aws::{AwsProvider, AwsSettings};
+use payrun::provider::aws::AwsProvider;
 use payrun::provider::fake::{FakeConfig, FakeProvider};
 use payrun::provider::{
     Applied, CreateOp, DeleteOp, KindSchema, Provider, ProviderError, ReadItem, ReadResult,
@@ -247,6 +233,193 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
         .send()
         .await;
     assert!(gone.is_err(), "the cluster is still there");
+}
+
+/// A cluster in two subnets of its own VPC, with CoreDNS when `addon` is
+/// set (at `addon_version` when that is set too).
+const UPGRADE_CLUSTER: &str = r#"
+acknowledge("eks-version-unsupported", "moto test");
+acknowledge("eks-version-extended-support", "moto test");
+let vpc = aws::ec2::vpc("eks", #{ cidr: "10.3.0.0/16" });
+let a = aws::ec2::subnet("eks-a", #{ vpc_id: vpc.id, cidr: "10.3.1.0/24", az: "us-east-1a" });
+let b = aws::ec2::subnet("eks-b", #{ vpc_id: vpc.id, cidr: "10.3.2.0/24", az: "us-east-1b" });
+let c = aws::eks::cluster("payments", #{
+    version: config.vars.k8s_version ?? "1.28",
+    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    subnet_ids: [a.id, b.id],
+});
+if config.vars.addon ?? false {
+    let a = #{ cluster_name: c.id, addon_name: "coredns", configuration_values: #{ computeType: "Fargate" } };
+    if config.vars.addon_version != () { a.addon_version = config.vars.addon_version; }
+    aws::eks::addon("coredns", a);
+}
+"#;
+
+/// What the test launcher's DescribeAddonVersions offers for every add-on
+/// (`ADDON_VERSION` in tests/support/moto_launcher.py): one version, the
+/// default for every Kubernetes version.
+const LAUNCHER_ADDON_VERSION: &str = "v1.0.0-eksbuild.1";
+
+fn calls(s: &Stack, operation: &str) -> u64 {
+    s.aws_calls().get(operation).copied().unwrap_or(0)
+}
+
+async fn eks_on_moto() -> aws_sdk_eks::Client {
+    aws_sdk_eks::Client::new(&moto::sdk_config().await)
+}
+
+#[tokio::test]
+async fn cluster_upgrade_one_minor_in_place_two_refused_on_moto() {
+    let s = Stack::aws(UPGRADE_CLUSTER, "eksup");
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    assert_eq!(calls(&s, "CreateCluster"), 1, "one CreateCluster");
+
+    s.set_var("k8s_version", "1.29");
+    let plan = s.plan().await;
+    let change = plan
+        .change(&"aws.eks.cluster.payments".parse().unwrap())
+        .unwrap();
+    assert_eq!(change.action, Action::Update);
+    assert!(change.replace_because.is_empty());
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    assert_eq!(
+        calls(&s, "UpdateClusterVersion"),
+        1,
+        "one UpdateClusterVersion"
+    );
+    let live = eks_on_moto()
+        .await
+        .describe_cluster()
+        .name("eks-payments-eksup")
+        .send()
+        .await
+        .unwrap();
+    let live = live.cluster().unwrap();
+    assert_eq!(
+        (live.version(), live.status().map(|s| s.as_str())),
+        (Some("1.29"), Some("ACTIVE"))
+    );
+    let state = s.state();
+    let cluster = &state.resources[&"aws.eks.cluster.payments".parse::<Address>().unwrap()];
+    assert_eq!(cluster.outputs["version"], json!("1.29"));
+    assert!(!s.plan().await.has_changes());
+
+    s.set_var("k8s_version", "1.31");
+    let plan = s.plan().await;
+    assert!(
+        plan.findings.iter().any(|f| f.code == "eks-version-skip"
+            && f.message
+                .contains("1.29 → 1.31 skips versions; upgrade to 1.30 first")),
+        "{:?}",
+        plan.findings
+    );
+    assert!(
+        s.apply_with(&plan, Arc::new(Order(Arc::default())))
+            .await
+            .is_err()
+    );
+
+    // The provider refuses on its own too, before any call.
+    let aws = s.registry.provider("aws.eks.cluster").unwrap();
+    let before = cluster.args.clone();
+    let mut after = before.clone();
+    after["version"] = json!("1.31");
+    let err = aws
+        .update(&UpdateOp {
+            address: "aws.eks.cluster.payments".parse().unwrap(),
+            name: cluster.name.clone(),
+            stack: s.stack_name(),
+            id: cluster.id.clone(),
+            before,
+            after,
+            changed: vec!["version".into()],
+            outputs: cluster.outputs.clone(),
+            progress: Arc::new(|_: &str| {}),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "aws.eks.cluster.payments: EKS upgrades a cluster one minor version at a time: 1.29 → 1.31 skips versions; upgrade to 1.30 first, apply, then continue\n  fix: set `version` to one minor version above 1.29"
+    );
+    assert_eq!(
+        calls(&s, "UpdateClusterVersion"),
+        1,
+        "no second UpdateClusterVersion"
+    );
+}
+
+#[tokio::test]
+async fn addon_version_resolved_then_pinned_then_deleted_on_moto() {
+    let s = Stack::aws(UPGRADE_CLUSTER, "eksaddon");
+    s.set_var("k8s_version", "1.29");
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+
+    s.set_var("addon", true);
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    let eks = eks_on_moto().await;
+    let live = || {
+        eks.describe_addon()
+            .cluster_name("eks-payments-eksaddon")
+            .addon_name("coredns")
+            .send()
+    };
+    let got = live().await.unwrap();
+    let a = got.addon().unwrap();
+    assert_eq!(
+        a.addon_version(),
+        Some(LAUNCHER_ADDON_VERSION),
+        "the default for 1.29"
+    );
+    assert_eq!(
+        a.configuration_values(),
+        Some(r#"{"computeType":"Fargate"}"#)
+    );
+    let addr: Address = "aws.eks.addon.coredns".parse().unwrap();
+    assert_eq!(
+        s.state().resources[&addr].outputs["addon_version"],
+        json!(LAUNCHER_ADDON_VERSION)
+    );
+    assert_eq!(
+        calls(&s, "DescribeAddonVersions"),
+        1,
+        "one DescribeAddonVersions"
+    );
+    assert!(
+        !s.plan().await.has_changes(),
+        "an unpinned version is not drift"
+    );
+
+    s.set_var("addon_version", "v1.11.1-eksbuild.11");
+    let plan = s.plan().await;
+    assert_eq!(plan.change(&addr).unwrap().action, Action::Update);
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    assert_eq!(calls(&s, "UpdateAddon"), 1, "one UpdateAddon");
+    assert_eq!(
+        live().await.unwrap().addon().unwrap().addon_version(),
+        Some("v1.11.1-eksbuild.11")
+    );
+    assert_eq!(
+        calls(&s, "DescribeAddonVersions"),
+        1,
+        "a pinned version is not looked up"
+    );
+    assert!(!s.plan().await.has_changes());
+
+    let summary = s.destroy().await;
+    assert!(summary.ok(), "{summary}");
+    let gone = live().await.unwrap_err();
+    assert_eq!(
+        gone.as_service_error().and_then(|e| e.code()),
+        Some("ResourceNotFoundException"),
+        "{gone:?}"
+    );
+    assert_eq!(calls(&s, "DeleteAddon"), 1, "one DeleteAddon");
 }
 
 #[test]

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from urllib.parse import unquote
 
 import moto.appmesh.exceptions
 import moto.appmesh.models
@@ -23,6 +24,9 @@ import moto.eks.exceptions
 import moto.eks.models
 import moto.eks.responses
 import moto.eks.urls
+import moto.vpclattice.exceptions
+import moto.vpclattice.responses
+from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
 APP_MESH_TIME = "%d/%m/%Y, %H:%M:%S"
@@ -599,6 +603,302 @@ def delete_cluster_with_group(self, name):
 moto.eks.models.EKSBackend.create_cluster = create_cluster_with_group
 moto.eks.models.EKSBackend.update_cluster_config = update_cluster_config_keeping_group
 moto.eks.models.EKSBackend.delete_cluster = delete_cluster_with_group
+
+
+# ── VPC Lattice deletes: an extension of moto, not moto ────────────────────
+# moto 5.2.5 creates, gets and lists Lattice resources but deletes none of
+# them: VPCLatticeResponse (moto/vpclattice/responses.py) has no
+# delete_service_network, delete_service, delete_target_group,
+# delete_listener, delete_service_network_vpc_association or
+# delete_service_network_service_association, so moto answers 500; nor
+# get_service_network_vpc_association, which waiting for a VPC association
+# to leave needs, so this serves that Get too (the association's to_dict). Its
+# delete_auth_policy exists but answers moto's ResourceNotFoundException
+# (moto/vpclattice/exceptions.py), which has status 400 where the API has
+# 404. This stand-in serves the seven deletes with the shapes of the VPC
+# Lattice API reference (botocore's vpc-lattice model: DELETE on the
+# resource's path; DeleteServiceNetwork, DeleteListener and DeleteAuthPolicy
+# answer 204 with no body, the others 200 with id, arn and status). It relies
+# on these moto names:
+#   moto/vpclattice/models.py VPCLatticeBackend's dicts keyed by id:
+#     services, service_networks, target_groups, listeners, rules,
+#     service_network_vpc_associations,
+#     service_network_service_associations,
+#     service_network_resource_associations, access_log_subscriptions and
+#     auth_policies (by service or network id); resource_policies (by ARN);
+#     tagger (TaggingService, by ARN); and the model attributes `id`, `arn`,
+#     `status` (which Get serialises), `service_network_id` and `service_id`
+#     of associations, `service_identifier` and `default_action` of
+#     listeners, `listener_identifier` and `action` of rules, `resourceId`
+#     of access log subscriptions;
+#   moto/vpclattice/responses.py VPCLatticeResponse (backend, path,
+#     _get_param), whose dispatch picks the method from the botocore
+#     operation name (DeleteService -> delete_service).
+# Unknown ids are ResourceNotFoundException (404). ConflictException (409)
+# where the API reference gives one: a service network that still has a
+# service, VPC or resource association; a service still associated with a
+# service network; a target group a listener or rule forwards to. As in
+# Lattice, deleting a service takes its listeners, rules, auth policy,
+# resource policy and access log subscriptions with it, and deleting a
+# service network its auth policy, resource policy and access log
+# subscriptions. Services, target groups and both kinds of association are
+# deleted asynchronously, as in Lattice: the delete answers
+# DELETE_IN_PROGRESS, Get answers them with that status, and they are gone
+# after PAYRUN_MOTO_LATTICE_DELETE_SECONDS (default 1). A repeated delete
+# while one is in progress answers DELETE_IN_PROGRESS again.
+
+_LATTICE_LOCK = threading.Lock()
+
+# Gets (moto's own) answer 404 for what is gone, as Lattice does.
+moto.vpclattice.exceptions.ResourceNotFoundException.code = 404
+
+
+class _LatticeError(JsonRESTError):
+    def __init__(self, error_type, message, resource_id, resource_type):
+        super().__init__(error_type, message)
+        self.description = json.dumps(
+            {
+                "__type": error_type,
+                "message": message,
+                "resourceId": resource_id,
+                "resourceType": resource_type,
+            }
+        )
+
+
+class _LatticeNotFound(_LatticeError):
+    code = 404
+
+    def __init__(self, message, resource_id, resource_type):
+        super().__init__("ResourceNotFoundException", message, resource_id, resource_type)
+
+
+class _LatticeConflict(_LatticeError):
+    code = 409
+
+    def __init__(self, message, resource_id, resource_type):
+        super().__init__("ConflictException", message, resource_id, resource_type)
+
+
+def _lattice_id(text):
+    """An identifier as the id moto keys by: Lattice takes the id or the ARN,
+    whose last path segment is the id."""
+    return unquote(text or "").rsplit("/", 1)[-1]
+
+
+def _path_id(response, from_end=1):
+    return _lattice_id(unquote(response.path).split("/")[-from_end])
+
+
+def _lattice_one(items, ident, what, resource_type):
+    item = items.get(ident)
+    if item is None:
+        raise _LatticeNotFound(f"{what} {ident} not found", ident, resource_type)
+    return item
+
+
+def _lattice_forget(backend, *items):
+    for item in items:
+        backend.tagger.delete_all_tags_for_resource(item.arn)
+
+
+def _forget_policies_and_logs(backend, resource):
+    backend.auth_policies.pop(resource.id, None)
+    backend.resource_policies.pop(resource.arn, None)
+    for sub_id, sub in list(backend.access_log_subscriptions.items()):
+        if sub.resourceId == resource.id:
+            del backend.access_log_subscriptions[sub_id]
+            _lattice_forget(backend, sub)
+
+
+def _lattice_later(gone):
+    """Runs `gone` (under the lock) once the configured delete delay passed."""
+
+    def run():
+        with _LATTICE_LOCK:
+            gone()
+
+    delay = float(os.environ.get("PAYRUN_MOTO_LATTICE_DELETE_SECONDS", "1"))
+    timer = threading.Timer(delay, run)
+    timer.daemon = True
+    timer.start()
+
+
+def _delete_in_progress(backend, items, item, also=lambda: None):
+    """Marks `item` DELETE_IN_PROGRESS and removes it from `items` later."""
+    if item.status == "DELETE_IN_PROGRESS":
+        return
+
+    def gone():
+        if items.get(item.id) is item:
+            del items[item.id]
+            _lattice_forget(backend, item)
+            also()
+
+    item.status = "DELETE_IN_PROGRESS"
+    _lattice_later(gone)
+
+
+def delete_service_network(self):
+    ident = _path_id(self)
+    backend = self.backend
+    with _LATTICE_LOCK:
+        network = _lattice_one(backend.service_networks, ident, "Service network", "SERVICE_NETWORK")
+        associations = [
+            a.id
+            for group in (
+                backend.service_network_service_associations,
+                backend.service_network_vpc_associations,
+                backend.service_network_resource_associations,
+            )
+            for a in group.values()
+            if a.service_network_id == network.id
+        ]
+        if associations:
+            raise _LatticeConflict(
+                f"Service network {network.id} has associations ({', '.join(associations)}); delete them first",
+                network.id,
+                "SERVICE_NETWORK",
+            )
+        del backend.service_networks[network.id]
+        _lattice_forget(backend, network)
+        _forget_policies_and_logs(backend, network)
+    return "", {"status": 204}
+
+
+def delete_service(self):
+    ident = _path_id(self)
+    backend = self.backend
+    with _LATTICE_LOCK:
+        service = _lattice_one(backend.services, ident, "Service", "SERVICE")
+        associations = [
+            a.id for a in backend.service_network_service_associations.values() if a.service_id == service.id
+        ]
+        if associations:
+            raise _LatticeConflict(
+                f"Service {service.id} is associated with a service network ({', '.join(associations)}); delete the associations first",
+                service.id,
+                "SERVICE",
+            )
+
+        def with_its_parts():
+            for listener_id, listener in list(backend.listeners.items()):
+                if listener.service_identifier == service.id:
+                    _delete_listener_now(backend, listener_id)
+            _forget_policies_and_logs(backend, service)
+
+        _delete_in_progress(backend, backend.services, service, with_its_parts)
+        return json.dumps({"id": service.id, "arn": service.arn, "name": service.name, "status": service.status})
+
+
+def _forwards_to(action, target_group):
+    groups = ((action or {}).get("forward") or {}).get("targetGroups") or []
+    return any(
+        _lattice_id(g.get("targetGroupIdentifier")) == target_group.id for g in groups
+    )
+
+
+def delete_target_group(self):
+    ident = _path_id(self)
+    backend = self.backend
+    with _LATTICE_LOCK:
+        group = _lattice_one(backend.target_groups, ident, "Target group", "TARGET_GROUP")
+        users = [l.id for l in backend.listeners.values() if _forwards_to(l.default_action, group)]
+        users += [r.id for r in backend.rules.values() if _forwards_to(r.action, group)]
+        if users:
+            raise _LatticeConflict(
+                f"Target group {group.id} is in use by {', '.join(users)}; remove it from their actions first",
+                group.id,
+                "TARGET_GROUP",
+            )
+        _delete_in_progress(backend, backend.target_groups, group)
+        return json.dumps({"id": group.id, "arn": group.arn, "status": group.status})
+
+
+def _delete_listener_now(backend, listener_id):
+    listener = backend.listeners.pop(listener_id)
+    _lattice_forget(backend, listener)
+    for rule_id, rule in list(backend.rules.items()):
+        if _lattice_id(rule.listener_identifier) == listener_id:
+            del backend.rules[rule_id]
+            _lattice_forget(backend, rule)
+
+
+def delete_listener(self):
+    service_ident = _path_id(self, from_end=3)
+    listener_ident = _path_id(self)
+    backend = self.backend
+    with _LATTICE_LOCK:
+        service = _lattice_one(backend.services, service_ident, "Service", "SERVICE")
+        listener = backend.listeners.get(listener_ident)
+        if listener is None or listener.service_identifier != service.id:
+            raise _LatticeNotFound(
+                f"Listener {listener_ident} not found in service {service.id}", listener_ident, "LISTENER"
+            )
+        _delete_listener_now(backend, listener.id)
+    return "", {"status": 204}
+
+
+def _delete_association(self, items, what, resource_type):
+    ident = _path_id(self)
+    backend = self.backend
+    with _LATTICE_LOCK:
+        association = _lattice_one(getattr(backend, items), ident, what, resource_type)
+        _delete_in_progress(backend, getattr(backend, items), association)
+        return json.dumps({"id": association.id, "arn": association.arn, "status": association.status})
+
+
+def delete_service_network_vpc_association(self):
+    return _delete_association(
+        self,
+        "service_network_vpc_associations",
+        "Service network VPC association",
+        "SERVICE_NETWORK_VPC_ASSOCIATION",
+    )
+
+
+def delete_service_network_service_association(self):
+    return _delete_association(
+        self,
+        "service_network_service_associations",
+        "Service network service association",
+        "SERVICE_NETWORK_SERVICE_ASSOCIATION",
+    )
+
+
+def get_service_network_vpc_association(self):
+    ident = _path_id(self)
+    with _LATTICE_LOCK:
+        association = _lattice_one(
+            self.backend.service_network_vpc_associations,
+            ident,
+            "Service network VPC association",
+            "SERVICE_NETWORK_VPC_ASSOCIATION",
+        )
+        return json.dumps(association.to_dict())
+
+
+def delete_auth_policy(self):
+    ident = _lattice_id(self._get_param("resourceIdentifier"))
+    backend = self.backend
+    resource_type = "SERVICE_NETWORK" if ident.startswith("sn-") else "SERVICE"
+    with _LATTICE_LOCK:
+        if backend.auth_policies.pop(ident, None) is None:
+            raise _LatticeNotFound(f"No auth policy on {ident}", ident, resource_type)
+    return "", {"status": 204}
+
+
+for _f in (
+    delete_service_network,
+    delete_service,
+    delete_target_group,
+    delete_listener,
+    delete_service_network_vpc_association,
+    delete_service_network_service_association,
+    get_service_network_vpc_association,
+    delete_auth_policy,
+):
+    setattr(moto.vpclattice.responses.VPCLatticeResponse, _f.__name__, _f)
 
 
 def watch_parent(parent: int) -> None:
