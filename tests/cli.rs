@@ -277,6 +277,91 @@ fn a_process_killed_after_create_leaves_no_duplicate() {
         .code(0);
 }
 
+// Guards: `state rm` drops an interrupted create, which nothing else
+// could clear.
+#[test]
+fn state_rm_drops_an_intent() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve", "--parallelism", "1"])
+        .env("PAYRUN_TEST_ABORT_AFTER_CREATE", "fake.subnet.a")
+        .assert()
+        .failure();
+    p.payrun()
+        .args(["state", "rm", "fake.subnet.a"])
+        .assert()
+        .success()
+        .stdout(contains("Removed fake.subnet.a from state"));
+    p.payrun()
+        .args(["state", "list"])
+        .assert()
+        .success()
+        .stdout(contains("fake.subnet.a").not());
+}
+
+// Guards: a fix that names a `payrun state` command carries the flags that
+// reached the stack (program, suffix, state directory) and works as
+// printed.
+#[test]
+fn printed_state_fixes_name_the_program_and_state_dir_and_work() {
+    let p = Project::new(PROGRAM);
+    std::fs::remove_file(p.path().join("payrun.toml")).unwrap();
+    let flags = ["--suffix", "qa", "--state-dir", "st"];
+    p.payrun()
+        .args(["apply", "programs/main.rhai", "--auto-approve"])
+        .args(flags)
+        .assert()
+        .success();
+    let out = p
+        .payrun()
+        .args([
+            "state",
+            "show",
+            "fake.subnet.nope",
+            "--program",
+            "programs/main.rhai",
+        ])
+        .args(flags)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let fix = fix_command(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        fix,
+        "payrun state list --program programs/main.rhai --suffix qa --state-dir st"
+    );
+    run_printed(&p, &fix, "")
+        .success()
+        .stdout(contains("fake.subnet.a"));
+    // The lock fix likewise, for a lock of another host.
+    std::fs::create_dir_all(p.path().join("st")).unwrap();
+    let holder = serde_json::json!({
+        "pid": 1, "host": "ci-runner-7", "user": "ci",
+        "command": "payrun apply", "started_at": "2026-11-26T00:00:00Z"
+    });
+    std::fs::write(p.path().join("st/main-qa.lock"), holder.to_string()).unwrap();
+    let out = p
+        .payrun()
+        .args(["apply", "programs/main.rhai", "--auto-approve"])
+        .args(flags)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let fix = fix_command(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        fix,
+        "payrun state unlock --program programs/main.rhai --suffix qa --state-dir st"
+    );
+    run_printed(&p, &fix, "yes\n").success();
+    p.payrun()
+        .args(["apply", "programs/main.rhai", "--auto-approve"])
+        .args(flags)
+        .assert()
+        .success();
+}
+
 #[test]
 fn script_errors_exit_1_and_make_no_cloud_call() {
     let p = Project::new("let n = fake::network(\"main\", #{ cidr_blok: \"10.0.0.0/16\" });\n");

@@ -464,3 +464,128 @@ fn calls_per_resource_of_a_clean_apply_and_a_noop_plan() {
     assert_eq!(plan_calls, 16, "{noop:?}");
     t.destroy(&moto::moto().endpoint, "calls");
 }
+
+// Guards: destroy says truthfully what it left: a resource of the stack
+// that the state forgot is found by the stack's tag and named, and the
+// exit code is not 0.
+#[test]
+fn destroy_names_what_of_the_stack_is_still_live_and_fails() {
+    let t = Trial::new("honest");
+    let endpoint = moto::moto().endpoint.clone();
+    assert_eq!(t.converge(&endpoint, "honest destroy"), 1);
+    let forgotten = "aws.ec2.security_group.alb";
+    let id = t.state()["resources"][forgotten]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for a in [
+        forgotten,
+        "aws.ec2.security_group_ingress.alb-https",
+        "aws.ec2.security_group_egress.alb-to-cluster",
+        "aws.ec2.security_group_ingress.cluster-from-alb",
+    ] {
+        let r = t.run(&endpoint, &["state", "rm", a]);
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+    }
+    let r = t.run(&endpoint, &["destroy", "--auto-approve"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "still live: aws.ec2.security_group {id} ({forgotten})"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("The destroy left these resources of the stack"),
+        "{}",
+        r.stderr
+    );
+    // Clean up what the test made the state forget.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ec2 = moto::ec2().await;
+        let rules = ec2
+            .describe_security_group_rules()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-id")
+                    .values(&id)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for rule in rules.security_group_rules() {
+            let id = rule.security_group_rule_id().unwrap();
+            if rule.is_egress() == Some(true) {
+                let _ = ec2
+                    .revoke_security_group_egress()
+                    .group_id(rule.group_id().unwrap())
+                    .security_group_rule_ids(id)
+                    .send()
+                    .await;
+            } else {
+                let _ = ec2
+                    .revoke_security_group_ingress()
+                    .group_id(rule.group_id().unwrap())
+                    .security_group_rule_ids(id)
+                    .send()
+                    .await;
+            }
+        }
+        ec2.delete_security_group()
+            .group_id(&id)
+            .send()
+            .await
+            .unwrap();
+    });
+    assert_eq!(t.census().total(), 0, "{:#?}", t.census());
+}
+
+// Guards: a create interrupted before anything was recorded, for a
+// resource the program then drops, is found and deleted, not forgotten.
+#[test]
+fn an_interrupted_create_the_program_drops_is_found_and_deleted() {
+    let t = Trial::new("dropped");
+    let endpoint = moto::moto().endpoint.clone();
+    let victim = "aws.ec2.route_table.private-c";
+    let r = t.run_env(
+        &endpoint,
+        &["apply", "--auto-approve", "--parallelism", "1"],
+        ("PAYRUN_TEST_ABORT_AFTER_CREATE", victim),
+    );
+    assert_ne!(r.code, Some(0));
+    assert!(t.state()["intents"].get(victim).is_some(), "{}", t.state());
+    // The program no longer declares zone c.
+    let program = NETWORK40.replace(
+        "for i in 0..3 {",
+        "for i in 0..3 {\n    if i == 2 { continue; }",
+    );
+    std::fs::write(t.p.path().join("programs/main.rhai"), program).unwrap();
+    let plan = t.run(&endpoint, &["plan"]);
+    assert!(
+        plan.stdout
+            .contains("its create was interrupted: deleted if it was made"),
+        "{}",
+        plan.stdout
+    );
+    let r = t.run(&endpoint, &["apply", "--auto-approve"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        t.state()["intents"]
+            .as_object()
+            .is_none_or(|i| i.is_empty())
+    );
+    let census = t.census();
+    assert!(
+        census.tagged["aws.ec2.route_table"]
+            .iter()
+            .all(|(_, a)| a != victim),
+        "{census:#?}"
+    );
+    let problems = census.against_state(&t.state());
+    assert!(problems.is_empty(), "{problems:#?}");
+    t.destroy(&endpoint, "dropped");
+}
