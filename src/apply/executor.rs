@@ -308,6 +308,22 @@ pub async fn apply(
     // Outputs: everything the program exports that is now known.
     let final_state = {
         let mut st = shared.state.lock().expect("state");
+        // An intent beside a recorded resource that this apply found live
+        // or made is stale: the create it stood for is settled.
+        let settled: Vec<Address> = st
+            .intents
+            .keys()
+            .filter(|a| {
+                st.resources.contains_key(*a)
+                    && !summary.failed.iter().any(|(f, _)| f == *a)
+                    && !summary.skipped.contains(*a)
+                    && !summary.not_started.contains(*a)
+            })
+            .cloned()
+            .collect();
+        for a in settled {
+            st.intents.remove(&a);
+        }
         let snapshot = st.clone();
         let lookup = |t: &RefTarget| snapshot.output(&t.address, &t.attr);
         st.outputs = match plan.mode {
@@ -693,6 +709,23 @@ async fn create_or_update(
             .expect("state")
             .resources
             .contains_key(address);
+        if !made_it && already_exists(&error) {
+            // Refused as already there: an earlier attempt (this run's or a
+            // killed one's) may have made it. Look once before failing.
+            if let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())? {
+                let done = adopt(
+                    shared,
+                    change,
+                    &*provider.clone(),
+                    &op,
+                    found,
+                    &recorded_args,
+                )
+                .await?;
+                return Ok((true, done));
+            }
+            return Err(error.to_string());
+        }
         if !error.retryable || made_it || Instant::now() >= deadline {
             // A create that got past its first call is recorded (and
             // completed by the next apply); one that never got there leaves
@@ -726,6 +759,26 @@ async fn create_or_update(
         st.intents.remove(address);
     })?;
     Ok((false, applied.id))
+}
+
+/// The error of a create refused because what it makes exists already.
+fn already_exists(error: &crate::provider::ProviderError) -> bool {
+    error.code.as_deref().is_some_and(|c| {
+        matches!(
+            c,
+            "Resource.AlreadyAssociated"
+                | "InvalidGroup.Duplicate"
+                | "RouteAlreadyExists"
+                | "NetworkAclEntryAlreadyExists"
+                | "InvalidPermission.Duplicate"
+                | "EntityAlreadyExists"
+                | "ResourceExistsException"
+                | "ResourceAlreadyExistsException"
+                | "RepositoryAlreadyExistsException"
+                | "AlreadyExistsException"
+                | "ConflictException"
+        )
+    })
 }
 
 /// Exponential backoff with full jitter, from 200 ms up to 10 s.
