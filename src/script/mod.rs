@@ -2,6 +2,7 @@
 //! leaves this module.
 
 mod cidr;
+mod confinement;
 mod engine;
 mod error;
 mod handle;
@@ -28,7 +29,8 @@ pub struct ScriptConfig {
     pub region: String,
     pub stack: String,
     pub vars: Map<String, Value>,
-    /// Searched in order for `import "name"`.
+    /// Searched in order for `import "name"`. A program reads files only
+    /// from these and from its own directory.
     pub stdlib_dirs: Vec<PathBuf>,
 }
 
@@ -54,12 +56,8 @@ pub fn evaluate(
         "vars": config.vars,
     }))
     .expect("config converts");
-    let engine = engine::create_engine(
-        &recorder,
-        registry,
-        config_value.clone(),
-        &config.stdlib_dirs,
-    );
+    let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
+    let engine = engine::create_engine(&recorder, registry, config_value.clone(), &confinement);
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
     let mut ast = engine
