@@ -286,7 +286,7 @@ fn acknowledge_on_the_command_line() {
         .assert()
         .success()
         .stdout(contains(
-            "warning [program]: the widget is past its support (acknowledged at --acknowledge: QA keeps the widget until March)",
+            "warning [program]: the widget is past its support (acknowledged on the command line by --acknowledge: QA keeps the widget until March)",
         ))
         .stdout(contains("Blocked:").not());
     p.payrun()

@@ -460,10 +460,11 @@ acknowledge("program", "load test environment");
     );
     let plan = s.plan().await;
     assert!(!plan.has_errors());
-    assert!(
-        plan.findings[0].message.contains("(acknowledged at "),
-        "{}",
-        plan.findings[0].message
+    assert_eq!(
+        plan.findings[0]
+            .message
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        "capacity model needs 12 vCPU, quota allows 8 (acknowledged in the program at main.rhai:4:1: load test environment)"
     );
     assert!(s.apply_plan(&plan).await.ok());
 }

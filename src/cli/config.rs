@@ -1,6 +1,7 @@
 //! Configuration: payrun.toml, flags and environment resolved into the
 //! decisions a command needs (program, stack, suffix, region, vars).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::address::validate_purpose;
 use crate::error::Error;
-use crate::script::ScriptConfig;
+use crate::script::{Acknowledgement, ScriptConfig};
 
 use super::args::Global;
 
@@ -25,6 +26,9 @@ pub struct ProjectFile {
     pub endpoint_url: Option<String>,
     #[serde(default)]
     pub vars: toml::Table,
+    /// `CODE = "REASON"`: findings accepted knowingly, as `--acknowledge`.
+    #[serde(default)]
+    pub acknowledge: BTreeMap<String, String>,
 }
 
 /// The project: the directory holding payrun.toml (or the current one).
@@ -45,7 +49,7 @@ impl Project {
                 })?;
                 let file: ProjectFile = toml::from_str(&text).map_err(|e| {
                     Error::Config(format!(
-                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url and [vars]",
+                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars] and [acknowledge]",
                         candidate.display(),
                         e.to_string().trim()
                     ))
@@ -73,6 +77,8 @@ pub struct Resolved {
     pub vars: Map<String, Value>,
     /// `--acknowledge CODE=REASON`: (code, reason).
     pub acknowledge: Vec<(String, String)>,
+    /// payrun.toml's `[acknowledge]`: (code, reason).
+    pub acknowledge_in_project: Vec<(String, String)>,
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub endpoint_url: Option<String>,
@@ -139,6 +145,15 @@ impl Resolved {
                 }
             }
         }
+        let mut acknowledge_in_project = Vec::new();
+        for (code, reason) in &project.file.acknowledge {
+            if code.trim().is_empty() || reason.trim().is_empty() {
+                return Err(Error::Config(format!(
+                    "payrun.toml: [acknowledge] `{code}` needs a finding code and a reason\n  fix: write `eks-version-unsupported = \"QA mirror of production until the upgrade\"` under [acknowledge]"
+                )));
+            }
+            acknowledge_in_project.push((code.trim().to_string(), reason.trim().to_string()));
+        }
         let mut stdlib_dirs: Vec<PathBuf> = global.stdlib.clone();
         stdlib_dirs.push(project.root.join("stdlib"));
         if let Some(dir) = program.parent() {
@@ -166,6 +181,7 @@ impl Resolved {
             region,
             vars,
             acknowledge,
+            acknowledge_in_project,
             stdlib_dirs,
             state_dir,
             endpoint_url: global
@@ -182,6 +198,11 @@ impl Resolved {
             stack: self.stack.clone(),
             vars: self.vars.clone(),
             stdlib_dirs: self.stdlib_dirs.clone(),
+            acknowledged: self
+                .acknowledge_in_project
+                .iter()
+                .map(|(code, reason)| Acknowledgement::in_project_file(code, reason))
+                .collect(),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::suggest::did_you_mean;
 
 pub use cidr::cidr_subnet;
 pub use error::{ScriptError, SourcePos};
-pub use recorder::{Acknowledgement, Export, Program, ResourceSpec};
+pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
 
 use recorder::{Fault, Recorder};
 
@@ -32,6 +32,9 @@ pub struct ScriptConfig {
     /// Searched in order for `import "name"`. A program reads files only
     /// from these and from its own directory.
     pub stdlib_dirs: Vec<PathBuf>,
+    /// Acknowledgements made outside the program (payrun.toml), added to
+    /// the program's.
+    pub acknowledged: Vec<Acknowledgement>,
 }
 
 /// Run the program at `path`.
@@ -67,7 +70,11 @@ pub fn evaluate(
     engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
-    Ok(recorder.finish(|k| registry.schema(k)))
+    let mut program = recorder.finish(|k| registry.schema(k));
+    program
+        .acknowledged
+        .extend(config.acknowledged.iter().cloned());
+    Ok(program)
 }
 
 fn pos_in(file: &str, p: Position) -> Option<SourcePos> {

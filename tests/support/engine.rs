@@ -111,6 +111,7 @@ impl Stack {
                 self.dir.path().join("stdlib"),
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
             ],
+            acknowledged: Vec::new(),
         }
     }
 
