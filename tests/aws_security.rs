@@ -244,7 +244,7 @@ fn urlencoding_decode(text: &str) -> String {
 }
 
 const SECRET: &str = r#"
-aws::secretsmanager::secret("api-token", #{ value: secret_env("PAYRUN_TEST_API_TOKEN"), description: "the API token" });
+aws::secretsmanager::secret("api-token", #{ value: secret_env("LEAK_TEST_API_TOKEN"), description: "the API token" });
 "#;
 
 const TOKEN: &str = "tok-7f3a9c21-never-stored";
@@ -256,7 +256,7 @@ fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd
         .args(["--suffix", "leak", "--endpoint-url", &endpoint])
         .env_remove("PAYRUN_FAKE_CLOUD")
         .env("PAYRUN_LOG", "debug")
-        .env("PAYRUN_TEST_API_TOKEN", TOKEN)
+        .env("LEAK_TEST_API_TOKEN", TOKEN)
         .envs(moto::client_env());
     cmd
 }
@@ -281,6 +281,7 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
 #[test]
 fn a_secret_value_reaches_no_state_plan_or_log() {
     let p = crate::support::bin::Project::new(SECRET);
+    p.add_to_project_file("[allow]\nsecret_env = [\"LEAK_TEST_API_TOKEN\"]\n");
     let plan_file = p.path().join("saved.plan");
     let plan_file = plan_file.to_str().unwrap();
     let mut seen = String::new();
@@ -326,11 +327,12 @@ fn a_secret_value_reaches_no_state_plan_or_log() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_shows_no_secret_value() {
     // SAFETY: this variable is read by this test only.
-    unsafe { std::env::set_var("PAYRUN_TEST_PLAN_TOKEN", TOKEN) };
+    unsafe { std::env::set_var("PLAN_TEST_API_TOKEN", TOKEN) };
     let s = Stack::aws(
-        &SECRET.replace("PAYRUN_TEST_API_TOKEN", "PAYRUN_TEST_PLAN_TOKEN"),
+        &SECRET.replace("LEAK_TEST_API_TOKEN", "PLAN_TEST_API_TOKEN"),
         "leakplan",
     );
+    s.allow_secret_env("PLAN_TEST_API_TOKEN");
     let plan = s.plan().await;
     let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
     let json = serde_json::to_string(&plan).unwrap();

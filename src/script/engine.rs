@@ -29,6 +29,7 @@ pub fn create_engine(
     registry: &Registry,
     config: Dynamic,
     confinement: &Confinement,
+    secret_env: &[String],
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -69,6 +70,7 @@ pub fn create_engine(
         engine.register_static_module(name, Shared::new(module));
     }
     register_host_functions(&mut engine, recorder, registry, config);
+    super::secret_env::register(&mut engine, secret_env.to_vec());
     register_stdlib_json(&mut engine, confinement.clone());
     engine.set_module_resolver(ConfinedResolver::new(confinement.clone()));
     engine
@@ -198,25 +200,6 @@ fn register_host_functions(
                 r.depends_on(&a, &b, r.pos(&ctx)).map_err(at(&ctx))?;
             }
             Ok(())
-        },
-    );
-    engine.register_fn(
-        "secret_env",
-        |ctx: NativeCallContext,
-         name: ImmutableString|
-         -> Result<SecretSource, Box<EvalAltResult>> {
-            let ok =
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(fault(
-                    format!("`{name}` is not an environment variable name"),
-                    "use letters, digits and `_`, e.g. `DB_PASSWORD`",
-                    ctx.call_position(),
-                ));
-            }
-            Ok(SecretSource {
-                env: name.to_string(),
-            })
         },
     );
     let r = recorder.clone();

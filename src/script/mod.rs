@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod handle;
 mod recorder;
+mod secret_env;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use crate::suggest::did_you_mean;
 pub use cidr::cidr_subnet;
 pub use error::{ScriptError, SourcePos};
 pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
+pub use secret_env::secret_env_refusal;
 
 use recorder::{Fault, Recorder};
 
@@ -35,6 +37,8 @@ pub struct ScriptConfig {
     /// Acknowledgements made outside the program (payrun.toml), added to
     /// the program's.
     pub acknowledged: Vec<Acknowledgement>,
+    /// The environment variables `secret_env` may read.
+    pub secret_env: Vec<String>,
 }
 
 /// Run the program at `path`.
@@ -60,7 +64,13 @@ pub fn evaluate(
     }))
     .expect("config converts");
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
-    let engine = engine::create_engine(&recorder, registry, config_value.clone(), &confinement);
+    let engine = engine::create_engine(
+        &recorder,
+        registry,
+        config_value.clone(),
+        &confinement,
+        &config.secret_env,
+    );
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
     let mut ast = engine
