@@ -220,7 +220,8 @@ fn error_inside_a_stdlib_module_points_at_both_places() {
 
 #[test]
 fn secret_env_refuses_payruns_own_credentials() {
-    let s = Stack::new("fake::secret(\"db\", #{ value: secret_env(\"AWS_SECRET_ACCESS_KEY\") });\n");
+    let s =
+        Stack::new("fake::secret(\"db\", #{ value: secret_env(\"AWS_SECRET_ACCESS_KEY\") });\n");
     // Declared or not: payrun's own variables are never a program's.
     s.allow_secret_env("AWS_SECRET_ACCESS_KEY");
     assert_eq!(
