@@ -220,3 +220,63 @@ acknowledge("program", "QA keeps the widget until March");
         "the widget is past its support (acknowledged in the program at main.rhai:2:1: QA keeps the widget until March)"
     );
 }
+
+const TRUSTS_A_SERVICE: &str = r#"
+default_tags(#{ DataClassification: config.vars.class ?? "pci" });
+aws::iam::role("lambda", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ Service: ["lambda.amazonaws.com", "events.amazonaws.com"] }, Action: "sts:AssumeRole",
+    }] },
+});
+aws::iam::role("scoped", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole",
+        Condition: #{ StringEquals: #{ "aws:sourceaccount": "123456789012" } },
+    }] },
+});
+aws::iam::role("people", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole",
+    }] },
+});
+acknowledge("iam-confused-deputy", "the function is ours");
+"#;
+
+/// A service principal trusted with no source condition, in scope: an
+/// error naming the role, where it is declared and the fix; the program
+/// cannot acknowledge it away.
+#[tokio::test]
+async fn a_service_trust_without_a_source_condition_is_a_confused_deputy() {
+    let s = Stack::product(TRUSTS_A_SERVICE);
+    let plan = s.plan().await;
+    let found: Vec<_> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "iam-confused-deputy")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = found[0];
+    let program = s.program().display().to_string();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.message.replace(&program, "main.rhai"),
+        "aws.iam.role.lambda: lambda.amazonaws.com, events.amazonaws.com may assume this role with no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition, so the service can be made to use it for another account's resources (confused deputy) (the program's acknowledgement at main.rhai:19:1 is refused: a program may not acknowledge its own compliance findings)"
+    );
+    assert_eq!(
+        f.remedy.as_deref().unwrap(),
+        "add to the statement that trusts lambda.amazonaws.com, events.amazonaws.com: `Condition: #{ StringEquals: #{ \"aws:SourceAccount\": net.vpc.owner_id }, ArnLike: #{ \"aws:SourceArn\": \"arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE\" } }`, the account and the resource the service acts for; or accept it knowingly: --acknowledge iam-confused-deputy=\"REASON\" (or `iam-confused-deputy = \"REASON\"` under [acknowledge] in payrun.toml)"
+    );
+    assert_eq!(
+        f.source.as_deref().unwrap().replace(&program, "main.rhai"),
+        "main.rhai:3:11"
+    );
+
+    s.set_var("class", "internal");
+    let plan = s.plan().await;
+    assert!(
+        plan.findings
+            .iter()
+            .all(|f| f.code != "iam-confused-deputy"),
+        "out of scope, no finding"
+    );
+}
