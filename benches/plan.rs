@@ -76,6 +76,7 @@ fn main() {
         stack: "bench-bench".into(),
         vars: Default::default(),
         stdlib_dirs: vec![],
+        ..ScriptConfig::default()
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let rss_before = peak_rss_mib();

@@ -63,7 +63,14 @@ async fn mesh_from_the_graph_applies_changes_and_destroys_on_moto() {
         .find(|f| f.code == "appmesh-end-of-support")
         .unwrap();
     assert_eq!(eos.severity, payrun::finding::Severity::Warning);
-    assert!(eos.message.contains("acknowledged at"), "{}", eos.message);
+    assert!(
+        eos.message.contains("(acknowledged in the program at ")
+            && eos
+                .message
+                .ends_with(":4:1: the App Mesh kinds are tested on moto)"),
+        "{}",
+        eos.message
+    );
 
     let summary = s.apply_plan(&plan).await;
     assert!(summary.ok(), "{summary}");

@@ -244,21 +244,49 @@ fn urlencoding_decode(text: &str) -> String {
 }
 
 const SECRET: &str = r#"
-aws::secretsmanager::secret("api-token", #{ value: secret_env("PAYRUN_TEST_API_TOKEN"), description: "the API token" });
+aws::secretsmanager::secret("api-token", #{ value: secret_env("LEAK_TEST_API_TOKEN"), description: "the API token" });
 "#;
 
 const TOKEN: &str = "tok-7f3a9c21-never-stored";
 
+/// payrun on moto with every log on (`PAYRUN_LOG=trace`, and the SDK
+/// asked to print request bodies).
 fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd::Command {
+    payrun_on_moto_as(p, "leak", args)
+}
+
+fn payrun_on_moto_as(
+    p: &crate::support::bin::Project,
+    suffix: &str,
+    args: &[&str],
+) -> assert_cmd::Command {
     let endpoint = moto::moto().endpoint.clone();
     let mut cmd = p.payrun();
     cmd.args(args)
-        .args(["--suffix", "leak", "--endpoint-url", &endpoint])
+        .args(["--suffix", suffix, "--endpoint-url", &endpoint])
         .env_remove("PAYRUN_FAKE_CLOUD")
-        .env("PAYRUN_LOG", "debug")
-        .env("PAYRUN_TEST_API_TOKEN", TOKEN)
+        .env_remove("PAYRUN_LOG_WIRE")
+        .env("PAYRUN_LOG", "trace")
+        // The SDK's own switch for printing signed request bodies (the
+        // CreateSecret request carries SecretString) at trace.
+        .env("LOG_SIGNABLE_BODY", "true")
+        .env("LEAK_TEST_API_TOKEN", TOKEN)
         .envs(moto::client_env());
     cmd
+}
+
+/// `secret` in a log, as text or as the SDK prints a body (`Bytes([116,
+/// 111, ...])`).
+fn logs_secret(log: &str, secret: &str) -> bool {
+    let bytes: Vec<String> = secret.bytes().map(|b| b.to_string()).collect();
+    log.contains(secret) || log.contains(&bytes.join(", "))
+}
+
+/// Log lines at `level` from targets other than payrun's own.
+fn dependency_lines<'a>(log: &'a str, level: &str) -> Vec<&'a str> {
+    log.lines()
+        .filter(|l| l.contains(&format!(" {level} ")) && !l.contains(&format!(" {level} payrun")))
+        .collect()
 }
 
 fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
@@ -281,6 +309,7 @@ fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
 #[test]
 fn a_secret_value_reaches_no_state_plan_or_log() {
     let p = crate::support::bin::Project::new(SECRET);
+    p.add_to_project_file("[allow]\nsecret_env = [\"LEAK_TEST_API_TOKEN\"]\n");
     let plan_file = p.path().join("saved.plan");
     let plan_file = plan_file.to_str().unwrap();
     let mut seen = String::new();
@@ -297,9 +326,16 @@ fn a_secret_value_reaches_no_state_plan_or_log() {
         seen.push_str(&String::from_utf8_lossy(&out.stdout));
         seen.push_str(&String::from_utf8_lossy(&out.stderr));
     }
-    assert!(seen.contains("DEBUG"), "PAYRUN_LOG=debug logged nothing");
+    // Whatever PAYRUN_LOG says, no dependency logs below info: the SDK's
+    // request and response bodies are at debug and trace.
+    assert_eq!(dependency_lines(&seen, "DEBUG"), Vec::<&str>::new());
+    assert_eq!(dependency_lines(&seen, "TRACE"), Vec::<&str>::new());
+    assert!(!seen.contains("PAYRUN_LOG_WIRE"));
     assert!(seen.contains("aws.secretsmanager.secret.api-token"));
-    assert!(!seen.contains(TOKEN), "the value was printed or logged");
+    assert!(
+        !logs_secret(&seen, TOKEN),
+        "the value was printed or logged"
+    );
     // The state, the saved plan and everything else in the project.
     assert_eq!(files_containing(p.path(), TOKEN), Vec::<String>::new());
 
@@ -320,17 +356,46 @@ fn a_secret_value_reaches_no_state_plan_or_log() {
         .success()
         .get_output()
         .clone();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(TOKEN));
+    assert!(!logs_secret(&String::from_utf8_lossy(&out.stderr), TOKEN));
+}
+
+/// The caps above are what keeps the secret out: with wire logs on, the
+/// SDK prints the signed CreateSecret request with its SecretString, so
+/// payrun says so first.
+#[test]
+fn wire_logs_are_opt_in_and_say_they_may_hold_secrets() {
+    let p = crate::support::bin::Project::new(SECRET);
+    p.add_to_project_file("[allow]\nsecret_env = [\"LEAK_TEST_API_TOKEN\"]\n");
+    let out = payrun_on_moto_as(&p, "wire", &["apply", "--auto-approve"])
+        .env("PAYRUN_LOG_WIRE", "1")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; they may contain secrets and credentials: keep them out of CI logs, tickets and chat\n"),
+        "{stderr}"
+    );
+    assert!(!dependency_lines(&stderr, "TRACE").is_empty());
+    assert!(
+        logs_secret(&stderr, TOKEN),
+        "the wire log shows the request body"
+    );
+    payrun_on_moto_as(&p, "wire", &["destroy", "--auto-approve"])
+        .assert()
+        .success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_shows_no_secret_value() {
     // SAFETY: this variable is read by this test only.
-    unsafe { std::env::set_var("PAYRUN_TEST_PLAN_TOKEN", TOKEN) };
+    unsafe { std::env::set_var("PLAN_TEST_API_TOKEN", TOKEN) };
     let s = Stack::aws(
-        &SECRET.replace("PAYRUN_TEST_API_TOKEN", "PAYRUN_TEST_PLAN_TOKEN"),
+        &SECRET.replace("LEAK_TEST_API_TOKEN", "PLAN_TEST_API_TOKEN"),
         "leakplan",
     );
+    s.allow_secret_env("PLAN_TEST_API_TOKEN");
     let plan = s.plan().await;
     let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
     let json = serde_json::to_string(&plan).unwrap();

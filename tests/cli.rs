@@ -436,7 +436,7 @@ fn acknowledge_on_the_command_line() {
         .assert()
         .success()
         .stdout(contains(
-            "warning [program]: the widget is past its support (acknowledged at --acknowledge: QA keeps the widget until March)",
+            "warning [program]: the widget is past its support (acknowledged on the command line by --acknowledge: QA keeps the widget until March)",
         ))
         .stdout(contains("Blocked:").not());
     p.payrun()
@@ -448,4 +448,40 @@ fn acknowledge_on_the_command_line() {
         ))
         .stderr(contains("fix: write --acknowledge CODE=REASON"));
     assert!(p.cloud_objects().is_empty());
+}
+
+/// The project, not the program, says which variables hold secrets, and it
+/// cannot hand a program one of payrun's own.
+#[test]
+fn secret_variables_are_declared_in_payrun_toml() {
+    let p = Project::new(
+        r#"fake::secret("db", #{ value: secret_env("DB_PASSWORD"), description: "db" });"#,
+    );
+    p.payrun()
+        .args(["validate"])
+        .env("DB_PASSWORD", "s3cret-for-cli-test")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: secret_env(\"DB_PASSWORD\"): the project does not declare `DB_PASSWORD` as a secret variable",
+        ))
+        .stderr(contains(
+            "fix: add it to payrun.toml under [allow]: secret_env = [\"DB_PASSWORD\"]",
+        ));
+    p.add_to_project_file("[allow]\nsecret_env = [\"DB_PASSWORD\"]\n");
+    p.payrun()
+        .args(["validate"])
+        .env("DB_PASSWORD", "s3cret-for-cli-test")
+        .assert()
+        .success();
+
+    let q = Project::new(r#"fake::network("main", #{ cidr: "10.0.0.0/16" });"#);
+    q.add_to_project_file("[allow]\nsecret_env = [\"DB_PASSWORD\", \"AWS_SECRET_ACCESS_KEY\"]\n");
+    q.payrun()
+        .args(["validate"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "payrun.toml: [allow] secret_env names `AWS_SECRET_ACCESS_KEY`: AWS_* variables are payrun's own: the AWS SDK's credentials and settings\n  fix: remove `AWS_SECRET_ACCESS_KEY` there and give the secret a variable of its own, e.g. DB_PASSWORD",
+        ));
 }

@@ -296,10 +296,11 @@ async fn a_crash_between_create_and_state_write_is_adopted_not_duplicated() {
 async fn secret_values_never_reach_state_or_plan() {
     let secret = "s3cr3t-value-that-must-not-leak";
     // SAFETY: tests that read this variable use a name no other test uses.
-    unsafe { std::env::set_var("PAYRUN_TEST_SECRET_ONE", secret) };
+    unsafe { std::env::set_var("ENGINE_TEST_DB_SECRET", secret) };
     let s = Stack::new(
-        r#"fake::secret("db", #{ value: secret_env("PAYRUN_TEST_SECRET_ONE"), description: "db" });"#,
+        r#"fake::secret("db", #{ value: secret_env("ENGINE_TEST_DB_SECRET"), description: "db" });"#,
     );
+    s.allow_secret_env("ENGINE_TEST_DB_SECRET");
     let plan = s.plan().await;
     let plan_json = serde_json::to_string(&plan).unwrap();
     let plan_text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
@@ -317,7 +318,7 @@ async fn secret_values_never_reach_state_or_plan() {
     assert!(!s.plan().await.has_changes());
 
     // A changed secret is an update, still without the value.
-    unsafe { std::env::set_var("PAYRUN_TEST_SECRET_ONE", "another-secret-value") };
+    unsafe { std::env::set_var("ENGINE_TEST_DB_SECRET", "another-secret-value") };
     let plan = s.plan().await;
     assert_eq!(
         plan.change(&addr("fake.secret.db")).unwrap().action,
@@ -463,10 +464,11 @@ acknowledge("program", "load test environment");
     );
     let plan = s.plan().await;
     assert!(!plan.has_errors());
-    assert!(
-        plan.findings[0].message.contains("(acknowledged at "),
-        "{}",
-        plan.findings[0].message
+    assert_eq!(
+        plan.findings[0]
+            .message
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        "capacity model needs 12 vCPU, quota allows 8 (acknowledged in the program at main.rhai:4:1: load test environment)"
     );
     assert!(s.apply_plan(&plan).await.ok());
 }

@@ -657,6 +657,100 @@ async fn standin_helm_failure_reports_the_rollback() {
     assert!(s.state().resources.is_empty());
 }
 
+/// Guards against a delete that drops a live release from state because
+/// helm failed with "not found" somewhere in its message: only helm's own
+/// release-not-found error means the release is gone.
+#[tokio::test]
+async fn a_helm_delete_that_cannot_reach_the_cluster_fails_and_keeps_the_release() {
+    let k = KubeStandIn::start();
+    let helm = HelmStandIn::new();
+    let s = stack(
+        &RELEASE.replace("CLUSTER", &k.cluster_rhai()),
+        Some(helm.path()),
+    );
+    assert!(s.apply().await.ok());
+    let working = std::fs::read_to_string(k.kubeconfig()).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&working).unwrap();
+    let kubeconfig = k.kubeconfig().display().to_string();
+    let server = config["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut no_context = config.clone();
+    no_context["contexts"][0]["name"] = json!("elsewhere");
+    let mut no_plugin = config.clone();
+    no_plugin["users"][0]["user"] = json!({ "exec": { "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "payrun-no-such-plugin" } });
+    let mut down = config.clone();
+    down["clusters"][0]["cluster"]["server"] = json!(format!("http://127.0.0.1:{closed}"));
+    let cases = [
+        (
+            Some(no_context),
+            "Error: Kubernetes cluster unreachable: context \"standin\" does not exist".to_string(),
+        ),
+        (
+            None,
+            format!(
+                "Error: Kubernetes cluster unreachable: stat {kubeconfig}: no such file or directory"
+            ),
+        ),
+        (
+            Some(no_plugin),
+            format!(
+                "Error: Kubernetes cluster unreachable: Get \"{server}/version\": getting credentials: exec: executable payrun-no-such-plugin not found"
+            ),
+        ),
+        (
+            Some(down),
+            format!(
+                "Error: Kubernetes cluster unreachable: Get \"http://127.0.0.1:{closed}/version\": dial tcp 127.0.0.1:{closed}: connect: connection refused"
+            ),
+        ),
+    ];
+    for (broken, helm_says) in cases {
+        std::fs::write(k.kubeconfig(), &working).unwrap();
+        let plan = s.plan_mode(Mode::Destroy).await;
+        match broken {
+            Some(config) => std::fs::write(k.kubeconfig(), config.to_string()).unwrap(),
+            None => std::fs::remove_file(k.kubeconfig()).unwrap(),
+        }
+        let summary = s.apply_plan(&plan).await;
+        assert_eq!(
+            summary.failed,
+            vec![(
+                addr("helm.release.lb-controller"),
+                format!(
+                    "helm uninstall lb-controller failed: {helm_says}\n  fix: make the release's kubeconfig and context exist and reach the cluster, then run payrun again; the release stays in state until helm says it is gone"
+                ),
+            )]
+        );
+        assert!(
+            s.state()
+                .resources
+                .contains_key(&addr("helm.release.lb-controller")),
+            "{helm_says}: the release left state"
+        );
+        assert!(helm.values("lb-controller").is_some());
+    }
+
+    // Reachable again, and uninstalled by hand since the plan: helm's
+    // "Release not loaded" is the one answer that means gone.
+    std::fs::write(k.kubeconfig(), &working).unwrap();
+    let plan = s.plan_mode(Mode::Destroy).await;
+    helm.forget("lb-controller");
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(s.state().resources.is_empty());
+    assert_eq!(
+        helm.calls().last().unwrap(),
+        &format!(
+            "uninstall lb-controller --namespace kube-system --wait --kubeconfig {kubeconfig} --kube-context standin"
+        )
+    );
+}
+
 #[tokio::test]
 async fn without_helm_plan_warns_and_apply_refuses_before_changing_anything() {
     let k = KubeStandIn::start();

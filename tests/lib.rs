@@ -9,6 +9,7 @@ mod aws_network;
 mod aws_platform;
 mod aws_security;
 mod cli;
+mod confinement;
 mod engine;
 mod exactly_once;
 mod k8s;

@@ -323,7 +323,7 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     assert!(plan.status.success(), "{}", text(&plan));
     let plan_text = String::from_utf8_lossy(&plan.stdout).to_string();
     assert!(
-        plan_text.contains("acknowledged at --acknowledge"),
+        plan_text.contains("acknowledged on the command line by --acknowledge: "),
         "{plan_text}"
     );
 

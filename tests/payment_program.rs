@@ -328,3 +328,79 @@ fn the_printed_remedies_plan_clean() {
         "{out}"
     );
 }
+
+fn change<'a>(plan: &'a Plan, address: &str) -> &'a Value {
+    let c = plan
+        .changes
+        .iter()
+        .find(|c| c.address.to_string() == address)
+        .unwrap_or_else(|| panic!("{address} is not in the plan"));
+    after(c)
+}
+
+/// The platform's IAM is scoped to this account and to each tenant's own
+/// secret: EKS assumes the cluster role only for this account's cluster,
+/// a tenant decrypts with the shared platform key only through Secrets
+/// Manager and only its own secret, and a Lattice caller must be of this
+/// account, not merely carry the tag. None of it is an iam-confused-deputy
+/// finding, in the program or the examples in PCI DSS scope.
+#[tokio::test]
+async fn the_platforms_iam_names_its_account_region_and_secret() {
+    let account = serde_json::json!({ "$ref": "aws.ec2.vpc.main#owner_id" });
+    let s = Stack::product(&repo_file("programs/payment.rhai"));
+    let plan = s.plan().await;
+    let trust = &change(&plan, "aws.iam.role.payments-cluster")["assume_role_policy"];
+    assert_eq!(
+        trust["Statement"][0]["Condition"],
+        serde_json::json!({
+            "StringEquals": { "aws:SourceAccount": account },
+            "ArnLike": { "aws:SourceArn": { "$template": [
+                "arn:aws:eks:us-east-1:", account, ":cluster/eks-payments-qa",
+            ] } },
+        })
+    );
+    for tenant in ["payment", "fraud-detection", "reporting"] {
+        let policy = &change(&plan, &format!("aws.iam.role_policy.svc-{tenant}"))["policy"];
+        assert_eq!(
+            policy["Statement"][1],
+            serde_json::json!({
+                "Sid": "DecryptOwnSecret", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                "Resource": [{ "$ref": "aws.kms.key.platform#arn" }],
+                "Condition": { "StringEquals": {
+                    "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": { "$ref": format!("aws.secretsmanager.secret.{tenant}#arn") },
+                } },
+            }),
+            "{tenant}"
+        );
+    }
+    assert!(
+        plan.findings
+            .iter()
+            .all(|f| f.code != "iam-confused-deputy")
+    );
+
+    s.set_var("mesh", "lattice");
+    let plan = s.plan().await;
+    for callee in ["fraud-detection", "reporting"] {
+        let policy = &change(&plan, &format!("aws.vpclattice.auth_policy.{callee}"))["policy"];
+        assert_eq!(
+            policy["Statement"][0]["Condition"]["StringEquals"]["aws:PrincipalAccount"], account,
+            "{callee}"
+        );
+    }
+    assert!(
+        plan.findings
+            .iter()
+            .all(|f| f.code != "iam-confused-deputy")
+    );
+    for example in ["examples/fargate-secrets.rhai", "examples/lattice.rhai"] {
+        let plan = plan_of(example).await;
+        assert!(
+            plan.findings
+                .iter()
+                .all(|f| f.code != "iam-confused-deputy"),
+            "{example}"
+        );
+    }
+}

@@ -119,3 +119,164 @@ async fn the_payment_platform_fails_only_for_want_of_a_certificate() {
     );
     assert_eq!(pci(&s.plan().await), vec![]);
 }
+
+/// A program under review must not be able to lift the compliance gate it
+/// is reviewed by: its `acknowledge("pci-...")` is refused and said so;
+/// the person running payrun acknowledges on the command line or in
+/// payrun.toml, and the plan says who.
+#[test]
+fn only_the_person_running_payrun_acknowledges_a_pci_finding() {
+    let p = crate::support::bin::Project::new(
+        r#"default_tags(#{ DataClassification: "pci" });
+aws::kms::key("data", #{ enable_key_rotation: false });
+acknowledge("pci-key-rotation", "the HSM team rotates it");
+"#,
+    );
+    let program = p.path().join("programs/main.rhai").display().to_string();
+    let plan = |args: &[&str]| {
+        let out = p
+            .payrun()
+            .arg("plan")
+            .args(args)
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).replace(&program, "main.rhai");
+        let finding: Vec<String> = stdout
+            .lines()
+            .skip_while(|l| !l.contains("[pci-key-rotation]"))
+            .take(3)
+            .map(|l| l.trim().to_string())
+            .collect();
+        (out.status.code(), finding)
+    };
+    let refused = "the program's acknowledgement at main.rhai:3:1 is refused: a program may not acknowledge its own compliance findings";
+    let message = "aws.kms.key.data: `enable_key_rotation: false`: the key protecting account data never rotates";
+    let remedy =
+        "remedy: leave `enable_key_rotation` out (payrun turns rotation on) or set it to true";
+    let source = "source: PCI DSS v4.0.1 Requirement 3.7.4 (cryptographic keys are changed at the end of their cryptoperiod)";
+
+    assert_eq!(
+        plan(&[]),
+        (
+            Some(1),
+            vec![
+                format!("error [pci-key-rotation]: {message} ({refused})"),
+                format!(
+                    "{remedy}; or accept it knowingly: --acknowledge pci-key-rotation=\"REASON\" (or `pci-key-rotation = \"REASON\"` under [acknowledge] in payrun.toml)"
+                ),
+                source.to_string(),
+            ]
+        )
+    );
+    assert_eq!(
+        plan(&[
+            "--acknowledge",
+            "pci-key-rotation=keys rotate in the HSM, QSA ticket 4711"
+        ]),
+        (
+            Some(0),
+            vec![
+                format!(
+                    "warning [pci-key-rotation]: {message} (acknowledged on the command line by --acknowledge: keys rotate in the HSM, QSA ticket 4711; {refused})"
+                ),
+                remedy.to_string(),
+                source.to_string(),
+            ]
+        )
+    );
+    p.add_to_project_file(
+        "\n[acknowledge]\npci-key-rotation = \"keys rotate in the HSM, QSA ticket 4711\"\n",
+    );
+    assert_eq!(
+        plan(&[]),
+        (
+            Some(0),
+            vec![
+                format!(
+                    "warning [pci-key-rotation]: {message} (acknowledged in payrun.toml: keys rotate in the HSM, QSA ticket 4711; {refused})"
+                ),
+                remedy.to_string(),
+                source.to_string(),
+            ]
+        )
+    );
+}
+
+/// Findings outside the compliance gate stay the program's to acknowledge.
+#[tokio::test]
+async fn a_program_acknowledges_its_other_findings() {
+    let s = Stack::product(
+        r#"plan_error("the widget is past its support", "use the gadget");
+acknowledge("program", "QA keeps the widget until March");
+"#,
+    );
+    let plan = s.plan().await;
+    let f = plan.findings.iter().find(|f| f.code == "program").unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(
+        f.message
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        "the widget is past its support (acknowledged in the program at main.rhai:2:1: QA keeps the widget until March)"
+    );
+}
+
+const TRUSTS_A_SERVICE: &str = r#"
+default_tags(#{ DataClassification: config.vars.class ?? "pci" });
+aws::iam::role("lambda", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ Service: ["lambda.amazonaws.com", "events.amazonaws.com"] }, Action: "sts:AssumeRole",
+    }] },
+});
+aws::iam::role("scoped", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole",
+        Condition: #{ StringEquals: #{ "aws:sourceaccount": "123456789012" } },
+    }] },
+});
+aws::iam::role("people", #{
+    assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole",
+    }] },
+});
+acknowledge("iam-confused-deputy", "the function is ours");
+"#;
+
+/// A service principal trusted with no source condition, in scope: an
+/// error naming the role, where it is declared and the fix; the program
+/// cannot acknowledge it away.
+#[tokio::test]
+async fn a_service_trust_without_a_source_condition_is_a_confused_deputy() {
+    let s = Stack::product(TRUSTS_A_SERVICE);
+    let plan = s.plan().await;
+    let found: Vec<_> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "iam-confused-deputy")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = found[0];
+    let program = s.program().display().to_string();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(
+        f.message.replace(&program, "main.rhai"),
+        "aws.iam.role.lambda: lambda.amazonaws.com, events.amazonaws.com may assume this role with no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition, so the service can be made to use it for another account's resources (confused deputy) (the program's acknowledgement at main.rhai:19:1 is refused: a program may not acknowledge its own compliance findings)"
+    );
+    assert_eq!(
+        f.remedy.as_deref().unwrap(),
+        "add to the statement that trusts lambda.amazonaws.com, events.amazonaws.com: `Condition: #{ StringEquals: #{ \"aws:SourceAccount\": net.vpc.owner_id }, ArnLike: #{ \"aws:SourceArn\": \"arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE\" } }`, the account and the resource the service acts for; or accept it knowingly: --acknowledge iam-confused-deputy=\"REASON\" (or `iam-confused-deputy = \"REASON\"` under [acknowledge] in payrun.toml)"
+    );
+    assert_eq!(
+        f.source.as_deref().unwrap().replace(&program, "main.rhai"),
+        "main.rhai:3:11"
+    );
+
+    s.set_var("class", "internal");
+    let plan = s.plan().await;
+    assert!(
+        plan.findings
+            .iter()
+            .all(|f| f.code != "iam-confused-deputy"),
+        "out of scope, no finding"
+    );
+}

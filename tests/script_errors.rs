@@ -217,3 +217,60 @@ fn error_inside_a_stdlib_module_points_at_both_places() {
         )
     );
 }
+
+#[test]
+fn secret_env_refuses_payruns_own_credentials() {
+    let s =
+        Stack::new("fake::secret(\"db\", #{ value: secret_env(\"AWS_SECRET_ACCESS_KEY\") });\n");
+    // Declared or not: payrun's own variables are never a program's.
+    s.allow_secret_env("AWS_SECRET_ACCESS_KEY");
+    assert_eq!(
+        s.error(),
+        concat!(
+            "error: secret_env(\"AWS_SECRET_ACCESS_KEY\") is refused: AWS_* variables are payrun's own: the AWS SDK's credentials and settings\n",
+            "  --> main.rhai:1:30\n",
+            "  |\n",
+            "1 | fake::secret(\"db\", #{ value: secret_env(\"AWS_SECRET_ACCESS_KEY\") });\n",
+            "  |                              ^\n",
+            "  fix: give the secret a variable of its own, e.g. `secret_env(\"DB_PASSWORD\")`, and list it in payrun.toml under [allow]: secret_env = [\"DB_PASSWORD\"]"
+        )
+    );
+}
+
+#[test]
+fn secret_env_reads_only_declared_variables() {
+    let s = Stack::new("fake::secret(\"db\", #{ value: secret_env(\"DB_PASSWORD\") });\n");
+    s.allow_secret_env("API_TOKEN");
+    assert_eq!(
+        s.error(),
+        concat!(
+            "error: secret_env(\"DB_PASSWORD\"): the project does not declare `DB_PASSWORD` as a secret variable\n",
+            "  --> main.rhai:1:30\n",
+            "  |\n",
+            "1 | fake::secret(\"db\", #{ value: secret_env(\"DB_PASSWORD\") });\n",
+            "  |                              ^\n",
+            "  fix: add it to payrun.toml under [allow]: secret_env = [\"API_TOKEN\", \"DB_PASSWORD\"]"
+        )
+    );
+}
+
+#[test]
+fn secret_env_refuses_an_empty_value() {
+    // SAFETY: this variable is read by this test only.
+    unsafe { std::env::set_var("SCRIPT_ERRORS_EMPTY_SECRET", "") };
+    let s = Stack::new(
+        "fake::secret(\"db\", #{ value: secret_env(\"SCRIPT_ERRORS_EMPTY_SECRET\") });\n",
+    );
+    s.allow_secret_env("SCRIPT_ERRORS_EMPTY_SECRET");
+    assert_eq!(
+        s.error(),
+        concat!(
+            "error: $SCRIPT_ERRORS_EMPTY_SECRET is set but empty: the secret would be an empty string\n",
+            "  --> main.rhai:1:30\n",
+            "  |\n",
+            "1 | fake::secret(\"db\", #{ value: secret_env(\"SCRIPT_ERRORS_EMPTY_SECRET\") });\n",
+            "  |                              ^\n",
+            "  fix: export SCRIPT_ERRORS_EMPTY_SECRET with the secret's value before plan and apply"
+        )
+    );
+}

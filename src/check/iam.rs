@@ -1,7 +1,8 @@
 //! Security checks of IAM, ECR and Secrets Manager kinds: valid ECR
-//! repository names, a value source for every secret, and policy
-//! statements that allow every action, or a write action on every
-//! resource. (Name lengths are the naming-limit check's.)
+//! repository names, a value source for every secret, policy statements
+//! that allow every action, or a write action on every resource, and, for
+//! programs in PCI DSS scope, roles a service may assume on anyone's
+//! behalf. (Name lengths are the naming-limit check's.)
 
 use serde_json::Value;
 
@@ -9,7 +10,20 @@ use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::script::ResourceSpec;
 
+/// A service may assume a role with no condition on whose behalf it acts.
+pub const CONFUSED_DEPUTY: &str = "iam-confused-deputy";
+
+/// The global condition keys that tie a service's use of a role to this
+/// account, a resource of it, or this organization.
+const SOURCE_KEYS: [&str; 4] = [
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+];
+
 pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
+    let pci = super::pci::in_scope(graph);
     let mut out = Vec::new();
     for address in graph.order() {
         let Some(spec) = graph.spec(address) else {
@@ -18,6 +32,11 @@ pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
         match address.kind() {
             "aws.ecr.repository" => out.extend(repository_name(spec)),
             "aws.secretsmanager.secret" => out.extend(secret_value(spec)),
+            "aws.iam.role" if pci => {
+                if let Some(trust) = spec.args.get("assume_role_policy") {
+                    out.extend(confused_deputy(spec, trust));
+                }
+            }
             "aws.iam.policy" | "aws.iam.role_policy" => {
                 if let Some(policy) = spec.args.get("policy") {
                     out.extend(broad_statements(spec, policy));
@@ -103,13 +122,8 @@ fn read_only(action: &str) -> bool {
 /// action, or a write action on every resource (a published policy such as
 /// the load balancer controller's has several: one line, not nine).
 fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
-    let statements = match policy.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(one @ Value::Object(_)) => vec![one],
-        _ => Vec::new(),
-    };
     let mut problems = Vec::new();
-    for (i, st) in statements.into_iter().enumerate() {
+    for (i, st) in statements(policy).into_iter().enumerate() {
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
@@ -143,6 +157,72 @@ fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
         .remedy("name the actions and the resources (ARNs) each statement needs")
         .source(spec.pos.to_string()),
     ]
+}
+
+fn statements(policy: &Value) -> Vec<&Value> {
+    match policy.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    }
+}
+
+/// Does the statement's `Condition` name one of the source keys, under any
+/// operator? (Condition keys are case-insensitive.)
+fn has_source_condition(statement: &Value) -> bool {
+    let Some(Value::Object(operators)) = statement.get("Condition") else {
+        return false;
+    };
+    operators.values().filter_map(Value::as_object).any(|keys| {
+        keys.keys()
+            .any(|k| SOURCE_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)))
+    })
+}
+
+/// A trust policy that lets an AWS service (`*.amazonaws.com`) assume the
+/// role with no source condition: the service can be led to act with the
+/// role on behalf of a resource in another account (the cross-service
+/// confused deputy). PCI DSS scope only: it is an error there. AWS
+/// documents the source keys for service roles in general and names no
+/// service principal that refuses them, so none is exempt.
+fn confused_deputy(spec: &ResourceSpec, trust: &Value) -> Option<Finding> {
+    let parsed;
+    let trust = match trust {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text).ok()?;
+            &parsed
+        }
+        other => other,
+    };
+    let mut services: Vec<&str> = Vec::new();
+    for st in statements(trust) {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") || has_source_condition(st) {
+            continue;
+        }
+        for service in strings(st.get("Principal").and_then(|p| p.get("Service"))) {
+            if service.ends_with(".amazonaws.com") && !services.contains(&service) {
+                services.push(service);
+            }
+        }
+    }
+    if services.is_empty() {
+        return None;
+    }
+    let who = services.join(", ");
+    Some(
+        Finding::error(
+            CONFUSED_DEPUTY,
+            format!(
+                "{}: {who} may assume this role with no aws:SourceAccount, aws:SourceArn or aws:SourceOrgID condition, so the service can be made to use it for another account's resources (confused deputy)",
+                spec.address
+            ),
+        )
+        .at(&spec.address)
+        .remedy(format!(
+            "add to the statement that trusts {who}: `Condition: #{{ StringEquals: #{{ \"aws:SourceAccount\": net.vpc.owner_id }}, ArnLike: #{{ \"aws:SourceArn\": \"arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE\" }} }}`, the account and the resource the service acts for"
+        ))
+        .source(spec.pos.to_string()),
+    )
 }
 
 #[cfg(test)]

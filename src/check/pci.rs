@@ -44,7 +44,7 @@ const MODERN_TLS_POLICIES: &[&str] = &[
 
 /// Is the program in PCI DSS scope: does any resource carry
 /// `DataClassification = pci`?
-fn in_scope(graph: &DesiredGraph) -> bool {
+pub(super) fn in_scope(graph: &DesiredGraph) -> bool {
     graph.order().iter().any(|a| {
         graph
             .spec(a)

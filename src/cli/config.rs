@@ -1,6 +1,7 @@
 //! Configuration: payrun.toml, flags and environment resolved into the
 //! decisions a command needs (program, stack, suffix, region, vars).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::address::validate_purpose;
 use crate::error::Error;
-use crate::script::ScriptConfig;
+use crate::script::{Acknowledgement, ScriptConfig, secret_env_refusal};
 
 use super::args::Global;
 
@@ -25,6 +26,21 @@ pub struct ProjectFile {
     pub endpoint_url: Option<String>,
     #[serde(default)]
     pub vars: toml::Table,
+    /// `CODE = "REASON"`: findings accepted knowingly, as `--acknowledge`.
+    #[serde(default)]
+    pub acknowledge: BTreeMap<String, String>,
+    /// What the program may reach on the machine running payrun.
+    #[serde(default)]
+    pub allow: Allow,
+}
+
+/// payrun.toml's `[allow]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    /// The environment variables `secret_env("NAME")` may read.
+    #[serde(default)]
+    pub secret_env: Vec<String>,
 }
 
 /// The project: the directory holding payrun.toml (or the current one).
@@ -45,7 +61,7 @@ impl Project {
                 })?;
                 let file: ProjectFile = toml::from_str(&text).map_err(|e| {
                     Error::Config(format!(
-                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url and [vars]",
+                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars], [acknowledge] and [allow]",
                         candidate.display(),
                         e.to_string().trim()
                     ))
@@ -73,6 +89,10 @@ pub struct Resolved {
     pub vars: Map<String, Value>,
     /// `--acknowledge CODE=REASON`: (code, reason).
     pub acknowledge: Vec<(String, String)>,
+    /// payrun.toml's `[acknowledge]`: (code, reason).
+    pub acknowledge_in_project: Vec<(String, String)>,
+    /// Variables `secret_env` may read: payrun.toml's `[allow] secret_env`.
+    pub secret_env: Vec<String>,
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub endpoint_url: Option<String>,
@@ -159,6 +179,16 @@ impl Resolved {
                 }
             }
         }
+        let mut acknowledge_in_project = Vec::new();
+        for (code, reason) in &project.file.acknowledge {
+            if code.trim().is_empty() || reason.trim().is_empty() {
+                return Err(Error::Config(format!(
+                    "payrun.toml: [acknowledge] `{code}` needs a finding code and a reason\n  fix: write `eks-version-unsupported = \"QA mirror of production until the upgrade\"` under [acknowledge]"
+                )));
+            }
+            acknowledge_in_project.push((code.trim().to_string(), reason.trim().to_string()));
+        }
+        let secret_env = declared_secret_env(&project.file.allow.secret_env, &[])?;
         let mut stdlib_dirs: Vec<PathBuf> = global.stdlib.clone();
         stdlib_dirs.push(project.root.join("stdlib"));
         if let Some(dir) = program.parent() {
@@ -203,6 +233,8 @@ impl Resolved {
             region,
             vars,
             acknowledge,
+            acknowledge_in_project,
+            secret_env,
             stdlib_dirs,
             state_dir,
             endpoint_url: global
@@ -219,10 +251,37 @@ impl Resolved {
             stack: self.stack.clone(),
             vars: self.vars.clone(),
             stdlib_dirs: self.stdlib_dirs.clone(),
+            acknowledged: self
+                .acknowledge_in_project
+                .iter()
+                .map(|(code, reason)| Acknowledgement::in_project_file(code, reason))
+                .collect(),
+            secret_env: self.secret_env.clone(),
         }
     }
 }
 
+/// The variables a program may read with `secret_env`: those payrun.toml
+/// declares (`[allow] secret_env`) and those named by `--secret-env NAME`
+/// flags, each a variable name that is not one of payrun's own.
+fn declared_secret_env(in_project: &[String], flags: &[String]) -> Result<Vec<String>, Error> {
+    let sources = in_project
+        .iter()
+        .map(|n| ("payrun.toml: [allow] secret_env", n))
+        .chain(flags.iter().map(|n| ("--secret-env", n)));
+    let mut names: Vec<String> = Vec::new();
+    for (source, name) in sources {
+        if let Some(why) = secret_env_refusal(name) {
+            return Err(Error::Config(format!(
+                "{source} names `{name}`: {why}\n  fix: remove `{name}` there and give the secret a variable of its own, e.g. DB_PASSWORD"
+            )));
+        }
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Ok(names)
+}
 /// `--var azs=3` is a number, `--var ha=true` a boolean, `--var
 /// cidrs=["10.0.0.0/8"]` a JSON array or map, anything else text. A decimal
 /// stays text: `--var k8s_version=1.30` is the version "1.30", not 1.3.

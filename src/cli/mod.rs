@@ -30,12 +30,37 @@ pub fn run() -> i32 {
     }
 }
 
+/// Dependencies log what goes over the wire below `info`: the AWS SDK
+/// prints request and response bodies (`SecretString` of CreateSecret and
+/// PutSecretValue) at debug and trace. So every target but payrun's own is
+/// capped at `info` whatever `PAYRUN_LOG` says, and the Kubernetes client,
+/// which logs whole response bodies at `warn` when it cannot parse them, at
+/// `error`. `PAYRUN_LOG_WIRE=1` lifts the caps, with a warning.
 fn init_logging() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("PAYRUN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    let wire = std::env::var_os("PAYRUN_LOG_WIRE").is_some_and(|v| v == "1");
+    let caps = (!wire).then(|| {
+        Targets::new()
+            .with_default(LevelFilter::INFO)
+            .with_target("payrun", LevelFilter::TRACE)
+            .with_target("kube_client", LevelFilter::ERROR)
+    });
+    if wire {
+        eprintln!(
+            "warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; they may contain secrets and credentials: keep them out of CI logs, tickets and chat"
+        );
+    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(caps)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false),
+        )
         .try_init();
 }

@@ -2,9 +2,8 @@
 //! and the stdlib module resolver.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 
-use rhai::module_resolvers::{FileModuleResolver, ModuleResolversCollection};
 use rhai::{
     Dynamic, Engine, EvalAltResult, ImmutableString, Map as RhaiMap, Module, NativeCallContext,
     Position, Shared,
@@ -15,6 +14,7 @@ use crate::finding::Finding;
 use crate::provider::{KindSchema, Registry};
 
 use super::cidr::cidr_subnet;
+use super::confinement::{ConfinedResolver, Confinement};
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
 use super::recorder::{Recorder, fault};
@@ -28,7 +28,8 @@ pub fn create_engine(
     recorder: &Recorder,
     registry: &Registry,
     config: Dynamic,
-    stdlib_dirs: &[PathBuf],
+    confinement: &Confinement,
+    secret_env: &[String],
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -69,15 +70,9 @@ pub fn create_engine(
         engine.register_static_module(name, Shared::new(module));
     }
     register_host_functions(&mut engine, recorder, registry, config);
-    register_stdlib_json(&mut engine, stdlib_dirs.to_vec());
-
-    let mut resolvers = ModuleResolversCollection::new();
-    for dir in stdlib_dirs {
-        let mut r = FileModuleResolver::new_with_path(dir);
-        r.enable_cache(true);
-        resolvers.push(r);
-    }
-    engine.set_module_resolver(resolvers);
+    super::secret_env::register(&mut engine, secret_env.to_vec());
+    register_stdlib_json(&mut engine, confinement.clone());
+    engine.set_module_resolver(ConfinedResolver::new(confinement.clone()));
     engine
 }
 
@@ -207,25 +202,6 @@ fn register_host_functions(
             Ok(())
         },
     );
-    engine.register_fn(
-        "secret_env",
-        |ctx: NativeCallContext,
-         name: ImmutableString|
-         -> Result<SecretSource, Box<EvalAltResult>> {
-            let ok =
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
-                return Err(fault(
-                    format!("`{name}` is not an environment variable name"),
-                    "use letters, digits and `_`, e.g. `DB_PASSWORD`",
-                    ctx.call_position(),
-                ));
-            }
-            Ok(SecretSource {
-                env: name.to_string(),
-            })
-        },
-    );
     let r = recorder.clone();
     engine.register_fn(
         "default_tags",
@@ -295,8 +271,9 @@ fn register_host_functions(
 
 /// `stdlib_json("file.json")`: a JSON document kept beside the stdlib
 /// modules (a published IAM policy, say), as a map. Only plain file names in
-/// the stdlib directories are read.
-fn register_stdlib_json(engine: &mut Engine, dirs: Vec<PathBuf>) {
+/// the stdlib directories are read, and only when their real path stays
+/// inside the confinement.
+fn register_stdlib_json(engine: &mut Engine, confinement: Confinement) {
     engine.register_fn(
         "stdlib_json",
         move |ctx: NativeCallContext,
@@ -314,16 +291,15 @@ fn register_stdlib_json(engine: &mut Engine, dirs: Vec<PathBuf>) {
                     pos,
                 ));
             }
-            let Some(path) = dirs
-                .iter()
-                .map(|d| d.join(name.as_str()))
-                .find(|p| p.is_file())
-            else {
+            let what = format!("stdlib_json(\"{name}\")");
+            let Some(path) = confinement.find(Path::new(name.as_str()), &what, pos)? else {
                 return Err(fault(
                     format!("no stdlib file `{name}`"),
                     format!(
                         "put it in one of {}",
-                        dirs.iter()
+                        confinement
+                            .search_dirs()
+                            .iter()
                             .map(|d| d.display().to_string())
                             .collect::<Vec<_>>()
                             .join(", ")

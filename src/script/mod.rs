@@ -2,10 +2,12 @@
 //! leaves this module.
 
 mod cidr;
+mod confinement;
 mod engine;
 mod error;
 mod handle;
 mod recorder;
+mod secret_env;
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +19,8 @@ use crate::suggest::did_you_mean;
 
 pub use cidr::cidr_subnet;
 pub use error::{ScriptError, SourcePos};
-pub use recorder::{Acknowledgement, Export, Program, ResourceSpec};
+pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
+pub use secret_env::secret_env_refusal;
 
 use recorder::{Fault, Recorder};
 
@@ -28,8 +31,14 @@ pub struct ScriptConfig {
     pub region: String,
     pub stack: String,
     pub vars: Map<String, Value>,
-    /// Searched in order for `import "name"`.
+    /// Searched in order for `import "name"`. A program reads files only
+    /// from these and from its own directory.
     pub stdlib_dirs: Vec<PathBuf>,
+    /// Acknowledgements made outside the program (payrun.toml), added to
+    /// the program's.
+    pub acknowledged: Vec<Acknowledgement>,
+    /// The environment variables `secret_env` may read.
+    pub secret_env: Vec<String>,
 }
 
 /// Run the program at `path`.
@@ -54,11 +63,13 @@ pub fn evaluate(
         "vars": config.vars,
     }))
     .expect("config converts");
+    let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
     let engine = engine::create_engine(
         &recorder,
         registry,
         config_value.clone(),
-        &config.stdlib_dirs,
+        &confinement,
+        &config.secret_env,
     );
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
@@ -69,7 +80,11 @@ pub fn evaluate(
     engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
-    Ok(recorder.finish(|k| registry.schema(k)))
+    let mut program = recorder.finish(|k| registry.schema(k));
+    program
+        .acknowledged
+        .extend(config.acknowledged.iter().cloned());
+    Ok(program)
 }
 
 fn pos_in(file: &str, p: Position) -> Option<SourcePos> {

@@ -49,13 +49,68 @@ pub struct Program {
     pub acknowledged: Vec<Acknowledgement>,
 }
 
-/// A finding code the program knowingly accepts.
+/// A finding code knowingly accepted, with the reason and who accepted it.
 #[derive(Clone, Debug)]
 pub struct Acknowledgement {
     pub code: String,
     pub reason: String,
-    /// Where it was given: `file:line:col`, or `--acknowledge`.
+    /// Where it was given: [`Acknowledgement::COMMAND_LINE`],
+    /// [`Acknowledgement::PROJECT_FILE`], or the program's `file:line:col`.
     pub at: String,
+}
+
+/// Who acknowledged a finding: the person running payrun (flags,
+/// payrun.toml) or the program under review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AcknowledgedBy {
+    CommandLine,
+    ProjectFile,
+    Program,
+}
+
+impl Acknowledgement {
+    /// `at` of `--acknowledge CODE=REASON`.
+    pub const COMMAND_LINE: &'static str = "--acknowledge";
+    /// `at` of an entry of payrun.toml's `[acknowledge]` table.
+    pub const PROJECT_FILE: &'static str = "payrun.toml";
+
+    pub fn on_command_line(code: &str, reason: &str) -> Self {
+        Self {
+            code: code.to_string(),
+            reason: reason.to_string(),
+            at: Self::COMMAND_LINE.to_string(),
+        }
+    }
+
+    pub fn in_project_file(code: &str, reason: &str) -> Self {
+        Self {
+            code: code.to_string(),
+            reason: reason.to_string(),
+            at: Self::PROJECT_FILE.to_string(),
+        }
+    }
+
+    /// A program's position is always `file:line:col`, so it never reads
+    /// as one of the two outside sources.
+    pub fn by(&self) -> AcknowledgedBy {
+        match self.at.as_str() {
+            Self::COMMAND_LINE => AcknowledgedBy::CommandLine,
+            Self::PROJECT_FILE => AcknowledgedBy::ProjectFile,
+            _ => AcknowledgedBy::Program,
+        }
+    }
+
+    /// How the plan names it: `on the command line by --acknowledge:
+    /// REASON`, `in payrun.toml: REASON`, `in the program at F:L:C: REASON`.
+    pub fn describe(&self) -> String {
+        match self.by() {
+            AcknowledgedBy::CommandLine => {
+                format!("on the command line by --acknowledge: {}", self.reason)
+            }
+            AcknowledgedBy::ProjectFile => format!("in payrun.toml: {}", self.reason),
+            AcknowledgedBy::Program => format!("in the program at {}: {}", self.at, self.reason),
+        }
+    }
 }
 
 /// A builder's complaint, carried through Rhai as the error value.

@@ -23,6 +23,14 @@ impl Project {
         Self { dir }
     }
 
+    /// Append `toml` to the project's payrun.toml.
+    pub fn add_to_project_file(&self, toml: &str) {
+        let file = self.dir.path().join("payrun.toml");
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(toml);
+        std::fs::write(file, text).unwrap();
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

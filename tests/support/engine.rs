@@ -28,6 +28,8 @@ pub struct Stack {
     pub vars: Mutex<serde_json::Map<String, serde_json::Value>>,
     /// The AWS provider on moto, for stacks made with [`Stack::aws`].
     pub aws: Option<Arc<AwsProvider>>,
+    /// The variables the program may read with `secret_env`.
+    pub secret_env: Mutex<Vec<String>>,
 }
 
 impl Stack {
@@ -46,6 +48,7 @@ impl Stack {
             suffix: "qa".into(),
             vars: Mutex::default(),
             aws: None,
+            secret_env: Mutex::default(),
         };
         s.write(program);
         s
@@ -88,6 +91,12 @@ impl Stack {
             .insert(name.to_string(), value.into());
     }
 
+    /// Declare `name` as a variable `secret_env` may read, as payrun.toml's
+    /// `[allow] secret_env` does.
+    pub fn allow_secret_env(&self, name: &str) {
+        self.secret_env.lock().unwrap().push(name.to_string());
+    }
+
     /// AWS operations sent so far by this stack's provider.
     pub fn aws_calls(&self) -> BTreeMap<String, u64> {
         self.aws.as_ref().map(|a| a.api_calls()).unwrap_or_default()
@@ -111,6 +120,8 @@ impl Stack {
                 self.dir.path().join("stdlib"),
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
             ],
+            acknowledged: Vec::new(),
+            secret_env: self.secret_env.lock().unwrap().clone(),
         }
     }
 

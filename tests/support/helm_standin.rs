@@ -1,7 +1,11 @@
 //! A `helm` stand-in: a script that records its arguments and keeps
 //! releases as files (status, values, revision), answering `upgrade
 //! --install`, `status -o json`, `get values -o json` and `uninstall` the
-//! way helm does for the flags payrun passes.
+//! way helm 3 does for the flags payrun passes. Like helm, every command
+//! first reaches the cluster: a missing kubeconfig file, context, cluster
+//! entry or credential plugin, or a server that does not answer, fails
+//! with helm's `Kubernetes cluster unreachable` error before any release
+//! is looked at.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -15,6 +19,16 @@ set -eu
 state="$(dirname "$0")/state"
 mkdir -p "$state"
 printf '%s\n' "$*" >> "$state/calls"
+kubeconfig="${KUBECONFIG:-${HOME:-}/.kube/config}"; context=""
+prev=""
+for arg in "$@"; do
+  case "$prev" in
+    --kubeconfig) kubeconfig="$arg" ;;
+    --kube-context) context="$arg" ;;
+  esac
+  prev="$arg"
+done
+"$(dirname "$0")/reach-cluster" "$kubeconfig" "$context"
 cmd="$1"; shift
 case "$cmd" in
   upgrade)
@@ -25,7 +39,6 @@ case "$cmd" in
       case "$1" in
         --version) version="$2"; shift ;;
         --values) values="$2"; shift ;;
-        --kubeconfig) [ -f "$2" ] || { echo "Error: kubeconfig $2 not found" >&2; exit 1; }; shift ;;
       esac
       shift
     done
@@ -58,6 +71,42 @@ case "$cmd" in
 esac
 "#;
 
+/// What helm's client does before any command: load the kubeconfig, pick
+/// the context and its cluster, and reach the server; each failure worded
+/// as client-go words it, wrapped as helm wraps it.
+const REACH_CLUSTER: &str = r#"
+import json, shutil, socket, sys, urllib.parse
+
+def unreachable(why):
+    print(f"Error: Kubernetes cluster unreachable: {why}", file=sys.stderr)
+    sys.exit(1)
+
+path, context = sys.argv[1], sys.argv[2]
+try:
+    with open(path) as f:
+        config = json.load(f)
+except FileNotFoundError:
+    unreachable(f"stat {path}: no such file or directory")
+name = context or config.get("current-context", "")
+ctx = next((c["context"] for c in config.get("contexts", []) if c["name"] == name), None)
+if ctx is None:
+    unreachable(f'context "{name}" does not exist')
+cluster = next((c["cluster"] for c in config.get("clusters", []) if c["name"] == ctx["cluster"]), None)
+if cluster is None:
+    unreachable(f'cluster "{ctx["cluster"]}" does not exist')
+server = cluster["server"]
+user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
+plugin = user.get("exec", {}).get("command")
+if plugin and not shutil.which(plugin):
+    unreachable(f'Get "{server}/version": getting credentials: exec: executable {plugin} not found')
+url = urllib.parse.urlsplit(server)
+port = url.port or (443 if url.scheme == "https" else 80)
+try:
+    socket.create_connection((url.hostname, port), timeout=2).close()
+except OSError:
+    unreachable(f'Get "{server}/version": dial tcp {url.hostname}:{port}: connect: connection refused')
+"#;
+
 pub struct HelmStandIn {
     pub dir: TempDir,
 }
@@ -68,6 +117,10 @@ impl HelmStandIn {
         let script = dir.path().join("helm");
         std::fs::write(&script, SCRIPT).unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+        let reach = dir.path().join("reach-cluster");
+        std::fs::write(&reach, format!("#!{python}\n{REACH_CLUSTER}")).unwrap();
+        std::fs::set_permissions(&reach, std::fs::Permissions::from_mode(0o755)).unwrap();
         Self { dir }
     }
 
@@ -107,6 +160,13 @@ impl HelmStandIn {
             values.to_string(),
         )
         .unwrap();
+    }
+
+    /// Uninstall `release` behind payrun's back.
+    pub fn forget(&self, release: &str) {
+        for what in ["status", "values", "rev"] {
+            let _ = std::fs::remove_file(self.state().join(format!("{release}.{what}")));
+        }
     }
 
     /// Make every following upgrade fail with `why`.

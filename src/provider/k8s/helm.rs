@@ -273,13 +273,10 @@ impl HelmProvider {
         cmd.extend(cluster_flags.iter().cloned());
         let out = self.run(&cmd).await?;
         if !out.ok {
-            if out.stderr.contains("not found") {
+            if release_not_found(&out.stderr, RELEASE_NOT_FOUND) {
                 return Ok(None);
             }
-            return Err(ProviderError::new(format!(
-                "helm status {name}: {}",
-                out.stderr
-            )));
+            return Err(helm_failed(&format!("helm status {name}"), &out.stderr));
         }
         serde_json::from_str(&out.stdout)
             .map(Some)
@@ -304,10 +301,7 @@ impl HelmProvider {
         cmd.extend(cluster_flags.iter().cloned());
         let out = self.run(&cmd).await?;
         if !out.ok {
-            return Err(ProviderError::new(format!(
-                "helm get values {name}: {}",
-                out.stderr
-            )));
+            return Err(helm_failed(&format!("helm get values {name}"), &out.stderr));
         }
         let v: Value = serde_json::from_str(out.stdout.trim())
             .map_err(|e| ProviderError::new(format!("helm get values {name}: {e}")))?;
@@ -395,13 +389,10 @@ impl Provider for HelmProvider {
         ];
         cmd.extend(flags);
         let out = self.run(&cmd).await?;
-        if !out.ok && !out.stderr.contains("not found") {
-            return Err(ProviderError::new(format!(
-                "helm uninstall {name}: {}",
-                out.stderr
-            )));
+        if out.ok || release_not_found(&out.stderr, &uninstall_not_found(name)) {
+            return Ok(());
         }
-        Ok(())
+        Err(helm_failed(&format!("helm uninstall {name}"), &out.stderr))
     }
 
     /// `upgrade --install` is idempotent: a release made before a crash is
@@ -413,6 +404,31 @@ impl Provider for HelmProvider {
     async fn preflight(&self, _kinds: &[&str]) -> Result<(), ProviderError> {
         self.helm().map(|_| ())
     }
+}
+
+/// What helm 3 prints when `status` or `get` finds no release: its storage
+/// driver's `ErrReleaseNotFound` (pkg/storage/driver/driver.go).
+const RELEASE_NOT_FOUND: &str = "Error: release: not found";
+
+/// What `helm uninstall` prints for a release it has no record of
+/// (pkg/action/uninstall.go wraps `ErrReleaseNotFound` with the name).
+fn uninstall_not_found(name: &str) -> String {
+    format!("Error: uninstall: Release not loaded: {name}: release: not found")
+}
+
+/// Did helm say that the release does not exist, in exactly its words? Its
+/// last line is the error; lines before it are warnings (a group-readable
+/// kubeconfig, say). Any other failure, "not found" in it or not (a missing
+/// kubeconfig, context or credential plugin, an unreachable cluster, a
+/// denied query), says nothing about the release, which may well be live.
+fn release_not_found(stderr: &str, expected: &str) -> bool {
+    stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) == Some(expected)
+}
+
+fn helm_failed(what: &str, stderr: &str) -> ProviderError {
+    ProviderError::new(format!("{what} failed: {stderr}"))
+        .with_code("HelmFailed")
+        .with_fix("make the release's kubeconfig and context exist and reach the cluster, then run payrun again; the release stays in state until helm says it is gone")
 }
 
 /// Helm kinds in a list of kinds.
@@ -434,6 +450,41 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         drop(file);
         assert!(!path.exists());
+    }
+
+    /// Guards against a delete that "succeeds" when helm could not look:
+    /// only helm's own release-not-found errors mean the release is gone.
+    #[test]
+    fn only_helms_release_not_found_means_gone() {
+        let gone = uninstall_not_found("lb");
+        assert_eq!(
+            gone,
+            "Error: uninstall: Release not loaded: lb: release: not found"
+        );
+        assert!(release_not_found(&gone, &gone));
+        assert!(release_not_found(
+            &format!(
+                "WARNING: Kubernetes configuration file is group-readable. This is insecure. Location: /k\n{gone}\n"
+            ),
+            &gone
+        ));
+        assert!(release_not_found(
+            "Error: release: not found",
+            RELEASE_NOT_FOUND
+        ));
+        for other in [
+            "Error: Kubernetes cluster unreachable: context \"prod\" does not exist",
+            "Error: Kubernetes cluster unreachable: invalid configuration: context was not found for specified context: prod",
+            "Error: Kubernetes cluster unreachable: stat /nowhere: no such file or directory",
+            "Error: Kubernetes cluster unreachable: Get \"https://10.0.0.1/version\": getting credentials: exec: executable aws not found in $PATH",
+            "Error: uninstall: Release not loaded: lb: query: failed to query with labels: secrets is forbidden: User \"x\" cannot list resource \"secrets\"",
+            "Error: uninstall: Release not loaded: other: release: not found",
+            "Error: namespaces \"payments\" not found",
+            "",
+        ] {
+            assert!(!release_not_found(other, &gone), "{other}");
+            assert!(!release_not_found(other, RELEASE_NOT_FOUND), "{other}");
+        }
     }
 
     #[test]
