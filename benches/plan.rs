@@ -93,6 +93,7 @@ fn main() {
         .block_on(make_plan(
             Some((&graph, &program)),
             &state,
+            &payrun::state::StackKey::from_bytes([7; 32]),
             &registry,
             "bench",
             PlanOptions {

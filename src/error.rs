@@ -1,7 +1,7 @@
 //! `Error`: the top-level error, one variant per stage. Every error exits 1.
 
 use crate::apply::ApplyError;
-use crate::plan::PlanError;
+use crate::plan::{PlanError, SavedPlanError};
 use crate::script::ScriptError;
 use crate::state::StateError;
 
@@ -17,6 +17,8 @@ pub enum Error {
     Plan(#[from] PlanError),
     #[error("error: {0}")]
     Apply(#[from] ApplyError),
+    #[error("error: {0}")]
+    SavedPlan(#[from] SavedPlanError),
     #[error("error: {0}")]
     Refused(String),
 }

@@ -4,9 +4,10 @@
 //!   known until that resource exists.
 //! * `{"$template": ["arn:", {"$ref": ...}, "/x"]}`: a string built from text
 //!   and refs (interpolation and concatenation in the script).
-//! * `{"$secret": {"env": "DB_PASSWORD", "digest": "sha256:..."}}`: a secret
-//!   read from the environment right before the provider call. Only the name
-//!   of its source and a digest are ever stored, planned or logged.
+//! * `{"$secret": {"env": "DB_PASSWORD", "digest": "hmac-sha256:..."}}`: a
+//!   secret read from the environment right before the provider call. Only
+//!   the name of its source and a digest keyed by the stack key
+//!   ([`crate::state::StackKey`]) are ever stored, planned or logged.
 //!
 //! In the script a ref is a string carrying a private-use sentinel, so it
 //! survives interpolation, concatenation and nesting; [`decode_script_strings`]
@@ -16,7 +17,6 @@
 //! substitutes it once the value is known.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::address::Address;
 
@@ -141,10 +141,6 @@ pub fn secret_marker(env: &str, digest: Option<String>) -> Value {
         inner.insert("digest".into(), Value::String(d));
     }
     json!({ "$secret": inner })
-}
-
-pub fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// Every ref inside `v`, in order of appearance.

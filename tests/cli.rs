@@ -85,7 +85,7 @@ fn validate_plan_apply_state_output_destroy() {
         .success()
         .stdout(contains("\"fake.subnet.a\" -> \"fake.network.main\""));
 
-    let state = std::fs::metadata(p.path().join(".payrun/main-qa.json")).unwrap();
+    let state = std::fs::metadata(p.path().join(".payrun/main.qa.json")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(state.permissions().mode() & 0o777, 0o600);
 
@@ -169,13 +169,13 @@ fn this_host() -> String {
 #[test]
 fn a_live_lock_is_waited_for_then_refused_naming_its_holder() {
     let p = Project::new(PROGRAM);
-    let held = hold_lock(&p, "main-qa", &this_host());
+    let held = hold_lock(&p, "main.qa", &this_host());
     p.payrun()
         .args(["apply", "--auto-approve", "--lock-timeout", "1s"])
         .assert()
         .code(1)
         .stderr(contains(format!(
-            "state for stack `main-qa` is locked by pid {} on ci@",
+            "state for stack `main.qa` is locked by pid {} on ci@",
             std::process::id()
         )))
         .stderr(contains("(`payrun apply`, since 2026-11-26T00:00:00Z)"))
@@ -199,7 +199,7 @@ fn a_live_lock_is_waited_for_then_refused_naming_its_holder() {
 #[test]
 fn a_lock_of_another_host_needs_unlock_and_the_printed_fix_works() {
     let p = Project::new(PROGRAM);
-    drop(hold_lock(&p, "main-qa", "ci-runner-7"));
+    drop(hold_lock(&p, "main.qa", "ci-runner-7"));
     let out = p
         .payrun()
         .args(["apply", "--auto-approve"])
@@ -216,7 +216,7 @@ fn a_lock_of_another_host_needs_unlock_and_the_printed_fix_works() {
         .stderr(contains("the lock stays"));
     run_printed(&p, &fix, "yes\n")
         .success()
-        .stdout(contains("Removed the lock of stack `main-qa`"));
+        .stdout(contains("Removed the lock of stack `main.qa`"));
     p.payrun()
         .args(["apply", "--auto-approve"])
         .assert()
@@ -262,7 +262,7 @@ fn a_process_killed_after_create_leaves_no_duplicate() {
         .args(["apply", "--auto-approve"])
         .assert()
         .success()
-        .stderr(contains("Took over the lock of stack `main-qa` from pid"))
+        .stderr(contains("Took over the lock of stack `main.qa` from pid"))
         .stderr(contains("that process is no longer running"))
         .stderr(contains("1 adopted after an interrupted apply"));
     let subnets = p
@@ -373,7 +373,7 @@ fn script_errors_exit_1_and_make_no_cloud_call() {
         .stderr(contains("programs/main.rhai:1:15"))
         .stderr(contains("fix: did you mean `cidr`?"));
     assert!(!p.cloud().exists());
-    assert!(!p.path().join(".payrun/main-qa.json").exists());
+    assert!(!p.path().join(".payrun/main.qa.json").exists());
 }
 
 #[test]
@@ -484,4 +484,273 @@ fn secret_variables_are_declared_in_payrun_toml() {
         .stderr(contains(
             "payrun.toml: [allow] secret_env names `AWS_SECRET_ACCESS_KEY`: AWS_* variables are payrun's own: the AWS SDK's credentials and settings\n  fix: remove `AWS_SECRET_ACCESS_KEY` there and give the secret a variable of its own, e.g. DB_PASSWORD",
         ));
+}
+
+// Guards the stack name: `{program}-{suffix}` made `payment-eu` with `prod`
+// and `payment` with `eu-prod` one stack, and the second plan destroyed the
+// first program's resources.
+#[test]
+fn dashes_in_program_and_suffix_make_distinct_stacks() {
+    let p = Project::new(PROGRAM);
+    for program in ["payment-eu", "payment"] {
+        std::fs::write(
+            p.path().join(format!("programs/{program}.rhai")),
+            format!(r#"fake::network("{program}", #{{ cidr: "10.0.0.0/16" }});"#),
+        )
+        .unwrap();
+    }
+    for (program, suffix) in [("payment-eu", "prod"), ("payment", "eu-prod")] {
+        p.payrun()
+            .args(["apply", "--auto-approve", "--suffix", suffix])
+            .arg(format!("programs/{program}.rhai"))
+            .assert()
+            .success()
+            .stderr(contains("Resources: 1 added, 0 changed, 0 destroyed."));
+    }
+    assert!(p.path().join(".payrun/payment-eu.prod.json").exists());
+    assert!(p.path().join(".payrun/payment.eu-prod.json").exists());
+    assert_eq!(p.cloud_objects().len(), 2);
+}
+
+#[test]
+fn a_program_name_with_the_stack_separator_is_refused() {
+    let p = Project::new(PROGRAM);
+    std::fs::write(p.path().join("programs/payment.v2.rhai"), PROGRAM).unwrap();
+    p.payrun()
+        .args(["plan", "programs/payment.v2.rhai"])
+        .assert()
+        .code(1)
+        .stderr(
+            "error: program programs/payment.v2.rhai: its name `payment.v2` may hold only letters, digits, `-` and `_` (`.` separates the program from the suffix in the stack name)\n  fix: rename it, e.g. `mv programs/payment.v2.rhai programs/payment-v2.rhai`\n",
+        );
+}
+
+#[test]
+fn a_second_program_on_a_stack_is_refused() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["program"], "programs/main.rhai");
+    std::fs::create_dir_all(p.path().join("other")).unwrap();
+    std::fs::write(p.path().join("other/main.rhai"), PROGRAM).unwrap();
+    for args in [
+        vec!["plan", "other/main.rhai"],
+        vec!["apply", "other/main.rhai", "--auto-approve"],
+        vec!["destroy", "other/main.rhai", "--auto-approve"],
+    ] {
+        p.payrun()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "error: stack `main.qa` belongs to program programs/main.rhai; other/main.rhai cannot plan, apply or destroy it\n  fix: give other/main.rhai a stack of its own: `payrun plan other/main.rhai --suffix qa-2`\n",
+            ));
+    }
+    assert_eq!(p.cloud_objects().len(), 3);
+    p.payrun()
+        .args(["plan", "other/main.rhai", "--suffix", "qa-2"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_stack_under_its_old_file_name_is_read_and_moved() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    let dir = p.path().join(".payrun");
+    std::fs::rename(dir.join("main.qa.json"), dir.join("main-qa.json")).unwrap();
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "Reading the state of stack `main.qa` from its old file {}; the next write moves it to {}.",
+            dir.join("main-qa.json").display(),
+            dir.join("main.qa.json").display()
+        )));
+    assert!(dir.join("main.qa.json").exists());
+    assert!(!dir.join("main-qa.json").exists());
+    assert_eq!(p.cloud_objects().len(), 3);
+}
+
+/// `tf.plan` of `p` as JSON, changed by `edit`, written back.
+fn edit_saved_plan(p: &Project, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = p.path().join("tf.plan");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+type PlanEdit = dyn Fn(&mut serde_json::Value);
+
+const SEAL_REFUSED: &str = "error: tf.plan does not match its seal: it was changed after `payrun plan --out`, or sealed with another stack's key; nothing was applied\n  fix: make a new plan with `payrun plan --out tf.plan`\n";
+
+// Guards saved plans: an edited file could drop its error findings, read
+// any environment variable as a secret or name another stack.
+#[test]
+fn a_tampered_saved_plan_is_refused() {
+    let p = Project::new(PROGRAM);
+    // A stack `main.prod` with a key of its own, for the renamed plan.
+    p.payrun()
+        .args(["plan", "--suffix", "prod"])
+        .assert()
+        .success();
+    let edits: Vec<(&str, Box<PlanEdit>)> = vec![
+        (
+            "a secret marker added",
+            Box::new(|v| {
+                v["plan"]["changes"][0]["after"]["cidr"] =
+                    serde_json::json!({"$secret": {"env": "HOME"}});
+            }),
+        ),
+        (
+            "the stack renamed",
+            Box::new(|v| {
+                v["plan"]["stack"] = "main.prod".into();
+                v["plan"]["suffix"] = "prod".into();
+            }),
+        ),
+        (
+            "one byte changed",
+            Box::new(|v| {
+                let text =
+                    serde_json::to_string(v)
+                        .unwrap()
+                        .replacen("10.0.0.0/16", "10.0.0.0/17", 1);
+                *v = serde_json::from_str(&text).unwrap();
+            }),
+        ),
+        (
+            "an acknowledgement added",
+            Box::new(|v| {
+                v["inputs"]["acknowledge"] = serde_json::json!([["pci-network-open", "approved"]]);
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        p.payrun()
+            .args(["plan", "--out", "tf.plan"])
+            .assert()
+            .success();
+        edit_saved_plan(&p, |v| edit(v));
+        p.payrun()
+            .args(["apply", "tf.plan"])
+            .assert()
+            .code(1)
+            .stderr(SEAL_REFUSED)
+            .stdout("");
+        assert!(p.cloud_objects().is_empty(), "{what}");
+    }
+
+    p.payrun()
+        .args(["plan", "--out", "tf.plan"])
+        .assert()
+        .success();
+    edit_saved_plan(&p, |v| v["plan"]["stack"] = "../../etc/main.qa".into());
+    p.payrun()
+        .args(["apply", "tf.plan"])
+        .assert()
+        .code(1)
+        .stderr("error: tf.plan names stack `../../etc/main.qa`, which is not a payrun stack name; nothing was applied\n  fix: make a new plan with `payrun plan --out tf.plan`\n");
+
+    p.payrun()
+        .args(["plan", "--out", "tf.plan"])
+        .assert()
+        .success();
+    edit_saved_plan(&p, |v| v["plan"]["format"] = "payrun-plan/10".into());
+    p.payrun()
+        .args(["apply", "tf.plan"])
+        .assert()
+        .code(1)
+        .stderr("error: tf.plan is a plan of format payrun-plan/10; this payrun reads payrun-plan/1\n  fix: make a new plan with `payrun plan --out tf.plan`\n");
+    assert!(p.cloud_objects().is_empty());
+}
+
+// The findings of a saved plan are found again at apply: even a plan
+// sealed with the right key cannot carry an error past it.
+#[test]
+fn a_saved_plan_has_its_findings_recomputed() {
+    let p = Project::new(
+        r#"fake::secret("db", #{ value: secret_env("PAYRUN_TEST_CLI_UNSET"), description: "db" });"#,
+    );
+    p.payrun()
+        .args(["plan", "--out", "tf.plan"])
+        .assert()
+        .code(1)
+        .stdout(contains("secret-unset"));
+    let key = std::fs::read(p.path().join(".payrun/main.qa.key")).unwrap();
+    let key = payrun::state::StackKey::from_bytes(key.try_into().unwrap());
+    edit_saved_plan(&p, |v| {
+        v["plan"]["findings"] = serde_json::json!([]);
+        let mut message = b"payrun saved plan seal/1\0".to_vec();
+        message.extend(
+            serde_json::to_vec(&serde_json::json!({ "plan": v["plan"], "inputs": v["inputs"] }))
+                .unwrap(),
+        );
+        v["seal"] = hex::encode(key.mac(&message)).into();
+    });
+    p.payrun()
+        .args(["apply", "tf.plan"])
+        .assert()
+        .code(1)
+        .stderr(contains("the plan has errors; apply refuses to start:\n  error [secret-unset]: fake.secret.db reads a secret from $PAYRUN_TEST_CLI_UNSET, which is not set"));
+    assert!(p.cloud_objects().is_empty());
+
+    std::fs::remove_file(p.path().join("programs/main.rhai")).unwrap();
+    p.payrun()
+        .args(["apply", "tf.plan"])
+        .assert()
+        .code(1)
+        .stderr("error: the program of the saved plan, programs/main.rhai, is gone: its checks cannot run again; nothing was applied\n  fix: restore programs/main.rhai and run `payrun apply tf.plan` again, or make a new plan\n");
+}
+
+// Guards secret values and their plain digests: `printf VALUE | sha256sum`
+// confirmed a secret from any plan artifact.
+#[test]
+fn a_secret_and_its_plain_digest_are_in_no_file_or_output() {
+    use sha2::Digest;
+    let secret = "cli-secret-value-that-must-not-leak";
+    let plain = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+    let p = Project::new(
+        r#"fake::secret("db", #{ value: secret_env("PAYRUN_TEST_CLI_SECRET"), description: "db" });"#,
+    );
+    let mut seen = String::new();
+    for args in [
+        vec!["plan"],
+        vec!["plan", "--json"],
+        vec!["plan", "--out", "tf.plan"],
+        vec!["apply", "tf.plan"],
+        vec!["plan", "--out", "tf.plan"],
+        vec!["apply", "--auto-approve", "--json"],
+        vec!["state", "show", "fake.secret.db"],
+    ] {
+        let out = p
+            .payrun()
+            .env("PAYRUN_TEST_CLI_SECRET", secret)
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        seen.push_str(&String::from_utf8_lossy(&out.stdout));
+        seen.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    for file in [
+        ".payrun/main.qa.json",
+        ".payrun/main.qa.json.backup",
+        "tf.plan",
+    ] {
+        seen.push_str(&std::fs::read_to_string(p.path().join(file)).unwrap());
+    }
+    assert!(seen.contains("hmac-sha256:"), "{seen}");
+    assert!(!seen.contains(secret), "{seen}");
+    assert!(!seen.contains(&plain), "{seen}");
 }

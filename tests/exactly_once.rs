@@ -85,7 +85,7 @@ impl Trial {
     }
 
     fn stack(&self) -> String {
-        format!("main-{}", self.suffix)
+        format!("main.{}", self.suffix)
     }
 
     fn command(&self, endpoint: &str, args: &[&str]) -> std::process::Command {

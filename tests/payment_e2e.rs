@@ -83,7 +83,7 @@ impl Env {
     fn state(&self) -> State {
         LocalStore::new(
             self.state.path(),
-            &format!("payment-{}", self.suffix),
+            &format!("payment.{}", self.suffix),
             self.suffix,
         )
         .load()
@@ -385,7 +385,7 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
         assert!(destroyed.status.success(), "{}", text(&destroyed));
         assert!(env.state().resources.is_empty());
         all_gone(&before).await;
-        let left = ec2_tagged_with(&format!("payment-{}", env.suffix)).await;
+        let left = ec2_tagged_with(&format!("payment.{}", env.suffix)).await;
         assert!(left.is_empty(), "{}: {left:?}", env.suffix);
         assert!(env.kube.keys().is_empty(), "{:?}", env.kube.keys());
         if let Some(other) = other {

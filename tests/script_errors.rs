@@ -173,6 +173,36 @@ fn undefined_variable() {
     );
 }
 
+// Guards secret values: a marker in an argument the kind does not flag
+// secret was read back, diffed and printed in plain text.
+#[test]
+fn secret_in_an_argument_that_is_not_secret() {
+    assert_eq!(
+        error_of(
+            "fake::secret(\"db\", #{ value: secret_env(\"A\"), description: [secret_env(\"B\")] });\n"
+        ),
+        concat!(
+            "error: `description` of fake::secret(\"db\") is not secret and may not hold a `secret_env(...)`\n",
+            "  --> main.rhai:1:7\n",
+            "  |\n",
+            "1 | fake::secret(\"db\", #{ value: secret_env(\"A\"), description: [secret_env(\"B\")] });\n",
+            "  |       ^\n",
+            "  fix: only `value` of fake::secret may hold a `secret_env(...)`"
+        )
+    );
+    assert_eq!(
+        error_of("fake::network(\"main\", #{ cidr: secret_env(\"A\") });\n"),
+        concat!(
+            "error: `cidr` of fake::network(\"main\") is not secret and may not hold a `secret_env(...)`\n",
+            "  --> main.rhai:1:7\n",
+            "  |\n",
+            "1 | fake::network(\"main\", #{ cidr: secret_env(\"A\") });\n",
+            "  |       ^\n",
+            "  fix: fake::network has no secret arguments: keep the value in a secret (`aws::secretsmanager::secret`) and pass a reference to it"
+        )
+    );
+}
+
 #[test]
 fn secret_written_in_the_program() {
     assert_eq!(

@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 use crate::address::Address;
 use crate::plan::{Action, Mode, Plan, ResourceChange};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProgressFn, Registry, UpdateOp};
-use crate::state::{Intent, LocalStore, ResourceState, State, StateError};
-use crate::value::{RefTarget, as_secret, digest, is_known, resolve, secret_marker};
+use crate::state::{Intent, LocalStore, ResourceState, StackKey, State, StateError};
+use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
 
 use super::hook::{ApplySummary, Hook, OpKind, Outcome};
 
@@ -141,6 +141,8 @@ struct Shared {
     changes: BTreeMap<Address, ResourceChange>,
     keys: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     retry_budget: Duration,
+    /// Keys the digests of secrets, as the plan's were.
+    stack_key: StackKey,
 }
 
 impl Shared {
@@ -190,6 +192,9 @@ pub async fn apply(
             serial: state.serial,
         });
     }
+    if let Some(program) = &plan.program {
+        state.claim(program, &plan.suffix)?;
+    }
     if plan.has_errors() {
         let list: Vec<String> = plan
             .findings
@@ -199,6 +204,7 @@ pub async fn apply(
             .collect();
         return Err(ApplyError::Findings(list.join("\n")));
     }
+    let stack_key = store.key()?;
     preflight(plan, &registry).await?;
     let mut steps = build_steps(plan);
     let shared = Arc::new(Shared {
@@ -213,6 +219,7 @@ pub async fn apply(
             .collect(),
         keys: Mutex::new(HashMap::new()),
         retry_budget: opts.retry_budget,
+        stack_key,
     });
     let mut summary = ApplySummary::default();
     let mut ready: Vec<usize> = (0..steps.len())
@@ -400,11 +407,11 @@ async fn preflight(plan: &Plan, registry: &Registry) -> Result<(), ApplyError> {
 /// Read every secret from its environment variable and check it still
 /// matches the digest the plan saw. Returns (value for the provider,
 /// value for state).
-fn resolve_secrets(v: &Value) -> Result<(Value, Value), String> {
+fn resolve_secrets(v: &Value, key: &StackKey) -> Result<(Value, Value), String> {
     if let Some((env, planned)) = as_secret(v) {
         let value =
             std::env::var(env).map_err(|_| format!("the secret variable ${env} is not set"))?;
-        let d = digest(value.as_bytes());
+        let d = key.digest(value.as_bytes());
         if planned.is_some_and(|p| p != d) {
             return Err(format!(
                 "the secret in ${env} changed since the plan was made; make a new plan"
@@ -417,7 +424,7 @@ fn resolve_secrets(v: &Value) -> Result<(Value, Value), String> {
             let mut a = Vec::new();
             let mut b = Vec::new();
             for i in items {
-                let (x, y) = resolve_secrets(i)?;
+                let (x, y) = resolve_secrets(i, key)?;
                 a.push(x);
                 b.push(y);
             }
@@ -427,7 +434,7 @@ fn resolve_secrets(v: &Value) -> Result<(Value, Value), String> {
             let mut a = serde_json::Map::new();
             let mut b = serde_json::Map::new();
             for (k, i) in map {
-                let (x, y) = resolve_secrets(i)?;
+                let (x, y) = resolve_secrets(i, key)?;
                 a.insert(k.clone(), x);
                 b.insert(k.clone(), y);
             }
@@ -586,7 +593,7 @@ async fn create_or_update(
             "{address} still has values known only after apply (a dependency did not record them); nothing was sent"
         ));
     }
-    let (provider_args, recorded_args) = resolve_secrets(&args)?;
+    let (provider_args, recorded_args) = resolve_secrets(&args, &shared.stack_key)?;
     let key = provider.concurrency_key(address.kind(), &provider_args);
     let lock = key.map(|k| shared.key_lock(&k));
     let _guard = match &lock {

@@ -1,8 +1,7 @@
 //! The subcommands: each strings the stages together and nothing more.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -12,7 +11,7 @@ use crate::apply::{ApplyOptions, Hook, apply};
 use crate::error::Error;
 use crate::finding::Severity;
 use crate::graph::DesiredGraph;
-use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanOptions, make_plan, render};
+use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanInputs, PlanOptions, Unsealed, make_plan, render};
 use crate::provider::Registry;
 use crate::provider::aws::{AwsProvider, AwsSettings};
 use crate::provider::fake::{FakeConfig, FakeProvider};
@@ -43,6 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let mode = if *destroy { Mode::Destroy } else { Mode::Apply };
             let registry = registry(&r);
             let plan = runtime().block_on(plan_for(
+                &project,
                 &r,
                 &registry,
                 mode,
@@ -51,7 +51,14 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             ))?;
             show_plan(&plan, flags.json, &style);
             if let Some(out) = out {
-                write_plan_file(out, &plan)?;
+                let inputs = PlanInputs {
+                    program: program_identity(&project, &r.program),
+                    region: r.region.clone(),
+                    vars: r.vars.clone(),
+                    acknowledge: r.acknowledge.clone(),
+                    stdlib_dirs: r.stdlib_dirs.clone(),
+                };
+                crate::plan::write_saved(out, &plan, &inputs, &store(&r).key()?)?;
                 if !flags.json {
                     println!(
                         "\nSaved the plan to {}; apply exactly it with `payrun apply {}`.",
@@ -76,12 +83,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             parallelism,
         } => {
             if let Some(path) = target.as_deref().filter(|p| is_plan_file(p)) {
-                let plan = read_plan_file(path)?;
-                let mut g2 = g.clone();
-                g2.suffix = Some(plan.suffix.clone());
-                // The plan names its stack; the program is not read again.
-                let mut r = Resolved::new(&project, &g2, Some(path))?;
-                r.stack = plan.stack.clone();
+                let (r, plan) = open_saved_plan(&project, g, path)?;
                 let registry = registry(&r);
                 return execute(
                     &r,
@@ -95,7 +97,15 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
                 );
             }
             let r = Resolved::new(&project, g, target.as_deref())?;
-            run_mode(&r, Mode::Apply, flags, *auto_approve, *parallelism, &style)
+            run_mode(
+                &project,
+                &r,
+                Mode::Apply,
+                flags,
+                *auto_approve,
+                *parallelism,
+                &style,
+            )
         }
         Command::Destroy {
             program,
@@ -105,6 +115,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
             run_mode(
+                &project,
                 &r,
                 Mode::Destroy,
                 flags,
@@ -238,6 +249,7 @@ fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program)
 }
 
 async fn plan_for(
+    project: &Project,
     r: &Resolved,
     registry: &Registry,
     mode: Mode,
@@ -249,11 +261,16 @@ async fn plan_for(
     } else {
         None
     };
-    let state = store(r).load()?;
+    let st = store(r);
+    let mut state = st.load()?;
+    let program = program_identity(project, &r.program);
+    state.claim(&program, &r.suffix)?;
+    let key = st.key()?;
     let desired = evaluated.as_ref().map(|(g, p)| (g, p));
-    Ok(make_plan(
+    let mut plan = make_plan(
         desired,
         &state,
+        &key,
         registry,
         &r.suffix,
         PlanOptions {
@@ -261,7 +278,27 @@ async fn plan_for(
             refresh: flags.refresh,
         },
     )
-    .await?)
+    .await?;
+    plan.program = Some(program);
+    Ok(plan)
+}
+
+/// A program by its path relative to the project root (absolute when it
+/// lies outside), the same from any working directory.
+fn program_identity(project: &Project, program: &Path) -> String {
+    let absolute = |p: &Path| {
+        std::fs::canonicalize(p).unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        })
+    };
+    let path = absolute(program);
+    let root = absolute(&project.root);
+    path.strip_prefix(&root)
+        .unwrap_or(&path)
+        .display()
+        .to_string()
 }
 
 fn show_plan(plan: &Plan, json: bool, style: &Style) {
@@ -276,6 +313,7 @@ fn show_plan(plan: &Plan, json: bool, style: &Style) {
 }
 
 fn run_mode(
+    project: &Project,
     r: &Resolved,
     mode: Mode,
     flags: &PlanFlags,
@@ -292,7 +330,14 @@ fn run_mode(
     };
     let _lock = lock(r, &st, command)?;
     let rt = runtime();
-    let plan = rt.block_on(plan_for(r, &registry, mode, flags, program_needed(mode, r)))?;
+    let plan = rt.block_on(plan_for(
+        project,
+        r,
+        &registry,
+        mode,
+        flags,
+        program_needed(mode, r),
+    ))?;
     show_plan(&plan, flags.json, style);
     if plan.has_errors() {
         return Err(Error::Refused(
@@ -434,36 +479,65 @@ fn is_plan_file(p: &Path) -> bool {
         .is_ok_and(|s| s.trim_start().starts_with('{') && s.contains(PLAN_FORMAT))
 }
 
-fn read_plan_file(p: &Path) -> Result<Plan, Error> {
-    let bytes = std::fs::read(p)
-        .map_err(|e| Error::Config(format!("cannot read plan file {}: {e}", p.display())))?;
-    let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Config(format!(
-            "{} is not a payrun plan file: {e}\n  fix: save one with `payrun plan --out FILE`",
-            p.display()
-        ))
-    })?;
-    if plan.format != PLAN_FORMAT {
-        return Err(Error::Config(format!(
-            "{} is a plan of format {}; this payrun reads {PLAN_FORMAT}\n  fix: make a new plan",
-            p.display(),
-            plan.format
+/// A saved plan whose seal checks with its stack's key, and the settings
+/// it was made with. Its findings are not read from the file: the program
+/// is evaluated again with the recorded inputs and its checks run over the
+/// planned changes, so an edited or stale program cannot slip an error
+/// finding past apply.
+fn open_saved_plan(
+    project: &Project,
+    g: &super::args::Global,
+    path: &Path,
+) -> Result<(Resolved, Plan), Error> {
+    let unsealed = Unsealed::read(path)?;
+    let (program_stem, suffix) = unsealed
+        .stack()
+        .split_once(crate::state::SEPARATOR)
+        .expect("a checked stack name has a separator");
+    let (program_stem, suffix) = (program_stem.to_string(), suffix.to_string());
+    let mut g2 = g.clone();
+    g2.suffix = Some(suffix);
+    let r = Resolved::new(
+        project,
+        &g2,
+        Some(Path::new(&format!("{program_stem}.rhai"))),
+    )?;
+    let key = store(&r).existing_key()?;
+    let known = registry(&r);
+    let (mut plan, inputs) = unsealed.open(&key, |kind| known.provider(kind).is_some())?;
+    let mut r = Resolved::new(project, &g2, Some(&project.root.join(&inputs.program)))?;
+    if r.stack != plan.stack {
+        return Err(Error::Refused(format!(
+            "{} names stack `{}` but its program {} makes stack `{}`; nothing was applied\n  fix: make a new plan with `payrun plan {} --out {}`",
+            path.display(),
+            plan.stack,
+            inputs.program,
+            r.stack,
+            inputs.program,
+            path.display()
         )));
     }
-    Ok(plan)
-}
-
-fn write_plan_file(path: &PathBuf, plan: &Plan) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(plan).expect("plan serializes");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::Config(format!("cannot write plan file {}: {e}", path.display())))?;
-    f.write_all(&bytes)
-        .map_err(|e| Error::Config(format!("cannot write plan file {}: {e}", path.display())))
+    r.region = inputs.region;
+    r.vars = inputs.vars;
+    r.acknowledge = inputs.acknowledge;
+    r.stdlib_dirs = inputs.stdlib_dirs;
+    if plan.mode == Mode::Apply {
+        if !r.program.exists() {
+            return Err(Error::Refused(format!(
+                "the program of the saved plan, {}, is gone: its checks cannot run again; nothing was applied\n  fix: restore {} and run `payrun apply {}` again, or make a new plan",
+                inputs.program,
+                inputs.program,
+                path.display()
+            )));
+        }
+        let registry = registry(&r);
+        let (graph, program) = evaluate(&r, &registry)?;
+        let mut findings = crate::plan::unset_secrets(&plan.changes);
+        findings.extend(crate::check::program_findings(&graph, &program, &registry));
+        findings.extend(crate::check::eks::findings(&plan.changes));
+        plan.findings = findings;
+    }
+    Ok((r, plan))
 }
 
 fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {

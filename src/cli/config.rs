@@ -227,7 +227,8 @@ impl Resolved {
             retry_budget: global.retry_budget,
             lock_timeout: global.lock_timeout,
             stack_flags: stack_flags.join(" "),
-            stack: format!("{stem}-{suffix}"),
+            stack: crate::state::stack_name(&program.display().to_string(), &stem, &suffix)
+                .map_err(|e| Error::Config(e.to_string()))?,
             program,
             suffix,
             region,

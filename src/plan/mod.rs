@@ -5,8 +5,13 @@
 #[allow(clippy::module_inception)]
 mod plan;
 mod planner;
+mod saved;
 mod view;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
-pub use planner::{PlanError, PlanOptions, make_plan, refresh};
+pub use planner::{PlanError, PlanOptions, make_plan, refresh, unset_secrets};
+pub use saved::{PlanInputs, SavedPlanError, Unsealed};
 pub use view::render;
+
+/// Write a plan sealed with the stack key.
+pub use saved::write as write_saved;

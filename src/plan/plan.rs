@@ -80,6 +80,9 @@ pub struct Plan {
     pub mode: Mode,
     pub stack: String,
     pub suffix: String,
+    /// The program the plan was made from, relative to the project root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
     /// The state this plan was made against.
     pub lineage: String,
     pub serial: u64,

@@ -10,8 +10,8 @@ use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
-use crate::state::State;
-use crate::value::{RefTarget, as_secret, digest, is_known, resolve, secret_marker};
+use crate::state::{StackKey, State};
+use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
 
 use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 
@@ -106,6 +106,7 @@ fn refresh_failures(failed: &[(String, ProviderError)]) -> String {
 pub async fn make_plan(
     desired: Option<(&DesiredGraph, &Program)>,
     state: &State,
+    key: &StackKey,
     registry: &Registry,
     suffix: &str,
     opts: PlanOptions,
@@ -150,7 +151,8 @@ pub async fn make_plan(
                     _ => None,
                 }
             };
-            let after = with_secret_digests(&resolve(&spec.args, &lookup), address, &mut findings);
+            let after =
+                with_secret_digests(&resolve(&spec.args, &lookup), key, address, &mut findings);
             let deps = graph.deps(address);
             let recorded = state.resources.get(address);
             let mut change = ResourceChange {
@@ -311,6 +313,7 @@ pub async fn make_plan(
         mode: opts.mode,
         stack: state.stack.clone(),
         suffix: suffix.to_string(),
+        program: None,
         lineage: state.lineage.clone(),
         serial: state.serial,
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -390,21 +393,17 @@ pub(crate) fn diff_args(
 
 /// Fill in the digest of every secret from its environment variable; a
 /// missing variable is an error finding.
-fn with_secret_digests(v: &Value, address: &Address, findings: &mut Vec<Finding>) -> Value {
+fn with_secret_digests(
+    v: &Value,
+    key: &StackKey,
+    address: &Address,
+    findings: &mut Vec<Finding>,
+) -> Value {
     if let Some((env, _)) = as_secret(v) {
         return match std::env::var(env) {
-            Ok(value) => secret_marker(env, Some(digest(value.as_bytes()))),
+            Ok(value) => secret_marker(env, Some(key.digest(value.as_bytes()))),
             Err(_) => {
-                findings.push(
-                    Finding::error(
-                        "secret-unset",
-                        format!("{address} reads a secret from ${env}, which is not set"),
-                    )
-                    .at(address)
-                    .remedy(format!(
-                        "export {env} before plan and apply (the value is never stored)"
-                    )),
-                );
+                findings.push(secret_unset(address, env));
                 v.clone()
             }
         };
@@ -413,14 +412,50 @@ fn with_secret_digests(v: &Value, address: &Address, findings: &mut Vec<Finding>
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|i| with_secret_digests(i, address, findings))
+                .map(|i| with_secret_digests(i, key, address, findings))
                 .collect(),
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, i)| (k.clone(), with_secret_digests(i, address, findings)))
+                .map(|(k, i)| (k.clone(), with_secret_digests(i, key, address, findings)))
                 .collect(),
         ),
         other => other.clone(),
     }
+}
+
+fn secret_unset(address: &Address, env: &str) -> Finding {
+    Finding::error(
+        "secret-unset",
+        format!("{address} reads a secret from ${env}, which is not set"),
+    )
+    .at(address)
+    .remedy(format!(
+        "export {env} before plan and apply (the value is never stored)"
+    ))
+}
+
+/// The `secret-unset` findings of a plan's changes, found again from the
+/// environment (a saved plan's own findings are not trusted).
+pub fn unset_secrets(changes: &[ResourceChange]) -> Vec<Finding> {
+    fn walk(v: &Value, address: &Address, out: &mut Vec<Finding>) {
+        if let Some((env, _)) = as_secret(v) {
+            if std::env::var_os(env).is_none() {
+                out.push(secret_unset(address, env));
+            }
+            return;
+        }
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| walk(i, address, out)),
+            Value::Object(map) => map.values().for_each(|i| walk(i, address, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for c in changes {
+        if let Some(after) = &c.after {
+            walk(after, &c.address, &mut out);
+        }
+    }
+    out
 }

@@ -263,6 +263,37 @@ impl Recorder {
                     ));
                 }
             }
+            // A secret anywhere else would be stored, planned and read
+            // back in plain text.
+            if let Some(key) = map
+                .iter()
+                .find(|(k, v)| !schema.arg(k).is_some_and(|a| a.secret) && holds_secret(v))
+                .map(|(k, _)| k.clone())
+            {
+                let secret: Vec<String> = schema
+                    .args
+                    .iter()
+                    .filter(|a| a.secret)
+                    .map(|a| format!("`{}`", a.name))
+                    .collect();
+                let fix = if secret.is_empty() {
+                    format!(
+                        "{path} has no secret arguments: keep the value in a secret (`aws::secretsmanager::secret`) and pass a reference to it"
+                    )
+                } else {
+                    format!(
+                        "only {} of {path} may hold a `secret_env(...)`",
+                        secret.join(", ")
+                    )
+                };
+                return Err(fault(
+                    format!(
+                        "`{key}` of {path}(\"{purpose}\") is not secret and may not hold a `secret_env(...)`"
+                    ),
+                    fix,
+                    Position::NONE,
+                ));
+            }
             if schema.taggable
                 && let Some(t) = map.remove("tags")
             {
@@ -423,6 +454,16 @@ impl Recorder {
         }
         program
     }
+}
+
+/// Is there a `$secret` marker anywhere in `v`?
+fn holds_secret(v: &Value) -> bool {
+    as_secret(v).is_some()
+        || match v {
+            Value::Array(items) => items.iter().any(holds_secret),
+            Value::Object(map) => map.values().any(holds_secret),
+            _ => false,
+        }
 }
 
 /// A script value as JSON; handles become refs to their `id`, secrets

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::address::Address;
 
+use super::StateError;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -18,6 +20,10 @@ pub struct State {
     /// Bumped on every write.
     pub serial: u64,
     pub stack: String,
+    /// The program this stack belongs to, by its path relative to the
+    /// project root: another program on this stack is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
     #[serde(default)]
     pub resources: BTreeMap<Address, ResourceState>,
     #[serde(default)]
@@ -72,9 +78,27 @@ impl State {
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             stack: stack.to_string(),
+            program: None,
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             intents: BTreeMap::new(),
+        }
+    }
+
+    /// Refuse `program` on a stack another program wrote, and record it on
+    /// a stack that names none yet.
+    pub fn claim(&mut self, program: &str, suffix: &str) -> Result<(), StateError> {
+        match &self.program {
+            Some(recorded) if recorded != program => Err(StateError::OtherProgram {
+                stack: self.stack.clone(),
+                recorded: recorded.clone(),
+                program: program.to_string(),
+                suffix: suffix.to_string(),
+            }),
+            _ => {
+                self.program = Some(program.to_string());
+                Ok(())
+            }
         }
     }
 

@@ -1,12 +1,16 @@
 //! `LocalStore`: `.payrun/<stack>.json`, mode 0600, atomic replace (temp
-//! file, fsync, rename) and one backup.
+//! file, fsync, rename) and one backup. A stack last written under its old
+//! name (`payment-prod.json`) is read from there, and moved on its next
+//! write.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::key::StackKey;
 use super::lock::{self, Holder, LockGuard, Refusal, Taken};
+use super::stack_name::legacy_name;
 use super::state::{FORMAT_VERSION, State};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,27 @@ pub enum StateError {
         "state file {path} has format version {found}; this payrun reads version {FORMAT_VERSION}\n  fix: use the payrun release that wrote it"
     )]
     Version { path: String, found: u32 },
+    #[error(
+        "the stack key {path} may be read by group or others (mode {mode:o})\n  fix: chmod 600 {path}"
+    )]
+    KeyMode { path: String, mode: u32 },
+    #[error(
+        "the stack key {path} holds {len} bytes, not 32\n  fix: restore it from where it was copied from (saved plans and secret digests of this stack need it), or move it away to start a new key"
+    )]
+    KeyCorrupt { path: String, len: usize },
+    #[error(
+        "stack `{stack}` has no key here ({path}); its saved plans are sealed with it\n  fix: copy the key file from where the plan was made to {path} and `chmod 600 {path}`, or make a new plan here"
+    )]
+    KeyMissing { path: String, stack: String },
+    #[error(
+        "stack `{stack}` belongs to program {recorded}; {program} cannot plan, apply or destroy it\n  fix: give {program} a stack of its own: `payrun plan {program} --suffix {suffix}-2`"
+    )]
+    OtherProgram {
+        stack: String,
+        recorded: String,
+        program: String,
+        suffix: String,
+    },
     #[error("cannot write state file {path}: {source}")]
     Io {
         path: String,
@@ -54,6 +79,15 @@ pub struct LocalStore {
     /// The command-line flags that name this stack (`--program P --suffix
     /// qa --state-dir D`), for fixes that must work as printed.
     flags: String,
+}
+
+/// Where a stack's state was read from, when that was its old file name.
+fn legacy_notice(stack: &str, old: &Path, new: &Path) -> String {
+    format!(
+        "Reading the state of stack `{stack}` from its old file {}; the next write moves it to {}.",
+        old.display(),
+        new.display()
+    )
 }
 
 impl LocalStore {
@@ -88,13 +122,41 @@ impl LocalStore {
         self.dir.join(format!("{}.lock", self.stack))
     }
 
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.key", self.stack))
+    }
+
+    /// The stack's key, which must exist already.
+    pub fn existing_key(&self) -> Result<StackKey, StateError> {
+        StackKey::load(&self.key_path(), &self.stack)
+    }
+
+    /// The stack's key, made on first use.
+    pub fn key(&self) -> Result<StackKey, StateError> {
+        StackKey::load_or_create(&self.key_path())
+    }
+
     pub fn stack(&self) -> &str {
         &self.stack
     }
 
+    /// The state file of this stack under its name before stack names had
+    /// a separator of their own.
+    fn legacy_path(&self) -> Option<PathBuf> {
+        legacy_name(&self.stack).map(|old| self.dir.join(format!("{old}.json")))
+    }
+
     /// The recorded state, or a new empty one.
     pub fn load(&self) -> Result<State, StateError> {
-        let path = self.path();
+        let mut path = self.path();
+        let mut legacy = false;
+        if !path.exists()
+            && let Some(old) = self.legacy_path().filter(|p| p.exists())
+        {
+            eprintln!("{}", legacy_notice(&self.stack, &old, &path));
+            path = old;
+            legacy = true;
+        }
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -117,10 +179,14 @@ impl LocalStore {
                 found,
             });
         }
-        serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
+        let mut state: State = serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
             path: path.display().to_string(),
             message: e.to_string(),
-        })
+        })?;
+        if legacy {
+            state.stack = self.stack.clone();
+        }
+        Ok(state)
     }
 
     /// Write `state` with the next serial.
@@ -145,6 +211,9 @@ impl LocalStore {
             fs::copy(&path, self.backup_path()).map_err(|e| io_err(&path, e))?;
         }
         fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
+        if let Some(old) = self.legacy_path().filter(|p| p.exists()) {
+            fs::remove_file(&old).map_err(|e| io_err(&old, e))?;
+        }
         if let Ok(d) = fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -229,6 +298,28 @@ mod tests {
         let mode = fs::metadata(store.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(store.backup_path().exists());
+    }
+
+    #[test]
+    fn a_stack_under_its_old_name_is_read_and_moved_on_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = LocalStore::new(dir.path(), "main-qa", "qa");
+        let mut st = old.load().unwrap();
+        old.save(&mut st).unwrap();
+        let store = LocalStore::new(dir.path(), "main.qa", "qa");
+        let mut st = store.load().unwrap();
+        assert_eq!((st.stack.as_str(), st.serial), ("main.qa", 1));
+        store.save(&mut st).unwrap();
+        assert!(store.path().exists());
+        assert!(!dir.path().join("main-qa.json").exists());
+        assert_eq!(
+            legacy_notice(
+                "main.qa",
+                Path::new("d/main-qa.json"),
+                Path::new("d/main.qa.json")
+            ),
+            "Reading the state of stack `main.qa` from its old file d/main-qa.json; the next write moves it to d/main.qa.json."
+        );
     }
 
     #[test]

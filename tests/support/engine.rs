@@ -81,7 +81,7 @@ impl Stack {
     }
 
     pub fn stack_name(&self) -> String {
-        format!("main-{}", self.suffix)
+        format!("main.{}", self.suffix)
     }
 
     pub fn set_var(&self, name: &str, value: impl Into<serde_json::Value>) {
@@ -114,7 +114,7 @@ impl Stack {
         ScriptConfig {
             suffix: self.suffix.clone(),
             region: "us-east-1".into(),
-            stack: format!("main-{}", self.suffix),
+            stack: format!("main.{}", self.suffix),
             vars: self.vars.lock().unwrap().clone(),
             stdlib_dirs: vec![
                 self.dir.path().join("stdlib"),
@@ -128,7 +128,7 @@ impl Stack {
     pub fn store(&self) -> LocalStore {
         LocalStore::new(
             self.dir.path().join(".payrun"),
-            &format!("main-{}", self.suffix),
+            &format!("main.{}", self.suffix),
             &self.suffix,
         )
     }
@@ -164,6 +164,7 @@ impl Stack {
         make_plan(
             evaluated.as_ref().map(|(g, p)| (g, p)),
             &state,
+            &self.store().key().unwrap(),
             &self.registry,
             &self.suffix,
             PlanOptions {
