@@ -353,7 +353,7 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let ec2 = moto::ec2().await;
-        let f = || tag_filter("main-crash");
+        let f = || tag_filter("main.crash");
         assert_eq!(
             ec2.describe_vpcs()
                 .filters(f())
@@ -384,7 +384,7 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
             .nat_gateways()
             .iter()
             .filter(|n| {
-                has_stack_tag(n.tags(), "main-crash")
+                has_stack_tag(n.tags(), "main.crash")
                     && n.state().map(|s| s.as_str()) == Some("available")
             })
             .count();
@@ -398,7 +398,7 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
         .success()
         .get_output()
         .clone();
-    let left = rt.block_on(leftovers("main-crash"));
+    let left = rt.block_on(leftovers("main.crash"));
     assert_eq!(
         left,
         Vec::<String>::new(),

@@ -340,7 +340,7 @@ fn printed_state_fixes_name_the_program_and_state_dir_and_work() {
         "pid": 1, "host": "ci-runner-7", "user": "ci",
         "command": "payrun apply", "started_at": "2026-11-26T00:00:00Z"
     });
-    std::fs::write(p.path().join("st/main-qa.lock"), holder.to_string()).unwrap();
+    std::fs::write(p.path().join("st/main.qa.lock"), holder.to_string()).unwrap();
     let out = p
         .payrun()
         .args(["apply", "programs/main.rhai", "--auto-approve"])
@@ -679,8 +679,9 @@ fn a_tampered_saved_plan_is_refused() {
 #[test]
 fn a_saved_plan_has_its_findings_recomputed() {
     let p = Project::new(
-        r#"fake::secret("db", #{ value: secret_env("PAYRUN_TEST_CLI_UNSET"), description: "db" });"#,
+        r#"fake::secret("db", #{ value: secret_env("DB_TEST_CLI_UNSET"), description: "db" });"#,
     );
+    p.add_to_project_file("[allow]\nsecret_env = [\"DB_TEST_CLI_UNSET\"]\n");
     p.payrun()
         .args(["plan", "--out", "tf.plan"])
         .assert()
@@ -701,7 +702,7 @@ fn a_saved_plan_has_its_findings_recomputed() {
         .args(["apply", "tf.plan"])
         .assert()
         .code(1)
-        .stderr(contains("the plan has errors; apply refuses to start:\n  error [secret-unset]: fake.secret.db reads a secret from $PAYRUN_TEST_CLI_UNSET, which is not set"));
+        .stderr(contains("the plan has errors; apply refuses to start:\n  error [secret-unset]: fake.secret.db reads a secret from $DB_TEST_CLI_UNSET, which is not set"));
     assert!(p.cloud_objects().is_empty());
 
     std::fs::remove_file(p.path().join("programs/main.rhai")).unwrap();
@@ -720,8 +721,9 @@ fn a_secret_and_its_plain_digest_are_in_no_file_or_output() {
     let secret = "cli-secret-value-that-must-not-leak";
     let plain = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
     let p = Project::new(
-        r#"fake::secret("db", #{ value: secret_env("PAYRUN_TEST_CLI_SECRET"), description: "db" });"#,
+        r#"fake::secret("db", #{ value: secret_env("DB_TEST_CLI_SECRET"), description: "db" });"#,
     );
+    p.add_to_project_file("[allow]\nsecret_env = [\"DB_TEST_CLI_SECRET\"]\n");
     let mut seen = String::new();
     for args in [
         vec!["plan"],
@@ -734,7 +736,7 @@ fn a_secret_and_its_plain_digest_are_in_no_file_or_output() {
     ] {
         let out = p
             .payrun()
-            .env("PAYRUN_TEST_CLI_SECRET", secret)
+            .env("DB_TEST_CLI_SECRET", secret)
             .args(args)
             .assert()
             .success()

@@ -7,6 +7,15 @@ fn error_of(program: &str) -> String {
     Stack::new(program).error()
 }
 
+/// The error of a program whose project declares the secret variables
+/// `A` and `B`.
+fn error_with_secrets(program: &str) -> String {
+    let s = Stack::new(program);
+    s.allow_secret_env("A");
+    s.allow_secret_env("B");
+    s.error()
+}
+
 #[test]
 fn misspelt_property() {
     assert_eq!(
@@ -178,7 +187,7 @@ fn undefined_variable() {
 #[test]
 fn secret_in_an_argument_that_is_not_secret() {
     assert_eq!(
-        error_of(
+        error_with_secrets(
             "fake::secret(\"db\", #{ value: secret_env(\"A\"), description: [secret_env(\"B\")] });\n"
         ),
         concat!(
@@ -191,7 +200,7 @@ fn secret_in_an_argument_that_is_not_secret() {
         )
     );
     assert_eq!(
-        error_of("fake::network(\"main\", #{ cidr: secret_env(\"A\") });\n"),
+        error_with_secrets("fake::network(\"main\", #{ cidr: secret_env(\"A\") });\n"),
         concat!(
             "error: `cidr` of fake::network(\"main\") is not secret and may not hold a `secret_env(...)`\n",
             "  --> main.rhai:1:7\n",
@@ -206,7 +215,7 @@ fn secret_in_an_argument_that_is_not_secret() {
 #[test]
 fn secret_written_in_the_program() {
     assert_eq!(
-        error_of("fake::secret(\"db\", #{ value: \"hunter2\" });\n"),
+        error_with_secrets("fake::secret(\"db\", #{ value: \"hunter2\" });\n"),
         concat!(
             "error: `value` of fake::secret(\"db\") is secret and must not be written in the program\n",
             "  --> main.rhai:1:7\n",
