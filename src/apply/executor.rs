@@ -676,17 +676,8 @@ async fn create_or_update(
     }
 
     if prior_intent.is_some()
-        && let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())?
+        && let Some(done) = look(shared, change, &**provider, &op, &recorded_args).await?
     {
-        let done = adopt(
-            shared,
-            change,
-            &*provider.clone(),
-            &op,
-            found,
-            &recorded_args,
-        )
-        .await?;
         return Ok((true, done));
     }
     shared.save(|st| {
@@ -719,19 +710,10 @@ async fn create_or_update(
         if !made_it && already_exists(&error) {
             // Refused as already there: an earlier attempt (this run's or a
             // killed one's) may have made it. Look once before failing.
-            if let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())? {
-                let done = adopt(
-                    shared,
-                    change,
-                    &*provider.clone(),
-                    &op,
-                    found,
-                    &recorded_args,
-                )
-                .await?;
-                return Ok((true, done));
-            }
-            return Err(error.to_string());
+            return match look(shared, change, &**provider, &op, &recorded_args).await? {
+                Some(done) => Ok((true, done)),
+                None => Err(error.to_string()),
+            };
         }
         if !error.retryable || made_it || Instant::now() >= deadline {
             // A create that got past its first call is recorded (and
@@ -748,16 +730,7 @@ async fn create_or_update(
             error.code.as_deref().unwrap_or("no reply")
         ));
         tokio::time::sleep(backoff(attempt)).await;
-        if let Some(found) = provider.adopt(&op).await.map_err(|e| e.to_string())? {
-            let done = adopt(
-                shared,
-                change,
-                &*provider.clone(),
-                &op,
-                found,
-                &recorded_args,
-            )
-            .await?;
+        if let Some(done) = look(shared, change, &**provider, &op, &recorded_args).await? {
             return Ok((true, done));
         }
     };
@@ -795,6 +768,22 @@ fn backoff(attempt: u32) -> Duration {
         .min(Duration::from_secs(10));
     let jitter = uuid::Uuid::new_v4().as_u128() as u64 % 1000;
     cap.mul_f64(0.5 + jitter as f64 / 2000.0)
+}
+
+/// Looks for what a create may have made and adopts it when found.
+async fn look(
+    shared: &Shared,
+    change: &ResourceChange,
+    provider: &dyn crate::provider::Provider,
+    op: &CreateOp,
+    recorded_args: &Value,
+) -> Result<Option<String>, String> {
+    match provider.adopt(op).await.map_err(|e| e.to_string())? {
+        Some(found) => Ok(Some(
+            adopt(shared, change, provider, op, found, recorded_args).await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// A resource found after an interrupted or unknown create: recorded at

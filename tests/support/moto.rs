@@ -112,7 +112,9 @@ pub fn provider() -> AwsProvider {
         region: Some(REGION.into()),
         endpoint_url: Some(moto().endpoint.clone()),
         profile: None,
-        retry_budget: None,
+        // Long enough for moto's transient answers; a call moto keeps
+        // failing should fail a test in seconds, not minutes.
+        retry_budget: Some(std::time::Duration::from_secs(15)),
     })
 }
 

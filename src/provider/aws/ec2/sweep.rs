@@ -46,54 +46,70 @@ pub(in crate::provider::aws) async fn sweep(
         stack,
         left: Vec::new(),
     };
+    // `$set` is the request's filter setter (`filters`, or `filter` where
+    // the API names it so); `$live` drops what the type keeps visible for
+    // a while after its delete.
     macro_rules! each {
-        ($call:ident, $items:ident, $kind:expr, $id:ident) => {
+        ($call:ident, $set:ident, $kind:expr, $id:ident, $live:expr) => {
             let out: Vec<_> = ec2
                 .$call()
-                .filters(of_stack(stack))
+                .$set(of_stack(stack))
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
                 .await
                 .or_fail(subject, concat!("ec2:", stringify!($call)))?;
-            for x in &out {
+            for x in out.iter().filter($live) {
                 f.add($kind, x.$id(), x.tags());
             }
         };
+        ($call:ident, $kind:expr, $id:ident) => {
+            each!($call, filters, $kind, $id, |_| true);
+        };
     }
-    each!(describe_vpcs, vpcs, "aws.ec2.vpc", vpc_id);
-    each!(describe_subnets, subnets, "aws.ec2.subnet", subnet_id);
+    each!(describe_vpcs, "aws.ec2.vpc", vpc_id);
+    each!(describe_subnets, "aws.ec2.subnet", subnet_id);
     each!(
         describe_internet_gateways,
-        internet_gateways,
         "aws.ec2.internet_gateway",
         internet_gateway_id
     );
-    each!(
-        describe_route_tables,
-        route_tables,
-        "aws.ec2.route_table",
-        route_table_id
-    );
-    each!(
-        describe_network_acls,
-        network_acls,
-        "aws.ec2.network_acl",
-        network_acl_id
-    );
-    each!(
-        describe_security_groups,
-        security_groups,
-        "aws.ec2.security_group",
-        group_id
-    );
+    each!(describe_route_tables, "aws.ec2.route_table", route_table_id);
+    each!(describe_network_acls, "aws.ec2.network_acl", network_acl_id);
+    each!(describe_security_groups, "aws.ec2.security_group", group_id);
     each!(
         describe_security_group_rules,
-        security_group_rules,
         "aws.ec2.security_group_rule",
         security_group_rule_id
     );
+    each!(
+        describe_nat_gateways,
+        filter,
+        "aws.ec2.nat_gateway",
+        nat_gateway_id,
+        |n| !matches!(
+            n.state(),
+            Some(NatGatewayState::Deleted | NatGatewayState::Failed)
+        )
+    );
+    each!(
+        describe_vpc_endpoints,
+        filters,
+        "aws.ec2.vpc_endpoint",
+        vpc_endpoint_id,
+        |e| e
+            .state()
+            .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+    );
+    each!(
+        describe_flow_logs,
+        filter,
+        "aws.ec2.flow_log",
+        flow_log_id,
+        |_| true
+    );
+    // DescribeAddresses has no paginator.
     let addresses = ec2
         .describe_addresses()
         .filters(of_stack(stack))
@@ -102,50 +118,6 @@ pub(in crate::provider::aws) async fn sweep(
         .or_fail(subject, "ec2:DescribeAddresses")?;
     for a in addresses.addresses() {
         f.add("aws.ec2.eip", a.allocation_id(), a.tags());
-    }
-    let nats: Vec<_> = ec2
-        .describe_nat_gateways()
-        .filter(of_stack(stack))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeNatGateways")?;
-    for n in nats.iter().filter(|n| {
-        !matches!(
-            n.state(),
-            Some(NatGatewayState::Deleted | NatGatewayState::Failed)
-        )
-    }) {
-        f.add("aws.ec2.nat_gateway", n.nat_gateway_id(), n.tags());
-    }
-    let endpoints: Vec<_> = ec2
-        .describe_vpc_endpoints()
-        .filters(of_stack(stack))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeVpcEndpoints")?;
-    for e in endpoints.iter().filter(|e| {
-        e.state()
-            .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
-    }) {
-        f.add("aws.ec2.vpc_endpoint", e.vpc_endpoint_id(), e.tags());
-    }
-    let logs: Vec<_> = ec2
-        .describe_flow_logs()
-        .filter(of_stack(stack))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeFlowLogs")?;
-    for l in &logs {
-        f.add("aws.ec2.flow_log", l.flow_log_id(), l.tags());
     }
     f.left.sort();
     Ok(f.left)
