@@ -19,11 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import boto3
 import botocore.config
 import botocore.exceptions
+
+import selftest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -350,21 +351,7 @@ def main():
         upstream_down,
         survives_bad_requests,
     ]
-    passed = failed = 0
-    try:
-        for check in checks:
-            try:
-                check()
-                passed += 1
-                print(f"ok   {check.__name__}", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {check.__name__}", flush=True)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        moto.stop()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    selftest.run(checks, moto)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ clientRequestToken.
 import os
 import sys
 import time
-import traceback
 import uuid
 
 import botocore.exceptions
 
 from fault_proxy_selftest import HERE, Process, Proxy, client, error_code, expect
+
+import selftest
 
 ROLE = "arn:aws:iam::123456789012:role/eks-cluster"
 
@@ -164,23 +165,7 @@ def main():
         configured_delay,
         lost_reply_then_same_token,
     ]
-    passed = failed = 0
-    try:
-        for check in checks:
-            try:
-                check()
-                passed += 1
-                print(f"ok   {check.__name__}", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {check.__name__}", flush=True)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        moto.stop()
-        if slow is not None:
-            slow.stop()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    selftest.run(checks, moto, slow)
 
 
 if __name__ == "__main__":

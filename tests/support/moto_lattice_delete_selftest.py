@@ -11,12 +11,13 @@ exits non-zero on any failure.
 import os
 import sys
 import time
-import traceback
 import uuid
 
 import botocore.exceptions
 
 from fault_proxy_selftest import HERE, Process, client, expect
+
+import selftest
 
 ACCOUNT = "123456789012"
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}'
@@ -300,23 +301,7 @@ def main():
         unknown_ids_are_not_found,
         configured_delay,
     ]
-    passed = failed = 0
-    try:
-        for check in checks:
-            try:
-                check()
-                passed += 1
-                print(f"ok   {check.__name__}", flush=True)
-            except Exception:
-                failed += 1
-                print(f"FAIL {check.__name__}", flush=True)
-                traceback.print_exc(file=sys.stdout)
-    finally:
-        moto.stop()
-        if slow is not None:
-            slow.stop()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    selftest.run(checks, moto, slow)
 
 
 if __name__ == "__main__":
