@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,6 @@ pub enum Refusal {
 /// file lock.
 #[derive(Debug)]
 pub struct LockGuard {
-    path: PathBuf,
     file: File,
 }
 
@@ -150,18 +149,11 @@ impl LockGuard {
             .and_then(|()| file.write_all(&me))
             .and_then(|()| file.sync_all())
             .map_err(Refusal::Io)?;
-        let guard = Self {
-            path: path.to_path_buf(),
-            file,
-        };
+        let guard = Self { file };
         Ok(match previous {
             Some(p) => Taken::FromDead(guard, p),
             None => Taken::Free(guard),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -106,10 +106,6 @@ impl LocalStore {
         self
     }
 
-    pub fn flags(&self) -> &str {
-        &self.flags
-    }
-
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.stack))
     }
