@@ -11,6 +11,7 @@ pub mod finding;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod redact;
 pub mod script;
 pub mod state;
 pub mod suggest;

@@ -143,6 +143,23 @@ pub fn secret_marker(env: &str, digest: Option<String>) -> Value {
     json!({ "$secret": inner })
 }
 
+/// For providers that report differences as paths: `live` was read back
+/// where the program put the secret `marker`. Refresh compares it by
+/// digest and keeps only a marker (see `plan::sealed`).
+pub fn read_back_secret(marker: &Value, live: &Value) -> Value {
+    json!({ "$sealed": { "marker": marker, "live": live } })
+}
+
+/// The (marker, live value) of a [`read_back_secret`] report.
+pub fn as_sealed(v: &Value) -> Option<(&Value, &Value)> {
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    let inner = obj.get("$sealed")?.as_object()?;
+    Some((inner.get("marker")?, inner.get("live")?))
+}
+
 /// Every ref inside `v`, in order of appearance.
 pub fn collect_refs(v: &Value, out: &mut Vec<RefTarget>) {
     if let Some(t) = as_ref(v) {

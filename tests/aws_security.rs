@@ -359,9 +359,9 @@ fn a_secret_value_reaches_no_state_plan_or_log() {
     assert!(!logs_secret(&String::from_utf8_lossy(&out.stderr), TOKEN));
 }
 
-/// The caps above are what keeps the secret out: with wire logs on, the
-/// SDK prints the signed CreateSecret request with its SecretString, so
-/// payrun says so first.
+/// With wire logs on, the SDK prints the signed CreateSecret request with
+/// its SecretString; payrun says what the logs may hold first, and scrubs
+/// the secret value from them.
 #[test]
 fn wire_logs_are_opt_in_and_say_they_may_hold_secrets() {
     let p = crate::support::bin::Project::new(SECRET);
@@ -374,14 +374,15 @@ fn wire_logs_are_opt_in_and_say_they_may_hold_secrets() {
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.starts_with("warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; they may contain secrets and credentials: keep them out of CI logs, tickets and chat\n"),
+        stderr.starts_with("warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; payrun scrubs the secret values it reads, but the logs may still contain credentials and other data: keep them out of CI logs, tickets and chat\n"),
         "{stderr}"
     );
     assert!(!dependency_lines(&stderr, "TRACE").is_empty());
     assert!(
-        logs_secret(&stderr, TOKEN),
-        "the wire log shows the request body"
+        stderr.contains("(redacted)"),
+        "the wire log shows the request body, scrubbed"
     );
+    assert!(!logs_secret(&stderr, TOKEN), "{stderr}");
     payrun_on_moto_as(&p, "wire", &["destroy", "--auto-approve"])
         .assert()
         .success();

@@ -406,6 +406,7 @@ k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", repli
     );
     p.payrun()
         .args(["plan", "--detailed-exitcode"])
+        .args(["--kubeconfig", "/nonexistent/kubeconfig"])
         .assert()
         .code(1)
         .stdout(contains("+ k8s.namespace"))
@@ -755,4 +756,130 @@ fn a_secret_and_its_plain_digest_are_in_no_file_or_output() {
     assert!(seen.contains("hmac-sha256:"), "{seen}");
     assert!(!seen.contains(secret), "{seen}");
     assert!(!seen.contains(&plain), "{seen}");
+}
+
+/// `--secret-env NAME` declares a secret variable for one run, as
+/// payrun.toml's `[allow] secret_env` does, and refuses payrun's own.
+#[test]
+fn secret_variables_can_be_declared_on_the_command_line() {
+    let p = Project::new(
+        r#"fake::secret("db", #{ value: secret_env("DB_PASSWORD"), description: "db" });"#,
+    );
+    p.payrun()
+        .args(["validate", "--secret-env", "DB_PASSWORD"])
+        .env("DB_PASSWORD", "s3cret-for-cli-flag-test")
+        .assert()
+        .success();
+    p.payrun()
+        .args(["validate", "--secret-env", "KUBECONFIG"])
+        .assert()
+        .code(1)
+        .stderr(contains("error: --secret-env names `KUBECONFIG`: "))
+        .stderr(contains(
+            "fix: remove `KUBECONFIG` there and give the secret a variable of its own, e.g. DB_PASSWORD",
+        ));
+}
+
+const KUBE_PROGRAM: &str = r#"
+let cluster = #{ kubeconfig: "KUBECONFIG", context: "c" };
+k8s::namespace("payment", #{ cluster: cluster });
+"#;
+
+/// A program cannot pick the kubeconfig payrun trusts (a kubeconfig runs
+/// `exec:` plugins): the one it names must be the one given on the
+/// command line or in payrun.toml, and `config.kubeconfig` is that one.
+#[test]
+fn a_kubeconfig_is_used_only_when_given_to_payrun() {
+    let p = Project::new("");
+    let kubeconfig = p.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\n").unwrap();
+    let k = kubeconfig.display().to_string();
+    let program = p.path().join("programs/main.rhai").display().to_string();
+    std::fs::write(&program, KUBE_PROGRAM.replace("KUBECONFIG", &k)).unwrap();
+    p.payrun()
+        .args(["plan"])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "error: k8s.namespace.payment connects through the kubeconfig \"{k}\", which was not given to payrun\n  --> {program}:3:6"
+        )))
+        .stderr(contains(format!(
+            "fix: if you trust that file, give it on the command line: payrun plan {program} --kubeconfig {k} (or set `kubeconfig` under [kube] in payrun.toml), and write `kubeconfig: config.kubeconfig` in the program"
+        )));
+    // The printed command works as printed.
+    p.payrun()
+        .args(["plan", &program, "--kubeconfig", &k])
+        .assert()
+        .success()
+        .stdout(contains("+ k8s.namespace \"payment\""));
+    // payrun.toml names it too, relative to the project; the program reads it.
+    std::fs::write(
+        p.path().join("programs/main.rhai"),
+        KUBE_PROGRAM.replace("\"KUBECONFIG\"", "config.kubeconfig"),
+    )
+    .unwrap();
+    p.add_to_project_file("[kube]\nkubeconfig = \"kubeconfig\"\n");
+    p.payrun()
+        .args(["plan"])
+        .assert()
+        .success()
+        .stdout(contains("+ k8s.namespace \"payment\""));
+    // Another file than the one given is refused.
+    std::fs::write(
+        p.path().join("programs/main.rhai"),
+        KUBE_PROGRAM.replace("KUBECONFIG", "/etc/other-kubeconfig"),
+    )
+    .unwrap();
+    p.payrun()
+        .args(["plan"])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "error: k8s.namespace.payment connects through the kubeconfig \"/etc/other-kubeconfig\", but payrun was given {}",
+            std::fs::canonicalize(&kubeconfig).unwrap().display()
+        )));
+}
+
+/// A kubeconfig that turns off TLS verification is refused before any
+/// call unless `--insecure-kubeconfig` says so.
+#[test]
+fn a_kubeconfig_without_tls_verification_needs_the_insecure_flag() {
+    let p = Project::new("");
+    let kubeconfig = p.path().join("kubeconfig");
+    // Nothing listens on port 9: with the flag, payrun gets as far as
+    // connecting.
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:9\n    insecure-skip-tls-verify: true\ncontexts:\n- name: c\n  context:\n    cluster: lab\n    user: u\nusers:\n- name: u\n  user:\n    token: t\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let k = kubeconfig.display().to_string();
+    std::fs::write(
+        p.path().join("programs/main.rhai"),
+        KUBE_PROGRAM.replace("KUBECONFIG", &k),
+    )
+    .unwrap();
+    p.payrun()
+        .args(["apply", "--auto-approve", "--kubeconfig", &k])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "the kubeconfig {k} turns off TLS verification (`insecure-skip-tls-verify`) for lab"
+        )))
+        .stderr(contains("pass --insecure-kubeconfig"));
+    let out = p
+        .payrun()
+        .args([
+            "apply",
+            "--auto-approve",
+            "--kubeconfig",
+            &k,
+            "--insecure-kubeconfig",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("insecure-skip-tls-verify"), "{stderr}");
 }

@@ -29,6 +29,7 @@ fn fast() -> K8sConfig {
         poll: Duration::from_millis(5),
         rollout_timeout: Duration::from_secs(20),
         delete_timeout: Duration::from_secs(20),
+        ..K8sConfig::default()
     }
 }
 
@@ -39,7 +40,10 @@ pub fn stack(program: &str, helm_path: Option<std::ffi::OsString>) -> Stack {
         .with("k8s", Arc::new(K8sProvider::new(fast())))
         .with(
             "helm",
-            Arc::new(HelmProvider::new(HelmConfig { path: helm_path })),
+            Arc::new(HelmProvider::new(HelmConfig {
+                path: helm_path,
+                ..HelmConfig::default()
+            })),
         );
     Stack::with_registry(program, fake, registry)
 }
@@ -800,5 +804,187 @@ k8s::config_map("other", #{ cluster: cluster, namespace: "kube-system", data: #{
         vec![
             "k8s.config_map.flags names namespace `payment` as text, so it is not ordered after k8s.namespace.payment"
         ]
+    );
+}
+
+/// A secret the program marks in helm values, a Deployment's environment
+/// and a Secret's `stringData`: it reaches the cluster, and neither it, nor
+/// a value changed by hand there, nor their plain SHA-256 reaches a plan,
+/// its JSON or anything in the state directory, after apply and after a
+/// refresh that finds drift.
+#[tokio::test]
+async fn standin_secrets_read_back_are_sealed_in_plans_and_state() {
+    const SECRET: &str = "db-pass-5e1f0c-never-planned";
+    const EDITED_ENV: &str = "env-edited-by-hand-77a1";
+    const EDITED_HELM: &str = "helm-edited-by-hand-93c2";
+    // SAFETY: this variable is read by this test only.
+    unsafe { std::env::set_var("K8S_SEALED_DB_PASSWORD", SECRET) };
+    let k = KubeStandIn::start();
+    let helm = HelmStandIn::new();
+    let program = r#"
+let cluster = CLUSTER;
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+k8s::deployment("api", #{
+    cluster: cluster, namespace: ns, image: "api:1", replicas: 1, force_conflicts: true,
+    env: #{
+        DB_PASSWORD: secret_env("K8S_SEALED_DB_PASSWORD"),
+        API_TOKEN: #{ secret: "api", key: "token" },
+        LOG_LEVEL: "info",
+    },
+});
+k8s::object("db", #{ cluster: cluster, manifest: #{
+    apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: "payment" },
+    stringData: #{ password: secret_env("K8S_SEALED_DB_PASSWORD") },
+} });
+helm::release("app", #{
+    cluster: cluster, chart: "app", repo: "https://charts.example.com", version: "1.0.0", namespace: "payment",
+    values: #{ replicaCount: 1, db: #{ password: secret_env("K8S_SEALED_DB_PASSWORD") } },
+});
+"#
+    .replace("CLUSTER", &k.cluster_rhai());
+    let s = stack(&program, Some(helm.path()));
+    s.allow_secret_env("K8S_SEALED_DB_PASSWORD");
+    let leaks = |what: &str, text: &str| {
+        for needle in [
+            SECRET.to_string(),
+            EDITED_ENV.to_string(),
+            EDITED_HELM.to_string(),
+            plain_sha256(SECRET),
+            plain_sha256(EDITED_ENV),
+            plain_sha256(EDITED_HELM),
+        ] {
+            assert!(!text.contains(&needle), "{what} holds {needle}: {text}");
+        }
+    };
+    let check_plan = |plan: &Plan| {
+        leaks(
+            "the plan",
+            &payrun::plan::render(plan, &payrun::ui::Style::plain()),
+        );
+        leaks("the plan's JSON", &serde_json::to_string(plan).unwrap());
+    };
+    check_plan(&s.plan().await);
+    assert!(s.apply().await.ok());
+
+    // It reached the cluster and the release.
+    let d = k.object("deployments", "payment", "api").unwrap();
+    let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({ "name": "DB_PASSWORD", "value": SECRET })),
+        "{env}"
+    );
+    assert!(
+        env.as_array().unwrap().contains(&json!({
+            "name": "API_TOKEN", "valueFrom": { "secretKeyRef": { "name": "api", "key": "token" } },
+        })),
+        "{env}"
+    );
+    use base64::Engine;
+    let stored = k.object("secrets", "payment", "db").unwrap();
+    assert_eq!(
+        stored["data"]["password"],
+        json!(base64::engine::general_purpose::STANDARD.encode(SECRET))
+    );
+    assert_eq!(helm.values("app").unwrap()["db"]["password"], json!(SECRET));
+
+    // Read back unchanged: compared by digest, no change planned.
+    let plan = s.plan().await;
+    check_plan(&plan);
+    assert_eq!(actions(&plan), vec![]);
+
+    // Changed by hand in the cluster and in the release.
+    k.edit(
+        "deployments",
+        "payment",
+        "api",
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "api", "namespace": "payment" },
+            "spec": { "template": { "spec": { "containers": [
+                { "name": "api", "env": [{ "name": "DB_PASSWORD", "value": EDITED_ENV }] },
+            ] } } },
+        }),
+    );
+    helm.set_values(
+        "app",
+        json!({ "replicaCount": 1, "db": { "password": EDITED_HELM } }),
+    );
+    let plan = s.plan().await;
+    check_plan(&plan);
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("helm.release.app".to_string(), Action::Update),
+            ("k8s.deployment.api".to_string(), Action::Update),
+        ]
+    );
+    for address in ["helm.release.app", "k8s.deployment.api"] {
+        let drift = &plan.change(&addr(address)).unwrap().drift;
+        assert!(
+            drift.iter().any(|d| d.contains("(sensitive)")),
+            "{address}: {drift:?}"
+        );
+    }
+    assert!(s.apply_plan(&plan).await.ok());
+    assert_eq!(helm.values("app").unwrap()["db"]["password"], json!(SECRET));
+    let d = k.object("deployments", "payment", "api").unwrap();
+    let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({ "name": "DB_PASSWORD", "value": SECRET })),
+        "{env}"
+    );
+    let plan = s.plan().await;
+    check_plan(&plan);
+    assert_eq!(actions(&plan), vec![]);
+
+    // Nothing in the state directory (state, backups, key) holds them.
+    for entry in std::fs::read_dir(s.dir.path().join(".payrun")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        leaks(
+            &path.display().to_string(),
+            &String::from_utf8_lossy(&bytes),
+        );
+    }
+    let plan = s.plan_mode(Mode::Destroy).await;
+    check_plan(&plan);
+    assert!(s.apply_plan(&plan).await.ok());
+}
+
+/// `printf VALUE | sha256sum`.
+fn plain_sha256(value: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
+}
+
+/// A Secret's values written in the program would sit in state and plans.
+#[tokio::test]
+async fn a_secret_written_in_the_open_is_a_script_error() {
+    let s = stack(
+        r#"
+let cluster = #{ kubeconfig: "/k", context: "c" };
+k8s::object("db", #{ cluster: cluster, manifest: #{
+    apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: "payment" },
+    stringData: #{ password: "hunter2" },
+} });
+"#,
+        None,
+    );
+    let Err(e) = s.evaluate() else {
+        panic!("a Secret's value in the program was accepted")
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("`manifest.stringData.password` of k8s::object(\"db\") is a Secret's value and must not be written in the program"),
+        "{e}"
+    );
+    assert!(e.contains("main.rhai:3:6"), "{e}");
+    assert!(
+        e.contains("fix: read it at apply time: `stringData: #{ password: secret_env(\"NAME\") }`"),
+        "{e}"
     );
 }

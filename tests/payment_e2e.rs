@@ -53,8 +53,8 @@ impl Env {
             .args(["--endpoint-url", &moto::moto().endpoint])
             .arg("--state-dir")
             .arg(self.state.path())
-            .arg("--var")
-            .arg(format!("kubeconfig={}", self.kube.kubeconfig().display()))
+            .arg("--kubeconfig")
+            .arg(self.kube.kubeconfig())
             .args(["--var", "kube_context=standin"])
             .args([
                 "--var",

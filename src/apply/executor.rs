@@ -411,6 +411,7 @@ fn resolve_secrets(v: &Value, key: &StackKey) -> Result<(Value, Value), String> 
     if let Some((env, planned)) = as_secret(v) {
         let value =
             std::env::var(env).map_err(|_| format!("the secret variable ${env} is not set"))?;
+        crate::redact::register(&value);
         let d = key.digest(value.as_bytes());
         if planned.is_some_and(|p| p != d) {
             return Err(format!(

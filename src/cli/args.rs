@@ -34,6 +34,19 @@ pub struct Global {
     /// a program does the same).
     #[arg(long = "acknowledge", global = true, value_name = "CODE=REASON")]
     pub acknowledge: Vec<String>,
+    /// An environment variable `secret_env("NAME")` may read, besides
+    /// payrun.toml's `[allow] secret_env` (repeatable).
+    #[arg(long = "secret-env", global = true, value_name = "NAME")]
+    pub secret_env: Vec<String>,
+    /// The kubeconfig the Kubernetes kinds and helm connect through (else
+    /// payrun.toml's `[kube] kubeconfig`); programs read it as
+    /// `config.kubeconfig` and may name no other.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Use a kubeconfig whose cluster has `insecure-skip-tls-verify`
+    /// (refused otherwise: anyone on the path could act as the cluster).
+    #[arg(long, global = true)]
+    pub insecure_kubeconfig: bool,
     /// Another directory searched first for `import "name"`.
     #[arg(long, global = true, value_name = "DIR")]
     pub stdlib: Vec<PathBuf>,

@@ -227,8 +227,20 @@ pub fn registry(r: &Resolved) -> Registry {
     });
     let mut registry = Registry::new()
         .with("aws", Arc::new(aws))
-        .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
-        .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())));
+        .with(
+            "k8s",
+            Arc::new(K8sProvider::new(K8sConfig {
+                insecure_kubeconfig: r.insecure_kubeconfig,
+                ..K8sConfig::default()
+            })),
+        )
+        .with(
+            "helm",
+            Arc::new(HelmProvider::new(HelmConfig {
+                path: None,
+                insecure_kubeconfig: r.insecure_kubeconfig,
+            })),
+        );
     if let Some(config) = FakeConfig::from_env() {
         registry = registry.with("fake", Arc::new(FakeProvider::new(config)));
     }

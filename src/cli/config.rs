@@ -32,6 +32,17 @@ pub struct ProjectFile {
     /// What the program may reach on the machine running payrun.
     #[serde(default)]
     pub allow: Allow,
+    /// How the Kubernetes kinds and helm reach the cluster.
+    #[serde(default)]
+    pub kube: Kube,
+}
+
+/// payrun.toml's `[kube]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kube {
+    /// The kubeconfig to connect through, relative to the project.
+    pub kubeconfig: Option<String>,
 }
 
 /// payrun.toml's `[allow]` table.
@@ -61,7 +72,7 @@ impl Project {
                 })?;
                 let file: ProjectFile = toml::from_str(&text).map_err(|e| {
                     Error::Config(format!(
-                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars], [acknowledge] and [allow]",
+                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars], [acknowledge], [allow] and [kube]",
                         candidate.display(),
                         e.to_string().trim()
                     ))
@@ -91,8 +102,13 @@ pub struct Resolved {
     pub acknowledge: Vec<(String, String)>,
     /// payrun.toml's `[acknowledge]`: (code, reason).
     pub acknowledge_in_project: Vec<(String, String)>,
-    /// Variables `secret_env` may read: payrun.toml's `[allow] secret_env`.
+    /// Variables `secret_env` may read: payrun.toml's `[allow] secret_env`
+    /// and `--secret-env`.
     pub secret_env: Vec<String>,
+    /// `--kubeconfig`, else payrun.toml's `[kube] kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--insecure-kubeconfig`.
+    pub insecure_kubeconfig: bool,
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
     pub endpoint_url: Option<String>,
@@ -188,7 +204,15 @@ impl Resolved {
             }
             acknowledge_in_project.push((code.trim().to_string(), reason.trim().to_string()));
         }
-        let secret_env = declared_secret_env(&project.file.allow.secret_env, &[])?;
+        let secret_env = declared_secret_env(&project.file.allow.secret_env, &global.secret_env)?;
+        let kubeconfig = global.kubeconfig.clone().or_else(|| {
+            project
+                .file
+                .kube
+                .kubeconfig
+                .as_ref()
+                .map(|k| project.root.join(k))
+        });
         let mut stdlib_dirs: Vec<PathBuf> = global.stdlib.clone();
         stdlib_dirs.push(project.root.join("stdlib"));
         if let Some(dir) = program.parent() {
@@ -236,6 +260,8 @@ impl Resolved {
             acknowledge,
             acknowledge_in_project,
             secret_env,
+            kubeconfig,
+            insecure_kubeconfig: global.insecure_kubeconfig,
             stdlib_dirs,
             state_dir,
             endpoint_url: global
@@ -258,6 +284,7 @@ impl Resolved {
                 .map(|(code, reason)| Acknowledgement::in_project_file(code, reason))
                 .collect(),
             secret_env: self.secret_env.clone(),
+            kubeconfig: self.kubeconfig.clone(),
         }
     }
 }

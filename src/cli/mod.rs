@@ -35,7 +35,8 @@ pub fn run() -> i32 {
 /// PutSecretValue) at debug and trace. So every target but payrun's own is
 /// capped at `info` whatever `PAYRUN_LOG` says, and the Kubernetes client,
 /// which logs whole response bodies at `warn` when it cannot parse them, at
-/// `error`. `PAYRUN_LOG_WIRE=1` lifts the caps, with a warning.
+/// `error`. `PAYRUN_LOG_WIRE=1` lifts the caps, with a warning; every
+/// line is still scrubbed of the secret values read in this run.
 fn init_logging() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -51,7 +52,7 @@ fn init_logging() {
     });
     if wire {
         eprintln!(
-            "warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; they may contain secrets and credentials: keep them out of CI logs, tickets and chat"
+            "warning: PAYRUN_LOG_WIRE=1: logs show the AWS SDK's and the Kubernetes client's traffic, request and response bodies included; payrun scrubs the secret values it reads, but the logs may still contain credentials and other data: keep them out of CI logs, tickets and chat"
         );
     }
     let _ = tracing_subscriber::registry()
@@ -59,7 +60,7 @@ fn init_logging() {
         .with(caps)
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(|| crate::redact::Stderr)
                 .with_ansi(false),
         )
         .try_init();

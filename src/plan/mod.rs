@@ -6,6 +6,7 @@
 mod plan;
 mod planner;
 mod saved;
+mod sealed;
 mod view;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};

@@ -35,6 +35,7 @@ pub struct PlanOptions {
 /// at once.
 pub async fn refresh(
     state: &State,
+    key: &StackKey,
     registry: &Registry,
 ) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
     let mut by_kind: BTreeMap<String, Vec<ReadItem>> = BTreeMap::new();
@@ -67,7 +68,15 @@ pub async fn refresh(
         let (kind, items, result) = joined.expect("refresh task does not panic");
         match result {
             Ok(results) => {
+                let schema = registry.schema(&kind);
                 for (item, r) in items.into_iter().zip(results) {
+                    let r = match r {
+                        ReadResult::Found { args, outputs } => ReadResult::Found {
+                            args: super::sealed::seal_args(schema, &item.args, args, key),
+                            outputs,
+                        },
+                        gone => gone,
+                    };
                     out.insert(item.address, r);
                 }
             }
@@ -112,7 +121,7 @@ pub async fn make_plan(
     opts: PlanOptions,
 ) -> Result<Plan, PlanError> {
     let live = if opts.refresh && !state.resources.is_empty() {
-        refresh(state, registry).await?
+        refresh(state, key, registry).await?
     } else {
         BTreeMap::new()
     };
@@ -401,7 +410,10 @@ fn with_secret_digests(
 ) -> Value {
     if let Some((env, _)) = as_secret(v) {
         return match std::env::var(env) {
-            Ok(value) => secret_marker(env, Some(key.digest(value.as_bytes()))),
+            Ok(value) => {
+                crate::redact::register(&value);
+                secret_marker(env, Some(key.digest(value.as_bytes())))
+            }
             Err(_) => {
                 findings.push(secret_unset(address, env));
                 v.clone()

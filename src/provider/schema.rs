@@ -13,6 +13,11 @@ pub struct ArgSpec {
     pub force_new: bool,
     /// Never stored, planned or logged: only a digest.
     pub secret: bool,
+    /// May hold `secret_env(...)` values anywhere inside (helm values, a
+    /// container's environment, a Secret's data): those places are secret,
+    /// the rest is not. What the cloud reports back there is compared by
+    /// digest and shown as `(sensitive)`.
+    pub holds_secrets: bool,
     /// A policy-like document: compared with set semantics (key order,
     /// one-element lists and the order of string lists do not matter).
     pub document: bool,
@@ -24,6 +29,7 @@ impl ArgSpec {
             name,
             force_new: false,
             secret: false,
+            holds_secrets: false,
             document: false,
         }
     }
@@ -34,6 +40,7 @@ impl ArgSpec {
             name,
             force_new: false,
             secret: false,
+            holds_secrets: false,
             document: true,
         }
     }
@@ -43,6 +50,7 @@ impl ArgSpec {
             name,
             force_new: true,
             secret: false,
+            holds_secrets: false,
             document: false,
         }
     }
@@ -52,8 +60,25 @@ impl ArgSpec {
             name,
             force_new: false,
             secret: true,
+            holds_secrets: false,
             document: false,
         }
+    }
+
+    /// An argument that may carry secrets at places the program marks.
+    pub const fn holds_secrets(name: &'static str) -> Self {
+        Self {
+            name,
+            force_new: false,
+            secret: false,
+            holds_secrets: true,
+            document: false,
+        }
+    }
+
+    /// May a `secret_env(...)` appear in this argument?
+    pub const fn may_hold_secret(&self) -> bool {
+        self.secret || self.holds_secrets
     }
 }
 

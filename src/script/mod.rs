@@ -6,6 +6,7 @@ mod confinement;
 mod engine;
 mod error;
 mod handle;
+mod kubeconfig;
 mod recorder;
 mod secret_env;
 
@@ -39,6 +40,9 @@ pub struct ScriptConfig {
     pub acknowledged: Vec<Acknowledgement>,
     /// The environment variables `secret_env` may read.
     pub secret_env: Vec<String>,
+    /// The one kubeconfig a `cluster` map may name (`config.kubeconfig`),
+    /// given on the command line or in payrun.toml.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// Run the program at `path`.
@@ -61,6 +65,7 @@ pub fn evaluate(
         "region": config.region,
         "stack": config.stack,
         "vars": config.vars,
+        "kubeconfig": config.kubeconfig.as_ref().map(|k| k.display().to_string()),
     }))
     .expect("config converts");
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
@@ -81,6 +86,7 @@ pub fn evaluate(
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
     let mut program = recorder.finish(|k| registry.schema(k));
+    kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program
         .acknowledged
         .extend(config.acknowledged.iter().cloned());

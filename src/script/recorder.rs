@@ -267,13 +267,15 @@ impl Recorder {
             // back in plain text.
             if let Some(key) = map
                 .iter()
-                .find(|(k, v)| !schema.arg(k).is_some_and(|a| a.secret) && holds_secret(v))
+                .find(|(k, v)| {
+                    !schema.arg(k).is_some_and(|a| a.may_hold_secret()) && holds_secret(v)
+                })
                 .map(|(k, _)| k.clone())
             {
                 let secret: Vec<String> = schema
                     .args
                     .iter()
-                    .filter(|a| a.secret)
+                    .filter(|a| a.may_hold_secret())
                     .map(|a| format!("`{}`", a.name))
                     .collect();
                 let fix = if secret.is_empty() {
@@ -289,6 +291,18 @@ impl Recorder {
                 return Err(fault(
                     format!(
                         "`{key}` of {path}(\"{purpose}\") is not secret and may not hold a `secret_env(...)`"
+                    ),
+                    fix,
+                    Position::NONE,
+                ));
+            }
+            if let Some((field, fix)) = map
+                .get("manifest")
+                .and_then(crate::provider::k8s::kinds::secret_in_the_open)
+            {
+                return Err(fault(
+                    format!(
+                        "`{field}` of {path}(\"{purpose}\") is a Secret's value and must not be written in the program"
                     ),
                     fix,
                     Position::NONE,

@@ -30,6 +30,8 @@ pub struct Stack {
     pub aws: Option<Arc<AwsProvider>>,
     /// The variables the program may read with `secret_env`.
     pub secret_env: Mutex<Vec<String>>,
+    /// The kubeconfig given to payrun, as `--kubeconfig` gives it.
+    pub kubeconfig: Mutex<Option<PathBuf>>,
 }
 
 impl Stack {
@@ -49,6 +51,9 @@ impl Stack {
             vars: Mutex::default(),
             aws: None,
             secret_env: Mutex::default(),
+            // The operator gives payrun the kubeconfig the program's
+            // cluster map names, as `--kubeconfig` does.
+            kubeconfig: Mutex::new(named_kubeconfig(program)),
         };
         s.write(program);
         s
@@ -122,6 +127,7 @@ impl Stack {
             ],
             acknowledged: Vec::new(),
             secret_env: self.secret_env.lock().unwrap().clone(),
+            kubeconfig: self.kubeconfig.lock().unwrap().clone(),
         }
     }
 
@@ -216,4 +222,10 @@ impl Stack {
         let plan = self.plan_mode(Mode::Destroy).await;
         self.apply_plan(&plan).await
     }
+}
+
+/// The file after the first `kubeconfig: "` in `program`.
+fn named_kubeconfig(program: &str) -> Option<PathBuf> {
+    let rest = program.split_once("kubeconfig: \"")?.1;
+    Some(PathBuf::from(rest.split_once('"')?.0))
 }

@@ -60,6 +60,7 @@ const SERVED: &[(&str, &str, &str, bool)] = &[
     ("v1", "limitranges", "LimitRange", true),
     ("v1", "serviceaccounts", "ServiceAccount", true),
     ("v1", "configmaps", "ConfigMap", true),
+    ("v1", "secrets", "Secret", true),
     ("v1", "services", "Service", true),
     ("v1", "pods", "Pod", true),
     ("apps/v1", "deployments", "Deployment", true),
@@ -283,6 +284,25 @@ fn defaults(kind: &str, object: &mut Value) {
         }
     };
     match kind {
+        // The API server keeps `stringData` as base64 `data` and never
+        // returns `stringData`.
+        "Secret" => {
+            if let Some(Value::Object(plain)) =
+                object.as_object_mut().and_then(|o| o.remove("stringData"))
+            {
+                use base64::Engine;
+                let data = object["data"].as_object().cloned().unwrap_or_default();
+                let mut data = data;
+                for (k, v) in plain {
+                    let text = v.as_str().unwrap_or_default().to_string();
+                    data.insert(
+                        k,
+                        json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                    );
+                }
+                object["data"] = Value::Object(data);
+            }
+        }
         "Deployment" => {
             set(object, "/spec/replicas", json!(1));
             set(object, "/spec/revisionHistoryLimit", json!(10));

@@ -54,7 +54,11 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub async fn get(&self, cluster: &ClusterArgs) -> Result<Client, ProviderError> {
+    pub async fn get(
+        &self,
+        cluster: &ClusterArgs,
+        insecure_ok: bool,
+    ) -> Result<Client, ProviderError> {
         let key = {
             let mut c = cluster.clone();
             c.version = None;
@@ -66,7 +70,7 @@ impl Clients {
         {
             return Ok(c.client.clone());
         }
-        let (client, expires) = build(cluster).await?;
+        let (client, expires) = build(cluster, insecure_ok).await?;
         cache.insert(
             key,
             Cached {
@@ -83,12 +87,47 @@ fn config_error(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(format!("connecting to the Kubernetes cluster: {e}"))
 }
 
-async fn build(cluster: &ClusterArgs) -> Result<(Client, bool), ProviderError> {
+/// A kubeconfig file, refused when a cluster in it turns off TLS
+/// verification and `--insecure-kubeconfig` was not given.
+pub fn read_kubeconfig(path: &str, insecure_ok: bool) -> Result<Kubeconfig, ProviderError> {
+    let kubeconfig = Kubeconfig::read_from(path).map_err(config_error)?;
+    refuse_insecure(&kubeconfig, path, insecure_ok)?;
+    Ok(kubeconfig)
+}
+
+/// The refusal of [`read_kubeconfig`], for a kubeconfig read elsewhere.
+pub fn refuse_insecure(
+    kubeconfig: &Kubeconfig,
+    path: &str,
+    insecure_ok: bool,
+) -> Result<(), ProviderError> {
+    let insecure: Vec<&str> = kubeconfig
+        .clusters
+        .iter()
+        .filter(|c| {
+            c.cluster
+                .as_ref()
+                .is_some_and(|c| c.insecure_skip_tls_verify == Some(true))
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    if !insecure.is_empty() && !insecure_ok {
+        return Err(ProviderError::new(format!(
+            "the kubeconfig {path} turns off TLS verification (`insecure-skip-tls-verify`) for {}: anyone between payrun and the cluster could act as the cluster",
+            insecure.join(", ")
+        ))
+        .with_code("InsecureKubeconfig")
+        .with_fix("give the cluster's certificate (`certificate-authority-data`) in the kubeconfig, or, for a throw-away local cluster only, pass --insecure-kubeconfig"));
+    }
+    Ok(())
+}
+
+async fn build(cluster: &ClusterArgs, insecure_ok: bool) -> Result<(Client, bool), ProviderError> {
     cluster.check().map_err(config_error)?;
     install_crypto();
     let (kubeconfig, context, expires) = match (&cluster.kubeconfig, &cluster.name) {
         (Some(path), _) => (
-            Kubeconfig::read_from(path).map_err(config_error)?,
+            read_kubeconfig(path, insecure_ok)?,
             cluster.context.clone(),
             false,
         ),

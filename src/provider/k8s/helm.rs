@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::client::{eks_kubeconfig, token_for};
+use super::client::{eks_kubeconfig, refuse_insecure, token_for};
 use super::kinds::ClusterArgs;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{
@@ -61,7 +61,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
         ArgSpec::new("version"),
         ArgSpec::force_new("namespace"),
         ArgSpec::force_new("name"),
-        ArgSpec::new("values"),
+        ArgSpec::holds_secrets("values"),
         ArgSpec::new("create_namespace"),
         ArgSpec::new("timeout"),
     ],
@@ -116,6 +116,8 @@ impl Drop for PrivateFile {
 pub struct HelmConfig {
     /// PATH-style search list; the process's PATH when unset.
     pub path: Option<OsString>,
+    /// Use a kubeconfig whose cluster has `insecure-skip-tls-verify`.
+    pub insecure_kubeconfig: bool,
 }
 
 pub struct HelmProvider {
@@ -144,10 +146,15 @@ impl HelmProvider {
     /// `--kubeconfig`/`--kube-context` for the cluster, and the temp file
     /// that must live as long as the command.
     async fn cluster_flags(
+        &self,
         cluster: &ClusterArgs,
     ) -> Result<(Vec<String>, Option<PrivateFile>), ProviderError> {
         cluster.check().map_err(ProviderError::new)?;
         if let Some(path) = &cluster.kubeconfig {
+            // helm reads the file itself and says why it cannot.
+            if let Ok(k) = kube::config::Kubeconfig::read_from(path) {
+                refuse_insecure(&k, path, self.config.insecure_kubeconfig)?;
+            }
             let mut flags = vec!["--kubeconfig".to_string(), path.clone()];
             if let Some(c) = &cluster.context {
                 flags.extend(["--kube-context".to_string(), c.clone()]);
@@ -204,7 +211,7 @@ impl HelmProvider {
                 .to_string()
                 .as_bytes(),
         )?;
-        let (cluster_flags, _kubeconfig) = Self::cluster_flags(&args.cluster).await?;
+        let (cluster_flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
         let mut cmd: Vec<String> = vec![
             "upgrade".into(),
             "--install".into(),
@@ -351,7 +358,7 @@ impl Provider for HelmProvider {
         for item in items {
             let args = Self::parse(&item.args)?;
             let name = Self::release_name(item.address.purpose(), &args);
-            let (flags, _kubeconfig) = Self::cluster_flags(&args.cluster).await?;
+            let (flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
             out.push(match self.status(name, &args.namespace, &flags).await? {
                 None => ReadResult::Gone,
                 Some(status) => {
@@ -379,7 +386,7 @@ impl Provider for HelmProvider {
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError> {
         let args = Self::parse(&op.args)?;
         let name = Self::release_name(op.address.purpose(), &args);
-        let (flags, _kubeconfig) = Self::cluster_flags(&args.cluster).await?;
+        let (flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
         let mut cmd = vec![
             "uninstall".to_string(),
             name.to_string(),

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::quantity;
 use super::resources::Target;
 use crate::provider::{ProgressFn, ProviderError};
+use crate::value::{as_secret, read_back_secret, secret_marker};
 
 pub const FIELD_MANAGER: &str = "payrun";
 
@@ -160,14 +161,69 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
+/// A place the program filled with a `secret_env(...)`: rendered as this
+/// prefix and the marker, so the manifest keeps its shape and drift there
+/// is reported sealed, never as the live text.
+const SECRET_PLACE: char = '\u{e001}';
+
+/// `args` with every secret marker replaced by its place holder, for
+/// rendering a manifest from recorded args (deletes, refresh).
+pub fn with_secret_places(args: &Value) -> Value {
+    if as_secret(args).is_some() {
+        return Value::String(format!("{SECRET_PLACE}{args}"));
+    }
+    match args {
+        Value::Array(items) => Value::Array(items.iter().map(with_secret_places).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), with_secret_places(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn secret_place(v: &Value) -> Option<Value> {
+    let text = v.as_str()?.strip_prefix(SECRET_PLACE)?;
+    serde_json::from_str(text).ok()
+}
+
+fn holds_secret_place(v: &Value) -> bool {
+    match v {
+        Value::String(_) => secret_place(v).is_some(),
+        Value::Array(items) => items.iter().any(holds_secret_place),
+        Value::Object(map) => map.values().any(holds_secret_place),
+        _ => false,
+    }
+}
+
+/// What drift reports of `live` at a place whose desired value is
+/// `desired`: sealed when the program put a secret anywhere there.
+fn reported(desired: &Value, live: &Value) -> Value {
+    if holds_secret_place(desired) {
+        read_back_secret(&secret_marker("", None), live)
+    } else {
+        live.clone()
+    }
+}
+
+/// Fields the API server takes but never returns.
+const WRITE_ONLY: &[&str] = &["stringData"];
+
 fn walk(desired: &Value, live: &Value, path: String, out: &mut Map<String, Value>) {
+    if let Some(marker) = secret_place(desired) {
+        if !live.is_null() {
+            out.insert(path, read_back_secret(&marker, live));
+        }
+        return;
+    }
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => {
             for (k, v) in d {
                 let p = join(&path, k);
                 match l.get(k) {
                     Some(lv) => walk(v, lv, p, out),
-                    None if v.is_null() => {}
+                    None if v.is_null() || WRITE_ONLY.contains(&k.as_str()) => {}
                     None => {
                         out.insert(p, Value::Null);
                     }
@@ -197,12 +253,12 @@ fn walk(desired: &Value, live: &Value, path: String, out: &mut Map<String, Value
                     walk(dv, lv, format!("{path}[{i}]"), out);
                 }
             } else {
-                out.insert(path, live.clone());
+                out.insert(path, reported(desired, live));
             }
         }
         (d, l) if scalar_same(d, l) => {}
         _ => {
-            out.insert(path, live.clone());
+            out.insert(path, reported(desired, live));
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 pub use config::{ConfigMapArgs, ServiceAccountArgs};
 pub use namespace::{LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs};
 pub use network::{NetworkPolicyArgs, SecurityGroupPolicyArgs};
-pub use object::ObjectArgs;
+pub use object::{ObjectArgs, secret_in_the_open};
 pub use secrets::SecretProviderClassArgs;
 pub use traffic::{IngressArgs, ServiceArgs};
 pub use workload::{DeploymentArgs, HpaArgs, PdbArgs};
@@ -271,7 +271,7 @@ pub static SCHEMAS: &[KindSchema] = &[
             ArgSpec::new("port"),
             ArgSpec::new("command"),
             ArgSpec::new("args"),
-            ArgSpec::new("env"),
+            ArgSpec::holds_secrets("env"),
             ArgSpec::new("service_account"),
             ArgSpec::new("requests"),
             ArgSpec::new("limits"),
@@ -400,7 +400,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         "k8s.object",
         "obj",
         ObjectArgs,
-        [CLUSTER, ArgSpec::new("manifest"), FORCE],
+        [CLUSTER, ArgSpec::holds_secrets("manifest"), FORCE],
         "Any Kubernetes object, from its manifest."
     ),
 ];

@@ -38,3 +38,33 @@ impl ObjectArgs {
         Ok(m)
     }
 }
+
+/// A Secret's values written in the program, which would then sit in
+/// state and plans: the offending field and what to write instead.
+pub fn secret_in_the_open(manifest: &Value) -> Option<(String, String)> {
+    if manifest.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return None;
+    }
+    for field in ["data", "stringData"] {
+        let Some(values) = manifest.get(field).and_then(Value::as_object) else {
+            continue;
+        };
+        for (key, value) in values {
+            let marked = crate::value::as_secret(value).is_some();
+            if field == "stringData" && marked {
+                continue;
+            }
+            let fix = if marked {
+                format!(
+                    "`data` takes base64: move it to `stringData: #{{ {key}: secret_env(\"NAME\") }}`"
+                )
+            } else {
+                format!(
+                    "read it at apply time: `stringData: #{{ {key}: secret_env(\"NAME\") }}`, or keep it in Secrets Manager and mount it with `k8s::secret_provider_class`"
+                )
+            };
+            return Some((format!("manifest.{field}.{key}"), fix));
+        }
+    }
+    None
+}

@@ -11,6 +11,16 @@ use super::{ClusterArgs, Resources, app_selector, metadata, object_name};
 /// Where a SecretProviderClass's secrets appear in the container.
 pub const SECRETS_MOUNT: &str = "/mnt/secrets-store";
 
+/// A container's environment variable: text, or a key of a Kubernetes
+/// Secret the pod reads at start (`#{ secret: "db", key: "password" }`),
+/// which keeps the value out of payrun altogether.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Text(String),
+    FromSecret { secret: String, key: String },
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
@@ -56,7 +66,7 @@ pub struct DeploymentArgs {
     #[serde(default)]
     pub args: Option<Vec<String>>,
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, EnvValue>,
     #[serde(default)]
     pub service_account: Option<String>,
     #[serde(default)]
@@ -113,7 +123,13 @@ impl DeploymentArgs {
             container["env"] = self
                 .env
                 .iter()
-                .map(|(k, v)| json!({ "name": k, "value": v }))
+                .map(|(k, v)| match v {
+                    EnvValue::Text(text) => json!({ "name": k, "value": text }),
+                    EnvValue::FromSecret { secret, key } => json!({
+                        "name": k,
+                        "valueFrom": { "secretKeyRef": { "name": secret, "key": key } },
+                    }),
+                })
                 .collect();
         }
         let mut resources = serde_json::Map::new();
