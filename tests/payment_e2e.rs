@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use payrun::provider::{Provider, ReadItem, ReadResult};
 use payrun::state::{LocalStore, State};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::helm_standin::HelmStandIn;
 use crate::support::kube_standin::KubeStandIn;
@@ -315,7 +315,7 @@ async fn ec2_tagged_with(stack: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_payment_platform_applies_replans_coexists_and_destroys() {
-    let qa = Env::new("qa", &[]);
+    let mut qa = Env::new("qa", &[]);
     // The registry's scanning setting is one per account: qa owns it.
     let perf = Env::new("perf", &["registry_scanning=false"]);
 
@@ -352,6 +352,43 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     assert!(!qa.helm.calls().is_empty());
 
     // Nothing left to do.
+    let again = qa.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+
+    // An EKS upgrade is an in-place update of the cluster: nothing in it
+    // is replaced or deleted (the connection's identity is the cluster,
+    // not its version).
+    qa.vars.push("k8s_version=1.29");
+    let plan = qa.run(&["plan", "--json"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let changed: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        changed.contains(&("aws.eks.cluster.payments".to_string(), "update".to_string())),
+        "{changed:?}"
+    );
+    let disruptive: Vec<_> = changed
+        .iter()
+        .filter(|(a, action)| {
+            (a.starts_with("k8s.") || a.starts_with("helm.")) && action != "update"
+                || action == "replace"
+                || action == "delete"
+        })
+        .collect();
+    assert_eq!(disruptive, Vec::<&(String, String)>::new());
+    let applied = qa.run(&["apply", "--auto-approve"]);
+    assert!(applied.status.success(), "{}", text(&applied));
     let again = qa.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again));
 

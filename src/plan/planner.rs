@@ -8,6 +8,7 @@ use crate::address::Address;
 use crate::check;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
+use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
 use crate::state::{StackKey, State};
@@ -204,12 +205,7 @@ pub async fn make_plan(
                             }
                         }
                     }
-                    change.changes = diff_args(
-                        &before,
-                        &after,
-                        |k| schema.arg(k).is_some_and(|a| a.force_new),
-                        |k| schema.arg(k).is_some_and(|a| a.document),
-                    );
+                    change.changes = diff_args(&before, &after, |k| schema.arg(k));
                     change.replace_because = change
                         .changes
                         .iter()
@@ -371,11 +367,10 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// Attribute-level differences between two arg maps.
-pub(crate) fn diff_args(
+pub(crate) fn diff_args<'a>(
     before: &Value,
     after: &Value,
-    force_new: impl Fn(&str) -> bool,
-    document: impl Fn(&str) -> bool,
+    spec: impl Fn(&str) -> Option<&'a ArgSpec>,
 ) -> Vec<AttrChange> {
     let empty = Map::new();
     let b = before.as_object().unwrap_or(&empty);
@@ -385,16 +380,33 @@ pub(crate) fn diff_args(
         .filter_map(|k| {
             let bv = b.get(k).cloned().unwrap_or(Value::Null);
             let av = a.get(k).cloned().unwrap_or(Value::Null);
-            if same(&bv, &av)
-                || (document(k) && is_known(&av) && crate::value::same_document(&bv, &av))
-            {
+            let arg = spec(k);
+            let placement = arg.and_then(|a| a.placement);
+            let unchanged = match placement {
+                Some(p) => same(&(p.compared)(&bv), &(p.compared)(&av)),
+                None => {
+                    same(&bv, &av)
+                        || (arg.is_some_and(|a| a.document)
+                            && is_known(&av)
+                            && crate::value::same_document(&bv, &av))
+                }
+            };
+            if unchanged {
                 return None;
             }
+            let forces_replacement = match placement {
+                // Another place, or one not known until apply.
+                Some(p) => {
+                    let after = (p.identity)(&av);
+                    !is_known(&after) || !same(&(p.identity)(&bv), &after)
+                }
+                None => arg.is_some_and(|a| a.force_new),
+            };
             Some(AttrChange {
                 name: k.clone(),
                 before: (!bv.is_null()).then_some(bv),
                 after: (!av.is_null()).then_some(av),
-                forces_replacement: force_new(k),
+                forces_replacement,
             })
         })
         .collect()

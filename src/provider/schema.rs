@@ -21,6 +21,20 @@ pub struct ArgSpec {
     /// A policy-like document: compared with set semantics (key order,
     /// one-element lists and the order of string lists do not matter).
     pub document: bool,
+    /// The argument says where the object lives (the `cluster` of the
+    /// Kubernetes kinds): only a change of place replaces the object.
+    pub placement: Option<&'static Placement>,
+}
+
+/// How an argument that names a place is compared.
+#[derive(Debug)]
+pub struct Placement {
+    /// What identifies the place: a change here replaces the object.
+    pub identity: fn(&Value) -> Value,
+    /// The argument as compared for a change at all (fields kept only for
+    /// plan-time checks, such as a cluster's version, left out): a change
+    /// that keeps the identity updates in place.
+    pub compared: fn(&Value) -> Value,
 }
 
 impl ArgSpec {
@@ -31,6 +45,7 @@ impl ArgSpec {
             secret: false,
             holds_secrets: false,
             document: false,
+            placement: None,
         }
     }
 
@@ -42,6 +57,7 @@ impl ArgSpec {
             secret: false,
             holds_secrets: false,
             document: true,
+            placement: None,
         }
     }
 
@@ -52,6 +68,7 @@ impl ArgSpec {
             secret: false,
             holds_secrets: false,
             document: false,
+            placement: None,
         }
     }
 
@@ -62,6 +79,7 @@ impl ArgSpec {
             secret: true,
             holds_secrets: false,
             document: false,
+            placement: None,
         }
     }
 
@@ -73,6 +91,19 @@ impl ArgSpec {
             secret: false,
             holds_secrets: true,
             document: false,
+            placement: None,
+        }
+    }
+
+    /// An argument naming where the object lives, compared by `placement`.
+    pub const fn placement(name: &'static str, placement: &'static Placement) -> Self {
+        Self {
+            name,
+            force_new: false,
+            secret: false,
+            holds_secrets: false,
+            document: false,
+            placement: Some(placement),
         }
     }
 

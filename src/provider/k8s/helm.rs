@@ -55,7 +55,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     taggable: false,
     named_by_arg: true,
     args: &[
-        ArgSpec::force_new("cluster"),
+        ArgSpec::placement("cluster", &super::kinds::CLUSTER_PLACEMENT),
         ArgSpec::new("chart"),
         ArgSpec::new("repo"),
         ArgSpec::new("version"),

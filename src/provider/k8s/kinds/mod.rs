@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgSpec, KindSchema, Placement, validate_as};
 
 pub use config::{ConfigMapArgs, ServiceAccountArgs};
 pub use namespace::{LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs};
@@ -130,7 +130,33 @@ fn app_selector(app: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("app".to_string(), app.to_string())])
 }
 
-const CLUSTER: ArgSpec = ArgSpec::force_new("cluster");
+const CLUSTER: ArgSpec = ArgSpec::placement("cluster", &CLUSTER_PLACEMENT);
+
+/// A Kubernetes object lives in the cluster its connection points at: the
+/// EKS cluster (name and region) or the kubeconfig context. A new version
+/// (an upgrade), a new kubeconfig path, endpoint or CA is the same cluster:
+/// the object is updated in place (or, for the version alone, left as it
+/// is), never replaced.
+pub static CLUSTER_PLACEMENT: Placement = Placement {
+    identity: cluster_identity,
+    compared: cluster_compared,
+};
+
+fn cluster_identity(cluster: &Value) -> Value {
+    if cluster.get("name").is_some_and(|n| !n.is_null()) {
+        json!({ "name": cluster["name"], "region": cluster.get("region").cloned().unwrap_or(Value::Null) })
+    } else {
+        json!({ "context": cluster.get("context").cloned().unwrap_or(Value::Null) })
+    }
+}
+
+fn cluster_compared(cluster: &Value) -> Value {
+    let mut c = cluster.clone();
+    if let Some(m) = c.as_object_mut() {
+        m.remove("version");
+    }
+    c
+}
 const NAME: ArgSpec = ArgSpec::force_new("name");
 const NAMESPACE: ArgSpec = ArgSpec::force_new("namespace");
 const LABELS: ArgSpec = ArgSpec::new("labels");
