@@ -122,6 +122,7 @@ impl Stack {
             ],
             acknowledged: Vec::new(),
             secret_env: self.secret_env.lock().unwrap().clone(),
+            stack_outputs: None,
         }
     }
 
@@ -194,7 +195,7 @@ impl Stack {
         let (summary, _) = apply(
             plan,
             self.state(),
-            self.store(),
+            Arc::new(self.store()),
             self.registry.clone(),
             hook,
             ApplyOptions {
