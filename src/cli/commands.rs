@@ -859,7 +859,7 @@ fn rollback(
                 "Write serial {serial} again as serial {}? The cloud is not touched; the next plan compares it with what is live.",
                 current.serial + 1
             ),
-            format!("nothing was written\n  fix: answer `yes`, or pass --auto-approve"),
+            "nothing was written\n  fix: answer `yes`, or pass --auto-approve".to_string(),
         )?;
     }
     old.serial = current.serial;

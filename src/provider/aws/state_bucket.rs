@@ -294,7 +294,7 @@ impl ObjectStore for StateBucket {
             key_marker = page.next_key_marker().map(str::to_string);
             version_marker = page.next_version_id_marker().map(str::to_string);
         }
-        out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified));
+        out.sort_by_key(|v| std::cmp::Reverse(v.last_modified));
         Ok(out)
     }
 
