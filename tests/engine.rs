@@ -201,7 +201,7 @@ async fn destroy_follows_recorded_dependencies_in_reverse() {
     let (summary, _) = payrun::apply::apply(
         &plan,
         s.state(),
-        s.store(),
+        std::sync::Arc::new(s.store()),
         s.registry.clone(),
         std::sync::Arc::new(Order(hook_order.clone())),
         payrun::apply::ApplyOptions {
@@ -344,7 +344,7 @@ async fn a_saved_plan_is_refused_once_the_state_has_changed() {
     let err = payrun::apply::apply(
         &stale,
         s.state(),
-        s.store(),
+        std::sync::Arc::new(s.store()),
         s.registry.clone(),
         std::sync::Arc::new(payrun::ui::PlainView::new(Box::new(std::io::sink()))),
         Default::default(),
@@ -445,7 +445,7 @@ plan_error("capacity model needs 12 vCPU, quota allows 8", "raise the quota");
     let err = payrun::apply::apply(
         &plan,
         s.state(),
-        s.store(),
+        std::sync::Arc::new(s.store()),
         s.registry.clone(),
         std::sync::Arc::new(payrun::ui::PlainView::new(Box::new(std::io::sink()))),
         Default::default(),

@@ -18,3 +18,4 @@ mod payment_e2e;
 mod payment_program;
 mod pci;
 mod script_errors;
+mod team_state;

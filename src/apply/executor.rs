@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::address::Address;
 use crate::plan::{Action, Mode, Plan, ResourceChange};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProgressFn, Registry, UpdateOp};
-use crate::state::{Intent, LocalStore, ResourceState, StackKey, State, StateError};
+use crate::state::{Intent, ResourceState, StackKey, State, StateError, StateStore};
 use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
 
 use super::hook::{ApplySummary, Hook, OpKind, Outcome};
@@ -135,7 +135,7 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
 
 struct Shared {
     state: Mutex<State>,
-    store: LocalStore,
+    store: Arc<dyn StateStore>,
     registry: Registry,
     hook: Arc<dyn Hook>,
     changes: BTreeMap<Address, ResourceChange>,
@@ -172,7 +172,7 @@ impl Shared {
 pub async fn apply(
     plan: &Plan,
     state: State,
-    store: LocalStore,
+    store: Arc<dyn StateStore>,
     registry: Registry,
     hook: Arc<dyn Hook>,
     opts: ApplyOptions,
@@ -230,8 +230,11 @@ pub async fn apply(
     let mut tasks: JoinSet<(usize, OpKind, Result<String, String>)> = JoinSet::new();
     let parallelism = opts.parallelism.max(1);
 
+    // A lost lock stops the walk as an interrupt does: what is in flight
+    // finishes and is recorded, nothing new starts.
+    let halted = |shared: &Shared| stop.load(Ordering::SeqCst) || shared.store.lost().is_some();
     loop {
-        while tasks.len() < parallelism && !stop.load(Ordering::SeqCst) {
+        while tasks.len() < parallelism && !halted(&shared) {
             let Some(i) = ready.pop() else { break };
             let step = &steps[i];
             let shared = shared.clone();
@@ -295,7 +298,7 @@ pub async fn apply(
         }
     }
     let stuck: Vec<usize> = (0..steps.len()).filter(|&i| !done[i]).collect();
-    if !stop.load(Ordering::SeqCst) {
+    if !halted(&shared) {
         // Every step runs unless interrupted; one that could not is a cycle
         // in the apply graph, reported rather than passed over.
         for i in stuck {

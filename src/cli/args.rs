@@ -56,6 +56,13 @@ pub struct Global {
     /// Where state files live (default `.payrun` in the project).
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep state in a bucket: `s3://BUCKET/PREFIX` (else [state] in
+    /// payrun.toml, else the state directory).
+    #[arg(long = "state", global = true, value_name = "URL")]
+    pub state_url: Option<String>,
+    /// The KMS key that seals state in the bucket (else [state] kms_key).
+    #[arg(long, global = true, value_name = "KEY")]
+    pub state_kms_key: Option<String>,
     /// How long a call that AWS throttles or fails with 5xx keeps being
     /// retried (e.g. `90s`, `10m`).
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
@@ -160,5 +167,35 @@ pub enum StateCommand {
         /// Do not ask.
         #[arg(long)]
         force: bool,
+    },
+    /// Print the current state as JSON.
+    Pull,
+    /// Write FILE as the stack's state: it must be of the stack's lineage
+    /// and not older than the stored state.
+    Push {
+        file: PathBuf,
+        /// Write it whatever its lineage and serial.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Rename a recorded resource without touching the cloud.
+    Mv {
+        address: String,
+        new_address: String,
+    },
+    /// Versions of the state: serial, time, who, command.
+    History,
+    /// Write an earlier version again as the newest (asks first).
+    Rollback {
+        serial: u64,
+        /// Do not ask.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Move the stack to another store (`s3://BUCKET/PREFIX`, or `local`
+    /// for the state directory), holding the lock of both.
+    Migrate {
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }

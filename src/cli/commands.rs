@@ -13,16 +13,16 @@ use crate::finding::Severity;
 use crate::graph::DesiredGraph;
 use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanInputs, PlanOptions, Unsealed, make_plan, render};
 use crate::provider::Registry;
-use crate::provider::aws::{AwsProvider, AwsSettings};
+use crate::provider::aws::{AwsProvider, AwsSettings, StateBucket, StateKeys};
 use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
 use crate::provider::k8s::{K8sConfig, K8sProvider};
 use crate::script::{self, Acknowledgement, Program};
-use crate::state::LocalStore;
+use crate::state::{LocalStore, S3Settings, S3Store, State, StateStore, StoreLock};
 use crate::ui::{JsonView, PlainView, Style, TerminalView};
 
 use super::args::{Cli, Command, PlanFlags, StateCommand};
-use super::config::{Project, Resolved};
+use super::config::{Backend, Project, Resolved};
 
 pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     let cwd =
@@ -191,7 +191,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         }
         Command::State { command, program } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
-            state_command(&r, command)
+            state_command(&project, g, &r, command)
         }
     }
 }
@@ -208,13 +208,73 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime starts")
 }
 
-fn store(r: &Resolved) -> LocalStore {
-    LocalStore::new(&r.state_dir, &r.stack, &r.suffix).with_flags(&r.stack_flags)
+fn store(r: &Resolved) -> Arc<dyn StateStore> {
+    store_of(r, &r.backend, &r.stack)
+}
+
+/// The store of `stack` in `backend`, reached with the stack's AWS
+/// settings (credential chain, endpoint, retry budget).
+fn store_of(r: &Resolved, backend: &Backend, stack: &str) -> Arc<dyn StateStore> {
+    match backend {
+        Backend::Local => {
+            Arc::new(LocalStore::new(&r.state_dir, stack, &r.suffix).with_flags(&r.stack_flags))
+        }
+        Backend::S3(b) => {
+            let settings = AwsSettings {
+                region: Some(b.region.clone().unwrap_or_else(|| r.region.clone())),
+                endpoint_url: r.endpoint_url.clone(),
+                profile: None,
+                retry_budget: Some(r.retry_budget),
+            };
+            Arc::new(S3Store::new(
+                Arc::new(StateBucket::new(settings.clone(), &b.bucket)),
+                Arc::new(StateKeys::new(settings)),
+                stack,
+                S3Settings {
+                    bucket: b.bucket.clone(),
+                    prefix: b.prefix.clone(),
+                    kms_key: b.kms_key.clone(),
+                    lease: b.lease,
+                    renew: b.renew,
+                    fallback_dir: r.state_dir.clone(),
+                    flags: r.stack_flags.clone(),
+                },
+            ))
+        }
+    }
 }
 
 /// The stack's lock, waiting as `--lock-timeout` says.
-fn lock(r: &Resolved, st: &LocalStore, command: &str) -> Result<crate::state::LockGuard, Error> {
+fn lock(r: &Resolved, st: &Arc<dyn StateStore>, command: &str) -> Result<StoreLock, Error> {
     Ok(st.lock(command, r.lock_timeout, &|m| eprintln!("{m}"))?)
+}
+
+/// The outputs of other stacks of the same store, for `stack_output`.
+fn stack_outputs(r: &Resolved) -> script::StackOutputs {
+    let r = r.clone();
+    let cache: std::sync::Mutex<std::collections::BTreeMap<String, Result<State, String>>> =
+        std::sync::Mutex::default();
+    script::StackOutputs::new(move |stack: &str| {
+        if let Err(e) = crate::state::validate_stack_name(stack) {
+            return Err(e.to_string());
+        }
+        let mut cache = cache.lock().expect("stack outputs");
+        let state = cache
+            .entry(stack.to_string())
+            .or_insert_with(|| {
+                let st = store_of(&r, &r.backend, stack);
+                match st.exists() {
+                    Ok(true) => st.load().map_err(|e| e.to_string()),
+                    Ok(false) => Err(format!(
+                        "stack `{stack}` has no state in {}",
+                        r.backend.describe(&r.state_dir)
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .clone()?;
+        Ok(state.outputs)
+    })
 }
 
 /// The providers. The fake test provider is there only when asked for.
@@ -248,7 +308,9 @@ pub fn registry(r: &Resolved) -> Registry {
 }
 
 fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program), Error> {
-    let mut program = script::evaluate(&r.program, registry, &r.script_config())?;
+    let mut config = r.script_config();
+    config.stack_outputs = Some(stack_outputs(r));
+    let mut program = script::evaluate(&r.program, registry, &config)?;
     program
         .acknowledged
         .extend(r.acknowledge.iter().map(|(code, reason)| Acknowledgement {
@@ -333,14 +395,15 @@ fn run_mode(
     parallelism: usize,
     style: &Style,
 ) -> Result<i32, Error> {
-    let registry = registry(r);
     let st = store(r);
     let command = if mode == Mode::Destroy {
         "payrun destroy"
     } else {
         "payrun apply"
     };
+    // Nothing of the stack is read before its lock is held.
     let _lock = lock(r, &st, command)?;
+    let registry = registry(r);
     let rt = runtime();
     let plan = rt.block_on(plan_for(
         project,
@@ -440,7 +503,7 @@ fn execute_locked(
     options: ApplyOptions,
     json: bool,
     style: &Style,
-    st: &LocalStore,
+    st: &Arc<dyn StateStore>,
 ) -> Result<i32, Error> {
     let state = st.load()?;
     let total = plan
@@ -479,7 +542,29 @@ fn execute_locked(
         });
         apply(&plan, state, st.clone(), registry.clone(), hook, options, stop).await
     })?;
+    if let Some(lost) = st.lost() {
+        return Err(lost_lock(st.as_ref(), &lost));
+    }
     Ok(if summary.ok() { 0 } else { 1 })
+}
+
+/// The apply stopped because its lock was lost: where its state went.
+fn lost_lock(st: &dyn StateStore, lost: &crate::state::LostLock) -> Error {
+    let stack = st.stack();
+    match &lost.kept_at {
+        None => Error::Refused(format!(
+            "the lock of stack `{stack}` was lost during the apply ({}); no operation started after that, those in flight finished, and their state was written to {} under a fresh lock\n  fix: run the apply again to finish",
+            lost.why,
+            st.location()
+        )),
+        Some(path) => Error::Refused(format!(
+            "the lock of stack `{stack}` was lost during the apply ({}); no operation started after that, those in flight finished, and their state is kept in {} (another run has written {} since)\n  fix: when that run is done, compare with `payrun state pull` and write it with `payrun state push {}` (add --force only if you are sure it is newer)",
+            lost.why,
+            path.display(),
+            st.location(),
+            path.display()
+        )),
+    }
 }
 
 fn is_plan_file(p: &Path) -> bool {
@@ -552,7 +637,12 @@ fn open_saved_plan(
     Ok((r, plan))
 }
 
-fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
+fn state_command(
+    project: &Project,
+    g: &super::args::Global,
+    r: &Resolved,
+    command: &StateCommand,
+) -> Result<i32, Error> {
     let st = store(r);
     match command {
         StateCommand::List => {
@@ -601,35 +691,294 @@ fn state_command(r: &Resolved, command: &StateCommand) -> Result<i32, Error> {
             Ok(0)
         }
         StateCommand::Unlock { force } => unlock(r, &st, *force),
+        StateCommand::Pull => {
+            let state = st.load()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&state).expect("state serializes")
+            );
+            Ok(0)
+        }
+        StateCommand::Push { file, force } => push(r, &st, file, *force),
+        StateCommand::Mv {
+            address,
+            new_address,
+        } => mv(r, &st, address, new_address),
+        StateCommand::History => {
+            let versions = st.history()?;
+            if versions.is_empty() {
+                println!(
+                    "Stack `{}` has no recorded versions in {}.",
+                    r.stack,
+                    st.location()
+                );
+                return Ok(0);
+            }
+            println!("SERIAL\tWRITTEN\tBY\tCOMMAND");
+            for v in versions {
+                let at = v
+                    .written_at
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_else(|| "-".into());
+                let dash = |s: &str| {
+                    if s.is_empty() {
+                        "-".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                println!("{}\t{at}\t{}\t{}", v.serial, dash(&v.by), dash(&v.command));
+            }
+            Ok(0)
+        }
+        StateCommand::Rollback {
+            serial,
+            auto_approve,
+        } => rollback(r, &st, *serial, *auto_approve),
+        StateCommand::Migrate { to } => migrate(project, g, r, &st, to),
     }
 }
 
+/// Read 'yes' from standard input.
+fn ask(question: &str, refusal: String) -> Result<(), Error> {
+    eprint!("{question} Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if answer.trim() != "yes" {
+        return Err(Error::Refused(refusal));
+    }
+    Ok(())
+}
+
+fn push(r: &Resolved, st: &Arc<dyn StateStore>, file: &Path, force: bool) -> Result<i32, Error> {
+    let _lock = lock(r, st, "payrun state push")?;
+    let shown = file.display().to_string();
+    let bytes =
+        std::fs::read(file).map_err(|e| Error::Config(format!("cannot read {shown}: {e}")))?;
+    let bytes = st.open_file(bytes)?;
+    let mut pushed = crate::state::parse_state(&shown, &bytes)?;
+    let current = st.load()?;
+    if !force {
+        if pushed.stack != r.stack {
+            return Err(Error::Refused(format!(
+                "{shown} is the state of stack `{}`, not of `{}`; nothing was written\n  fix: push it to its own stack, or pass --force to write it here anyway",
+                pushed.stack, r.stack
+            )));
+        }
+        if st.exists()? && pushed.lineage != current.lineage {
+            return Err(Error::Refused(format!(
+                "{shown} is of lineage {}, but stack `{}` is of lineage {}: it is another stack's history; nothing was written\n  fix: pass --force to replace the stack's state with it",
+                pushed.lineage, r.stack, current.lineage
+            )));
+        }
+        if pushed.serial < current.serial {
+            return Err(Error::Refused(format!(
+                "{shown} is serial {}, older than the stored serial {} of stack `{}`: writing it would undo what ran since; nothing was written\n  fix: `payrun state pull {}` shows the stored state; pass --force to write the older one anyway",
+                pushed.serial, current.serial, r.stack, r.stack_flags
+            )));
+        }
+    }
+    pushed.stack = r.stack.clone();
+    pushed.serial = current.serial;
+    st.save(&mut pushed)?;
+    println!(
+        "Wrote {shown} as serial {} of stack `{}` ({}).",
+        pushed.serial,
+        r.stack,
+        st.location()
+    );
+    Ok(0)
+}
+
+fn mv(r: &Resolved, st: &Arc<dyn StateStore>, from: &str, to: &str) -> Result<i32, Error> {
+    let _lock = lock(r, st, "payrun state mv")?;
+    let mut state = st.load()?;
+    let a: crate::address::Address = from.parse().map_err(Error::Config)?;
+    let b: crate::address::Address = to.parse().map_err(Error::Config)?;
+    if a.kind() != b.kind() {
+        return Err(Error::Refused(format!(
+            "{from} is a {} and {to} a {}: a move keeps the kind; nothing was moved\n  fix: give {to} the kind {}",
+            a.kind(),
+            b.kind(),
+            a.kind()
+        )));
+    }
+    if state.resources.contains_key(&b) || state.intents.contains_key(&b) {
+        return Err(Error::Refused(format!(
+            "{to} is already in stack `{}`; nothing was moved\n  fix: pick another address, or `payrun state rm {to} {}` first",
+            r.stack, r.stack_flags
+        )));
+    }
+    let resource = state.resources.remove(&a);
+    let intent = state.intents.remove(&a);
+    if resource.is_none() && intent.is_none() {
+        return Err(Error::Config(format!(
+            "{from} is not in stack `{}`; nothing was moved\n  fix: `payrun state list {}` shows what is",
+            r.stack, r.stack_flags
+        )));
+    }
+    if let Some(res) = resource {
+        state.resources.insert(b.clone(), res);
+    }
+    if let Some(i) = intent {
+        state.intents.insert(b.clone(), i);
+    }
+    let rename = |deps: &mut Vec<crate::address::Address>| {
+        for d in deps.iter_mut().filter(|d| **d == a) {
+            *d = b.clone();
+        }
+    };
+    for res in state.resources.values_mut() {
+        rename(&mut res.deps);
+    }
+    for i in state.intents.values_mut() {
+        rename(&mut i.deps);
+    }
+    st.save(&mut state)?;
+    println!(
+        "Moved {from} to {to} in stack `{}` (nothing in the cloud was touched).",
+        r.stack
+    );
+    Ok(0)
+}
+
+fn rollback(
+    r: &Resolved,
+    st: &Arc<dyn StateStore>,
+    serial: u64,
+    auto_approve: bool,
+) -> Result<i32, Error> {
+    let _lock = lock(r, st, "payrun state rollback")?;
+    let current = st.load()?;
+    let mut old = st.version(serial)?;
+    if old.lineage != current.lineage {
+        return Err(Error::Refused(format!(
+            "serial {serial} is of lineage {}, the stack now of {}; nothing was written",
+            old.lineage, current.lineage
+        )));
+    }
+    println!(
+        "Serial {serial} of stack `{}` records {} resources; the current serial {} records {}.",
+        r.stack,
+        old.resources.len(),
+        current.serial,
+        current.resources.len()
+    );
+    if !auto_approve {
+        ask(
+            &format!(
+                "Write serial {serial} again as serial {}? The cloud is not touched; the next plan compares it with what is live.",
+                current.serial + 1
+            ),
+            "nothing was written\n  fix: answer `yes`, or pass --auto-approve".to_string(),
+        )?;
+    }
+    old.serial = current.serial;
+    st.save(&mut old)?;
+    println!(
+        "Rolled stack `{}` back to serial {serial}, written as serial {}.",
+        r.stack, old.serial
+    );
+    Ok(0)
+}
+
+fn migrate(
+    project: &Project,
+    g: &super::args::Global,
+    r: &Resolved,
+    from: &Arc<dyn StateStore>,
+    to: &str,
+) -> Result<i32, Error> {
+    let target = super::config::backend_for(project, g, to)?;
+    if target == r.backend {
+        return Err(Error::Refused(format!(
+            "stack `{}` is kept in {} already",
+            r.stack,
+            r.backend.describe(&r.state_dir)
+        )));
+    }
+    let dest = store_of(r, &target, &r.stack);
+    let _from_lock = lock(r, from, "payrun state migrate")?;
+    let _to_lock = lock(r, &dest, "payrun state migrate")?;
+    if !from.exists()? {
+        return Err(Error::Refused(format!(
+            "stack `{}` has no state in {}; nothing to move",
+            r.stack,
+            from.location()
+        )));
+    }
+    if dest.exists()? {
+        return Err(Error::Refused(format!(
+            "stack `{}` has state in {} already; nothing was moved\n  fix: compare the two with `payrun state pull`; remove the one that is not wanted",
+            r.stack,
+            dest.location()
+        )));
+    }
+    let mut state = from.load()?;
+    dest.adopt_key(&from.existing_key()?)?;
+    let serial = state.serial;
+    dest.save(&mut state)?;
+    let retired = from.retire()?;
+    println!(
+        "Moved stack `{}` (serial {serial}, {} resources) from {} to {}; {retired}.",
+        r.stack,
+        state.resources.len(),
+        from.location(),
+        dest.location()
+    );
+    match &target {
+        Backend::S3(b) => println!(
+            "Keep using it with [state] in payrun.toml: backend = \"s3\", bucket = \"{}\", key_prefix = \"{}\", kms_key = \"{}\" (or --state {}).",
+            b.bucket,
+            b.prefix,
+            b.kms_key,
+            target.describe(&r.state_dir)
+        ),
+        Backend::Local => println!(
+            "Keep using it without --state, and without [state] backend = \"s3\" in payrun.toml."
+        ),
+    }
+    Ok(0)
+}
+
 /// Remove the stack's lock after showing its holder and asking, unless
-/// `force`. A lock a running payrun of this host holds stays, unless forced.
-fn unlock(r: &Resolved, st: &LocalStore, force: bool) -> Result<i32, Error> {
-    let (holder, live) = st.lock_holder();
-    let Some(holder) = holder else {
+/// `force`. A lock a running payrun holds (a file lock on this host, a
+/// lease not run out) stays, unless forced.
+fn unlock(r: &Resolved, st: &Arc<dyn StateStore>, force: bool) -> Result<i32, Error> {
+    let Some(info) = st.lock_info()? else {
         println!("Stack `{}` is not locked.", r.stack);
         return Ok(0);
     };
-    println!("The lock of stack `{}` is held by {holder}.", r.stack);
-    if live && !force {
-        return Err(Error::Refused(format!(
-            "that payrun is running on this host; the lock stays\n  fix: wait for it to finish, or stop it (kill {})",
-            holder.pid
-        )));
+    let holder = &info.holder;
+    match info.lease_until {
+        Some(until) => println!(
+            "The lock of stack `{}` is held by {holder}; its lease runs until {}.",
+            r.stack,
+            humantime::format_rfc3339_seconds(until)
+        ),
+        None => println!("The lock of stack `{}` is held by {holder}.", r.stack),
+    }
+    if info.live && !force {
+        return Err(Error::Refused(match info.lease_until {
+            Some(_) => format!(
+                "its lease is still being renewed: that payrun is running; the lock stays\n  fix: wait for it to finish; if it is gone, its lease runs out by itself, or run `payrun state unlock {} --force`",
+                r.stack_flags
+            ),
+            None => format!(
+                "that payrun is running on this host; the lock stays\n  fix: wait for it to finish, or stop it (kill {})",
+                holder.pid
+            ),
+        }));
     }
     if !force {
-        eprint!("Remove it? Only 'yes' will be accepted: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if answer.trim() != "yes" {
-            return Err(Error::Refused(format!(
+        ask(
+            "Remove it?",
+            format!(
                 "the lock stays\n  fix: answer `yes`, or run `payrun state unlock {} --force`",
                 r.stack_flags
-            )));
-        }
+            ),
+        )?;
     }
     st.force_unlock()?;
     println!("Removed the lock of stack `{}`.", r.stack);

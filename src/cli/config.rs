@@ -35,6 +35,9 @@ pub struct ProjectFile {
     /// How the Kubernetes kinds and helm reach the cluster.
     #[serde(default)]
     pub kube: Kube,
+    /// Where state is kept (default: the state directory).
+    #[serde(default)]
+    pub state: StateSection,
 }
 
 /// payrun.toml's `[kube]` table.
@@ -43,6 +46,146 @@ pub struct ProjectFile {
 pub struct Kube {
     /// The kubeconfig to connect through, relative to the project.
     pub kubeconfig: Option<String>,
+}
+
+/// payrun.toml's `[state]` table.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// `local` (default) or `s3`.
+    pub backend: Option<String>,
+    pub bucket: Option<String>,
+    pub key_prefix: Option<String>,
+    /// The bucket's region (default: the stack's).
+    pub region: Option<String>,
+    /// The KMS key (id, ARN or alias) that seals state in the bucket.
+    pub kms_key: Option<String>,
+    /// How long a lock stays valid without a renewal (default `2m`).
+    pub lease: Option<String>,
+    /// How often its holder renews it (default `30s`).
+    pub lease_renew: Option<String>,
+}
+
+/// Where a stack's state is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Local,
+    S3(S3Backend),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Backend {
+    pub bucket: String,
+    pub prefix: String,
+    pub region: Option<String>,
+    pub kms_key: String,
+    pub lease: std::time::Duration,
+    pub renew: std::time::Duration,
+}
+
+impl Backend {
+    /// `s3://bucket/prefix`, or the state directory.
+    pub fn describe(&self, state_dir: &Path) -> String {
+        match self {
+            Backend::Local => state_dir.display().to_string(),
+            Backend::S3(s) if s.prefix.is_empty() => format!("s3://{}", s.bucket),
+            Backend::S3(s) => format!("s3://{}/{}", s.bucket, s.prefix),
+        }
+    }
+}
+
+/// `s3://bucket/some/prefix` → (bucket, prefix without slashes at the ends).
+pub fn parse_s3_url(url: &str) -> Result<(String, String), Error> {
+    let rest = url.strip_prefix("s3://").ok_or_else(|| {
+        Error::Config(format!(
+            "state location `{url}` is not an s3:// URL\n  fix: write it as s3://BUCKET/PREFIX, e.g. --state s3://acme-payrun-state/platform"
+        ))
+    })?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::Config(format!(
+            "state location `{url}` names no bucket\n  fix: write it as s3://BUCKET/PREFIX"
+        )));
+    }
+    Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+}
+
+fn duration(field: &str, text: Option<&str>, default: u64) -> Result<std::time::Duration, Error> {
+    match text {
+        None => Ok(std::time::Duration::from_secs(default)),
+        Some(t) => humantime::parse_duration(t).map_err(|e| {
+            Error::Config(format!(
+                "payrun.toml: [state] {field} = \"{t}\": {e}\n  fix: write a duration, e.g. {field} = \"2m\""
+            ))
+        }),
+    }
+}
+
+/// The backend `url` names (`local`, or `s3://bucket/prefix` sealed with
+/// the KMS key of `--state-kms-key` or payrun.toml), for `state migrate`.
+pub fn backend_for(project: &Project, global: &Global, url: &str) -> Result<Backend, Error> {
+    if url == "local" {
+        return Ok(Backend::Local);
+    }
+    let mut g = global.clone();
+    g.state_url = Some(url.to_string());
+    backend(&project.file.state, &g)
+}
+
+/// The state backend from `--state`/`--state-kms-key` over payrun.toml's
+/// `[state]`.
+fn backend(section: &StateSection, global: &Global) -> Result<Backend, Error> {
+    let (bucket, prefix) = match (&global.state_url, section.backend.as_deref()) {
+        (Some(url), _) => parse_s3_url(url)?,
+        (None, None | Some("local")) => return Ok(Backend::Local),
+        (None, Some("s3")) => {
+            let bucket = section.bucket.clone().ok_or_else(|| {
+                Error::Config(
+                    "payrun.toml: [state] backend = \"s3\" names no bucket\n  fix: add `bucket = \"acme-payrun-state\"` under [state]".into(),
+                )
+            })?;
+            (
+                bucket,
+                section
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_default()
+                    .trim_matches('/')
+                    .to_string(),
+            )
+        }
+        (None, Some(other)) => {
+            return Err(Error::Config(format!(
+                "payrun.toml: [state] backend = \"{other}\" is not a state backend\n  fix: write backend = \"s3\" (or \"local\")"
+            )));
+        }
+    };
+    let kms_key = global
+        .state_kms_key
+        .clone()
+        .or_else(|| section.kms_key.clone())
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "state in s3://{bucket} needs a KMS key to seal it: payrun never keeps state readable to whoever reads the bucket\n  fix: add `kms_key = \"alias/payrun-state\"` under [state] in payrun.toml, or pass --state-kms-key"
+            ))
+        })?;
+    let lease = duration("lease", section.lease.as_deref(), 120)?;
+    let renew = duration("lease_renew", section.lease_renew.as_deref(), 30)?;
+    if renew.is_zero() || renew >= lease {
+        return Err(Error::Config(format!(
+            "payrun.toml: [state] lease_renew ({}) must be shorter than lease ({})\n  fix: renew a few times per lease, e.g. lease = \"2m\", lease_renew = \"30s\"",
+            humantime::format_duration(renew),
+            humantime::format_duration(lease)
+        )));
+    }
+    Ok(Backend::S3(S3Backend {
+        bucket,
+        prefix,
+        region: section.region.clone(),
+        kms_key,
+        lease,
+        renew,
+    }))
 }
 
 /// payrun.toml's `[allow]` table.
@@ -72,7 +215,7 @@ impl Project {
                 })?;
                 let file: ProjectFile = toml::from_str(&text).map_err(|e| {
                     Error::Config(format!(
-                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars], [acknowledge], [allow] and [kube]",
+                        "{}: {}\n  fix: payrun.toml takes program, region, suffix, state_dir, endpoint_url, [vars], [acknowledge], [allow], [kube] and [state]",
                         candidate.display(),
                         e.to_string().trim()
                     ))
@@ -111,6 +254,8 @@ pub struct Resolved {
     pub insecure_kubeconfig: bool,
     pub stdlib_dirs: Vec<PathBuf>,
     pub state_dir: PathBuf,
+    /// Where state is kept: the state directory, or a bucket.
+    pub backend: Backend,
     pub endpoint_url: Option<String>,
     pub retry_budget: std::time::Duration,
     pub lock_timeout: std::time::Duration,
@@ -247,6 +392,13 @@ impl Resolved {
                 shell_word(&d.display().to_string())
             ));
         }
+        if let Some(u) = &global.state_url {
+            stack_flags.push(format!("--state {}", shell_word(u)));
+        }
+        if let Some(k) = &global.state_kms_key {
+            stack_flags.push(format!("--state-kms-key {}", shell_word(k)));
+        }
+        let backend = backend(&project.file.state, global)?;
         Ok(Self {
             retry_budget: global.retry_budget,
             lock_timeout: global.lock_timeout,
@@ -264,6 +416,7 @@ impl Resolved {
             insecure_kubeconfig: global.insecure_kubeconfig,
             stdlib_dirs,
             state_dir,
+            backend,
             endpoint_url: global
                 .endpoint_url
                 .clone()
@@ -285,6 +438,7 @@ impl Resolved {
                 .collect(),
             secret_env: self.secret_env.clone(),
             kubeconfig: self.kubeconfig.clone(),
+            stack_outputs: None,
         }
     }
 }

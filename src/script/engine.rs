@@ -30,6 +30,7 @@ pub fn create_engine(
     config: Dynamic,
     confinement: &Confinement,
     secret_env: &[String],
+    stack_outputs: Option<super::StackOutputs>,
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -72,6 +73,7 @@ pub fn create_engine(
     register_host_functions(&mut engine, recorder, registry, config);
     super::secret_env::register(&mut engine, secret_env.to_vec());
     register_stdlib_json(&mut engine, confinement.clone());
+    register_stack_output(&mut engine, stack_outputs);
     engine.set_module_resolver(ConfinedResolver::new(confinement.clone()));
     engine
 }
@@ -123,6 +125,48 @@ fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String,
         .into_iter()
         .map(|(name, node)| (name, into_module(node, recorder)))
         .collect()
+}
+
+/// `stack_output("network.qa", "vpc_id")`: an output another stack of the
+/// same store recorded, read at plan time. It is a plain value in the
+/// program (an edge to nothing live); a stack or an output that is not
+/// there is an error at the call.
+fn register_stack_output(engine: &mut Engine, outputs: Option<super::StackOutputs>) {
+    engine.register_fn(
+        "stack_output",
+        move |ctx: NativeCallContext, stack: ImmutableString, name: ImmutableString| {
+            let pos = ctx.call_position();
+            let Some(outputs) = &outputs else {
+                return Err(fault(
+                    "stack_output has no state store to read here",
+                    "run it through `payrun plan` or `payrun apply`",
+                    pos,
+                ));
+            };
+            let recorded = outputs.read(&stack).map_err(|why| {
+                fault(
+                    format!("unknown: {why}"),
+                    format!("apply stack `{stack}` first (it must be kept in the same state store)"),
+                    pos,
+                )
+            })?;
+            match recorded.get(name.as_str()) {
+                Some(v) => rhai::serde::to_dynamic(v).map_err(|e| fault(e.to_string(), "report this", pos)),
+                None => Err(fault(
+                    format!("unknown: stack `{stack}` has no output `{name}`"),
+                    if recorded.is_empty() {
+                        format!("stack `{stack}` has no outputs: its program exports none, or it was never applied")
+                    } else {
+                        format!(
+                            "its outputs are {}",
+                            recorded.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                    pos,
+                )),
+            }
+        },
+    );
 }
 
 /// Errors from host functions carry the call's position.

@@ -25,6 +25,35 @@ pub use secret_env::secret_env_refusal;
 
 use recorder::{Fault, Recorder};
 
+/// Reads the outputs of another stack of the same store, for
+/// `stack_output(stack, name)`; an error says why there are none.
+type ReadOutputs =
+    dyn Fn(&str) -> Result<std::collections::BTreeMap<String, Value>, String> + Send + Sync;
+
+#[derive(Clone)]
+pub struct StackOutputs(std::sync::Arc<ReadOutputs>);
+
+impl StackOutputs {
+    pub fn new(
+        f: impl Fn(&str) -> Result<std::collections::BTreeMap<String, Value>, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+
+    pub fn read(&self, stack: &str) -> Result<std::collections::BTreeMap<String, Value>, String> {
+        (self.0)(stack)
+    }
+}
+
+impl std::fmt::Debug for StackOutputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StackOutputs(..)")
+    }
+}
+
 /// What the program sees as `config`.
 #[derive(Clone, Debug, Default)]
 pub struct ScriptConfig {
@@ -43,6 +72,9 @@ pub struct ScriptConfig {
     /// The one kubeconfig a `cluster` map may name (`config.kubeconfig`),
     /// given on the command line or in payrun.toml.
     pub kubeconfig: Option<PathBuf>,
+    /// Other stacks' outputs, for `stack_output`; `None` where there is no
+    /// store (it is then an error to call).
+    pub stack_outputs: Option<StackOutputs>,
 }
 
 /// Run the program at `path`.
@@ -75,6 +107,7 @@ pub fn evaluate(
         config_value.clone(),
         &confinement,
         &config.secret_env,
+        config.stack_outputs.clone(),
     );
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
@@ -253,4 +286,5 @@ const HOST_FUNCTIONS: &[&str] = &[
     "plan_error",
     "acknowledge",
     "stdlib_json",
+    "stack_output",
 ];

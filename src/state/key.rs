@@ -71,14 +71,34 @@ impl StackKey {
         Self::load_or_create(path)
     }
 
-    fn create(path: &Path) -> Result<Self, StateError> {
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-        }
+    /// A new key of 32 random bytes.
+    pub fn random() -> Result<Self, StateError> {
         let mut key = [0u8; LEN];
         fs::File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut key))
             .map_err(|e| io_err(Path::new("/dev/urandom"), e))?;
+        Ok(Self(key))
+    }
+
+    /// The key's bytes, to be kept sealed (a stack key in a bucket).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Keep `self` at `path` unless a key is there already; returns the
+    /// key that is there afterwards.
+    pub(crate) fn store_at(&self, path: &Path) -> Result<Self, StateError> {
+        Self::write_new(path, self.0)
+    }
+
+    fn create(path: &Path) -> Result<Self, StateError> {
+        Self::write_new(path, Self::random()?.0)
+    }
+
+    fn write_new(path: &Path, key: [u8; LEN]) -> Result<Self, StateError> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        }
         // create_new: two payruns starting a stack at once keep one key.
         match OpenOptions::new()
             .write(true)

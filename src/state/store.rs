@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use super::key::StackKey;
 use super::lock::{self, Holder, LockGuard, Refusal, Taken};
+use super::s3_store::parse_state_bytes;
 use super::stack_name::legacy_name;
 use super::state::{FORMAT_VERSION, State};
+use super::state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -64,6 +66,50 @@ pub enum StateError {
         program: String,
         suffix: String,
     },
+    #[error(
+        "state for stack `{stack}` is locked by {holder}; its lease runs until {until}\n  fix: wait for it with `--lock-timeout 5m`; a payrun that died frees the lock when its lease runs out (or see who holds it with `payrun state unlock {flags}`)"
+    )]
+    LeaseHeld {
+        stack: String,
+        holder: Box<Holder>,
+        until: String,
+        flags: String,
+    },
+    #[error("cannot reach {location}: {message}")]
+    Bucket { location: String, message: String },
+    #[error(
+        "cannot open {location}: {message}\n  fix: it is sealed with a data key under KMS key {kms_key}; this identity needs kms:Decrypt (and kms:GenerateDataKey to write) on it"
+    )]
+    Sealed {
+        location: String,
+        message: String,
+        kms_key: String,
+    },
+    #[error(
+        "the state of stack `{stack}` in {location} is serial {stored}, but the state being written follows serial {given}: another run wrote it in between; nothing was written\n  fix: run the command again; it starts from the stored state"
+    )]
+    Stale {
+        stack: String,
+        location: String,
+        stored: u64,
+        given: u64,
+    },
+    #[error(
+        "stack `{stack}` has no recorded serial {serial} (recorded: {known})\n  fix: `payrun state history` lists the serials"
+    )]
+    NoSuchSerial {
+        stack: String,
+        serial: u64,
+        known: String,
+    },
+    #[error(
+        "{location} holds another stack key than the one moved with the state: digests and saved plans of the two differ\n  fix: remove {location} if no state uses it, then migrate again"
+    )]
+    KeyDiffers { location: String },
+    #[error(
+        "{path} is sealed; only the store that sealed it opens it\n  fix: run this with the stack's S3 store (`--state s3://...` or [state] in payrun.toml)"
+    )]
+    SealedHere { path: String },
     #[error("cannot write state file {path}: {source}")]
     Io {
         path: String,
@@ -268,6 +314,129 @@ impl LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err(&path, e)),
         }
+    }
+}
+
+impl StateStore for LocalStore {
+    fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    fn location(&self) -> String {
+        self.path().display().to_string()
+    }
+
+    fn load(&self) -> Result<State, StateError> {
+        LocalStore::load(self)
+    }
+
+    fn save(&self, state: &mut State) -> Result<(), StateError> {
+        LocalStore::save(self, state)
+    }
+
+    fn exists(&self) -> Result<bool, StateError> {
+        Ok(self.path().exists() || self.legacy_path().is_some_and(|p| p.exists()))
+    }
+
+    fn key(&self) -> Result<StackKey, StateError> {
+        LocalStore::key(self)
+    }
+
+    fn existing_key(&self) -> Result<StackKey, StateError> {
+        LocalStore::existing_key(self)
+    }
+
+    fn adopt_key(&self, key: &StackKey) -> Result<(), StateError> {
+        if key.store_at(&self.key_path())? == *key {
+            Ok(())
+        } else {
+            Err(StateError::KeyDiffers {
+                location: self.key_path().display().to_string(),
+            })
+        }
+    }
+
+    fn lock(
+        &self,
+        command: &str,
+        timeout: std::time::Duration,
+        notice: &dyn Fn(&str),
+    ) -> Result<StoreLock, StateError> {
+        LocalStore::lock(self, command, timeout, notice).map(StoreLock::Local)
+    }
+
+    fn lock_info(&self) -> Result<Option<LockInfo>, StateError> {
+        let (holder, live) = self.lock_holder();
+        Ok(holder.map(|holder| LockInfo {
+            holder,
+            live,
+            lease_until: None,
+        }))
+    }
+
+    fn force_unlock(&self) -> Result<Option<Holder>, StateError> {
+        LocalStore::force_unlock(self)
+    }
+
+    /// The state file and its one backup.
+    fn history(&self) -> Result<Vec<Version>, StateError> {
+        let mut out = Vec::new();
+        for path in [self.path(), self.backup_path()] {
+            let Ok(bytes) = fs::read(&path) else { continue };
+            let Ok(state) = parse_state_bytes(&path.display().to_string(), &bytes) else {
+                continue;
+            };
+            out.push(Version {
+                serial: state.serial,
+                written_at: fs::metadata(&path).and_then(|m| m.modified()).ok(),
+                by: String::new(),
+                command: String::new(),
+                id: path.display().to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn version(&self, serial: u64) -> Result<State, StateError> {
+        let history = StateStore::history(self)?;
+        let v = history.iter().find(|v| v.serial == serial).ok_or_else(|| {
+            StateError::NoSuchSerial {
+                stack: self.stack.clone(),
+                serial,
+                known: history
+                    .iter()
+                    .map(|v| v.serial.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })?;
+        let path = PathBuf::from(&v.id);
+        let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
+        parse_state_bytes(&v.id, &bytes)
+    }
+
+    fn retire(&self) -> Result<String, StateError> {
+        let path = self.path();
+        let to = self.dir.join(format!("{}.json.migrated", self.stack));
+        fs::rename(&path, &to).map_err(|e| io_err(&path, e))?;
+        Ok(format!("{} is now {}", path.display(), to.display()))
+    }
+
+    fn lost(&self) -> Option<LostLock> {
+        None
+    }
+
+    fn open_file(&self, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        if super::envelope::is_sealed(&bytes) {
+            return Err(StateError::SealedHere {
+                path: self.location(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        std::collections::BTreeMap::new()
     }
 }
 

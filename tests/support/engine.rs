@@ -128,6 +128,7 @@ impl Stack {
             acknowledged: Vec::new(),
             secret_env: self.secret_env.lock().unwrap().clone(),
             kubeconfig: self.kubeconfig.lock().unwrap().clone(),
+            stack_outputs: None,
         }
     }
 
@@ -200,7 +201,7 @@ impl Stack {
         let (summary, _) = apply(
             plan,
             self.state(),
-            self.store(),
+            Arc::new(self.store()),
             self.registry.clone(),
             hook,
             ApplyOptions {

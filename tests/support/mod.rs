@@ -10,3 +10,4 @@ pub mod helm_standin;
 pub mod kube_standin;
 pub mod moto;
 pub mod stack;
+pub mod team;

@@ -20,6 +20,7 @@ import moto.appmesh.models
 import moto.appmesh.responses
 import moto.appmesh.urls
 import moto.ec2.models
+import moto.s3.responses
 import moto.eks.exceptions
 import moto.eks.models
 import moto.eks.responses
@@ -899,6 +900,57 @@ for _f in (
     delete_auth_policy,
 ):
     setattr(moto.vpclattice.responses.VPCLatticeResponse, _f.__name__, _f)
+
+
+# ── S3 conditional writes made atomic: an extension of moto, not moto ─────
+# moto 5.2.5 implements If-None-Match: * and If-Match on PutObject and
+# If-Match on DeleteObject (moto/s3/responses.py, S3Response.put_object:
+# `if if_match: ... raise PreconditionFailed("If-Match")`, `if if_none_match
+# == "*" and self.backend.get_object(...) is not None: raise
+# PreconditionFailed("If-None-Match")`; S3Response.delete_object likewise),
+# but checks the condition and stores the key as two steps under no lock.
+# ThreadedMotoServer answers each request on its own thread, so two payruns
+# creating the same lock object at once could both pass the check. S3
+# decides a conditional write atomically; so does this: writes and deletes
+# of S3 objects run one at a time.
+
+_S3_WRITES = threading.Lock()
+
+
+def _one_at_a_time(method):
+    def serialised(self, *args, **kwargs):
+        with _S3_WRITES:
+            return method(self, *args, **kwargs)
+
+    serialised.__name__ = method.__name__
+    return serialised
+
+
+for _name in ("put_object", "delete_object"):
+    setattr(
+        moto.s3.responses.S3Response,
+        _name,
+        _one_at_a_time(getattr(moto.s3.responses.S3Response, _name)),
+    )
+
+
+def get_bucket_versioning(self):
+    """moto 5.2.5's S3Response.get_bucket_versioning (moto/s3/responses.py)
+    serialises its answer under the root element
+    `GetBucketVersioningResponse`; S3 answers `VersioningConfiguration`
+    (GetBucketVersioning in the S3 API reference), and the Rust SDK refuses
+    any other root. Answer as S3 does: an extension of moto, not moto."""
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</VersioningConfiguration>"
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+moto.s3.responses.S3Response.get_bucket_versioning = get_bucket_versioning
 
 
 def watch_parent(parent: int) -> None:

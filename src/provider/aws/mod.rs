@@ -22,6 +22,7 @@ mod observed;
 mod policy_document;
 mod retry;
 mod secretsmanager;
+mod state_bucket;
 mod tags;
 mod vpclattice;
 mod wait;
@@ -38,6 +39,7 @@ use super::{
 };
 use api_calls::ApiCalls;
 pub use config::AwsSettings;
+pub use state_bucket::{StateBucket, StateKeys};
 
 /// Every kind the AWS provider serves: each service module's schemas.
 pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
