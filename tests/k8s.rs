@@ -988,3 +988,58 @@ k8s::object("db", #{ cluster: cluster, manifest: #{
         "{e}"
     );
 }
+
+/// Two stacks on one cluster: each object carries its stack's label and is
+/// applied under its stack's field manager; an object of one stack
+/// declared in the other is refused naming its owner, never taken over.
+#[tokio::test]
+async fn standin_two_stacks_share_a_cluster_and_never_take_over_each_others_objects() {
+    let k = KubeStandIn::start();
+    let program = |ns: &str| {
+        format!(
+            r#"
+let cluster = {};
+let ns = k8s::namespace("{ns}", #{{ cluster: cluster }});
+k8s::config_map("settings", #{{ cluster: cluster, namespace: ns, data: #{{ LOG_LEVEL: "info" }} }});
+"#,
+            k.cluster_rhai()
+        )
+    };
+    let mut qa = stack(&program("payment-qa"), None);
+    qa.suffix = "qa".into();
+    let mut perf = stack(&program("payment-perf"), None);
+    perf.suffix = "perf".into();
+    assert!(qa.apply().await.ok());
+    assert!(perf.apply().await.ok());
+    let ns = k.object("namespaces", "", "payment-qa").unwrap();
+    assert_eq!(ns["metadata"]["labels"]["payrun/stack"], json!("main.qa"));
+    let ns = k.object("namespaces", "", "payment-perf").unwrap();
+    assert_eq!(ns["metadata"]["labels"]["payrun/stack"], json!("main.perf"));
+    // Each plan is about its own objects only.
+    for s in [&qa, &perf] {
+        let plan = s.plan().await;
+        assert!(!plan.has_changes(), "{:?}", actions(&plan));
+        assert_eq!(plan.changes.len(), 2);
+    }
+
+    // perf declares qa's namespace too.
+    perf.write(&format!(
+        "{}\nk8s::namespace(\"payment-qa\", #{{ cluster: {} }});\n",
+        program("payment-perf"),
+        k.cluster_rhai()
+    ));
+    let summary = perf.apply().await;
+    assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);
+    let (address, error) = &summary.failed[0];
+    assert_eq!(address.to_string(), "k8s.namespace.payment-qa");
+    assert!(
+        error.contains(
+            "Namespace payment-qa belongs to stack main.qa, which payrun does not take over"
+        ),
+        "{error}"
+    );
+    // Still qa's, unchanged, and qa has nothing to do.
+    let ns = k.object("namespaces", "", "payment-qa").unwrap();
+    assert_eq!(ns["metadata"]["labels"]["payrun/stack"], json!("main.qa"));
+    assert!(!qa.plan().await.has_changes());
+}

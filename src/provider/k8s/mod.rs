@@ -105,15 +105,42 @@ impl K8sProvider {
         m
     }
 
+    /// Apply the object for `stack`: labelled with it, applied under its
+    /// own field manager. A create first makes sure the object is not
+    /// another stack's.
     async fn apply(
         &self,
         address: &Address,
         args: &Value,
+        stack: &str,
+        creating: bool,
         progress: &ProgressFn,
     ) -> Result<Applied, ProviderError> {
-        let manifest = Self::manifest(address, args)?;
+        let mut manifest = Self::manifest(address, args)?;
+        kinds::label_stack(&mut manifest, stack);
         let (client, target) = self.connect(address, args, &manifest).await?;
-        let live = ssa::apply(&client, &target, &manifest, kinds::force_conflicts(args)).await?;
+        if creating
+            && let Some(live) = ssa::get(&client, &target).await?
+            && let Some(owner) = kinds::owning_stack(&live)
+            && owner != kinds::stack_label_value(stack)
+        {
+            return Err(ProviderError::new(format!(
+                "{address}: {} belongs to stack {owner}, which payrun does not take over",
+                target.describe()
+            ))
+            .with_code("OwnedByAnotherStack")
+            .with_fix(format!(
+                "give the object another name in this stack (`name: ...`), or remove it from stack {owner}'s program first"
+            )));
+        }
+        let live = ssa::apply(
+            &client,
+            &target,
+            &manifest,
+            &ssa::field_manager(stack),
+            kinds::force_conflicts(args),
+        )
+        .await?;
         if manifest["kind"] == "Deployment" && manifest["apiVersion"] == "apps/v1" {
             let timeout = kinds::rollout_timeout(args)
                 .map(Duration::from_secs)
@@ -174,13 +201,16 @@ impl Provider for K8sProvider {
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {
-        self.apply(&op.address, &op.args, &op.progress).await
+        self.apply(&op.address, &op.args, &op.stack, true, &op.progress)
+            .await
     }
 
     /// A manifest that now names another object (`k8s.object`): the new
     /// one is applied, then the old one deleted.
     async fn update(&self, op: &UpdateOp) -> Result<Applied, ProviderError> {
-        let applied = self.apply(&op.address, &op.after, &op.progress).await?;
+        let applied = self
+            .apply(&op.address, &op.after, &op.stack, false, &op.progress)
+            .await?;
         let before = Self::manifest(&op.address, &op.before)?;
         let after = Self::manifest(&op.address, &op.after)?;
         let identity = |m: &Value| {
@@ -230,7 +260,12 @@ impl Provider for K8sProvider {
         if live["metadata"]["labels"][label] != value {
             return Ok(None);
         }
-        self.apply(&op.address, &op.args, &op.progress)
+        // Another stack's object is not this crash's to adopt; the create
+        // that follows says whose it is.
+        if kinds::owning_stack(&live).is_some_and(|o| o != kinds::stack_label_value(&op.stack)) {
+            return Ok(None);
+        }
+        self.apply(&op.address, &op.args, &op.stack, false, &op.progress)
             .await
             .map(Some)
     }

@@ -17,6 +17,12 @@ use crate::value::{as_secret, read_back_secret, secret_marker};
 
 pub const FIELD_MANAGER: &str = "payrun";
 
+/// The field manager of `stack`'s objects: each stack owns its own fields,
+/// so two stacks on one cluster never apply as one manager.
+pub fn field_manager(stack: &str) -> String {
+    format!("{FIELD_MANAGER}/{stack}")
+}
+
 /// A kube error worded for the person running payrun.
 pub fn error(target: &Target, doing: &str, e: kube::Error) -> ProviderError {
     match e {
@@ -48,9 +54,10 @@ pub async fn apply(
     client: &Client,
     target: &Target,
     manifest: &Value,
+    manager: &str,
     force: bool,
 ) -> Result<Value, ProviderError> {
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(manager);
     if force {
         params = params.force();
     }

@@ -29,6 +29,37 @@ pub use workload::{DeploymentArgs, HpaArgs, PdbArgs};
 /// looks for it.
 pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "payrun");
 
+/// The label naming the stack an object belongs to.
+pub const STACK_LABEL: &str = "payrun/stack";
+
+/// `stack` as a label value (at most 63 characters, alphanumeric at both
+/// ends; stack names are letters, digits, `-`, `_` and one `.`).
+pub fn stack_label_value(stack: &str) -> String {
+    let mut v: String = stack.chars().take(63).collect();
+    while v.ends_with(|c: char| !c.is_ascii_alphanumeric()) {
+        v.pop();
+    }
+    v
+}
+
+/// Label the manifest with its stack.
+pub fn label_stack(manifest: &mut Value, stack: &str) {
+    if let Some(labels) = manifest
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.insert(STACK_LABEL.into(), json!(stack_label_value(stack)));
+    }
+}
+
+/// The stack a live object belongs to, if any.
+pub fn owning_stack(live: &Value) -> Option<String> {
+    live.pointer("/metadata/labels")?
+        .get(STACK_LABEL)?
+        .as_str()
+        .map(str::to_string)
+}
+
 /// Where a Kubernetes kind is applied: an EKS cluster (its outputs) or a
 /// kubeconfig context.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
