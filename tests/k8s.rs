@@ -1043,3 +1043,96 @@ k8s::config_map("settings", #{{ cluster: cluster, namespace: ns, data: #{{ LOG_L
     assert_eq!(ns["metadata"]["labels"]["payrun/stack"], json!("main.qa"));
     assert!(!qa.plan().await.has_changes());
 }
+
+const LB_CONTROLLER: &str = r#"
+let cluster = CLUSTER;
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+let controller = helm::release("aws-load-balancer-controller", #{
+    cluster: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
+    version: "1.7.2", namespace: "kube-system", values: #{ clusterName: "payments" },
+});
+let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
+let svc = k8s::service("api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+let ingress = k8s::ingress("api", #{ cluster: cluster, namespace: ns, service: svc, service_port: 80, health_check_path: "/healthz" });
+WIRING
+"#;
+
+/// An ALB Ingress depends on the load balancer controller: created after
+/// it runs, deleted while it still runs, so the controller deletes the ALB
+/// and lifts the finalizer before it is uninstalled. The stand-in keeps a
+/// deleted Ingress for ever once the controller is gone, as EKS does.
+#[tokio::test]
+async fn standin_an_alb_ingress_goes_before_its_controller() {
+    let k = KubeStandIn::start();
+    let helm = HelmStandIn::new();
+    let program = LB_CONTROLLER
+        .replace("CLUSTER", &k.cluster_rhai())
+        .replace("WIRING", "depends_on(ingress, controller);");
+    let s = stack(&program, Some(helm.path()));
+    let plan = s.plan().await;
+    assert!(
+        !plan
+            .findings
+            .iter()
+            .any(|f| f.code == "k8s-controller-order"),
+        "{:?}",
+        plan.findings
+    );
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(
+        k.object("deployments", "kube-system", "aws-load-balancer-controller")
+            .is_some()
+    );
+    let ingress = k.object("ingresses", "payment", "api").unwrap();
+    assert_eq!(
+        ingress["metadata"]["finalizers"],
+        json!(["ingress.k8s.aws/resources"])
+    );
+    assert_eq!(k.albs(), vec!["ingresses/payment/api".to_string()]);
+
+    let plan = s.plan_mode(Mode::Destroy).await;
+    assert!(s.apply_plan(&plan).await.ok());
+    assert_eq!(
+        k.alb_events(),
+        vec![
+            "created ingresses/payment/api".to_string(),
+            "deleted ingresses/payment/api".to_string()
+        ]
+    );
+    assert!(k.albs().is_empty());
+    assert!(k.keys().is_empty(), "{:?}", k.keys());
+    let uninstall = helm
+        .calls()
+        .iter()
+        .position(|c| c.starts_with("uninstall aws-load-balancer-controller"))
+        .unwrap();
+    assert!(uninstall > 0);
+}
+
+/// Without the edge the plan says what a destroy would leave behind.
+#[tokio::test]
+async fn an_alb_ingress_without_a_path_to_its_controller_is_an_error() {
+    let program = LB_CONTROLLER
+        .replace("CLUSTER", "#{ kubeconfig: \"/k\", context: \"c\" }")
+        .replace("WIRING", "");
+    let s = stack(&program, None);
+    let plan = s.plan().await;
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.code == "k8s-controller-order")
+        .unwrap();
+    assert_eq!(f.severity, payrun::finding::Severity::Error);
+    assert_eq!(
+        f.message,
+        "k8s.ingress.api is served by helm.release.aws-load-balancer-controller (an ALB) but does not depend on it: a destroy could uninstall the controller first and leave the cloud resources behind it, holding the subnets"
+    );
+    assert!(
+        f.remedy
+            .as_deref()
+            .unwrap()
+            .starts_with("make it depend on the controller: `depends_on(ingress, lbc.release)`"),
+        "{:?}",
+        f.remedy
+    );
+}

@@ -415,10 +415,89 @@ fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     }
 }
 
+/// The chart of the controller that serves ALB Ingresses, Services of
+/// type LoadBalancer and TargetGroupBindings.
+const LOAD_BALANCER_CONTROLLER: &str = "aws-load-balancer-controller";
+
+/// What the load balancer controller serves: it puts a finalizer on each
+/// and, on delete, removes the cloud resources behind it before lifting it.
+fn served_by_load_balancer_controller(address: &Address, args: &Value) -> Option<&'static str> {
+    let alb_ingress = |m: &Value| {
+        m["spec"]["ingressClassName"] == "alb"
+            || m["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "alb"
+    };
+    match address.kind() {
+        "k8s.ingress" => Some("an ALB"),
+        "k8s.service" if args["type"] == "LoadBalancer" => Some("a load balancer"),
+        "k8s.object" => {
+            let m = &args["manifest"];
+            match m["kind"].as_str()? {
+                "Ingress" if alb_ingress(m) => Some("an ALB"),
+                "Service" if m["spec"]["type"] == "LoadBalancer" => Some("a load balancer"),
+                "TargetGroupBinding" => Some("a target group binding"),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Objects a controller payrun installs serves depend on that controller's
+/// release: created after it runs, deleted while it still runs. Without
+/// the edge a destroy may uninstall the controller first, and the ALB, its
+/// target groups and security groups stay behind, holding the subnets.
+fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
+    let controllers: Vec<&Address> = graph
+        .order()
+        .iter()
+        .filter(|a| a.kind() == "helm.release")
+        .filter(|a| {
+            graph
+                .args(a)
+                .and_then(|v| v["chart"].as_str())
+                .is_some_and(|c| {
+                    c == LOAD_BALANCER_CONTROLLER
+                        || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
+                })
+        })
+        .collect();
+    for address in graph.order() {
+        let Some(spec) = graph.spec(address) else {
+            continue;
+        };
+        let Some(what) = served_by_load_balancer_controller(address, &spec.args) else {
+            continue;
+        };
+        if controllers.is_empty() {
+            out.push(
+                Finding::warning(
+                    "k8s-controller-order",
+                    format!("{address} needs the AWS Load Balancer Controller for {what}, and this program installs none"),
+                )
+                .at(address)
+                .remedy("make sure the controller runs in the cluster before apply and until this is destroyed, or install it in this program (`kube::load_balancer_controller`) and pass its release (`controller: lbc.release`)")
+                .source(spec.pos.to_string()),
+            );
+        } else if !controllers.iter().any(|c| graph.depends_on(address, c)) {
+            let controller = controllers[0];
+            out.push(
+                Finding::error(
+                    "k8s-controller-order",
+                    format!("{address} is served by {controller} ({what}) but does not depend on it: a destroy could uninstall the controller first and leave the cloud resources behind it, holding the subnets"),
+                )
+                .at(address)
+                .remedy(format!("make it depend on the controller: `depends_on(ingress, lbc.release)` (`kube::ingress` does this with `controller: lbc.release`), where `lbc` is what `kube::load_balancer_controller` returned for {controller}"))
+                .source(spec.pos.to_string()),
+            );
+        }
+    }
+}
+
 /// Findings for every Kubernetes resource of the program.
 pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
     let mut out = Vec::new();
     namespace_edge_findings(graph, &mut out);
+    controller_order_findings(graph, &mut out);
     for address in graph
         .order()
         .iter()

@@ -135,6 +135,16 @@ impl DesiredGraph {
         deps
     }
 
+    /// Does `address` depend on `on`, directly or through others?
+    pub fn depends_on(&self, address: &Address, on: &Address) -> bool {
+        match (self.index.get(on), self.index.get(address)) {
+            (Some(&from), Some(&to)) => {
+                petgraph::algo::has_path_connecting(&self.graph, from, to, None)
+            }
+            _ => false,
+        }
+    }
+
     /// Graphviz DOT, dependents pointing at their dependencies.
     pub fn to_dot(&self) -> String {
         let mut out =

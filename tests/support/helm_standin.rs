@@ -5,7 +5,10 @@
 //! first reaches the cluster: a missing kubeconfig file, context, cluster
 //! entry or credential plugin, or a server that does not answer, fails
 //! with helm's `Kubernetes cluster unreachable` error before any release
-//! is looked at.
+//! is looked at. A chart that runs a controller payrun depends on (the
+//! AWS Load Balancer Controller) puts the controller's Deployment into the
+//! cluster on install and takes it away on uninstall, as the real chart
+//! does, so the Kubernetes stand-in can model what the controller serves.
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -34,10 +37,11 @@ case "$cmd" in
   upgrade)
     [ "$1" = "--install" ] || { echo "stand-in: expected --install" >&2; exit 2; }
     name="$2"; chart="$3"; shift 3
-    version="0.1.0"; values=""
+    version="0.1.0"; values=""; namespace="default"
     while [ $# -gt 0 ]; do
       case "$1" in
         --version) version="$2"; shift ;;
+        --namespace) namespace="$2"; shift ;;
         --values) values="$2"; shift ;;
       esac
       shift
@@ -45,6 +49,10 @@ case "$cmd" in
     if [ -f "$state/fail-upgrade" ]; then
       echo "Error: UPGRADE FAILED: release $name failed, and has been rolled back due to atomic being set: $(cat "$state/fail-upgrade")" >&2
       exit 1
+    fi
+    if [ "${chart##*/}" = "aws-load-balancer-controller" ]; then
+      "$(dirname "$0")/controller" apply "$kubeconfig" "$context" "$namespace" aws-load-balancer-controller
+      echo "$namespace" > "$state/$name.controller"
     fi
     rev=$(( $(cat "$state/$name.rev" 2>/dev/null || echo 0) + 1 ))
     echo "$rev" > "$state/$name.rev"
@@ -65,6 +73,9 @@ case "$cmd" in
   uninstall)
     name="$1"
     [ -f "$state/$name.status" ] || { echo "Error: uninstall: Release not loaded: $name: release: not found" >&2; exit 1; }
+    if [ -f "$state/$name.controller" ]; then
+      "$(dirname "$0")/controller" delete "$kubeconfig" "$context" "$(cat "$state/$name.controller")" aws-load-balancer-controller
+    fi
     rm -f "$state/$name".*
     ;;
   *) echo "stand-in: unexpected helm $cmd" >&2; exit 2 ;;
@@ -107,6 +118,43 @@ except OSError:
     unreachable(f'Get "{server}/version": dial tcp {url.hostname}:{port}: connect: connection refused')
 "#;
 
+/// What a controller chart does to the cluster: its Deployment appears on
+/// install (server-side apply as `helm`) and goes on uninstall.
+const CONTROLLER: &str = r#"
+import json, sys, urllib.error, urllib.request
+
+action, path, context, namespace, name = sys.argv[1:6]
+with open(path) as f:
+    config = json.load(f)
+ctx_name = context or config.get("current-context", "")
+ctx = next(c["context"] for c in config["contexts"] if c["name"] == ctx_name)
+server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == ctx["cluster"])
+user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
+headers = {"Authorization": f"Bearer {user.get('token', '')}"}
+url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+if action == "apply":
+    body = json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "Helm"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "controller", "image": "public.ecr.aws/eks/" + name}]}}},
+    }).encode()
+    headers["Content-Type"] = "application/apply-patch+yaml"
+    req = urllib.request.Request(url + "?fieldManager=helm", data=body, headers=headers, method="PATCH")
+else:
+    req = urllib.request.Request(url, data=b"{}", headers=headers, method="DELETE")
+urllib.request.urlopen(req).read()
+# `helm uninstall --wait`: until the Deployment is gone.
+while action == "delete":
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, headers=headers)).read()
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            break
+        raise
+"#;
+
 pub struct HelmStandIn {
     pub dir: TempDir,
 }
@@ -121,6 +169,9 @@ impl HelmStandIn {
         let reach = dir.path().join("reach-cluster");
         std::fs::write(&reach, format!("#!{python}\n{REACH_CLUSTER}")).unwrap();
         std::fs::set_permissions(&reach, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let controller = dir.path().join("controller");
+        std::fs::write(&controller, format!("#!{python}\n{CONTROLLER}")).unwrap();
+        std::fs::set_permissions(&controller, std::fs::Permissions::from_mode(0o755)).unwrap();
         Self { dir }
     }
 

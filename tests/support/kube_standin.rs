@@ -1,8 +1,17 @@
 //! A Kubernetes API stand-in: a small HTTP server that stores objects and
 //! honours server-side apply for the fields payrun uses (merge, ownership
 //! per field manager, conflicts, `force`), server defaults, generations,
-//! foreground deletes that take a few reads to finish, discovery for a
-//! custom kind, and deployment rollouts scripted per deployment.
+//! foreground deletes that take a few reads to finish, finalizers (an
+//! object, and a namespace holding one, stays until its finalizers are
+//! gone), discovery for a custom kind, and deployment rollouts scripted per
+//! deployment.
+//!
+//! It also plays the AWS Load Balancer Controller while that controller's
+//! Deployment (`kube-system/aws-load-balancer-controller`, put there by
+//! the helm stand-in) exists: an `alb` Ingress gets an ALB and the
+//! `ingress.k8s.aws/resources` finalizer, and a deleted one loses its ALB
+//! and the finalizer. Without the controller a deleted Ingress keeps its
+//! finalizer for ever, as on EKS.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -45,6 +54,10 @@ struct Cluster {
     gone: Vec<String>,
     /// `propagationPolicy` of each DELETE.
     propagation: Vec<String>,
+    /// Ingresses whose ALB exists.
+    albs: std::collections::BTreeSet<String>,
+    /// What the controller did, in order: `created KEY`, `deleted KEY`.
+    alb_events: Vec<String>,
     next: u64,
 }
 
@@ -163,6 +176,16 @@ impl KubeStandIn {
 
     pub fn requests(&self) -> Vec<String> {
         self.cluster.lock().unwrap().requests.clone()
+    }
+
+    /// What the load balancer controller did, in order.
+    pub fn alb_events(&self) -> Vec<String> {
+        self.cluster.lock().unwrap().alb_events.clone()
+    }
+
+    /// Ingresses whose ALB exists.
+    pub fn albs(&self) -> Vec<String> {
+        self.cluster.lock().unwrap().albs.iter().cloned().collect()
     }
 
     pub fn gone(&self) -> Vec<String> {
@@ -509,7 +532,51 @@ fn discovery(path: &str) -> Option<Value> {
         .then(|| json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources }))
 }
 
+const ALB_FINALIZER: &str = "ingress.k8s.aws/resources";
+const CONTROLLER: &str = "deployments/kube-system/aws-load-balancer-controller";
+
+fn finalizers(o: &Value) -> bool {
+    o["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
+}
+
+/// The load balancer controller's reconcile loop, run before every request.
+fn reconcile(c: &mut Cluster) {
+    let up = c
+        .objects
+        .get(CONTROLLER)
+        .is_some_and(|d| d.deleting.is_none());
+    if !up {
+        return;
+    }
+    for (k, stored) in c.objects.iter_mut() {
+        let o = &mut stored.object;
+        let alb = o["kind"] == "Ingress"
+            && (o["spec"]["ingressClassName"] == "alb"
+                || o["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "alb");
+        if !alb {
+            continue;
+        }
+        if stored.deleting.is_none() && !c.albs.contains(k) {
+            c.albs.insert(k.clone());
+            c.alb_events.push(format!("created {k}"));
+            o["metadata"]["finalizers"] = json!([ALB_FINALIZER]);
+        } else if stored.deleting.is_some() && c.albs.remove(k) {
+            c.alb_events.push(format!("deleted {k}"));
+            o["metadata"]["finalizers"] = json!([]);
+        }
+    }
+}
+
 fn handle(c: &mut Cluster, method: &str, target: &str, body: &[u8]) -> (u16, Value) {
+    reconcile(c);
+    let answer = serve_request(c, method, target, body);
+    reconcile(c);
+    answer
+}
+
+fn serve_request(c: &mut Cluster, method: &str, target: &str, body: &[u8]) -> (u16, Value) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let query: BTreeMap<String, String> = query
         .split('&')
@@ -566,6 +633,17 @@ fn handle(c: &mut Cluster, method: &str, target: &str, body: &[u8]) -> (u16, Val
                 return status(404, "NotFound", &format!("{plural} \"{name}\" not found"));
             };
             if let Some(left) = stored.deleting {
+                let held = finalizers(&stored.object)
+                    || (plural == "namespaces"
+                        && c.objects.iter().any(|(key, o)| {
+                            key.contains(&format!("/{name}/")) && finalizers(&o.object)
+                        }));
+                let Some(stored) = c.objects.get_mut(&k) else {
+                    unreachable!("looked up above")
+                };
+                if held {
+                    return (200, stored.object.clone());
+                }
                 if left == 0 {
                     c.objects.remove(&k);
                     // A namespace takes its objects with it.
