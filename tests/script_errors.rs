@@ -313,3 +313,167 @@ fn secret_env_refuses_an_empty_value() {
         )
     );
 }
+
+
+/// The first line of the ref tests: a resource whose `id` is a ref.
+const NET: &str = "let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n";
+
+const USE_A_REF_WHOLE: &str = "  fix: pass the ref whole (`vpc_id: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
+
+// Guards refs: a string function read the placeholder text of a ref and
+// planned it (`"\u{e000}fake"`), and the dependency edge disappeared.
+#[test]
+fn a_string_function_on_a_ref_is_an_error_at_the_line() {
+    assert_eq!(
+        error_of(&format!("{NET}let short = net.id.sub_string(0, 4);\n")),
+        [
+            "error: `sub_string` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let short = net.id.sub_string(0, 4);",
+            "  |                    ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let n = len(net.id);\n")),
+        [
+            "error: `len` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:9",
+            "  |",
+            "2 | let n = len(net.id);",
+            "  |         ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn a_string_function_on_text_holding_a_ref_is_an_error() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}let parts = `${{net.id}}/logs`.split(\"/\");\n"
+        )),
+        [
+            "error: `split` needs the value of the text \"${fake.network.main.id}/logs\", which is known only after apply",
+            "  --> main.rhai:2:30",
+            "  |",
+            "2 | let parts = `${net.id}/logs`.split(\"/\");",
+            "  |                              ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let up = (net.id + \"-x\").to_upper();\n")),
+        [
+            "error: `to_upper` needs the value of the text \"${fake.network.main.id}-x\", which is known only after apply",
+            "  --> main.rhai:2:26",
+            "  |",
+            "2 | let up = (net.id + \"-x\").to_upper();",
+            "  |                          ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn arithmetic_on_a_ref_is_an_error() {
+    assert_eq!(
+        error_of(&format!("{NET}let twice = net.id * 2;\n")),
+        [
+            "error: `*` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let twice = net.id * 2;",
+            "  |                    ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn comparing_a_ref_is_an_error_unless_it_is_decided_now() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}if net.id == \"vpc-123\" {{ throw \"known\"; }}\n"
+        )),
+        [
+            "error: `==` cannot be decided before apply: the ref fake.network.main.id is compared with \"vpc-123\", and a ref's value is known only after apply",
+            "  --> main.rhai:2:11",
+            "  |",
+            "2 | if net.id == \"vpc-123\" { throw \"known\"; }",
+            "  |           ^",
+            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let first = net.id < \"m\";\n")),
+        [
+            "error: `<` cannot be decided before apply: the ref fake.network.main.id is compared with \"m\", and a ref's value is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let first = net.id < \"m\";",
+            "  |                    ^",
+            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+        ]
+        .join("\n")
+    );
+    // Known now: a ref equals itself and its own text, and is never ().
+    Stack::new(&format!(
+        "{NET}if net.id != net.id || net.id != `${{net.id}}` || net.id == () {{ throw \"wrong\"; }}\n"
+    ))
+    .evaluate()
+    .unwrap();
+}
+
+#[test]
+fn a_ref_as_a_map_key_is_an_error() {
+    assert_eq!(
+        error_of(&format!("{NET}let by_id = #{{}};\nby_id[net.id] = 1;\n")),
+        [
+            "error: a ref cannot be a map key: its value is known only after apply",
+            "  --> main.rhai:3:7",
+            "  |",
+            "3 | by_id[net.id] = 1;",
+            "  |       ^",
+            "  fix: key the map by something the program knows (a purpose, a name); a key that must hold the ref's value is written as text, `` m[`${vpc.id}:sub`] = ... ``, and filled in at apply",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn interpolation_and_concatenation_keep_refs_and_make_edges() {
+    let s = Stack::new(&format!(
+        "{NET}let a = fake::subnet(\"a\", #{{ network_id: `${{net.id}}`, cidr: \"10.0.1.0/24\" }});\n\
+         let b = fake::subnet(\"b\", #{{ network_id: \"pre-\" + net.id, cidr: \"10.0.2.0/24\" }});\n\
+         export(\"ids\", [net.id, #{{ nested: a.id }}, net.id + \"/\" + a.id]);\n"
+    ));
+    let (graph, program) = s.evaluate().unwrap();
+    let args = |i: usize| program.resources[i].args.clone();
+    assert_eq!(
+        args(1)["network_id"],
+        serde_json::json!({ "$ref": "fake.network.main#id" })
+    );
+    assert_eq!(
+        args(2)["network_id"],
+        serde_json::json!({ "$template": ["pre-", { "$ref": "fake.network.main#id" }] })
+    );
+    assert_eq!(
+        program.exports[0].value,
+        serde_json::json!([
+            { "$ref": "fake.network.main#id" },
+            { "nested": { "$ref": "fake.subnet.a#id" } },
+            { "$template": [{ "$ref": "fake.network.main#id" }, "/", { "$ref": "fake.subnet.a#id" }] },
+        ])
+    );
+    let deps = |addr: &str| graph.deps(&addr.parse().unwrap());
+    assert_eq!(deps("fake.subnet.a"), vec!["fake.network.main".parse().unwrap()]);
+    assert_eq!(deps("fake.subnet.b"), vec!["fake.network.main".parse().unwrap()]);
+}

@@ -12,11 +12,13 @@ use rhai::{
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::provider::{KindSchema, Registry};
+use crate::value::display_key;
 
 use super::cidr::cidr_subnet;
 use super::confinement::{ConfinedResolver, Confinement};
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
+use super::output_ref::RefusedCalls;
 use super::recorder::{Recorder, fault};
 
 /// Operations one evaluation may run: generous for a 10,000-resource
@@ -30,6 +32,7 @@ pub fn create_engine(
     config: Dynamic,
     confinement: &Confinement,
     secret_env: &[String],
+    refused: &RefusedCalls,
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -41,12 +44,13 @@ pub fn create_engine(
         .set_max_map_size(100_000)
         .set_max_modules(256)
         .set_strict_variables(true);
-    engine.on_print(|s| eprintln!("{s}"));
+    engine.on_print(|s| eprintln!("{}", display_key(s)));
     engine.on_debug(|s, src, pos| {
         eprintln!(
-            "[{}:{}] {s}",
+            "[{}:{}] {}",
             src.unwrap_or("program"),
-            pos.line().unwrap_or(0)
+            pos.line().unwrap_or(0),
+            display_key(s)
         )
     });
 
@@ -57,6 +61,8 @@ pub fn create_engine(
         .register_fn("to_debug", |h: &mut Handle| {
             format!("Resource({})", h.address)
         });
+    super::output_ref::register(&mut engine, refused);
+    super::text_guard::register(&mut engine);
     engine
         .register_type_with_name::<SecretSource>("Secret")
         .register_fn("to_string", |s: &mut SecretSource| {

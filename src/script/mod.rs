@@ -6,8 +6,10 @@ mod confinement;
 mod engine;
 mod error;
 mod handle;
+mod output_ref;
 mod recorder;
 mod secret_env;
+mod text_guard;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,7 @@ pub use error::{ScriptError, SourcePos};
 pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
 pub use secret_env::secret_env_refusal;
 
+use output_ref::RefusedCalls;
 use recorder::{Fault, Recorder};
 
 /// What the program sees as `config`.
@@ -64,12 +67,14 @@ pub fn evaluate(
     }))
     .expect("config converts");
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
+    let refused = RefusedCalls::default();
     let engine = engine::create_engine(
         &recorder,
         registry,
         config_value.clone(),
         &confinement,
         &config.secret_env,
+        &refused,
     );
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
@@ -79,7 +84,7 @@ pub fn evaluate(
     ast.set_source(file.as_str());
     engine
         .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
+        .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs, &refused))?;
     let mut program = recorder.finish(|k| registry.schema(k));
     program
         .acknowledged
@@ -116,6 +121,7 @@ fn runtime_error(
     main_file: &str,
     registry: &Registry,
     stdlib_dirs: &[PathBuf],
+    refused: &RefusedCalls,
 ) -> ScriptError {
     let mut file = main_file.to_string();
     let mut calls: Vec<(SourcePos, String)> = Vec::new();
@@ -149,7 +155,7 @@ fn runtime_error(
         }
     }
     let pos = pos_in(&file, err.position());
-    let (message, fix) = describe(&mut err, registry, stdlib_dirs);
+    let (message, fix) = describe(&mut err, registry, stdlib_dirs, refused);
     let mut out = ScriptError::new(pos, message, fix);
     calls.reverse();
     out.related = calls;
@@ -175,7 +181,11 @@ fn describe(
     err: &mut EvalAltResult,
     registry: &Registry,
     stdlib_dirs: &[PathBuf],
+    refused: &RefusedCalls,
 ) -> (String, String) {
+    if let Some(words) = output_ref::explain(err) {
+        return words;
+    }
     match err {
         EvalAltResult::ErrorRuntime(value, _) => {
             if let Some(f) = value.clone().try_cast::<Fault>() {
@@ -188,6 +198,9 @@ fn describe(
         }
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split(" (").next().unwrap_or(sig).trim().to_string();
+            if let Some(what) = refused.take(&name) {
+                return output_ref::text_needed_words(&name, &what);
+            }
             let builders: Vec<String> = registry.kinds().map(|k| k.replace('.', "::")).collect();
             if builders.contains(&name) || HOST_FUNCTIONS.contains(&name.as_str()) {
                 return (
