@@ -109,6 +109,9 @@ pub fn render(plan: &Plan, style: &Style) -> String {
                 Severity::Warning => style.paint(Style::YELLOW, "warning"),
             };
             let _ = writeln!(out, "  {label} [{}]: {}", f.code, f.message);
+            if let Some(l) = &f.line {
+                let _ = writeln!(out, "      at: {l}");
+            }
             if let Some(r) = &f.remedy {
                 let _ = writeln!(out, "      remedy: {r}");
             }
