@@ -314,7 +314,6 @@ fn secret_env_refuses_an_empty_value() {
     );
 }
 
-
 /// The first line of the ref tests: a resource whose `id` is a ref.
 const NET: &str = "let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n";
 
@@ -474,6 +473,163 @@ fn interpolation_and_concatenation_keep_refs_and_make_edges() {
         ])
     );
     let deps = |addr: &str| graph.deps(&addr.parse().unwrap());
-    assert_eq!(deps("fake.subnet.a"), vec!["fake.network.main".parse().unwrap()]);
-    assert_eq!(deps("fake.subnet.b"), vec!["fake.network.main".parse().unwrap()]);
+    assert_eq!(
+        deps("fake.subnet.a"),
+        vec!["fake.network.main".parse().unwrap()]
+    );
+    assert_eq!(
+        deps("fake.subnet.b"),
+        vec!["fake.network.main".parse().unwrap()]
+    );
+}
+
+#[test]
+fn a_stdlib_function_with_the_wrong_number_of_arguments_names_its_parameters() {
+    let s = Stack::product("import \"network\" as net;\nnet::vpc(\"main\");\nnet::flow_logs(1);\n");
+    assert_eq!(
+        s.error()
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        concat!(
+            "error: `net::vpc` takes 2 arguments (name, opts), not 1\n",
+            "  --> main.rhai:2:6\n",
+            "  |\n",
+            "2 | net::vpc(\"main\");\n",
+            "  |      ^\n",
+            "  fix: call it as `net::vpc(name, opts)` (defined at stdlib/network.rhai:31)"
+        )
+    );
+    s.write("import \"network\" as network;\nnetwork::flow_logs(1);\n");
+    assert_eq!(
+        s.error()
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        concat!(
+            "error: `network::flow_logs` takes 2 arguments (net, opts), not 1\n",
+            "  --> main.rhai:2:10\n",
+            "  |\n",
+            "2 | network::flow_logs(1);\n",
+            "  |          ^\n",
+            "  fix: call it as `network::flow_logs(net, opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:149)"
+        )
+    );
+}
+
+#[test]
+fn a_program_function_with_the_wrong_number_of_arguments_names_its_parameters() {
+    assert_eq!(
+        error_of("/// A network of the given size.\nfn net(name, size) { name }\nnet(\"main\");\n"),
+        concat!(
+            "error: `net` takes 2 arguments (name, size), not 1\n",
+            "  --> main.rhai:3:1\n",
+            "  |\n",
+            "3 | net(\"main\");\n",
+            "  | ^\n",
+            "  fix: call it as `net(name, size)`: A network of the given size."
+        )
+    );
+}
+
+// Guards closure names: Rhai names a closure `anon$` and a hash that
+// changes from run to run, which said nothing about where it was.
+#[test]
+fn an_error_in_a_closure_shows_where_it_was_written() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}let sizes = [1, 2].map(|n| n.sub_string(1));\n"
+        )),
+        concat!(
+            "error: `sub_string` does not take (i64, i64)\n",
+            "  --> main.rhai:2:30\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                              ^\n",
+            "  note: in the closure written here\n",
+            "  --> main.rhai:2:28\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                            ^\n",
+            "  note: in the call to `map`\n",
+            "  --> main.rhai:2:20\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                    ^\n",
+            "  fix: check the values at the caret; `type_of(x)` names the type of a value"
+        )
+    );
+}
+
+#[test]
+fn a_cycle_closed_by_depends_on_shows_that_line_first() {
+    assert_eq!(
+        error_of(
+            r#"let net = fake::network("main", #{ cidr: "10.0.0.0/16" });
+let a = fake::subnet("a", #{ network_id: net.id, cidr: "10.0.1.0/24" });
+depends_on(net, a);
+"#
+        ),
+        concat!(
+            "error: dependency cycle: fake.subnet.a → fake.network.main → fake.subnet.a\n",
+            "  --> main.rhai:3:1\n",
+            "  |\n",
+            "3 | depends_on(net, a);\n",
+            "  | ^\n",
+            "  note: fake.subnet.a is declared here\n",
+            "  --> main.rhai:2:15\n",
+            "  |\n",
+            "2 | let a = fake::subnet(\"a\", #{ network_id: net.id, cidr: \"10.0.1.0/24\" });\n",
+            "  |               ^\n",
+            "  note: fake.network.main is declared here\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n",
+            "  |                 ^\n",
+            "  fix: break the circle: drop this depends_on, or make one of these resources refer to the other from a separate kind (e.g. a rule kind)"
+        )
+    );
+}
+
+const RESERVED_FIX: &str = "  fix: rename the variable (e.g. `public_subnets`); as a key, quote it: `#{ \"public\": ... }` and `m[\"public\"]` (a --var public=... is `config.vars[\"public\"]`)";
+
+#[test]
+fn a_reserved_word_is_named_as_such_with_the_way_out() {
+    for (program, col) in [
+        ("let public = true;", 5),
+        ("let tags = #{ public: true };", 15),
+        ("let open = config.vars.public;", 24),
+    ] {
+        assert_eq!(
+            error_of(&format!("{program}\n")),
+            [
+                "error: `public` is a reserved word in Rhai: it cannot name a variable or be written bare as a property or map key".to_string(),
+                format!("  --> main.rhai:1:{col}"),
+                "  |".into(),
+                format!("1 | {program}"),
+                format!("  | {}^", " ".repeat(col - 1)),
+                RESERVED_FIX.into(),
+            ]
+            .join("\n")
+        );
+    }
+    // The way out works.
+    let s = Stack::new(
+        "let tags = #{ \"public\": config.vars[\"public\"] };\nif tags[\"public\"] != true { throw \"lost\"; }\n",
+    );
+    s.set_var("public", true);
+    s.evaluate().unwrap();
+}
+
+#[test]
+fn a_program_that_is_not_utf8_shows_the_first_bad_byte() {
+    let s = Stack::new("");
+    std::fs::write(s.program(), b"let a = 1;\nlet caf\xe9 = 2;\n").unwrap();
+    assert_eq!(
+        s.error(),
+        concat!(
+            "error: the program is not UTF-8: byte 0xe9 cannot start a character\n",
+            "  --> main.rhai:2:8\n",
+            "  |\n",
+            "2 | let caf\u{fffd} = 2;\n",
+            "  |        ^\n",
+            "  fix: save it as UTF-8; from Latin-1: iconv -f ISO-8859-1 -t UTF-8 main.rhai > main.rhai.utf8 && mv main.rhai.utf8 main.rhai"
+        )
+    );
 }

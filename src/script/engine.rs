@@ -17,6 +17,7 @@ use crate::value::display_key;
 use super::cidr::cidr_subnet;
 use super::confinement::{ConfinedResolver, Confinement};
 use super::error::SourcePos;
+use super::functions::Functions;
 use super::handle::{Handle, SecretSource};
 use super::output_ref::RefusedCalls;
 use super::recorder::{Recorder, fault};
@@ -33,6 +34,7 @@ pub fn create_engine(
     confinement: &Confinement,
     secret_env: &[String],
     refused: &RefusedCalls,
+    functions: &Functions,
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -78,7 +80,10 @@ pub fn create_engine(
     register_host_functions(&mut engine, recorder, registry, config);
     super::secret_env::register(&mut engine, secret_env.to_vec());
     register_stdlib_json(&mut engine, confinement.clone());
-    engine.set_module_resolver(ConfinedResolver::new(confinement.clone()));
+    engine.set_module_resolver(ConfinedResolver::new(
+        confinement.clone(),
+        functions.clone(),
+    ));
     engine
 }
 
@@ -245,7 +250,7 @@ fn register_host_functions(
             r.finding(
                 Finding::warning("program", message.to_string())
                     .remedy(remedy.to_string())
-                    .source(pos.to_string()),
+                    .line(pos.to_string()),
             );
         },
     );
@@ -269,7 +274,7 @@ fn register_host_functions(
             r.finding(
                 Finding::error("program", message.to_string())
                     .remedy(remedy.to_string())
-                    .source(pos.to_string()),
+                    .line(pos.to_string()),
             );
         },
     );

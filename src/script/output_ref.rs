@@ -91,12 +91,16 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
                 )
             } else {
                 (
-                    format!("a ref is used as a {expected}, but its value is known only after apply"),
+                    format!(
+                        "a ref is used as a {expected}, but its value is known only after apply"
+                    ),
                     "decide with values the program knows (config.vars, purposes, literals)".into(),
                 )
             })
         }
-        EvalAltResult::ErrorIndexingType(what, _) if what.starts_with(&format!("{TYPE_NAME} [")) => {
+        EvalAltResult::ErrorIndexingType(what, _)
+            if what.starts_with(&format!("{TYPE_NAME} [")) =>
+        {
             Some((
                 "a ref cannot be indexed: its value is known only after apply".into(),
                 INSTEAD.into(),
@@ -202,7 +206,12 @@ fn equals(
 }
 
 /// `a op b` cannot be answered before apply.
-pub fn undecided(ctx: &NativeCallContext, op: &str, a: &Dynamic, b: &Dynamic) -> Box<EvalAltResult> {
+pub fn undecided(
+    ctx: &NativeCallContext,
+    op: &str,
+    a: &Dynamic,
+    b: &Dynamic,
+) -> Box<EvalAltResult> {
     let show = |d: &Dynamic| {
         describe_value(d).unwrap_or_else(|| match d.read_lock::<ImmutableString>() {
             Some(s) => format!("\"{}\"", s.as_str()),

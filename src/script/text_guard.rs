@@ -12,9 +12,7 @@ use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rhai::{
-    AST, Dynamic, Engine, EvalAltResult, INT, ImmutableString, NativeCallContext, Scope,
-};
+use rhai::{AST, Dynamic, Engine, EvalAltResult, INT, ImmutableString, NativeCallContext, Scope};
 
 use crate::value::has_script_ref;
 
