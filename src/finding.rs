@@ -22,7 +22,8 @@ pub struct Finding {
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
-    /// Where the fact comes from (a documentation page).
+    /// Where the fact comes from (a documentation page; for `plan_error`,
+    /// the program line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// The program line it is about, `file:line:col`: where `plan_error`

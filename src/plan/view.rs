@@ -115,7 +115,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
             if let Some(r) = &f.remedy {
                 let _ = writeln!(out, "      remedy: {r}");
             }
-            if let Some(s) = &f.source {
+            if let Some(s) = f.source.as_ref().filter(|s| f.line.as_ref() != Some(*s)) {
                 let _ = writeln!(out, "      source: {s}");
             }
         }

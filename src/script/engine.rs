@@ -250,7 +250,8 @@ fn register_host_functions(
             r.finding(
                 Finding::warning("program", message.to_string())
                     .remedy(remedy.to_string())
-                    .line(pos.to_string()),
+                    .line(pos.to_string())
+                    .source(pos.to_string()),
             );
         },
     );
@@ -274,7 +275,8 @@ fn register_host_functions(
             r.finding(
                 Finding::error("program", message.to_string())
                     .remedy(remedy.to_string())
-                    .line(pos.to_string()),
+                    .line(pos.to_string())
+                    .source(pos.to_string()),
             );
         },
     );
