@@ -22,9 +22,14 @@ pub struct Finding {
     /// What to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
-    /// Where the fact comes from (a documentation page, a program line).
+    /// Where the fact comes from (a documentation page; for `plan_error`,
+    /// the program line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The program line it is about, `file:line:col`: where `plan_error`
+    /// was called, or where the resource it names was declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
 }
 
 impl Finding {
@@ -36,6 +41,7 @@ impl Finding {
             message: message.into(),
             remedy: None,
             source: None,
+            line: None,
         }
     }
 
@@ -53,6 +59,11 @@ impl Finding {
 
     pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
         self.remedy = Some(remedy.into());
+        self
+    }
+
+    pub fn line(mut self, line: impl Into<String>) -> Self {
+        self.line = Some(line.into());
         self
     }
 

@@ -9,8 +9,10 @@
 //!   the name of its source and a digest keyed by the stack key
 //!   ([`crate::state::StackKey`]) are ever stored, planned or logged.
 //!
-//! In the script a ref is a string carrying a private-use sentinel, so it
-//! survives interpolation, concatenation and nesting; [`decode_script_strings`]
+//! In the script a ref is its own type (`script::OutputRef`); put into text
+//! by interpolation or concatenation it becomes a string carrying
+//! private-use sentinels, which the script layer keeps from being read
+//! (no string function or comparison sees them); [`decode_script_strings`]
 //! turns those strings into markers once the script has finished. A map key
 //! may carry refs too (an IRSA trust policy's condition key names the
 //! cluster's OIDC issuer): keys keep the sentinel text, and [`resolve`]

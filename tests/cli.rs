@@ -883,3 +883,47 @@ fn a_kubeconfig_without_tls_verification_needs_the_insecure_flag() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("insecure-skip-tls-verify"), "{stderr}");
 }
+
+// Guards `--var`: a value that starts like JSON but was not JSON became
+// the text `[bad` silently, and `azs` then iterated its characters.
+#[test]
+fn a_var_that_starts_like_json_must_be_json() {
+    let p = Project::new(
+        r#"let azs = config.vars.azs;
+           if type_of(azs) != "string" { throw "not text"; }
+           fake::network("main", #{ cidr: "10.0.0.0/16" });"#,
+    );
+    p.payrun()
+        .args(["plan", "--var", "azs=[bad"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: --var `azs=[bad`: the value starts with `[` like JSON but is not JSON: expected value at line 1 column 2\n",
+        ))
+        .stderr(contains(
+            "  fix: write it as JSON in single quotes, e.g. --var 'azs=[\"us-east-1a\",\"us-east-1b\"]'; for text, a JSON string: --var 'azs=\"[bad\"'",
+        ));
+    assert!(p.cloud_objects().is_empty());
+    // The fix for text, as the shell passes it.
+    p.payrun()
+        .args(["validate", "--var", "azs=\"[bad\""])
+        .assert()
+        .success();
+}
+
+// Guards findings: `plan_error`'s showed no program line in the human
+// plan (a check's finding about a resource shows the resource's line).
+#[test]
+fn every_finding_in_the_plan_shows_its_line() {
+    let p = Project::new(
+        "fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\nplan_error(\"the widget is past its support\", \"use the gadget\");\n",
+    );
+    p.payrun()
+        .args(["plan"])
+        .assert()
+        .code(1)
+        .stdout(contains(format!(
+            "  error [program]: the widget is past its support\n      at: {}/programs/main.rhai:2:1\n      remedy: use the gadget\n",
+            p.path().display()
+        )));
+}

@@ -145,7 +145,7 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
         let finding: Vec<String> = stdout
             .lines()
             .skip_while(|l| !l.contains("[pci-key-rotation]"))
-            .take(3)
+            .take(4)
             .map(|l| l.trim().to_string())
             .collect();
         (out.status.code(), finding)
@@ -155,6 +155,7 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
     let remedy =
         "remedy: leave `enable_key_rotation` out (payrun turns rotation on) or set it to true";
     let source = "source: PCI DSS v4.0.1 Requirement 3.7.4 (cryptographic keys are changed at the end of their cryptoperiod)";
+    let at = "at: main.rhai:2:11".to_string();
 
     assert_eq!(
         plan(&[]),
@@ -162,6 +163,7 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
             Some(1),
             vec![
                 format!("error [pci-key-rotation]: {message} ({refused})"),
+                at.clone(),
                 format!(
                     "{remedy}; or accept it knowingly: --acknowledge pci-key-rotation=\"REASON\" (or `pci-key-rotation = \"REASON\"` under [acknowledge] in payrun.toml)"
                 ),
@@ -180,6 +182,7 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
                 format!(
                     "warning [pci-key-rotation]: {message} (acknowledged on the command line by --acknowledge: keys rotate in the HSM, QSA ticket 4711; {refused})"
                 ),
+                at.clone(),
                 remedy.to_string(),
                 source.to_string(),
             ]
@@ -196,6 +199,7 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
                 format!(
                     "warning [pci-key-rotation]: {message} (acknowledged in payrun.toml: keys rotate in the HSM, QSA ticket 4711; {refused})"
                 ),
+                at.clone(),
                 remedy.to_string(),
                 source.to_string(),
             ]

@@ -313,3 +313,323 @@ fn secret_env_refuses_an_empty_value() {
         )
     );
 }
+
+/// The first line of the ref tests: a resource whose `id` is a ref.
+const NET: &str = "let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n";
+
+const USE_A_REF_WHOLE: &str = "  fix: pass the ref whole (`vpc_id: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
+
+// Guards refs: a string function read the placeholder text of a ref and
+// planned it (`"\u{e000}fake"`), and the dependency edge disappeared.
+#[test]
+fn a_string_function_on_a_ref_is_an_error_at_the_line() {
+    assert_eq!(
+        error_of(&format!("{NET}let short = net.id.sub_string(0, 4);\n")),
+        [
+            "error: `sub_string` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let short = net.id.sub_string(0, 4);",
+            "  |                    ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let n = len(net.id);\n")),
+        [
+            "error: `len` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:9",
+            "  |",
+            "2 | let n = len(net.id);",
+            "  |         ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn a_string_function_on_text_holding_a_ref_is_an_error() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}let parts = `${{net.id}}/logs`.split(\"/\");\n"
+        )),
+        [
+            "error: `split` needs the value of the text \"${fake.network.main.id}/logs\", which is known only after apply",
+            "  --> main.rhai:2:30",
+            "  |",
+            "2 | let parts = `${net.id}/logs`.split(\"/\");",
+            "  |                              ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let up = (net.id + \"-x\").to_upper();\n")),
+        [
+            "error: `to_upper` needs the value of the text \"${fake.network.main.id}-x\", which is known only after apply",
+            "  --> main.rhai:2:26",
+            "  |",
+            "2 | let up = (net.id + \"-x\").to_upper();",
+            "  |                          ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn arithmetic_on_a_ref_is_an_error() {
+    assert_eq!(
+        error_of(&format!("{NET}let twice = net.id * 2;\n")),
+        [
+            "error: `*` needs the value of the ref fake.network.main.id, which is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let twice = net.id * 2;",
+            "  |                    ^",
+            USE_A_REF_WHOLE,
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn comparing_a_ref_is_an_error_unless_it_is_decided_now() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}if net.id == \"vpc-123\" {{ throw \"known\"; }}\n"
+        )),
+        [
+            "error: `==` cannot be decided before apply: the ref fake.network.main.id is compared with \"vpc-123\", and a ref's value is known only after apply",
+            "  --> main.rhai:2:11",
+            "  |",
+            "2 | if net.id == \"vpc-123\" { throw \"known\"; }",
+            "  |           ^",
+            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+        ]
+        .join("\n")
+    );
+    assert_eq!(
+        error_of(&format!("{NET}let first = net.id < \"m\";\n")),
+        [
+            "error: `<` cannot be decided before apply: the ref fake.network.main.id is compared with \"m\", and a ref's value is known only after apply",
+            "  --> main.rhai:2:20",
+            "  |",
+            "2 | let first = net.id < \"m\";",
+            "  |                    ^",
+            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+        ]
+        .join("\n")
+    );
+    // Known now: a ref equals itself and its own text, and is never ().
+    Stack::new(&format!(
+        "{NET}if net.id != net.id || net.id != `${{net.id}}` || net.id == () {{ throw \"wrong\"; }}\n"
+    ))
+    .evaluate()
+    .unwrap();
+}
+
+#[test]
+fn a_ref_as_a_map_key_is_an_error() {
+    assert_eq!(
+        error_of(&format!("{NET}let by_id = #{{}};\nby_id[net.id] = 1;\n")),
+        [
+            "error: a ref cannot be a map key: its value is known only after apply",
+            "  --> main.rhai:3:7",
+            "  |",
+            "3 | by_id[net.id] = 1;",
+            "  |       ^",
+            "  fix: key the map by something the program knows (a purpose, a name); a key that must hold the ref's value is written as text, `` m[`${vpc.id}:sub`] = ... ``, and filled in at apply",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn interpolation_and_concatenation_keep_refs_and_make_edges() {
+    let s = Stack::new(&format!(
+        "{NET}let a = fake::subnet(\"a\", #{{ network_id: `${{net.id}}`, cidr: \"10.0.1.0/24\" }});\n\
+         let b = fake::subnet(\"b\", #{{ network_id: \"pre-\" + net.id, cidr: \"10.0.2.0/24\" }});\n\
+         export(\"ids\", [net.id, #{{ nested: a.id }}, net.id + \"/\" + a.id]);\n"
+    ));
+    let (graph, program) = s.evaluate().unwrap();
+    let args = |i: usize| program.resources[i].args.clone();
+    assert_eq!(
+        args(1)["network_id"],
+        serde_json::json!({ "$ref": "fake.network.main#id" })
+    );
+    assert_eq!(
+        args(2)["network_id"],
+        serde_json::json!({ "$template": ["pre-", { "$ref": "fake.network.main#id" }] })
+    );
+    assert_eq!(
+        program.exports[0].value,
+        serde_json::json!([
+            { "$ref": "fake.network.main#id" },
+            { "nested": { "$ref": "fake.subnet.a#id" } },
+            { "$template": [{ "$ref": "fake.network.main#id" }, "/", { "$ref": "fake.subnet.a#id" }] },
+        ])
+    );
+    let deps = |addr: &str| graph.deps(&addr.parse().unwrap());
+    assert_eq!(
+        deps("fake.subnet.a"),
+        vec!["fake.network.main".parse().unwrap()]
+    );
+    assert_eq!(
+        deps("fake.subnet.b"),
+        vec!["fake.network.main".parse().unwrap()]
+    );
+}
+
+#[test]
+fn a_stdlib_function_with_the_wrong_number_of_arguments_names_its_parameters() {
+    let s = Stack::product("import \"network\" as net;\nnet::vpc(\"main\");\nnet::flow_logs(1);\n");
+    assert_eq!(
+        s.error()
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        concat!(
+            "error: `net::vpc` takes 2 arguments (name, opts), not 1\n",
+            "  --> main.rhai:2:6\n",
+            "  |\n",
+            "2 | net::vpc(\"main\");\n",
+            "  |      ^\n",
+            "  fix: call it as `net::vpc(name, opts)` (defined at stdlib/network.rhai:31)"
+        )
+    );
+    s.write("import \"network\" as network;\nnetwork::flow_logs(1);\n");
+    assert_eq!(
+        s.error()
+            .replace(&s.program().display().to_string(), "main.rhai"),
+        concat!(
+            "error: `network::flow_logs` takes 2 arguments (net, opts), not 1\n",
+            "  --> main.rhai:2:10\n",
+            "  |\n",
+            "2 | network::flow_logs(1);\n",
+            "  |          ^\n",
+            "  fix: call it as `network::flow_logs(net, opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:149)"
+        )
+    );
+}
+
+#[test]
+fn a_program_function_with_the_wrong_number_of_arguments_names_its_parameters() {
+    assert_eq!(
+        error_of("/// A network of the given size.\nfn net(name, size) { name }\nnet(\"main\");\n"),
+        concat!(
+            "error: `net` takes 2 arguments (name, size), not 1\n",
+            "  --> main.rhai:3:1\n",
+            "  |\n",
+            "3 | net(\"main\");\n",
+            "  | ^\n",
+            "  fix: call it as `net(name, size)`: A network of the given size."
+        )
+    );
+}
+
+// Guards closure names: Rhai names a closure `anon$` and a hash that
+// changes from run to run, which said nothing about where it was.
+#[test]
+fn an_error_in_a_closure_shows_where_it_was_written() {
+    assert_eq!(
+        error_of(&format!(
+            "{NET}let sizes = [1, 2].map(|n| n.sub_string(1));\n"
+        )),
+        concat!(
+            "error: `sub_string` does not take (i64, i64)\n",
+            "  --> main.rhai:2:30\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                              ^\n",
+            "  note: in the closure written here\n",
+            "  --> main.rhai:2:28\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                            ^\n",
+            "  note: in the call to `map`\n",
+            "  --> main.rhai:2:20\n",
+            "  |\n",
+            "2 | let sizes = [1, 2].map(|n| n.sub_string(1));\n",
+            "  |                    ^\n",
+            "  fix: check the values at the caret; `type_of(x)` names the type of a value"
+        )
+    );
+}
+
+#[test]
+fn a_cycle_closed_by_depends_on_shows_that_line_first() {
+    assert_eq!(
+        error_of(
+            r#"let net = fake::network("main", #{ cidr: "10.0.0.0/16" });
+let a = fake::subnet("a", #{ network_id: net.id, cidr: "10.0.1.0/24" });
+depends_on(net, a);
+"#
+        ),
+        concat!(
+            "error: dependency cycle: fake.subnet.a → fake.network.main → fake.subnet.a\n",
+            "  --> main.rhai:3:1\n",
+            "  |\n",
+            "3 | depends_on(net, a);\n",
+            "  | ^\n",
+            "  note: fake.subnet.a is declared here\n",
+            "  --> main.rhai:2:15\n",
+            "  |\n",
+            "2 | let a = fake::subnet(\"a\", #{ network_id: net.id, cidr: \"10.0.1.0/24\" });\n",
+            "  |               ^\n",
+            "  note: fake.network.main is declared here\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n",
+            "  |                 ^\n",
+            "  fix: break the circle: drop this depends_on, or make one of these resources refer to the other from a separate kind (e.g. a rule kind)"
+        )
+    );
+}
+
+const RESERVED_FIX: &str = "  fix: rename the variable (e.g. `public_subnets`); as a key, quote it: `#{ \"public\": ... }` and `m[\"public\"]` (a --var public=... is `config.vars[\"public\"]`)";
+
+#[test]
+fn a_reserved_word_is_named_as_such_with_the_way_out() {
+    for (program, col) in [
+        ("let public = true;", 5),
+        ("let tags = #{ public: true };", 15),
+        ("let open = config.vars.public;", 24),
+    ] {
+        assert_eq!(
+            error_of(&format!("{program}\n")),
+            [
+                "error: `public` is a reserved word in Rhai: it cannot name a variable or be written bare as a property or map key".to_string(),
+                format!("  --> main.rhai:1:{col}"),
+                "  |".into(),
+                format!("1 | {program}"),
+                format!("  | {}^", " ".repeat(col - 1)),
+                RESERVED_FIX.into(),
+            ]
+            .join("\n")
+        );
+    }
+    // The way out works.
+    let s = Stack::new(
+        "let tags = #{ \"public\": config.vars[\"public\"] };\nif tags[\"public\"] != true { throw \"lost\"; }\n",
+    );
+    s.set_var("public", true);
+    s.evaluate().unwrap();
+}
+
+#[test]
+fn a_program_that_is_not_utf8_shows_the_first_bad_byte() {
+    let s = Stack::new("");
+    std::fs::write(s.program(), b"let a = 1;\nlet caf\xe9 = 2;\n").unwrap();
+    assert_eq!(
+        s.error(),
+        concat!(
+            "error: the program is not UTF-8: byte 0xe9 cannot start a character\n",
+            "  --> main.rhai:2:8\n",
+            "  |\n",
+            "2 | let caf\u{fffd} = 2;\n",
+            "  |        ^\n",
+            "  fix: save it as UTF-8; from Latin-1: iconv -f ISO-8859-1 -t UTF-8 main.rhai > main.rhai.utf8 && mv main.rhai.utf8 main.rhai"
+        )
+    );
+}

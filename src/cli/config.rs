@@ -325,7 +325,15 @@ impl Resolved {
                     "--var `{kv}` has no `=`\n  fix: write --var KEY=VALUE, e.g. --var azs=3"
                 ))
             })?;
-            vars.insert(k.trim().to_string(), parse_var(v));
+            let value = parse_var(v).map_err(|e| {
+                Error::Config(format!(
+                    "--var `{kv}`: the value starts with `{}` like JSON but is not JSON: {e}\n  fix: write it as JSON in single quotes, e.g. --var '{k}=[\"us-east-1a\",\"us-east-1b\"]'; for text, a JSON string: --var '{k}=\"{}\"'",
+                    &v[..1],
+                    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\'', "'\\''"),
+                    k = k.trim(),
+                ))
+            })?;
+            vars.insert(k.trim().to_string(), value);
         }
         let mut acknowledge = Vec::new();
         for kv in &global.acknowledge {
@@ -465,22 +473,22 @@ fn declared_secret_env(in_project: &[String], flags: &[String]) -> Result<Vec<St
     Ok(names)
 }
 /// `--var azs=3` is a number, `--var ha=true` a boolean, `--var
-/// cidrs=["10.0.0.0/8"]` a JSON array or map, anything else text. A decimal
-/// stays text: `--var k8s_version=1.30` is the version "1.30", not 1.3.
-fn parse_var(v: &str) -> Value {
+/// cidrs=["10.0.0.0/8"]` a JSON array or map, `--var name="x"` a JSON
+/// string, anything else text. A decimal stays text: `--var
+/// k8s_version=1.30` is the version "1.30", not 1.3. A value that starts
+/// like JSON (`[`, `{`, `"`) must be JSON: `[bad` is a mistake, not text.
+fn parse_var(v: &str) -> Result<Value, serde_json::Error> {
     if let Ok(i) = v.parse::<i64>() {
-        return Value::from(i);
+        return Ok(Value::from(i));
     }
-    if v.starts_with(['[', '{'])
-        && let Ok(json) = serde_json::from_str::<Value>(v)
-    {
-        return json;
+    if v.starts_with(['[', '{', '"']) {
+        return serde_json::from_str::<Value>(v);
     }
-    match v {
+    Ok(match v {
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),
         _ => Value::String(v.to_string()),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -491,13 +499,15 @@ mod tests {
 
     #[test]
     fn var_values() {
-        assert_eq!(parse_var("3"), json!(3));
-        assert_eq!(parse_var("true"), json!(true));
-        assert_eq!(parse_var("1.30"), json!("1.30"));
-        assert_eq!(parse_var("1.35"), json!("1.35"));
-        assert_eq!(parse_var(r#"["10.0.0.0/8"]"#), json!(["10.0.0.0/8"]));
-        assert_eq!(parse_var(r#"{"a": 1}"#), json!({ "a": 1 }));
-        assert_eq!(parse_var("[not json"), json!("[not json"));
-        assert_eq!(parse_var("per-az"), json!("per-az"));
+        let var = |v| parse_var(v).unwrap();
+        assert_eq!(var("3"), json!(3));
+        assert_eq!(var("true"), json!(true));
+        assert_eq!(var("1.30"), json!("1.30"));
+        assert_eq!(var("1.35"), json!("1.35"));
+        assert_eq!(var(r#"["10.0.0.0/8"]"#), json!(["10.0.0.0/8"]));
+        assert_eq!(var(r#"{"a": 1}"#), json!({ "a": 1 }));
+        assert_eq!(var(r#""[not json""#), json!("[not json"));
+        assert_eq!(var("per-az"), json!("per-az"));
+        assert!(parse_var("[not json").is_err());
     }
 }

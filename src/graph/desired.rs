@@ -195,16 +195,51 @@ fn cycle_error(
         current = next;
     }
     let names: Vec<String> = path.iter().map(|n| graph[*n].to_string()).collect();
-    let mut err = ScriptError::new(
-        specs.get(&graph[path[0]]).map(|s| s.pos.clone()),
-        format!("dependency cycle: {}", names.join(" → ")),
-        "break the circle: refer to one of these resources from a separate kind (e.g. a rule kind) or drop a depends_on",
-    );
-    for n in &path[1..path.len().saturating_sub(1)] {
-        if let Some(s) = specs.get(&graph[*n]) {
-            err.related
-                .push((s.pos.clone(), format!("{} is declared here", s.address)));
+    // Each step: path[i] depends on path[i + 1]. A step the program asked
+    // for with `depends_on` is where the circle is most likely broken, so
+    // those lines come first.
+    let mut closing: Vec<(SourcePos, String)> = Vec::new();
+    for step in path.windows(2) {
+        let (user, dep) = (&graph[step[0]], &graph[step[1]]);
+        if let Some(s) = specs.get(user) {
+            for (_, pos) in s.explicit_deps.iter().filter(|(d, _)| d == dep) {
+                closing.push((
+                    pos.clone(),
+                    format!("depends_on makes {user} wait for {dep}"),
+                ));
+            }
         }
     }
+    let declared = |n: &NodeIndex| {
+        specs
+            .get(&graph[*n])
+            .map(|s| (s.pos.clone(), format!("{} is declared here", s.address)))
+    };
+    let message = format!("dependency cycle: {}", names.join(" → "));
+    if closing.is_empty() {
+        let mut err = ScriptError::new(
+            specs.get(&graph[path[0]]).map(|s| s.pos.clone()),
+            message,
+            "break the circle: refer to one of these resources from a separate kind (e.g. a rule kind) or drop a depends_on",
+        );
+        err.related.extend(
+            path[1..path.len().saturating_sub(1)]
+                .iter()
+                .filter_map(declared),
+        );
+        return err;
+    }
+    let (pos, _) = closing.remove(0);
+    let mut err = ScriptError::new(
+        Some(pos),
+        message,
+        "break the circle: drop this depends_on, or make one of these resources refer to the other from a separate kind (e.g. a rule kind)",
+    );
+    err.related.extend(closing);
+    err.related.extend(
+        path[..path.len().saturating_sub(1)]
+            .iter()
+            .filter_map(declared),
+    );
     err
 }

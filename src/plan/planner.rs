@@ -242,6 +242,7 @@ pub async fn make_plan(
         }
         findings.extend(check::program_findings(graph, program, registry));
         findings.extend(check::eks::findings(&changes));
+        locate(&mut findings, graph);
     }
 
     let keep: BTreeSet<&Address> = match (desired, opts.mode) {
@@ -327,6 +328,15 @@ pub async fn make_plan(
         findings,
         interrupted,
     })
+}
+
+/// A finding about a resource points at the line that declares it.
+fn locate(findings: &mut [Finding], graph: &DesiredGraph) {
+    for f in findings.iter_mut().filter(|f| f.line.is_none()) {
+        if let Some(spec) = f.address.as_ref().and_then(|a| graph.spec(a)) {
+            f.line = Some(spec.pos.to_string());
+        }
+    }
 }
 
 /// An interrupted create the program still declares: the apply adopts or

@@ -109,10 +109,13 @@ pub fn render(plan: &Plan, style: &Style) -> String {
                 Severity::Warning => style.paint(Style::YELLOW, "warning"),
             };
             let _ = writeln!(out, "  {label} [{}]: {}", f.code, f.message);
+            if let Some(l) = &f.line {
+                let _ = writeln!(out, "      at: {l}");
+            }
             if let Some(r) = &f.remedy {
                 let _ = writeln!(out, "      remedy: {r}");
             }
-            if let Some(s) = &f.source {
+            if let Some(s) = f.source.as_ref().filter(|s| f.line.as_ref() != Some(*s)) {
                 let _ = writeln!(out, "      source: {s}");
             }
         }

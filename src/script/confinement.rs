@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use rhai::module_resolvers::ModuleResolver;
 use rhai::{Engine, EvalAltResult, Module, Position, Scope, Shared};
 
+use super::functions::Functions;
 use super::recorder::fault;
 
 #[derive(Clone, Debug)]
@@ -101,13 +102,15 @@ impl Confinement {
 /// path, as Rhai's file resolver names them, and compiled once.
 pub struct ConfinedResolver {
     confinement: Confinement,
+    functions: Functions,
     cache: Mutex<HashMap<PathBuf, Shared<Module>>>,
 }
 
 impl ConfinedResolver {
-    pub fn new(confinement: Confinement) -> Self {
+    pub fn new(confinement: Confinement, functions: Functions) -> Self {
         Self {
             confinement,
+            functions,
             cache: Mutex::default(),
         }
     }
@@ -136,6 +139,7 @@ impl ModuleResolver for ConfinedResolver {
         let in_module = |err| Box::new(EvalAltResult::ErrorInModule(path.to_string(), err, pos));
         let mut ast = engine.compile_file(file.clone()).map_err(in_module)?;
         ast.set_source(path);
+        self.functions.add(Some(path), &ast);
         let module: Shared<Module> = Module::eval_ast_as_new(Scope::new(), &ast, engine)
             .map_err(in_module)?
             .into();

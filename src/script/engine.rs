@@ -12,11 +12,14 @@ use rhai::{
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::provider::{KindSchema, Registry};
+use crate::value::display_key;
 
 use super::cidr::cidr_subnet;
 use super::confinement::{ConfinedResolver, Confinement};
 use super::error::SourcePos;
+use super::functions::Functions;
 use super::handle::{Handle, SecretSource};
+use super::output_ref::RefusedCalls;
 use super::recorder::{Recorder, fault};
 
 /// Operations one evaluation may run: generous for a 10,000-resource
@@ -31,6 +34,8 @@ pub fn create_engine(
     confinement: &Confinement,
     secret_env: &[String],
     stack_outputs: Option<super::StackOutputs>,
+    refused: &RefusedCalls,
+    functions: &Functions,
 ) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -42,12 +47,13 @@ pub fn create_engine(
         .set_max_map_size(100_000)
         .set_max_modules(256)
         .set_strict_variables(true);
-    engine.on_print(|s| eprintln!("{s}"));
+    engine.on_print(|s| eprintln!("{}", display_key(s)));
     engine.on_debug(|s, src, pos| {
         eprintln!(
-            "[{}:{}] {s}",
+            "[{}:{}] {}",
             src.unwrap_or("program"),
-            pos.line().unwrap_or(0)
+            pos.line().unwrap_or(0),
+            display_key(s)
         )
     });
 
@@ -58,6 +64,8 @@ pub fn create_engine(
         .register_fn("to_debug", |h: &mut Handle| {
             format!("Resource({})", h.address)
         });
+    super::output_ref::register(&mut engine, refused);
+    super::text_guard::register(&mut engine);
     engine
         .register_type_with_name::<SecretSource>("Secret")
         .register_fn("to_string", |s: &mut SecretSource| {
@@ -74,7 +82,10 @@ pub fn create_engine(
     super::secret_env::register(&mut engine, secret_env.to_vec());
     register_stdlib_json(&mut engine, confinement.clone());
     register_stack_output(&mut engine, stack_outputs);
-    engine.set_module_resolver(ConfinedResolver::new(confinement.clone()));
+    engine.set_module_resolver(ConfinedResolver::new(
+        confinement.clone(),
+        functions.clone(),
+    ));
     engine
 }
 
@@ -283,6 +294,7 @@ fn register_host_functions(
             r.finding(
                 Finding::warning("program", message.to_string())
                     .remedy(remedy.to_string())
+                    .line(pos.to_string())
                     .source(pos.to_string()),
             );
         },
@@ -307,6 +319,7 @@ fn register_host_functions(
             r.finding(
                 Finding::error("program", message.to_string())
                     .remedy(remedy.to_string())
+                    .line(pos.to_string())
                     .source(pos.to_string()),
             );
         },

@@ -21,8 +21,10 @@ impl fmt::Display for SourcePos {
 impl SourcePos {
     /// The text of this line, read from the file.
     pub fn line_text(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.file).ok()?;
-        text.lines()
+        // Lossy: the line of a byte that is not UTF-8 is still shown.
+        let bytes = std::fs::read(&self.file).ok()?;
+        String::from_utf8_lossy(&bytes)
+            .lines()
             .nth(self.line.checked_sub(1)?)
             .map(str::to_string)
     }

@@ -6,8 +6,9 @@ use rhai::{Dynamic, EvalAltResult, Position};
 use crate::address::Address;
 use crate::provider::KindSchema;
 use crate::suggest::did_you_mean;
-use crate::value::script_ref;
+use crate::value::RefTarget;
 
+use super::output_ref::OutputRef;
 use super::recorder::fault;
 
 #[derive(Clone, Debug)]
@@ -23,14 +24,23 @@ pub struct SecretSource {
 }
 
 impl Handle {
+    fn output(&self, attr: &str) -> Dynamic {
+        Dynamic::from(OutputRef {
+            target: RefTarget {
+                address: self.address.clone(),
+                attr: attr.to_string(),
+            },
+        })
+    }
+
     /// `handle.attr` and `handle["attr"]`.
     pub fn get(&mut self, attr: &str) -> Result<Dynamic, Box<EvalAltResult>> {
         match attr {
             // A ref, so using a name makes a dependency; the planner knows
             // it already unless the kind reports its own `name` output.
-            "name" => Ok(script_ref(&self.address, "name").into()),
+            "name" => Ok(self.output("name")),
             "address" => Ok(self.address.to_string().into()),
-            _ if self.schema.has_output(attr) => Ok(script_ref(&self.address, attr).into()),
+            _ if self.schema.has_output(attr) => Ok(self.output(attr)),
             _ => {
                 let outputs = std::iter::once("id").chain(self.schema.outputs.iter().copied());
                 let fix = match did_you_mean(attr, outputs.clone().chain(["name", "address"])) {

@@ -5,10 +5,13 @@ mod cidr;
 mod confinement;
 mod engine;
 mod error;
+mod functions;
 mod handle;
 mod kubeconfig;
+mod output_ref;
 mod recorder;
 mod secret_env;
+mod text_guard;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +26,8 @@ pub use error::{ScriptError, SourcePos};
 pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
 pub use secret_env::secret_env_refusal;
 
+use functions::Functions;
+use output_ref::RefusedCalls;
 use recorder::{Fault, Recorder};
 
 /// Reads the outputs of another stack of the same store, for
@@ -84,13 +89,14 @@ pub fn evaluate(
     config: &ScriptConfig,
 ) -> Result<Program, ScriptError> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         ScriptError::new(
             None,
             format!("cannot read program {file}: {e}"),
             "check the path; the default program is `program` in payrun.toml",
         )
     })?;
+    let source = String::from_utf8(bytes).map_err(|e| not_utf8(&file, e.as_bytes(), &e))?;
     let recorder = Recorder::new(&config.suffix, &config.stack, &file, &config.stdlib_dirs);
     let config_value = rhai::serde::to_dynamic(json!({
         "suffix": config.suffix,
@@ -101,6 +107,8 @@ pub fn evaluate(
     }))
     .expect("config converts");
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
+    let refused = RefusedCalls::default();
+    let functions = Functions::default();
     let engine = engine::create_engine(
         &recorder,
         registry,
@@ -108,6 +116,8 @@ pub fn evaluate(
         &confinement,
         &config.secret_env,
         config.stack_outputs.clone(),
+        &refused,
+        &functions,
     );
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
@@ -115,15 +125,41 @@ pub fn evaluate(
         .compile_with_scope(&scope, &source)
         .map_err(|e| parse_error(&e, &file))?;
     ast.set_source(file.as_str());
+    functions.add(None, &ast);
+    let known = Known {
+        registry,
+        stdlib_dirs: &config.stdlib_dirs,
+        refused: &refused,
+        functions: &functions,
+    };
     engine
         .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
+        .map_err(|e| runtime_error(*e, &file, &known))?;
     let mut program = recorder.finish(|k| registry.schema(k));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program
         .acknowledged
         .extend(config.acknowledged.iter().cloned());
     Ok(program)
+}
+
+/// A program that is not UTF-8: where its first bad byte is.
+fn not_utf8(file: &str, bytes: &[u8], e: &std::string::FromUtf8Error) -> ScriptError {
+    let good = &bytes[..e.utf8_error().valid_up_to()];
+    let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let pos = SourcePos {
+        file: file.to_string(),
+        line: good.iter().filter(|&&b| b == b'\n').count() + 1,
+        col: String::from_utf8_lossy(&good[line_start..]).chars().count() + 1,
+    };
+    let byte = bytes[good.len()];
+    ScriptError::new(
+        Some(pos),
+        format!("the program is not UTF-8: byte 0x{byte:02x} cannot start a character"),
+        format!(
+            "save it as UTF-8; from Latin-1: iconv -f ISO-8859-1 -t UTF-8 {file} > {file}.utf8 && mv {file}.utf8 {file}"
+        ),
+    )
 }
 
 fn pos_in(file: &str, p: Position) -> Option<SourcePos> {
@@ -145,17 +181,32 @@ fn parse_error(e: &ParseError, file: &str) -> ScriptError {
         ParseErrorType::ModuleUndefined(name) => {
             format!("import it first: `import \"{name}\" as {name};`")
         }
+        ParseErrorType::Reserved(word) if rhai::is_valid_identifier(word) => {
+            return ScriptError::new(
+                pos_in(file, e.position()),
+                format!(
+                    "`{word}` is a reserved word in Rhai: it cannot name a variable or be written bare as a property or map key"
+                ),
+                format!(
+                    "rename the variable (e.g. `{word}_subnets`); as a key, quote it: `#{{ \"{word}\": ... }}` and `m[\"{word}\"]` (a --var {word}=... is `config.vars[\"{word}\"]`)"
+                ),
+            );
+        }
         _ => "check the syntax at the caret".to_string(),
     };
     ScriptError::new(pos_in(file, e.position()), e.err_type().to_string(), fix)
 }
 
-fn runtime_error(
-    err: EvalAltResult,
-    main_file: &str,
-    registry: &Registry,
-    stdlib_dirs: &[PathBuf],
-) -> ScriptError {
+/// What an error message may draw on besides the error.
+struct Known<'a> {
+    registry: &'a Registry,
+    stdlib_dirs: &'a [PathBuf],
+    refused: &'a RefusedCalls,
+    functions: &'a Functions,
+}
+
+fn runtime_error(err: EvalAltResult, main_file: &str, known: &Known) -> ScriptError {
+    let stdlib_dirs = known.stdlib_dirs;
     let mut file = main_file.to_string();
     let mut calls: Vec<(SourcePos, String)> = Vec::new();
     let mut err = err;
@@ -163,7 +214,7 @@ fn runtime_error(
         match err {
             EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
                 if let Some(p) = pos_in(&file, pos) {
-                    calls.push((p, format!("in the call to `{name}`")));
+                    calls.push(call_note(&name, p, main_file, known));
                 }
                 if !src.is_empty() {
                     file = if Path::new(&src).exists() {
@@ -188,7 +239,7 @@ fn runtime_error(
         }
     }
     let pos = pos_in(&file, err.position());
-    let (message, fix) = describe(&mut err, registry, stdlib_dirs);
+    let (message, fix) = describe(&mut err, known);
     let mut out = ScriptError::new(pos, message, fix);
     calls.reverse();
     out.related = calls;
@@ -210,11 +261,72 @@ fn module_file(name: &str, stdlib_dirs: &[PathBuf]) -> Option<String> {
     Some(shown.display().to_string())
 }
 
-fn describe(
-    err: &mut EvalAltResult,
-    registry: &Registry,
-    stdlib_dirs: &[PathBuf],
-) -> (String, String) {
+/// The note for a call on the way to an error: "in the call to `make`"
+/// at the call, or for a closure (whose Rhai name changes from run to run)
+/// the place it was written.
+fn call_note(name: &str, at: SourcePos, main_file: &str, known: &Known) -> (SourcePos, String) {
+    match known.functions.closure(name).filter(|f| f.is_closure()) {
+        Some(f) => {
+            let file = match &f.module {
+                Some(m) => module_file(m, known.stdlib_dirs).unwrap_or_else(|| m.clone()),
+                None => main_file.to_string(),
+            };
+            let written = SourcePos {
+                file,
+                line: f.line,
+                col: f.col,
+            };
+            (written, "in the closure written here".to_string())
+        }
+        None => (at, format!("in the call to `{name}`")),
+    }
+}
+
+/// A script-defined function called with the wrong number of arguments:
+/// its parameters, from its definition, and its doc line.
+fn wrong_arity(name: &str, args: usize, known: &Known) -> Option<(String, String)> {
+    let (module, func) = match name.rsplit_once("::") {
+        Some((m, f)) => (Some(m), f),
+        None => (None, name),
+    };
+    let defs = known.functions.named(module, func);
+    if defs.is_empty() || defs.iter().any(|f| f.params.len() == args) {
+        return None;
+    }
+    let qualifier = module.map(|m| format!("{m}::")).unwrap_or_default();
+    let forms: Vec<String> = defs
+        .iter()
+        .map(|f| format!("`{}`", f.call(&qualifier)))
+        .collect();
+    let first = &defs[0];
+    let takes = |n: usize| {
+        if n == 1 {
+            "1 argument".to_string()
+        } else {
+            format!("{n} arguments")
+        }
+    };
+    let message = format!(
+        "`{name}` takes {} ({}), not {args}",
+        takes(first.params.len()),
+        first.params.join(", ")
+    );
+    let mut fix = format!("call it as {}", forms.join(" or "));
+    if let Some(doc) = &first.doc {
+        fix.push_str(&format!(": {doc}"));
+    }
+    if let Some(m) = &first.module {
+        let file = module_file(m, known.stdlib_dirs).unwrap_or_else(|| m.clone());
+        fix.push_str(&format!(" (defined at {file}:{})", first.line));
+    }
+    Some((message, fix))
+}
+
+fn describe(err: &mut EvalAltResult, known: &Known) -> (String, String) {
+    let (registry, stdlib_dirs, refused) = (known.registry, known.stdlib_dirs, known.refused);
+    if let Some(words) = output_ref::explain(err) {
+        return words;
+    }
     match err {
         EvalAltResult::ErrorRuntime(value, _) => {
             if let Some(f) = value.clone().try_cast::<Fault>() {
@@ -227,6 +339,22 @@ fn describe(
         }
         EvalAltResult::ErrorFunctionNotFound(sig, _) => {
             let name = sig.split(" (").next().unwrap_or(sig).trim().to_string();
+            if let Some(what) = refused.take(&name) {
+                return output_ref::text_needed_words(&name, &what);
+            }
+            let args = sig
+                .split_once(" (")
+                .map(|(_, rest)| rest.trim_end_matches(')'))
+                .map_or(0, |a| {
+                    if a.trim().is_empty() {
+                        0
+                    } else {
+                        a.split(", ").count()
+                    }
+                });
+            if let Some(words) = wrong_arity(&name, args, known) {
+                return words;
+            }
             let builders: Vec<String> = registry.kinds().map(|k| k.replace('.', "::")).collect();
             if builders.contains(&name) || HOST_FUNCTIONS.contains(&name.as_str()) {
                 return (
@@ -242,8 +370,16 @@ fn describe(
                 .iter()
                 .map(String::as_str)
                 .chain(HOST_FUNCTIONS.iter().copied());
+            let types = sig.split_once(" (").map(|(_, t)| format!("({t}"));
             let fix = match did_you_mean(&name, candidates) {
                 Some(s) => format!("did you mean `{s}`?"),
+                None if !name.contains("::") && types.is_some() => {
+                    return (
+                        format!("`{name}` does not take {}", types.unwrap_or_default()),
+                        "check the values at the caret; `type_of(x)` names the type of a value"
+                            .into(),
+                    );
+                }
                 None => "builders are named after kinds, e.g. `aws::ec2::vpc(\"main\", #{ cidr: \"10.0.0.0/16\" })`".into(),
             };
             (format!("unknown function `{name}`"), fix)

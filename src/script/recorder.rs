@@ -16,6 +16,7 @@ use crate::value::{as_secret, decode_script_strings, for_validation, secret_mark
 
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
+use super::output_ref::OutputRef;
 
 /// A resource as the program declared it.
 #[derive(Clone, Debug)]
@@ -521,6 +522,9 @@ pub fn to_json(d: &Dynamic) -> Result<Value, String> {
             out.insert(k.to_string(), to_json(v)?);
         }
         return Ok(Value::Object(out));
+    }
+    if let Some(r) = d.read_lock::<OutputRef>() {
+        return Ok(Value::String(r.text()));
     }
     if let Some(h) = d.clone().try_cast::<Handle>() {
         return Ok(Value::String(crate::value::script_ref(&h.address, "id")));
