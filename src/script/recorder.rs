@@ -308,14 +308,9 @@ impl Recorder {
         }
         let args = decode_script_strings(args);
         if let Err(e) = (schema.validate)(&for_validation(&args)) {
-            let fix = if e.contains("missing field") {
-                "add the missing property to the map".to_string()
-            } else {
-                "give the property a value of the expected type".to_string()
-            };
             return Err(fault(
-                format!("{path}(\"{purpose}\"): {e}"),
-                fix,
+                format!("{path}(\"{purpose}\"): {}", e.message),
+                e.fix,
                 Position::NONE,
             ));
         }
