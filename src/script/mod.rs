@@ -81,6 +81,7 @@ pub fn evaluate(
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| runtime_error(*e, &file, registry, &config.stdlib_dirs))?;
     let mut program = recorder.finish(|k| registry.schema(k));
+    program.region = config.region.clone();
     program
         .acknowledged
         .extend(config.acknowledged.iter().cloned());
