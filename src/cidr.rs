@@ -61,8 +61,7 @@ impl FromStr for Ipv4Block {
         let octets: Vec<&str> = ip.split('.').collect();
         if octets.len() != 4 {
             return Err(format!(
-                "`{ip}` has {} parts; an IPv4 address has 4",
-                octets.len()
+                "`{ip}` is not an IPv4 address (four octets, as in `10.0.0.0`)"
             ));
         }
         let mut addr = 0u32;
