@@ -240,7 +240,14 @@ async fn subnets_across_the_program() {
     let program = s.program().display().to_string();
     let got: Vec<_> = findings(&plan)
         .into_iter()
-        .map(|(c, m, r, src)| (c, m.replace(&program, "main.rhai"), r, src.replace(&program, "main.rhai")))
+        .map(|(c, m, r, src)| {
+            (
+                c,
+                m.replace(&program, "main.rhai"),
+                r,
+                src.replace(&program, "main.rhai"),
+            )
+        })
         .collect();
     let f = |c: &str, m: &str, r: &str, src: &str| {
         (c.to_string(), m.to_string(), r.to_string(), src.to_string())
