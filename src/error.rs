@@ -21,6 +21,8 @@ pub enum Error {
     SavedPlan(#[from] SavedPlanError),
     #[error("error: {0}")]
     Refused(String),
+    #[error("error: {0}")]
+    Acknowledge(#[from] crate::check::UnmatchedAcknowledgement),
 }
 
 impl From<ScriptError> for Error {

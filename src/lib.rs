@@ -5,6 +5,7 @@
 pub mod address;
 pub mod apply;
 pub mod check;
+pub mod cidr;
 pub mod cli;
 pub mod error;
 pub mod finding;

@@ -277,11 +277,14 @@ pub fn resolve(v: &Value, lookup: &dyn Fn(&RefTarget) -> Option<Value>) -> Value
     }
 }
 
+/// What typed validation sees for a value known only after apply.
+pub const UNKNOWN: &str = "(known after apply)";
+
 /// A stand-in value of the right shape for typed validation: refs and
 /// templates become strings, secrets become strings.
 pub fn for_validation(v: &Value) -> Value {
     if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
-        return Value::String("(known after apply)".into());
+        return Value::String(UNKNOWN.into());
     }
     match v {
         Value::Array(items) => Value::Array(items.iter().map(for_validation).collect()),

@@ -669,22 +669,22 @@ fn validation_rejects_typos_and_missing_targets() {
             .unwrap()
     };
     let err = (schema("aws.ec2.vpc").validate)(&json!({ "cidr_blok": "10.0.0.0/16" })).unwrap_err();
-    assert!(err.contains("cidr_blok"), "{err}");
+    assert!(err.message.contains("cidr_blok"), "{err}");
     let err = (schema("aws.ec2.route").validate)(
         &json!({ "route_table_id": "rtb-1", "destination_cidr": "0.0.0.0/0" }),
     )
     .unwrap_err();
-    assert!(err.contains("exactly one target"), "{err}");
+    assert!(err.message.contains("exactly one target"), "{err}");
     let err = (schema("aws.ec2.security_group_ingress").validate)(
         &json!({ "security_group_id": "sg-1", "protocol": "tcp", "from_port": 443, "to_port": 443 }),
     )
     .unwrap_err();
-    assert!(err.contains("exactly one source"), "{err}");
+    assert!(err.message.contains("exactly one source"), "{err}");
     let err = (schema("aws.ec2.subnet").validate)(
         &json!({ "vpc_id": "v", "cidr": "c", "az": "a", "load_balancer_role": "external" }),
     )
     .unwrap_err();
-    assert!(err.contains("load_balancer_role"), "{err}");
+    assert!(err.message.contains("load_balancer_role"), "{err}");
     let names: Vec<&str> = payrun::provider::aws::SCHEMAS
         .iter()
         .map(|s| s.name_prefix)

@@ -13,7 +13,7 @@ use crate::address::Address;
 use crate::plan::{Action, Mode, Plan, ResourceChange};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProgressFn, Registry, UpdateOp};
 use crate::state::{Intent, ResourceState, StackKey, State, StateError, StateStore};
-use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
+use crate::value::{RefTarget, as_secret, for_validation, is_known, resolve, secret_marker};
 
 use super::hook::{ApplySummary, Hook, OpKind, Outcome};
 
@@ -414,6 +414,11 @@ fn resolve_secrets(v: &Value, key: &StackKey) -> Result<(Value, Value), String> 
     if let Some((env, planned)) = as_secret(v) {
         let value =
             std::env::var(env).map_err(|_| format!("the secret variable ${env} is not set"))?;
+        if value.is_empty() {
+            return Err(format!(
+                "the secret variable ${env} is empty: the secret would be an empty string; nothing was sent\n  fix: export {env} with the secret's value"
+            ));
+        }
         crate::redact::register(&value);
         let d = key.digest(value.as_bytes());
         if planned.is_some_and(|p| p != d) {
@@ -595,6 +600,16 @@ async fn create_or_update(
     if !is_known(&args) {
         return Err(format!(
             "{address} still has values known only after apply (a dependency did not record them); nothing was sent"
+        ));
+    }
+    // The checks a builder call made on literal values, made again now that
+    // every ref has its value: a value the cloud would refuse is not sent.
+    if let Some(schema) = shared.registry.schema(address.kind())
+        && let Err(e) = (schema.validate)(&for_validation(&args))
+    {
+        return Err(format!(
+            "{address}: {}; nothing was sent\n  fix: {}",
+            e.message, e.fix
         ));
     }
     let (provider_args, recorded_args) = resolve_secrets(&args, &shared.stack_key)?;

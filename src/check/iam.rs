@@ -22,8 +22,8 @@ const SOURCE_KEYS: [&str; 4] = [
     "aws:SourceOrgPaths",
 ];
 
-pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
-    let pci = super::pci::in_scope(graph);
+pub fn findings(graph: &DesiredGraph, program: &crate::script::Program) -> Vec<Finding> {
+    let pci = super::pci::in_scope(graph, program);
     let mut out = Vec::new();
     for address in graph.order() {
         let Some(spec) = graph.spec(address) else {

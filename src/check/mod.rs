@@ -8,51 +8,132 @@ mod helm;
 mod iam;
 pub mod k8s;
 mod limits;
+pub mod network;
 pub mod pci;
 pub mod platform;
+pub mod secrets;
 
 use crate::finding::{Finding, Severity};
 use crate::graph::DesiredGraph;
+use crate::plan::ResourceChange;
 use crate::provider::Registry;
 use crate::script::{AcknowledgedBy, Acknowledgement, Program};
+use crate::suggest::did_you_mean;
 
-/// Every finding for a program, with the program's acknowledgements
-/// applied.
-pub fn program_findings(
+/// `--acknowledge CODE=...` of a code no finding has: a misspelt code
+/// would otherwise be ignored and the finding it meant stay an error, or
+/// worse, an acknowledgement meant for a finding to come would wait
+/// unseen.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe_unmatched(.code, .raised))]
+pub struct UnmatchedAcknowledgement {
+    pub code: String,
+    /// The codes the plan raises, sorted.
+    pub raised: Vec<String>,
+}
+
+fn describe_unmatched(code: &str, raised: &[String]) -> String {
+    if raised.is_empty() {
+        return format!(
+            "--acknowledge {code}: the plan raises no findings, so there is nothing to acknowledge\n  fix: drop --acknowledge {code}=..."
+        );
+    }
+    let fix = match did_you_mean(code, raised.iter().map(String::as_str)) {
+        Some(s) => format!(
+            "did you mean --acknowledge {s}=\"REASON\"? Otherwise drop --acknowledge {code}=..."
+        ),
+        None => format!("acknowledge one of the codes raised, or drop --acknowledge {code}=..."),
+    };
+    format!(
+        "--acknowledge {code}: no finding of the plan has that code; the codes raised are {}\n  fix: {fix}",
+        raised.join(", ")
+    )
+}
+
+/// Every finding of a plan that needs no cloud call, with the
+/// acknowledgements applied: the program's own (`plan_error`), naming,
+/// IAM, platform, network, PCI DSS, Kubernetes and helm checks over the
+/// graph, and the checks over the planned changes (unset secrets, EKS
+/// upgrades against the recorded version). `plan`, `validate` and an apply
+/// of a saved plan all run exactly this.
+pub fn findings(
     graph: &DesiredGraph,
     program: &Program,
     registry: &Registry,
-) -> Vec<Finding> {
-    let mut out = program.findings.clone();
+    changes: &[ResourceChange],
+) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
+    let mut out = secrets::findings(changes);
+    out.extend(program.findings.clone());
     out.extend(limits::findings(graph, registry));
-    out.extend(iam::findings(graph));
+    out.extend(iam::findings(graph, program));
     out.extend(platform::findings(graph, &platform::today()));
-    out.extend(pci::findings(graph));
+    out.extend(network::findings(graph, program));
+    out.extend(pci::findings(graph, program));
     out.extend(k8s::findings(graph));
     out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
+    out.extend(eks::findings(changes));
+    let mut raised: Vec<String> = out.iter().map(|f| f.code.clone()).collect();
+    raised.sort();
+    raised.dedup();
+    if let Some(ack) = program
+        .acknowledged
+        .iter()
+        .find(|a| a.by() == AcknowledgedBy::CommandLine && !raised.contains(&a.code))
+    {
+        return Err(UnmatchedAcknowledgement {
+            code: ack.code.clone(),
+            raised,
+        });
+    }
     acknowledge(&mut out, program);
-    out
+    Ok(out)
 }
 
-/// An acknowledgement turns that code's errors into warnings that still
+/// What a finding is known by in a program's `acknowledge(code, target,
+/// reason)`: its address, or where it was raised when it is about no one
+/// resource.
+fn target_of(f: &Finding) -> Option<String> {
+    f.address
+        .as_ref()
+        .map(ToString::to_string)
+        .or_else(|| f.source.clone())
+}
+
+/// An acknowledgement turns the errors it names into warnings that still
 /// show, saying who acknowledged it and why. The person running payrun
 /// outranks the program: `--acknowledge`, then payrun.toml, then
-/// `acknowledge(code, reason)` in the program.
+/// `acknowledge(...)` in the program.
+///
+/// The person running payrun acknowledges a code; a program names one
+/// finding: `acknowledge(code, reason)` when the code is raised once,
+/// `acknowledge(code, address, reason)` to pick one of several. A
+/// program's acknowledgement never waives a family of findings it may not
+/// have seen.
 ///
 /// A compliance gate is acknowledged only by the person running payrun: a
 /// program under review that acknowledges its own PCI DSS finding is
 /// refused, and the plan says so.
 fn acknowledge(findings: &mut [Finding], program: &Program) {
-    for f in findings.iter_mut() {
+    let counts: Vec<usize> = findings
+        .iter()
+        .map(|f| findings.iter().filter(|g| g.code == f.code).count())
+        .collect();
+    for (f, raised) in findings.iter_mut().zip(counts) {
+        let target = target_of(f);
         let mut acks: Vec<&Acknowledgement> = program
             .acknowledged
             .iter()
             .filter(|a| a.code == f.code)
+            .filter(|a| a.target.as_ref().is_none_or(|t| Some(t) == target.as_ref()))
             .collect();
         acks.sort_by_key(|a| a.by());
         let gate = reviewer_only(&f.code);
+        let names_one = |a: &&&Acknowledgement| {
+            a.by() != AcknowledgedBy::Program || a.target.is_some() || raised == 1
+        };
         let accepted = acks
             .iter()
+            .filter(names_one)
             .find(|a| !gate || a.by() != AcknowledgedBy::Program);
         let mut notes = Vec::new();
         if let Some(ack) = accepted {
@@ -60,6 +141,17 @@ fn acknowledge(findings: &mut [Finding], program: &Program) {
                 f.severity = Severity::Warning;
             }
             notes.push(format!("acknowledged {}", ack.describe()));
+        }
+        if accepted.is_none() && !gate {
+            for vague in acks.iter().filter(|a| !names_one(a)) {
+                notes.push(format!(
+                    "the program's acknowledgement at {} is not applied: `{}` is raised {raised} times; name this one with `acknowledge(\"{}\", \"{}\", \"REASON\")`",
+                    vague.at,
+                    f.code,
+                    f.code,
+                    target.as_deref().unwrap_or_default()
+                ));
+            }
         }
         if gate {
             for refused in acks.iter().filter(|a| a.by() == AcknowledgedBy::Program) {

@@ -1,8 +1,10 @@
 //! PCI DSS checks of what a program declares, for programs in scope.
 //!
-//! A program is in scope when it tags its resources `DataClassification =
-//! pci` (as `default_tags` does in programs/payment.rhai): those resources
-//! are the cardholder data environment. Each finding names the PCI DSS
+//! A program is in scope when it classifies itself `DataClassification =
+//! pci`: in `default_tags` (as programs/payment.rhai does), in the tags of
+//! any resource, or in the labels of any Kubernetes object. Which kinds it
+//! happens to declare does not matter: a program of Kubernetes objects
+//! alone, which carry no tags, is in scope all the same. Each finding names the PCI DSS
 //! v4.0.1 requirement it comes from, the argument at fault and the fix.
 //! Errors are what a QSA would fail outright (keys that never rotate, audit
 //! logs kept less than a year, a payment endpoint without TLS, a port open
@@ -20,6 +22,7 @@ use serde_json::Value;
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
+use crate::script::Program;
 use crate::value::as_ref;
 
 const STANDARD: &str = "PCI DSS v4.0.1";
@@ -42,21 +45,32 @@ const MODERN_TLS_POLICIES: &[&str] = &[
     "ELBSecurityPolicy-FS-1-2-Res-2020-10",
 ];
 
-/// Is the program in PCI DSS scope: does any resource carry
-/// `DataClassification = pci`?
-pub(super) fn in_scope(graph: &DesiredGraph) -> bool {
-    graph.order().iter().any(|a| {
-        graph
-            .spec(a)
-            .and_then(|s| s.args.get("tags"))
-            .and_then(|t| t.get("DataClassification"))
-            .and_then(Value::as_str)
-            .is_some_and(|c| c.eq_ignore_ascii_case("pci"))
-    })
+/// Is the program in PCI DSS scope: do its default tags, or the tags or
+/// labels of any resource, say `DataClassification = pci`?
+pub(super) fn in_scope(graph: &DesiredGraph, program: &Program) -> bool {
+    let pci = |c: &str| c.eq_ignore_ascii_case("pci");
+    program
+        .default_tags
+        .get(CLASSIFICATION)
+        .is_some_and(|c| pci(c))
+        || graph.order().iter().any(|a| {
+            graph.spec(a).is_some_and(|s| {
+                ["tags", "labels"].iter().any(|field| {
+                    s.args
+                        .get(field)
+                        .and_then(|t| t.get(CLASSIFICATION))
+                        .and_then(Value::as_str)
+                        .is_some_and(pci)
+                })
+            })
+        })
 }
 
-pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
-    if !in_scope(graph) {
+/// The tag (or label) that puts a program in scope when it is `pci`.
+const CLASSIFICATION: &str = "DataClassification";
+
+pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
+    if !in_scope(graph, program) {
         return Vec::new();
     }
     let mut out = Vec::new();

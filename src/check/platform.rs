@@ -108,6 +108,19 @@ fn str_arg<'a>(args: &'a Value, name: &str) -> Option<&'a str> {
     args.get(name).and_then(Value::as_str)
 }
 
+/// The name of a DaemonSet in a manifest (or in the items of a `List`).
+fn daemonset(manifest: &Value) -> Option<String> {
+    if manifest.get("kind").and_then(Value::as_str) == Some("DaemonSet") {
+        let name = manifest.pointer("/metadata/name").and_then(Value::as_str);
+        return Some(name.unwrap_or("(unnamed)").to_string());
+    }
+    manifest
+        .get("items")?
+        .as_array()?
+        .iter()
+        .find_map(daemonset)
+}
+
 /// Platform findings for a program.
 pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -168,6 +181,19 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
                 )
                 .at(address)
                 .remedy("keep it only if EC2 nodes will join the cluster; Fargate pods get networking and kube-proxy from the Fargate platform")
+                .source("docs.aws.amazon.com/eks/latest/userguide/fargate.html (Fargate considerations: DaemonSets are not supported)"),
+            );
+        }
+        if kind == "k8s.object"
+            && let Some(name) = args.get("manifest").and_then(daemonset)
+        {
+            out.push(
+                Finding::warning(
+                    "fargate-daemonset",
+                    format!("{address}: DaemonSet `{name}` schedules nothing: Fargate runs no DaemonSets, and this cluster has only Fargate"),
+                )
+                .at(address)
+                .remedy("run the agent as a sidecar of the pods that need it, or add an EKS managed node group for it")
                 .source("docs.aws.amazon.com/eks/latest/userguide/fargate.html (Fargate considerations: DaemonSets are not supported)"),
             );
         }

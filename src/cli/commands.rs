@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use crate::apply::{ApplyOptions, Hook, apply};
 use crate::error::Error;
-use crate::finding::Severity;
 use crate::graph::DesiredGraph;
-use crate::plan::{Mode, PLAN_FORMAT, Plan, PlanInputs, PlanOptions, Unsealed, make_plan, render};
+use crate::plan::{
+    Mode, PLAN_FORMAT, Plan, PlanInputs, PlanOptions, Unsealed, make_plan, render, render_findings,
+};
 use crate::provider::Registry;
 use crate::provider::aws::{AwsProvider, AwsSettings, StateBucket, StateKeys};
 use crate::provider::fake::{FakeConfig, FakeProvider};
@@ -128,18 +129,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);
             let (graph, program) = evaluate(&r, &registry)?;
-            let findings = crate::check::program_findings(&graph, &program, &registry);
-            for f in &findings {
-                let label = match f.severity {
-                    Severity::Error => "error",
-                    Severity::Warning => "warning",
-                };
-                println!("{label} [{}]: {}", f.code, f.message);
-                if let Some(rem) = &f.remedy {
-                    println!("    remedy: {rem}");
-                }
-            }
-            if findings.iter().any(|f| f.severity == Severity::Error) {
+            let plan =
+                runtime().block_on(validation_plan(&project, &r, &registry, &graph, &program))?;
+            print!("{}", render_findings(&plan.findings, &style));
+            if plan.has_errors() {
                 return Ok(1);
             }
             println!(
@@ -194,6 +187,37 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             state_command(&project, g, &r, command)
         }
     }
+}
+
+/// The plan `validate` reports the findings of: the same checks as
+/// `plan`, over the recorded state without a refresh, so no cloud call is
+/// made and nothing is written (a stack without a key yet is planned with
+/// a throwaway one: digests are neither shown nor kept).
+async fn validation_plan(
+    project: &Project,
+    r: &Resolved,
+    registry: &Registry,
+    graph: &DesiredGraph,
+    program: &Program,
+) -> Result<Plan, Error> {
+    let st = store(r);
+    let mut state = st.load()?;
+    state.claim(&program_identity(project, &r.program), &r.suffix)?;
+    let key = st
+        .existing_key()
+        .unwrap_or_else(|_| crate::state::StackKey::from_bytes([0; 32]));
+    Ok(make_plan(
+        Some((graph, program)),
+        &state,
+        &key,
+        registry,
+        &r.suffix,
+        PlanOptions {
+            mode: Mode::Apply,
+            refresh: false,
+        },
+    )
+    .await?)
 }
 
 /// A destroy can run without its program: the state knows the order.
@@ -311,13 +335,11 @@ fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program)
     let mut config = r.script_config();
     config.stack_outputs = Some(stack_outputs(r));
     let mut program = script::evaluate(&r.program, registry, &config)?;
-    program
-        .acknowledged
-        .extend(r.acknowledge.iter().map(|(code, reason)| Acknowledgement {
-            code: code.clone(),
-            reason: reason.clone(),
-            at: "--acknowledge".into(),
-        }));
+    program.acknowledged.extend(
+        r.acknowledge
+            .iter()
+            .map(|(code, reason)| Acknowledgement::on_command_line(code, reason)),
+    );
     let graph = DesiredGraph::build(&program, registry)?;
     Ok((graph, program))
 }
@@ -629,10 +651,7 @@ fn open_saved_plan(
         }
         let registry = registry(&r);
         let (graph, program) = evaluate(&r, &registry)?;
-        let mut findings = crate::plan::unset_secrets(&plan.changes);
-        findings.extend(crate::check::program_findings(&graph, &program, &registry));
-        findings.extend(crate::check::eks::findings(&plan.changes));
-        plan.findings = findings;
+        plan.findings = crate::check::findings(&graph, &program, &registry, &plan.changes)?;
     }
     Ok((r, plan))
 }

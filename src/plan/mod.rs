@@ -10,9 +10,9 @@ mod sealed;
 mod view;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
-pub use planner::{PlanError, PlanOptions, make_plan, refresh, unset_secrets};
+pub use planner::{PlanError, PlanOptions, make_plan, refresh};
 pub use saved::{PlanInputs, SavedPlanError, Unsealed};
-pub use view::render;
+pub use view::{render, render_findings};
 
 /// Write a plan sealed with the stack key.
 pub use saved::write as write_saved;

@@ -24,6 +24,8 @@ pub enum PlanError {
         "no provider serves {kind} (recorded in state as {address})\n  fix: use the payrun build that wrote this state"
     )]
     NoProvider { kind: String, address: Address },
+    #[error(transparent)]
+    Acknowledge(#[from] check::UnmatchedAcknowledgement),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -161,8 +163,7 @@ pub async fn make_plan(
                     _ => None,
                 }
             };
-            let after =
-                with_secret_digests(&resolve(&spec.args, &lookup), key, address, &mut findings);
+            let after = with_secret_digests(&resolve(&spec.args, &lookup), key);
             let deps = graph.deps(address);
             let recorded = state.resources.get(address);
             let mut change = ResourceChange {
@@ -240,8 +241,7 @@ pub async fn make_plan(
             };
             exports.insert(export.name.clone(), resolve(&export.value, &lookup));
         }
-        findings.extend(check::program_findings(graph, program, registry));
-        findings.extend(check::eks::findings(&changes));
+        findings = check::findings(graph, program, registry, &changes)?;
         locate(&mut findings, graph);
     }
 
@@ -423,73 +423,27 @@ pub(crate) fn diff_args<'a>(
 }
 
 /// Fill in the digest of every secret from its environment variable; a
-/// missing variable is an error finding.
-fn with_secret_digests(
-    v: &Value,
-    key: &StackKey,
-    address: &Address,
-    findings: &mut Vec<Finding>,
-) -> Value {
+/// secret whose variable is not set keeps its marker without a digest
+/// (`check::secrets` makes it an error finding).
+fn with_secret_digests(v: &Value, key: &StackKey) -> Value {
     if let Some((env, _)) = as_secret(v) {
         return match std::env::var(env) {
             Ok(value) => {
                 crate::redact::register(&value);
                 secret_marker(env, Some(key.digest(value.as_bytes())))
             }
-            Err(_) => {
-                findings.push(secret_unset(address, env));
-                v.clone()
-            }
+            Err(_) => v.clone(),
         };
     }
     match v {
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| with_secret_digests(i, key, address, findings))
-                .collect(),
-        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| with_secret_digests(i, key)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, i)| (k.clone(), with_secret_digests(i, key, address, findings)))
+                .map(|(k, i)| (k.clone(), with_secret_digests(i, key)))
                 .collect(),
         ),
         other => other.clone(),
     }
-}
-
-fn secret_unset(address: &Address, env: &str) -> Finding {
-    Finding::error(
-        "secret-unset",
-        format!("{address} reads a secret from ${env}, which is not set"),
-    )
-    .at(address)
-    .remedy(format!(
-        "export {env} before plan and apply (the value is never stored)"
-    ))
-}
-
-/// The `secret-unset` findings of a plan's changes, found again from the
-/// environment (a saved plan's own findings are not trusted).
-pub fn unset_secrets(changes: &[ResourceChange]) -> Vec<Finding> {
-    fn walk(v: &Value, address: &Address, out: &mut Vec<Finding>) {
-        if let Some((env, _)) = as_secret(v) {
-            if std::env::var_os(env).is_none() {
-                out.push(secret_unset(address, env));
-            }
-            return;
-        }
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| walk(i, address, out)),
-            Value::Object(map) => map.values().for_each(|i| walk(i, address, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for c in changes {
-        if let Some(after) = &c.after {
-            walk(after, &c.address, &mut out);
-        }
-    }
-    out
 }

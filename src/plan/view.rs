@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 use crate::ui::Style;
 use crate::value::display;
 
@@ -90,37 +90,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
             "  # {a}: an earlier apply was interrupted while creating it; apply adopts it if it exists\n"
         );
     }
-    if !plan.findings.is_empty() {
-        let _ = writeln!(out, "Findings:");
-        // What blocks apply first, then what only warns; each in the order
-        // it was found.
-        let ordered = plan
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .chain(
-                plan.findings
-                    .iter()
-                    .filter(|f| f.severity != Severity::Error),
-            );
-        for f in ordered {
-            let label = match f.severity {
-                Severity::Error => style.paint(Style::RED, "error"),
-                Severity::Warning => style.paint(Style::YELLOW, "warning"),
-            };
-            let _ = writeln!(out, "  {label} [{}]: {}", f.code, f.message);
-            if let Some(l) = &f.line {
-                let _ = writeln!(out, "      at: {l}");
-            }
-            if let Some(r) = &f.remedy {
-                let _ = writeln!(out, "      remedy: {r}");
-            }
-            if let Some(s) = f.source.as_ref().filter(|s| f.line.as_ref() != Some(*s)) {
-                let _ = writeln!(out, "      source: {s}");
-            }
-        }
-        out.push('\n');
-    }
+    out.push_str(&render_findings(&plan.findings, style));
     if !plan.outputs.is_empty() && plan.mode == Mode::Apply {
         let _ = writeln!(out, "Outputs:");
         for (k, v) in &plan.outputs {
@@ -171,4 +141,36 @@ fn attrs(out: &mut String, style: &Style, sym: &str, colour: &str, v: Option<&Va
             );
         }
     }
+}
+
+/// The `Findings:` block of a plan (and of `payrun validate`): what blocks
+/// apply first, then what only warns; each in the order it was found.
+pub fn render_findings(findings: &[Finding], style: &Style) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Findings:");
+    let ordered = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .chain(findings.iter().filter(|f| f.severity != Severity::Error));
+    for f in ordered {
+        let label = match f.severity {
+            Severity::Error => style.paint(Style::RED, "error"),
+            Severity::Warning => style.paint(Style::YELLOW, "warning"),
+        };
+        let _ = writeln!(out, "  {label} [{}]: {}", f.code, f.message);
+        if let Some(l) = &f.line {
+            let _ = writeln!(out, "      at: {l}");
+        }
+        if let Some(r) = &f.remedy {
+            let _ = writeln!(out, "      remedy: {r}");
+        }
+        if let Some(s) = f.source.as_ref().filter(|s| f.line.as_ref() != Some(*s)) {
+            let _ = writeln!(out, "      source: {s}");
+        }
+    }
+    out.push('\n');
+    out
 }

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::schema::{ArgSpec, KindSchema, validate_as};
+use super::arg_values::block;
+use super::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_as, validate_checked};
 use super::{Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize, Serialize, Default)]
@@ -40,6 +41,14 @@ struct SubnetArgs {
     public: Option<bool>,
     #[serde(default)]
     tags: Option<BTreeMap<String, String>>,
+}
+
+/// A subnet's block must parse, as a cloud's would: a ref to something
+/// else (`cidr: net.arn`) is refused when it resolves, before the call.
+impl CheckArgs for SubnetArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        block("cidr", &self.cidr).map(|_| ())
+    }
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -105,7 +114,7 @@ pub static SCHEMAS: &[KindSchema] = &[
             ArgSpec::new("tags"),
         ],
         outputs: &["id", "arn"],
-        validate: validate_as::<SubnetArgs>,
+        validate: validate_checked::<SubnetArgs>,
         doc: "A subnet of a fake network (test provider).",
     },
     KindSchema {

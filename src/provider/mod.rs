@@ -1,6 +1,7 @@
 //! Providers: the only code that talks to a cloud. The core sees them
 //! through the [`Provider`] trait and static [`KindSchema`]s.
 
+pub mod arg_values;
 pub mod aws;
 pub mod fake;
 pub mod k8s;
@@ -15,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::address::Address;
 pub use registry::Registry;
-pub use schema::{ArgSpec, KindSchema};
+pub use schema::{ArgError, ArgSpec, KindSchema};
 
 /// Reports progress of a long operation (a NAT gateway or an EKS cluster
 /// becoming available) to whatever view is watching.

@@ -134,8 +134,10 @@ pub struct KindSchema {
     /// Outputs known after apply (`id` is always one).
     pub outputs: &'static [&'static str],
     /// Checks the args against the kind's typed struct (unknown fields,
-    /// types, required fields). The message names the offending field.
-    pub validate: fn(&Value) -> Result<(), String>,
+    /// types, required fields) and the values the cloud would refuse. Runs
+    /// at the builder call, and again on the resolved args right before the
+    /// provider call. The message names the offending field.
+    pub validate: fn(&Value) -> Result<(), ArgError>,
     /// One line for `.d.rhai` definitions and `payrun` errors.
     pub doc: &'static str,
 }
@@ -157,20 +159,82 @@ impl KindSchema {
     }
 }
 
-/// The validator for a kind whose args deserialize into `T`
-/// (declared with `#[serde(deny_unknown_fields)]`).
-pub fn validate_as<T: DeserializeOwned>(args: &Value) -> Result<(), String> {
-    let de = args.clone();
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            if path == "." || path.is_empty() {
-                Err(inner)
-            } else {
-                Err(format!("`{path}`: {inner}"))
-            }
+/// Why a kind refuses its args: what is wrong, naming the argument, and
+/// what to write instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgError {
+    pub message: String,
+    pub fix: String,
+}
+
+impl ArgError {
+    pub fn new(message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fix: fix.into(),
         }
     }
+
+    /// A shape error from deserializing (a missing field, a wrong type, a
+    /// value outside an enumeration), with the fix its kind implies.
+    fn shape(message: String) -> Self {
+        let fix = if message.contains("missing field") {
+            "add the missing property to the map"
+        } else if message.contains("unknown variant") {
+            "use one of the values the message lists"
+        } else {
+            "give the property a value of the expected type"
+        };
+        Self::new(message, fix)
+    }
+}
+
+impl From<String> for ArgError {
+    fn from(message: String) -> Self {
+        Self::shape(message)
+    }
+}
+
+impl From<&str> for ArgError {
+    fn from(message: &str) -> Self {
+        Self::shape(message.to_string())
+    }
+}
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n  fix: {}", self.message, self.fix)
+    }
+}
+
+/// Values of typed args the cloud would refuse (a CIDR block it cannot
+/// parse, a port past 65535), found without a call. A value known only
+/// after apply reads as [`crate::value::UNKNOWN`] here and passes; it is
+/// checked when it resolves, before the provider call.
+pub trait CheckArgs {
+    fn check(&self) -> Result<(), ArgError>;
+}
+
+/// The typed args of `args`, or why they do not deserialize.
+pub fn typed<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
+    serde_path_to_error::deserialize::<_, T>(args.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        ArgError::shape(if path == "." || path.is_empty() {
+            inner
+        } else {
+            format!("`{path}`: {inner}")
+        })
+    })
+}
+
+/// The validator for a kind whose args deserialize into `T`
+/// (declared with `#[serde(deny_unknown_fields)]`).
+pub fn validate_as<T: DeserializeOwned>(args: &Value) -> Result<(), ArgError> {
+    typed::<T>(args).map(|_| ())
+}
+
+/// The validator for a kind whose typed args also check their values.
+pub fn validate_checked<T: DeserializeOwned + CheckArgs>(args: &Value) -> Result<(), ArgError> {
+    typed::<T>(args)?.check()
 }

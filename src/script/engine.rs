@@ -299,6 +299,8 @@ fn register_host_functions(
             );
         },
     );
+    // `acknowledge(code, reason)` names the one finding of `code`;
+    // `acknowledge(code, resource_or_address, reason)` one of several.
     let r = recorder.clone();
     engine.register_fn(
         "acknowledge",
@@ -306,6 +308,39 @@ fn register_host_functions(
             let pos = r.pos(&ctx);
             r.acknowledge(super::recorder::Acknowledgement {
                 code: code.to_string(),
+                target: None,
+                reason: reason.to_string(),
+                at: pos.to_string(),
+            });
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
+        "acknowledge",
+        move |ctx: NativeCallContext,
+              code: ImmutableString,
+              target: ImmutableString,
+              reason: ImmutableString| {
+            let pos = r.pos(&ctx);
+            r.acknowledge(super::recorder::Acknowledgement {
+                code: code.to_string(),
+                target: Some(target.to_string()),
+                reason: reason.to_string(),
+                at: pos.to_string(),
+            });
+        },
+    );
+    let r = recorder.clone();
+    engine.register_fn(
+        "acknowledge",
+        move |ctx: NativeCallContext,
+              code: ImmutableString,
+              target: Handle,
+              reason: ImmutableString| {
+            let pos = r.pos(&ctx);
+            r.acknowledge(super::recorder::Acknowledgement {
+                code: code.to_string(),
+                target: Some(target.address.to_string()),
                 reason: reason.to_string(),
                 at: pos.to_string(),
             });

@@ -137,6 +137,7 @@ pub fn evaluate(
         .map_err(|e| runtime_error(*e, &file, &known))?;
     let mut program = recorder.finish(|k| registry.schema(k));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
+    program.region = config.region.clone();
     program
         .acknowledged
         .extend(config.acknowledged.iter().cloned());

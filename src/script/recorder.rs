@@ -48,12 +48,21 @@ pub struct Program {
     pub findings: Vec<Finding>,
     /// From `acknowledge(code, reason)`.
     pub acknowledged: Vec<Acknowledgement>,
+    /// From `default_tags`: the program's own classification, whether or
+    /// not any of its kinds carries tags.
+    pub default_tags: BTreeMap<String, String>,
+    /// `config.region`: the region the program was written for.
+    pub region: String,
 }
 
 /// A finding code knowingly accepted, with the reason and who accepted it.
 #[derive(Clone, Debug)]
 pub struct Acknowledgement {
     pub code: String,
+    /// The one finding of `code` meant, by its address (or, for a finding
+    /// of no resource, the `file:line:col` that raised it); `None` accepts
+    /// every finding of the code, which only the person running payrun may.
+    pub target: Option<String>,
     pub reason: String,
     /// Where it was given: [`Acknowledgement::COMMAND_LINE`],
     /// [`Acknowledgement::PROJECT_FILE`], or the program's `file:line:col`.
@@ -78,6 +87,7 @@ impl Acknowledgement {
     pub fn on_command_line(code: &str, reason: &str) -> Self {
         Self {
             code: code.to_string(),
+            target: None,
             reason: reason.to_string(),
             at: Self::COMMAND_LINE.to_string(),
         }
@@ -86,6 +96,7 @@ impl Acknowledgement {
     pub fn in_project_file(code: &str, reason: &str) -> Self {
         Self {
             code: code.to_string(),
+            target: None,
             reason: reason.to_string(),
             at: Self::PROJECT_FILE.to_string(),
         }
@@ -323,14 +334,9 @@ impl Recorder {
         }
         let args = decode_script_strings(args);
         if let Err(e) = (schema.validate)(&for_validation(&args)) {
-            let fix = if e.contains("missing field") {
-                "add the missing property to the map".to_string()
-            } else {
-                "give the property a value of the expected type".to_string()
-            };
             return Err(fault(
-                format!("{path}(\"{purpose}\"): {e}"),
-                fix,
+                format!("{path}(\"{purpose}\"): {}", e.message),
+                e.fix,
                 Position::NONE,
             ));
         }
@@ -450,6 +456,7 @@ impl Recorder {
         let defaults = rec.default_tags.clone();
         let user_tags = std::mem::take(&mut rec.user_tags);
         let mut program = std::mem::take(&mut rec.program);
+        program.default_tags = defaults.clone();
         for (spec, user) in program.resources.iter_mut().zip(user_tags) {
             let Some(schema) = schema_of(spec.address.kind()) else {
                 continue;

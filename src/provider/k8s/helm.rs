@@ -41,11 +41,11 @@ pub struct ReleaseArgs {
     pub timeout: Option<u64>,
 }
 
-fn validate(args: &Value) -> Result<(), String> {
+fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
     validate_as::<ReleaseArgs>(args)?;
     let cluster: ClusterArgs =
         serde_json::from_value(args["cluster"].clone()).map_err(|e| format!("`cluster`: {e}"))?;
-    cluster.check()
+    Ok(cluster.check()?)
 }
 
 pub static SCHEMAS: &[KindSchema] = &[KindSchema {

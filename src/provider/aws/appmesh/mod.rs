@@ -102,10 +102,9 @@ trait MeshArgs: Serialize + DeserializeOwned + PartialEq {
 fn validate<T: DeserializeOwned>(
     args: &Value,
     check: fn(&T) -> Result<(), String>,
-) -> Result<(), String> {
-    let typed: T = serde_path_to_error::deserialize(args.clone())
-        .map_err(|e| format!("`{}`: {}", e.path(), e.inner()))?;
-    check(&typed)
+) -> Result<(), crate::provider::ArgError> {
+    let typed: T = crate::provider::schema::typed(args)?;
+    Ok(check(&typed)?)
 }
 
 /// The args a read gives back: per top-level argument, the program's

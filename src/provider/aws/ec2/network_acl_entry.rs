@@ -10,9 +10,10 @@ use serde_json::{Map, Value};
 
 use super::network_acl::describe_ids;
 use super::{gone_is_ok, parse, recorded};
+use crate::provider::arg_values::{IpProtocol, block, port_range};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -39,8 +40,32 @@ struct EntryArgs {
     to_port: Option<i32>,
 }
 
-fn validate(args: &Value) -> Result<(), String> {
-    validate_as::<EntryArgs>(args)?;
+/// Rule numbers AWS takes for a network ACL entry (32767 is its own
+/// default deny).
+const RULE_NUMBERS: std::ops::RangeInclusive<i32> = 1..=32766;
+
+impl CheckArgs for EntryArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        if !RULE_NUMBERS.contains(&self.rule_number) {
+            return Err(ArgError::new(
+                format!(
+                    "`rule_number`: {} is out of range: AWS numbers network ACL entries 1 to 32766",
+                    self.rule_number
+                ),
+                "give `rule_number` a value from 1 to 32766 (lower numbers are matched first)",
+            ));
+        }
+        block("cidr", &self.cidr)?;
+        port_range(
+            IpProtocol::parse(&self.protocol)?,
+            self.from_port,
+            self.to_port,
+        )
+    }
+}
+
+fn validate(args: &Value) -> Result<(), ArgError> {
+    validate_checked::<EntryArgs>(args)?;
     let protocol = args
         .get("protocol")
         .and_then(Value::as_str)
@@ -49,9 +74,7 @@ fn validate(args: &Value) -> Result<(), String> {
         .iter()
         .all(|k| args.get(*k).is_some_and(|v| !v.is_null()));
     if matches!(normalise(protocol).as_str(), "6" | "17") && !ports {
-        return Err(format!(
-            "protocol `{protocol}` needs `from_port` and `to_port`"
-        ));
+        return Err(format!("protocol `{protocol}` needs `from_port` and `to_port`").into());
     }
     Ok(())
 }

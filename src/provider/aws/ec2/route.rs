@@ -11,9 +11,10 @@ use serde_json::{Map, Value};
 
 use super::route_table::describe;
 use super::{gone_is_ok, parse, recorded};
+use crate::provider::arg_values::block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, KindSchema, typed};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize)]
@@ -27,8 +28,11 @@ struct RouteArgs {
     nat_gateway_id: Option<String>,
 }
 
-fn validate(args: &Value) -> Result<(), String> {
-    validate_as::<RouteArgs>(args)?;
+fn validate(args: &Value) -> Result<(), ArgError> {
+    block(
+        "destination_cidr",
+        &typed::<RouteArgs>(args)?.destination_cidr,
+    )?;
     let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
     match (has("gateway_id"), has("nat_gateway_id")) {
         (true, false) | (false, true) => Ok(()),

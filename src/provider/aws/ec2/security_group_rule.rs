@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::arg_values::{IpProtocol, block, port_range};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,8 +65,21 @@ pub(super) const ARGS: &[ArgSpec] = &[
     ArgSpec::new("tags"),
 ];
 
-pub(super) fn validate(args: &Value) -> Result<(), String> {
-    validate_as::<RuleArgs>(args)?;
+impl CheckArgs for RuleArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        if let Some(cidr) = &self.cidr {
+            block("cidr", cidr)?;
+        }
+        port_range(
+            IpProtocol::parse(&self.protocol)?,
+            self.from_port,
+            self.to_port,
+        )
+    }
+}
+
+pub(super) fn validate(args: &Value) -> Result<(), ArgError> {
+    validate_checked::<RuleArgs>(args)?;
     let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
     if has("cidr") == has("source_security_group_id") {
         return Err("give exactly one source: `cidr` or `source_security_group_id`".into());
@@ -75,9 +89,7 @@ pub(super) fn validate(args: &Value) -> Result<(), String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     if normalise(protocol) != "-1" && !(has("from_port") && has("to_port")) {
-        return Err(format!(
-            "protocol `{protocol}` needs `from_port` and `to_port`"
-        ));
+        return Err(format!("protocol `{protocol}` needs `from_port` and `to_port`").into());
     }
     Ok(())
 }

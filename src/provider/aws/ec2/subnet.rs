@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 /// Which load balancers the AWS Load Balancer Controller may put here.
@@ -55,6 +56,14 @@ struct SubnetArgs {
     tags: Tags,
 }
 
+/// AWS makes subnets of /16 to /28, inside their VPC's block (checked
+/// over the whole program, in `check::network`).
+impl CheckArgs for SubnetArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        network_block("cidr", &self.cidr, "subnet", 16..=28).map(|_| ())
+    }
+}
+
 impl SubnetArgs {
     /// The tags AWS holds: the program's plus the load balancer role tag.
     fn aws_tags(&self) -> Tags {
@@ -81,7 +90,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "az_id"],
-    validate: validate_as::<SubnetArgs>,
+    validate: validate_checked::<SubnetArgs>,
     doc: "A subnet: `vpc_id`, `cidr`, `az`, `map_public_ip` (default false), `load_balancer_role` (\"public\" or \"internal\": the Kubernetes load balancer role tag).",
 };
 

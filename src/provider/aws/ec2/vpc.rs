@@ -8,10 +8,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize)]
@@ -24,6 +25,15 @@ struct VpcArgs {
     enable_dns_hostnames: Option<bool>,
     #[serde(default)]
     tags: Tags,
+}
+
+/// The sizes of VPC block AWS creates.
+pub const VPC_PREFIXES: std::ops::RangeInclusive<u8> = 16..=28;
+
+impl CheckArgs for VpcArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        network_block("cidr", &self.cidr, "VPC", VPC_PREFIXES).map(|_| ())
+    }
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
@@ -39,7 +49,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "owner_id"],
-    validate: validate_as::<VpcArgs>,
+    validate: validate_checked::<VpcArgs>,
     doc: "A VPC: `cidr`, `enable_dns_support` (default true), `enable_dns_hostnames` (default false).",
 };
 

@@ -10,10 +10,11 @@ use aws_sdk_ecr::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::provider::arg_values::one_of;
 use crate::provider::aws::call::parse;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize)]
@@ -32,6 +33,16 @@ struct Rule {
     filters: Vec<String>,
 }
 
+impl CheckArgs for ScanningArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        one_of("scan_type", &self.scan_type, ScanType::values())?;
+        for r in &self.rules {
+            one_of("scan_frequency", &r.scan_frequency, ScanFrequency::values())?;
+        }
+        Ok(())
+    }
+}
+
 pub(super) const SCHEMA: KindSchema = KindSchema {
     kind: "aws.ecr.registry_scanning_configuration",
     name_prefix: "scanning",
@@ -40,7 +51,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     args: &[ArgSpec::new("scan_type"), ArgSpec::new("rules")],
     outputs: &[],
-    validate: validate_as::<ScanningArgs>,
+    validate: validate_checked::<ScanningArgs>,
     doc: "The registry's image scanning: `scan_type` (BASIC or ENHANCED), `rules`: [#{ scan_frequency: \"SCAN_ON_PUSH\" | \"CONTINUOUS_SCAN\" | \"MANUAL\", filters: [\"repo-prefix-*\"] }]. One per account and region, so declare it in one stack only; destroy puts it back to BASIC with no rules.",
 };
 

@@ -16,11 +16,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{from_aws, to_aws};
+use crate::provider::arg_values::one_of;
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize)]
@@ -38,6 +39,19 @@ struct RepositoryArgs {
     tags: Tags,
 }
 
+/// The SDK's tag mutabilities without the `_WITH_EXCLUSION` forms, which
+/// need exclusion filters this kind does not take.
+const MUTABILITIES: &[&str] = &["IMMUTABLE", "MUTABLE"];
+
+impl CheckArgs for RepositoryArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        if let Some(m) = &self.image_tag_mutability {
+            one_of("image_tag_mutability", m, MUTABILITIES)?;
+        }
+        Ok(())
+    }
+}
+
 pub(super) const SCHEMA: KindSchema = KindSchema {
     kind: "aws.ecr.repository",
     name_prefix: "ecr",
@@ -52,7 +66,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name", "url", "registry_id"],
-    validate: validate_as::<RepositoryArgs>,
+    validate: validate_checked::<RepositoryArgs>,
     doc: "An ECR repository: `scan_on_push` (default true), `image_tag_mutability` (IMMUTABLE by default, or MUTABLE), `kms_key` (a key ARN: KMS encryption), `force_delete` (default true: destroy deletes its images).",
 };
 

@@ -66,7 +66,7 @@ struct ClusterArgs {
     tags: Tags,
 }
 
-fn validate(args: &Value) -> Result<(), String> {
+fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
     validate_as::<ClusterArgs>(args)?;
     let a: ClusterArgs = serde_json::from_value(args.clone()).map_err(|e| e.to_string())?;
     if a.endpoint_public_access && a.public_access_cidrs.is_empty() {
@@ -88,7 +88,8 @@ fn validate(args: &Value) -> Result<(), String> {
         return Err(format!(
             "`enabled_log_types`: unknown log type `{t}` (one of {})",
             ALL_LOG_TYPES.join(", ")
-        ));
+        )
+        .into());
     }
     Ok(())
 }

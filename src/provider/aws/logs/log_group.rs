@@ -12,7 +12,7 @@ use crate::provider::aws::call::{gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Deserialize)]
@@ -28,6 +28,33 @@ struct LogGroupArgs {
     tags: Tags,
 }
 
+/// The retentions CloudWatch Logs accepts, in days (PutRetentionPolicy).
+const RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl CheckArgs for LogGroupArgs {
+    fn check(&self) -> Result<(), ArgError> {
+        match self.retention_in_days {
+            Some(days) if !RETENTION_DAYS.contains(&days) => {
+                let next = RETENTION_DAYS.iter().find(|d| **d > days).unwrap_or(&3653);
+                let listed: Vec<String> = RETENTION_DAYS.iter().map(i32::to_string).collect();
+                Err(ArgError::new(
+                    format!(
+                        "`retention_in_days`: CloudWatch Logs keeps logs {} days, not {days}",
+                        listed.join(", ")
+                    ),
+                    format!(
+                        "use one of those, e.g. `retention_in_days: {next}`, or leave it out to keep logs forever"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 pub(super) const SCHEMA: KindSchema = KindSchema {
     kind: "aws.logs.log_group",
     name_prefix: "logs",
@@ -41,7 +68,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name"],
-    validate: validate_as::<LogGroupArgs>,
+    validate: validate_checked::<LogGroupArgs>,
     doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key_id` (a key ARN), `name` (default: the physical name).",
 };
 

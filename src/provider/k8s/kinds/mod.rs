@@ -195,12 +195,12 @@ const ANNOTATIONS: ArgSpec = ArgSpec::new("annotations");
 const FORCE: ArgSpec = ArgSpec::new("force_conflicts");
 
 /// Typed validation plus the `cluster` form, which serde alone cannot say.
-fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), String> {
+fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), crate::provider::ArgError> {
     validate_as::<T>(args)?;
     let cluster: ClusterArgs =
         serde_json::from_value(args.get("cluster").cloned().unwrap_or(Value::Null))
             .map_err(|e| format!("`cluster`: {e}"))?;
-    cluster.check()
+    Ok(cluster.check()?)
 }
 
 macro_rules! kind {

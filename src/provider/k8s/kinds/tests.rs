@@ -109,11 +109,11 @@ fn typos_and_half_clusters_are_rejected() {
     let v = schema("k8s.deployment").validate;
     let err = v(&json!({ "cluster": cluster(), "namespace": "p", "image": "x", "replica": 2 }))
         .unwrap_err();
-    assert!(err.contains("replica"), "{err}");
+    assert!(err.message.contains("replica"), "{err}");
     let err = v(&json!({ "cluster": { "name": "payments" }, "namespace": "p", "image": "x" }))
         .unwrap_err();
     assert_eq!(
-        err,
+        err.message,
         "`cluster` needs all of `name`, `endpoint` and `ca_data`"
     );
     v(&json!({ "cluster": { "kubeconfig": "/k", "context": "c" }, "namespace": "p", "image": "x" })).unwrap();

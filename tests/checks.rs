@@ -1,0 +1,259 @@
+//! Checks without holes: `validate` and `plan` run the same checks and
+//! agree on findings and exit codes; an acknowledgement names what it
+//! accepts (a misspelt `--acknowledge` is an error, a program's
+//! `acknowledge` names one finding); PCI DSS scope and Fargate's DaemonSet
+//! limit hold whatever kinds a program happens to declare.
+
+use payrun::finding::Severity;
+
+use crate::support::bin::Project;
+use crate::support::engine::Stack;
+
+/// A secret whose variable is not set (a check over the planned changes)
+/// and a subnet outside its VPC (a check over the graph).
+const TWO_FINDINGS: &str = r#"fake::secret("db", #{ value: secret_env("DB_TEST_CHECKS_UNSET"), description: "db" });
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
+aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr: "10.1.0.0/24", az: "us-east-1a" });
+"#;
+
+fn project(program: &str) -> Project {
+    let p = Project::new(program);
+    p.add_to_project_file("[allow]\nsecret_env = [\"DB_TEST_CHECKS_UNSET\"]\n");
+    p
+}
+
+/// Exit code, the `Findings:` block of stdout, and stderr.
+fn run(p: &Project, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = p
+        .payrun()
+        .args(args)
+        .env_remove("DB_TEST_CHECKS_UNSET")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let findings: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Findings:")
+        .take_while(|l| !l.is_empty())
+        .collect();
+    (
+        out.status.code(),
+        findings.join("\n"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// Guards `validate` saying "Success!" where `plan` of the same program
+// exited 1 (`secret-unset` and the EKS upgrade check ran in plan only).
+#[test]
+fn validate_and_plan_report_the_same_findings_and_exit_code() {
+    let p = project(TWO_FINDINGS);
+    let validate = run(&p, &["validate"]);
+    let plan = run(&p, &["plan"]);
+    assert_eq!(validate.0, Some(1), "{validate:?}");
+    assert_eq!(validate, plan);
+    let program = p.path().join("programs/main.rhai").display().to_string();
+    assert_eq!(
+        validate.1,
+        [
+            "Findings:",
+            "  error [secret-unset]: fake.secret.db reads a secret from $DB_TEST_CHECKS_UNSET, which is not set",
+            &format!("      at: {program}:1:7"),
+            "      remedy: export DB_TEST_CHECKS_UNSET before plan and apply (the value is never stored)",
+            "  error [subnet-outside-vpc]: aws.ec2.subnet.a: `10.1.0.0/24` lies outside `10.0.0.0/16`, the block of aws.ec2.vpc.main",
+            &format!("      at: {program}:3:11"),
+            "      remedy: take the subnet from the VPC's block, e.g. `cidr: cidr_subnet(\"10.0.0.0/16\", 8, 0)`",
+        ]
+        .join("\n")
+    );
+    // validate writes nothing: no state, no key.
+    let validate_only = project(TWO_FINDINGS);
+    run(&validate_only, &["validate"]);
+    assert!(!validate_only.path().join(".payrun").exists());
+
+    // Acknowledged, both pass alike.
+    let args = [
+        "--acknowledge",
+        "secret-unset=the secret is set in CI",
+        "--acknowledge",
+        "subnet-outside-vpc=checking the plan",
+    ];
+    let validate = run(&p, &[&["validate"], &args[..]].concat());
+    let plan = run(&p, &[&["plan"], &args[..]].concat());
+    assert_eq!(validate.0, Some(0), "{validate:?}");
+    assert_eq!((validate.0, validate.1), (plan.0, plan.1));
+}
+
+// Guards a misspelt `--acknowledge` code being ignored: the finding it
+// meant stayed an error and nothing said why.
+#[test]
+fn an_acknowledgement_of_a_code_no_finding_has_is_an_error() {
+    let p = project(TWO_FINDINGS);
+    for command in ["plan", "validate"] {
+        let (code, _, stderr) = run(&p, &[command, "--acknowledge", "secret-unsett=CI sets it"]);
+        assert_eq!(code, Some(1));
+        assert_eq!(
+            stderr,
+            concat!(
+                "error: --acknowledge secret-unsett: no finding of the plan has that code; the codes raised are secret-unset, subnet-outside-vpc\n",
+                "  fix: did you mean --acknowledge secret-unset=\"REASON\"? Otherwise drop --acknowledge secret-unsett=...\n"
+            ),
+            "{command}"
+        );
+    }
+    // The fix as printed.
+    let (code, findings, _) = run(
+        &p,
+        &[
+            "plan",
+            "--acknowledge",
+            "secret-unset=REASON",
+            "--acknowledge",
+            "subnet-outside-vpc=REASON",
+        ],
+    );
+    assert_eq!(code, Some(0), "{findings}");
+
+    let clean = project(r#"fake::network("main", #{ cidr: "10.0.0.0/16" });"#);
+    let (code, _, stderr) = run(&clean, &["plan", "--acknowledge", "secret-unset=CI"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr,
+        "error: --acknowledge secret-unset: the plan raises no findings, so there is nothing to acknowledge\n  fix: drop --acknowledge secret-unset=...\n"
+    );
+}
+
+// Guards `acknowledge("program", ...)` waiving every `plan_error` of the
+// program, including ones written after it, at once.
+#[tokio::test]
+async fn a_program_acknowledges_one_finding_not_a_family() {
+    let s = Stack::new("");
+    let program = s.program().display().to_string();
+    s.write(&format!(
+        r#"plan_error("the widget is past its support", "use the gadget");
+plan_error("the gizmo is past its support", "use the gadget");
+acknowledge("program", "QA keeps them until March");
+acknowledge("program", "{program}:2:1", "QA keeps the gizmo until March");
+"#
+    ));
+    let plan = s.plan().await;
+    let got: Vec<(Severity, String)> = plan
+        .findings
+        .iter()
+        .map(|f| (f.severity, f.message.replace(&program, "main.rhai")))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Severity::Error,
+                "the widget is past its support (the program's acknowledgement at main.rhai:3:1 is not applied: `program` is raised 2 times; name this one with `acknowledge(\"program\", \"main.rhai:1:1\", \"REASON\")`)".to_string()
+            ),
+            (
+                Severity::Warning,
+                "the gizmo is past its support (acknowledged in the program at main.rhai:4:1: QA keeps the gizmo until March)".to_string()
+            ),
+        ]
+    );
+
+    // By resource: each of two findings of one code is named by its own.
+    let s = Stack::new(
+        r#"let net = fake::network("main", #{ cidr: "10.0.0.0/16" });
+let subnet = fake::subnet("a", #{ network_id: net.id, cidr: "10.0.1.0/24" });
+let one = fake::server("a-purpose-long-enough-to-pass-the-limit", #{ subnet_id: subnet.id, size: "small" });
+fake::server("b-purpose-long-enough-to-pass-the-limit", #{ subnet_id: subnet.id, size: "small" });
+acknowledge("name-too-long", one, "a test of long names");
+"#,
+    );
+    let plan = s.plan().await;
+    let mut got: Vec<(String, Severity)> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "name-too-long")
+        .map(|f| (f.address.as_ref().unwrap().to_string(), f.severity))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "fake.server.a-purpose-long-enough-to-pass-the-limit".to_string(),
+                Severity::Warning
+            ),
+            (
+                "fake.server.b-purpose-long-enough-to-pass-the-limit".to_string(),
+                Severity::Error
+            ),
+        ]
+    );
+}
+
+// Guards PCI DSS scope following the tags of taggable kinds only: a pci
+// program of Kubernetes objects (which carry no tags) got no finding until
+// any VPC was added.
+#[tokio::test]
+async fn pci_scope_is_the_programs_classification_not_its_kinds() {
+    let s = Stack::product(
+        r#"default_tags(#{ DataClassification: "pci" });
+let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
+k8s::ingress("shop", #{ cluster: cluster, namespace: "shop", service: "shop", service_port: 80, scheme: "internet-facing" });
+"#,
+    );
+    let plan = s.plan().await;
+    let tls: Vec<(&str, Severity, String)> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code.starts_with("pci-"))
+        .map(|f| (f.code.as_str(), f.severity, f.message.clone()))
+        .collect();
+    assert_eq!(
+        tls,
+        [(
+            "pci-tls",
+            Severity::Error,
+            "k8s.ingress.shop: the internet-facing load balancer has no certificate, so it serves plain HTTP".to_string()
+        )]
+    );
+}
+
+// Guards a DaemonSet declared through `k8s::object` on a Fargate-only
+// cluster: it was applied and scheduled nothing, with no finding.
+#[tokio::test]
+async fn a_daemonset_object_on_a_fargate_only_cluster_is_a_finding() {
+    let s = Stack::product(
+        r#"aws::eks::cluster("main", #{
+    version: "1.35", role_arn: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
+});
+let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
+k8s::object("agent", #{ cluster: cluster, manifest: #{
+    apiVersion: "apps/v1", kind: "DaemonSet",
+    metadata: #{ name: "node-agent", namespace: "kube-system" },
+    spec: #{ selector: #{ matchLabels: #{ app: "agent" } }, template: #{
+        metadata: #{ labels: #{ app: "agent" } },
+        spec: #{ containers: [#{ name: "agent", image: "agent:1" }] },
+    } },
+} });
+"#,
+    );
+    let plan = s.plan().await;
+    let found: Vec<_> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "fargate-daemonset")
+        .map(|f| {
+            (
+                f.severity,
+                f.message.clone(),
+                f.remedy.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            Severity::Warning,
+            "k8s.object.agent: DaemonSet `node-agent` schedules nothing: Fargate runs no DaemonSets, and this cluster has only Fargate".to_string(),
+            "run the agent as a sidecar of the pods that need it, or add an EKS managed node group for it".to_string()
+        )]
+    );
+}
