@@ -698,3 +698,219 @@ fn state_calls_per_apply_are_counted() {
     let total: u64 = first.values().sum();
     assert!(total <= 30, "{first:?}");
 }
+
+#[test]
+fn a_saved_plan_of_a_bucket_stack_is_sealed_and_applies_only_as_made() {
+    let team = Team::new("plan");
+    let a = checkout(&team, None, "2m", "30s");
+    payrun(&a)
+        .args(["plan", "--out", "plan.bin"])
+        .assert()
+        .success()
+        .stdout(contains("Saved the plan to plan.bin"));
+    let raw = std::fs::read(a.path().join("plan.bin")).unwrap();
+
+    // A plan artifact shows only its format and stack without the KMS key.
+    let header = format!("PAYRUN-SEALED-PLAN/1 payrun-plan/1 {STACK}\nPAYRUN-SEALED/1\n");
+    assert!(
+        raw.starts_with(header.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+    let shown = String::from_utf8_lossy(&raw);
+    for word in ["fake.", "10.0.0.0/16", "programs/main.rhai", "inputs", "web"] {
+        assert!(!shown.contains(word), "{word} in {shown}");
+    }
+
+    // Changed bytes, or a header naming another stack, do not open.
+    let mut bad = raw.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(a.path().join("changed.bin"), &bad).unwrap();
+    payrun(&a)
+        .args(["apply", "changed.bin"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot open changed.bin: the sealed bytes do not open"));
+    std::fs::write(a.path().join("programs/other.rhai"), PROGRAM).unwrap();
+    let moved = [
+        b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 other.qa\n".as_slice(),
+        &raw[header.len() - "PAYRUN-SEALED/1\n".len()..],
+    ]
+    .concat();
+    std::fs::write(a.path().join("moved.bin"), moved).unwrap();
+    payrun(&a)
+        .args(["apply", "moved.bin"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot open moved.bin"));
+    assert_eq!(objects(&a).len(), 0, "nothing was applied");
+
+    payrun(&a)
+        .args(["apply", "plan.bin"])
+        .assert()
+        .success();
+    assert_eq!(objects(&a).len(), 3);
+    // The plan's serial checks still hold inside the envelope.
+    payrun(&a)
+        .args(["apply", "plan.bin"])
+        .assert()
+        .failure()
+        .stderr(contains("the saved plan was made for state serial 0"));
+}
+
+/// A project keeping local state sealed under `kms_key`.
+fn sealed_local(kms_key: &str) -> Project {
+    let p = Project::new(PROGRAM);
+    p.add_to_project_file(&format!(
+        "endpoint_url = \"{}\"\n\n[state]\nkms_key = \"{kms_key}\"\n",
+        crate::support::moto::moto().endpoint
+    ));
+    p
+}
+
+fn assert_sealed_files(p: &Project) {
+    for name in ["main.qa.json", "main.qa.json.backup", "main.qa.key"] {
+        let raw = std::fs::read(p.path().join(".payrun").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(raw.starts_with(b"PAYRUN-SEALED/1\n"), "{name}");
+        assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+        let shown = String::from_utf8_lossy(&raw);
+        for word in ["fake.", "lineage", "serial"] {
+            assert!(!shown.contains(word), "{name}: {word} in {shown}");
+        }
+    }
+}
+
+#[test]
+fn local_state_with_a_kms_key_is_sealed_and_still_plans_applies_and_saves_plans() {
+    let team = Team::new("local");
+    let p = sealed_local(&team.kms_key);
+    payrun(&p)
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    payrun(&p)
+        .args(["apply", "--auto-approve", "--var", "size=large"])
+        .assert()
+        .success();
+    assert_sealed_files(&p);
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+    let state = pull(&p);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 3);
+    payrun(&p)
+        .args(["state", "history"])
+        .assert()
+        .success()
+        .stdout(contains(format!("{}\t", state["serial"])));
+
+    // Its saved plans are sealed like a bucket stack's.
+    payrun(&p)
+        .args(["plan", "--out", "plan.bin"])
+        .assert()
+        .success();
+    let raw = std::fs::read(p.path().join("plan.bin")).unwrap();
+    assert!(raw.starts_with(b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 main.qa\n"));
+    assert!(!String::from_utf8_lossy(&raw).contains("fake."));
+    payrun(&p)
+        .args(["apply", "plan.bin"])
+        .assert()
+        .success();
+    assert_eq!(pull(&p)["outputs"]["endpoint"], state["outputs"]["endpoint"]);
+    assert_eq!(objects(&p).len(), 3);
+}
+
+#[test]
+fn local_state_is_sealed_or_unsealed_by_migrate_and_refused_when_the_setting_changes_under_it() {
+    let team = Team::new("reseal");
+    let p = Project::new(PROGRAM);
+    p.add_to_project_file(&format!(
+        "endpoint_url = \"{}\"\n",
+        crate::support::moto::moto().endpoint
+    ));
+    let plain_toml = std::fs::read_to_string(p.path().join("payrun.toml")).unwrap();
+    let set_kms = |on: bool| {
+        let mut text = plain_toml.clone();
+        if on {
+            text.push_str(&format!("\n[state]\nkms_key = \"{}\"\n", team.kms_key));
+        }
+        std::fs::write(p.path().join("payrun.toml"), text).unwrap();
+    };
+    payrun(&p)
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    payrun(&p)
+        .args(["apply", "--auto-approve", "--var", "size=large"])
+        .assert()
+        .success();
+    let before = pull(&p);
+
+    // The setting turned on under a plain stack: refused, with the fix.
+    set_kms(true);
+    payrun(&p)
+        .args(["plan"])
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "main.qa.json is not sealed, but the local state of stack `main.qa` is kept sealed with KMS key {}",
+            team.kms_key
+        )))
+        .stderr(contains("fix: if it is the stack's own, seal its files with `payrun state migrate --to local --suffix qa`"));
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "Rewrote the local files of stack `main.qa` (serial {}, 3 resources), now sealed with KMS key {}",
+            before["serial"], team.kms_key
+        )));
+    assert_sealed_files(&p);
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0);
+    assert_eq!(pull(&p)["lineage"], before["lineage"]);
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .failure()
+        .stderr(contains("are sealed with KMS key"))
+        .stderr(contains("already"));
+
+    // Turned off under a sealed stack: refused; migrate makes them plain.
+    set_kms(false);
+    payrun(&p)
+        .args(["plan"])
+        .assert()
+        .failure()
+        .stderr(contains(
+            "main.qa.json is sealed with a KMS data key, but no kms_key is set for the local state of stack `main.qa`; nothing was read",
+        ));
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .success()
+        .stdout(contains("now plain"));
+    let after: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(after["lineage"], before["lineage"]);
+    assert_eq!(after["serial"], before["serial"]);
+    assert_eq!(
+        std::fs::read(p.path().join(".payrun/main.qa.key"))
+            .unwrap()
+            .len(),
+        32
+    );
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0);
+}

@@ -7,6 +7,7 @@ mod key;
 mod lock;
 mod object_store;
 mod s3_store;
+mod sealer;
 mod stack_name;
 #[allow(clippy::module_inception)]
 mod state;
@@ -20,6 +21,7 @@ pub use object_store::{
     Condition, DataKey, KeyService, Object, ObjectError, ObjectMeta, ObjectStore, ObjectVersion,
     Versioning,
 };
+pub use sealer::{Purpose, Sealer};
 pub use s3_store::{S3Lock, S3Settings, S3Store, parse_state_bytes as parse_state};
 pub use stack_name::{SEPARATOR, StackNameError, stack_name, validate_stack_name};
 pub use state::{FORMAT_VERSION, Intent, ResourceState, State};
