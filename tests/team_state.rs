@@ -914,3 +914,112 @@ fn local_state_is_sealed_or_unsealed_by_migrate_and_refused_when_the_setting_cha
         .assert()
         .code(0);
 }
+
+const PLATFORM_NETWORK: &str = r#"
+import "network" as network;
+
+// As programs/payment.rhai builds it: three zones, a NAT gateway in each.
+let net = network::vpc("main", #{
+    cidr: "10.20.0.0/16",
+    azs: ["us-east-1a", "us-east-1b", "us-east-1c"],
+    nat: "per-az",
+});
+export("vpc_id", net.vpc.id);
+export("private_subnet_ids", net.private_subnet_ids);
+"#;
+
+const IN_THE_NETWORK: &str = r#"
+let vpc_id = stack_output("network.teamnet", "vpc_id");
+let subnets = stack_output("network.teamnet", "private_subnet_ids");
+let app = aws::ec2::security_group("app", #{ vpc_id: vpc_id, description: "App pods in the platform network" });
+aws::ec2::security_group_ingress("app-https", #{
+    security_group_id: app.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.20.0.0/16", description: "HTTPS inside the VPC",
+});
+export("security_group_id", app.id);
+export("subnets", subnets);
+"#;
+
+/// The payment platform's network, built by the stdlib's network module
+/// in moto's EC2, kept in a bucket; a second stack of the same bucket
+/// reads its VPC and subnets through `stack_output` and puts a security
+/// group in that VPC. Both destroy to nothing.
+#[test]
+fn the_platform_network_stack_feeds_a_second_stack_through_stack_output_on_moto() {
+    let team = Team::new("network");
+    let p = checkout(&team, None, "2m", "30s");
+    std::fs::create_dir_all(p.path().join("stdlib")).unwrap();
+    for m in ["network.rhai", "naming.rhai", "keys.rhai"] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stdlib")
+            .join(m);
+        std::fs::copy(from, p.path().join("stdlib").join(m)).unwrap();
+    }
+    std::fs::write(p.path().join("programs/network.rhai"), PLATFORM_NETWORK).unwrap();
+    std::fs::write(p.path().join("programs/app.rhai"), IN_THE_NETWORK).unwrap();
+    let on_moto = |args: &[&str]| {
+        let mut cmd = payrun(&p);
+        cmd.args(args)
+            .args(["--suffix", "teamnet"])
+            .env_remove("PAYRUN_FAKE_CLOUD");
+        cmd
+    };
+    let run = |args: &[&str]| {
+        let out = on_moto(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}\n{}", text(&out));
+        out
+    };
+
+    run(&["apply", "programs/network.rhai", "--auto-approve"]);
+    let pull = |program: &str| {
+        let out = run(&["state", "pull", "--program", program]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let net = pull("programs/network.rhai");
+    let vpc_id = net["outputs"]["vpc_id"].as_str().unwrap().to_string();
+    let subnets = net["outputs"]["private_subnet_ids"].clone();
+    assert!(vpc_id.starts_with("vpc-"), "{net}");
+    assert_eq!(subnets.as_array().unwrap().len(), 3, "{net}");
+    let sealed = team.get("network.teamnet", "state.json").unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains(&vpc_id),
+        "the bucket does not show the VPC id"
+    );
+
+    let out = run(&["plan", "programs/app.rhai"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&vpc_id),
+        "the plan shows the value read: {}",
+        text(&out)
+    );
+    run(&["apply", "programs/app.rhai", "--auto-approve"]);
+    let app = pull("programs/app.rhai");
+    assert_eq!(app["outputs"]["subnets"], subnets);
+    let sg = app["outputs"]["security_group_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_vpc = crate::support::team::block(async {
+        crate::support::moto::ec2()
+            .await
+            .describe_security_groups()
+            .group_ids(&sg)
+            .send()
+            .await
+            .unwrap()
+            .security_groups()[0]
+            .vpc_id()
+            .map(str::to_string)
+    });
+    assert_eq!(in_vpc.as_deref(), Some(vpc_id.as_str()));
+    let out = on_moto(&["plan", "programs/app.rhai", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    run(&["destroy", "programs/app.rhai", "--auto-approve"]);
+    run(&["destroy", "programs/network.rhai", "--auto-approve"]);
+    for stack in ["app.teamnet", "network.teamnet"] {
+        let left = crate::support::team::block(crate::aws_platform::leftovers(stack));
+        assert_eq!(left, Vec::<String>::new(), "{stack}");
+    }
+}
