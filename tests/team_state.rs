@@ -719,7 +719,13 @@ fn a_saved_plan_of_a_bucket_stack_is_sealed_and_applies_only_as_made() {
     );
     assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
     let shown = String::from_utf8_lossy(&raw);
-    for word in ["fake.", "10.0.0.0/16", "programs/main.rhai", "inputs", "web"] {
+    for word in [
+        "fake.",
+        "10.0.0.0/16",
+        "programs/main.rhai",
+        "inputs",
+        "web",
+    ] {
         assert!(!shown.contains(word), "{word} in {shown}");
     }
 
@@ -732,7 +738,9 @@ fn a_saved_plan_of_a_bucket_stack_is_sealed_and_applies_only_as_made() {
         .args(["apply", "changed.bin"])
         .assert()
         .failure()
-        .stderr(contains("cannot open changed.bin: the sealed bytes do not open"));
+        .stderr(contains(
+            "cannot open changed.bin: the sealed bytes do not open",
+        ));
     std::fs::write(a.path().join("programs/other.rhai"), PROGRAM).unwrap();
     let moved = [
         b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 other.qa\n".as_slice(),
@@ -747,10 +755,7 @@ fn a_saved_plan_of_a_bucket_stack_is_sealed_and_applies_only_as_made() {
         .stderr(contains("cannot open moved.bin"));
     assert_eq!(objects(&a).len(), 0, "nothing was applied");
 
-    payrun(&a)
-        .args(["apply", "plan.bin"])
-        .assert()
-        .success();
+    payrun(&a).args(["apply", "plan.bin"]).assert().success();
     assert_eq!(objects(&a).len(), 3);
     // The plan's serial checks still hold inside the envelope.
     payrun(&a)
@@ -817,11 +822,11 @@ fn local_state_with_a_kms_key_is_sealed_and_still_plans_applies_and_saves_plans(
     let raw = std::fs::read(p.path().join("plan.bin")).unwrap();
     assert!(raw.starts_with(b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 main.qa\n"));
     assert!(!String::from_utf8_lossy(&raw).contains("fake."));
-    payrun(&p)
-        .args(["apply", "plan.bin"])
-        .assert()
-        .success();
-    assert_eq!(pull(&p)["outputs"]["endpoint"], state["outputs"]["endpoint"]);
+    payrun(&p).args(["apply", "plan.bin"]).assert().success();
+    assert_eq!(
+        pull(&p)["outputs"]["endpoint"],
+        state["outputs"]["endpoint"]
+    );
     assert_eq!(objects(&p).len(), 3);
 }
 
@@ -891,16 +896,18 @@ fn local_state_is_sealed_or_unsealed_by_migrate_and_refused_when_the_setting_cha
         .failure()
         .stderr(contains(
             "main.qa.json is sealed with a KMS data key, but no kms_key is set for the local state of stack `main.qa`; nothing was read",
+        ))
+        .stderr(contains(
+            "or turn the stack's files back into plain ones with `payrun state migrate --to local --suffix qa` (it needs kms:Decrypt)",
         ));
     payrun(&p)
         .args(["state", "migrate", "--to", "local"])
         .assert()
         .success()
         .stdout(contains("now plain"));
-    let after: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap(),
-    )
-    .unwrap();
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap())
+            .unwrap();
     assert_eq!(after["lineage"], before["lineage"]);
     assert_eq!(after["serial"], before["serial"]);
     assert_eq!(

@@ -1011,11 +1011,9 @@ fn reseal_local(r: &Resolved, target: &LocalBackend) -> Result<i32, Error> {
         Some(k) => local_store(r, &r.stack).sealed_by(sealer(r, target, k, &r.stack)),
         None => local_store(r, &r.stack),
     };
-    let _lock = from.lock(
-        "payrun state migrate",
-        r.lock_timeout,
-        &|m| eprintln!("{m}"),
-    )?;
+    let _lock = from.lock("payrun state migrate", r.lock_timeout, &|m| {
+        eprintln!("{m}")
+    })?;
     let how = match &target.kms_key {
         Some(k) => format!("sealed with KMS key {k}"),
         None => "plain (no kms_key is set for local state)".to_string(),

@@ -16,6 +16,4 @@ pub use view::render;
 
 /// Saved plans: sealed with the stack key, and by the stack's store when
 /// it seals.
-pub use saved::{
-    encode as encode_saved, looks_saved, wrap_sealed, write as write_saved,
-};
+pub use saved::{encode as encode_saved, looks_saved, wrap_sealed, write as write_saved};

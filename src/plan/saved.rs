@@ -173,11 +173,13 @@ impl PlanFile {
             .iter()
             .position(|b| *b == b'\n')
             .ok_or_else(|| shape("its header line is cut short"))?;
-        let header = std::str::from_utf8(&bytes[..end])
-            .map_err(|_| shape("its header line is not text"))?;
+        let header =
+            std::str::from_utf8(&bytes[..end]).map_err(|_| shape("its header line is not text"))?;
         let words: Vec<&str> = header.split(' ').collect();
         let [_, format, stack] = words[..] else {
-            return Err(shape("its header line is not `PAYRUN-SEALED-PLAN/1 FORMAT STACK`"));
+            return Err(shape(
+                "its header line is not `PAYRUN-SEALED-PLAN/1 FORMAT STACK`",
+            ));
         };
         if format != PLAN_FORMAT {
             return Err(SavedPlanError::Format {

@@ -21,8 +21,8 @@ pub use object_store::{
     Condition, DataKey, KeyService, Object, ObjectError, ObjectMeta, ObjectStore, ObjectVersion,
     Versioning,
 };
-pub use sealer::{Purpose, Sealer};
 pub use s3_store::{S3Lock, S3Settings, S3Store, parse_state_bytes as parse_state};
+pub use sealer::{Purpose, Sealer};
 pub use stack_name::{SEPARATOR, StackNameError, stack_name, validate_stack_name};
 pub use state::{FORMAT_VERSION, Intent, ResourceState, State};
 pub use state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};

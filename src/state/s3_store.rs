@@ -36,11 +36,11 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope::{Envelope, is_sealed};
 use super::key::StackKey;
-use super::sealer::Purpose;
 use super::lock::Holder;
 use super::object_store::{
     Condition, KeyService, ObjectError, ObjectMeta, ObjectStore, Versioning,
 };
+use super::sealer::Purpose;
 use super::state::{FORMAT_VERSION, State};
 use super::state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};
 use super::store::StateError;

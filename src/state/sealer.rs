@@ -117,7 +117,9 @@ mod tests {
         assert_eq!(s.open(Purpose::Plan, &sealed).unwrap(), b"plan");
         assert!(s.open(Purpose::State, &sealed).is_err());
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let again = rt.block_on(async { s.open(Purpose::Plan, &sealed) }).unwrap();
+        let again = rt
+            .block_on(async { s.open(Purpose::Plan, &sealed) })
+            .unwrap();
         assert_eq!(again, b"plan");
     }
 }

@@ -98,8 +98,12 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Open bytes this store sealed for `purpose` (a state file kept
     /// locally when a lock was lost, a saved plan) read from `path`, or
     /// return plain bytes as they are.
-    fn open_file(&self, purpose: Purpose, path: &Path, bytes: Vec<u8>)
-    -> Result<Vec<u8>, StateError>;
+    fn open_file(
+        &self,
+        purpose: Purpose,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, StateError>;
     /// State and lock calls sent so far, by operation.
     fn calls(&self) -> std::collections::BTreeMap<String, u64>;
 }

@@ -133,9 +133,13 @@ pub enum StateError {
         flags: String,
     },
     #[error(
-        "{path} is sealed with a KMS data key, but no kms_key is set for the local state of stack `{stack}`; nothing was read\n  fix: set kms_key under [state] in payrun.toml (or pass --state-kms-key) to keep it sealed, or turn the stack's files back into plain ones with `payrun state migrate --to local --state-kms-key KEY`"
+        "{path} is sealed with a KMS data key, but no kms_key is set for the local state of stack `{stack}`; nothing was read\n  fix: set kms_key under [state] in payrun.toml (or pass --state-kms-key) to keep it sealed, or turn the stack's files back into plain ones with `payrun state migrate --to local {flags}` (it needs kms:Decrypt)"
     )]
-    SealedLocal { path: String, stack: String },
+    SealedLocal {
+        path: String,
+        stack: String,
+        flags: String,
+    },
     #[error("cannot write state file {path}: {source}")]
     Io {
         path: String,
@@ -265,6 +269,7 @@ impl LocalStore {
             (Sealing::Plain, true) => Err(StateError::SealedLocal {
                 path: path.display().to_string(),
                 stack: self.stack.clone(),
+                flags: self.flags.clone(),
             }),
             (Sealing::Sealed(s), false) => Err(StateError::NotSealed {
                 path: path.display().to_string(),
