@@ -641,7 +641,7 @@ fn open_saved_plan(
     )?;
     let st = store(&r);
     let unsealed = match file {
-        PlanFile::Plain(u) => u,
+        PlanFile::Plain(u) => *u,
         PlanFile::Sealed(sealed) => {
             let plain = st.open_file(Purpose::Plan, path, sealed.body().to_vec())?;
             sealed.opened(&plain)?

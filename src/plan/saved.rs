@@ -143,7 +143,7 @@ pub struct Unsealed {
 
 /// A saved plan file as read: plain, or sealed by its stack's store.
 pub enum PlanFile {
-    Plain(Unsealed),
+    Plain(Box<Unsealed>),
     Sealed(SealedPlan),
 }
 
@@ -163,7 +163,7 @@ impl PlanFile {
             message: e.to_string(),
         })?;
         if !bytes.starts_with(SEALED_PLAN.as_bytes()) {
-            return Unsealed::parse(shown, &bytes).map(PlanFile::Plain);
+            return Unsealed::parse(shown, &bytes).map(|u| PlanFile::Plain(Box::new(u)));
         }
         let shape = |message: &str| SavedPlanError::Shape {
             path: shown.clone(),
