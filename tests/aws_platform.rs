@@ -56,7 +56,7 @@ fn has_stack_tag(tags: &[aws_sdk_ec2::types::Tag], stack: &str) -> bool {
 
 /// Everything EC2 still holds for `stack`, found through Describe calls
 /// (tags are checked here too: moto ignores tag filters on some kinds).
-async fn leftovers(stack: &str) -> Vec<String> {
+pub async fn leftovers(stack: &str) -> Vec<String> {
     let ec2 = moto::ec2().await;
     let f = || tag_filter(stack);
     let mut out = Vec::new();

@@ -698,3 +698,335 @@ fn state_calls_per_apply_are_counted() {
     let total: u64 = first.values().sum();
     assert!(total <= 30, "{first:?}");
 }
+
+#[test]
+fn a_saved_plan_of_a_bucket_stack_is_sealed_and_applies_only_as_made() {
+    let team = Team::new("plan");
+    let a = checkout(&team, None, "2m", "30s");
+    payrun(&a)
+        .args(["plan", "--out", "plan.bin"])
+        .assert()
+        .success()
+        .stdout(contains("Saved the plan to plan.bin"));
+    let raw = std::fs::read(a.path().join("plan.bin")).unwrap();
+
+    // A plan artifact shows only its format and stack without the KMS key.
+    let header = format!("PAYRUN-SEALED-PLAN/1 payrun-plan/1 {STACK}\nPAYRUN-SEALED/1\n");
+    assert!(
+        raw.starts_with(header.as_bytes()),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+    let shown = String::from_utf8_lossy(&raw);
+    for word in [
+        "fake.",
+        "10.0.0.0/16",
+        "programs/main.rhai",
+        "inputs",
+        "web",
+    ] {
+        assert!(!shown.contains(word), "{word} in {shown}");
+    }
+
+    // Changed bytes, or a header naming another stack, do not open.
+    let mut bad = raw.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(a.path().join("changed.bin"), &bad).unwrap();
+    payrun(&a)
+        .args(["apply", "changed.bin"])
+        .assert()
+        .failure()
+        .stderr(contains(
+            "cannot open changed.bin: the sealed bytes do not open",
+        ));
+    std::fs::write(a.path().join("programs/other.rhai"), PROGRAM).unwrap();
+    let moved = [
+        b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 other.qa\n".as_slice(),
+        &raw[header.len() - "PAYRUN-SEALED/1\n".len()..],
+    ]
+    .concat();
+    std::fs::write(a.path().join("moved.bin"), moved).unwrap();
+    payrun(&a)
+        .args(["apply", "moved.bin"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot open moved.bin"));
+    assert_eq!(objects(&a).len(), 0, "nothing was applied");
+
+    payrun(&a).args(["apply", "plan.bin"]).assert().success();
+    assert_eq!(objects(&a).len(), 3);
+    // The plan's serial checks still hold inside the envelope.
+    payrun(&a)
+        .args(["apply", "plan.bin"])
+        .assert()
+        .failure()
+        .stderr(contains("the saved plan was made for state serial 0"));
+}
+
+/// A project keeping local state sealed under `kms_key`.
+fn sealed_local(kms_key: &str) -> Project {
+    let p = Project::new(PROGRAM);
+    p.add_to_project_file(&format!(
+        "endpoint_url = \"{}\"\n\n[state]\nkms_key = \"{kms_key}\"\n",
+        crate::support::moto::moto().endpoint
+    ));
+    p
+}
+
+fn assert_sealed_files(p: &Project) {
+    for name in ["main.qa.json", "main.qa.json.backup", "main.qa.key"] {
+        let raw = std::fs::read(p.path().join(".payrun").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(raw.starts_with(b"PAYRUN-SEALED/1\n"), "{name}");
+        assert!(serde_json::from_slice::<serde_json::Value>(&raw).is_err());
+        let shown = String::from_utf8_lossy(&raw);
+        for word in ["fake.", "lineage", "serial"] {
+            assert!(!shown.contains(word), "{name}: {word} in {shown}");
+        }
+    }
+}
+
+#[test]
+fn local_state_with_a_kms_key_is_sealed_and_still_plans_applies_and_saves_plans() {
+    let team = Team::new("local");
+    let p = sealed_local(&team.kms_key);
+    payrun(&p)
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    payrun(&p)
+        .args(["apply", "--auto-approve", "--var", "size=large"])
+        .assert()
+        .success();
+    assert_sealed_files(&p);
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0)
+        .stdout(contains("No changes."));
+    let state = pull(&p);
+    assert_eq!(state["resources"].as_object().unwrap().len(), 3);
+    payrun(&p)
+        .args(["state", "history"])
+        .assert()
+        .success()
+        .stdout(contains(format!("{}\t", state["serial"])));
+
+    // Its saved plans are sealed like a bucket stack's.
+    payrun(&p)
+        .args(["plan", "--out", "plan.bin"])
+        .assert()
+        .success();
+    let raw = std::fs::read(p.path().join("plan.bin")).unwrap();
+    assert!(raw.starts_with(b"PAYRUN-SEALED-PLAN/1 payrun-plan/1 main.qa\n"));
+    assert!(!String::from_utf8_lossy(&raw).contains("fake."));
+    payrun(&p).args(["apply", "plan.bin"]).assert().success();
+    assert_eq!(
+        pull(&p)["outputs"]["endpoint"],
+        state["outputs"]["endpoint"]
+    );
+    assert_eq!(objects(&p).len(), 3);
+}
+
+#[test]
+fn local_state_is_sealed_or_unsealed_by_migrate_and_refused_when_the_setting_changes_under_it() {
+    let team = Team::new("reseal");
+    let p = Project::new(PROGRAM);
+    p.add_to_project_file(&format!(
+        "endpoint_url = \"{}\"\n",
+        crate::support::moto::moto().endpoint
+    ));
+    let plain_toml = std::fs::read_to_string(p.path().join("payrun.toml")).unwrap();
+    let set_kms = |on: bool| {
+        let mut text = plain_toml.clone();
+        if on {
+            text.push_str(&format!("\n[state]\nkms_key = \"{}\"\n", team.kms_key));
+        }
+        std::fs::write(p.path().join("payrun.toml"), text).unwrap();
+    };
+    payrun(&p)
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    payrun(&p)
+        .args(["apply", "--auto-approve", "--var", "size=large"])
+        .assert()
+        .success();
+    let before = pull(&p);
+
+    // The setting turned on under a plain stack: refused, with the fix.
+    set_kms(true);
+    payrun(&p)
+        .args(["plan"])
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "main.qa.json is not sealed, but the local state of stack `main.qa` is kept sealed with KMS key {}",
+            team.kms_key
+        )))
+        .stderr(contains("fix: if it is the stack's own, seal its files with `payrun state migrate --to local --suffix qa`"));
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "Rewrote the local files of stack `main.qa` (serial {}, 3 resources), now sealed with KMS key {}",
+            before["serial"], team.kms_key
+        )));
+    assert_sealed_files(&p);
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0);
+    assert_eq!(pull(&p)["lineage"], before["lineage"]);
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .failure()
+        .stderr(contains("are sealed with KMS key"))
+        .stderr(contains("already"));
+
+    // Turned off under a sealed stack: refused; migrate makes them plain.
+    set_kms(false);
+    payrun(&p)
+        .args(["plan"])
+        .assert()
+        .failure()
+        .stderr(contains(
+            "main.qa.json is sealed with a KMS data key, but no kms_key is set for the local state of stack `main.qa`; nothing was read",
+        ))
+        .stderr(contains(
+            "or turn the stack's files back into plain ones with `payrun state migrate --to local --suffix qa` (it needs kms:Decrypt)",
+        ));
+    payrun(&p)
+        .args(["state", "migrate", "--to", "local"])
+        .assert()
+        .success()
+        .stdout(contains("now plain"));
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap())
+            .unwrap();
+    assert_eq!(after["lineage"], before["lineage"]);
+    assert_eq!(after["serial"], before["serial"]);
+    assert_eq!(
+        std::fs::read(p.path().join(".payrun/main.qa.key"))
+            .unwrap()
+            .len(),
+        32
+    );
+    payrun(&p)
+        .args(["plan", "--detailed-exitcode", "--var", "size=large"])
+        .assert()
+        .code(0);
+}
+
+const PLATFORM_NETWORK: &str = r#"
+import "network" as network;
+
+// As programs/payment.rhai builds it: three zones, a NAT gateway in each.
+let net = network::vpc("main", #{
+    cidr: "10.20.0.0/16",
+    azs: ["us-east-1a", "us-east-1b", "us-east-1c"],
+    nat: "per-az",
+});
+export("vpc_id", net.vpc.id);
+export("private_subnet_ids", net.private_subnet_ids);
+"#;
+
+const IN_THE_NETWORK: &str = r#"
+let vpc_id = stack_output("network.teamnet", "vpc_id");
+let subnets = stack_output("network.teamnet", "private_subnet_ids");
+let app = aws::ec2::security_group("app", #{ vpc_id: vpc_id, description: "App pods in the platform network" });
+aws::ec2::security_group_ingress("app-https", #{
+    security_group_id: app.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.20.0.0/16", description: "HTTPS inside the VPC",
+});
+export("security_group_id", app.id);
+export("subnets", subnets);
+"#;
+
+/// The payment platform's network, built by the stdlib's network module
+/// in moto's EC2, kept in a bucket; a second stack of the same bucket
+/// reads its VPC and subnets through `stack_output` and puts a security
+/// group in that VPC. Both destroy to nothing.
+#[test]
+fn the_platform_network_stack_feeds_a_second_stack_through_stack_output_on_moto() {
+    let team = Team::new("network");
+    let p = checkout(&team, None, "2m", "30s");
+    std::fs::create_dir_all(p.path().join("stdlib")).unwrap();
+    for m in ["network.rhai", "naming.rhai", "keys.rhai"] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stdlib")
+            .join(m);
+        std::fs::copy(from, p.path().join("stdlib").join(m)).unwrap();
+    }
+    std::fs::write(p.path().join("programs/network.rhai"), PLATFORM_NETWORK).unwrap();
+    std::fs::write(p.path().join("programs/app.rhai"), IN_THE_NETWORK).unwrap();
+    let on_moto = |args: &[&str]| {
+        let mut cmd = payrun(&p);
+        cmd.args(args)
+            .args(["--suffix", "teamnet"])
+            .env_remove("PAYRUN_FAKE_CLOUD");
+        cmd
+    };
+    let run = |args: &[&str]| {
+        let out = on_moto(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}\n{}", text(&out));
+        out
+    };
+
+    run(&["apply", "programs/network.rhai", "--auto-approve"]);
+    let pull = |program: &str| {
+        let out = run(&["state", "pull", "--program", program]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let net = pull("programs/network.rhai");
+    let vpc_id = net["outputs"]["vpc_id"].as_str().unwrap().to_string();
+    let subnets = net["outputs"]["private_subnet_ids"].clone();
+    assert!(vpc_id.starts_with("vpc-"), "{net}");
+    assert_eq!(subnets.as_array().unwrap().len(), 3, "{net}");
+    let sealed = team.get("network.teamnet", "state.json").unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains(&vpc_id),
+        "the bucket does not show the VPC id"
+    );
+
+    let out = run(&["plan", "programs/app.rhai"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&vpc_id),
+        "the plan shows the value read: {}",
+        text(&out)
+    );
+    run(&["apply", "programs/app.rhai", "--auto-approve"]);
+    let app = pull("programs/app.rhai");
+    assert_eq!(app["outputs"]["subnets"], subnets);
+    let sg = app["outputs"]["security_group_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_vpc = crate::support::team::block(async {
+        crate::support::moto::ec2()
+            .await
+            .describe_security_groups()
+            .group_ids(&sg)
+            .send()
+            .await
+            .unwrap()
+            .security_groups()[0]
+            .vpc_id()
+            .map(str::to_string)
+    });
+    assert_eq!(in_vpc.as_deref(), Some(vpc_id.as_str()));
+    let out = on_moto(&["plan", "programs/app.rhai", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    run(&["destroy", "programs/app.rhai", "--auto-approve"]);
+    run(&["destroy", "programs/network.rhai", "--auto-approve"]);
+    for stack in ["app.teamnet", "network.teamnet"] {
+        let left = crate::support::team::block(crate::aws_platform::leftovers(stack));
+        assert_eq!(left, Vec::<String>::new(), "{stack}");
+    }
+}

@@ -11,7 +11,7 @@ use crate::apply::{ApplyOptions, Hook, apply};
 use crate::error::Error;
 use crate::graph::DesiredGraph;
 use crate::plan::{
-    Mode, PLAN_FORMAT, Plan, PlanInputs, PlanOptions, Unsealed, make_plan, render, render_findings,
+    Mode, Plan, PlanFile, PlanInputs, PlanOptions, make_plan, render, render_findings,
 };
 use crate::provider::Registry;
 use crate::provider::aws::{AwsProvider, AwsSettings, StateBucket, StateKeys};
@@ -19,11 +19,13 @@ use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
 use crate::provider::k8s::{K8sConfig, K8sProvider};
 use crate::script::{self, Acknowledgement, Program};
-use crate::state::{LocalStore, S3Settings, S3Store, State, StateStore, StoreLock};
+use crate::state::{
+    LocalStore, Purpose, S3Settings, S3Store, Sealer, State, StateStore, StoreLock,
+};
 use crate::ui::{JsonView, PlainView, Style, TerminalView};
 
 use super::args::{Cli, Command, PlanFlags, StateCommand};
-use super::config::{Backend, Project, Resolved};
+use super::config::{Backend, LocalBackend, Project, Resolved};
 
 pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     let cwd =
@@ -59,7 +61,13 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
                     acknowledge: r.acknowledge.clone(),
                     stdlib_dirs: r.stdlib_dirs.clone(),
                 };
-                crate::plan::write_saved(out, &plan, &inputs, &store(&r).key()?)?;
+                let st = store(&r);
+                let bytes = crate::plan::encode_saved(&plan, &inputs, &st.key()?);
+                let bytes = match st.seal_file(Purpose::Plan, bytes.clone())? {
+                    Some(sealed) => crate::plan::wrap_sealed(&plan.stack, &sealed),
+                    None => bytes,
+                };
+                crate::plan::write_saved(out, &bytes)?;
                 if !flags.json {
                     println!(
                         "\nSaved the plan to {}; apply exactly it with `payrun apply {}`.",
@@ -240,16 +248,15 @@ fn store(r: &Resolved) -> Arc<dyn StateStore> {
 /// settings (credential chain, endpoint, retry budget).
 fn store_of(r: &Resolved, backend: &Backend, stack: &str) -> Arc<dyn StateStore> {
     match backend {
-        Backend::Local => {
-            Arc::new(LocalStore::new(&r.state_dir, stack, &r.suffix).with_flags(&r.stack_flags))
+        Backend::Local(l) => {
+            let local = local_store(r, stack);
+            Arc::new(match &l.kms_key {
+                Some(kms_key) => local.sealed_by(sealer(r, l, kms_key, stack)),
+                None => local,
+            })
         }
         Backend::S3(b) => {
-            let settings = AwsSettings {
-                region: Some(b.region.clone().unwrap_or_else(|| r.region.clone())),
-                endpoint_url: r.endpoint_url.clone(),
-                profile: None,
-                retry_budget: Some(r.retry_budget),
-            };
+            let settings = state_aws(r, b.region.as_ref());
             Arc::new(S3Store::new(
                 Arc::new(StateBucket::new(settings.clone(), &b.bucket)),
                 Arc::new(StateKeys::new(settings)),
@@ -265,6 +272,44 @@ fn store_of(r: &Resolved, backend: &Backend, stack: &str) -> Arc<dyn StateStore>
                 },
             ))
         }
+    }
+}
+
+fn local_store(r: &Resolved, stack: &str) -> LocalStore {
+    LocalStore::new(&r.state_dir, stack, &r.suffix).with_flags(&r.stack_flags)
+}
+
+/// How the state store reaches S3 and KMS: the provider's credential
+/// chain, endpoint and retry budget, in `region` or the stack's.
+fn state_aws(r: &Resolved, region: Option<&String>) -> AwsSettings {
+    AwsSettings {
+        region: Some(region.cloned().unwrap_or_else(|| r.region.clone())),
+        endpoint_url: r.endpoint_url.clone(),
+        profile: None,
+        retry_budget: Some(r.retry_budget),
+    }
+}
+
+/// Seals of `stack`'s local files under `kms_key` (empty: open only).
+fn sealer(r: &Resolved, l: &LocalBackend, kms_key: &str, stack: &str) -> Sealer {
+    Sealer::new(
+        Arc::new(StateKeys::new(state_aws(r, l.region.as_ref()))),
+        kms_key,
+        stack,
+    )
+}
+
+/// The side a stack leaves in `state migrate`: a local stack is read
+/// whether its files are sealed or not.
+fn migration_source(r: &Resolved) -> Arc<dyn StateStore> {
+    match &r.backend {
+        Backend::Local(l) => Arc::new(local_store(r, &r.stack).reading_either(sealer(
+            r,
+            l,
+            l.kms_key.as_deref().unwrap_or_default(),
+            &r.stack,
+        ))),
+        Backend::S3(_) => store(r),
     }
 }
 
@@ -590,12 +635,7 @@ fn lost_lock(st: &dyn StateStore, lost: &crate::state::LostLock) -> Error {
 }
 
 fn is_plan_file(p: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(p) else {
-        return false;
-    };
-    let head = &bytes[..bytes.len().min(4096)];
-    std::str::from_utf8(head)
-        .is_ok_and(|s| s.trim_start().starts_with('{') && s.contains(PLAN_FORMAT))
+    std::fs::read(p).is_ok_and(|bytes| crate::plan::looks_saved(&bytes))
 }
 
 /// A saved plan whose seal checks with its stack's key, and the settings
@@ -608,8 +648,8 @@ fn open_saved_plan(
     g: &super::args::Global,
     path: &Path,
 ) -> Result<(Resolved, Plan), Error> {
-    let unsealed = Unsealed::read(path)?;
-    let (program_stem, suffix) = unsealed
+    let file = PlanFile::read(path)?;
+    let (program_stem, suffix) = file
         .stack()
         .split_once(crate::state::SEPARATOR)
         .expect("a checked stack name has a separator");
@@ -621,7 +661,15 @@ fn open_saved_plan(
         &g2,
         Some(Path::new(&format!("{program_stem}.rhai"))),
     )?;
-    let key = store(&r).existing_key()?;
+    let st = store(&r);
+    let unsealed = match file {
+        PlanFile::Plain(u) => *u,
+        PlanFile::Sealed(sealed) => {
+            let plain = st.open_file(Purpose::Plan, path, sealed.body().to_vec())?;
+            sealed.opened(&plain)?
+        }
+    };
+    let key = st.existing_key()?;
     let known = registry(&r);
     let (mut plan, inputs) = unsealed.open(&key, |kind| known.provider(kind).is_some())?;
     let mut r = Resolved::new(project, &g2, Some(&project.root.join(&inputs.program)))?;
@@ -754,7 +802,7 @@ fn state_command(
             serial,
             auto_approve,
         } => rollback(r, &st, *serial, *auto_approve),
-        StateCommand::Migrate { to } => migrate(project, g, r, &st, to),
+        StateCommand::Migrate { to } => migrate(project, g, r, &migration_source(r), to),
     }
 }
 
@@ -775,7 +823,7 @@ fn push(r: &Resolved, st: &Arc<dyn StateStore>, file: &Path, force: bool) -> Res
     let shown = file.display().to_string();
     let bytes =
         std::fs::read(file).map_err(|e| Error::Config(format!("cannot read {shown}: {e}")))?;
-    let bytes = st.open_file(bytes)?;
+    let bytes = st.open_file(Purpose::State, file, bytes)?;
     let mut pushed = crate::state::parse_state(&shown, &bytes)?;
     let current = st.load()?;
     if !force {
@@ -910,6 +958,9 @@ fn migrate(
     to: &str,
 ) -> Result<i32, Error> {
     let target = super::config::backend_for(project, g, to)?;
+    if let (Backend::Local(l), Backend::Local(_)) = (&target, &r.backend) {
+        return reseal_local(r, l);
+    }
     if target == r.backend {
         return Err(Error::Refused(format!(
             "stack `{}` is kept in {} already",
@@ -954,10 +1005,68 @@ fn migrate(
             b.kms_key,
             target.describe(&r.state_dir)
         ),
-        Backend::Local => println!(
-            "Keep using it without --state, and without [state] backend = \"s3\" in payrun.toml."
+        Backend::Local(l) => println!(
+            "Keep using it without --state, and without [state] backend = \"s3\" in payrun.toml{}.",
+            match &l.kms_key {
+                Some(k) => format!(", with kms_key = \"{k}\" under [state] (its files are sealed)"),
+                None => String::new(),
+            }
         ),
     }
+    Ok(0)
+}
+
+/// `state migrate --to local` of a local stack: its files are rewritten
+/// in place, sealed under the local KMS key when one is set and plain
+/// when none is, under the stack's lock.
+fn reseal_local(r: &Resolved, target: &LocalBackend) -> Result<i32, Error> {
+    let from = local_store(r, &r.stack).reading_either(sealer(
+        r,
+        target,
+        target.kms_key.as_deref().unwrap_or_default(),
+        &r.stack,
+    ));
+    let to = match &target.kms_key {
+        Some(k) => local_store(r, &r.stack).sealed_by(sealer(r, target, k, &r.stack)),
+        None => local_store(r, &r.stack),
+    };
+    let _lock = from.lock("payrun state migrate", r.lock_timeout, &|m| {
+        eprintln!("{m}")
+    })?;
+    let how = match &target.kms_key {
+        Some(k) => format!("sealed with KMS key {k}"),
+        None => "plain (no kms_key is set for local state)".to_string(),
+    };
+    match from.files_sealed()? {
+        None => {
+            return Err(Error::Refused(format!(
+                "stack `{}` has no state in {}; nothing to move",
+                r.stack,
+                r.state_dir.display()
+            )));
+        }
+        Some(sealed) if sealed == target.kms_key.is_some() => {
+            return Err(Error::Refused(format!(
+                "the local files of stack `{}` are {how} already",
+                r.stack
+            )));
+        }
+        Some(_) => {}
+    }
+    let done = from.rewrite_as(&to)?;
+    // Read back as the stack will be read from now on.
+    let state = to.load()?;
+    to.existing_key()?;
+    println!(
+        "Rewrote the local files of stack `{}` (serial {}, {} resources), now {how}: {}.",
+        r.stack,
+        state.serial,
+        state.resources.len(),
+        done.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(0)
 }
 

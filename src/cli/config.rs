@@ -56,9 +56,11 @@ pub struct StateSection {
     pub backend: Option<String>,
     pub bucket: Option<String>,
     pub key_prefix: Option<String>,
-    /// The bucket's region (default: the stack's).
+    /// The bucket's region, or with local state the KMS key's (default:
+    /// the stack's).
     pub region: Option<String>,
-    /// The KMS key (id, ARN or alias) that seals state in the bucket.
+    /// The KMS key (id, ARN or alias) that seals state in the bucket, or
+    /// local state when given with the local backend.
     pub kms_key: Option<String>,
     /// How long a lock stays valid without a renewal (default `2m`).
     pub lease: Option<String>,
@@ -69,8 +71,16 @@ pub struct StateSection {
 /// Where a stack's state is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Backend {
-    Local,
+    Local(LocalBackend),
     S3(S3Backend),
+}
+
+/// The state directory, its files sealed when a KMS key is given.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalBackend {
+    pub kms_key: Option<String>,
+    /// The KMS key's region (default: the stack's).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +97,7 @@ impl Backend {
     /// `s3://bucket/prefix`, or the state directory.
     pub fn describe(&self, state_dir: &Path) -> String {
         match self {
-            Backend::Local => state_dir.display().to_string(),
+            Backend::Local(_) => state_dir.display().to_string(),
             Backend::S3(s) if s.prefix.is_empty() => format!("s3://{}", s.bucket),
             Backend::S3(s) => format!("s3://{}/{}", s.bucket, s.prefix),
         }
@@ -123,9 +133,24 @@ fn duration(field: &str, text: Option<&str>, default: u64) -> Result<std::time::
 
 /// The backend `url` names (`local`, or `s3://bucket/prefix` sealed with
 /// the KMS key of `--state-kms-key` or payrun.toml), for `state migrate`.
+/// `local` is the state directory as payrun.toml and the flags keep it:
+/// sealed with `--state-kms-key` when `--state` does not name a bucket,
+/// else with `[state] kms_key` when the local backend is payrun.toml's.
 pub fn backend_for(project: &Project, global: &Global, url: &str) -> Result<Backend, Error> {
     if url == "local" {
-        return Ok(Backend::Local);
+        let section = &project.file.state;
+        let flag = global
+            .state_kms_key
+            .clone()
+            .filter(|_| global.state_url.is_none());
+        let in_file = section
+            .kms_key
+            .clone()
+            .filter(|_| matches!(section.backend.as_deref(), None | Some("local")));
+        return Ok(Backend::Local(LocalBackend {
+            kms_key: flag.or(in_file),
+            region: section.region.clone(),
+        }));
     }
     let mut g = global.clone();
     g.state_url = Some(url.to_string());
@@ -137,7 +162,15 @@ pub fn backend_for(project: &Project, global: &Global, url: &str) -> Result<Back
 fn backend(section: &StateSection, global: &Global) -> Result<Backend, Error> {
     let (bucket, prefix) = match (&global.state_url, section.backend.as_deref()) {
         (Some(url), _) => parse_s3_url(url)?,
-        (None, None | Some("local")) => return Ok(Backend::Local),
+        (None, None | Some("local")) => {
+            return Ok(Backend::Local(LocalBackend {
+                kms_key: global
+                    .state_kms_key
+                    .clone()
+                    .or_else(|| section.kms_key.clone()),
+                region: section.region.clone(),
+            }));
+        }
         (None, Some("s3")) => {
             let bucket = section.bucket.clone().ok_or_else(|| {
                 Error::Config(

@@ -11,8 +11,9 @@ mod view;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 pub use planner::{PlanError, PlanOptions, make_plan, refresh};
-pub use saved::{PlanInputs, SavedPlanError, Unsealed};
+pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 pub use view::{render, render_findings};
 
-/// Write a plan sealed with the stack key.
-pub use saved::write as write_saved;
+/// Saved plans: sealed with the stack key, and by the stack's store when
+/// it seals.
+pub use saved::{encode as encode_saved, looks_saved, wrap_sealed, write as write_saved};

@@ -2,6 +2,13 @@
 //! checks ran with and a seal (HMAC-SHA-256 with the stack key) over both.
 //! `payrun apply FILE` trusts nothing the seal does not cover, and even
 //! then not the findings: it runs the program's checks again.
+//!
+//! When the stack's store seals what it keeps (state in a bucket, or local
+//! state with a KMS key), the saved plan is sealed the same way: the file
+//! is one cleartext line naming the format and the stack, so apply knows
+//! which store opens it, then the envelope. A plan artifact of CI then
+//! shows nothing of the plan without `kms:Decrypt`; the envelope binds the
+//! stack, so a header naming another stack does not open either.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -17,6 +24,10 @@ use super::plan::{PLAN_FORMAT, Plan};
 
 /// Kept apart from every other use of the stack key.
 const SEAL_CONTEXT: &[u8] = b"payrun saved plan seal/1\0";
+
+/// The first word of a saved plan sealed by its stack's store; the line
+/// goes on with the plan format and the stack.
+pub const SEALED_PLAN: &str = "PAYRUN-SEALED-PLAN/1";
 
 /// What the checks of a plan depend on besides the program's text, so
 /// apply can run them again.
@@ -72,19 +83,36 @@ pub enum SavedPlanError {
     Seal { path: String },
 }
 
-/// Write `plan` sealed with `key`, mode 0600.
-pub fn write(
-    path: &Path,
-    plan: &Plan,
-    inputs: &PlanInputs,
-    key: &StackKey,
-) -> Result<(), SavedPlanError> {
+/// `plan` and its inputs with their seal under `key`, as JSON.
+pub fn encode(plan: &Plan, inputs: &PlanInputs, key: &StackKey) -> Vec<u8> {
     let file = SavedFile {
         plan: plan.clone(),
         inputs: inputs.clone(),
         seal: hex::encode(key.mac(&message(plan, inputs))),
     };
-    let bytes = serde_json::to_vec_pretty(&file).expect("plan serializes");
+    serde_json::to_vec_pretty(&file).expect("plan serializes")
+}
+
+/// A saved plan's file when its stack's store sealed the plan: the header
+/// line, then the sealed bytes.
+pub fn wrap_sealed(stack: &str, sealed: &[u8]) -> Vec<u8> {
+    let mut out = format!("{SEALED_PLAN} {PLAN_FORMAT} {stack}\n").into_bytes();
+    out.extend_from_slice(sealed);
+    out
+}
+
+/// Does `bytes` start like a saved plan, sealed or not?
+pub fn looks_saved(bytes: &[u8]) -> bool {
+    if bytes.starts_with(SEALED_PLAN.as_bytes()) {
+        return true;
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    std::str::from_utf8(head)
+        .is_ok_and(|s| s.trim_start().starts_with('{') && s.contains(PLAN_FORMAT))
+}
+
+/// Write a saved plan's bytes, mode 0600.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), SavedPlanError> {
     let fail = |e: std::io::Error| SavedPlanError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -96,7 +124,7 @@ pub fn write(
         .mode(0o600)
         .open(path)
         .map_err(fail)?;
-    f.write_all(&bytes).map_err(fail)
+    f.write_all(bytes).map_err(fail)
 }
 
 fn message(plan: &Plan, inputs: &PlanInputs) -> Vec<u8> {
@@ -113,16 +141,96 @@ pub struct Unsealed {
     seal: String,
 }
 
-impl Unsealed {
-    /// Read `path`, checking its format and its stack name; the seal is
-    /// checked by [`Unsealed::open`], with the key of the stack it names.
+/// A saved plan file as read: plain, or sealed by its stack's store.
+pub enum PlanFile {
+    Plain(Box<Unsealed>),
+    Sealed(SealedPlan),
+}
+
+/// A sealed saved plan: the stack its header names, and the sealed bytes.
+pub struct SealedPlan {
+    path: String,
+    stack: String,
+    body: Vec<u8>,
+}
+
+impl PlanFile {
+    /// Read `path`, checking its format and the stack it names.
     pub fn read(path: &Path) -> Result<Self, SavedPlanError> {
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| SavedPlanError::Read {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        let probe: Value = serde_json::from_slice(&bytes).map_err(|e| SavedPlanError::Shape {
+        if !bytes.starts_with(SEALED_PLAN.as_bytes()) {
+            return Unsealed::parse(shown, &bytes).map(|u| PlanFile::Plain(Box::new(u)));
+        }
+        let shape = |message: &str| SavedPlanError::Shape {
+            path: shown.clone(),
+            message: message.to_string(),
+        };
+        let end = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| shape("its header line is cut short"))?;
+        let header =
+            std::str::from_utf8(&bytes[..end]).map_err(|_| shape("its header line is not text"))?;
+        let words: Vec<&str> = header.split(' ').collect();
+        let [_, format, stack] = words[..] else {
+            return Err(shape(
+                "its header line is not `PAYRUN-SEALED-PLAN/1 FORMAT STACK`",
+            ));
+        };
+        if format != PLAN_FORMAT {
+            return Err(SavedPlanError::Format {
+                path: shown,
+                found: format.to_string(),
+            });
+        }
+        if validate_stack_name(stack).is_err() {
+            return Err(SavedPlanError::Stack {
+                path: shown,
+                stack: stack.to_string(),
+            });
+        }
+        Ok(PlanFile::Sealed(SealedPlan {
+            stack: stack.to_string(),
+            body: bytes[end + 1..].to_vec(),
+            path: shown,
+        }))
+    }
+
+    /// The stack the plan names (checked as a stack name).
+    pub fn stack(&self) -> &str {
+        match self {
+            PlanFile::Plain(u) => u.stack(),
+            PlanFile::Sealed(s) => &s.stack,
+        }
+    }
+}
+
+impl SealedPlan {
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The plan inside, given the bytes its store opened; it must be of
+    /// the stack the header names.
+    pub fn opened(self, plain: &[u8]) -> Result<Unsealed, SavedPlanError> {
+        let inner = Unsealed::parse(self.path.clone(), plain)?;
+        if inner.stack() != self.stack {
+            return Err(SavedPlanError::Seal { path: self.path });
+        }
+        Ok(inner)
+    }
+}
+
+impl Unsealed {
+    /// Parse a plan's JSON, checking its format and its stack name; the
+    /// seal is checked by [`Unsealed::open`], with the key of the stack it
+    /// names.
+    fn parse(shown: String, bytes: &[u8]) -> Result<Self, SavedPlanError> {
+        let probe: Value = serde_json::from_slice(bytes).map_err(|e| SavedPlanError::Shape {
             path: shown.clone(),
             message: e.to_string(),
         })?;

@@ -26,17 +26,31 @@ use super::recorder::{Recorder, fault};
 /// program, small enough to stop a runaway loop in seconds.
 const MAX_OPERATIONS: u64 = 200_000_000;
 
+/// What one evaluation's engine is built from.
+pub struct EngineInputs<'a> {
+    pub recorder: &'a Recorder,
+    pub registry: &'a Registry,
+    /// `config()` for modules, as the program's `config`.
+    pub config: Dynamic,
+    pub confinement: &'a Confinement,
+    pub secret_env: &'a [String],
+    pub stack_outputs: Option<super::StackOutputs>,
+    pub refused: &'a RefusedCalls,
+    pub functions: &'a Functions,
+}
+
 /// Build the engine for one evaluation.
-pub fn create_engine(
-    recorder: &Recorder,
-    registry: &Registry,
-    config: Dynamic,
-    confinement: &Confinement,
-    secret_env: &[String],
-    stack_outputs: Option<super::StackOutputs>,
-    refused: &RefusedCalls,
-    functions: &Functions,
-) -> Engine {
+pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
+    let EngineInputs {
+        recorder,
+        registry,
+        config,
+        confinement,
+        secret_env,
+        stack_outputs,
+        refused,
+        functions,
+    } = inputs;
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)

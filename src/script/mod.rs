@@ -109,16 +109,16 @@ pub fn evaluate(
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
     let refused = RefusedCalls::default();
     let functions = Functions::default();
-    let engine = engine::create_engine(
-        &recorder,
+    let engine = engine::create_engine(engine::EngineInputs {
+        recorder: &recorder,
         registry,
-        config_value.clone(),
-        &confinement,
-        &config.secret_env,
-        config.stack_outputs.clone(),
-        &refused,
-        &functions,
-    );
+        config: config_value.clone(),
+        confinement: &confinement,
+        secret_env: &config.secret_env,
+        stack_outputs: config.stack_outputs.clone(),
+        refused: &refused,
+        functions: &functions,
+    });
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
     let mut ast = engine

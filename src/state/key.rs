@@ -13,6 +13,24 @@ use sha2::{Digest, Sha256};
 use super::store::StateError;
 
 const LEN: usize = 32;
+
+/// How a key file keeps the key's bytes: as they are, or sealed.
+pub(crate) trait KeyCoding {
+    fn encode(&self, key: &[u8]) -> Result<Vec<u8>, StateError>;
+    fn decode(&self, path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, StateError>;
+}
+
+/// The key's 32 bytes as they are.
+pub(crate) struct AsIs;
+
+impl KeyCoding for AsIs {
+    fn encode(&self, key: &[u8]) -> Result<Vec<u8>, StateError> {
+        Ok(key.to_vec())
+    }
+    fn decode(&self, _path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        Ok(bytes)
+    }
+}
 const BLOCK: usize = 64;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -34,6 +52,14 @@ impl StackKey {
     /// key that group or others may read is refused: whoever reads it can
     /// confirm secrets by their digests and forge saved plans.
     pub fn load_or_create(path: &Path) -> Result<Self, StateError> {
+        Self::load_or_create_in(path, &AsIs)
+    }
+
+    /// As [`StackKey::load_or_create`], the file's bytes kept by `coding`.
+    pub(crate) fn load_or_create_in(
+        path: &Path,
+        coding: &dyn KeyCoding,
+    ) -> Result<Self, StateError> {
         match fs::metadata(path) {
             Ok(meta) => {
                 let mode = meta.permissions().mode() & 0o777;
@@ -43,7 +69,7 @@ impl StackKey {
                         mode,
                     });
                 }
-                let bytes = fs::read(path).map_err(|e| io_err(path, e))?;
+                let bytes = coding.decode(path, fs::read(path).map_err(|e| io_err(path, e))?)?;
                 let key: [u8; LEN] =
                     bytes
                         .as_slice()
@@ -54,7 +80,9 @@ impl StackKey {
                         })?;
                 Ok(Self(key))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Self::write_new(path, Self::random()?.0, coding)
+            }
             Err(e) => Err(io_err(path, e)),
         }
     }
@@ -62,13 +90,21 @@ impl StackKey {
     /// The key at `path`, which must exist: a saved plan is checked with
     /// the key it was sealed with, never with a new one.
     pub fn load(path: &Path, stack: &str) -> Result<Self, StateError> {
+        Self::load_in(path, stack, &AsIs)
+    }
+
+    pub(crate) fn load_in(
+        path: &Path,
+        stack: &str,
+        coding: &dyn KeyCoding,
+    ) -> Result<Self, StateError> {
         if !path.exists() {
             return Err(StateError::KeyMissing {
                 path: path.display().to_string(),
                 stack: stack.to_string(),
             });
         }
-        Self::load_or_create(path)
+        Self::load_or_create_in(path, coding)
     }
 
     /// A new key of 32 random bytes.
@@ -87,18 +123,15 @@ impl StackKey {
 
     /// Keep `self` at `path` unless a key is there already; returns the
     /// key that is there afterwards.
-    pub(crate) fn store_at(&self, path: &Path) -> Result<Self, StateError> {
-        Self::write_new(path, self.0)
+    pub(crate) fn store_at(&self, path: &Path, coding: &dyn KeyCoding) -> Result<Self, StateError> {
+        Self::write_new(path, self.0, coding)
     }
 
-    fn create(path: &Path) -> Result<Self, StateError> {
-        Self::write_new(path, Self::random()?.0)
-    }
-
-    fn write_new(path: &Path, key: [u8; LEN]) -> Result<Self, StateError> {
+    fn write_new(path: &Path, key: [u8; LEN], coding: &dyn KeyCoding) -> Result<Self, StateError> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
+        let bytes = coding.encode(&key)?;
         // create_new: two payruns starting a stack at once keep one key.
         match OpenOptions::new()
             .write(true)
@@ -107,11 +140,13 @@ impl StackKey {
             .open(path)
         {
             Ok(mut f) => {
-                f.write_all(&key).map_err(|e| io_err(path, e))?;
+                f.write_all(&bytes).map_err(|e| io_err(path, e))?;
                 f.sync_all().map_err(|e| io_err(path, e))?;
                 Ok(Self(key))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::load_or_create_in(path, coding)
+            }
             Err(e) => Err(io_err(path, e)),
         }
     }

@@ -7,6 +7,7 @@ mod key;
 mod lock;
 mod object_store;
 mod s3_store;
+mod sealer;
 mod stack_name;
 #[allow(clippy::module_inception)]
 mod state;
@@ -21,6 +22,7 @@ pub use object_store::{
     Versioning,
 };
 pub use s3_store::{S3Lock, S3Settings, S3Store, parse_state_bytes as parse_state};
+pub use sealer::{Purpose, Sealer};
 pub use stack_name::{SEPARATOR, StackNameError, stack_name, validate_stack_name};
 pub use state::{FORMAT_VERSION, Intent, ResourceState, State};
 pub use state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};

@@ -40,6 +40,7 @@ use super::lock::Holder;
 use super::object_store::{
     Condition, KeyService, ObjectError, ObjectMeta, ObjectStore, Versioning,
 };
+use super::sealer::Purpose;
 use super::state::{FORMAT_VERSION, State};
 use super::state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};
 use super::store::StateError;
@@ -271,7 +272,7 @@ impl Inner {
     async fn parse_state(&self, name: &str, bytes: &[u8]) -> Result<State, StateError> {
         let plain = if is_sealed(bytes) {
             self.envelope
-                .open("state", bytes)
+                .open(Purpose::State.as_str(), bytes)
                 .await
                 .map_err(|e| self.seal_err(name, &e))?
         } else {
@@ -397,7 +398,7 @@ impl Inner {
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
         let sealed = self
             .envelope
-            .seal("state", &bytes)
+            .seal(Purpose::State.as_str(), &bytes)
             .await
             .map_err(|e| ObjectError::Other(e.to_string()))?;
         let write = uuid::Uuid::new_v4().to_string();
@@ -481,7 +482,7 @@ impl Inner {
                 .fallback_dir
                 .join(format!("{}.kept-{}.json", self.stack, std::process::id()));
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
-        let sealed = match self.envelope.seal("state", &bytes).await {
+        let sealed = match self.envelope.seal(Purpose::State.as_str(), &bytes).await {
             Ok(s) => s,
             // Never lost: without the key service, kept as it is (0600).
             Err(_) => bytes,
@@ -736,7 +737,7 @@ impl Inner {
             if let Some(obj) = got {
                 let plain = self
                     .envelope
-                    .open("stack key", &obj.body)
+                    .open(Purpose::StackKey.as_str(), &obj.body)
                     .await
                     .map_err(|e| self.seal_err(name, &e))?;
                 let bytes: [u8; 32] =
@@ -768,7 +769,7 @@ impl Inner {
     async fn put_key(&self, k: &StackKey) -> Result<(), StateError> {
         let sealed = self
             .envelope
-            .seal("stack key", k.bytes())
+            .seal(Purpose::StackKey.as_str(), k.bytes())
             .await
             .map_err(|e| self.seal_err("key", &e))?;
         match self
@@ -1078,16 +1079,38 @@ impl StateStore for S3Store {
         self.inner.halted()
     }
 
-    fn open_file(&self, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
-        if !is_sealed(&bytes) {
-            return Ok(bytes);
-        }
+    fn seal_file(&self, purpose: Purpose, bytes: Vec<u8>) -> Result<Option<Vec<u8>>, StateError> {
         self.block(move |i| {
             Box::pin(async move {
                 i.envelope
-                    .open("state", &bytes)
+                    .seal(purpose.as_str(), &bytes)
                     .await
+                    .map(Some)
                     .map_err(|e| i.seal_err("state.json", &e))
+            })
+        })
+    }
+
+    fn open_file(
+        &self,
+        purpose: Purpose,
+        path: &std::path::Path,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, StateError> {
+        if !is_sealed(&bytes) {
+            return Ok(bytes);
+        }
+        let shown = path.display().to_string();
+        self.block(move |i| {
+            Box::pin(async move {
+                i.envelope
+                    .open(purpose.as_str(), &bytes)
+                    .await
+                    .map_err(|e| StateError::Sealed {
+                        location: shown,
+                        message: e.to_string(),
+                        kms_key: i.s.kms_key.clone(),
+                    })
             })
         })
     }

@@ -2,12 +2,13 @@
 //! local store keeps them in a directory; the S3 store in a bucket, for a
 //! team. Commands and the executor see only this trait.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::key::StackKey;
 use super::lock::{Holder, LockGuard};
 use super::s3_store::S3Lock;
+use super::sealer::Purpose;
 use super::state::State;
 use super::store::StateError;
 
@@ -91,9 +92,18 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn retire(&self) -> Result<String, StateError>;
     /// The lock was lost during this run: no new operation may start.
     fn lost(&self) -> Option<LostLock>;
-    /// Open bytes this store sealed (a state file kept locally when a lock
-    /// was lost), or return plain bytes as they are.
-    fn open_file(&self, bytes: Vec<u8>) -> Result<Vec<u8>, StateError>;
+    /// `bytes` sealed for `purpose` as this store keeps what it writes
+    /// (a saved plan of the stack), or None when it keeps things plain.
+    fn seal_file(&self, purpose: Purpose, bytes: Vec<u8>) -> Result<Option<Vec<u8>>, StateError>;
+    /// Open bytes this store sealed for `purpose` (a state file kept
+    /// locally when a lock was lost, a saved plan) read from `path`, or
+    /// return plain bytes as they are.
+    fn open_file(
+        &self,
+        purpose: Purpose,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, StateError>;
     /// State and lock calls sent so far, by operation.
     fn calls(&self) -> std::collections::BTreeMap<String, u64>;
 }

@@ -2,15 +2,24 @@
 //! file, fsync, rename) and one backup. A stack last written under its old
 //! name (`payment-prod.json`) is read from there, and moved on its next
 //! write.
+//!
+//! With a KMS key (`[state] kms_key` for local state), the state file, its
+//! backup and the stack key are sealed like a bucket's objects. A store
+//! keeps to what it was told: a sealed store refuses a plain file (anyone
+//! who can write the directory could have put it there), a plain store a
+//! sealed one; `state migrate --to local` turns one into the other.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::key::StackKey;
+use super::envelope::is_sealed;
+use super::key::{KeyCoding, StackKey};
 use super::lock::{self, Holder, LockGuard, Refusal, Taken};
 use super::s3_store::parse_state_bytes;
+use super::sealer::{Purpose, Sealer};
 use super::stack_name::legacy_name;
 use super::state::{FORMAT_VERSION, State};
 use super::state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};
@@ -107,9 +116,30 @@ pub enum StateError {
     )]
     KeyDiffers { location: String },
     #[error(
-        "{path} is sealed; only the store that sealed it opens it\n  fix: run this with the stack's S3 store (`--state s3://...` or [state] in payrun.toml)"
+        "{path} is sealed, but the store of stack `{stack}` here ({location}) seals nothing and cannot open it\n  fix: run this with the [state] it was made with (the stack's bucket, or kms_key for local state)"
     )]
-    SealedHere { path: String },
+    SealedHere {
+        path: String,
+        stack: String,
+        location: String,
+    },
+    #[error(
+        "{path} is not sealed, but the local state of stack `{stack}` is kept sealed with KMS key {kms_key} ([state] kms_key or --state-kms-key): a plain file there could have been put there by anyone who can write the directory; nothing was read\n  fix: if it is the stack's own, seal its files with `payrun state migrate --to local {flags}`; or remove kms_key to keep them plain"
+    )]
+    NotSealed {
+        path: String,
+        stack: String,
+        kms_key: String,
+        flags: String,
+    },
+    #[error(
+        "{path} is sealed with a KMS data key, but no kms_key is set for the local state of stack `{stack}`; nothing was read\n  fix: set kms_key under [state] in payrun.toml (or pass --state-kms-key) to keep it sealed, or turn the stack's files back into plain ones with `payrun state migrate --to local {flags}` (it needs kms:Decrypt)"
+    )]
+    SealedLocal {
+        path: String,
+        stack: String,
+        flags: String,
+    },
     #[error("cannot write state file {path}: {source}")]
     Io {
         path: String,
@@ -125,6 +155,17 @@ pub struct LocalStore {
     /// The command-line flags that name this stack (`--program P --suffix
     /// qa --state-dir D`), for fixes that must work as printed.
     flags: String,
+    sealing: Sealing,
+}
+
+/// How a local store keeps its files.
+#[derive(Clone, Debug)]
+enum Sealing {
+    Plain,
+    Sealed(Arc<Sealer>),
+    /// Reads plain and sealed files alike, writes plain: the side a stack
+    /// leaves in a migration.
+    Either(Arc<Sealer>),
 }
 
 /// Where a stack's state was read from, when that was its old file name.
@@ -142,7 +183,120 @@ impl LocalStore {
             dir: dir.into(),
             stack: stack.to_string(),
             flags: format!("--suffix {suffix}"),
+            sealing: Sealing::Plain,
         }
+    }
+
+    /// Keep the state, its backup and the key sealed by `sealer`.
+    #[must_use]
+    pub fn sealed_by(mut self, sealer: Sealer) -> Self {
+        self.sealing = Sealing::Sealed(Arc::new(sealer));
+        self
+    }
+
+    /// Read plain and sealed files alike (`sealer` opens the sealed ones),
+    /// as a stack being migrated is read.
+    #[must_use]
+    pub fn reading_either(mut self, sealer: Sealer) -> Self {
+        self.sealing = Sealing::Either(Arc::new(sealer));
+        self
+    }
+
+    /// The KMS key this store seals with, if it seals.
+    pub fn kms_key(&self) -> Option<&str> {
+        match &self.sealing {
+            Sealing::Sealed(s) => Some(s.kms_key()),
+            Sealing::Plain | Sealing::Either(_) => None,
+        }
+    }
+
+    /// Are the stack's files sealed now (by its state file, else its key)?
+    pub fn files_sealed(&self) -> Result<Option<bool>, StateError> {
+        for path in [self.path(), self.key_path()] {
+            match fs::read(&path) {
+                Ok(bytes) => return Ok(Some(is_sealed(&bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path, e)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rewrite the state, its backup and the key as `to` keeps them (the
+    /// same directory, sealed or plain); the serial stays.
+    pub fn rewrite_as(&self, to: &LocalStore) -> Result<Vec<PathBuf>, StateError> {
+        let mut done = Vec::new();
+        for (path, purpose) in [
+            (self.path(), Purpose::State),
+            (self.backup_path(), Purpose::State),
+            (self.key_path(), Purpose::StackKey),
+        ] {
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&path, e)),
+            };
+            let plain = self.decode(&path, purpose, bytes)?;
+            write_atomically(&path, &to.encode(&path, purpose, &plain)?)?;
+            done.push(path);
+        }
+        Ok(done)
+    }
+
+    fn sealer(&self) -> Option<&Sealer> {
+        match &self.sealing {
+            Sealing::Plain => None,
+            Sealing::Sealed(s) | Sealing::Either(s) => Some(s),
+        }
+    }
+
+    fn seal_err(&self, path: &Path, e: &super::envelope::SealError) -> StateError {
+        StateError::Sealed {
+            location: path.display().to_string(),
+            message: e.to_string(),
+            kms_key: self
+                .sealer()
+                .map(|s| s.kms_key())
+                .filter(|k| !k.is_empty())
+                .unwrap_or("(the one it was sealed with)")
+                .to_string(),
+        }
+    }
+
+    /// The plain bytes of a file of this store, read from `path`.
+    fn decode(&self, path: &Path, purpose: Purpose, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        match (&self.sealing, is_sealed(&bytes)) {
+            (Sealing::Plain, true) => Err(StateError::SealedLocal {
+                path: path.display().to_string(),
+                stack: self.stack.clone(),
+                flags: self.flags.clone(),
+            }),
+            (Sealing::Sealed(s), false) => Err(StateError::NotSealed {
+                path: path.display().to_string(),
+                stack: self.stack.clone(),
+                kms_key: s.kms_key().to_string(),
+                flags: self.flags.clone(),
+            }),
+            (Sealing::Sealed(s) | Sealing::Either(s), true) => {
+                s.open(purpose, &bytes).map_err(|e| self.seal_err(path, &e))
+            }
+            (Sealing::Plain | Sealing::Either(_), false) => Ok(bytes),
+        }
+    }
+
+    /// The bytes of a file of this store as written to `path`.
+    fn encode(&self, path: &Path, purpose: Purpose, plain: &[u8]) -> Result<Vec<u8>, StateError> {
+        match &self.sealing {
+            Sealing::Sealed(s) => s.seal(purpose, plain).map_err(|e| self.seal_err(path, &e)),
+            Sealing::Plain | Sealing::Either(_) => Ok(plain.to_vec()),
+        }
+    }
+
+    /// State from the file at `path`, opened as this store keeps it.
+    fn read_state(&self, path: &Path) -> Result<State, StateError> {
+        let bytes = fs::read(path).map_err(|e| io_err(path, e))?;
+        let plain = self.decode(path, Purpose::State, bytes)?;
+        parse_state_bytes(&path.display().to_string(), &plain)
     }
 
     /// The flags a printed `payrun state ...` fix needs to reach this stack.
@@ -170,12 +324,12 @@ impl LocalStore {
 
     /// The stack's key, which must exist already.
     pub fn existing_key(&self) -> Result<StackKey, StateError> {
-        StackKey::load(&self.key_path(), &self.stack)
+        StackKey::load_in(&self.key_path(), &self.stack, self)
     }
 
     /// The stack's key, made on first use.
     pub fn key(&self) -> Result<StackKey, StateError> {
-        StackKey::load_or_create(&self.key_path())
+        StackKey::load_or_create_in(&self.key_path(), self)
     }
 
     pub fn stack(&self) -> &str {
@@ -206,25 +360,8 @@ impl LocalStore {
             }
             Err(e) => return Err(io_err(&path, e)),
         };
-        let probe: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        let found = probe
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0) as u32;
-        if found != FORMAT_VERSION {
-            return Err(StateError::Version {
-                path: path.display().to_string(),
-                found,
-            });
-        }
-        let mut state: State = serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let plain = self.decode(&path, Purpose::State, bytes)?;
+        let mut state = parse_state_bytes(&path.display().to_string(), &plain)?;
         if legacy {
             state.stack = self.stack.clone();
         }
@@ -237,7 +374,11 @@ impl LocalStore {
         state.serial += 1;
         let path = self.path();
         let tmp = self.dir.join(format!(".{}.json.tmp", self.stack));
-        let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
+        let bytes = self.encode(
+            &path,
+            Purpose::State,
+            &serde_json::to_vec_pretty(state).expect("state serializes"),
+        )?;
         {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -250,6 +391,8 @@ impl LocalStore {
             f.sync_all().map_err(|e| io_err(&tmp, e))?;
         }
         if path.exists() {
+            // The backup is a copy of the file as it was kept (sealed or
+            // not), never opened on the way.
             fs::copy(&path, self.backup_path()).map_err(|e| io_err(&path, e))?;
         }
         fs::rename(&tmp, &path).map_err(|e| io_err(&path, e))?;
@@ -347,7 +490,7 @@ impl StateStore for LocalStore {
     }
 
     fn adopt_key(&self, key: &StackKey) -> Result<(), StateError> {
-        if key.store_at(&self.key_path())? == *key {
+        if key.store_at(&self.key_path(), self)? == *key {
             Ok(())
         } else {
             Err(StateError::KeyDiffers {
@@ -382,8 +525,10 @@ impl StateStore for LocalStore {
     fn history(&self) -> Result<Vec<Version>, StateError> {
         let mut out = Vec::new();
         for path in [self.path(), self.backup_path()] {
-            let Ok(bytes) = fs::read(&path) else { continue };
-            let Ok(state) = parse_state_bytes(&path.display().to_string(), &bytes) else {
+            if !path.exists() {
+                continue;
+            }
+            let Ok(state) = self.read_state(&path) else {
                 continue;
             };
             out.push(Version {
@@ -410,9 +555,7 @@ impl StateStore for LocalStore {
                     .join(", "),
             }
         })?;
-        let path = PathBuf::from(&v.id);
-        let bytes = fs::read(&path).map_err(|e| io_err(&path, e))?;
-        parse_state_bytes(&v.id, &bytes)
+        self.read_state(Path::new(&v.id))
     }
 
     fn retire(&self) -> Result<String, StateError> {
@@ -426,18 +569,69 @@ impl StateStore for LocalStore {
         None
     }
 
-    fn open_file(&self, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
-        if super::envelope::is_sealed(&bytes) {
-            return Err(StateError::SealedHere {
-                path: self.location(),
-            });
+    fn seal_file(&self, purpose: Purpose, bytes: Vec<u8>) -> Result<Option<Vec<u8>>, StateError> {
+        match &self.sealing {
+            Sealing::Sealed(s) => s
+                .seal(purpose, &bytes)
+                .map(Some)
+                .map_err(|e| self.seal_err(&self.path(), &e)),
+            Sealing::Plain | Sealing::Either(_) => Ok(None),
         }
-        Ok(bytes)
+    }
+
+    fn open_file(
+        &self,
+        purpose: Purpose,
+        path: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Vec<u8>, StateError> {
+        if !is_sealed(&bytes) {
+            return Ok(bytes);
+        }
+        match self.sealer() {
+            Some(s) => s.open(purpose, &bytes).map_err(|e| self.seal_err(path, &e)),
+            None => Err(StateError::SealedHere {
+                path: path.display().to_string(),
+                stack: self.stack.clone(),
+                location: self.location(),
+            }),
+        }
     }
 
     fn calls(&self) -> std::collections::BTreeMap<String, u64> {
-        std::collections::BTreeMap::new()
+        self.sealer().map(Sealer::calls).unwrap_or_default()
     }
+}
+
+impl KeyCoding for LocalStore {
+    fn encode(&self, key: &[u8]) -> Result<Vec<u8>, StateError> {
+        LocalStore::encode(self, &self.key_path(), Purpose::StackKey, key)
+    }
+
+    fn decode(&self, path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, StateError> {
+        LocalStore::decode(self, path, Purpose::StackKey, bytes)
+    }
+}
+
+/// Replace `path` with `bytes` (temp file, fsync, rename), mode 0600.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| io_err(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    }
+    fs::rename(&tmp, path).map_err(|e| io_err(path, e))
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> StateError {
