@@ -483,3 +483,130 @@ fn plain_sha256(value: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(value.as_bytes()))
 }
+
+/// `pods` stands for a security group the pods of `api` use: replacing it
+/// must never leave `api` pointing at a deleted object (the fake cloud
+/// refuses to delete what another object names, as EC2 does).
+const PODS: &str = r#"
+let base = fake::network("base", #{ cidr: "10.0.0.0/16" });
+let subnet = fake::subnet("a", #{ network_id: base.id, cidr: "10.0.1.0/24" });
+let pods = fake::network("pods", #{ cidr: "CIDR" });
+fake::server("api", #{ subnet_id: subnet.id, size: "small", labels: #{ security_group: pods.id } });
+"#;
+
+fn pods(cidr: &str) -> String {
+    PODS.replace("CIDR", cidr)
+}
+
+fn journal(s: &Stack) -> Vec<String> {
+    std::mem::take(&mut *s.fake.journal.lock().unwrap())
+}
+
+/// A forced replacement of something in the traffic path makes the new
+/// one first (`+/-`, its name in the next generation), moves its
+/// dependents onto it, and only then deletes the old one.
+#[tokio::test]
+async fn a_replacement_makes_the_new_object_before_deleting_the_old() {
+    let s = Stack::new(&pods("10.1.0.0/16"));
+    assert!(s.apply().await.ok());
+    let first = s.state().resources[&addr("fake.network.pods")].clone();
+    assert_eq!(first.name, "net-pods-qa");
+    journal(&s);
+
+    s.write(&pods("10.2.0.0/16"));
+    let plan = s.plan().await;
+    let change = plan.change(&addr("fake.network.pods")).unwrap();
+    assert_eq!(change.action, Action::Replace);
+    assert!(change.create_before_destroy);
+    assert_eq!(change.name, "net-pods-qa-2");
+    assert_eq!(
+        plan.change(&addr("fake.server.api")).unwrap().action,
+        Action::Update
+    );
+    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    assert!(
+        text.contains("  # fake.network.pods must be replaced: the new one is made first, then the old one deleted\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  +/- fake.network \"net-pods-qa-2\" {"),
+        "{text}"
+    );
+    assert!(s.apply_plan(&plan).await.ok());
+
+    let now = s.state().resources[&addr("fake.network.pods")].clone();
+    let server = s.state().resources[&addr("fake.server.api")].id.clone();
+    assert_eq!(
+        journal(&s),
+        vec![
+            format!("create fake.network.pods {}", now.id),
+            format!("update fake.server.api {server}"),
+            format!("delete fake.network.pods {}", first.id),
+        ]
+    );
+    assert_eq!((now.name.as_str(), now.generation), ("net-pods-qa-2", 1));
+    assert!(now.deposed.is_empty());
+    assert!(!s.fake.objects().contains_key(&first.id));
+    assert!(!s.plan().await.has_changes());
+
+    // And again: the next generation.
+    s.write(&pods("10.3.0.0/16"));
+    assert!(s.apply().await.ok());
+    let third = &s.state().resources[&addr("fake.network.pods")];
+    assert_eq!(
+        (third.name.as_str(), third.generation),
+        ("net-pods-qa-3", 2)
+    );
+}
+
+/// An apply that stops after the new object exists but before its
+/// dependents moved (their update failed) keeps the old object, recorded
+/// as deposed: nothing points at a deleted object, and the next apply
+/// moves the dependents and deletes it.
+#[tokio::test]
+async fn a_replacement_interrupted_before_the_move_keeps_the_old_object_until_it_is_free() {
+    let s = Stack::new(&pods("10.1.0.0/16"));
+    assert!(s.apply().await.ok());
+    let first = s.state().resources[&addr("fake.network.pods")].id.clone();
+    s.write(&pods("10.2.0.0/16"));
+    s.fake.set_config(|c| {
+        c.fail.insert("fake.server.api".into());
+    });
+    let summary = s.apply().await;
+    assert_eq!(summary.failed.len(), 1, "{:?}", summary.failed);
+    let state = s.state();
+    let pods_now = &state.resources[&addr("fake.network.pods")];
+    assert_ne!(pods_now.id, first);
+    assert_eq!(pods_now.deposed.len(), 1);
+    assert_eq!(pods_now.deposed[0].id, first);
+    assert!(
+        s.fake.objects().contains_key(&first),
+        "the old one is still used"
+    );
+
+    s.fake.set_config(|c| c.fail.clear());
+    let plan = s.plan().await;
+    let change = plan.change(&addr("fake.network.pods")).unwrap();
+    assert_eq!(change.deposed, vec![first.clone()]);
+    assert_eq!(plan.summary(), (0, 1, 1));
+    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    assert!(
+        text.contains(&format!(
+            "({first}, which it replaced earlier, is still live: deleted once nothing uses it)"
+        )),
+        "{text}"
+    );
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(!s.fake.objects().contains_key(&first));
+    assert!(
+        s.state().resources[&addr("fake.network.pods")]
+            .deposed
+            .is_empty()
+    );
+    assert!(!s.plan().await.has_changes());
+
+    // Destroy leaves nothing.
+    let plan = s.plan_mode(Mode::Destroy).await;
+    assert!(s.apply_plan(&plan).await.ok());
+    assert!(s.fake.objects().is_empty(), "{:?}", s.fake.objects());
+}

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::address::Address;
 use crate::plan::{Action, Mode, Plan, ResourceChange};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProgressFn, Registry, UpdateOp};
-use crate::state::{Intent, ResourceState, StackKey, State, StateError, StateStore};
+use crate::state::{Deposed, Intent, ResourceState, StackKey, State, StateError, StateStore};
 use crate::value::{RefTarget, as_secret, for_validation, is_known, resolve, secret_marker};
 
 use super::hook::{ApplySummary, Hook, OpKind, Outcome};
@@ -59,6 +59,9 @@ impl Default for ApplyOptions {
 enum StepKind {
     Delete,
     Apply,
+    /// Delete what a create-before-destroy replacement (this run's or an
+    /// interrupted one's) left of the old object.
+    DeleteDeposed,
 }
 
 struct Step {
@@ -89,10 +92,17 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
             Action::NoOp => {}
             Action::Create | Action::Update => add(&c.address, StepKind::Apply),
             Action::Delete => add(&c.address, StepKind::Delete),
+            Action::Replace if c.create_before_destroy => {
+                add(&c.address, StepKind::Apply);
+            }
             Action::Replace => {
                 add(&c.address, StepKind::Delete);
                 add(&c.address, StepKind::Apply);
             }
+        }
+        let deposes = c.action == Action::Replace && c.create_before_destroy;
+        if (deposes || !c.deposed.is_empty()) && c.action != Action::Delete {
+            add(&c.address, StepKind::DeleteDeposed);
         }
     }
     let mut edges: Vec<(usize, usize)> = Vec::new();
@@ -121,6 +131,26 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
                 (get(&c.address, StepKind::Apply), get(d, StepKind::Apply))
             {
                 edges.push((c_apply, d_delete));
+            }
+        }
+    }
+    // The old object of a replacement made first goes after the new one
+    // exists and after everything that used it moved off it (or left).
+    for c in &plan.changes {
+        let Some(dd) = get(&c.address, StepKind::DeleteDeposed) else {
+            continue;
+        };
+        if let Some(me) = get(&c.address, StepKind::Apply) {
+            edges.push((me, dd));
+        }
+        for user in &plan.changes {
+            if !user.deps.contains(&c.address) && !user.prior_deps.contains(&c.address) {
+                continue;
+            }
+            for kind in [StepKind::Apply, StepKind::Delete] {
+                if let Some(step) = get(&user.address, kind) {
+                    edges.push((step, dd));
+                }
             }
         }
     }
@@ -464,7 +494,7 @@ async fn run_step(
         .expect("steps come from the plan");
     let started = Instant::now();
     let op = match (kind, change.action) {
-        (StepKind::Delete, _) => OpKind::Delete,
+        (StepKind::Delete | StepKind::DeleteDeposed, _) => OpKind::Delete,
         (StepKind::Apply, Action::Update) => OpKind::Update,
         _ => {
             let intent = shared
@@ -489,6 +519,9 @@ async fn run_step(
     let result = match kind {
         StepKind::Delete => delete(shared, change, progress).await,
         StepKind::Apply => create_or_update(shared, change, progress).await,
+        StepKind::DeleteDeposed => delete_deposed(shared, change, progress)
+            .await
+            .map(|id| (false, id)),
     };
     let (op, result) = match result {
         Ok((adopted, id)) => (
@@ -575,10 +608,76 @@ async fn delete(
         .await
         .map_err(|e| e.to_string())?;
     shared.save(|st| {
-        st.resources.remove(address);
+        if let Some(r) = st.resources.get_mut(address) {
+            // What it replaced earlier and still lives goes with it, below.
+            let deposed = std::mem::take(&mut r.deposed);
+            if deposed.is_empty() {
+                st.resources.remove(address);
+            } else {
+                r.id.clear();
+                r.deposed = deposed;
+            }
+        }
         st.intents.remove(address);
     })?;
+    delete_deposed(shared, change, progress_of(shared, address)).await?;
     Ok((false, id))
+}
+
+fn progress_of(shared: &Shared, address: &Address) -> ProgressFn {
+    let hook = shared.hook.clone();
+    let address = address.clone();
+    Arc::new(move |m: &str| hook.progress(&address, OpKind::Delete, m))
+}
+
+/// Delete the objects a replacement made first left behind at `change`'s
+/// address, each dropped from state as it goes.
+async fn delete_deposed(
+    shared: &Shared,
+    change: &ResourceChange,
+    progress: ProgressFn,
+) -> Result<String, String> {
+    let address = &change.address;
+    let provider = shared
+        .registry
+        .provider(address.kind())
+        .ok_or_else(|| format!("no provider serves {}", address.kind()))?;
+    let deposed = {
+        let st = shared.state.lock().expect("state");
+        st.resources
+            .get(address)
+            .map(|r| r.deposed.clone())
+            .unwrap_or_default()
+    };
+    let mut ids = Vec::new();
+    for old in deposed {
+        progress(&format!(
+            "deleting {} ({}), which it replaced",
+            old.id, old.name
+        ));
+        provider
+            .delete(&DeleteOp {
+                address: address.clone(),
+                name: old.name.clone(),
+                id: old.id.clone(),
+                args: old.args.clone(),
+                outputs: old.outputs.clone(),
+                progress: progress.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        shared.save(|st| {
+            if let Some(r) = st.resources.get_mut(address) {
+                r.deposed.retain(|d| d.id != old.id);
+                // A resource destroyed while it still had deposed objects.
+                if r.id.is_empty() && r.deposed.is_empty() {
+                    st.resources.remove(address);
+                }
+            }
+        })?;
+        ids.push(old.id);
+    }
+    Ok(ids.join(","))
 }
 
 async fn create_or_update(
@@ -627,6 +726,10 @@ async fn create_or_update(
             st.intents.get(address).cloned(),
         )
     };
+    let replacing = existing
+        .as_ref()
+        .filter(|_| change.create_before_destroy)
+        .map(|r| r.id.clone());
     let token = prior_intent
         .as_ref()
         .map(|i| i.token.clone())
@@ -720,12 +823,15 @@ async fn create_or_update(
             Ok(applied) => break applied,
             Err(e) => e,
         };
+        // Recorded by a checkpoint of this create (not the object a
+        // replacement made first is replacing).
         let made_it = shared
             .state
             .lock()
             .expect("state")
             .resources
-            .contains_key(address);
+            .get(address)
+            .is_some_and(|r| replacing.as_deref() != Some(r.id.as_str()));
         if !made_it && already_exists(&error) {
             // Refused as already there: an earlier attempt (this run's or a
             // killed one's) may have made it. Look once before failing.
@@ -797,7 +903,21 @@ async fn look(
     op: &CreateOp,
     recorded_args: &Value,
 ) -> Result<Option<String>, String> {
+    let known: Vec<String> = {
+        let st = shared.state.lock().expect("state");
+        st.resources
+            .get(&change.address)
+            .map(|r| {
+                std::iter::once(r.id.clone())
+                    .chain(r.deposed.iter().map(|d| d.id.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     match provider.adopt(op).await.map_err(|e| e.to_string())? {
+        // The object this create replaces (found by its address tag) is
+        // not what the create made.
+        Some(found) if change.create_before_destroy && known.contains(&found.id) => Ok(None),
         Some(found) => Ok(Some(
             adopt(shared, change, provider, op, found, recorded_args).await?,
         )),
@@ -842,8 +962,9 @@ fn checkpoint(
             return;
         };
         let saved = shared.save(|st| {
-            st.resources.insert(
-                change.address.clone(),
+            put(
+                st,
+                &change,
                 ResourceState {
                     kind: change.address.kind().to_string(),
                     name: change.name.clone(),
@@ -852,6 +973,8 @@ fn checkpoint(
                     outputs: made.outputs.clone(),
                     deps: change.deps.clone(),
                     incomplete: true,
+                    generation: change.generation,
+                    deposed: Vec::new(),
                 },
             );
             st.intents.remove(&change.address);
@@ -874,8 +997,9 @@ fn record(
     also: impl FnOnce(&mut State),
 ) -> Result<(), String> {
     shared.save(|st| {
-        st.resources.insert(
-            change.address.clone(),
+        put(
+            st,
+            change,
             ResourceState {
                 kind: change.address.kind().to_string(),
                 name: change.name.clone(),
@@ -884,10 +1008,30 @@ fn record(
                 outputs: applied.outputs,
                 deps: change.deps.clone(),
                 incomplete: false,
+                generation: change.generation,
+                deposed: Vec::new(),
             },
         );
         also(st);
     })
+}
+
+/// Record `new` at its address. What was recorded there stays listed as
+/// deposed when a replacement made `new` first (it is deleted later), and
+/// objects deposed earlier stay listed until deleted.
+fn put(st: &mut State, change: &ResourceChange, mut new: ResourceState) {
+    if let Some(old) = st.resources.remove(&change.address) {
+        new.deposed = old.deposed.clone();
+        if change.create_before_destroy && !old.id.is_empty() && old.id != new.id {
+            new.deposed.push(Deposed {
+                name: old.name,
+                id: old.id,
+                args: old.args,
+                outputs: old.outputs,
+            });
+        }
+    }
+    st.resources.insert(change.address.clone(), new);
 }
 
 /// A fault hook for crash tests: with `PAYRUN_TEST_ABORT_AFTER_CREATE` set to

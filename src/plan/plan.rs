@@ -72,6 +72,23 @@ pub struct ResourceChange {
     /// update finishes that create.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub completing: bool,
+    /// A replacement that makes the new object first (under `name`, with
+    /// the next generation), moves dependents onto it, then deletes the
+    /// old one: no moment without one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// The generation `name` carries.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+    /// Ids of objects this address replaced earlier that are still live
+    /// (an apply stopped between a create and its delete): deleted once
+    /// nothing depends on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -106,15 +123,24 @@ impl Plan {
     /// as one add and one destroy.
     pub fn summary(&self) -> (usize, usize, usize) {
         let replace = self.count(Action::Replace);
+        // Objects replaced earlier and still live, deleted now.
+        let deposed = self
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::Delete)
+            .map(|c| c.deposed.len())
+            .sum::<usize>();
         (
             self.count(Action::Create) + replace,
             self.count(Action::Update),
-            self.count(Action::Delete) + replace,
+            self.count(Action::Delete) + replace + deposed,
         )
     }
 
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes
+            .iter()
+            .any(|c| c.action != Action::NoOp || !c.deposed.is_empty())
     }
 
     pub fn has_errors(&self) -> bool {

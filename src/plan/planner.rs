@@ -153,7 +153,7 @@ pub async fn make_plan(
                 .schema(address.kind())
                 .expect("builders exist only for known kinds");
             let lookup = |t: &RefTarget| -> Option<Value> {
-                if let Some(name) = physical_name(graph, registry, t) {
+                if let Some(name) = physical_name(graph, registry, state, &actions, t) {
                     return Some(name);
                 }
                 match actions.get(&t.address) {
@@ -181,6 +181,9 @@ pub async fn make_plan(
                 outputs: recorded.map(|r| r.outputs.clone()).unwrap_or_default(),
                 declared_at: Some(spec.pos.to_string()),
                 completing: false,
+                create_before_destroy: false,
+                generation: 0,
+                deposed: Vec::new(),
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
@@ -222,14 +225,40 @@ pub async fn make_plan(
                         Action::NoOp
                     };
                     change.completing = r.incomplete && change.action == Action::Update;
+                    match change.action {
+                        Action::Replace => {
+                            let next = r.generation + 1;
+                            let name = generation_name(&spec.name, next);
+                            if !schema.replaced_before_destroyed() {
+                                // Deleted first: two cannot exist at once.
+                            } else if name.len() > schema.name_max {
+                                change.replace_because.push(format!(
+                                    "deleted first: the new one's name `{name}` would be longer than the {} characters allowed",
+                                    schema.name_max
+                                ));
+                            } else {
+                                change.create_before_destroy = true;
+                                change.generation = next;
+                                change.name = name;
+                            }
+                        }
+                        Action::NoOp | Action::Update => {
+                            change.name = r.name.clone();
+                            change.generation = r.generation;
+                        }
+                        _ => {}
+                    }
                 }
+            }
+            if let Some(r) = recorded {
+                change.deposed = r.deposed.iter().map(|d| d.id.clone()).collect();
             }
             actions.insert(address.clone(), change.action);
             changes.push(change);
         }
         for export in &program.exports {
             let lookup = |t: &RefTarget| -> Option<Value> {
-                if let Some(name) = physical_name(graph, registry, t) {
+                if let Some(name) = physical_name(graph, registry, state, &actions, t) {
                     return Some(name);
                 }
                 match actions.get(&t.address) {
@@ -275,6 +304,9 @@ pub async fn make_plan(
             outputs: r.outputs.clone(),
             declared_at: None,
             completing: false,
+            create_before_destroy: false,
+            generation: r.generation,
+            deposed: r.deposed.iter().map(|d| d.id.clone()).collect(),
         })
         .collect();
     // Creates that were interrupted before anything was recorded, for
@@ -302,6 +334,9 @@ pub async fn make_plan(
                 outputs: Map::new(),
                 declared_at: None,
                 completing: false,
+                create_before_destroy: false,
+                generation: 0,
+                deposed: Vec::new(),
             }),
     );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -347,13 +382,39 @@ fn keep_intent(desired: Option<(&DesiredGraph, &Program)>, mode: Mode, a: &Addre
 
 /// `handle.name` of a kind that reports no `name` of its own is the
 /// physical name payrun gives it: known at plan time.
-fn physical_name(graph: &DesiredGraph, registry: &Registry, t: &RefTarget) -> Option<Value> {
+fn physical_name(
+    graph: &DesiredGraph,
+    registry: &Registry,
+    state: &State,
+    actions: &BTreeMap<Address, Action>,
+    t: &RefTarget,
+) -> Option<Value> {
     if t.attr != "name" || registry.schema(t.address.kind())?.outputs.contains(&"name") {
         return None;
+    }
+    match actions.get(&t.address) {
+        // A replacement may take the next generation's name.
+        Some(Action::Replace) => return None,
+        // What it is called now, a generation included.
+        Some(Action::NoOp | Action::Update) => {
+            if let Some(r) = state.resources.get(&t.address) {
+                return Some(Value::String(r.name.clone()));
+            }
+        }
+        _ => {}
     }
     graph
         .spec(&t.address)
         .map(|s| Value::String(s.name.clone()))
+}
+
+/// `base` in its `generation`: `sg-pods-qa`, `sg-pods-qa-2`, ...
+fn generation_name(base: &str, generation: u32) -> String {
+    if generation == 0 {
+        base.to_string()
+    } else {
+        format!("{base}-{}", generation + 1)
+    }
 }
 
 /// Null and absent are the same; numbers compare by value.

@@ -16,7 +16,7 @@ pub fn render(plan: &Plan, style: &Style) -> String {
     let acting: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action != Action::NoOp || !c.deposed.is_empty())
         .collect();
     if !acting.is_empty() {
         let _ = writeln!(
@@ -34,9 +34,18 @@ pub fn render(plan: &Plan, style: &Style) -> String {
                 "will be updated in-place (completing an interrupted create)",
             ),
             Action::Update => ("~", Style::YELLOW, "will be updated in-place"),
+            Action::Replace if c.create_before_destroy => (
+                "+/-",
+                Style::YELLOW,
+                "must be replaced: the new one is made first, then the old one deleted",
+            ),
             Action::Replace => ("-/+", Style::RED, "must be replaced"),
             Action::Delete => ("-", Style::RED, "will be destroyed"),
-            Action::NoOp => continue,
+            Action::NoOp => (
+                "-",
+                Style::RED,
+                "keeps its object; the one it replaced earlier will be destroyed",
+            ),
         };
         let _ = writeln!(out, "  # {} {verb}", style.bold(&c.address.to_string()));
         for d in &c.drift {
@@ -44,6 +53,12 @@ pub fn render(plan: &Plan, style: &Style) -> String {
         }
         for r in &c.replace_because {
             let _ = writeln!(out, "  #   ({r})");
+        }
+        for id in &c.deposed {
+            let _ = writeln!(
+                out,
+                "  #   ({id}, which it replaced earlier, is still live: deleted once nothing uses it)"
+            );
         }
         let _ = writeln!(
             out,

@@ -235,11 +235,18 @@ pub struct FakeProvider {
     config: Mutex<FakeConfig>,
     cloud: Mutex<Cloud>,
     pub calls: Calls,
+    /// Every create, update and delete that reached the cloud, in order:
+    /// `create ADDRESS ID`, `update ADDRESS ID`, `delete ADDRESS ID`.
+    pub journal: Mutex<Vec<String>>,
     /// Highest number of operations under one concurrency key at once.
     in_flight_by_key: Mutex<BTreeMap<String, (u32, u32)>>,
 }
 
 impl FakeProvider {
+    fn note(&self, line: String) {
+        self.journal.lock().expect("journal").push(line);
+    }
+
     pub fn new(config: FakeConfig) -> Self {
         let cloud = config
             .file
@@ -251,6 +258,7 @@ impl FakeProvider {
             config: Mutex::new(config),
             cloud: Mutex::new(cloud),
             calls: Calls::default(),
+            journal: Mutex::default(),
             in_flight_by_key: Mutex::new(BTreeMap::new()),
         }
     }
@@ -417,6 +425,7 @@ impl Provider for FakeProvider {
             }
         };
         self.save();
+        self.note(format!("create {address} {id}"));
         let lose = self
             .config
             .lock()
@@ -456,6 +465,7 @@ impl Provider for FakeProvider {
             }
         }
         self.save();
+        self.note(format!("update {} {}", op.address, op.id));
         Ok(Applied {
             id: op.id.clone(),
             outputs: Self::outputs(kind, &op.id, &op.name),
@@ -467,12 +477,26 @@ impl Provider for FakeProvider {
         self.pause(self.concurrency_key(op.address.kind(), &op.args))
             .await?;
         self.check_fail(&op.address.to_string(), "delete")?;
-        self.cloud
-            .lock()
-            .expect("fake cloud")
-            .objects
-            .remove(&op.id);
+        {
+            let mut cloud = self.cloud.lock().expect("fake cloud");
+            // As EC2 refuses to delete a security group a rule or an
+            // interface still names: what another object uses stays.
+            let quoted = format!("\"{}\"", op.id);
+            if let Some((user, _)) = cloud
+                .objects
+                .iter()
+                .find(|(id, o)| **id != op.id && o.args.to_string().contains(&quoted))
+            {
+                return Err(ProviderError::new(format!(
+                    "{} ({}) is still used by {user}",
+                    op.address, op.id
+                ))
+                .with_code("DependencyViolation"));
+            }
+            cloud.objects.remove(&op.id);
+        }
         self.save();
+        self.note(format!("delete {} {}", op.address, op.id));
         Ok(())
     }
 

@@ -142,7 +142,30 @@ pub struct KindSchema {
     pub doc: &'static str,
 }
 
+/// Kinds whose forced replacement makes the new object first, under its
+/// next generation's name, and deletes the old one once its dependents
+/// moved to the new one: two of them can exist at once. The others are
+/// deleted first (`-/+`): Kubernetes objects and helm releases (one name
+/// per namespace), and what one of its kind can hold only once (a
+/// subnet's route table association, a VPC's internet gateway, an EKS
+/// add-on, an ECR repository whose images would be lost, ...).
+const REPLACED_BEFORE_DESTROYED: &[&str] = &[
+    "aws.ec2.security_group",
+    "aws.iam.role",
+    "aws.iam.policy",
+    "aws.kms.key",
+    "aws.eks.fargate_profile",
+    "aws.vpclattice.target_group",
+    "fake.network",
+    "fake.server",
+];
+
 impl KindSchema {
+    /// A forced replacement makes the new object before deleting the old.
+    pub fn replaced_before_destroyed(&self) -> bool {
+        !self.named_by_arg && REPLACED_BEFORE_DESTROYED.contains(&self.kind)
+    }
+
     pub fn arg(&self, name: &str) -> Option<&ArgSpec> {
         self.args.iter().find(|a| a.name == name)
     }

@@ -24,6 +24,6 @@ pub use object_store::{
 pub use s3_store::{S3Lock, S3Settings, S3Store, parse_state_bytes as parse_state};
 pub use sealer::{Purpose, Sealer};
 pub use stack_name::{SEPARATOR, StackNameError, stack_name, validate_stack_name};
-pub use state::{FORMAT_VERSION, Intent, ResourceState, State};
+pub use state::{Deposed, FORMAT_VERSION, Intent, ResourceState, State};
 pub use state_store::{LockInfo, LostLock, StateStore, StoreLock, Version};
 pub use store::{LocalStore, StateError};

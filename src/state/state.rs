@@ -53,6 +53,29 @@ pub struct ResourceState {
     /// the next apply completes it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+    /// How many times it was replaced with the new one made first: the
+    /// physical name carries it (`sg-pods-qa-2`) so both can exist.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+    /// Objects this one replaced, made before them and still to be
+    /// deleted (a crash between the create and the delete leaves them
+    /// here; the next apply deletes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An object replaced by a newer one of the same address, still live.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Deposed {
+    pub name: String,
+    pub id: String,
+    pub args: Value,
+    #[serde(default)]
+    pub outputs: Map<String, Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
