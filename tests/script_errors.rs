@@ -713,3 +713,44 @@ fn a_stdlib_error_carries_its_own_fix() {
         )
     );
 }
+
+// Guards `config.vars`: an unset one read without a default became `()`
+// and failed as `invalid type: null, expected a string`.
+#[test]
+fn an_unset_var_names_the_var_and_where_a_default_goes() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n"),
+        concat!(
+            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n",
+            "  |                 ^\n",
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+        )
+    );
+    assert_eq!(
+        error_of(
+            "let cidr = config.vars.cidr;\nlet net = fake::network(\"main\", #{ cidr: cidr });\n"
+        ),
+        concat!(
+            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "  --> main.rhai:2:17\n",
+            "  |\n",
+            "2 | let net = fake::network(\"main\", #{ cidr: cidr });\n",
+            "  |                 ^\n",
+            "  note: `config.vars.cidr` is read here\n",
+            "  --> main.rhai:1:12\n",
+            "  |\n",
+            "1 | let cidr = config.vars.cidr;\n",
+            "  |            ^\n",
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+        )
+    );
+    let s = Stack::new("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n");
+    s.vars
+        .lock()
+        .unwrap()
+        .insert("cidr".into(), "10.0.0.0/16".into());
+    s.evaluate().unwrap();
+}

@@ -13,6 +13,7 @@ mod output_ref;
 mod recorder;
 mod secret_env;
 mod text_guard;
+mod unset_var;
 
 use std::path::{Path, PathBuf};
 
@@ -135,7 +136,7 @@ pub fn evaluate(
     };
     engine
         .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| runtime_error(*e, &file, &known))?;
+        .map_err(|e| unset_var::explain(runtime_error(*e, &file, &known), &config.vars))?;
     let mut program = recorder.finish(|k| registry.schema(k));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program.region = config.region.clone();
