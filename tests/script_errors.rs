@@ -508,7 +508,7 @@ fn a_stdlib_function_with_the_wrong_number_of_arguments_names_its_parameters() {
             "  |\n",
             "2 | network::flow_logs(1);\n",
             "  |          ^\n",
-            "  fix: call it as `network::flow_logs(net, opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:153)"
+            "  fix: call it as `network::flow_logs(net, opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:163)"
         )
     );
 }
@@ -632,4 +632,125 @@ fn a_program_that_is_not_utf8_shows_the_first_bad_byte() {
             "  fix: save it as UTF-8; from Latin-1: iconv -f ISO-8859-1 -t UTF-8 main.rhai > main.rhai.utf8 && mv main.rhai.utf8 main.rhai"
         )
     );
+}
+
+/// `s`'s error with its directory and program path shortened.
+fn product_error(s: &Stack) -> String {
+    s.error()
+        .replace(&s.program().display().to_string(), "main.rhai")
+}
+
+// Guards stdlib options: a missing one surfaced as `unknown function
+// 'len'` or a builder's type error at a stdlib line.
+#[test]
+fn a_missing_stdlib_option_is_named_at_the_call() {
+    let s = Stack::product(
+        "import \"network\" as network;\nlet net = network::vpc(\"main\", #{ azs: [\"us-east-1a\"] });\n",
+    );
+    assert_eq!(
+        product_error(&s),
+        concat!(
+            "error: `network::vpc` needs option `cidr` (opts.cidr is not set)\n",
+            "  --> main.rhai:2:20\n",
+            "  |\n",
+            "2 | let net = network::vpc(\"main\", #{ azs: [\"us-east-1a\"] });\n",
+            "  |                    ^\n",
+            "  fix: pass it: `network::vpc(\"main\", #{ cidr: \"10.0.0.0/16\", azs: [\"us-east-1a\"] })`"
+        )
+    );
+    // The call as the fix writes it.
+    s.write("import \"network\" as network;\nlet net = network::vpc(\"main\", #{ cidr: \"10.0.0.0/16\", azs: [\"us-east-1a\"] });\n");
+    s.evaluate().unwrap();
+
+    s.write("import \"network\" as net;\nnet::vpc(\"main\", #{});\n");
+    assert_eq!(
+        product_error(&s),
+        concat!(
+            "error: `net::vpc` needs options `azs`, `cidr` (opts.azs, opts.cidr are not set)\n",
+            "  --> main.rhai:2:6\n",
+            "  |\n",
+            "2 | net::vpc(\"main\", #{});\n",
+            "  |      ^\n",
+            "  fix: pass them: `net::vpc(\"main\", #{ azs: [\"us-east-1a\", \"us-east-1b\"], cidr: \"10.0.0.0/16\" })`"
+        )
+    );
+    s.write("import \"network\" as net;\nnet::vpc(\"main\", #{ cidr: \"10.0.0.0/16\", azs: [\"us-east-1a\", \"us-east-1b\"] });\n");
+    s.evaluate().unwrap();
+
+    s.write("import \"registry\" as registry;\nlet o = #{};\nregistry::repository(\"api\", o);\n");
+    assert_eq!(
+        product_error(&s),
+        concat!(
+            "error: `registry::repository` needs option `tag` (opts.tag is not set)\n",
+            "  --> main.rhai:3:11\n",
+            "  |\n",
+            "3 | registry::repository(\"api\", o);\n",
+            "  |           ^\n",
+            "  fix: add `tag: \"1.0.0\"` to the options map of `registry::repository`"
+        )
+    );
+}
+
+#[test]
+fn a_stdlib_error_carries_its_own_fix() {
+    let s = Stack::product(
+        "import \"network\" as network;\nnetwork::vpc(\"main\", #{ cidr: \"10.0.0.0/16\", azs: [\"us-east-1a\"], nat: \"none\" });\n",
+    );
+    assert_eq!(
+        product_error(&s),
+        concat!(
+            "error: network::vpc: nat must be \"per-az\" or \"single\", not \"none\"\n",
+            "  --> stdlib/network.rhai:51:9\n",
+            "   |\n",
+            "51 |         fail(\n",
+            "   |         ^\n",
+            "  note: in the call to `vpc`\n",
+            "  --> main.rhai:2:10\n",
+            "  |\n",
+            "2 | network::vpc(\"main\", #{ cidr: \"10.0.0.0/16\", azs: [\"us-east-1a\"], nat: \"none\" });\n",
+            "  |          ^\n",
+            "  fix: write nat: \"per-az\" (a NAT gateway per zone) or nat: \"single\" (one for every zone)"
+        )
+    );
+}
+
+// Guards `config.vars`: an unset one read without a default became `()`
+// and failed as `invalid type: null, expected a string`.
+#[test]
+fn an_unset_var_names_the_var_and_where_a_default_goes() {
+    assert_eq!(
+        error_of("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n"),
+        concat!(
+            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "  --> main.rhai:1:17\n",
+            "  |\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n",
+            "  |                 ^\n",
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+        )
+    );
+    assert_eq!(
+        error_of(
+            "let cidr = config.vars.cidr;\nlet net = fake::network(\"main\", #{ cidr: cidr });\n"
+        ),
+        concat!(
+            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "  --> main.rhai:2:17\n",
+            "  |\n",
+            "2 | let net = fake::network(\"main\", #{ cidr: cidr });\n",
+            "  |                 ^\n",
+            "  note: `config.vars.cidr` is read here\n",
+            "  --> main.rhai:1:12\n",
+            "  |\n",
+            "1 | let cidr = config.vars.cidr;\n",
+            "  |            ^\n",
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+        )
+    );
+    let s = Stack::new("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n");
+    s.vars
+        .lock()
+        .unwrap()
+        .insert("cidr".into(), "10.0.0.0/16".into());
+    s.evaluate().unwrap();
 }

@@ -94,6 +94,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
     }
     register_host_functions(&mut engine, recorder, registry, config);
     super::secret_env::register(&mut engine, secret_env.to_vec());
+    super::options::register(&mut engine);
     register_stdlib_json(&mut engine, confinement.clone());
     register_stack_output(&mut engine, stack_outputs);
     engine.set_module_resolver(ConfinedResolver::new(
@@ -300,6 +301,13 @@ fn register_host_functions(
         },
     );
     engine.register_fn("config", move || config.clone());
+    // `fail(message, fix)`: `throw` with the fix the error shows.
+    engine.register_fn(
+        "fail",
+        |ctx: NativeCallContext, message: ImmutableString, fix: ImmutableString| -> Result<(), _> {
+            Err(fault(message.as_str(), fix.as_str(), ctx.call_position()))
+        },
+    );
     let r = recorder.clone();
     engine.register_fn(
         "plan_warning",

@@ -8,10 +8,12 @@ mod error;
 mod functions;
 mod handle;
 mod kubeconfig;
+mod options;
 mod output_ref;
 mod recorder;
 mod secret_env;
 mod text_guard;
+mod unset_var;
 
 use std::path::{Path, PathBuf};
 
@@ -134,7 +136,7 @@ pub fn evaluate(
     };
     engine
         .run_ast_with_scope(&mut scope, &ast)
-        .map_err(|e| runtime_error(*e, &file, &known))?;
+        .map_err(|e| unset_var::explain(runtime_error(*e, &file, &known), &config.vars))?;
     let mut program = recorder.finish(|k| registry.schema(k));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program.region = config.region.clone();
@@ -210,12 +212,16 @@ fn runtime_error(err: EvalAltResult, main_file: &str, known: &Known) -> ScriptEr
     let stdlib_dirs = known.stdlib_dirs;
     let mut file = main_file.to_string();
     let mut calls: Vec<(SourcePos, String)> = Vec::new();
+    // The innermost call of a script function: its name, module and where
+    // it was called.
+    let mut innermost: Option<(String, String, SourcePos)> = None;
     let mut err = err;
     loop {
         match err {
             EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
                 if let Some(p) = pos_in(&file, pos) {
-                    calls.push(call_note(&name, p, main_file, known));
+                    calls.push(call_note(&name, p.clone(), main_file, known));
+                    innermost = Some((name.clone(), src.clone(), p));
                 }
                 if !src.is_empty() {
                     file = if Path::new(&src).exists() {
@@ -239,9 +245,56 @@ fn runtime_error(err: EvalAltResult, main_file: &str, known: &Known) -> ScriptEr
             }
         }
     }
+    if let EvalAltResult::ErrorRuntime(value, _) = &err
+        && let Some(missing) = value.read_lock::<options::MissingOptions>()
+        && let Some((name, module, at)) = innermost
+    {
+        calls.pop();
+        return missing_options(&missing, &name, &module, at, calls, known);
+    }
     let pos = pos_in(&file, err.position());
     let (message, fix) = describe(&mut err, known);
     let mut out = ScriptError::new(pos, message, fix);
+    calls.reverse();
+    out.related = calls;
+    out
+}
+
+/// A call that left out options its function needs: reported at the call,
+/// with the function named as the caller wrote it.
+fn missing_options(
+    missing: &options::MissingOptions,
+    name: &str,
+    module: &str,
+    at: SourcePos,
+    mut calls: Vec<(SourcePos, String)>,
+    known: &Known,
+) -> ScriptError {
+    let line = at.line_text();
+    let written = line.as_deref().map_or_else(
+        || name.to_string(),
+        |l| {
+            let before: String = l.chars().take(at.col.saturating_sub(1)).collect();
+            let qualifier: String = before
+                .chars()
+                .rev()
+                .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | ':'))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("{qualifier}{name}")
+        },
+    );
+    let module = (!module.is_empty()).then_some(module);
+    let param = known
+        .functions
+        .named(module, name)
+        .first()
+        .and_then(|f| f.params.last().cloned())
+        .unwrap_or_else(|| "opts".to_string());
+    let (message, fix) = options::words(missing, &written, &param, line.as_deref(), at.col);
+    let mut out = ScriptError::new(Some(at), message, fix);
     calls.reverse();
     out.related = calls;
     out
@@ -424,4 +477,6 @@ const HOST_FUNCTIONS: &[&str] = &[
     "acknowledge",
     "stdlib_json",
     "stack_output",
+    "needs",
+    "fail",
 ];
