@@ -18,6 +18,7 @@ mod k8s_validate;
 mod payment_e2e;
 mod payment_program;
 mod pci;
+mod sandbox;
 mod script_errors;
 mod team_state;
 mod value_checks;

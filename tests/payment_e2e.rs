@@ -103,7 +103,6 @@ fn text(o: &Output) -> String {
 /// Applies with a pipeline beside it: as soon as a service's repository
 /// exists, its image is pushed (with a clean scan), as CI would.
 async fn apply_while_pushing(env: &Env) -> Output {
-    let ecr = aws_sdk_ecr::Client::new(&moto::sdk_config().await);
     let child = env
         .payrun(&["apply", "--auto-approve"])
         .stdout(Stdio::piped())
@@ -111,35 +110,16 @@ async fn apply_while_pushing(env: &Env) -> Output {
         .spawn()
         .unwrap();
     let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    let mut pushed = Vec::new();
+    let images: Vec<(String, String)> = SERVICES
+        .iter()
+        .map(|svc| (format!("ecr-{svc}-{}", env.suffix), "1.0.0".to_string()))
+        .collect();
     let start = Instant::now();
-    while pushed.len() < SERVICES.len() && !waiter.is_finished() {
-        for (seed, svc) in SERVICES.iter().enumerate() {
-            let repo = format!("ecr-{svc}-{}", env.suffix);
-            if pushed.contains(&repo) {
-                continue;
-            }
-            let exists = ecr
-                .describe_repositories()
-                .repository_names(&repo)
-                .send()
-                .await
-                .is_ok();
-            if exists {
-                moto::scan_result(&repo, "1.0.0", json!({}), &[]);
-                ecr.put_image()
-                    .repository_name(&repo)
-                    .image_tag("1.0.0")
-                    .image_manifest(moto::manifest(40 + seed as u8))
-                    .send()
-                    .await
-                    .unwrap();
-                pushed.push(repo);
-            }
-        }
+    moto::push_when_created(&moto::moto().endpoint, &images, || {
         assert!(start.elapsed() < Duration::from_secs(300), "apply hangs");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        waiter.is_finished()
+    })
+    .await;
     waiter.join().unwrap()
 }
 

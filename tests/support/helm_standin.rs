@@ -12,12 +12,12 @@
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
 const SCRIPT: &str = r#"#!/usr/bin/env bash
-# helm stand-in (tests): records its arguments, keeps releases as files.
+# helm stand-in (tests, scripts/sandbox): records its arguments, keeps releases as files.
 set -eu
 state="$(dirname "$0")/state"
 mkdir -p "$state"
@@ -156,28 +156,42 @@ while action == "delete":
 "#;
 
 pub struct HelmStandIn {
-    pub dir: TempDir,
+    /// Holds `helm`, its helpers and its state.
+    dir: PathBuf,
+    _temp: Option<TempDir>,
 }
 
 impl HelmStandIn {
+    /// The stand-in in a temporary directory that goes with it.
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("helm");
-        std::fs::write(&script, SCRIPT).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let mut s = Self::write_to(temp.path());
+        s._temp = Some(temp);
+        s
+    }
+
+    /// The stand-in written into `dir`, which is created if missing.
+    pub fn write_to(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
         let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-        let reach = dir.path().join("reach-cluster");
-        std::fs::write(&reach, format!("#!{python}\n{REACH_CLUSTER}")).unwrap();
-        std::fs::set_permissions(&reach, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let controller = dir.path().join("controller");
-        std::fs::write(&controller, format!("#!{python}\n{CONTROLLER}")).unwrap();
-        std::fs::set_permissions(&controller, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Self { dir }
+        for (name, text) in [
+            ("helm", SCRIPT.to_string()),
+            ("reach-cluster", format!("#!{python}\n{REACH_CLUSTER}")),
+            ("controller", format!("#!{python}\n{CONTROLLER}")),
+        ] {
+            let file = dir.join(name);
+            std::fs::write(&file, text).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Self {
+            dir: dir.to_path_buf(),
+            _temp: None,
+        }
     }
 
     /// A PATH holding the stand-in first.
     pub fn path(&self) -> OsString {
-        let mut p = OsString::from(self.dir.path());
+        let mut p = OsString::from(&self.dir);
         if let Some(system) = std::env::var_os("PATH") {
             p.push(":");
             p.push(system);
@@ -186,7 +200,7 @@ impl HelmStandIn {
     }
 
     fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
+        self.dir.join("state")
     }
 
     /// Every invocation's arguments, one line each.

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
@@ -62,7 +62,9 @@ struct Cluster {
 }
 
 pub struct KubeStandIn {
-    pub dir: TempDir,
+    /// Holds the kubeconfig.
+    dir: PathBuf,
+    _temp: Option<TempDir>,
     cluster: Arc<Mutex<Cluster>>,
 }
 
@@ -112,7 +114,18 @@ const SERVED: &[(&str, &str, &str, bool)] = &[
 ];
 
 impl KubeStandIn {
+    /// Serves on a free port of 127.0.0.1, with its kubeconfig in a
+    /// temporary directory that goes with it.
     pub fn start() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let mut s = Self::start_in(temp.path());
+        s._temp = Some(temp);
+        s
+    }
+
+    /// Serves on a free port of 127.0.0.1 for as long as the process runs,
+    /// with its kubeconfig (context `standin`) written into `dir`.
+    pub fn start_in(dir: &Path) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let cluster = Arc::new(Mutex::new(Cluster::default()));
@@ -123,8 +136,11 @@ impl KubeStandIn {
                 std::thread::spawn(move || serve(stream, &c));
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let s = Self { dir, cluster };
+        let s = Self {
+            dir: dir.to_path_buf(),
+            _temp: None,
+            cluster,
+        };
         let kubeconfig = json!({
             "apiVersion": "v1", "kind": "Config",
             "clusters": [{ "name": "standin", "cluster": { "server": format!("http://127.0.0.1:{port}") } }],
@@ -137,7 +153,7 @@ impl KubeStandIn {
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        self.dir.join("kubeconfig")
     }
 
     /// The `cluster` map a program passes for this stand-in.

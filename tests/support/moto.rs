@@ -2,7 +2,8 @@
 //! per test binary on a free port of 127.0.0.1, and points the AWS SDK at it.
 //!
 //! The server dies with the test binary: its launcher exits when its stdin,
-//! held open here for the whole run, closes.
+//! held open here for the whole run, closes. `scripts/sandbox` runs one the
+//! same way, held by its stand-ins process (examples/sandbox.rs).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -22,13 +23,24 @@ pub struct Moto {
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
+impl Moto {
+    /// The launcher's process id, which the sandbox records
+    /// (examples/sandbox.rs); the tests have no use for it.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self._child.lock().unwrap().id()
+    }
+}
+
 pub const REGION: &str = "us-east-1";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn start() -> Moto {
+/// A moto server of its own, with the project's extensions, answering
+/// until this process exits.
+pub fn launch() -> Moto {
     let python = root().join(".venv/bin/python");
     assert!(
         python.exists(),
@@ -102,7 +114,7 @@ pub fn moto() -> &'static Moto {
             std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
             std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
         }
-        start()
+        launch()
     })
 }
 
@@ -121,18 +133,16 @@ pub fn provider() -> AwsProvider {
 /// A plain EC2 client on the emulator, to check what exists without going
 /// through the provider.
 pub async fn ec2() -> aws_sdk_ec2::Client {
-    let endpoint = moto().endpoint.clone();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(REGION))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    aws_sdk_ec2::Client::new(&conf)
+    aws_sdk_ec2::Client::new(&sdk_config().await)
 }
 
 /// The SDK configuration of the emulator, for clients of any service.
 pub async fn sdk_config() -> aws_types::SdkConfig {
-    let endpoint = moto().endpoint.clone();
+    sdk_config_at(&moto().endpoint).await
+}
+
+/// The SDK configuration of the emulator at `endpoint`.
+pub async fn sdk_config_at(endpoint: &str) -> aws_types::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_types::region::Region::new(REGION))
         .endpoint_url(endpoint)
@@ -140,11 +150,11 @@ pub async fn sdk_config() -> aws_types::SdkConfig {
         .await
 }
 
-/// POSTs `body` to moto's own API (`/moto-api/...`), which configures what
-/// the emulator answers.
-pub fn moto_api(path: &str, body: &str) {
+/// POSTs `body` to the own API (`/moto-api/...`) of the emulator at
+/// `endpoint`, which configures what it answers.
+pub fn moto_api_at(endpoint: &str, path: &str, body: &str) {
     use std::io::{Read, Write};
-    let addr = moto().endpoint.trim_start_matches("http://").to_string();
+    let addr = endpoint.trim_start_matches("http://").to_string();
     let mut conn = std::net::TcpStream::connect(&addr).expect("moto answers");
     write!(
         conn,
@@ -176,6 +186,17 @@ pub fn manifest(seed: u8) -> String {
 /// moto's API (otherwise moto answers one fixed HIGH finding, CVE-9999-9999,
 /// for every image).
 pub fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &str)]) {
+    scan_result_at(&moto().endpoint, repository, tag, counts, cves);
+}
+
+/// [`scan_result`] on the emulator at `endpoint`.
+pub fn scan_result_at(
+    endpoint: &str,
+    repository: &str,
+    tag: &str,
+    counts: Value,
+    cves: &[(&str, &str)],
+) {
     let findings: Vec<Value> = cves
         .iter()
         .map(|(name, severity)| json!({ "name": name, "severity": severity, "uri": "https://cve.example", "attributes": [] }))
@@ -190,8 +211,48 @@ pub fn scan_result(repository: &str, tag: &str, counts: Value, cves: &[(&str, &s
         }],
         "region": REGION,
     });
-    moto_api(
+    moto_api_at(
+        endpoint,
         "/moto-api/static/ecr/scan-finding-results",
         &result.to_string(),
     );
+}
+
+/// What a pipeline does while apply waits at the scan gates: as soon as
+/// each `(repository, tag)` exists on the emulator at `endpoint`, its image
+/// is pushed with a clean scan. Returns once all are pushed or `give_up`
+/// says so (asked between rounds); the repositories pushed, in order.
+pub async fn push_when_created(
+    endpoint: &str,
+    images: &[(String, String)],
+    mut give_up: impl FnMut() -> bool,
+) -> Vec<String> {
+    let ecr = aws_sdk_ecr::Client::new(&sdk_config_at(endpoint).await);
+    let mut pushed = Vec::new();
+    while pushed.len() < images.len() && !give_up() {
+        for (seed, (repo, tag)) in images.iter().enumerate() {
+            if pushed.contains(repo) {
+                continue;
+            }
+            let exists = ecr
+                .describe_repositories()
+                .repository_names(repo)
+                .send()
+                .await
+                .is_ok();
+            if exists {
+                scan_result_at(endpoint, repo, tag, json!({}), &[]);
+                ecr.put_image()
+                    .repository_name(repo)
+                    .image_tag(tag)
+                    .image_manifest(manifest(40 + u8::try_from(seed).unwrap_or(0)))
+                    .send()
+                    .await
+                    .unwrap();
+                pushed.push(repo.clone());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    pushed
 }
