@@ -14,6 +14,7 @@ mod confinement;
 mod engine;
 mod exactly_once;
 mod k8s;
+mod k8s_tokens;
 mod k8s_validate;
 mod payment_e2e;
 mod payment_program;

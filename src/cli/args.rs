@@ -148,6 +148,21 @@ pub enum Command {
         #[arg(long, global = true)]
         program: Option<PathBuf>,
     },
+    /// Print an EKS token as a kubeconfig exec credential: the credential
+    /// of the kubeconfig payrun hands helm, which runs it again whenever
+    /// the last token expires. Signed with `--region`, `--endpoint-url`,
+    /// `--profile` and the default credential chain.
+    #[command(hide = true)]
+    EksToken {
+        /// The EKS cluster's name (`x-k8s-aws-id`).
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        profile: Option<String>,
+        /// How long the client may use the token.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "14m")]
+        token_lifetime: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]

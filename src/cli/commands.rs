@@ -17,6 +17,7 @@ use crate::provider::Registry;
 use crate::provider::aws::{AwsProvider, AwsSettings, StateBucket, StateKeys};
 use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
+use crate::provider::k8s::token::{TokenSource, exec_credential};
 use crate::provider::k8s::{K8sConfig, K8sProvider};
 use crate::script::{self, Acknowledgement, Program};
 use crate::state::{
@@ -24,10 +25,19 @@ use crate::state::{
 };
 use crate::ui::{JsonView, PlainView, Style, TerminalView};
 
-use super::args::{Cli, Command, PlanFlags, StateCommand};
+use super::args::{Cli, Command, Global, PlanFlags, StateCommand};
 use super::config::{Backend, LocalBackend, Project, Resolved};
 
 pub fn dispatch(cli: Cli) -> Result<i32, Error> {
+    // Run by helm from wherever payrun was: there is no project to read.
+    if let Command::EksToken {
+        cluster,
+        profile,
+        token_lifetime,
+    } = &cli.command
+    {
+        return eks_token(&cli.global, cluster, profile.as_ref(), *token_lifetime);
+    }
     let cwd =
         std::env::current_dir().map_err(|e| Error::Config(format!("no current directory: {e}")))?;
     let project = Project::discover(&cwd)?;
@@ -194,6 +204,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let r = Resolved::new(&project, g, program.as_deref())?;
             state_command(&project, g, &r, command)
         }
+        Command::EksToken { .. } => unreachable!("answered before the project is read"),
     }
 }
 
@@ -346,28 +357,55 @@ fn stack_outputs(r: &Resolved) -> script::StackOutputs {
     })
 }
 
+/// `payrun eks-token`: one exec credential on stdout.
+fn eks_token(
+    g: &Global,
+    cluster: &str,
+    profile: Option<&String>,
+    lifetime: std::time::Duration,
+) -> Result<i32, Error> {
+    let tokens = TokenSource::new(
+        AwsSettings {
+            region: g.region.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+            profile: profile.cloned(),
+            retry_budget: None,
+        },
+        lifetime,
+    );
+    let token = runtime()
+        .block_on(tokens.token(cluster, None))
+        .map_err(Error::Config)?;
+    println!("{}", exec_credential(&token));
+    Ok(0)
+}
+
 /// The providers. The fake test provider is there only when asked for.
+/// The Kubernetes and helm providers sign EKS tokens with the AWS
+/// provider's settings.
 pub fn registry(r: &Resolved) -> Registry {
-    let aws = AwsProvider::new(AwsSettings {
+    let settings = AwsSettings {
         region: Some(r.region.clone()),
         endpoint_url: r.endpoint_url.clone(),
         profile: None,
         retry_budget: Some(r.retry_budget),
-    });
+    };
     let mut registry = Registry::new()
-        .with("aws", Arc::new(aws))
+        .with("aws", Arc::new(AwsProvider::new(settings.clone())))
         .with(
             "k8s",
             Arc::new(K8sProvider::new(K8sConfig {
                 insecure_kubeconfig: r.insecure_kubeconfig,
+                aws: settings.clone(),
                 ..K8sConfig::default()
             })),
         )
         .with(
             "helm",
             Arc::new(HelmProvider::new(HelmConfig {
-                path: None,
                 insecure_kubeconfig: r.insecure_kubeconfig,
+                aws: settings,
+                ..HelmConfig::default()
             })),
         );
     if let Some(config) = FakeConfig::from_env() {

@@ -5,7 +5,8 @@
 //! first reaches the cluster: a missing kubeconfig file, context, cluster
 //! entry or credential plugin, or a server that does not answer, fails
 //! with helm's `Kubernetes cluster unreachable` error before any release
-//! is looked at. A chart that runs a controller payrun depends on (the
+//! is looked at. A user with an exec credential has it run, as client-go
+//! does, and the server must let its token in. A chart that runs a controller payrun depends on (the
 //! AWS Load Balancer Controller) puts the controller's Deployment into the
 //! cluster on install and takes it away on uninstall, as the real chart
 //! does, so the Kubernetes stand-in can model what the controller serves.
@@ -32,6 +33,7 @@ for arg in "$@"; do
   prev="$arg"
 done
 "$(dirname "$0")/reach-cluster" "$kubeconfig" "$context"
+[ -f "$kubeconfig" ] && cp "$kubeconfig" "$state/last-kubeconfig"
 cmd="$1"; shift
 case "$cmd" in
   upgrade)
@@ -86,7 +88,7 @@ esac
 /// the context and its cluster, and reach the server; each failure worded
 /// as client-go words it, wrapped as helm wraps it.
 const REACH_CLUSTER: &str = r#"
-import json, shutil, socket, sys, urllib.parse
+import json, shutil, socket, subprocess, sys, urllib.error, urllib.parse, urllib.request
 
 def unreachable(why):
     print(f"Error: Kubernetes cluster unreachable: {why}", file=sys.stderr)
@@ -116,12 +118,33 @@ try:
     socket.create_connection((url.hostname, port), timeout=2).close()
 except OSError:
     unreachable(f'Get "{server}/version": dial tcp {url.hostname}:{port}: connect: connection refused')
+if plugin:
+    run = subprocess.run([plugin, *user["exec"].get("args", [])], capture_output=True, text=True)
+    if run.returncode != 0:
+        unreachable(f'Get "{server}/version": getting credentials: exec: executable {plugin} failed with exit code {run.returncode}: {run.stderr.strip()}')
+    token = json.loads(run.stdout)["status"]["token"]
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"{server}/api/v1", headers={"Authorization": f"Bearer {token}"})).read()
+    except urllib.error.HTTPError as e:
+        if e.code == 401:
+            unreachable("the server has asked for the client to provide credentials")
+"#;
+
+/// The bearer token of a kubeconfig user: its `token`, or what its exec
+/// credential prints.
+const USER_TOKEN: &str = r#"
+def user_token(user):
+    if "exec" in user:
+        run = subprocess.run([user["exec"]["command"], *user["exec"].get("args", [])],
+                             capture_output=True, text=True, check=True)
+        return json.loads(run.stdout)["status"]["token"]
+    return user.get("token", "")
 "#;
 
 /// What a controller chart does to the cluster: its Deployment appears on
 /// install (server-side apply as `helm`) and goes on uninstall.
 const CONTROLLER: &str = r#"
-import json, sys, urllib.error, urllib.request
+import json, subprocess, sys, urllib.error, urllib.request
 
 action, path, context, namespace, name = sys.argv[1:6]
 with open(path) as f:
@@ -130,7 +153,7 @@ ctx_name = context or config.get("current-context", "")
 ctx = next(c["context"] for c in config["contexts"] if c["name"] == ctx_name)
 server = next(c["cluster"]["server"] for c in config["clusters"] if c["name"] == ctx["cluster"])
 user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
-headers = {"Authorization": f"Bearer {user.get('token', '')}"}
+headers = {"Authorization": f"Bearer {user_token(user)}"}
 url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
 if action == "apply":
     body = json.dumps({
@@ -177,7 +200,7 @@ impl HelmStandIn {
         for (name, text) in [
             ("helm", SCRIPT.to_string()),
             ("reach-cluster", format!("#!{python}\n{REACH_CLUSTER}")),
-            ("controller", format!("#!{python}\n{CONTROLLER}")),
+            ("controller", format!("#!{python}\n{USER_TOKEN}{CONTROLLER}")),
         ] {
             let file = dir.join(name);
             std::fs::write(&file, text).unwrap();
@@ -210,6 +233,12 @@ impl HelmStandIn {
             .lines()
             .map(str::to_string)
             .collect()
+    }
+
+    /// The kubeconfig the last command was given.
+    pub fn last_kubeconfig(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state().join("last-kubeconfig")).ok()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// The values file helm was given for `release`.

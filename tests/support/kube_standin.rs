@@ -24,6 +24,31 @@ use tempfile::TempDir;
 
 pub const TOKEN: &str = "standin-token";
 
+/// A CA certificate for the `ca_data` of the stand-in as an EKS cluster
+/// (it serves plain HTTP; the client only needs a certificate it can load).
+const CA_PEM: &str = r"-----BEGIN CERTIFICATE-----
+MIIBhDCCASugAwIBAgIUTkd9IIYs2xMUr4CYZU1MnldlGnowCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMa3ViZS1zdGFuZGluMCAXDTI2MTIwMTE0MzU0N1oYDzIxMjYx
+MTA3MTQzNTQ3WjAXMRUwEwYDVQQDDAxrdWJlLXN0YW5kaW4wWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAAQgzBM8nW2/maSlruBFGCHYG4YTSIuvl098LAAoNSMfyokO
+xiDbPFMxIJ4QWXD4/iTKG5YB27+E5N4Hrkyc3ha1o1MwUTAdBgNVHQ4EFgQU+7eZ
+XoJqmhdDYO+VZtpslndPsaUwHwYDVR0jBBgwFoAU+7eZXoJqmhdDYO+VZtpslndP
+saUwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiBJRDgKjFcdVFED
+jPxArzA2zQjyA0mw+EnVhy66Tl4e3QIgQHuV8CC1AK7qXf9a+QqGDGTQJRdWMXGm
+KBqQsISQ6go=
+-----END CERTIFICATE-----
+";
+
+/// Who the stand-in lets in.
+#[derive(Clone, Debug, Default)]
+enum Auth {
+    /// The kubeconfig's fixed [`TOKEN`].
+    #[default]
+    Fixed,
+    /// EKS tokens signed at most this many seconds ago.
+    Eks { max_age: u64 },
+}
+
 /// How a deployment's rollout behaves after each apply that changes it.
 #[derive(Clone, Debug)]
 pub enum Rollout {
@@ -59,12 +84,19 @@ struct Cluster {
     /// What the controller did, in order: `created KEY`, `deleted KEY`.
     alb_events: Vec<String>,
     next: u64,
+    auth: Auth,
+    /// Distinct EKS tokens let in, in the order first seen.
+    tokens: Vec<String>,
+    /// Why each refused request was refused.
+    refusals: Vec<String>,
 }
 
 pub struct KubeStandIn {
     /// Holds the kubeconfig.
     dir: PathBuf,
     _temp: Option<TempDir>,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
     cluster: Arc<Mutex<Cluster>>,
 }
 
@@ -139,6 +171,7 @@ impl KubeStandIn {
         let s = Self {
             dir: dir.to_path_buf(),
             _temp: None,
+            endpoint: format!("http://127.0.0.1:{port}"),
             cluster,
         };
         let kubeconfig = json!({
@@ -150,6 +183,37 @@ impl KubeStandIn {
         });
         std::fs::write(s.kubeconfig(), kubeconfig.to_string()).unwrap();
         s
+    }
+
+    /// The stand-in as an EKS cluster: only EKS tokens at most `max_age`
+    /// old get in.
+    pub fn start_eks(max_age: std::time::Duration) -> Self {
+        let s = Self::start();
+        s.cluster.lock().unwrap().auth = Auth::Eks {
+            max_age: max_age.as_secs(),
+        };
+        s
+    }
+
+    /// The `cluster` map a program passes for this stand-in as the EKS
+    /// cluster `name`.
+    pub fn eks_cluster_rhai(&self, name: &str) -> String {
+        use base64::Engine;
+        let ca = base64::engine::general_purpose::STANDARD.encode(CA_PEM);
+        format!(
+            "#{{ name: \"{name}\", endpoint: \"{}\", ca_data: \"{ca}\", version: \"1.28\" }}",
+            self.endpoint
+        )
+    }
+
+    /// The distinct EKS tokens let in so far.
+    pub fn tokens(&self) -> Vec<String> {
+        self.cluster.lock().unwrap().tokens.clone()
+    }
+
+    /// Why each refused request was refused.
+    pub fn refusals(&self) -> Vec<String> {
+        self.cluster.lock().unwrap().refusals.clone()
     }
 
     pub fn kubeconfig(&self) -> PathBuf {
@@ -767,7 +831,10 @@ fn serve(stream: TcpStream, cluster: &Mutex<Cluster>) {
                 body.extend_from_slice(&chunk[..n]);
             }
         }
-        let authorized = headers.get("authorization") == Some(&json!(format!("Bearer {TOKEN}")));
+        let authorized = authorize(
+            &mut cluster.lock().unwrap(),
+            headers.get("authorization").and_then(Value::as_str),
+        );
         let (code, value) = if !authorized {
             status(401, "Unauthorized", "Unauthorized")
         } else if method == "PATCH"
@@ -790,4 +857,70 @@ fn serve(stream: TcpStream, cluster: &Mutex<Cluster>) {
             return;
         }
     }
+}
+
+/// Whether `header` lets a request in, remembering why not.
+fn authorize(c: &mut Cluster, header: Option<&str>) -> bool {
+    let bearer = header.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");
+    match c.auth {
+        Auth::Fixed => bearer == TOKEN,
+        Auth::Eks { max_age } => match eks_token_age(bearer) {
+            Ok(age) if age <= max_age => {
+                if !c.tokens.iter().any(|t| t == bearer) {
+                    c.tokens.push(bearer.to_string());
+                }
+                true
+            }
+            Ok(age) => {
+                c.refusals.push(format!("token signed {age}s ago"));
+                false
+            }
+            Err(why) => {
+                c.refusals.push(why);
+                false
+            }
+        },
+    }
+}
+
+/// Seconds since an EKS token was signed, or why it is no EKS token.
+fn eks_token_age(token: &str) -> Result<u64, String> {
+    use base64::Engine;
+    let encoded = token
+        .strip_prefix("k8s-aws-v1.")
+        .ok_or("no k8s-aws-v1 token")?;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|e| e.to_string())?;
+    let url = String::from_utf8(url).map_err(|e| e.to_string())?;
+    let (host, query) = url.split_once('?').ok_or("no query")?;
+    if !(host.starts_with("https://sts.") && host.ends_with(".amazonaws.com/")) {
+        return Err(format!("not an STS URL: {host}"));
+    }
+    let params: BTreeMap<&str, &str> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+    if params.get("Action") != Some(&"GetCallerIdentity") {
+        return Err("not GetCallerIdentity".into());
+    }
+    if !params
+        .get("X-Amz-SignedHeaders")
+        .is_some_and(|h| h.split("%3B").any(|h| h == "x-k8s-aws-id"))
+    {
+        return Err("the cluster header is not signed".into());
+    }
+    let date = params.get("X-Amz-Date").ok_or("no X-Amz-Date")?;
+    let d = |r: std::ops::Range<usize>| date.get(r).unwrap_or("");
+    let signed = humantime::parse_rfc3339(&format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        d(0..4),
+        d(4..6),
+        d(6..8),
+        d(9..11),
+        d(11..13),
+        d(13..15)
+    ))
+    .map_err(|e| format!("X-Amz-Date {date}: {e}"))?;
+    Ok(std::time::SystemTime::now()
+        .duration_since(signed)
+        .unwrap_or_default()
+        .as_secs())
 }

@@ -21,6 +21,14 @@ pub struct AwsSettings {
     pub retry_budget: Option<std::time::Duration>,
 }
 
+impl AwsSettings {
+    /// The SDK configuration these settings resolve to: what the AWS
+    /// provider calls with, and what EKS tokens are signed with.
+    pub async fn load(&self) -> SdkConfig {
+        load(self).await
+    }
+}
+
 pub(super) async fn load(settings: &AwsSettings) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive());

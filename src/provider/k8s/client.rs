@@ -1,59 +1,51 @@
 //! Kubernetes clients, built lazily, once per distinct cluster: from an EKS
-//! cluster's outputs with a presigned STS token, or from a kubeconfig
-//! context the program names.
+//! cluster's outputs, each request carrying a current presigned STS token,
+//! or from a kubeconfig context the program names.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::sync::Arc;
 
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::bearer::BearerLayer;
 use super::kinds::ClusterArgs;
-use super::token::{TOKEN_LIFETIME, eks_token_from_env};
+use super::token::TokenSource;
 use crate::provider::ProviderError;
 
-/// A kubeconfig document for an EKS cluster and a bearer token.
-pub fn eks_kubeconfig(name: &str, endpoint: &str, ca_data: &str, token: &str) -> Value {
+/// A kubeconfig document for an EKS cluster, whose user is `user`: no
+/// credential for kube clients (each request gets its token), an exec
+/// credential for helm.
+pub fn eks_kubeconfig(name: &str, endpoint: &str, ca_data: &str, user: Value) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{ "name": name, "cluster": { "server": endpoint, "certificate-authority-data": ca_data } }],
-        "users": [{ "name": "payrun", "user": { "token": token } }],
+        "users": [{ "name": "payrun", "user": user }],
         "contexts": [{ "name": name, "context": { "cluster": name, "user": "payrun" } }],
         "current-context": name,
     })
 }
 
-/// A fresh EKS token for the cluster, when it is an EKS cluster.
-pub async fn token_for(cluster: &ClusterArgs) -> Result<Option<String>, ProviderError> {
-    let Some(name) = &cluster.name else {
-        return Ok(None);
-    };
-    eks_token_from_env(name, cluster.region.as_deref())
-        .await
-        .map(Some)
-        .map_err(|e| {
-            ProviderError::new(e)
-                .with_fix("configure AWS credentials that may call sts:GetCallerIdentity")
-        })
-}
-
-struct Cached {
-    client: Client,
-    built: Instant,
-    /// Built with an EKS token, which expires.
-    expires: bool,
-}
-
-/// Clients by cluster.
-#[derive(Default)]
+/// Clients by cluster. A client holds no token: one for an EKS cluster
+/// signs a fresh one whenever the last has lived its lifetime, so it is
+/// kept for as long as the provider.
 pub struct Clients {
-    cache: Mutex<HashMap<String, Cached>>,
+    tokens: Arc<TokenSource>,
+    cache: Mutex<HashMap<String, Client>>,
 }
 
 impl Clients {
+    pub fn new(tokens: Arc<TokenSource>) -> Self {
+        Self {
+            tokens,
+            cache: Mutex::default(),
+        }
+    }
+
     pub async fn get(
         &self,
         cluster: &ClusterArgs,
@@ -65,20 +57,11 @@ impl Clients {
             serde_json::to_string(&c).expect("cluster args serialize")
         };
         let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.get(&key)
-            && !(c.expires && c.built.elapsed() >= TOKEN_LIFETIME)
-        {
-            return Ok(c.client.clone());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
         }
-        let (client, expires) = build(cluster, insecure_ok).await?;
-        cache.insert(
-            key,
-            Cached {
-                client: client.clone(),
-                built: Instant::now(),
-                expires,
-            },
-        );
+        let client = build(cluster, insecure_ok, &self.tokens).await?;
+        cache.insert(key, client.clone());
         Ok(client)
     }
 }
@@ -122,27 +105,34 @@ pub fn refuse_insecure(
     Ok(())
 }
 
-async fn build(cluster: &ClusterArgs, insecure_ok: bool) -> Result<(Client, bool), ProviderError> {
+async fn build(
+    cluster: &ClusterArgs,
+    insecure_ok: bool,
+    tokens: &Arc<TokenSource>,
+) -> Result<Client, ProviderError> {
     cluster.check().map_err(config_error)?;
     install_crypto();
-    let (kubeconfig, context, expires) = match (&cluster.kubeconfig, &cluster.name) {
+    let (kubeconfig, context, bearer) = match (&cluster.kubeconfig, &cluster.name) {
         (Some(path), _) => (
             read_kubeconfig(path, insecure_ok)?,
             cluster.context.clone(),
-            false,
+            None,
         ),
         (None, Some(name)) => {
-            let token = token_for(cluster).await?.unwrap_or_default();
             let doc = eks_kubeconfig(
                 name,
                 cluster.endpoint.as_deref().unwrap_or_default(),
                 cluster.ca_data.as_deref().unwrap_or_default(),
-                &token,
+                json!({}),
             );
             (
                 Kubeconfig::from_yaml(&doc.to_string()).map_err(config_error)?,
                 Some(name.clone()),
-                true,
+                Some(BearerLayer::new(
+                    tokens.clone(),
+                    name,
+                    cluster.region.as_deref(),
+                )),
             )
         }
         (None, None) => return Err(config_error("no cluster given")),
@@ -154,8 +144,11 @@ async fn build(cluster: &ClusterArgs, insecure_ok: bool) -> Result<(Client, bool
     let config = Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(config_error)?;
-    let client = Client::try_from(config).map_err(config_error)?;
-    Ok((client, expires))
+    let builder = ClientBuilder::try_from(config).map_err(config_error)?;
+    Ok(match bearer {
+        Some(layer) => builder.with_layer(&layer).build(),
+        None => builder.build(),
+    })
 }
 
 /// rustls needs one process-wide crypto provider when more than one is
@@ -175,7 +168,12 @@ mod tests {
         let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
         let ca = base64::engine::general_purpose::STANDARD.encode(pem);
         let endpoint = "https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com";
-        let doc = eks_kubeconfig("payments", endpoint, &ca, "k8s-aws-v1.abc");
+        let doc = eks_kubeconfig(
+            "payments",
+            endpoint,
+            &ca,
+            json!({ "token": "k8s-aws-v1.abc" }),
+        );
         let kubeconfig = Kubeconfig::from_yaml(&doc.to_string()).unwrap();
         let options = KubeConfigOptions {
             context: Some("payments".into()),

@@ -1,7 +1,10 @@
 //! Helm releases (`helm.release`), driven through the `helm` CLI:
 //! `upgrade --install --atomic --wait` with the values in a JSON file and,
-//! for an EKS cluster, a kubeconfig in a 0600 temp file; read back through
-//! `helm status` and `helm get values`.
+//! for an EKS cluster, a kubeconfig in a 0600 temp file whose credential is
+//! `payrun eks-token` (helm runs it again whenever the token it printed
+//! expires, so `--wait` may last any time, and no token is ever in a file
+//! or a process's arguments); read back through `helm status` and
+//! `helm get values`.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -11,8 +14,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::client::{eks_kubeconfig, refuse_insecure, token_for};
+use super::client::{eks_kubeconfig, refuse_insecure};
 use super::kinds::ClusterArgs;
+use super::token::{EXEC_API_VERSION, TOKEN_LIFETIME, TokenSource};
+use crate::provider::aws::AwsSettings;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp,
@@ -111,17 +116,38 @@ impl Drop for PrivateFile {
     }
 }
 
-/// Where to find `helm`.
-#[derive(Clone, Debug, Default)]
+/// Where to find `helm`, and how helm gets EKS tokens.
+#[derive(Clone, Debug)]
 pub struct HelmConfig {
     /// PATH-style search list; the process's PATH when unset.
     pub path: Option<OsString>,
     /// Use a kubeconfig whose cluster has `insecure-skip-tls-verify`.
     pub insecure_kubeconfig: bool,
+    /// The AWS provider's settings: helm's EKS tokens are signed with them.
+    pub aws: AwsSettings,
+    /// How long helm uses one EKS token before it asks for another.
+    pub token_lifetime: std::time::Duration,
+    /// The payrun executable helm runs for tokens; this process's own when
+    /// unset.
+    pub credential_command: Option<PathBuf>,
+}
+
+impl Default for HelmConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            insecure_kubeconfig: false,
+            aws: AwsSettings::default(),
+            token_lifetime: TOKEN_LIFETIME,
+            credential_command: None,
+        }
+    }
 }
 
 pub struct HelmProvider {
     config: HelmConfig,
+    /// For the region a cluster's tokens are signed for.
+    tokens: TokenSource,
 }
 
 struct Output {
@@ -132,7 +158,44 @@ struct Output {
 
 impl HelmProvider {
     pub fn new(config: HelmConfig) -> Self {
-        Self { config }
+        let tokens = TokenSource::new(config.aws.clone(), config.token_lifetime);
+        Self { config, tokens }
+    }
+
+    /// The kubeconfig user of an EKS cluster: `payrun eks-token`, told the
+    /// cluster and the AWS settings, none of them a secret; the token it
+    /// prints goes from its stdout to helm.
+    async fn exec_user(&self, cluster: &str, region: Option<&str>) -> Result<Value, ProviderError> {
+        let region = self.tokens.region(region).await.map_err(ProviderError::new)?;
+        let command = match &self.config.credential_command {
+            Some(c) => c.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| ProviderError::new(format!("finding payrun's own executable: {e}")))?,
+        };
+        let mut args = vec![
+            "eks-token".to_string(),
+            "--cluster".into(),
+            cluster.to_string(),
+            "--region".into(),
+            region,
+            "--token-lifetime".into(),
+            format!("{}s", self.config.token_lifetime.as_secs().max(1)),
+        ];
+        let aws = self.tokens.settings();
+        if let Some(url) = &aws.endpoint_url {
+            args.extend(["--endpoint-url".into(), url.clone()]);
+        }
+        if let Some(profile) = &aws.profile {
+            args.extend(["--profile".into(), profile.clone()]);
+        }
+        Ok(json!({
+            "exec": {
+                "apiVersion": EXEC_API_VERSION,
+                "command": command.display().to_string(),
+                "args": args,
+                "interactiveMode": "Never",
+            }
+        }))
     }
 
     fn helm(&self) -> Result<PathBuf, ProviderError> {
@@ -161,12 +224,12 @@ impl HelmProvider {
             }
             return Ok((flags, None));
         }
-        let token = token_for(cluster).await?.unwrap_or_default();
+        let name = cluster.name.as_deref().unwrap_or_default();
         let doc = eks_kubeconfig(
-            cluster.name.as_deref().unwrap_or_default(),
+            name,
             cluster.endpoint.as_deref().unwrap_or_default(),
             cluster.ca_data.as_deref().unwrap_or_default(),
-            &token,
+            self.exec_user(name, cluster.region.as_deref()).await?,
         );
         let file = PrivateFile::new("kubeconfig", doc.to_string().as_bytes())?;
         let flags = vec!["--kubeconfig".to_string(), file.0.display().to_string()];

@@ -2,6 +2,7 @@
 //! apply (field manager `payrun`), read back as the fields payrun manages,
 //! deleted in the foreground; Deployments wait for their rollout.
 
+mod bearer;
 mod client;
 pub mod helm;
 pub mod kinds;
@@ -26,6 +27,7 @@ use super::{
     ReadResult, UpdateOp,
 };
 use crate::address::Address;
+use crate::provider::aws::AwsSettings;
 
 /// How often and how long the provider waits.
 #[derive(Clone, Debug)]
@@ -36,6 +38,10 @@ pub struct K8sConfig {
     pub delete_timeout: Duration,
     /// Use a kubeconfig whose cluster has `insecure-skip-tls-verify`.
     pub insecure_kubeconfig: bool,
+    /// The AWS provider's settings: EKS tokens are signed with them.
+    pub aws: AwsSettings,
+    /// How long one EKS token is used before another is signed.
+    pub token_lifetime: Duration,
 }
 
 impl Default for K8sConfig {
@@ -45,6 +51,8 @@ impl Default for K8sConfig {
             rollout_timeout: Duration::from_secs(11 * 60),
             delete_timeout: Duration::from_secs(10 * 60),
             insecure_kubeconfig: false,
+            aws: AwsSettings::default(),
+            token_lifetime: token::TOKEN_LIFETIME,
         }
     }
 }
@@ -61,9 +69,10 @@ pub const DRIFT_KEY: &str = "drift";
 
 impl K8sProvider {
     pub fn new(config: K8sConfig) -> Self {
+        let tokens = token::TokenSource::new(config.aws.clone(), config.token_lifetime);
         Self {
+            clients: Clients::new(std::sync::Arc::new(tokens)),
             config,
-            clients: Clients::default(),
         }
     }
 

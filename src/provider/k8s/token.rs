@@ -1,22 +1,111 @@
 //! The EKS bearer token: a presigned STS GetCallerIdentity URL naming the
 //! cluster (`x-k8s-aws-id`), as `aws eks get-token` makes it.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use aws_types::SdkConfig;
 use base64::Engine;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::provider::aws::AwsSettings;
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 const CLUSTER_HEADER: &str = "x-k8s-aws-id";
 
-/// EKS accepts a token for 15 minutes after signing, whatever it says; a
-/// client older than this gets a fresh one.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// EKS accepts a token for 15 minutes after signing, whatever its
+/// `X-Amz-Expires` says; payrun uses one for 14, as `aws eks get-token`
+/// does, so a request never carries a token in its last minute.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(14 * 60);
+
+/// A signed token and the moment payrun stops using it.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub token: String,
+    pub expires: SystemTime,
+}
+
+/// EKS tokens signed with the AWS provider's own settings (region,
+/// endpoint, profile, credential chain), one per cluster and region,
+/// signed again once the last one has lived its lifetime.
+pub struct TokenSource {
+    settings: AwsSettings,
+    lifetime: Duration,
+    sdk: OnceCell<SdkConfig>,
+    tokens: Mutex<HashMap<(String, String), Token>>,
+}
+
+impl TokenSource {
+    pub fn new(settings: AwsSettings, lifetime: Duration) -> Self {
+        Self {
+            settings,
+            lifetime,
+            sdk: OnceCell::new(),
+            tokens: Mutex::default(),
+        }
+    }
+
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    async fn sdk(&self) -> &SdkConfig {
+        self.sdk.get_or_init(|| self.settings.load()).await
+    }
+
+    /// The region a token for a cluster in `region` (or, unsaid, in the
+    /// provider's region) is signed for.
+    pub async fn region(&self, region: Option<&str>) -> Result<String, String> {
+        match region.or(self.settings.region.as_deref()) {
+            Some(r) => Ok(r.to_string()),
+            None => self
+                .sdk()
+                .await
+                .region()
+                .map(|r| r.to_string())
+                .ok_or_else(|| "no AWS region: set --region, AWS_REGION or the cluster's `region`".into()),
+        }
+    }
+
+    /// A token for `cluster` that has at least its use left: the last one,
+    /// or a new one when the last has lived its lifetime.
+    pub async fn token(&self, cluster: &str, region: Option<&str>) -> Result<Token, String> {
+        let region = self.region(region).await?;
+        let key = (cluster.to_string(), region.clone());
+        let mut tokens = self.tokens.lock().await;
+        if let Some(t) = tokens.get(&key)
+            && SystemTime::now() < t.expires
+        {
+            return Ok(t.clone());
+        }
+        let credentials = self
+            .sdk()
+            .await
+            .credentials_provider()
+            .ok_or("no AWS credentials provider is configured")?
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("no AWS credentials for the EKS token: {e}"))?;
+        let now = SystemTime::now();
+        let token = Token {
+            token: eks_token(cluster, &region, credentials, now)?,
+            expires: now + self.lifetime,
+        };
+        tokens.insert(key, token.clone());
+        Ok(token)
+    }
+}
 
 /// A token for `cluster` signed with `credentials` at `time`.
 pub fn eks_token(
@@ -63,6 +152,24 @@ pub fn eks_token(
     ))
 }
 
+/// What a kubeconfig's exec credential plugin prints for `token`
+/// (`client.authentication.k8s.io/v1beta1`): the client runs the plugin
+/// again once `expirationTimestamp` has passed.
+pub fn exec_credential(token: &Token) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "ExecCredential",
+        "apiVersion": EXEC_API_VERSION,
+        "spec": {},
+        "status": {
+            "expirationTimestamp": humantime::format_rfc3339_seconds(token.expires).to_string(),
+            "token": token.token,
+        },
+    })
+}
+
+/// The exec credential API helm's client and payrun speak.
+pub const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
+
 /// Query-string encoding: everything but unreserved characters.
 fn percent_encode(s: &str) -> String {
     let mut out = String::new();
@@ -74,24 +181,6 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// A token from the credentials and region the AWS config resolves.
-pub async fn eks_token_from_env(cluster: &str, region: Option<&str>) -> Result<String, String> {
-    use aws_credential_types::provider::ProvideCredentials;
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let region = region
-        .map(str::to_string)
-        .or_else(|| config.region().map(|r| r.to_string()))
-        .ok_or("no AWS region: set AWS_REGION or the cluster's `region`")?;
-    let provider = config
-        .credentials_provider()
-        .ok_or("no AWS credentials provider is configured")?;
-    let credentials = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| format!("no AWS credentials for the EKS token: {e}"))?;
-    eks_token(cluster, &region, credentials, SystemTime::now())
 }
 
 #[cfg(test)]
