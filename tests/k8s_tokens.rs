@@ -90,7 +90,11 @@ async fn eks_tokens_are_renewed_during_a_rollout_longer_than_their_lifetime() {
     let started = std::time::Instant::now();
     let summary = s.apply().await;
     assert!(summary.ok(), "{summary} refusals: {:?}", k.refusals());
-    assert!(started.elapsed() > ACCEPTED_FOR * 2, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() > ACCEPTED_FOR * 2,
+        "{:?}",
+        started.elapsed()
+    );
     assert!(k.refusals().is_empty(), "{:?}", k.refusals());
     let tokens = k.tokens();
     assert!(tokens.len() >= 3, "renewed only {} times", tokens.len() - 1);
@@ -98,11 +102,16 @@ async fn eks_tokens_are_renewed_during_a_rollout_longer_than_their_lifetime() {
         let url = signed_url(token);
         // The provider's region and the credentials of its chain.
         assert!(
-            url.starts_with(&format!("https://sts.{REGION}.amazonaws.com/?Action=GetCallerIdentity")),
+            url.starts_with(&format!(
+                "https://sts.{REGION}.amazonaws.com/?Action=GetCallerIdentity"
+            )),
             "{url}"
         );
-        assert!(url.contains(&format!("X-Amz-Credential=testing%2F")), "{url}");
-        assert!(url.contains(&format!("%2F{REGION}%2Fsts%2Faws4_request")), "{url}");
+        assert!(url.contains("X-Amz-Credential=testing%2F"), "{url}");
+        assert!(
+            url.contains(&format!("%2F{REGION}%2Fsts%2Faws4_request")),
+            "{url}"
+        );
     }
 }
 
@@ -120,7 +129,10 @@ async fn a_client_that_never_renews_its_token_is_refused_in_a_long_rollout() {
     assert_eq!(summary.failed.len(), 1, "{summary}");
     let (address, error) = &summary.failed[0];
     assert_eq!(address.to_string(), "k8s.deployment.api");
-    assert!(error.contains("401") || error.contains("Unauthorized"), "{error}");
+    assert!(
+        error.contains("401") || error.contains("Unauthorized"),
+        "{error}"
+    );
     assert_eq!(k.tokens().len(), 1);
     assert!(
         k.refusals().iter().all(|r| r.starts_with("token signed ")),
@@ -166,12 +178,18 @@ async fn helm_gets_an_exec_credential_and_no_token_in_its_arguments_or_kubeconfi
     assert!(summary.ok(), "{summary} refusals: {:?}", k.refusals());
 
     let calls = helm.calls();
-    assert!(calls.iter().any(|c| c.starts_with("upgrade --install")), "{calls:?}");
+    assert!(
+        calls.iter().any(|c| c.starts_with("upgrade --install")),
+        "{calls:?}"
+    );
     for call in &calls {
         assert!(!call.contains("k8s-aws-v1."), "{call}");
     }
     let kubeconfig = helm.last_kubeconfig().unwrap();
-    assert!(!kubeconfig.to_string().contains("k8s-aws-v1."), "{kubeconfig}");
+    assert!(
+        !kubeconfig.to_string().contains("k8s-aws-v1."),
+        "{kubeconfig}"
+    );
     let user = &kubeconfig["users"][0]["user"];
     assert!(user.get("token").is_none(), "{user}");
     assert_eq!(
@@ -188,7 +206,10 @@ async fn helm_gets_an_exec_credential_and_no_token_in_its_arguments_or_kubeconfi
     );
     // The controller the chart runs reached the cluster with a token the
     // credential printed, signed for the provider's region.
-    assert!(k.object("deployments", "kube-system", "aws-load-balancer-controller").is_some());
+    assert!(
+        k.object("deployments", "kube-system", "aws-load-balancer-controller")
+            .is_some()
+    );
     let tokens = k.tokens();
     assert!(!tokens.is_empty());
     assert!(
@@ -210,18 +231,30 @@ fn eks_token_prints_an_exec_credential_expiring_after_its_lifetime() {
         .args(["--token-lifetime", "90s", "--endpoint-url", &endpoint])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let credential: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(credential["kind"], "ExecCredential");
-    assert_eq!(credential["apiVersion"], "client.authentication.k8s.io/v1beta1");
+    assert_eq!(
+        credential["apiVersion"],
+        "client.authentication.k8s.io/v1beta1"
+    );
     let token = credential["status"]["token"].as_str().unwrap();
     assert!(signed_url(token).contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"));
     let expires = humantime::parse_rfc3339(
-        credential["status"]["expirationTimestamp"].as_str().unwrap(),
+        credential["status"]["expirationTimestamp"]
+            .as_str()
+            .unwrap(),
     )
     .unwrap();
     let left = expires
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
-    assert!(left > Duration::from_secs(60) && left <= Duration::from_secs(90), "{left:?}");
+    assert!(
+        left > Duration::from_secs(60) && left <= Duration::from_secs(90),
+        "{left:?}"
+    );
 }

@@ -897,7 +897,10 @@ fn eks_token_age(token: &str) -> Result<u64, String> {
     if !(host.starts_with("https://sts.") && host.ends_with(".amazonaws.com/")) {
         return Err(format!("not an STS URL: {host}"));
     }
-    let params: BTreeMap<&str, &str> = query.split('&').filter_map(|kv| kv.split_once('=')).collect();
+    let params: BTreeMap<&str, &str> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
     if params.get("Action") != Some(&"GetCallerIdentity") {
         return Err("not GetCallerIdentity".into());
     }

@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use http::header::{AUTHORIZATION, HeaderValue};
 use http::Request;
+use http::header::{AUTHORIZATION, HeaderValue};
 use tower_layer::Layer;
 use tower_service::Service;
 

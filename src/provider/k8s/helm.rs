@@ -166,7 +166,11 @@ impl HelmProvider {
     /// cluster and the AWS settings, none of them a secret; the token it
     /// prints goes from its stdout to helm.
     async fn exec_user(&self, cluster: &str, region: Option<&str>) -> Result<Value, ProviderError> {
-        let region = self.tokens.region(region).await.map_err(ProviderError::new)?;
+        let region = self
+            .tokens
+            .region(region)
+            .await
+            .map_err(ProviderError::new)?;
         let command = match &self.config.credential_command {
             Some(c) => c.clone(),
             None => std::env::current_exe()

@@ -74,7 +74,9 @@ impl TokenSource {
                 .await
                 .region()
                 .map(|r| r.to_string())
-                .ok_or_else(|| "no AWS region: set --region, AWS_REGION or the cluster's `region`".into()),
+                .ok_or_else(|| {
+                    "no AWS region: set --region, AWS_REGION or the cluster's `region`".into()
+                }),
         }
     }
 
