@@ -200,7 +200,10 @@ impl HelmStandIn {
         for (name, text) in [
             ("helm", SCRIPT.to_string()),
             ("reach-cluster", format!("#!{python}\n{REACH_CLUSTER}")),
-            ("controller", format!("#!{python}\n{USER_TOKEN}{CONTROLLER}")),
+            (
+                "controller",
+                format!("#!{python}\n{USER_TOKEN}{CONTROLLER}"),
+            ),
         ] {
             let file = dir.join(name);
             std::fs::write(&file, text).unwrap();
