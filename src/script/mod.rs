@@ -10,6 +10,7 @@ mod handle;
 mod kubeconfig;
 mod output_ref;
 mod recorder;
+pub mod reference;
 mod secret_env;
 mod text_guard;
 
