@@ -7,6 +7,7 @@ pub mod apply;
 pub mod check;
 pub mod cidr;
 pub mod cli;
+pub mod docs;
 pub mod error;
 pub mod finding;
 pub mod graph;

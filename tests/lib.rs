@@ -11,6 +11,7 @@ mod aws_security;
 mod checks;
 mod cli;
 mod confinement;
+mod docs;
 mod engine;
 mod exactly_once;
 mod k8s;

@@ -129,6 +129,22 @@ pub enum Command {
     },
     /// Check the program, its graph and its findings; no cloud calls.
     Validate { program: Option<PathBuf> },
+    /// The reference: a kind's properties and outputs, or a stdlib
+    /// module's functions; every kind and module without NAME.
+    Docs {
+        /// A kind (`aws.ec2.vpc` or `aws::ec2::vpc`) or a stdlib module.
+        name: Option<String>,
+        /// Every kind as JSON.
+        #[arg(long, conflicts_with_all = ["definitions", "readme"])]
+        json: bool,
+        /// Write `.d.rhai` definitions (builders, host functions, stdlib
+        /// modules) for an editor into DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "readme")]
+        definitions: Option<PathBuf>,
+        /// Rewrite the kinds table of FILE (the README) between its markers.
+        #[arg(long, value_name = "FILE")]
+        readme: Option<PathBuf>,
+    },
     /// Print the dependency graph as Graphviz DOT.
     Graph { program: Option<PathBuf> },
     /// Print the stack's outputs (one, raw, with NAME).

@@ -161,6 +161,21 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             );
             Ok(0)
         }
+        Command::Docs {
+            name,
+            json,
+            definitions,
+            readme,
+        } => super::docs::run(
+            &project,
+            g,
+            &super::docs::DocsRequest {
+                name: name.as_deref(),
+                json: *json,
+                definitions: definitions.as_deref(),
+                readme: readme.as_deref(),
+            },
+        ),
         Command::Graph { program } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod config;
+mod docs;
 
 pub use args::Cli;
 pub use config::{Project, Resolved};

@@ -5,6 +5,7 @@ pub mod arg_values;
 pub mod aws;
 pub mod fake;
 pub mod k8s;
+pub mod properties;
 pub mod registry;
 pub mod schema;
 

@@ -11,6 +11,7 @@ mod kubeconfig;
 mod options;
 mod output_ref;
 mod recorder;
+pub mod reference;
 mod secret_env;
 mod text_guard;
 mod unset_var;

@@ -1,0 +1,230 @@
+//! `payrun docs`: the reference generated from the kinds and the stdlib
+//! covers every property the builders accept, a program written from it
+//! passes the type checks, and the README's kinds table is the generated one.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use predicates::str::contains;
+use serde_json::Value;
+
+use crate::support::bin::Project;
+
+fn stdlib() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("stdlib")
+        .display()
+        .to_string()
+}
+
+fn docs_json(p: &Project) -> Vec<Value> {
+    let out = p
+        .payrun()
+        .args(["docs", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).expect("docs --json is JSON")
+}
+
+#[test]
+fn every_property_the_builders_accept_is_documented() {
+    use payrun::provider::{aws, k8s};
+    let docs = payrun::docs::kind_docs();
+    let schemas: Vec<_> = aws::SCHEMAS
+        .iter()
+        .chain(k8s::SCHEMAS)
+        .chain(k8s::helm::SCHEMAS)
+        .collect();
+    assert_eq!(docs.len(), schemas.len());
+    for schema in schemas {
+        let doc = docs
+            .iter()
+            .find(|d| d.kind == schema.kind)
+            .unwrap_or_else(|| panic!("{} has no reference entry", schema.kind));
+        let documented: BTreeSet<&str> = doc.properties.iter().map(|p| p.name.as_str()).collect();
+        let declared: BTreeSet<&str> = schema.args.iter().map(|a| a.name).collect();
+        assert!(!documented.is_empty(), "{}: no property found", schema.kind);
+        assert_eq!(
+            documented, declared,
+            "{}: the args struct (left) and the schema's ArgSpec list (right) differ",
+            schema.kind
+        );
+        for p in &doc.properties {
+            assert!(
+                !p.type_name.is_empty()
+                    && !matches!(p.shape, payrun::provider::properties::Shape::Other { .. }),
+                "{}.{}: type not recognised: {}",
+                schema.kind,
+                p.name,
+                p.type_name
+            );
+        }
+    }
+}
+
+/// A value of the documented shape, read from the JSON only.
+fn placeholder(shape: &Value) -> Value {
+    match shape["type"].as_str().unwrap_or_default() {
+        "string" => Value::from("placeholder"),
+        "integer" => Value::from(1),
+        "number" => Value::from(1.5),
+        "bool" => Value::from(true),
+        "any" => serde_json::json!({ "placeholder": "placeholder" }),
+        "list" => Value::Array(vec![placeholder(&shape["items"])]),
+        "map" => serde_json::json!({ "key": placeholder(&shape["values"]) }),
+        "record" => Value::Object(
+            shape["properties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| (p["name"].as_str().unwrap().to_string(), placeholder(p)))
+                .collect(),
+        ),
+        "one_of" => shape["values"][0].clone(),
+        "either" => shape["placeholder"].clone(),
+        other => panic!("no placeholder for a shape of type {other}: {shape}"),
+    }
+}
+
+/// `value` written as a Rhai literal.
+fn rhai(value: &Value) -> String {
+    match value {
+        Value::Null => "()".into(),
+        Value::Bool(_) | Value::Number(_) | Value::String(_) => value.to_string(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(rhai).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let entries: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), rhai(v)))
+                .collect();
+            format!("#{{ {} }}", entries.join(", "))
+        }
+    }
+}
+
+/// What serde says when a map does not fit the args struct.
+const SHAPE_ERRORS: &[&str] = &[
+    "invalid type",
+    "unknown field",
+    "missing field",
+    "unknown variant",
+    "did not match any variant",
+    "invalid length",
+];
+
+#[test]
+fn a_program_setting_every_documented_property_passes_the_type_checks() {
+    let p = Project::new("");
+    let docs = docs_json(&p);
+    assert!(docs.len() > 50, "{} kinds", docs.len());
+    for kind in &docs {
+        let args: serde_json::Map<String, Value> = kind["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    placeholder(&p["shape"]),
+                )
+            })
+            .collect();
+        let program = format!(
+            "{}(\"every-property\", {});\n",
+            kind["builder"].as_str().unwrap(),
+            rhai(&Value::Object(args))
+        );
+        std::fs::write(p.path().join("programs/main.rhai"), &program).unwrap();
+        let out = p.payrun().arg("validate").output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Value checks may refuse a placeholder (it is no CIDR block, no
+        // ARN); the shape of every property must be right.
+        for refusal in SHAPE_ERRORS {
+            assert!(
+                !text.contains(refusal),
+                "{}: {refusal}\nprogram: {program}\n{text}",
+                kind["kind"]
+            );
+        }
+    }
+}
+
+#[test]
+fn docs_of_a_kind_show_types_flags_and_outputs() {
+    let p = Project::new("");
+    p.payrun()
+        .args(["docs", "aws::ec2::vpc"])
+        .assert()
+        .success()
+        .stdout(contains("aws::ec2::vpc (aws.ec2.vpc)"))
+        .stdout(contains("cidr"))
+        .stdout(contains("string  [required, force-new]"))
+        .stdout(contains("enable_dns_support"))
+        .stdout(contains("bool  [optional, default true]"))
+        .stdout(contains("outputs: id, arn, owner_id"));
+    p.payrun()
+        .args(["docs", "aws.ec2.vcp"])
+        .assert()
+        .failure()
+        .stderr(contains("did you mean `aws.ec2.vpc`?"));
+}
+
+#[test]
+fn docs_of_a_stdlib_module_show_its_functions_and_comments() {
+    let p = Project::new("");
+    p.payrun()
+        .args(["--stdlib", &stdlib(), "docs", "naming"])
+        .assert()
+        .success()
+        .stdout(contains("module naming"))
+        .stdout(contains("naming::"));
+}
+
+#[test]
+fn definitions_cover_builders_host_functions_and_stdlib_modules() {
+    let p = Project::new("");
+    let dir = p.path().join("defs");
+    p.payrun()
+        .args(["--stdlib", &stdlib(), "docs", "--definitions"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let aws = read("aws.d.rhai");
+    assert!(aws.contains("module aws;"), "{aws}");
+    assert!(
+        aws.contains("fn vpc(purpose: String, args: map) -> Resource;"),
+        "{aws}"
+    );
+    assert!(aws.contains("/// * `cidr`: string (required)"), "{aws}");
+    let host = read("__static__.d.rhai");
+    assert!(host.contains("fn cidr_subnet("), "{host}");
+    assert!(host.contains("fn secret_env("), "{host}");
+    let network = read("network.stdlib.d.rhai");
+    assert!(network.contains("module network;"), "{network}");
+    assert!(network.contains("fn flow_logs(net, opts);"), "{network}");
+    assert!(!network.contains("anon$"), "{network}");
+}
+
+#[test]
+fn the_readme_kinds_table_is_the_generated_one() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&file).unwrap();
+    let table = payrun::docs::kinds_table(&payrun::docs::kind_docs());
+    let generated = payrun::docs::with_kinds_table(&readme, &table)
+        .expect("README.md has the kinds table markers");
+    assert!(
+        generated == readme,
+        "README.md's kinds table is stale: regenerate it with `cargo run -- docs --readme README.md`"
+    );
+}
