@@ -323,17 +323,25 @@ fn register_host_functions(
     );
     // `acknowledge(code, reason)` names the one finding of `code`;
     // `acknowledge(code, resource_or_address, reason)` one of several.
+    // `acknowledge(code, reason)`, or naming the one finding meant by
+    // resource (a handle) or address: `acknowledge(code, target, reason)`.
+    let ack = |r: &Recorder,
+               ctx: &NativeCallContext,
+               code: &str,
+               target: Option<String>,
+               reason: &str| {
+        r.acknowledge(super::recorder::Acknowledgement {
+            code: code.to_string(),
+            target,
+            reason: reason.to_string(),
+            at: r.pos(ctx).to_string(),
+        });
+    };
     let r = recorder.clone();
     engine.register_fn(
         "acknowledge",
         move |ctx: NativeCallContext, code: ImmutableString, reason: ImmutableString| {
-            let pos = r.pos(&ctx);
-            r.acknowledge(super::recorder::Acknowledgement {
-                code: code.to_string(),
-                target: None,
-                reason: reason.to_string(),
-                at: pos.to_string(),
-            });
+            ack(&r, &ctx, &code, None, &reason)
         },
     );
     let r = recorder.clone();
@@ -343,13 +351,7 @@ fn register_host_functions(
               code: ImmutableString,
               target: ImmutableString,
               reason: ImmutableString| {
-            let pos = r.pos(&ctx);
-            r.acknowledge(super::recorder::Acknowledgement {
-                code: code.to_string(),
-                target: Some(target.to_string()),
-                reason: reason.to_string(),
-                at: pos.to_string(),
-            });
+            ack(&r, &ctx, &code, Some(target.to_string()), &reason)
         },
     );
     let r = recorder.clone();
@@ -359,13 +361,7 @@ fn register_host_functions(
               code: ImmutableString,
               target: Handle,
               reason: ImmutableString| {
-            let pos = r.pos(&ctx);
-            r.acknowledge(super::recorder::Acknowledgement {
-                code: code.to_string(),
-                target: Some(target.address.to_string()),
-                reason: reason.to_string(),
-                at: pos.to_string(),
-            });
+            ack(&r, &ctx, &code, Some(target.address.to_string()), &reason)
         },
     );
     let r = recorder.clone();
