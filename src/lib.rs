@@ -8,6 +8,7 @@ pub mod check;
 pub mod cidr;
 pub mod cli;
 pub mod docs;
+pub mod eks_versions;
 pub mod error;
 pub mod finding;
 pub mod graph;

@@ -173,7 +173,8 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
     assert_eq!(k8s["name"], json!("eks-payments-eksfg"));
     assert_eq!(k8s["version"], json!("1.28"));
 
-    // One minor up is an in-place update; two is refused at plan time.
+    // One minor up is an in-place update; several are one plan of ordered
+    // in-place steps; down is refused at plan time.
     s.set_var("k8s_version", "1.29");
     let up = s.plan().await;
     let c = up
@@ -182,21 +183,35 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
         .find(|c| c.address.kind() == "aws.eks.cluster")
         .unwrap();
     assert_eq!(c.action, Action::Update);
-    assert!(!up.findings.iter().any(|f| f.code == "eks-version-skip"));
-    s.set_var("k8s_version", "1.30");
-    let skip = s.plan().await;
-    let f = skip
+    assert!(!up.has_errors(), "{:?}", up.findings);
+    s.set_var("k8s_version", "1.31");
+    let steps = s.plan().await;
+    assert!(!steps.has_errors(), "{:?}", steps.findings);
+    let c = steps
+        .changes
+        .iter()
+        .find(|c| c.address.kind() == "aws.eks.cluster")
+        .unwrap();
+    assert_eq!(c.action, Action::Update);
+    let version = c.changes.iter().find(|a| a.name == "version").unwrap();
+    assert_eq!(
+        version.note.as_deref(),
+        Some(
+            "in place, 3 EKS updates (1.28 → 1.29 → 1.30 → 1.31), each waiting for ACTIVE; before each, the cluster's add-ons move to a version the next one supports"
+        )
+    );
+    s.set_var("k8s_version", "1.27");
+    let down = s.plan().await;
+    let f = down
         .findings
         .iter()
-        .find(|f| f.code == "eks-version-skip")
-        .expect("a finding for the skipped minor version");
-    assert!(
-        f.message
-            .contains("EKS upgrades a cluster one minor version at a time: 1.28 → 1.30 skips versions; upgrade to 1.29 first"),
-        "{}",
-        f.message
+        .find(|f| f.code == "eks-version-downgrade")
+        .expect("a finding for the downgrade");
+    assert_eq!(
+        f.message,
+        "EKS cannot downgrade a cluster from Kubernetes 1.28 to 1.27"
     );
-    assert!(skip.has_errors());
+    assert!(down.has_errors());
     s.set_var("k8s_version", "1.28");
 
     let destroy = s.plan_mode(payrun::plan::Mode::Destroy).await;
@@ -240,25 +255,38 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
 const UPGRADE_CLUSTER: &str = r#"
 acknowledge("eks-version-unsupported", "moto test");
 acknowledge("eks-version-extended-support", "moto test");
+let version = config.vars.k8s_version ?? "1.28";
 let vpc = aws::ec2::vpc("eks", #{ cidr: "10.3.0.0/16" });
 let a = aws::ec2::subnet("eks-a", #{ vpc_id: vpc.id, cidr: "10.3.1.0/24", az: "us-east-1a" });
 let b = aws::ec2::subnet("eks-b", #{ vpc_id: vpc.id, cidr: "10.3.2.0/24", az: "us-east-1b" });
 let c = aws::eks::cluster("payments", #{
-    version: config.vars.k8s_version ?? "1.28",
+    version: version,
     role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
     subnet_ids: [a.id, b.id],
 });
 if config.vars.addon ?? false {
-    let a = #{ cluster_name: c.id, addon_name: "coredns", configuration_values: #{ computeType: "Fargate" } };
+    let a = #{ cluster_name: c.id, addon_name: "coredns", cluster_version: version, configuration_values: #{ computeType: "Fargate" } };
     if config.vars.addon_version != () { a.addon_version = config.vars.addon_version; }
     aws::eks::addon("coredns", a);
 }
+if config.vars.flowschema ?? false {
+    let kube = #{ name: c.id, endpoint: c.endpoint, ca_data: c.ca_data, version: c.version };
+    k8s::object("old-flow", #{ cluster: kube, manifest: #{
+        apiVersion: "flowcontrol.apiserver.k8s.io/v1beta3",
+        kind: "FlowSchema",
+        metadata: #{ name: "old-flow" },
+        spec: #{ priorityLevelConfiguration: #{ name: "global-default" } },
+    } });
+}
 "#;
 
-/// What the test launcher's DescribeAddonVersions offers for every add-on
-/// (`ADDON_VERSION` in tests/support/moto_launcher.py): one version, the
-/// default for every Kubernetes version.
-const LAUNCHER_ADDON_VERSION: &str = "v1.0.0-eksbuild.1";
+/// The version the test launcher's DescribeAddonVersions gives as the
+/// default for Kubernetes 1.`minor` (`addon_version_for` in
+/// tests/support/moto_launcher.py), compatible with 1.`minor` and the
+/// next minor version only.
+fn launcher_addon_version(minor: u32) -> String {
+    format!("v1.0.0-eksbuild.{minor}")
+}
 
 fn calls(s: &Stack, operation: &str) -> u64 {
     s.aws_calls().get(operation).copied().unwrap_or(0)
@@ -268,12 +296,54 @@ async fn eks_on_moto() -> aws_sdk_eks::Client {
     aws_sdk_eks::Client::new(&moto::sdk_config().await)
 }
 
+async fn live_version(cluster: &str) -> (String, String) {
+    let live = eks_on_moto()
+        .await
+        .describe_cluster()
+        .name(cluster)
+        .send()
+        .await
+        .unwrap();
+    let live = live.cluster().unwrap();
+    (
+        live.version().unwrap().to_string(),
+        live.status().unwrap().as_str().to_string(),
+    )
+}
+
+async fn live_addon_version(cluster: &str, addon: &str) -> String {
+    eks_on_moto()
+        .await
+        .describe_addon()
+        .cluster_name(cluster)
+        .addon_name(addon)
+        .send()
+        .await
+        .unwrap()
+        .addon()
+        .unwrap()
+        .addon_version()
+        .unwrap()
+        .to_string()
+}
+
+/// 1.28 → 1.29 in one update, then 1.29 → 1.31 in one apply of two
+/// ordered updates, CoreDNS moved along before the step its version would
+/// not survive (the launcher, like EKS's readiness checks, refuses a step
+/// an add-on does not support); a downgrade is refused by the plan and by
+/// the provider on its own.
 #[tokio::test]
-async fn cluster_upgrade_one_minor_in_place_two_refused_on_moto() {
+async fn cluster_upgrades_in_place_one_or_several_minors_never_down_on_moto() {
     let s = Stack::aws(UPGRADE_CLUSTER, "eksup");
+    s.set_var("addon", true);
     let summary = s.apply().await;
     assert!(summary.ok(), "{summary}");
     assert_eq!(calls(&s, "CreateCluster"), 1, "one CreateCluster");
+    let cluster = "eks-payments-eksup";
+    assert_eq!(
+        live_addon_version(cluster, "coredns").await,
+        launcher_addon_version(28)
+    );
 
     s.set_var("k8s_version", "1.29");
     let plan = s.plan().await;
@@ -284,34 +354,48 @@ async fn cluster_upgrade_one_minor_in_place_two_refused_on_moto() {
     assert!(change.replace_because.is_empty());
     let summary = s.apply_plan(&plan).await;
     assert!(summary.ok(), "{summary}");
+    assert_eq!(calls(&s, "UpdateClusterVersion"), 1);
     assert_eq!(
-        calls(&s, "UpdateClusterVersion"),
-        1,
-        "one UpdateClusterVersion"
+        live_version(cluster).await,
+        ("1.29".to_string(), "ACTIVE".to_string())
     );
-    let live = eks_on_moto()
-        .await
-        .describe_cluster()
-        .name("eks-payments-eksup")
-        .send()
-        .await
-        .unwrap();
-    let live = live.cluster().unwrap();
+    // The 1.28 build runs on 1.29: only the add-on's own update (its
+    // `cluster_version` changed) moves it to the default for 1.29.
+    assert_eq!(calls(&s, "UpdateAddon"), 1);
     assert_eq!(
-        (live.version(), live.status().map(|s| s.as_str())),
-        (Some("1.29"), Some("ACTIVE"))
+        live_addon_version(cluster, "coredns").await,
+        launcher_addon_version(29)
     );
     let state = s.state();
-    let cluster = &state.resources[&"aws.eks.cluster.payments".parse::<Address>().unwrap()];
-    assert_eq!(cluster.outputs["version"], json!("1.29"));
+    let recorded = &state.resources[&"aws.eks.cluster.payments".parse::<Address>().unwrap()];
+    assert_eq!(recorded.outputs["version"], json!("1.29"));
     assert!(!s.plan().await.has_changes());
 
     s.set_var("k8s_version", "1.31");
     let plan = s.plan().await;
+    assert!(!plan.has_errors(), "{:?}", plan.findings);
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    assert_eq!(calls(&s, "UpdateClusterVersion"), 3, "two more steps");
+    assert_eq!(
+        live_version(cluster).await,
+        ("1.31".to_string(), "ACTIVE".to_string())
+    );
+    // Before 1.31 the 1.29 build had to move (to the 1.30 default); after
+    // the upgrade the add-on's own update took it to the 1.31 default.
+    assert_eq!(calls(&s, "UpdateAddon"), 3);
+    assert_eq!(
+        live_addon_version(cluster, "coredns").await,
+        launcher_addon_version(31)
+    );
+    assert!(!s.plan().await.has_changes());
+
+    s.set_var("k8s_version", "1.30");
+    let plan = s.plan().await;
     assert!(
-        plan.findings.iter().any(|f| f.code == "eks-version-skip"
-            && f.message
-                .contains("1.29 → 1.31 skips versions; upgrade to 1.30 first")),
+        plan.findings
+            .iter()
+            .any(|f| f.code == "eks-version-downgrade" && f.message.contains("1.31 to 1.30")),
         "{:?}",
         plan.findings
     );
@@ -321,34 +405,104 @@ async fn cluster_upgrade_one_minor_in_place_two_refused_on_moto() {
             .is_err()
     );
 
-    // The provider refuses on its own too, before any call.
+    // The provider refuses on its own too, before any update call.
+    let state = s.state();
+    let recorded = &state.resources[&"aws.eks.cluster.payments".parse::<Address>().unwrap()];
     let aws = s.registry.provider("aws.eks.cluster").unwrap();
-    let before = cluster.args.clone();
+    let before = recorded.args.clone();
     let mut after = before.clone();
-    after["version"] = json!("1.31");
+    after["version"] = json!("1.30");
     let err = aws
         .update(&UpdateOp {
             address: "aws.eks.cluster.payments".parse().unwrap(),
-            name: cluster.name.clone(),
+            name: recorded.name.clone(),
             stack: s.stack_name(),
-            id: cluster.id.clone(),
+            id: recorded.id.clone(),
             before,
             after,
             changed: vec!["version".into()],
-            outputs: cluster.outputs.clone(),
+            outputs: recorded.outputs.clone(),
             progress: Arc::new(|_: &str| {}),
         })
         .await
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "aws.eks.cluster.payments: EKS upgrades a cluster one minor version at a time: 1.29 → 1.31 skips versions; upgrade to 1.30 first, apply, then continue\n  fix: set `version` to one minor version above 1.29"
+        "aws.eks.cluster.payments: EKS cannot downgrade a cluster from Kubernetes 1.31 to 1.30\n  fix: set `version` to 1.31 or above (the version the cluster runs)"
     );
+    assert_eq!(calls(&s, "UpdateClusterVersion"), 3, "no further update");
+
+    // An apiVersion one of the steps stops serving is a finding before the
+    // first step runs.
+    s.set_var("k8s_version", "1.33");
+    s.set_var("flowschema", true);
+    let plan = s.plan().await;
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.code == "k8s-api-removed")
+        .unwrap_or_else(|| panic!("{:?}", plan.findings));
     assert_eq!(
-        calls(&s, "UpdateClusterVersion"),
-        1,
-        "no second UpdateClusterVersion"
+        f.message,
+        "k8s.object.old-flow: flowcontrol.apiserver.k8s.io/v1beta3 FlowSchema is no longer served since Kubernetes 1.32; the upgrade 1.31 → 1.32 → 1.33 reaches 1.32 at step 1 of 2, so the plan stops before its first step"
     );
+    assert!(
+        s.apply_with(&plan, Arc::new(Order(Arc::default())))
+            .await
+            .is_err()
+    );
+    assert_eq!(calls(&s, "UpdateClusterVersion"), 3, "no step taken");
+    assert_eq!(
+        live_version(cluster).await,
+        ("1.31".to_string(), "ACTIVE".to_string())
+    );
+}
+
+/// An apply that died between two steps of an upgrade left the cluster
+/// one step along (here: moved to 1.30 behind payrun's back, as the dead
+/// apply's first step would have): the next plan sees it and the apply
+/// takes only the step that is left.
+#[tokio::test]
+async fn an_upgrade_interrupted_between_steps_continues_where_the_cluster_is_on_moto() {
+    let s = Stack::aws(UPGRADE_CLUSTER, "eksresume");
+    s.set_var("k8s_version", "1.29");
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    let cluster = "eks-payments-eksresume";
+    let eks = eks_on_moto().await;
+    let update = eks
+        .update_cluster_version()
+        .name(cluster)
+        .version("1.30")
+        .send()
+        .await
+        .unwrap();
+    let id = update.update().unwrap().id().unwrap().to_string();
+    // The plan may be made while that step still runs.
+    s.set_var("k8s_version", "1.31");
+    let plan = s.plan().await;
+    assert!(!plan.has_errors(), "{:?}", plan.findings);
+    let summary = s.apply_plan(&plan).await;
+    assert!(summary.ok(), "{summary}");
+    let done = eks
+        .describe_update()
+        .name(cluster)
+        .update_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        done.update().unwrap().status().unwrap().as_str(),
+        "Successful"
+    );
+    assert_eq!(calls(&s, "UpdateClusterVersion"), 1, "only 1.30 → 1.31");
+    assert_eq!(
+        live_version(cluster).await,
+        ("1.31".to_string(), "ACTIVE".to_string())
+    );
+    assert!(!s.plan().await.has_changes());
+    let summary = s.destroy().await;
+    assert!(summary.ok(), "{summary}");
 }
 
 #[tokio::test]
@@ -372,7 +526,7 @@ async fn addon_version_resolved_then_pinned_then_deleted_on_moto() {
     let a = got.addon().unwrap();
     assert_eq!(
         a.addon_version(),
-        Some(LAUNCHER_ADDON_VERSION),
+        Some(launcher_addon_version(29).as_str()),
         "the default for 1.29"
     );
     assert_eq!(
@@ -382,7 +536,7 @@ async fn addon_version_resolved_then_pinned_then_deleted_on_moto() {
     let addr: Address = "aws.eks.addon.coredns".parse().unwrap();
     assert_eq!(
         s.state().resources[&addr].outputs["addon_version"],
-        json!(LAUNCHER_ADDON_VERSION)
+        json!(launcher_addon_version(29))
     );
     assert_eq!(
         calls(&s, "DescribeAddonVersions"),

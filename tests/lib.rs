@@ -17,6 +17,7 @@ mod exactly_once;
 mod k8s;
 mod k8s_tokens;
 mod k8s_validate;
+mod launcher_selftests;
 mod payment_e2e;
 mod payment_program;
 mod pci;

@@ -23,7 +23,7 @@ const SERVICES: [&str; 3] = ["payment", "fraud-detection", "reporting"];
 
 struct Env {
     suffix: &'static str,
-    vars: Vec<&'static str>,
+    vars: Vec<String>,
     state: tempfile::TempDir,
     kube: KubeStandIn,
     helm: HelmStandIn,
@@ -33,7 +33,7 @@ impl Env {
     fn new(suffix: &'static str, vars: &[&'static str]) -> Self {
         Self {
             suffix,
-            vars: vars.to_vec(),
+            vars: vars.iter().map(ToString::to_string).collect(),
             state: tempfile::tempdir().unwrap(),
             kube: KubeStandIn::start(),
             helm: HelmStandIn::new(),
@@ -60,7 +60,7 @@ impl Env {
                 "--var",
                 "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
             ])
-            .args(self.vars.iter().flat_map(|v| ["--var", v]))
+            .args(self.vars.iter().flat_map(|v| ["--var", v.as_str()]))
             .args([
                 "--acknowledge",
                 "eks-version-unsupported=moto runs the 1.28 cluster the mission asks for",
@@ -293,6 +293,59 @@ async fn ec2_tagged_with(stack: &str) -> Vec<String> {
     left
 }
 
+/// The plan of an upgrade: the cluster updates in place along `steps`, its
+/// add-ons follow, and nothing under `k8s.` or `helm.` is replaced or
+/// deleted; nothing anywhere is.
+fn upgrade_is_in_place(env: &Env, steps: &str) {
+    let plan = env.run(&["plan", "--json"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    let cluster = changes
+        .iter()
+        .find(|c| c["address"] == "aws.eks.cluster.payments")
+        .unwrap();
+    assert_eq!(cluster["action"], "update");
+    let version = cluster["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "version")
+        .unwrap();
+    assert!(
+        version["note"].as_str().unwrap().starts_with(steps),
+        "{version}"
+    );
+    let changed: Vec<(String, String)> = changes
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let disruptive: Vec<_> = changed
+        .iter()
+        .filter(|(a, action)| {
+            (a.starts_with("k8s.") || a.starts_with("helm.")) && action != "update"
+                || action == "replace"
+                || action == "delete"
+        })
+        .collect();
+    assert_eq!(disruptive, Vec::<&(String, String)>::new());
+    let others: Vec<_> = changed
+        .iter()
+        .filter(|(a, _)| !a.starts_with("aws.eks.cluster.") && !a.starts_with("aws.eks.addon."))
+        .collect();
+    assert_eq!(
+        others,
+        Vec::<&(String, String)>::new(),
+        "only the cluster and its add-ons"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     let mut qa = Env::new("qa", &[]);
@@ -337,40 +390,38 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
 
     // An EKS upgrade is an in-place update of the cluster: nothing in it
     // is replaced or deleted (the connection's identity is the cluster,
-    // not its version).
-    qa.vars.push("k8s_version=1.29");
-    let plan = qa.run(&["plan", "--json"]);
-    assert!(plan.status.success(), "{}", text(&plan));
-    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
-    let changed: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert!(
-        changed.contains(&("aws.eks.cluster.payments".to_string(), "update".to_string())),
-        "{changed:?}"
-    );
-    let disruptive: Vec<_> = changed
-        .iter()
-        .filter(|(a, action)| {
-            (a.starts_with("k8s.") || a.starts_with("helm.")) && action != "update"
-                || action == "replace"
-                || action == "delete"
-        })
-        .collect();
-    assert_eq!(disruptive, Vec::<&(String, String)>::new());
-    let applied = qa.run(&["apply", "--auto-approve"]);
-    assert!(applied.status.success(), "{}", text(&applied));
-    let again = qa.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    // not its version). One minor version, then two in one apply.
+    for (version, steps) in [
+        ("1.29", "in place, 1 EKS update (1.28 → 1.29)"),
+        ("1.31", "in place, 2 EKS updates (1.29 → 1.30 → 1.31)"),
+    ] {
+        qa.vars.retain(|v| !v.starts_with("k8s_version="));
+        qa.vars.push(format!("k8s_version={version}"));
+        upgrade_is_in_place(&qa, steps);
+        let applied = qa.run(&["apply", "--auto-approve"]);
+        assert!(applied.status.success(), "{}", text(&applied));
+        let again = qa.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+        let state = qa.state();
+        let (_, cluster) = state
+            .resources
+            .iter()
+            .find(|(a, _)| a.kind() == "aws.eks.cluster")
+            .unwrap();
+        assert_eq!(cluster.outputs["version"], version);
+        let minor = version.trim_start_matches("1.");
+        for (a, addon) in state
+            .resources
+            .iter()
+            .filter(|(a, _)| a.kind() == "aws.eks.addon")
+        {
+            assert_eq!(
+                addon.outputs["addon_version"],
+                format!("v1.0.0-eksbuild.{minor}"),
+                "{a}: the launcher's default for {version}"
+            );
+        }
+    }
 
     // A second suffix beside it: no name collides.
     let applied = apply_while_pushing(&perf).await;

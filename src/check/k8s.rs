@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::address::Address;
+use crate::check::eks::Upgrade;
+use crate::eks_versions::describe_path;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::provider::k8s::kinds::{
@@ -115,21 +117,35 @@ fn minor(version: &str) -> Option<u32> {
 }
 
 /// The cluster's version: the `version` of the `cluster` map, or the
-/// `version` arg of the EKS cluster its refs point at.
-fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<u32> {
+/// `version` arg of the EKS cluster its refs point at; with the EKS
+/// cluster's address when there is one.
+fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<(u32, Option<Address>)> {
     let cluster = &args["cluster"];
-    if let Some(v) = cluster["version"].as_str() {
-        return minor(v);
-    }
     let mut refs = Vec::new();
     collect_refs(cluster, &mut refs);
+    let eks = refs
+        .iter()
+        .find(|t| t.address.kind() == "aws.eks.cluster")
+        .map(|t| t.address.clone());
+    if let Some(v) = cluster["version"].as_str() {
+        return Some((minor(v)?, eks));
+    }
     refs.iter()
-        .filter_map(|t| graph.spec(&t.address))
-        .find_map(|spec| spec.args["version"].as_str().and_then(minor))
+        .filter_map(|t| graph.spec(&t.address).map(|s| (t, s)))
+        .find_map(|(t, spec)| {
+            let v = spec.args["version"].as_str().and_then(minor)?;
+            Some((v, Some(t.address.clone())))
+        })
 }
 
-fn version_findings(graph: &DesiredGraph, address: &Address, args: &Value, out: &mut Vec<Finding>) {
-    let Some(cluster) = cluster_minor(graph, args) else {
+fn version_findings(
+    graph: &DesiredGraph,
+    upgrades: &[Upgrade],
+    address: &Address,
+    args: &Value,
+    out: &mut Vec<Finding>,
+) {
+    let Some((cluster, eks)) = cluster_minor(graph, args) else {
         return;
     };
     let Ok(manifest) = render(address.kind(), address.purpose(), &for_validation(args)) else {
@@ -151,11 +167,26 @@ fn version_findings(graph: &DesiredGraph, address: &Address, args: &Value, out: 
     let replace = newest
         .map(|v| format!("use {v} {kind}"))
         .unwrap_or_else(|| format!("drop {kind}"));
+    let upgrade = eks
+        .as_ref()
+        .and_then(|eks| upgrades.iter().find(|u| &u.cluster == eks));
     if let Some(r) = removed.filter(|r| cluster >= *r) {
+        let when = match upgrade.and_then(|u| {
+            let step = u.steps.iter().position(|s| minor(s) == Some(r))?;
+            Some((u, step))
+        }) {
+            Some((u, step)) => format!(
+                "; the upgrade {} reaches 1.{r} at step {} of {}, so the plan stops before its first step",
+                describe_path(&u.from, &u.steps),
+                step + 1,
+                u.steps.len()
+            ),
+            None => format!("; the cluster runs 1.{cluster}"),
+        };
         out.push(
             Finding::error(
                 "k8s-api-removed",
-                format!("{address}: {api_version} {kind} is no longer served since Kubernetes 1.{r}; the cluster runs 1.{cluster}"),
+                format!("{address}: {api_version} {kind} is no longer served since Kubernetes 1.{r}{when}"),
             )
             .at(address)
             .remedy(replace)
@@ -494,7 +525,7 @@ fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
 }
 
 /// Findings for every Kubernetes resource of the program.
-pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
+pub fn findings(graph: &DesiredGraph, upgrades: &[Upgrade]) -> Vec<Finding> {
     let mut out = Vec::new();
     namespace_edge_findings(graph, &mut out);
     controller_order_findings(graph, &mut out);
@@ -504,7 +535,7 @@ pub fn findings(graph: &DesiredGraph) -> Vec<Finding> {
         .filter(|a| a.kind().starts_with("k8s."))
     {
         if let Some(spec) = graph.spec(address) {
-            version_findings(graph, address, &spec.args, &mut out);
+            version_findings(graph, upgrades, address, &spec.args, &mut out);
         }
     }
     quota_findings(graph, &mut out);

@@ -69,7 +69,7 @@ pub fn findings(
     out.extend(platform::findings(graph, &platform::today()));
     out.extend(network::findings(graph, program));
     out.extend(pci::findings(graph, program));
-    out.extend(k8s::findings(graph));
+    out.extend(k8s::findings(graph, &eks::upgrades(changes)));
     out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
     out.extend(eks::findings(changes));
     let mut raised: Vec<String> = out.iter().map(|f| f.code.clone()).collect();

@@ -3,27 +3,9 @@
 
 use serde_json::Value;
 
+use crate::eks_versions::{CALENDAR, CALENDAR_SOURCE, newest_supported};
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
-
-/// EKS Kubernetes versions: (minor, end of standard support, end of
-/// extended support). Source: the Amazon EKS Kubernetes release calendar
-/// (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html).
-pub const EKS_CALENDAR: &[(&str, &str, &str)] = &[
-    ("1.25", "2024-05-01", "2025-05-01"),
-    ("1.26", "2024-06-11", "2025-06-11"),
-    ("1.27", "2024-07-24", "2025-07-24"),
-    ("1.28", "2024-11-26", "2025-11-26"),
-    ("1.29", "2025-03-23", "2026-03-23"),
-    ("1.30", "2025-07-23", "2026-07-23"),
-    ("1.31", "2025-11-26", "2026-11-26"),
-    ("1.32", "2026-03-23", "2027-03-23"),
-    ("1.33", "2026-07-29", "2027-07-29"),
-    ("1.34", "2026-12-02", "2027-12-02"),
-    ("1.35", "2027-03-27", "2028-03-27"),
-];
-
-const EKS_SOURCE: &str = "Amazon EKS Kubernetes release calendar, docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html";
 
 /// AWS App Mesh end of support. Source: the App Mesh end-of-support notice
 /// (docs.aws.amazon.com/app-mesh/latest/userguide/what-is-app-mesh.html).
@@ -52,29 +34,34 @@ pub fn today() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()[..10].to_string()
 }
 
-/// The newest version in the calendar still in standard support on `today`.
-pub fn newest_supported(today: &str) -> Option<&'static str> {
-    EKS_CALENDAR
-        .iter()
-        .rev()
-        .find(|(_, standard, _)| *standard > today)
-        .map(|(v, _, _)| *v)
+/// Choose a supported version; an existing cluster gets there in place,
+/// through every minor version between, in one apply.
+fn upgrade_remedy(version: &str, newest: &str) -> String {
+    let path = match crate::eks_versions::upgrade_path(version, newest) {
+        Ok(steps) if steps.len() > 1 => format!(
+            "; an existing cluster upgrades in place through {} in one apply (one EKS update per minor version, add-ons moved along at each step)",
+            crate::eks_versions::describe_path(version, &steps)
+        ),
+        Ok(steps) if steps.len() == 1 => {
+            "; an existing cluster upgrades in place in one EKS update".to_string()
+        }
+        _ => String::new(),
+    };
+    format!("choose a supported version, e.g. `--var k8s_version={newest}`{path}")
 }
 
 /// The finding, if any, for an EKS cluster on `version` on `today`.
 pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
     let newest = newest_supported(today).unwrap_or("the newest version");
-    let remedy = format!(
-        "choose a supported version, e.g. `--var k8s_version={newest}` (an existing cluster upgrades one minor version per apply)"
-    );
-    let Some((_, standard, extended)) = EKS_CALENDAR.iter().find(|(v, _, _)| *v == version) else {
+    let remedy = upgrade_remedy(version, newest);
+    let Some((_, standard, extended)) = CALENDAR.iter().find(|(v, _, _)| *v == version) else {
         return Some(
             Finding::warning(
                 "eks-version-unknown",
                 format!("Kubernetes {version} is not in payrun's EKS release calendar"),
             )
             .remedy(remedy)
-            .source(EKS_SOURCE),
+            .source(CALENDAR_SOURCE),
         );
     };
     if today >= *extended {
@@ -86,7 +73,7 @@ pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
                 ),
             )
             .remedy(remedy)
-            .source(EKS_SOURCE),
+            .source(CALENDAR_SOURCE),
         )
     } else if today >= *standard {
         Some(
@@ -97,7 +84,7 @@ pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
                 ),
             )
             .remedy(remedy)
-            .source(EKS_SOURCE),
+            .source(CALENDAR_SOURCE),
         )
     } else {
         None
@@ -240,7 +227,12 @@ mod tests {
             "{}",
             f.message
         );
-        assert!(f.remedy.unwrap().contains("--var k8s_version=1.35"));
+        let remedy = f.remedy.unwrap();
+        assert!(remedy.contains("--var k8s_version=1.35"), "{remedy}");
+        assert!(
+            remedy.contains("in place through 1.28 → 1.29 → 1.30 → 1.31 → 1.32 → 1.33 → 1.34 → 1.35 in one apply"),
+            "{remedy}"
+        );
     }
 
     #[test]

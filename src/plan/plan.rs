@@ -35,6 +35,10 @@ pub struct AttrChange {
     pub after: Option<Value>,
     #[serde(default)]
     pub forces_replacement: bool,
+    /// What the change will do, when the kind says more than the values
+    /// (the steps of an EKS upgrade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -473,11 +473,13 @@ pub(crate) fn diff_args<'a>(
                 }
                 None => arg.is_some_and(|a| a.force_new),
             };
+            let note = arg.and_then(|a| a.explain).and_then(|f| f(&bv, &av));
             Some(AttrChange {
                 name: k.clone(),
                 before: (!bv.is_null()).then_some(bv),
                 after: (!av.is_null()).then_some(av),
                 forces_replacement,
+                note,
             })
         })
         .collect()

@@ -83,16 +83,18 @@ pub fn render(plan: &Plan, style: &Style) -> String {
                         .map(display)
                         .unwrap_or_else(|| "null".into());
                     let note = if ch.forces_replacement {
-                        " # forces replacement"
+                        style.paint(Style::RED, " # forces replacement")
                     } else {
-                        ""
+                        ch.note
+                            .as_ref()
+                            .map(|n| format!(" # {n}"))
+                            .unwrap_or_default()
                     };
                     let _ = writeln!(
                         out,
-                        "      {} {} = {before} -> {after}{}",
+                        "      {} {} = {before} -> {after}{note}",
                         style.paint(Style::YELLOW, "~"),
                         ch.name,
-                        style.paint(Style::RED, note)
                     );
                 }
             }

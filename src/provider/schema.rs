@@ -24,6 +24,9 @@ pub struct ArgSpec {
     /// The argument says where the object lives (the `cluster` of the
     /// Kubernetes kinds): only a change of place replaces the object.
     pub placement: Option<&'static Placement>,
+    /// What a change of this argument will do, for the plan: `before`,
+    /// `after` → a note shown beside the change (an EKS upgrade's steps).
+    pub explain: Option<fn(&Value, &Value) -> Option<String>>,
 }
 
 /// How an argument that names a place is compared.
@@ -46,6 +49,7 @@ impl ArgSpec {
             holds_secrets: false,
             document: false,
             placement: None,
+            explain: None,
         }
     }
 
@@ -58,6 +62,7 @@ impl ArgSpec {
             holds_secrets: false,
             document: true,
             placement: None,
+            explain: None,
         }
     }
 
@@ -69,6 +74,7 @@ impl ArgSpec {
             holds_secrets: false,
             document: false,
             placement: None,
+            explain: None,
         }
     }
 
@@ -80,6 +86,7 @@ impl ArgSpec {
             holds_secrets: false,
             document: false,
             placement: None,
+            explain: None,
         }
     }
 
@@ -92,6 +99,7 @@ impl ArgSpec {
             holds_secrets: true,
             document: false,
             placement: None,
+            explain: None,
         }
     }
 
@@ -104,6 +112,15 @@ impl ArgSpec {
             holds_secrets: false,
             document: false,
             placement: Some(placement),
+            explain: None,
+        }
+    }
+
+    /// The same argument, with a note for the plan on what its change does.
+    pub const fn explained(self, explain: fn(&Value, &Value) -> Option<String>) -> Self {
+        Self {
+            explain: Some(explain),
+            ..self
         }
     }
 

@@ -60,11 +60,15 @@ impl Stack {
     }
 
     /// A stack on the AWS provider against moto, with its own suffix so
-    /// tests run in parallel.
+    /// tests run in parallel. Kubernetes kinds are known (for plan-time
+    /// checks); nothing here applies them.
     pub fn aws(program: &str, suffix: &str) -> Self {
+        use payrun::provider::k8s::{K8sConfig, K8sProvider};
         let aws = Arc::new(crate::support::moto::provider());
         let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
-        let registry = Registry::new().with("aws", aws.clone());
+        let registry = Registry::new()
+            .with("aws", aws.clone())
+            .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())));
         let mut s = Self::with_registry(program, fake, registry);
         s.suffix = suffix.to_string();
         s.aws = Some(aws);

@@ -122,12 +122,29 @@ def main():
     def addon_updates_unaffected():
         name = new_cluster(moto.url)
         eks.create_addon(clusterName=name, addonName="vpc-cni")
-        update = eks.update_addon(clusterName=name, addonName="vpc-cni", addonVersion="v1.0.0-eksbuild.1")["update"]
+        expect(
+            eks.describe_addon(clusterName=name, addonName="vpc-cni")["addon"]["addonVersion"] == "v1.0.0-eksbuild.28",
+            "the default for 1.28",
+        )
+        update = eks.update_addon(clusterName=name, addonName="vpc-cni", addonVersion="v1.0.0-eksbuild.27")["update"]
         described = eks.describe_update(name=name, updateId=update["id"], addonName="vpc-cni")["update"]
         expect(described["status"] == "Successful", f"{described}")
+        # An add-on built for 1.27 does not run on 1.29: the upgrade is
+        # refused, unless forced.
+        code = error_code(lambda: eks.update_cluster_version(name=name, version="1.29"))
+        expect(code == ("InvalidRequestException", 400), f"add-on behind: {code}")
+        offered = eks.describe_addon_versions(addonName="vpc-cni", kubernetesVersion="1.29")["addons"][0]
+        versions = [(v["addonVersion"], v["compatibilities"][0]["defaultVersion"]) for v in offered["addonVersions"]]
+        expect(versions == [("v1.0.0-eksbuild.29", True), ("v1.0.0-eksbuild.28", False)], f"{versions}")
+        eks.update_addon(clusterName=name, addonName="vpc-cni", addonVersion="v1.0.0-eksbuild.28")
         # A Successful add-on update does not block a version update.
         update = eks.update_cluster_version(name=name, version="1.29")["update"]
         expect(wait_until(eks, name, update["id"])[1]["status"] == "Successful", "version update")
+        # Now at 1.29, the 1.28 build would not run on 1.30.
+        code = error_code(lambda: eks.update_cluster_version(name=name, version="1.30"))
+        expect(code == ("InvalidRequestException", 400), f"1.30 with a 1.28 build: {code}")
+        update = eks.update_cluster_version(name=name, version="1.30", force=True)["update"]
+        expect(wait_until(eks, name, update["id"])[1]["status"] == "Successful", "forced")
 
     def configured_delay():
         nonlocal slow

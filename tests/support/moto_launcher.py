@@ -255,10 +255,37 @@ moto.appmesh.urls.url_paths.update(
 # and DescribeUpdate (for add-on updates) with the EKS REST shapes, so a
 # whole platform can be applied and destroyed in tests. Add-ons are ACTIVE
 # as soon as created and live on their cluster object (deleting the cluster
-# deletes them, as EKS does); each add-on name offers one version,
-# `v1.0.0-eksbuild.1`, the default for every Kubernetes version.
+# deletes them, as EKS does).
+#
+# Versions follow a model of EKS's compatibility table: every add-on name
+# offers `v1.0.0-eksbuild.N` for each minor version 1.N, the default for
+# Kubernetes 1.N and compatible with 1.N and 1.(N+1) only, so an add-on
+# left alone falls out of support two minor versions later.
+# DescribeAddonVersions for Kubernetes 1.M lists the versions for 1.M
+# (default) and 1.(M-1), newest first. CreateAddon without a version
+# installs the default for the cluster's version. A version outside the
+# model (a test pins `v1.11.1-eksbuild.11`) is accepted and compatible with
+# every Kubernetes version.
 
-ADDON_VERSION = "v1.0.0-eksbuild.1"
+
+def _k8s_minor(version):
+    try:
+        return int(str(version).split(".")[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def addon_version_for(minor):
+    return f"v1.0.0-eksbuild.{minor}"
+
+
+def _addon_supports(addon_version, k8s):
+    """Does `addon_version` run on Kubernetes `k8s` (`1.30`)?"""
+    prefix = "v1.0.0-eksbuild."
+    if not addon_version.startswith(prefix) or not addon_version[len(prefix):].isdigit():
+        return True
+    built_for = int(addon_version[len(prefix):])
+    return _k8s_minor(k8s) in (built_for, built_for + 1)
 
 
 def _eks_not_found(message, **names):
@@ -308,7 +335,7 @@ def create_addon(self):
         "addonName": addon,
         "clusterName": name,
         "status": "ACTIVE",
-        "addonVersion": self._get_param("addonVersion") or ADDON_VERSION,
+        "addonVersion": self._get_param("addonVersion") or addon_version_for(_k8s_minor(cluster.version)),
         "health": {"issues": []},
         "addonArn": f"arn:aws:eks:{self.region}:{self.current_account}:addon/{name}/{addon}/{uuid.uuid4()}",
         "createdAt": now,
@@ -368,27 +395,22 @@ def list_addons(self):
 def describe_addon_versions(self):
     name = self._get_param("addonName")
     k8s = self._get_param("kubernetesVersion")
-    if not name:
+    minor = _k8s_minor(k8s)
+    if not name or minor is None:
         return json.dumps({"addons": []})
-    compat = [{"clusterVersion": k8s, "platformVersions": ["*"], "defaultVersion": True}] if k8s else []
-    return json.dumps(
+    versions = [
         {
-            "addons": [
-                {
-                    "addonName": name,
-                    "type": "networking",
-                    "addonVersions": [
-                        {
-                            "addonVersion": ADDON_VERSION,
-                            "architecture": ["amd64", "arm64"],
-                            "compatibilities": compat,
-                            "requiresConfiguration": False,
-                        }
-                    ],
-                    "owner": "aws",
-                }
-            ]
+            "addonVersion": addon_version_for(built_for),
+            "architecture": ["amd64", "arm64"],
+            "compatibilities": [
+                {"clusterVersion": k8s, "platformVersions": ["*"], "defaultVersion": built_for == minor}
+            ],
+            "requiresConfiguration": False,
         }
+        for built_for in (minor, minor - 1)
+    ]
+    return json.dumps(
+        {"addons": [{"addonName": name, "type": "networking", "addonVersions": versions, "owner": "aws"}]}
     )
 
 
@@ -440,7 +462,10 @@ moto.eks.urls.url_paths.update(
 # An update may go one minor version up only (a skip, a downgrade or the
 # same version is InvalidParameterException); while another update of the
 # cluster is in progress, or the cluster is not ACTIVE, it is
-# ResourceInUseException. A repeated clientRequestToken answers the update
+# ResourceInUseException. While an add-on on the cluster runs a version the
+# new Kubernetes version does not support (the model above), the update is
+# refused with InvalidRequestException unless `force` is set, as EKS's
+# upgrade readiness checks do. A repeated clientRequestToken answers the update
 # it started, as EKS's idempotency token does. The cluster is UPDATING at
 # once; after PAYRUN_MOTO_EKS_UPDATE_SECONDS (default 1) it is ACTIVE at the
 # new version (platform version eks.1) and DescribeUpdate (the add-on
@@ -496,6 +521,18 @@ def update_cluster_version(self):
                 nodegroupName=None,
                 addonName=None,
                 message=f"Unsupported Kubernetes minor version update from {cluster.version} to {version}",
+            )
+        behind = [
+            f"{a['addonName']} {a['addonVersion']}"
+            for a in sorted(cluster.payrun_addons.values(), key=lambda a: a["addonName"])
+            if not _addon_supports(a["addonVersion"], version)
+        ]
+        if behind and self._get_param("force") is not True:
+            raise moto.eks.exceptions.InvalidRequestException(
+                clusterName=name,
+                nodegroupName=None,
+                addonName=None,
+                message=f"Upgrade readiness check failed: add-ons not compatible with Kubernetes {version}: {', '.join(behind)}",
             )
         update = {
             "id": str(uuid.uuid4()),

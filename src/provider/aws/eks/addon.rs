@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, until_update_done, update_tags,
+    while_in_use,
 };
 use crate::provider::aws::call::{incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
@@ -48,6 +49,12 @@ struct AddonArgs {
     /// Pinned version; when absent, EKS's default for the cluster version.
     #[serde(default)]
     addon_version: Option<String>,
+    /// The Kubernetes version of the cluster as the program declares it:
+    /// when it changes, an unpinned add-on moves to EKS's default for the
+    /// new version. Compared by the plan, never sent.
+    #[serde(default)]
+    #[allow(dead_code)]
+    cluster_version: Option<String>,
     #[serde(default)]
     resolve_conflicts: Conflicts,
     #[serde(default)]
@@ -68,6 +75,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::force_new("cluster_name"),
         ArgSpec::force_new("addon_name"),
         ArgSpec::new("addon_version"),
+        ArgSpec::new("cluster_version").explained(follows_cluster),
         ArgSpec::new("resolve_conflicts"),
         ArgSpec::new("configuration_values"),
         ArgSpec::new("service_account_role_arn"),
@@ -75,8 +83,16 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "addon_version"],
     validate: validate_as::<AddonArgs>,
-    doc: "An EKS add-on: `cluster_name`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
+    doc: "An EKS add-on: `cluster_name`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
 };
+
+/// The plan's note on a change of `cluster_version`.
+fn follows_cluster(_before: &Value, after: &Value) -> Option<String> {
+    Some(format!(
+        "moves to EKS's default version of the add-on for Kubernetes {} unless `addon_version` pins one",
+        after.as_str()?
+    ))
+}
 
 fn outputs(a: &Addon) -> Map<String, Value> {
     let mut m = Map::new();
@@ -115,24 +131,11 @@ async fn resolve_version(
         .and_then(|c| c.version())
         .ok_or_else(|| incomplete(subject, "DescribeCluster", "a Kubernetes version"))?
         .to_string();
-    let out = eks
-        .describe_addon_versions()
-        .addon_name(&a.addon_name)
-        .kubernetes_version(&k8s)
-        .send()
-        .await
-        .or_fail(subject, "eks:DescribeAddonVersions")?;
-    out.addons()
-        .iter()
-        .filter(|info| info.addon_name() == Some(a.addon_name.as_str()))
-        .flat_map(|info| info.addon_versions())
-        .find(|v| {
-            v.compatibilities()
-                .iter()
-                .any(|c| c.cluster_version() == Some(k8s.as_str()) && c.default_version())
-        })
-        .and_then(|v| v.addon_version())
-        .map(str::to_string)
+    versions(eks, subject, &a.addon_name, &k8s)
+        .await?
+        .into_iter()
+        .find(|(_, default)| *default)
+        .map(|(v, _)| v)
         .ok_or_else(|| {
             ProviderError::new(format!(
                 "{subject}: EKS offers no default version of the `{}` add-on for Kubernetes {k8s}",
@@ -144,6 +147,104 @@ async fn resolve_version(
                 a.addon_name
             ))
         })
+}
+
+/// The versions of an add-on EKS offers for Kubernetes `k8s`, in EKS's
+/// order (newest first), each with whether it is the default there.
+async fn versions(
+    eks: &Client,
+    subject: &str,
+    addon: &str,
+    k8s: &str,
+) -> Result<Vec<(String, bool)>, ProviderError> {
+    let out = eks
+        .describe_addon_versions()
+        .addon_name(addon)
+        .kubernetes_version(k8s)
+        .send()
+        .await
+        .or_fail(subject, "eks:DescribeAddonVersions")?;
+    Ok(out
+        .addons()
+        .iter()
+        .filter(|info| info.addon_name() == Some(addon))
+        .flat_map(|info| info.addon_versions())
+        .filter_map(|v| {
+            let compatible = v
+                .compatibilities()
+                .iter()
+                .find(|c| c.cluster_version() == Some(k8s))?;
+            Some((v.addon_version()?.to_string(), compatible.default_version()))
+        })
+        .collect())
+}
+
+/// Before a cluster moves from Kubernetes `current` to `next`: every
+/// add-on on it runs a version `next` supports, else it moves to one both
+/// support (EKS's default for `current` when that is one), so no step
+/// leaves an add-on behind. Add-ons keep their configuration; conflicts
+/// with fields changed in the cluster are preserved.
+pub(super) async fn ready_for(
+    eks: &Client,
+    progress: &ProgressFn,
+    subject: &str,
+    cluster: &str,
+    current: &str,
+    next: &str,
+) -> Result<(), ProviderError> {
+    let mut names = Vec::new();
+    let mut pages = eks
+        .list_addons()
+        .cluster_name(cluster)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        names.extend(page.or_fail(subject, "eks:ListAddons")?.addons().to_vec());
+    }
+    for name in names {
+        let id = format!("{cluster}:{name}");
+        let Some(addon) = describe(eks, subject, &id).await? else {
+            continue;
+        };
+        let running = addon.addon_version().unwrap_or_default().to_string();
+        let for_next = versions(eks, subject, &name, next).await?;
+        if for_next.iter().any(|(v, _)| *v == running) {
+            continue;
+        }
+        let for_current = versions(eks, subject, &name, current).await?;
+        let both: Vec<&(String, bool)> = for_current
+            .iter()
+            .filter(|(v, _)| for_next.iter().any(|(w, _)| w == v))
+            .collect();
+        let Some((pick, _)) = both.iter().find(|(_, d)| *d).or(both.first()) else {
+            return Err(ProviderError::new(format!(
+                "{subject}: the `{name}` add-on runs {running}, which Kubernetes {next} does not support, and EKS offers no version that runs on both {current} and {next}"
+            ))
+            .with_code("NoAddonVersion")
+            .with_fix(format!(
+                "aws eks describe-addon-versions --addon-name {name} --kubernetes-version {next}  # pin one of these as the add-on's `addon_version`, apply at {current}, then upgrade"
+            )));
+        };
+        progress(&format!(
+            "add-on {name}: {running} → {pick}, ready for Kubernetes {next}"
+        ));
+        let out = while_in_use(progress, || async {
+            eks.update_addon()
+                .cluster_name(cluster)
+                .addon_name(&name)
+                .addon_version(pick)
+                .resolve_conflicts(ResolveConflicts::Preserve)
+                .send()
+                .await
+                .or_fail(subject, "eks:UpdateAddon")
+        })
+        .await?;
+        if let Some(update) = out.update().and_then(|u| u.id()) {
+            until_update_done(eks, progress, subject, cluster, Some(&name), update).await?;
+        }
+        until_active(eks, progress, subject, &id).await?;
+    }
+    Ok(())
 }
 
 fn split(id: &str) -> (&str, &str) {
@@ -270,6 +371,7 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let (cluster, name) = split(&op.id);
     let settings = [
         "addon_version",
+        "cluster_version",
         "resolve_conflicts",
         "configuration_values",
         "service_account_role_arn",

@@ -13,8 +13,9 @@ use serde_json::{Map, Value, json};
 
 use super::{
     SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, until_update_done, update_tags,
+    while_in_use,
 };
-use crate::check::eks::upgrade_problem;
+use crate::eks_versions::{describe_path, upgrade_path};
 use crate::provider::aws::call::{incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -101,7 +102,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     args: &[
-        ArgSpec::new("version"),
+        ArgSpec::new("version").explained(upgrade_note),
         ArgSpec::force_new("role_arn"),
         ArgSpec::force_new("subnet_ids"),
         ArgSpec::force_new("security_group_ids"),
@@ -124,6 +125,21 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     validate,
     doc: "An EKS cluster: `version`, `role_arn`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `secrets_kms_key_arn`.",
 };
+
+/// The plan's note on a version change: the in-place steps it takes.
+fn upgrade_note(before: &Value, after: &Value) -> Option<String> {
+    let (from, to) = (before.as_str()?, after.as_str()?);
+    let steps = upgrade_path(from, to).ok().filter(|s| !s.is_empty())?;
+    let path = describe_path(from, &steps);
+    Some(match steps.len() {
+        1 => format!(
+            "in place, 1 EKS update ({path}) that waits for ACTIVE; before it, the cluster's add-ons move to a version {to} supports"
+        ),
+        n => format!(
+            "in place, {n} EKS updates ({path}), each waiting for ACTIVE; before each, the cluster's add-ons move to a version the next one supports"
+        ),
+    })
+}
 
 fn outputs(c: &Cluster) -> Map<String, Value> {
     let issuer = c
@@ -342,35 +358,17 @@ pub(super) async fn read(
     Ok(out)
 }
 
-/// A version change upgrades in place, one minor version per update;
-/// endpoint and logging changes go through UpdateClusterConfig. Each waits
-/// for EKS to finish before the next, since EKS runs one update at a time.
+/// A version change upgrades in place, one minor version per EKS update
+/// (`upgrade`); endpoint and logging changes go through
+/// UpdateClusterConfig. Each waits for EKS to finish before the next, since
+/// EKS runs one update at a time.
 pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let before: ClusterArgs = parse(&op.before, &subject)?;
     let after: ClusterArgs = parse(&op.after, &subject)?;
-    if let Some(problem) = upgrade_problem(&before.version, &after.version) {
-        return Err(ProviderError::new(format!("{subject}: {problem}"))
-            .with_code("UnsupportedUpgrade")
-            .with_fix(format!(
-                "set `version` to one minor version above {}",
-                before.version
-            )));
-    }
     let changed = |k: &str| op.changed.iter().any(|c| c == k);
     if before.version != after.version {
-        let out = eks
-            .update_cluster_version()
-            .name(&op.id)
-            .version(&after.version)
-            .send()
-            .await
-            .or_fail(&subject, "eks:UpdateClusterVersion")?;
-        let id = out
-            .update()
-            .and_then(|u| u.id())
-            .ok_or_else(|| incomplete(&subject, "UpdateClusterVersion", "an update id"))?;
-        until_update_done(eks, &op.progress, &subject, &op.id, None, id).await?;
+        upgrade(eks, op, &subject, &after.version).await?;
     }
     let endpoint = [
         "endpoint_private_access",
@@ -407,6 +405,60 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
         id: op.id.clone(),
         outputs: outputs(&c),
     })
+}
+
+/// Walks the cluster from the version it runs to `to`: for each minor
+/// version on the way, the cluster's add-ons move to a version that step
+/// supports, then one UpdateClusterVersion, waiting until the update
+/// succeeded and the cluster is ACTIVE. The path starts from the live
+/// version, after any update still running, so an apply interrupted
+/// between steps continues where the cluster is.
+async fn upgrade(
+    eks: &Client,
+    op: &UpdateOp,
+    subject: &str,
+    to: &str,
+) -> Result<(), ProviderError> {
+    let live = until_active(eks, &op.progress, subject, &op.id).await?;
+    let from = live.version().unwrap_or_default().to_string();
+    let steps = upgrade_path(&from, to).map_err(|e| {
+        ProviderError::new(format!("{subject}: {e}"))
+            .with_code("UnsupportedUpgrade")
+            .with_fix(format!(
+                "set `version` to {from} or above (the version the cluster runs)"
+            ))
+    })?;
+    // Idempotency token per cluster and step: a cluster recreated under the
+    // same name is another cluster.
+    let born = live.created_at().map_or(0, |t| t.secs());
+    let mut current = from;
+    for (i, step) in steps.iter().enumerate() {
+        super::addon::ready_for(eks, &op.progress, subject, &op.id, &current, step).await?;
+        (op.progress)(&format!(
+            "Kubernetes {current} → {step} (step {} of {})",
+            i + 1,
+            steps.len()
+        ));
+        let token = format!("payrun-{born}-{step}");
+        let out = while_in_use(&op.progress, || async {
+            eks.update_cluster_version()
+                .name(&op.id)
+                .version(step)
+                .client_request_token(&token)
+                .send()
+                .await
+                .or_fail(subject, "eks:UpdateClusterVersion")
+        })
+        .await?;
+        let id = out
+            .update()
+            .and_then(|u| u.id())
+            .ok_or_else(|| incomplete(subject, "UpdateClusterVersion", "an update id"))?;
+        until_update_done(eks, &op.progress, subject, &op.id, None, id).await?;
+        until_active(eks, &op.progress, subject, &op.id).await?;
+        current = step.clone();
+    }
+    Ok(())
 }
 
 /// Waits until the cluster is gone, so its subnets and role can go too.
