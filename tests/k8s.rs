@@ -1136,3 +1136,116 @@ async fn an_alb_ingress_without_a_path_to_its_controller_is_an_error() {
         f.remedy
     );
 }
+
+/// Every operation of an apply, in the order they started and finished.
+#[derive(Default)]
+struct Timeline(Mutex<Vec<String>>);
+
+impl Hook for Timeline {
+    fn started(&self, address: &Address, op: OpKind) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("start {} {address}", op.verb_ing()));
+    }
+    fn progress(&self, _: &Address, _: OpKind, _: &str) {}
+    fn finished(&self, address: &Address, op: OpKind, _: &Outcome, _: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("done {} {address}", op.verb_ing()));
+    }
+    fn message(&self, _: &str) {}
+    fn summary(&self, _: &payrun::apply::ApplySummary) {}
+}
+
+const PODS_SECURITY_GROUP: &str = r#"
+let cluster = CLUSTER;
+let vpc = aws::ec2::vpc("pods", #{ cidr: "10.7.0.0/16" });
+let sg = aws::ec2::security_group("api", #{ vpc_id: vpc.id, description: DESCRIPTION });
+let ns = k8s::namespace("payment", #{ cluster: cluster });
+let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
+k8s::security_group_policy("api", #{ cluster: cluster, namespace: ns, deployment: api, security_groups: [sg.id] });
+"#;
+
+/// A forced replacement of the security group the payment pods run in
+/// (its description changed), against moto and the Kubernetes stand-in:
+/// the new group exists before the SecurityGroupPolicy moves to it, and
+/// the old group is deleted only once nothing points at it.
+#[tokio::test]
+async fn standin_a_pods_security_group_is_replaced_before_the_old_one_goes_on_moto() {
+    let k = KubeStandIn::start();
+    let program = |description: &str| {
+        PODS_SECURITY_GROUP
+            .replace("CLUSTER", &k.cluster_rhai())
+            .replace("DESCRIPTION", &format!("{description:?}"))
+    };
+    let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+    let registry = Registry::new()
+        .with("aws", Arc::new(crate::support::moto::provider()))
+        .with("k8s", Arc::new(K8sProvider::new(fast())));
+    let mut s = Stack::with_registry(&program("payment api pods"), fake, registry);
+    s.suffix = "sgcbd".into();
+    assert!(s.apply().await.ok());
+    let sg = addr("aws.ec2.security_group.api");
+    let old = s.state().resources[&sg].id.clone();
+    let policy = || {
+        k.object("securitygrouppolicies", "payment", "api").unwrap()["spec"]["securityGroups"]
+            ["groupIds"]
+            .clone()
+    };
+    assert_eq!(policy(), json!([old]));
+
+    s.write(&program("payment api pods, PCI zone"));
+    let plan = s.plan().await;
+    let change = plan.change(&sg).unwrap();
+    assert_eq!(change.action, Action::Replace);
+    assert!(change.create_before_destroy, "{change:?}");
+    assert_eq!(change.name, "sg-api-sgcbd-2");
+    let sgp = addr("k8s.security_group_policy.api");
+    assert_eq!(plan.change(&sgp).unwrap().action, Action::Update);
+
+    let timeline = Arc::new(Timeline::default());
+    let summary = s.apply_with(&plan, timeline.clone()).await.unwrap();
+    assert!(summary.ok(), "{summary}");
+    let events = timeline.0.lock().unwrap().clone();
+    let at = |e: &str| {
+        events
+            .iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("no `{e}` in {events:?}"))
+    };
+    assert!(
+        at("done creating aws.ec2.security_group.api")
+            < at("start updating k8s.security_group_policy.api"),
+        "{events:?}"
+    );
+    assert!(
+        at("done updating k8s.security_group_policy.api")
+            < at("start destroying aws.ec2.security_group.api"),
+        "{events:?}"
+    );
+    let new = s.state().resources[&sg].id.clone();
+    assert_ne!(new, old);
+    assert_eq!(policy(), json!([new]));
+    let ec2 = aws_sdk_ec2::Client::new(&crate::support::moto::sdk_config().await);
+    let live: Vec<String> = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&old)
+                .values(&new)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id().map(String::from))
+        .collect();
+    assert_eq!(live, vec![new], "the old group is gone, the new one live");
+    assert!(!s.plan().await.has_changes());
+    assert!(s.destroy().await.ok());
+}
