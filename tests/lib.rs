@@ -7,6 +7,7 @@ mod aws_eks;
 mod aws_lattice;
 mod aws_network;
 mod aws_platform;
+mod aws_s3;
 mod aws_security;
 mod checks;
 mod cli;

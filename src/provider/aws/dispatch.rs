@@ -1,99 +1,124 @@
-//! `kinds!`: the per-service dispatch of each operation to the file of the
-//! kind, generated from the list of kind modules.
+//! How an operation reaches the file of its kind: every kind is one entry
+//! (`Kind`) of one table, built from the services' kind lists; each entry
+//! takes its service's client from the provider (`Service`). Adding a kind
+//! to a service is its file plus its name in that service's `kinds!` list;
+//! a new service is its folder, its SDK crate and one line of `services!`.
 
-/// `kinds!(Client; role, policy)` declares `SCHEMAS`, `serves` and the five
-/// operations of a service module, each forwarding to `<kind>::<operation>`.
-/// `kinds!(Client; vpc, subnet; complete: vpc)` also forwards `complete` to
-/// the kinds whose create takes more than one call; for the others there is
-/// nothing to complete.
+use std::future::Future;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+
+use super::AwsProvider;
+use crate::provider::{
+    Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
+
+pub(super) type Call<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+/// An SDK client the provider builds on first use, one per service.
+#[async_trait]
+pub(super) trait Service: Send + Sync + 'static {
+    async fn of(aws: &AwsProvider) -> &Self;
+}
+
+/// One kind: its schema and its operations on its service's client `C`.
+pub(super) struct Kind<C: 'static> {
+    pub schema: &'static KindSchema,
+    pub read: for<'a> fn(&'a C, &'a [ReadItem]) -> Call<'a, Vec<ReadResult>>,
+    pub create: for<'a> fn(&'a C, &'a CreateOp) -> Call<'a, Applied>,
+    pub update: for<'a> fn(&'a C, &'a UpdateOp) -> Call<'a, Applied>,
+    pub delete: for<'a> fn(&'a C, &'a DeleteOp) -> Call<'a, ()>,
+    pub adopt: for<'a> fn(&'a C, &'a CreateOp) -> Call<'a, Option<Applied>>,
+    /// Finishes a create that takes more than one call; the others have
+    /// nothing to complete.
+    pub complete: Option<for<'a> fn(&'a C, &'a CreateOp, &'a Applied) -> Call<'a, Applied>>,
+}
+
+/// A kind of any service, as the provider's table holds it.
+#[async_trait]
+pub(super) trait Served: Send + Sync {
+    async fn read(
+        &self,
+        aws: &AwsProvider,
+        items: &[ReadItem],
+    ) -> Result<Vec<ReadResult>, ProviderError>;
+    async fn create(&self, aws: &AwsProvider, op: &CreateOp) -> Result<Applied, ProviderError>;
+    async fn update(&self, aws: &AwsProvider, op: &UpdateOp) -> Result<Applied, ProviderError>;
+    async fn delete(&self, aws: &AwsProvider, op: &DeleteOp) -> Result<(), ProviderError>;
+    async fn adopt(
+        &self,
+        aws: &AwsProvider,
+        op: &CreateOp,
+    ) -> Result<Option<Applied>, ProviderError>;
+    async fn complete(
+        &self,
+        aws: &AwsProvider,
+        op: &CreateOp,
+        made: &Applied,
+    ) -> Result<Applied, ProviderError>;
+}
+
+#[async_trait]
+impl<C: Service> Served for Kind<C> {
+    async fn read(
+        &self,
+        aws: &AwsProvider,
+        items: &[ReadItem],
+    ) -> Result<Vec<ReadResult>, ProviderError> {
+        (self.read)(C::of(aws).await, items).await
+    }
+    async fn create(&self, aws: &AwsProvider, op: &CreateOp) -> Result<Applied, ProviderError> {
+        (self.create)(C::of(aws).await, op).await
+    }
+    async fn update(&self, aws: &AwsProvider, op: &UpdateOp) -> Result<Applied, ProviderError> {
+        (self.update)(C::of(aws).await, op).await
+    }
+    async fn delete(&self, aws: &AwsProvider, op: &DeleteOp) -> Result<(), ProviderError> {
+        (self.delete)(C::of(aws).await, op).await
+    }
+    async fn adopt(
+        &self,
+        aws: &AwsProvider,
+        op: &CreateOp,
+    ) -> Result<Option<Applied>, ProviderError> {
+        (self.adopt)(C::of(aws).await, op).await
+    }
+    async fn complete(
+        &self,
+        aws: &AwsProvider,
+        op: &CreateOp,
+        made: &Applied,
+    ) -> Result<Applied, ProviderError> {
+        match self.complete {
+            Some(complete) => complete(C::of(aws).await, op, made).await,
+            None => Ok(made.clone()),
+        }
+    }
+}
+
+/// `kinds!(Client; role, policy)` declares a service module's `KINDS`: one
+/// `Kind` per kind module, forwarding each operation to
+/// `<kind>::<operation>`. A kind whose create takes more than one call is
+/// listed as `vpc: complete` and forwards `complete` too.
 macro_rules! kinds {
-    ($client:ty; $($kind:ident),* $(,)? ; complete: $($multi:ident),* $(,)?) => {
-        kinds!(@ops $client; $($kind),*);
-
-        pub(super) async fn complete(
-            client: &$client,
-            op: &$crate::provider::CreateOp,
-            made: &$crate::provider::Applied,
-        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $multi::SCHEMA.kind {
-                return $multi::complete(client, op, made).await;
-            })*
-            Ok(made.clone())
-        }
+    ($client:ty; $($kind:ident $(: $complete:ident)?),* $(,)?) => {
+        pub(super) static KINDS: &[$crate::provider::aws::dispatch::Kind<$client>] = &[$(
+            $crate::provider::aws::dispatch::Kind {
+                schema: &$kind::SCHEMA,
+                read: |c, items| Box::pin($kind::read(c, items)),
+                create: |c, op| Box::pin($kind::create(c, op)),
+                update: |c, op| Box::pin($kind::update(c, op)),
+                delete: |c, op| Box::pin($kind::delete(c, op)),
+                adopt: |c, op| Box::pin($kind::adopt(c, op)),
+                complete: kinds!(@complete $kind $($complete)?),
+            }
+        ),*];
     };
-    ($client:ty; $($kind:ident),* $(,)?) => {
-        kinds!(@ops $client; $($kind),*);
-
-        #[allow(dead_code)]
-        pub(super) async fn complete(
-            _client: &$client,
-            _op: &$crate::provider::CreateOp,
-            made: &$crate::provider::Applied,
-        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
-            Ok(made.clone())
-        }
+    (@complete $kind:ident complete) => {
+        Some(|c, op, made| Box::pin($kind::complete(c, op, made)))
     };
-    (@ops $client:ty; $($kind:ident),*) => {
-        pub(super) static SCHEMAS: &[$crate::provider::KindSchema] = &[$($kind::SCHEMA),*];
-
-        pub(super) fn serves(kind: &str) -> bool {
-            $(kind == $kind::SCHEMA.kind)||*
-        }
-
-        pub(super) async fn read(
-            client: &$client,
-            kind: &str,
-            items: &[$crate::provider::ReadItem],
-        ) -> Result<Vec<$crate::provider::ReadResult>, $crate::provider::ProviderError> {
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::read(client, items).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn create(
-            client: &$client,
-            op: &$crate::provider::CreateOp,
-        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::create(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn update(
-            client: &$client,
-            op: &$crate::provider::UpdateOp,
-        ) -> Result<$crate::provider::Applied, $crate::provider::ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::update(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn delete(
-            client: &$client,
-            op: &$crate::provider::DeleteOp,
-        ) -> Result<(), $crate::provider::ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::delete(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
-
-        pub(super) async fn adopt(
-            client: &$client,
-            op: &$crate::provider::CreateOp,
-        ) -> Result<Option<$crate::provider::Applied>, $crate::provider::ProviderError> {
-            let kind = op.address.kind();
-            $(if kind == $kind::SCHEMA.kind {
-                return $kind::adopt(client, op).await;
-            })*
-            Err(super::unknown_kind(kind))
-        }
+    (@complete $kind:ident) => {
+        None
     };
 }

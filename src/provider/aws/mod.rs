@@ -8,26 +8,17 @@
 mod dispatch;
 
 mod api_calls;
-mod appmesh;
 mod call;
 mod config;
-mod ec2;
-mod ecr;
-mod eks;
 mod error;
-mod iam;
-mod kms;
-mod logs;
 mod observed;
 mod policy_document;
 mod retry;
-mod secretsmanager;
 mod state_bucket;
 mod tags;
-mod vpclattice;
 mod wait;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -39,42 +30,77 @@ use super::{
 };
 use api_calls::ApiCalls;
 pub use config::AwsSettings;
+use dispatch::{Served, Service};
 pub use state_bucket::{StateBucket, StateKeys};
 
-/// Every kind the AWS provider serves: each service module's schemas.
-pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
-    [
-        ec2::SCHEMAS,
-        iam::SCHEMAS,
-        kms::SCHEMAS,
-        secretsmanager::SCHEMAS,
-        logs::SCHEMAS,
-        ecr::SCHEMAS,
-        eks::SCHEMAS,
-        vpclattice::SCHEMAS,
-        appmesh::SCHEMAS,
-    ]
-    .concat()
-});
+/// `services!(ec2: aws_sdk_ec2, ...)`: every service the provider serves,
+/// one line each: its module (a folder of kind files with a `kinds!`
+/// list), its SDK crate and, after `=>`, a function adjusting its client's
+/// configuration when it needs more than the common one; from them the
+/// lazily built client, the schemas and the kind table.
+macro_rules! services {
+    ($($name:ident: $sdk:ident $(=> $configure:path)?),* $(,)?) => {
+        $(mod $name;)*
 
-/// `aws.ec2.vpc` → `ec2`: which service module serves a kind.
-fn service(kind: &str) -> &str {
-    kind.split('.').nth(1).unwrap_or_default()
+        /// One SDK client per service, built on its first call.
+        #[derive(Default)]
+        struct Clients {
+            $($name: OnceCell<$sdk::Client>,)*
+        }
+
+        $(#[async_trait]
+        impl Service for $sdk::Client {
+            async fn of(aws: &AwsProvider) -> &Self {
+                aws.clients
+                    .$name
+                    .get_or_init(|| async {
+                        let conf = $sdk::config::Builder::from(aws.sdk().await)
+                            .interceptor(aws.calls.clone())
+                            .interceptor(retry::RetryPolicy::new(
+                                aws.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
+                            ))
+                            .retry_partition(retry::RetryPolicy::partition(stringify!($name)));
+                        $(let conf = $configure(conf, &aws.settings);)?
+                        $sdk::Client::from_conf(conf.build())
+                    })
+                    .await
+            }
+        })*
+
+        /// Every kind the AWS provider serves, by kind name.
+        static KINDS: LazyLock<HashMap<&'static str, &'static dyn Served>> = LazyLock::new(|| {
+            let mut table: HashMap<&'static str, &'static dyn Served> = HashMap::new();
+            $(for kind in $name::KINDS {
+                table.insert(kind.schema.kind, kind);
+            })*
+            table
+        });
+
+        /// Every kind's schema, in the order of the services and their lists.
+        pub static SCHEMAS: LazyLock<Vec<KindSchema>> = LazyLock::new(|| {
+            [$($name::KINDS.iter().map(|k| *k.schema).collect::<Vec<_>>()),*].concat()
+        });
+    };
 }
+
+services!(
+    ec2: aws_sdk_ec2,
+    iam: aws_sdk_iam,
+    kms: aws_sdk_kms,
+    secretsmanager: aws_sdk_secretsmanager,
+    logs: aws_sdk_cloudwatchlogs,
+    ecr: aws_sdk_ecr,
+    eks: aws_sdk_eks,
+    vpclattice: aws_sdk_vpclattice,
+    appmesh: aws_sdk_appmesh,
+    s3: aws_sdk_s3 => s3::configure,
+);
 
 /// The provider for `aws.*` kinds.
 pub struct AwsProvider {
     settings: AwsSettings,
     sdk: OnceCell<aws_types::SdkConfig>,
-    ec2: OnceCell<aws_sdk_ec2::Client>,
-    iam: OnceCell<aws_sdk_iam::Client>,
-    kms: OnceCell<aws_sdk_kms::Client>,
-    secretsmanager: OnceCell<aws_sdk_secretsmanager::Client>,
-    logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
-    ecr: OnceCell<aws_sdk_ecr::Client>,
-    eks: OnceCell<aws_sdk_eks::Client>,
-    vpclattice: OnceCell<aws_sdk_vpclattice::Client>,
-    appmesh: OnceCell<aws_sdk_appmesh::Client>,
+    clients: Clients,
     calls: ApiCalls,
 }
 
@@ -83,15 +109,7 @@ impl AwsProvider {
         Self {
             settings,
             sdk: OnceCell::new(),
-            ec2: OnceCell::new(),
-            iam: OnceCell::new(),
-            kms: OnceCell::new(),
-            secretsmanager: OnceCell::new(),
-            logs: OnceCell::new(),
-            ecr: OnceCell::new(),
-            eks: OnceCell::new(),
-            vpclattice: OnceCell::new(),
-            appmesh: OnceCell::new(),
+            clients: Clients::default(),
             calls: ApiCalls::default(),
         }
     }
@@ -100,7 +118,7 @@ impl AwsProvider {
     /// transport, in tests).
     pub fn with_eks_client(settings: AwsSettings, eks: aws_sdk_eks::Client) -> Self {
         let p = Self::new(settings);
-        p.eks.set(eks).ok();
+        p.clients.eks.set(eks).ok();
         p
     }
 
@@ -108,20 +126,16 @@ impl AwsProvider {
     /// built from the settings (a client on recorded or mocked responses).
     #[must_use]
     pub fn with_vpclattice_client(self, client: aws_sdk_vpclattice::Client) -> Self {
-        Self {
-            vpclattice: OnceCell::new_with(Some(client)),
-            ..self
-        }
+        self.clients.vpclattice.set(client).ok();
+        self
     }
 
     /// Serves the `aws.appmesh.*` kinds through `client` rather than one
     /// built from the settings (a client on mocked responses, in tests).
     #[must_use]
     pub fn with_appmesh_client(self, client: aws_sdk_appmesh::Client) -> Self {
-        Self {
-            appmesh: OnceCell::new_with(Some(client)),
-            ..self
-        }
+        self.clients.appmesh.set(client).ok();
+        self
     }
 
     /// AWS operations sent so far, by operation name (`DescribeVpcs`).
@@ -132,41 +146,16 @@ impl AwsProvider {
     async fn sdk(&self) -> &aws_types::SdkConfig {
         self.sdk.get_or_init(|| config::load(&self.settings)).await
     }
+
+    fn kind(kind: &str) -> Result<&'static dyn Served, ProviderError> {
+        KINDS.get(kind).copied().ok_or_else(|| unknown_kind(kind))
+    }
 }
 
-/// A lazily built client per service; every client counts its calls.
-macro_rules! client {
-    ($($name:ident: $sdk:ident),* $(,)?) => {
-        impl AwsProvider {
-            $(async fn $name(&self) -> &$sdk::Client {
-                self.$name
-                    .get_or_init(|| async {
-                        let conf = $sdk::config::Builder::from(self.sdk().await)
-                            .interceptor(self.calls.clone())
-                            .interceptor(retry::RetryPolicy::new(
-                                self.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
-                            ))
-                            .retry_partition(retry::RetryPolicy::partition(stringify!($name)))
-                            .build();
-                        $sdk::Client::from_conf(conf)
-                    })
-                    .await
-            })*
-        }
-    };
+/// `aws.ec2.vpc` → `ec2`: which service a kind belongs to.
+fn service(kind: &str) -> &str {
+    kind.split('.').nth(1).unwrap_or_default()
 }
-
-client!(
-    ec2: aws_sdk_ec2,
-    iam: aws_sdk_iam,
-    kms: aws_sdk_kms,
-    secretsmanager: aws_sdk_secretsmanager,
-    logs: aws_sdk_cloudwatchlogs,
-    ecr: aws_sdk_ecr,
-    eks: aws_sdk_eks,
-    vpclattice: aws_sdk_vpclattice,
-    appmesh: aws_sdk_appmesh,
-);
 
 fn unknown_kind(kind: &str) -> ProviderError {
     ProviderError::new(format!("the AWS provider does not serve `{kind}`")).with_code("UnknownKind")
@@ -178,106 +167,36 @@ impl Provider for AwsProvider {
         &SCHEMAS
     }
 
-    // Each operation goes to the service module of the kind: one arm per
-    // service, the module then dispatches per kind.
-
     async fn read(&self, kind: &str, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::read(self.ec2().await, kind, items).await,
-            "iam" if iam::serves(kind) => iam::read(self.iam().await, kind, items).await,
-            "kms" if kms::serves(kind) => kms::read(self.kms().await, kind, items).await,
-            "logs" if logs::serves(kind) => logs::read(self.logs().await, kind, items).await,
-            "ecr" if ecr::serves(kind) => ecr::read(self.ecr().await, kind, items).await,
-            "secretsmanager" if secretsmanager::serves(kind) => {
-                secretsmanager::read(self.secretsmanager().await, kind, items).await
-            }
-            "eks" if eks::serves(kind) => eks::read(self.eks().await, kind, items).await,
-            "vpclattice" if vpclattice::serves(kind) => {
-                vpclattice::read(self.vpclattice().await, kind, items).await
-            }
-            "appmesh" if appmesh::serves(kind) => {
-                appmesh::read(self.appmesh().await, kind, items).await
-            }
-            _ => Err(unknown_kind(kind)),
-        }
+        Self::kind(kind)?.read(self, items).await
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {
-        let kind = op.address.kind();
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::create(self.ec2().await, op).await,
-            "iam" if iam::serves(kind) => iam::create(self.iam().await, op).await,
-            "kms" if kms::serves(kind) => kms::create(self.kms().await, op).await,
-            "logs" if logs::serves(kind) => logs::create(self.logs().await, op).await,
-            "ecr" if ecr::serves(kind) => ecr::create(self.ecr().await, op).await,
-            "secretsmanager" if secretsmanager::serves(kind) => {
-                secretsmanager::create(self.secretsmanager().await, op).await
-            }
-            "eks" if eks::serves(kind) => eks::create(self.eks().await, op).await,
-            "vpclattice" if vpclattice::serves(kind) => {
-                vpclattice::create(self.vpclattice().await, op).await
-            }
-            "appmesh" if appmesh::serves(kind) => appmesh::create(self.appmesh().await, op).await,
-            _ => Err(unknown_kind(kind)),
-        }
+        Self::kind(op.address.kind())?.create(self, op).await
     }
 
     async fn update(&self, op: &UpdateOp) -> Result<Applied, ProviderError> {
-        let kind = op.address.kind();
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::update(self.ec2().await, op).await,
-            "iam" if iam::serves(kind) => iam::update(self.iam().await, op).await,
-            "kms" if kms::serves(kind) => kms::update(self.kms().await, op).await,
-            "logs" if logs::serves(kind) => logs::update(self.logs().await, op).await,
-            "ecr" if ecr::serves(kind) => ecr::update(self.ecr().await, op).await,
-            "secretsmanager" if secretsmanager::serves(kind) => {
-                secretsmanager::update(self.secretsmanager().await, op).await
-            }
-            "eks" if eks::serves(kind) => eks::update(self.eks().await, op).await,
-            "vpclattice" if vpclattice::serves(kind) => {
-                vpclattice::update(self.vpclattice().await, op).await
-            }
-            "appmesh" if appmesh::serves(kind) => appmesh::update(self.appmesh().await, op).await,
-            _ => Err(unknown_kind(kind)),
-        }
+        Self::kind(op.address.kind())?.update(self, op).await
     }
 
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError> {
-        let kind = op.address.kind();
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::delete(self.ec2().await, op).await,
-            "iam" if iam::serves(kind) => iam::delete(self.iam().await, op).await,
-            "kms" if kms::serves(kind) => kms::delete(self.kms().await, op).await,
-            "logs" if logs::serves(kind) => logs::delete(self.logs().await, op).await,
-            "ecr" if ecr::serves(kind) => ecr::delete(self.ecr().await, op).await,
-            "secretsmanager" if secretsmanager::serves(kind) => {
-                secretsmanager::delete(self.secretsmanager().await, op).await
-            }
-            "eks" if eks::serves(kind) => eks::delete(self.eks().await, op).await,
-            "vpclattice" if vpclattice::serves(kind) => {
-                vpclattice::delete(self.vpclattice().await, op).await
-            }
-            "appmesh" if appmesh::serves(kind) => appmesh::delete(self.appmesh().await, op).await,
-            _ => Err(unknown_kind(kind)),
-        }
+        Self::kind(op.address.kind())?.delete(self, op).await
     }
 
     async fn complete(&self, op: &CreateOp, made: &Applied) -> Result<Applied, ProviderError> {
-        let kind = op.address.kind();
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::complete(self.ec2().await, op, made).await,
-            _ => Ok(made.clone()),
-        }
+        Self::kind(op.address.kind())?
+            .complete(self, op, made)
+            .await
     }
 
     async fn sweep(&self, stack: &str, kinds: &[&str]) -> Result<Vec<Leftover>, ProviderError> {
         if !kinds.iter().any(|k| service(k) == "ec2") {
             return Ok(Vec::new());
         }
-        ec2::sweep(self.ec2().await, stack).await
+        ec2::sweep(aws_sdk_ec2::Client::of(self).await, stack).await
     }
 
     fn concurrency_key(&self, kind: &str, args: &serde_json::Value) -> Option<String> {
@@ -288,22 +207,19 @@ impl Provider for AwsProvider {
     }
 
     async fn adopt(&self, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-        let kind = op.address.kind();
-        match service(kind) {
-            "ec2" if ec2::serves(kind) => ec2::adopt(self.ec2().await, op).await,
-            "iam" if iam::serves(kind) => iam::adopt(self.iam().await, op).await,
-            "kms" if kms::serves(kind) => kms::adopt(self.kms().await, op).await,
-            "logs" if logs::serves(kind) => logs::adopt(self.logs().await, op).await,
-            "ecr" if ecr::serves(kind) => ecr::adopt(self.ecr().await, op).await,
-            "secretsmanager" if secretsmanager::serves(kind) => {
-                secretsmanager::adopt(self.secretsmanager().await, op).await
-            }
-            "eks" if eks::serves(kind) => eks::adopt(self.eks().await, op).await,
-            "vpclattice" if vpclattice::serves(kind) => {
-                vpclattice::adopt(self.vpclattice().await, op).await
-            }
-            "appmesh" if appmesh::serves(kind) => appmesh::adopt(self.appmesh().await, op).await,
-            _ => Err(unknown_kind(kind)),
+        Self::kind(op.address.kind())?.adopt(self, op).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KINDS, SCHEMAS};
+
+    #[test]
+    fn every_kind_is_in_the_table_once() {
+        assert_eq!(KINDS.len(), SCHEMAS.len());
+        for schema in SCHEMAS.iter() {
+            assert!(KINDS.contains_key(schema.kind), "{}", schema.kind);
         }
     }
 }

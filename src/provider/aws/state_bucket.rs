@@ -55,18 +55,8 @@ impl StateBucket {
                     .interceptor(retry::RetryPolicy::new(
                         self.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
                     ))
-                    .retry_partition(retry::RetryPolicy::partition("s3"))
-                    // An endpoint of its own (an emulator) serves buckets
-                    // by path, not by host name.
-                    .force_path_style(self.settings.endpoint_url.is_some())
-                    .request_checksum_calculation(
-                        aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-                    )
-                    .response_checksum_validation(
-                        aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
-                    )
-                    .build();
-                aws_sdk_s3::Client::from_conf(conf)
+                    .retry_partition(retry::RetryPolicy::partition("s3"));
+                aws_sdk_s3::Client::from_conf(super::s3::configure(conf, &self.settings).build())
             })
             .await
     }

@@ -33,23 +33,22 @@ pub(super) use sweep::sweep;
 
 kinds!(
     Client;
-    vpc,
-    subnet,
-    internet_gateway,
+    vpc: complete,
+    subnet: complete,
+    internet_gateway: complete,
     eip,
     nat_gateway,
     route_table,
     route,
     route_table_association,
-    security_group,
+    security_group: complete,
     security_group_ingress,
     security_group_egress,
     network_acl,
     network_acl_entry,
     network_acl_association,
     vpc_endpoint,
-    flow_log;
-    complete: vpc, subnet, internet_gateway, security_group,
+    flow_log,
 );
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
