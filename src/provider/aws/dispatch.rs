@@ -22,6 +22,9 @@ pub(super) trait Service: Send + Sync + 'static {
     async fn of(aws: &AwsProvider) -> &Self;
 }
 
+/// The `complete` of a kind whose create takes more than one call.
+pub(super) type Complete<C> = for<'a> fn(&'a C, &'a CreateOp, &'a Applied) -> Call<'a, Applied>;
+
 /// One kind: its schema and its operations on its service's client `C`.
 pub(super) struct Kind<C: 'static> {
     pub schema: &'static KindSchema,
@@ -32,7 +35,7 @@ pub(super) struct Kind<C: 'static> {
     pub adopt: for<'a> fn(&'a C, &'a CreateOp) -> Call<'a, Option<Applied>>,
     /// Finishes a create that takes more than one call; the others have
     /// nothing to complete.
-    pub complete: Option<for<'a> fn(&'a C, &'a CreateOp, &'a Applied) -> Call<'a, Applied>>,
+    pub complete: Option<Complete<C>>,
 }
 
 /// A kind of any service, as the provider's table holds it.

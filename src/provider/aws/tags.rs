@@ -3,7 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use std::error::Error as StdError;
+use std::future::Future;
+
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::error::AwsResultExt;
 use crate::provider::ProviderError;
@@ -73,28 +79,22 @@ pub(crate) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let (removed, changed) = difference(before, after);
-    let removed: Vec<Tag> = removed
-        .iter()
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
-    if !removed.is_empty() {
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .or_fail(subject, "ec2:DeleteTags")?;
-    }
-    if !changed.is_empty() {
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(to_aws(&changed)))
-            .send()
-            .await
-            .or_fail(subject, "ec2:CreateTags")?;
-    }
-    Ok(())
+    reconcile(
+        subject,
+        before,
+        after,
+        ("ec2:DeleteTags", |keys: Vec<String>| {
+            let keys = keys.iter().map(|k| Tag::builder().key(k).build()).collect();
+            ec2.delete_tags().resources(id).set_tags(Some(keys)).send()
+        }),
+        ("ec2:CreateTags", |tags: Tags| {
+            ec2.create_tags()
+                .resources(id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await
 }
 
 /// The update of a kind whose only in-place change is its tags (every other
@@ -124,6 +124,35 @@ pub(crate) async fn update_only_tags(
 pub(crate) fn owns(tags: &Tags, stack: &str, address: &str) -> bool {
     tags.get(STACK).map(String::as_str) == Some(stack)
         && tags.get(ADDRESS).map(String::as_str) == Some(address)
+}
+
+/// Changes a resource's tags from `before` to `after` with its service's
+/// own calls, each named by its IAM action: `untag` with the keys `after`
+/// drops, then `tag` with the pairs it adds or changes; neither is sent when
+/// it has nothing to do. Every service's tag update is this.
+pub(crate) async fn reconcile<U, UF, UO, UE, T, TF, TO, TE>(
+    subject: &str,
+    before: &Tags,
+    after: &Tags,
+    (untag_action, untag): (&str, U),
+    (tag_action, tag): (&str, T),
+) -> Result<(), ProviderError>
+where
+    U: FnOnce(Vec<String>) -> UF,
+    UF: Future<Output = Result<UO, SdkError<UE, HttpResponse>>>,
+    UE: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    T: FnOnce(Tags) -> TF,
+    TF: Future<Output = Result<TO, SdkError<TE, HttpResponse>>>,
+    TE: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let (removed, changed) = difference(before, after);
+    if !removed.is_empty() {
+        untag(removed).await.or_fail(subject, untag_action)?;
+    }
+    if !changed.is_empty() {
+        tag(changed).await.or_fail(subject, tag_action)?;
+    }
+    Ok(())
 }
 
 /// Keys in `before` that `after` drops, and pairs `after` adds or changes.

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use super::call::{found, gone_is_ok};
 use crate::provider::{ProgressFn, ProviderError};
 
 pub(crate) enum Poll<T> {
@@ -43,6 +44,38 @@ where
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_secs(10));
     }
+}
+
+/// After an asynchronous delete call (`sent`): done at once when the
+/// resource was already gone, else polls (as [`until`]) until `status`
+/// answers `None`; `Some(status)` is what the resource reports meanwhile. A
+/// poll that finds the resource gone mid-wait (NotFound) also ends it.
+pub(crate) async fn until_deleted<S, F, Fut>(
+    progress: &ProgressFn,
+    subject: &str,
+    timeout: Duration,
+    sent: Result<S, ProviderError>,
+    mut status: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<String>, ProviderError>>,
+{
+    if found(sent)?.is_none() {
+        return Ok(());
+    }
+    gone_is_ok(
+        until(progress, subject, timeout, || {
+            let polled = status();
+            async move {
+                Ok(match polled.await? {
+                    Some(state) => Poll::Pending(state),
+                    None => Poll::Ready(()),
+                })
+            }
+        })
+        .await,
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use aws_sdk_appmesh::types::TagRef;
 use super::invalid;
 use crate::provider::ProviderError;
 use crate::provider::aws::error::AwsResultExt;
-use crate::provider::aws::tags::{Tags, difference, owns};
+use crate::provider::aws::tags::{self, Tags, difference, owns};
 
 /// The tags of a create call; `None` when there is no tag.
 pub(super) fn to_aws(tags: &Tags, subject: &str) -> Result<Option<Vec<TagRef>>, ProviderError> {
@@ -56,24 +56,23 @@ pub(super) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let (removed, changed) = difference(before, after);
-    if !removed.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(subject, "appmesh:UntagResource")?;
-    }
-    if let Some(tags) = to_aws(&changed, subject)? {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .or_fail(subject, "appmesh:TagResource")?;
-    }
-    Ok(())
+    // TagRef is built fallibly, so the pairs are built before the call.
+    let (_, changed) = difference(before, after);
+    let refs = to_aws(&changed, subject)?;
+    tags::reconcile(
+        subject,
+        before,
+        after,
+        ("appmesh:UntagResource", |keys| {
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("appmesh:TagResource", |_| {
+            client.tag_resource().resource_arn(arn).set_tags(refs).send()
+        }),
+    )
+    .await
 }

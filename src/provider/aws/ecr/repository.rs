@@ -236,23 +236,24 @@ pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .or_fail(&subject, "ecr:PutImageScanningConfiguration")?;
     }
     let arn = op.recorded("arn");
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        ecr.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "ecr:UntagResource")?;
-    }
-    if !added.is_empty() {
-        ecr.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "ecr:TagResource")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("ecr:UntagResource", |keys| {
+            ecr.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("ecr:TagResource", |tags| {
+            ecr.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

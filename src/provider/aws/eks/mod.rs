@@ -49,14 +49,10 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
-    if found(sent)?.is_none() {
-        return Ok(());
-    }
-    wait::until(progress, subject, SETTLE_TIMEOUT, || async {
-        Ok(match describe().await? {
-            Some(x) => Poll::Pending(status(&x).to_string()),
-            None => Poll::Ready(()),
-        })
+    let status = &status;
+    let describe = &describe;
+    wait::until_deleted(progress, subject, SETTLE_TIMEOUT, sent, || async move {
+        Ok(describe().await?.map(|x| status(&x).to_string()))
     })
     .await
 }
@@ -86,25 +82,24 @@ async fn update_tags(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let (removed, changed) = tags::difference(before, after);
-    let changed: HashMap<String, String> = changed.into_iter().collect();
-    if !removed.is_empty() {
-        eks.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(subject, "eks:UntagResource")?;
-    }
-    if !changed.is_empty() {
-        eks.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(changed))
-            .send()
-            .await
-            .or_fail(subject, "eks:TagResource")?;
-    }
-    Ok(())
+    tags::reconcile(
+        subject,
+        before,
+        after,
+        ("eks:UntagResource", |keys| {
+            eks.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("eks:TagResource", |tags: Tags| {
+            eks.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+        }),
+    )
+    .await
 }
 
 /// Waits for an update EKS runs in the background (a version upgrade, a

@@ -153,23 +153,24 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "iam:UpdateOpenIDConnectProviderThumbprint")?;
     }
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        iam.untag_open_id_connect_provider()
-            .open_id_connect_provider_arn(&op.id)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "iam:UntagOpenIDConnectProvider")?;
-    }
-    if !added.is_empty() {
-        iam.tag_open_id_connect_provider()
-            .open_id_connect_provider_arn(&op.id)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "iam:TagOpenIDConnectProvider")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("iam:UntagOpenIDConnectProvider", |keys| {
+            iam.untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(&op.id)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("iam:TagOpenIDConnectProvider", |tags| {
+            iam.tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(&op.id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

@@ -155,23 +155,24 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "iam:CreatePolicyVersion")?;
     }
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        iam.untag_policy()
-            .policy_arn(&op.id)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "iam:UntagPolicy")?;
-    }
-    if !added.is_empty() {
-        iam.tag_policy()
-            .policy_arn(&op.id)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "iam:TagPolicy")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("iam:UntagPolicy", |keys| {
+            iam.untag_policy()
+                .policy_arn(&op.id)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("iam:TagPolicy", |tags| {
+            iam.tag_policy()
+                .policy_arn(&op.id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

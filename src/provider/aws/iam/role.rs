@@ -179,23 +179,24 @@ pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, Provi
             }
         }
     }
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        iam.untag_role()
-            .role_name(&op.id)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "iam:UntagRole")?;
-    }
-    if !added.is_empty() {
-        iam.tag_role()
-            .role_name(&op.id)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "iam:TagRole")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("iam:UntagRole", |keys| {
+            iam.untag_role()
+                .role_name(&op.id)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("iam:TagRole", |tags| {
+            iam.tag_role()
+                .role_name(&op.id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

@@ -222,23 +222,24 @@ pub(super) async fn update(kms: &Client, op: &UpdateOp) -> Result<Applied, Provi
             .await
             .or_fail(&subject, "kms:PutKeyPolicy")?;
     }
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        kms.untag_resource()
-            .key_id(&op.id)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "kms:UntagResource")?;
-    }
-    if !added.is_empty() {
-        kms.tag_resource()
-            .key_id(&op.id)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "kms:TagResource")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("kms:UntagResource", |keys| {
+            kms.untag_resource()
+                .key_id(&op.id)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("kms:TagResource", |tags| {
+            kms.tag_resource()
+                .key_id(&op.id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

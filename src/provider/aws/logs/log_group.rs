@@ -227,23 +227,24 @@ pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, Prov
         }
     }
     let arn = op.recorded("arn");
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        logs.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "logs:UntagResource")?;
-    }
-    if !added.is_empty() {
-        logs.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(added.into_iter().collect()))
-            .send()
-            .await
-            .or_fail(&subject, "logs:TagResource")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("logs:UntagResource", |keys| {
+            logs.untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("logs:TagResource", |tags| {
+            logs.tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

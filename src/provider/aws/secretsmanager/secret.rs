@@ -240,23 +240,24 @@ pub(super) async fn update(sm: &Client, op: &UpdateOp) -> Result<Applied, Provid
             .await
             .or_fail(&subject, "secretsmanager:PutSecretValue")?;
     }
-    let (removed, added) = tags::difference(&before.tags, &after.tags);
-    if !removed.is_empty() {
-        sm.untag_resource()
-            .secret_id(&op.id)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(&subject, "secretsmanager:UntagResource")?;
-    }
-    if !added.is_empty() {
-        sm.tag_resource()
-            .secret_id(&op.id)
-            .set_tags(Some(to_aws(&added)))
-            .send()
-            .await
-            .or_fail(&subject, "secretsmanager:TagResource")?;
-    }
+    tags::reconcile(
+        &subject,
+        &before.tags,
+        &after.tags,
+        ("secretsmanager:UntagResource", |keys| {
+            sm.untag_resource()
+                .secret_id(&op.id)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("secretsmanager:TagResource", |tags| {
+            sm.tag_resource()
+                .secret_id(&op.id)
+                .set_tags(Some(to_aws(&tags)))
+                .send()
+        }),
+    )
+    .await?;
     Ok(op.unchanged())
 }
 

@@ -8,7 +8,7 @@ use aws_sdk_vpclattice::Client;
 use serde_json::{Map, Value};
 
 use crate::provider::aws::error::AwsResultExt;
-use crate::provider::aws::tags::{Tags, difference, owns};
+use crate::provider::aws::tags::{self, Tags, owns};
 use crate::provider::{Applied, CreateOp, ProviderError};
 
 /// The tags of a create call; `None` when there is no tag.
@@ -48,27 +48,26 @@ pub(super) async fn update(
     before: &Tags,
     after: &Tags,
 ) -> Result<(), ProviderError> {
-    let (removed, changed) = difference(before, after);
-    let changed: HashMap<String, String> = changed.into_iter().collect();
-    if !removed.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .or_fail(subject, "vpc-lattice:UntagResource")?;
-    }
-    if !changed.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(changed))
-            .send()
-            .await
-            .or_fail(subject, "vpc-lattice:TagResource")?;
-    }
-    Ok(())
+    tags::reconcile(
+        subject,
+        before,
+        after,
+        ("vpc-lattice:UntagResource", |keys| {
+            client
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(keys))
+                .send()
+        }),
+        ("vpc-lattice:TagResource", |tags: Tags| {
+            client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+        }),
+    )
+    .await
 }
 
 /// A resource a List found: its id, its ARN and the outputs it would have.

@@ -1,17 +1,18 @@
 //! Polls a Lattice resource until it settles (created, or gone after a
-//! delete), reporting its status through the operation's progress callback.
+//! delete), through the provider's one poller (`aws::wait`), reporting its
+//! status through the operation's progress callback.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::provider::aws::call::{found, gone_is_ok};
+use crate::provider::aws::wait::{self, Poll};
 use crate::provider::{ProgressFn, ProviderError};
 
 /// Lattice settles associations and deletions within minutes.
-pub(super) const TIMEOUT: Duration = Duration::from_secs(600);
+const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Polls until `poll` answers `None` (settled); `Some(status)` means still
-/// changing. Intervals grow from 0.5 s to 10 s.
+/// changing.
 pub(super) async fn until<F, Fut>(
     progress: &ProgressFn,
     subject: &str,
@@ -21,27 +22,16 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<String>, ProviderError>>,
 {
-    let start = Instant::now();
-    let mut interval = Duration::from_millis(500);
-    loop {
-        let Some(status) = poll().await? else {
-            return Ok(());
-        };
-        let elapsed = start.elapsed().as_secs();
-        progress(&format!("{status} ({elapsed}s)"));
-        if start.elapsed() >= TIMEOUT {
-            return Err(ProviderError::new(format!(
-                "{subject}: still `{status}` after {elapsed}s"
-            ))
-            .with_code("WaitTimeout")
-            .with_fix(
-                "AWS is slow to settle it: run apply again later, it picks up where it stopped",
-            )
-            .retryable());
+    wait::until(progress, subject, TIMEOUT, || {
+        let polled = poll();
+        async move {
+            Ok(match polled.await? {
+                Some(status) => Poll::Pending(status),
+                None => Poll::Ready(()),
+            })
         }
-        tokio::time::sleep(interval).await;
-        interval = (interval * 2).min(Duration::from_secs(10));
-    }
+    })
+    .await
 }
 
 /// A status that ends a wait for creation in failure.
@@ -52,7 +42,7 @@ pub(super) fn failed(subject: &str, status: &str) -> ProviderError {
 }
 
 /// After an asynchronous Delete: done at once when the resource was already
-/// gone, else polls (as [`until`]) until Get says it is.
+/// gone, else polls until Get says it is.
 pub(super) async fn deleted<T, F, Fut>(
     progress: &ProgressFn,
     subject: &str,
@@ -63,8 +53,5 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<String>, ProviderError>>,
 {
-    if found(sent)?.is_none() {
-        return Ok(());
-    }
-    gone_is_ok(until(progress, subject, poll).await)
+    wait::until_deleted(progress, subject, TIMEOUT, sent, poll).await
 }
