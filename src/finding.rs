@@ -32,23 +32,35 @@ pub struct Finding {
     pub line: Option<String>,
 }
 
+/// Refuses, in debug builds, a code that is not registered in
+/// `check::codes` with this severity.
+fn registered(code: &str, severity: Severity) {
+    debug_assert!(
+        crate::check::codes::lookup(code).is_some_and(|c| c.severities.contains(&severity)),
+        "finding code `{code}` is not registered as {severity:?} in src/check/codes.rs"
+    );
+}
+
 impl Finding {
     pub fn error(code: &str, message: impl Into<String>) -> Self {
+        registered(code, Severity::Error);
+        Self::of(Severity::Error, code, message)
+    }
+
+    pub fn warning(code: &str, message: impl Into<String>) -> Self {
+        registered(code, Severity::Warning);
+        Self::of(Severity::Warning, code, message)
+    }
+
+    fn of(severity: Severity, code: &str, message: impl Into<String>) -> Self {
         Self {
-            severity: Severity::Error,
+            severity,
             code: code.to_string(),
             address: None,
             message: message.into(),
             remedy: None,
             source: None,
             line: None,
-        }
-    }
-
-    pub fn warning(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
         }
     }
 

@@ -228,3 +228,20 @@ fn the_readme_kinds_table_is_the_generated_one() {
         "README.md's kinds table is stale: regenerate it with `cargo run -- docs --readme README.md`"
     );
 }
+
+#[test]
+fn docs_findings_lists_every_registered_code() {
+    let p = Project::new("");
+    let out = p.payrun().args(["docs", "findings"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in payrun::check::codes::CODES {
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(c.code) && l.contains(c.doc)),
+            "{} missing:\n{text}",
+            c.code
+        );
+    }
+    assert!(text.contains("eks-version-downgrade"), "{text}");
+}

@@ -3,6 +3,7 @@
 //! PCI DSS rules for programs in scope, Kubernetes manifests and quotas,
 //! helm availability, and program acknowledgements.
 
+pub mod codes;
 pub mod eks;
 mod helm;
 mod iam;

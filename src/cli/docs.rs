@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::check::codes::CODES;
 use crate::docs::{
     KindDoc, kind_docs, kinds_table, render_kind, render_kind_list, with_kinds_table,
 };
@@ -55,8 +56,13 @@ pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, 
         for name in modules.keys() {
             println!("  {name}");
         }
+        println!("\nfinding codes: payrun docs findings");
         return Ok(0);
     };
+    if name == "findings" {
+        print!("{}", findings_table());
+        return Ok(0);
+    }
     let kind = name.replace("::", ".");
     if let Some(doc) = docs.iter().find(|d| d.kind == kind) {
         print!("{}", render_kind(doc));
@@ -133,4 +139,20 @@ fn registry() -> Registry {
         .with("aws", Arc::new(AwsProvider::new(AwsSettings::default())))
         .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
         .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())))
+}
+
+/// Every finding code, its severity and what it means.
+fn findings_table() -> String {
+    use crate::finding::Severity;
+    let width = CODES.iter().map(|c| c.code.len()).max().unwrap_or(0);
+    let mut out = String::from("finding codes (acknowledge one with --acknowledge CODE=REASON):\n");
+    for c in CODES {
+        let severity = match c.severities {
+            [Severity::Error] => "error",
+            [Severity::Warning] => "warning",
+            _ => "error or warning",
+        };
+        out.push_str(&format!("  {:width$}  {severity:16}  {}\n", c.code, c.doc));
+    }
+    out
 }
