@@ -30,6 +30,16 @@ async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+async fn versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<BucketVersioningStatus> {
+    let out = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap();
+    out.status().cloned()
+}
+
 #[tokio::test]
 async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
     let s = Stack::aws(BUCKET, "s3b");
@@ -39,13 +49,10 @@ async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
     let addr = "aws.s3.bucket.audit".parse().unwrap();
     assert_eq!(s.state().resources[&addr].id, name);
     let s3 = s3().await;
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(versioning.status(), Some(&BucketVersioningStatus::Enabled));
+    assert_eq!(
+        versioning(&s3, name).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
     let enc = s3
         .get_bucket_encryption()
         .bucket(name)
@@ -92,15 +99,9 @@ async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
     assert_eq!(change.action, Action::Update, "{change:?}");
     let summary = s.apply_plan(&plan).await;
     assert!(summary.ok(), "{summary}");
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        versioning.status(),
-        Some(&BucketVersioningStatus::Suspended)
+        versioning(&s3, name).await,
+        Some(BucketVersioningStatus::Suspended)
     );
     let block = s3
         .get_public_access_block()
