@@ -63,16 +63,19 @@ pub fn has_script_ref(s: &str) -> bool {
 }
 
 /// Turn every sentinel string into a `$ref` or `$template` marker.
-pub fn decode_script_strings(v: Value) -> Value {
+pub fn decode_script_strings(mut v: Value) -> Value {
+    decode_in_place(&mut v);
+    v
+}
+
+/// In place: only the strings that carry a ref are replaced, so the maps
+/// and lists around them are not rebuilt.
+fn decode_in_place(v: &mut Value) {
     match v {
-        Value::String(s) if has_script_ref(&s) => decode_string(&s),
-        Value::Array(items) => Value::Array(items.into_iter().map(decode_script_strings).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, decode_script_strings(v)))
-                .collect(),
-        ),
-        other => other,
+        Value::String(s) if has_script_ref(s) => *v = decode_string(s),
+        Value::Array(items) => items.iter_mut().for_each(decode_in_place),
+        Value::Object(map) => map.values_mut().for_each(decode_in_place),
+        _ => {}
     }
 }
 
@@ -282,6 +285,20 @@ pub const UNKNOWN: &str = "(known after apply)";
 
 /// A stand-in value of the right shape for typed validation: refs and
 /// templates become strings, secrets become strings.
+/// Does `for_validation` leave `v` as it is (no ref, template or secret
+/// anywhere, no ref in a key)? Then the value can be validated without a
+/// copy.
+pub fn is_plain(v: &Value) -> bool {
+    if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
+        return false;
+    }
+    match v {
+        Value::Array(items) => items.iter().all(is_plain),
+        Value::Object(map) => map.iter().all(|(k, v)| !has_script_ref(k) && is_plain(v)),
+        _ => true,
+    }
+}
+
 pub fn for_validation(v: &Value) -> Value {
     if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
         return Value::String(UNKNOWN.into());

@@ -1,6 +1,7 @@
 //! `DesiredGraph`: what the program declares, checked and ordered.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use petgraph::Direction;
 use petgraph::algo::{tarjan_scc, toposort};
@@ -17,23 +18,24 @@ use crate::value::{RefTarget, collect_refs};
 /// dependent, so a topological order creates dependencies first.
 pub struct DesiredGraph {
     graph: StableDiGraph<Address, ()>,
-    index: BTreeMap<Address, NodeIndex>,
-    specs: BTreeMap<Address, ResourceSpec>,
+    index: HashMap<Address, NodeIndex>,
+    specs: HashMap<Address, Arc<ResourceSpec>>,
     order: Vec<Address>,
 }
 
 impl DesiredGraph {
     pub fn build(program: &Program, registry: &Registry) -> Result<Self, ScriptError> {
         let mut graph = StableDiGraph::new();
-        let mut index = BTreeMap::new();
-        let mut specs = BTreeMap::new();
+        let mut index = HashMap::with_capacity(program.resources.len());
+        let mut specs = HashMap::with_capacity(program.resources.len());
         for spec in &program.resources {
             index.insert(spec.address.clone(), graph.add_node(spec.address.clone()));
-            specs.insert(spec.address.clone(), spec.clone());
+            specs.insert(spec.address.clone(), Arc::clone(spec));
         }
         let check = |target: &RefTarget, user: &str, pos: &SourcePos| -> Result<(), ScriptError> {
             if !specs.contains_key(&target.address) {
-                let names: Vec<String> = specs.keys().map(Address::to_string).collect();
+                let mut names: Vec<String> = specs.keys().map(Address::to_string).collect();
+                names.sort();
                 let wanted = target.address.to_string();
                 let fix = match did_you_mean(&wanted, names.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -106,7 +108,7 @@ impl DesiredGraph {
     }
 
     pub fn spec(&self, address: &Address) -> Option<&ResourceSpec> {
-        self.specs.get(address)
+        self.specs.get(address).map(Arc::as_ref)
     }
 
     pub fn contains(&self, address: &Address) -> bool {
@@ -171,7 +173,7 @@ impl DesiredGraph {
 fn cycle_error(
     graph: &StableDiGraph<Address, ()>,
     start: NodeIndex,
-    specs: &BTreeMap<Address, ResourceSpec>,
+    specs: &HashMap<Address, Arc<ResourceSpec>>,
 ) -> ScriptError {
     let scc = tarjan_scc(graph)
         .into_iter()

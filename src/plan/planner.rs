@@ -163,7 +163,7 @@ pub async fn make_plan(
                     _ => None,
                 }
             };
-            let after = with_secret_digests(&resolve(&spec.args, &lookup), key);
+            let after = with_secret_digests(resolve(&spec.args, &lookup), key);
             let deps = graph.deps(address);
             let recorded = state.resources.get(address);
             let mut change = ResourceChange {
@@ -488,25 +488,23 @@ pub(crate) fn diff_args<'a>(
 /// Fill in the digest of every secret from its environment variable; a
 /// secret whose variable is not set keeps its marker without a digest
 /// (`check::secrets` makes it an error finding).
-fn with_secret_digests(v: &Value, key: &StackKey) -> Value {
+fn with_secret_digests(mut v: Value, key: &StackKey) -> Value {
+    digest_secrets(&mut v, key);
+    v
+}
+
+/// In place: only the secret markers change.
+fn digest_secrets(v: &mut Value, key: &StackKey) {
     if let Some((env, _)) = as_secret(v) {
-        return match std::env::var(env) {
-            Ok(value) => {
-                crate::redact::register(&value);
-                secret_marker(env, Some(key.digest(value.as_bytes())))
-            }
-            Err(_) => v.clone(),
-        };
+        if let Ok(value) = std::env::var(env) {
+            crate::redact::register(&value);
+            *v = secret_marker(env, Some(key.digest(value.as_bytes())));
+        }
+        return;
     }
     match v {
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| with_secret_digests(i, key)).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, i)| (k.clone(), with_secret_digests(i, key)))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::Array(items) => items.iter_mut().for_each(|i| digest_secrets(i, key)),
+        Value::Object(map) => map.values_mut().for_each(|i| digest_secrets(i, key)),
+        _ => {}
     }
 }

@@ -257,7 +257,7 @@ pub trait CheckArgs {
 
 /// The typed args of `args`, or why they do not deserialize.
 pub fn typed<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
-    serde_path_to_error::deserialize::<_, T>(args.clone()).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(args).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         ArgError::shape(if path == "." || path.is_empty() {

@@ -12,7 +12,7 @@ use crate::address::Address;
 use crate::finding::Finding;
 use crate::provider::{KindSchema, standard_tags};
 use crate::suggest::did_you_mean;
-use crate::value::{as_secret, decode_script_strings, for_validation, secret_marker};
+use crate::value::{as_secret, decode_script_strings, for_validation, is_plain, secret_marker};
 
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
@@ -42,7 +42,8 @@ pub struct Export {
 /// What a program declares.
 #[derive(Clone, Debug, Default)]
 pub struct Program {
-    pub resources: Vec<ResourceSpec>,
+    /// Shared with the graph, which keeps them by address.
+    pub resources: Vec<Arc<ResourceSpec>>,
     pub exports: Vec<Export>,
     /// From `plan_warning` / `plan_error` in the program.
     pub findings: Vec<Finding>,
@@ -333,7 +334,12 @@ impl Recorder {
             }
         }
         let args = decode_script_strings(args);
-        if let Err(e) = (schema.validate)(&for_validation(&args)) {
+        let checked = if is_plain(&args) {
+            (schema.validate)(&args)
+        } else {
+            (schema.validate)(&for_validation(&args))
+        };
+        if let Err(e) = checked {
             return Err(fault(
                 format!("{path}(\"{purpose}\"): {}", e.message),
                 e.fix,
@@ -358,13 +364,13 @@ impl Recorder {
         let i = rec.program.resources.len();
         rec.index.insert(address.clone(), i);
         rec.user_tags.push(user_tags);
-        rec.program.resources.push(ResourceSpec {
+        rec.program.resources.push(Arc::new(ResourceSpec {
             address: address.clone(),
             name: name.clone(),
             args,
             explicit_deps: Vec::new(),
             pos,
-        });
+        }));
         Ok(Handle { address, schema })
     }
 
@@ -382,7 +388,7 @@ impl Recorder {
                 Position::NONE,
             ));
         };
-        rec.program.resources[i]
+        Arc::make_mut(&mut rec.program.resources[i])
             .explicit_deps
             .push((b.address.clone(), pos));
         Ok(())
@@ -467,7 +473,7 @@ impl Recorder {
             let mut tags = defaults.clone();
             tags.extend(user);
             let tags = standard_tags(&spec.name, &self.stack, &spec.address, &tags);
-            if let Value::Object(map) = &mut spec.args {
+            if let Value::Object(map) = &mut Arc::make_mut(spec).args {
                 map.insert(
                     "tags".into(),
                     serde_json::to_value(tags).expect("tags serialize"),
