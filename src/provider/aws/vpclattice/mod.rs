@@ -18,11 +18,15 @@ mod tagging;
 mod target_group;
 mod wait;
 
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+
 use aws_sdk_vpclattice::Client;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::{ProviderError, ReadItem, ReadResult};
 
 kinds!(
     Client;
@@ -71,4 +75,42 @@ fn identifier(recorded: &Value, key: &str, live_id: &str) -> Value {
 /// The last part of an id-or-ARN: the id List calls answer with.
 fn id_of(identifier: &str) -> &str {
     identifier.rsplit('/').next().unwrap_or(identifier)
+}
+
+/// Reads associations with one List per service network the items name:
+/// an item whose id no list answers, or that is being deleted, is gone;
+/// `found` makes the result of the others from their summary.
+async fn read_by_network<S, L, Fut>(
+    items: &[ReadItem],
+    mut list: L,
+    id: fn(&S) -> Option<&str>,
+    deleting: fn(&S) -> bool,
+    found: impl Fn(&ReadItem, &S) -> ReadResult,
+) -> Result<Vec<ReadResult>, ProviderError>
+where
+    L: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Vec<S>, ProviderError>>,
+{
+    let networks: BTreeSet<&str> = items
+        .iter()
+        .filter_map(|i| {
+            i.args
+                .get("service_network_identifier")
+                .and_then(Value::as_str)
+        })
+        .map(id_of)
+        .collect();
+    let mut live: HashMap<String, S> = HashMap::new();
+    for sn in networks {
+        for a in list(sn.to_string()).await? {
+            live.insert(id(&a).unwrap_or_default().to_string(), a);
+        }
+    }
+    Ok(items
+        .iter()
+        .map(|item| match live.get(&item.id) {
+            Some(a) if !deleting(a) => found(item, a),
+            _ => ReadResult::Gone,
+        })
+        .collect())
 }

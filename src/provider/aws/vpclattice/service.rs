@@ -68,15 +68,7 @@ async fn wait_active(
     subject: &str,
     id: &str,
 ) -> Result<(), ProviderError> {
-    wait::until(progress, subject, || async move {
-        match status(client, subject, id).await?.as_deref() {
-            Some("ACTIVE") => Ok(None),
-            Some(s) if s.ends_with("FAILED") => Err(wait::failed(subject, s)),
-            Some(s) => Ok(Some(s.to_string())),
-            None => Ok(Some("NOT_FOUND_YET".into())),
-        }
-    })
-    .await
+    wait::until_active(progress, subject, || status(client, subject, id)).await
 }
 
 pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {

@@ -2,8 +2,6 @@
 //! network, so its clients resolve and reach the network's services; the
 //! security groups filter what enters the network from the VPC.
 
-use std::collections::HashMap;
-
 use aws_sdk_vpclattice::Client;
 use aws_sdk_vpclattice::types::{
     ServiceNetworkVpcAssociationStatus as Status, ServiceNetworkVpcAssociationSummary as Summary,
@@ -11,7 +9,7 @@ use aws_sdk_vpclattice::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{found, id_of, identifier, incomplete, parse, tagging, wait};
+use super::{found, identifier, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
@@ -103,15 +101,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
         .to_string();
     let (s, i) = (subject.as_str(), id.as_str());
     if out.status() != Some(&Status::Active) {
-        wait::until(&op.progress, s, || async move {
-            match status(client, s, i).await?.as_deref() {
-                Some("ACTIVE") => Ok(None),
-                Some(st) if st.ends_with("FAILED") => Err(wait::failed(s, st)),
-                Some(st) => Ok(Some(st.to_string())),
-                None => Ok(Some("NOT_FOUND_YET".into())),
-            }
-        })
-        .await?;
+        wait::until_active(&op.progress, s, || status(client, s, i)).await?;
     }
     Ok(Applied {
         id,
@@ -125,47 +115,32 @@ pub(super) async fn read(
     client: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let mut live: HashMap<String, Summary> = HashMap::new();
-    let networks: std::collections::BTreeSet<&str> = items
-        .iter()
-        .filter_map(|i| {
-            i.args
-                .get("service_network_identifier")
-                .and_then(Value::as_str)
-        })
-        .map(id_of)
-        .collect();
-    for sn in networks {
-        for a in list(client, SCHEMA.kind, sn, None).await? {
-            live.insert(a.id().unwrap_or_default().to_string(), a);
-        }
-    }
-    Ok(items
-        .iter()
-        .map(|item| match live.get(&item.id) {
-            None => ReadResult::Gone,
-            Some(a) if a.status() == Some(&Status::DeleteInProgress) => ReadResult::Gone,
-            Some(a) => {
-                let mut args = Map::new();
-                args.insert(
-                    "service_network_identifier".into(),
-                    identifier(
-                        &item.args,
-                        "service_network_identifier",
-                        a.service_network_id().unwrap_or_default(),
-                    ),
-                );
-                args.insert(
-                    "vpc_identifier".into(),
-                    identifier(&item.args, "vpc_identifier", a.vpc_id().unwrap_or_default()),
-                );
-                ReadResult::Found {
-                    args,
-                    outputs: outputs(a.arn()),
-                }
+    super::read_by_network(
+        items,
+        |sn| async move { list(client, SCHEMA.kind, &sn, None).await },
+        Summary::id,
+        |a| a.status() == Some(&Status::DeleteInProgress),
+        |item, a| {
+            let mut args = Map::new();
+            args.insert(
+                "service_network_identifier".into(),
+                identifier(
+                    &item.args,
+                    "service_network_identifier",
+                    a.service_network_id().unwrap_or_default(),
+                ),
+            );
+            args.insert(
+                "vpc_identifier".into(),
+                identifier(&item.args, "vpc_identifier", a.vpc_id().unwrap_or_default()),
+            );
+            ReadResult::Found {
+                args,
+                outputs: outputs(a.arn()),
             }
-        })
-        .collect())
+        },
+    )
+    .await
 }
 
 pub(super) async fn update(client: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

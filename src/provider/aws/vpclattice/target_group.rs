@@ -222,15 +222,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
         .to_string();
     let (s, i) = (subject.as_str(), id.as_str());
     if out.status() != Some(&TargetGroupStatus::Active) {
-        wait::until(&op.progress, s, || async move {
-            match status(get(client, s, i).await?.as_ref()).as_deref() {
-                Some("ACTIVE") => Ok(None),
-                Some(st) if st.ends_with("FAILED") => Err(wait::failed(s, st)),
-                Some(st) => Ok(Some(st.to_string())),
-                None => Ok(Some("NOT_FOUND_YET".into())),
-            }
-        })
-        .await?;
+        wait::until_active(&op.progress, s, || async move { Ok(status(get(client, s, i).await?.as_ref())) }).await?;
     }
     Ok(Applied {
         id,

@@ -34,8 +34,34 @@ where
     .await
 }
 
+/// After a create that did not answer ACTIVE: polls `status` (the
+/// resource's status, `None` while Get does not find it yet) until it is
+/// ACTIVE; a `..._FAILED` status ends the wait in failure.
+pub(super) async fn until_active<F, Fut>(
+    progress: &ProgressFn,
+    subject: &str,
+    mut status: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<String>, ProviderError>>,
+{
+    until(progress, subject, || {
+        let polled = status();
+        async move {
+            match polled.await?.as_deref() {
+                Some("ACTIVE") => Ok(None),
+                Some(s) if s.ends_with("FAILED") => Err(failed(subject, s)),
+                Some(s) => Ok(Some(s.to_string())),
+                None => Ok(Some("NOT_FOUND_YET".into())),
+            }
+        }
+    })
+    .await
+}
+
 /// A status that ends a wait for creation in failure.
-pub(super) fn failed(subject: &str, status: &str) -> ProviderError {
+fn failed(subject: &str, status: &str) -> ProviderError {
     ProviderError::new(format!("{subject}: Lattice reports `{status}`"))
         .with_code(status.to_string())
         .with_fix("the resource could not be created: check its arguments and the Lattice console, then apply again")
