@@ -257,3 +257,51 @@ k8s::object("agent", #{ cluster: cluster, manifest: #{
         )]
     );
 }
+
+/// The checks read the facts of the run from their context, not from the
+/// clock: the same program on another day has other findings.
+#[test]
+fn checks_judge_end_of_support_by_the_date_they_are_given() {
+    use payrun::check::{Context, Facts, findings_in};
+    let s = Stack::product(
+        r#"
+aws::eks::cluster("payments", #{
+    version: "1.31",
+    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    subnet_ids: ["subnet-1", "subnet-2"],
+});
+"#,
+    );
+    let (graph, program) = s.evaluate().unwrap();
+    let codes = |today: &str| -> Vec<(String, Severity)> {
+        let facts = Facts {
+            today: today.into(),
+            helm: None,
+        };
+        let cx = Context {
+            graph: &graph,
+            program: &program,
+            registry: &s.registry,
+            changes: &[],
+            facts: &facts,
+        };
+        findings_in(&cx)
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.code.starts_with("eks-version"))
+            .map(|f| (f.code, f.severity))
+            .collect()
+    };
+    assert_eq!(codes("2025-06-01"), vec![]);
+    assert_eq!(
+        codes("2026-01-01"),
+        vec![(
+            "eks-version-extended-support".to_string(),
+            Severity::Warning
+        )]
+    );
+    assert_eq!(
+        codes("2026-12-01"),
+        vec![("eks-version-unsupported".to_string(), Severity::Error)]
+    );
+}

@@ -261,6 +261,25 @@ mod tests {
                 registered.severities
             );
         }
+        // Each registered code is declared by exactly one check, and each
+        // check declares only registered codes.
+        for c in CODES {
+            let by: Vec<&str> = crate::check::CHECKS
+                .iter()
+                .filter(|k| k.codes().contains(&c.code))
+                .map(|k| k.name())
+                .collect();
+            assert_eq!(by.len(), 1, "`{}` is declared by {by:?}", c.code);
+        }
+        for check in crate::check::CHECKS {
+            for code in check.codes() {
+                assert!(
+                    lookup(code).is_some(),
+                    "{}: `{code}` is not in CODES",
+                    check.name()
+                );
+            }
+        }
         let mut names: Vec<&str> = CODES.iter().map(|c| c.code).collect();
         names.sort_unstable();
         names.dedup();

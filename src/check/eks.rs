@@ -71,3 +71,18 @@ pub fn findings(changes: &[ResourceChange]) -> Vec<Finding> {
         })
         .collect()
 }
+
+/// The check of this module, as [`super::CHECKS`] runs it.
+pub struct Upgrades;
+
+impl super::Check for Upgrades {
+    fn name(&self) -> &'static str {
+        "eks upgrades"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["eks-version-downgrade", "eks-version-path"]
+    }
+    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
+        findings(cx.changes)
+    }
+}

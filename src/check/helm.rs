@@ -1,18 +1,17 @@
 //! A program with Helm releases needs the `helm` CLI: warn at plan time
 //! (apply refuses in its preflight, before changing anything).
 
-use std::ffi::OsStr;
+use std::path::Path;
 
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
-use crate::provider::k8s::helm::{find_helm, is_helm_kind};
 
-/// Findings for `graph` when `helm` is looked up on `path`.
-pub fn findings(graph: &DesiredGraph, path: Option<&OsStr>) -> Vec<Finding> {
-    let Some(first) = graph.order().iter().find(|a| is_helm_kind(a.kind())) else {
+/// Findings for `graph` when `helm` is the helm CLI found (if any).
+pub fn findings(graph: &DesiredGraph, helm: Option<&Path>) -> Vec<Finding> {
+    let Some(first) = graph.order().iter().find(|a| a.kind().starts_with("helm.")) else {
         return Vec::new();
     };
-    if find_helm(path).is_some() {
+    if helm.is_some() {
         return Vec::new();
     }
     vec![
@@ -25,4 +24,19 @@ pub fn findings(graph: &DesiredGraph, path: Option<&OsStr>) -> Vec<Finding> {
         .at(first)
         .remedy("install Helm 3 (https://helm.sh/docs/intro/install/) and put it on PATH"),
     ]
+}
+
+/// The check of this module, as [`super::CHECKS`] runs it.
+pub struct Helm;
+
+impl super::Check for Helm {
+    fn name(&self) -> &'static str {
+        "helm"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["helm-missing"]
+    }
+    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
+        findings(cx.graph, cx.facts.helm.as_deref())
+    }
 }

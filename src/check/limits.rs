@@ -35,3 +35,18 @@ pub fn findings(graph: &DesiredGraph, registry: &Registry) -> Vec<Finding> {
     }
     out
 }
+
+/// The check of this module, as [`super::CHECKS`] runs it.
+pub struct Names;
+
+impl super::Check for Names {
+    fn name(&self) -> &'static str {
+        "names"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["name-too-long"]
+    }
+    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
+        findings(cx.graph, cx.registry)
+    }
+}

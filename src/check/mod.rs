@@ -51,10 +51,80 @@ fn describe_unmatched(code: &str, raised: &[String]) -> String {
     )
 }
 
+/// The facts of the world a check runs in, beyond the program: injected,
+/// so a test fixes them and a check never reads the clock or the
+/// environment itself.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// `YYYY-MM-DD` (UTC): end-of-support dates are judged against it.
+    pub today: String,
+    /// The `helm` CLI on PATH, if there is one.
+    pub helm: Option<std::path::PathBuf>,
+}
+
+impl Facts {
+    /// Today, and the `helm` this process would run.
+    pub fn of_this_run() -> Self {
+        Self {
+            today: platform::today(),
+            helm: crate::provider::k8s::helm::find_helm(None),
+        }
+    }
+}
+
+/// What every check sees: the graph and the program, the kinds, the
+/// planned changes, and the facts.
+pub struct Context<'a> {
+    pub graph: &'a DesiredGraph,
+    pub program: &'a Program,
+    pub registry: &'a Registry,
+    pub changes: &'a [ResourceChange],
+    pub facts: &'a Facts,
+}
+
+/// One check: the finding codes it may raise (each registered in
+/// [`codes::CODES`]) and the findings it raises over a context.
+pub trait Check: Sync {
+    fn name(&self) -> &'static str;
+    fn codes(&self) -> &'static [&'static str];
+    fn run(&self, cx: &Context<'_>) -> Vec<Finding>;
+}
+
+/// Every check, in the order their findings are shown. `plan`, `validate`
+/// and an apply of a saved plan run exactly these; none is special-cased.
+pub const CHECKS: &[&dyn Check] = &[
+    &secrets::Unset,
+    &ProgramFindings,
+    &limits::Names,
+    &iam::Iam,
+    &platform::Platform,
+    &network::Network,
+    &pci::Pci,
+    &k8s::Kubernetes,
+    &helm::Helm,
+    &eks::Upgrades,
+];
+
+/// What the program raised itself (`plan_error`, `plan_warning`, the
+/// stdlib's warnings).
+struct ProgramFindings;
+
+impl Check for ProgramFindings {
+    fn name(&self) -> &'static str {
+        "program"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["program"]
+    }
+    fn run(&self, cx: &Context<'_>) -> Vec<Finding> {
+        cx.program.findings.clone()
+    }
+}
+
 /// Every finding of a plan that needs no cloud call, with the
-/// acknowledgements applied: the program's own (`plan_error`), naming,
-/// IAM, platform, network, PCI DSS, Kubernetes and helm checks over the
-/// graph, and the checks over the planned changes (unset secrets, EKS
+/// acknowledgements applied: the program's own (`plan_error`) and those of
+/// every check in [`CHECKS`] (naming, IAM, platform, network, PCI DSS,
+/// Kubernetes, helm, and over the planned changes: unset secrets, EKS
 /// upgrades against the recorded version). `plan`, `validate` and an apply
 /// of a saved plan all run exactly this.
 pub fn findings(
@@ -63,16 +133,32 @@ pub fn findings(
     registry: &Registry,
     changes: &[ResourceChange],
 ) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
-    let mut out = secrets::findings(changes);
-    out.extend(program.findings.clone());
-    out.extend(limits::findings(graph, registry));
-    out.extend(iam::findings(graph, program));
-    out.extend(platform::findings(graph, &platform::today()));
-    out.extend(network::findings(graph, program));
-    out.extend(pci::findings(graph, program));
-    out.extend(k8s::findings(graph, &eks::upgrades(changes)));
-    out.extend(helm::findings(graph, std::env::var_os("PATH").as_deref()));
-    out.extend(eks::findings(changes));
+    let facts = Facts::of_this_run();
+    findings_in(&Context {
+        graph,
+        program,
+        registry,
+        changes,
+        facts: &facts,
+    })
+}
+
+/// [`findings`] over a given context (facts included).
+pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
+    let program = cx.program;
+    let mut out = Vec::new();
+    for check in CHECKS {
+        let found = check.run(cx);
+        debug_assert!(
+            found
+                .iter()
+                .all(|f| check.codes().contains(&f.code.as_str())),
+            "check {} raised a code it does not declare: {:?}",
+            check.name(),
+            found.iter().map(|f| &f.code).collect::<Vec<_>>()
+        );
+        out.extend(found);
+    }
     let mut raised: Vec<String> = out.iter().map(|f| f.code.clone()).collect();
     raised.sort();
     raised.dedup();
@@ -187,5 +273,8 @@ fn reviewer_only(code: &str) -> bool {
 /// Helm findings with `helm` looked up on `path` rather than the process's
 /// PATH.
 pub fn helm_findings(graph: &DesiredGraph, path: Option<&std::ffi::OsStr>) -> Vec<Finding> {
-    helm::findings(graph, path)
+    helm::findings(
+        graph,
+        crate::provider::k8s::helm::find_helm(path).as_deref(),
+    )
 }

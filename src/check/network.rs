@@ -129,6 +129,21 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     out
 }
 
+/// The check of this module, as [`super::CHECKS`] runs it.
+pub struct Network;
+
+impl super::Check for Network {
+    fn name(&self) -> &'static str {
+        "network"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["subnet-outside-vpc", "subnet-overlap", "az-region"]
+    }
+    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
+        findings(cx.graph, cx.program)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::az_in_region;

@@ -46,3 +46,18 @@ fn unset(address: &Address, env: &str) -> Finding {
         "export {env} before plan and apply (the value is never stored)"
     ))
 }
+
+/// The check of this module, as [`super::CHECKS`] runs it.
+pub struct Unset;
+
+impl super::Check for Unset {
+    fn name(&self) -> &'static str {
+        "unset secrets"
+    }
+    fn codes(&self) -> &'static [&'static str] {
+        &["secret-unset"]
+    }
+    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
+        findings(cx.changes)
+    }
+}
