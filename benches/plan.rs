@@ -7,11 +7,12 @@ use std::fmt::Write;
 use std::time::Instant;
 
 use payrun::graph::DesiredGraph;
-use payrun::plan::{Mode, PlanOptions, make_plan, render};
+use payrun::plan::{Mode, PlanOptions, make_plan};
 use payrun::provider::Registry;
 use payrun::provider::fake::{FakeConfig, FakeProvider};
 use payrun::script::{ScriptConfig, evaluate};
 use payrun::state::State;
+use payrun::ui::render_plan;
 
 /// 1 network per 100 resources, 10 subnets each, servers in the rest.
 fn program(total: usize) -> String {
@@ -104,7 +105,7 @@ fn main() {
         .expect("plan");
     let planning = t.elapsed();
     let t = Instant::now();
-    let text = render(&plan, &payrun::ui::Style::plain());
+    let text = render_plan(&plan, &payrun::ui::Style::plain());
     let rendering = t.elapsed();
     let total_time = eval + build + planning;
     assert_eq!(plan.changes.len(), total);

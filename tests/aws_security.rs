@@ -398,7 +398,7 @@ async fn the_plan_shows_no_secret_value() {
     );
     s.allow_secret_env("PLAN_TEST_API_TOKEN");
     let plan = s.plan().await;
-    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let text = payrun::ui::render_plan(&plan, &payrun::ui::Style::plain());
     let json = serde_json::to_string(&plan).unwrap();
     assert!(text.contains("api-token"), "{text}");
     assert!(!text.contains(TOKEN), "{text}");

@@ -303,7 +303,7 @@ async fn secret_values_never_reach_state_or_plan() {
     s.allow_secret_env("ENGINE_TEST_DB_SECRET");
     let plan = s.plan().await;
     let plan_json = serde_json::to_string(&plan).unwrap();
-    let plan_text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let plan_text = payrun::ui::render_plan(&plan, &payrun::ui::Style::plain());
     assert!(!plan_json.contains(secret));
     assert!(!plan_text.contains(secret));
     assert!(plan_text.contains("(sensitive)"), "{plan_text}");
@@ -379,7 +379,7 @@ async fn drift_is_shown_and_repaired() {
     let sb = plan.change(&addr("fake.subnet.b")).unwrap();
     assert_eq!(sb.action, Action::Create);
     assert_eq!(sb.drift, vec!["deleted outside payrun".to_string()]);
-    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let text = payrun::ui::render_plan(&plan, &payrun::ui::Style::plain());
     assert!(text.contains("(drift: deleted outside payrun)"), "{text}");
     assert!(s.apply_plan(&plan).await.ok());
     assert!(!s.plan().await.has_changes());
@@ -523,7 +523,7 @@ async fn a_replacement_makes_the_new_object_before_deleting_the_old() {
         plan.change(&addr("fake.server.api")).unwrap().action,
         Action::Update
     );
-    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let text = payrun::ui::render_plan(&plan, &payrun::ui::Style::plain());
     assert!(
         text.contains("  # fake.network.pods must be replaced: the new one is made first, then the old one deleted\n"),
         "{text}"
@@ -589,7 +589,7 @@ async fn a_replacement_interrupted_before_the_move_keeps_the_old_object_until_it
     let change = plan.change(&addr("fake.network.pods")).unwrap();
     assert_eq!(change.deposed, vec![first.clone()]);
     assert_eq!(plan.summary(), (0, 1, 1));
-    let text = payrun::plan::render(&plan, &payrun::ui::Style::plain());
+    let text = payrun::ui::render_plan(&plan, &payrun::ui::Style::plain());
     assert!(
         text.contains(&format!(
             "({first}, which it replaced earlier, is still live: deleted once nothing uses it)"

@@ -859,7 +859,7 @@ helm::release("app", #{
     let check_plan = |plan: &Plan| {
         leaks(
             "the plan",
-            &payrun::plan::render(plan, &payrun::ui::Style::plain()),
+            &payrun::ui::render_plan(plan, &payrun::ui::Style::plain()),
         );
         leaks("the plan's JSON", &serde_json::to_string(plan).unwrap());
     };

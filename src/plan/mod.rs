@@ -7,12 +7,10 @@ mod plan;
 mod planner;
 mod saved;
 mod sealed;
-mod view;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 pub use planner::{PlanError, PlanOptions, make_plan, refresh};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
-pub use view::{render, render_findings};
 
 /// Saved plans: sealed with the stack key, and by the stack's store when
 /// it seals.

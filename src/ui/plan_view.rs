@@ -5,13 +5,13 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::finding::{Finding, Severity};
-use crate::ui::Style;
+use crate::plan::{Action, Mode, Plan, ResourceChange};
 use crate::value::display;
 
-use super::plan::{Action, Mode, Plan, ResourceChange};
+use super::Style;
 
 /// Render `plan` for a terminal or a log.
-pub fn render(plan: &Plan, style: &Style) -> String {
+pub fn render_plan(plan: &Plan, style: &Style) -> String {
     let mut out = String::new();
     let acting: Vec<&ResourceChange> = plan
         .changes
