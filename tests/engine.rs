@@ -610,3 +610,49 @@ async fn a_replacement_interrupted_before_the_move_keeps_the_old_object_until_it
     assert!(s.apply_plan(&plan).await.ok());
     assert!(s.fake.objects().is_empty(), "{:?}", s.fake.objects());
 }
+
+/// A resource handle passed as an argument stands for the output the
+/// argument takes: `*_arn` its ARN, `*_name` its name, else its id (or
+/// what the kind declares, `kms_key` an ARN), alone or in a list.
+#[test]
+fn a_handle_stands_for_the_output_its_argument_takes() {
+    let s = Stack::product(
+        r#"
+let role = aws::iam::role("app", #{ assume_role_policy: #{ Version: "2012-10-17", Statement: [] } });
+let pol = aws::iam::policy("app", #{ policy: #{ Version: "2012-10-17", Statement: [] } });
+aws::iam::role_policy_attachment("app", #{ role: role, policy_arn: pol });
+let key = aws::kms::key("data", #{ description: "data" });
+aws::s3::bucket("data", #{ encryption: "aws:kms", kms_key: key });
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
+let a = aws::ec2::subnet("a", #{ vpc_id: vpc, cidr: "10.0.1.0/24", az: "us-east-1a" });
+let b = aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr: "10.0.2.0/24", az: "us-east-1b" });
+aws::ec2::route_table("main", #{ vpc_id: vpc });
+aws::eks::cluster("main", #{ version: "1.31", role_arn: role, subnet_ids: [a, b] });
+"#,
+    );
+    let (graph, _) = s.evaluate().unwrap();
+    let args = |a: &str| graph.spec(&addr(a)).unwrap().args.clone();
+    let r = |a: &str, attr: &str| json!({ "$ref": format!("{a}#{attr}") });
+    let attachment = args("aws.iam.role_policy_attachment.app");
+    assert_eq!(attachment["role"], r("aws.iam.role.app", "id"));
+    assert_eq!(attachment["policy_arn"], r("aws.iam.policy.app", "arn"));
+    assert_eq!(
+        args("aws.s3.bucket.data")["kms_key"],
+        r("aws.kms.key.data", "arn")
+    );
+    assert_eq!(
+        args("aws.ec2.subnet.a")["vpc_id"],
+        args("aws.ec2.subnet.b")["vpc_id"]
+    );
+    let cluster = args("aws.eks.cluster.main");
+    assert_eq!(cluster["role_arn"], r("aws.iam.role.app", "arn"));
+    assert_eq!(
+        cluster["subnet_ids"],
+        json!([r("aws.ec2.subnet.a", "id"), r("aws.ec2.subnet.b", "id")])
+    );
+    assert!(
+        graph
+            .deps(&addr("aws.eks.cluster.main"))
+            .contains(&addr("aws.iam.role.app"))
+    );
+}

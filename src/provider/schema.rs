@@ -27,6 +27,10 @@ pub struct ArgSpec {
     /// What a change of this argument will do, for the plan: `before`,
     /// `after` → a note shown beside the change (an EKS upgrade's steps).
     pub explain: Option<fn(&Value, &Value) -> Option<String>>,
+    /// The output a resource handle passed here stands for, when the name
+    /// does not say it (`kms_key` → `arn`); by default `*_arn` takes the
+    /// ARN, `*_name` the name, anything else the id.
+    pub handle: Option<&'static str>,
 }
 
 /// How an argument that names a place is compared.
@@ -50,6 +54,7 @@ impl ArgSpec {
             document: false,
             placement: None,
             explain: None,
+            handle: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl ArgSpec {
             document: true,
             placement: None,
             explain: None,
+            handle: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl ArgSpec {
             document: false,
             placement: None,
             explain: None,
+            handle: None,
         }
     }
 
@@ -87,6 +94,7 @@ impl ArgSpec {
             document: false,
             placement: None,
             explain: None,
+            handle: None,
         }
     }
 
@@ -100,6 +108,7 @@ impl ArgSpec {
             document: false,
             placement: None,
             explain: None,
+            handle: None,
         }
     }
 
@@ -113,6 +122,7 @@ impl ArgSpec {
             document: false,
             placement: Some(placement),
             explain: None,
+            handle: None,
         }
     }
 
@@ -121,6 +131,29 @@ impl ArgSpec {
         Self {
             explain: Some(explain),
             ..self
+        }
+    }
+
+    /// The same argument, taking `output` of a resource handle passed to it.
+    pub const fn takes(self, output: &'static str) -> Self {
+        Self {
+            handle: Some(output),
+            ..self
+        }
+    }
+
+    /// The output of a resource a handle passed to this argument stands for.
+    pub fn handle_output(&self) -> &'static str {
+        if let Some(output) = self.handle {
+            return output;
+        }
+        let n = self.name.trim_end_matches('s');
+        if n.ends_with("_arn") {
+            "arn"
+        } else if n.ends_with("_name") {
+            "name"
+        } else {
+            "id"
         }
     }
 

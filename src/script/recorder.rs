@@ -230,6 +230,7 @@ impl Recorder {
         let address = Address::new(schema.kind, purpose)
             .map_err(|e| fault(e, "rename it, e.g. `private-a`", Position::NONE))?;
         let path = schema.kind.replace('.', "::");
+        let args = with_handles_resolved(schema, &path, purpose, args)?;
         let mut args = to_json(&Dynamic::from_map(args)).map_err(|e| {
             fault(
                 format!("{path}(\"{purpose}\"): {e}"),
@@ -496,6 +497,62 @@ fn holds_secret(v: &Value) -> bool {
 
 /// A script value as JSON; handles become refs to their `id`, secrets
 /// become `$secret` markers.
+/// A resource handle passed as an argument stands for the output that
+/// argument needs (`role_arn: role` is `role.arn`, `role_name: role` is
+/// `role.name`, `vpc_id: vpc` is `vpc.id`), alone or in a list. A handle to
+/// a kind without that output is an error naming what to pass.
+fn with_handles_resolved(
+    schema: &'static KindSchema,
+    path: &str,
+    purpose: &str,
+    mut args: RhaiMap,
+) -> Result<RhaiMap, Box<EvalAltResult>> {
+    for (key, value) in args.iter_mut() {
+        let Some(spec) = schema.arg(key) else {
+            continue;
+        };
+        let output = spec.handle_output();
+        let as_ref = |d: &Dynamic| -> Result<Option<Dynamic>, Box<EvalAltResult>> {
+            let Some(h) = d.clone().try_cast::<Handle>() else {
+                return Ok(None);
+            };
+            if !h.schema.has_output(output) {
+                return Err(fault(
+                    format!(
+                        "`{key}` of {path}(\"{purpose}\") takes the {output} of a resource, but {} has no output `{output}`",
+                        h.address
+                    ),
+                    format!(
+                        "pass the output of {} you mean (`.id`, or one of: {})",
+                        h.address,
+                        h.schema.outputs.join(", ")
+                    ),
+                    Position::NONE,
+                ));
+            }
+            Ok(Some(Dynamic::from(crate::value::script_ref(
+                &h.address, output,
+            ))))
+        };
+        if let Some(r) = as_ref(value)? {
+            *value = r;
+        } else if value.is_array() {
+            let mut items = value.clone().into_array().unwrap_or_default();
+            let mut changed = false;
+            for item in items.iter_mut() {
+                if let Some(r) = as_ref(item)? {
+                    *item = r;
+                    changed = true;
+                }
+            }
+            if changed {
+                *value = Dynamic::from_array(items);
+            }
+        }
+    }
+    Ok(args)
+}
+
 pub fn to_json(d: &Dynamic) -> Result<Value, String> {
     if d.is_unit() {
         return Ok(Value::Null);

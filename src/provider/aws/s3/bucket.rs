@@ -122,7 +122,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[
         ArgSpec::new("versioning"),
         ArgSpec::new("encryption"),
-        ArgSpec::new("kms_key"),
+        ArgSpec::new("kms_key").takes("arn"),
         ArgSpec::new("public_access_block"),
         ArgSpec::new("force_destroy"),
         ArgSpec::new("tags"),
