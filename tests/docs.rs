@@ -171,7 +171,21 @@ fn docs_of_a_kind_show_types_flags_and_outputs() {
         .stdout(contains("string  [required, force-new]"))
         .stdout(contains("enable_dns_support"))
         .stdout(contains("bool  [optional, default true]"))
-        .stdout(contains("outputs: id, arn, owner_id"));
+        .stdout(contains("outputs: id, arn, owner_id"))
+        .stdout(contains("forced replacement: delete-first (-/+)"));
+    p.payrun()
+        .args(["docs", "aws::ec2::security_group"])
+        .assert()
+        .success()
+        .stdout(contains("forced replacement: create-before-destroy (+/-)"))
+        .stdout(predicates::prelude::PredicateBooleanExt::not(contains(
+            "a resource handle here stands for its `id`",
+        )));
+    p.payrun()
+        .args(["docs", "aws::eks::cluster"])
+        .assert()
+        .success()
+        .stdout(contains("a resource handle here stands for its `arn`"));
     p.payrun()
         .args(["docs", "aws.ec2.vcp"])
         .assert()

@@ -17,6 +17,9 @@ pub struct KindDoc {
     pub properties: Vec<PropertyDoc>,
     /// Known after apply; `id` always.
     pub outputs: Vec<String>,
+    /// How a forced replacement goes: `create-before-destroy` (`+/-`) or
+    /// `delete-first` (`-/+`).
+    pub replacement: &'static str,
 }
 
 /// One property of a kind.
@@ -80,6 +83,11 @@ pub fn kind_doc(schema: &KindSchema) -> KindDoc {
         doc: schema.doc.to_string(),
         properties,
         outputs,
+        replacement: if schema.replaced_before_destroyed() {
+            "create-before-destroy"
+        } else {
+            "delete-first"
+        },
     }
 }
 
@@ -98,6 +106,14 @@ fn property_doc(schema: &KindSchema, name: &str) -> String {
     }
     if spec.placement.is_some() {
         notes.push("where the object lives: a change of place replaces it");
+    }
+    let takes = spec.handle_output();
+    if spec.handle.is_some() || takes != "id" {
+        notes.push(match takes {
+            "arn" => "a resource handle here stands for its `arn`",
+            "name" => "a resource handle here stands for its `name`",
+            _ => "a resource handle here stands for its `id`",
+        });
     }
     if name == "tags" && schema.taggable {
         notes.push("added to the stack's default tags and payrun's own");
@@ -160,6 +176,15 @@ pub fn render_kind(doc: &KindDoc) -> String {
         }
     }
     let _ = writeln!(s, "\noutputs: {}", doc.outputs.join(", "));
+    let _ = writeln!(
+        s,
+        "forced replacement: {}",
+        match doc.replacement {
+            "create-before-destroy" =>
+                "create-before-destroy (+/-): the new one under the next generation's name, then the old one deleted",
+            _ => "delete-first (-/+): the old one is deleted before the new one is made",
+        }
+    );
     s
 }
 

@@ -92,6 +92,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_max: 64,
         taggable: true,
         named_by_arg: false,
+        create_before_destroy: true,
         args: &[
             ArgSpec::force_new("cidr"),
             ArgSpec::new("dns"),
@@ -107,6 +108,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_max: 64,
         taggable: true,
         named_by_arg: false,
+        create_before_destroy: false,
         args: &[
             ArgSpec::force_new("network_id"),
             ArgSpec::force_new("cidr"),
@@ -123,6 +125,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_max: 32,
         taggable: true,
         named_by_arg: false,
+        create_before_destroy: true,
         args: &[
             ArgSpec::force_new("subnet_id"),
             ArgSpec::new("size"),
@@ -140,6 +143,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_max: 64,
         taggable: true,
         named_by_arg: false,
+        create_before_destroy: false,
         args: &[
             ArgSpec::secret("value"),
             ArgSpec::new("description"),
@@ -155,6 +159,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         name_max: 64,
         taggable: false,
         named_by_arg: false,
+        create_before_destroy: false,
         args: &[
             ArgSpec::force_new("cluster"),
             ArgSpec::force_new("selectors"),

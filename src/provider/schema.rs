@@ -180,6 +180,14 @@ pub struct KindSchema {
     /// objects (a namespace `payment` is `payment` in every stack, which
     /// lives in its own cluster) and Helm releases.
     pub named_by_arg: bool,
+    /// A forced replacement makes the new object first, under its next
+    /// generation's name, and deletes the old one once its dependents moved
+    /// to the new one (`+/-`): two of them can exist at once. Without it the
+    /// old one is deleted first (`-/+`): Kubernetes objects and helm releases
+    /// (one name per namespace), and what one of its kind can hold only
+    /// once (a subnet's route table association, a VPC's internet gateway,
+    /// an EKS add-on, an ECR repository whose images would be lost, ...).
+    pub create_before_destroy: bool,
     pub args: &'static [ArgSpec],
     /// Outputs known after apply (`id` is always one).
     pub outputs: &'static [&'static str],
@@ -192,28 +200,10 @@ pub struct KindSchema {
     pub doc: &'static str,
 }
 
-/// Kinds whose forced replacement makes the new object first, under its
-/// next generation's name, and deletes the old one once its dependents
-/// moved to the new one: two of them can exist at once. The others are
-/// deleted first (`-/+`): Kubernetes objects and helm releases (one name
-/// per namespace), and what one of its kind can hold only once (a
-/// subnet's route table association, a VPC's internet gateway, an EKS
-/// add-on, an ECR repository whose images would be lost, ...).
-const REPLACED_BEFORE_DESTROYED: &[&str] = &[
-    "aws.ec2.security_group",
-    "aws.iam.role",
-    "aws.iam.policy",
-    "aws.kms.key",
-    "aws.eks.fargate_profile",
-    "aws.vpclattice.target_group",
-    "fake.network",
-    "fake.server",
-];
-
 impl KindSchema {
     /// A forced replacement makes the new object before deleting the old.
     pub fn replaced_before_destroyed(&self) -> bool {
-        !self.named_by_arg && REPLACED_BEFORE_DESTROYED.contains(&self.kind)
+        !self.named_by_arg && self.create_before_destroy
     }
 
     pub fn arg(&self, name: &str) -> Option<&ArgSpec> {

@@ -59,6 +59,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     name_max: 53,
     taggable: false,
     named_by_arg: true,
+    create_before_destroy: false,
     args: &[
         ArgSpec::placement("cluster", &super::kinds::CLUSTER_PLACEMENT),
         ArgSpec::new("chart"),

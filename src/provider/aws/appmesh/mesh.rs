@@ -43,6 +43,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("egress_filter"), ArgSpec::new("tags")],
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, |_| Ok(())),

@@ -176,6 +176,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("mesh_name"),
         ArgSpec::new("hostname"),

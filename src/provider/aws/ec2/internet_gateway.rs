@@ -32,6 +32,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<InternetGatewayArgs>,

@@ -45,6 +45,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("subnet_id"),
         ArgSpec::force_new("allocation_id"),

@@ -28,6 +28,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::new("route_table_id"),
         ArgSpec::force_new("subnet_id"),

@@ -34,6 +34,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: true,
     args: &[
         ArgSpec::force_new("vpc_id"),
         ArgSpec::force_new("description"),

@@ -12,6 +12,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: ARGS,
     outputs: &[],
     validate,

@@ -27,6 +27,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 256,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::force_new("repository"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_as::<LifecyclePolicyArgs>,

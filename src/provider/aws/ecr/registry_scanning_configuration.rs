@@ -49,6 +49,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 256,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("scan_type"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_checked::<ScanningArgs>,

@@ -58,6 +58,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 256,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::new("scan_on_push"),
         ArgSpec::new("image_tag_mutability"),

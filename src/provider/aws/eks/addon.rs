@@ -71,6 +71,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 100,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("cluster_name"),
         ArgSpec::force_new("addon_name"),

@@ -101,6 +101,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 100,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::new("version").explained(upgrade_note),
         ArgSpec::force_new("role_arn"),

@@ -32,6 +32,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 128,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: true,
     args: &[
         ArgSpec::document("policy"),
         ArgSpec::force_new("description"),

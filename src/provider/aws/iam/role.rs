@@ -37,6 +37,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 64,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: true,
     args: &[
         ArgSpec::document("assume_role_policy"),
         ArgSpec::new("description"),

@@ -25,6 +25,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 128,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::force_new("role"), ArgSpec::document("policy")],
     outputs: &["name"],
     validate: validate_as::<RolePolicyArgs>,

@@ -27,6 +27,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy_arn")],
     outputs: &[],
     validate: validate_as::<AttachmentArgs>,

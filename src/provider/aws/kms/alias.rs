@@ -27,6 +27,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 250,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("target_key_id")],
     outputs: &["arn", "name"],
     validate: validate_as::<AliasArgs>,

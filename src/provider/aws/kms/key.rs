@@ -38,6 +38,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 250,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: true,
     args: &[
         ArgSpec::new("description"),
         ArgSpec::new("enable_key_rotation"),

@@ -61,6 +61,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 512,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("name"),
         ArgSpec::new("retention_in_days"),

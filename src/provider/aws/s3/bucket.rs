@@ -119,6 +119,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 63,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::new("versioning"),
         ArgSpec::new("encryption"),

@@ -64,6 +64,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 512,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::new("kms_key_id"),
         ArgSpec::new("description"),

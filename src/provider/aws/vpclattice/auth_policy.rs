@@ -24,6 +24,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: false,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("resource_identifier"),
         ArgSpec::new("policy"),

@@ -55,6 +55,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 63,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[
         ArgSpec::force_new("service_identifier"),
         ArgSpec::force_new("protocol"),

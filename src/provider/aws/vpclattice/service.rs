@@ -29,6 +29,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 40,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("auth_type"), ArgSpec::new("tags")],
     outputs: &["arn", "name", "dns_name"],
     validate: validate_as::<ServiceArgs>,

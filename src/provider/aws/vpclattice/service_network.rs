@@ -27,6 +27,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 63,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: false,
     args: &[ArgSpec::new("auth_type"), ArgSpec::new("tags")],
     outputs: &["arn", "name"],
     validate: validate_as::<ServiceNetworkArgs>,

@@ -91,6 +91,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 128,
     taggable: true,
     named_by_arg: false,
+    create_before_destroy: true,
     args: &[
         ArgSpec::force_new("type"),
         ArgSpec::force_new("config"),

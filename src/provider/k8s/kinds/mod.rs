@@ -211,6 +211,7 @@ macro_rules! kind {
             name_max: 253,
             taggable: false,
             named_by_arg: true,
+            create_before_destroy: false,
             args: &[$($arg),*],
             outputs: &["uid"],
             validate: validate::<$args>,
