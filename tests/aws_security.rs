@@ -38,7 +38,7 @@ aws::secretsmanager::secret("db", #{ generate: #{ length: 24, exclude_punctuatio
 let repo = aws::ecr::repository("api", #{});
 aws::ecr::lifecycle_policy("api", #{
     repository: repo.name,
-    rules: [#{ rulePriority: 1, description: "keep the last 10 images", selection: #{ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 10 }, action: #{ type: "expire" } }],
+    rules: [#{ rule_priority: 1, description: "keep the last 10 images", selection: #{ tag_status: "any", count_type: "imageCountMoreThan", count_number: 10 }, action: #{ type: "expire" } }],
 });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.42.0.0/16" });
 aws::ec2::flow_log("main", #{ vpc_id: vpc.id, log_group_name: logs.name, deliver_logs_permission_arn: role.arn });

@@ -108,7 +108,7 @@ async fn the_seed_requirements_are_in_the_plan() {
     assert!(
         lifecycles
             .iter()
-            .all(|l| after(l)["rules"][0]["selection"]["countNumber"] == 10)
+            .all(|l| after(l)["rules"][0]["selection"]["count_number"] == 10)
     );
     assert_eq!(of_kind(&plan, "aws.ecr.image_scan_gate").len(), 3);
 

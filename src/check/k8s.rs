@@ -506,7 +506,7 @@ fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
                     format!("{address} needs the AWS Load Balancer Controller for {what}, and this program installs none"),
                 )
                 .at(address)
-                .remedy("make sure the controller runs in the cluster before apply and until this is destroyed, or install it in this program (`kube::load_balancer_controller`) and pass its release (`controller: lbc.release`)")
+                .remedy("make sure the controller runs in the cluster before apply and until this is destroyed, or install it in this program (`workloads::load_balancer_controller`) and pass its release (`controller: lbc.release`)")
                 .source(spec.pos.to_string()),
             );
         } else if !controllers.iter().any(|c| graph.depends_on(address, c)) {
@@ -517,7 +517,7 @@ fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
                     format!("{address} is served by {controller} ({what}) but does not depend on it: a destroy could uninstall the controller first and leave the cloud resources behind it, holding the subnets"),
                 )
                 .at(address)
-                .remedy(format!("make it depend on the controller: `depends_on(ingress, lbc.release)` (`kube::ingress` does this with `controller: lbc.release`), where `lbc` is what `kube::load_balancer_controller` returned for {controller}"))
+                .remedy(format!("make it depend on the controller: `depends_on(ingress, lbc.release)` (`workloads::ingress` does this with `controller: lbc.release`), where `lbc` is what `workloads::load_balancer_controller` returned for {controller}"))
                 .source(spec.pos.to_string()),
             );
         }

@@ -332,7 +332,7 @@ fn namespace(address: &Address, args: &Value) -> Vec<Finding> {
             format!("{address}: pods are admitted without the `restricted` Pod Security Standard"),
         )
         .at(address)
-        .remedy("set `pod_security: \"restricted\"` (kube::tenant does)"),
+        .remedy("set `pod_security: \"restricted\"` (workloads::tenant does)"),
         "2.2.1",
         "configuration standards harden every system component",
     )]

@@ -302,7 +302,7 @@ fn missing_options(
 }
 
 /// The file `import "name"` loads, relative to the working directory when
-/// it lies under it (`stdlib/kube.rhai`).
+/// it lies under it (`stdlib/workloads.rhai`).
 fn module_file(name: &str, stdlib_dirs: &[PathBuf]) -> Option<String> {
     let path = stdlib_dirs
         .iter()

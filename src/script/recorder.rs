@@ -187,7 +187,7 @@ impl Recorder {
 
     /// Where the native call of `ctx` was written: the program, or the file
     /// of the stdlib module (Rhai names a module's source by its import
-    /// name, `kube`; the module search path turns it into `stdlib/kube.rhai`).
+    /// name, `workloads`; the module search path turns it into `stdlib/workloads.rhai`).
     pub fn pos(&self, ctx: &NativeCallContext) -> SourcePos {
         let p = ctx.call_position();
         let file = match ctx.call_source().filter(|s| !s.is_empty()) {

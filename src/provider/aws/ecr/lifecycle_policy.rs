@@ -18,7 +18,73 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 struct LifecyclePolicyArgs {
     repository: String,
-    rules: Vec<Map<String, Value>>,
+    /// Validated here; sent as the program wrote them, recased.
+    #[allow(dead_code)]
+    rules: Vec<Rule>,
+}
+
+/// One lifecycle rule, with payrun's key casing (snake_case) for the
+/// fields of ECR's lifecycle policy JSON (camelCase on the wire); the
+/// values are ECR's own (`imageCountMoreThan`, `expire`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read to validate; sent as the JSON the program wrote
+struct Rule {
+    rule_priority: u32,
+    #[serde(default)]
+    description: Option<String>,
+    selection: Selection,
+    action: RuleAction,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Selection {
+    tag_status: TagStatus,
+    #[serde(default)]
+    tag_prefix_list: Vec<String>,
+    #[serde(default)]
+    tag_pattern_list: Vec<String>,
+    count_type: CountType,
+    #[serde(default)]
+    count_unit: Option<CountUnit>,
+    count_number: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TagStatus {
+    Any,
+    Tagged,
+    Untagged,
+}
+
+#[derive(Deserialize)]
+enum CountType {
+    #[serde(rename = "imageCountMoreThan")]
+    ImageCountMoreThan,
+    #[serde(rename = "sinceImagePushed")]
+    SinceImagePushed,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CountUnit {
+    Days,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct RuleAction {
+    r#type: ActionType,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ActionType {
+    Expire,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
@@ -31,18 +97,61 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[ArgSpec::force_new("repository"), ArgSpec::new("rules")],
     outputs: &[],
     validate: validate_as::<LifecyclePolicyArgs>,
-    doc: "The lifecycle policy of `repository`: `rules`, a list of ECR lifecycle rules (`rulePriority`, `selection`, `action`).",
+    doc: "The lifecycle policy of `repository`: `rules`, a list of ECR lifecycle rules (`rule_priority`, `description`, `selection` with `tag_status`, `count_type`, `count_number`, `action` with `type`), keys in snake_case, values as ECR writes them.",
 };
 
-fn text(rules: &[Map<String, Value>]) -> String {
-    json!({ "rules": rules }).to_string()
+/// `rule_priority` → `rulePriority`, and back: the program's casing and
+/// ECR's, for every key of a rule.
+fn recase(v: &Value, key: fn(&str) -> String) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (key(k), recase(v, key))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(|i| recase(i, key)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn camel(k: &str) -> String {
+    let mut out = String::with_capacity(k.len());
+    let mut upper = false;
+    for c in k.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn snake(k: &str) -> String {
+    let mut out = String::with_capacity(k.len() + 4);
+    for c in k.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn text(rules: &Value) -> String {
+    json!({ "rules": recase(rules, camel) }).to_string()
+}
+
+fn rules_of(args: &Value) -> Value {
+    args.get("rules").cloned().unwrap_or(Value::Array(Vec::new()))
 }
 
 async fn put(
     ecr: &Client,
     subject: &str,
     repository: &str,
-    rules: &[Map<String, Value>],
+    rules: &Value,
 ) -> Result<(), ProviderError> {
     ecr.put_lifecycle_policy()
         .repository_name(repository)
@@ -56,7 +165,7 @@ async fn put(
 pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: LifecyclePolicyArgs = parse(&op.args, &subject)?;
-    put(ecr, &subject, &args.repository, &args.rules).await?;
+    put(ecr, &subject, &args.repository, &rules_of(&op.args)).await?;
     Ok(Applied {
         id: args.repository,
         outputs: Map::new(),
@@ -83,7 +192,7 @@ pub(super) async fn read(
         let rules = out
             .lifecycle_policy_text()
             .and_then(policy_document::decode)
-            .and_then(|d| d.get("rules").cloned());
+            .and_then(|d| d.get("rules").map(|r| recase(r, snake)));
         results.push(ReadResult::Found {
             args: Observed::new(&item.args)
                 .set("repository", item.id.clone())
@@ -97,8 +206,8 @@ pub(super) async fn read(
 
 pub(super) async fn update(ecr: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
-    let after: LifecyclePolicyArgs = parse(&op.after, &subject)?;
-    put(ecr, &subject, &op.id, &after.rules).await?;
+    parse::<LifecyclePolicyArgs>(&op.after, &subject)?;
+    put(ecr, &subject, &op.id, &rules_of(&op.after)).await?;
     Ok(op.unchanged())
 }
 
@@ -117,4 +226,28 @@ pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 /// the create, so nothing is adopted.
 pub(super) async fn adopt(_ecr: &Client, _op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_are_sent_in_ecr_casing_and_read_back_in_the_programs() {
+        let program = json!([{
+            "rule_priority": 1,
+            "selection": { "tag_status": "any", "count_type": "imageCountMoreThan", "count_number": 10 },
+            "action": { "type": "expire" },
+        }]);
+        let sent: Value = serde_json::from_str(&text(&program)).unwrap();
+        assert_eq!(
+            sent,
+            json!({ "rules": [{
+                "rulePriority": 1,
+                "selection": { "tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10 },
+                "action": { "type": "expire" },
+            }]})
+        );
+        assert_eq!(recase(&sent["rules"], snake), program);
+    }
 }
