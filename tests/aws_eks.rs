@@ -38,7 +38,7 @@ let c = eks::fargate_cluster("payments", #{
     role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
     pod_execution_role_arn: "arn:aws:iam::123456789012:role/eks-fargate-pods",
     subnet_ids: net.private_subnet_ids,
-    secrets_kms_key_arn: "arn:aws:kms:us-east-1:123456789012:key/0b6c6f7e-1111-2222-3333-444455556666",
+    kms_key: "arn:aws:kms:us-east-1:123456789012:key/0b6c6f7e-1111-2222-3333-444455556666",
     namespaces: ["payment", "fraud-detection", "reporting", "kube-system"],
     addons: [],
 });

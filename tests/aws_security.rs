@@ -19,8 +19,8 @@ const SECURITY: &str = r#"
 let retention = config.vars.retention ?? 7;
 let action = config.vars.action ?? "s3:GetObject";
 let key = aws::kms::key("data", #{ description: "payments data" });
-aws::kms::alias("data", #{ target_key_id: key.id });
-let logs = aws::logs::log_group("app", #{ retention_in_days: retention, kms_key_id: key.arn });
+aws::kms::alias("data", #{ kms_key: key });
+let logs = aws::logs::log_group("app", #{ retention_in_days: retention, kms_key: key });
 let read = aws::iam::policy("read", #{
     description: "read the payments bucket",
     policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Action: [action], Resource: ["arn:aws:s3:::payments/*"] }] },
@@ -34,7 +34,7 @@ aws::iam::role_policy("app-logs", #{
     policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Action: ["logs:PutLogEvents", "logs:CreateLogStream"], Resource: [logs.arn] }] },
 });
 aws::iam::role_policy_attachment("app-read", #{ role: role.name, policy_arn: read.arn });
-aws::secretsmanager::secret("db", #{ generate: #{ length: 24, exclude_punctuation: true }, kms_key_id: key.arn });
+aws::secretsmanager::secret("db", #{ generate: #{ length: 24, exclude_punctuation: true }, kms_key: key });
 let repo = aws::ecr::repository("api", #{});
 aws::ecr::lifecycle_policy("api", #{
     repository: repo.name,
@@ -61,6 +61,33 @@ async fn security_kinds_create_update_and_destroy() {
 
     let again = s.plan().await;
     assert!(!again.has_changes(), "{:?}", noisy(&again));
+
+    // A state recorded before the KMS key arguments were one spelling
+    // (`kms_key_id`, `target_key_id`) plans no change: the old names are
+    // read as `kms_key`.
+    let mut state = s.state();
+    for (address, old) in [
+        ("aws.logs.log_group.app", "kms_key_id"),
+        ("aws.secretsmanager.secret.db", "kms_key_id"),
+        ("aws.kms.alias.data", "target_key_id"),
+    ] {
+        let args = state
+            .resources
+            .get_mut(&addr(address))
+            .unwrap()
+            .args
+            .as_object_mut()
+            .unwrap();
+        let v = args.remove("kms_key").expect("recorded as kms_key");
+        args.insert(old.to_string(), v);
+    }
+    s.store().save(&mut state).unwrap();
+    assert!(
+        s.state().resources[&addr("aws.kms.alias.data")].args["target_key_id"].is_string(),
+        "the old name is on disk"
+    );
+    let renamed = s.plan().await;
+    assert!(!renamed.has_changes(), "{:?}", noisy(&renamed));
 
     // A policy change and a retention change are in-place updates.
     s.set_var("action", "s3:PutObject");

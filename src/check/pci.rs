@@ -147,14 +147,14 @@ fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
             "audit log history is retained for at least 12 months",
         ));
     }
-    if args.get("kms_key_id").is_none_or(Value::is_null) {
+    if args.get("kms_key").is_none_or(Value::is_null) {
         out.push(requirement(
             Finding::warning(
                 "pci-log-encryption",
                 format!("{address}: encrypted only with a key AWS owns, so key policy cannot limit who reads these logs"),
             )
             .at(address)
-            .remedy("set `kms_key_id` to a customer managed key whose policy admits CloudWatch Logs"),
+            .remedy("set `kms_key` to a customer managed key whose policy admits CloudWatch Logs"),
             "10.3.2",
             "audit log files are protected from unauthorized modification and access",
         ));
@@ -164,14 +164,14 @@ fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
 
 fn eks_cluster(address: &Address, args: &Value) -> Vec<Finding> {
     let mut out = Vec::new();
-    if args.get("secrets_kms_key_arn").is_none_or(Value::is_null) {
+    if args.get("kms_key").is_none_or(Value::is_null) {
         out.push(requirement(
             Finding::error(
                 "pci-eks-secrets-encryption",
                 format!("{address}: Kubernetes secrets are not envelope-encrypted with a KMS key"),
             )
             .at(address)
-            .remedy("set `secrets_kms_key_arn` to a customer managed KMS key"),
+            .remedy("set `kms_key` to a customer managed KMS key"),
             "3.5.1",
             "stored account data is rendered unreadable",
         ));

@@ -1,5 +1,6 @@
 //! The planner: refresh (batched reads, kinds concurrently), diff, findings.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
@@ -11,7 +12,7 @@ use crate::graph::DesiredGraph;
 use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
-use crate::state::{StackKey, State};
+use crate::state::{ResourceState, StackKey, State};
 use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
 
 use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
@@ -36,11 +37,50 @@ pub struct PlanOptions {
 
 /// Read back every recorded resource: one batched `read` per kind, all kinds
 /// at once.
+/// `state` with every recorded argument under its current name: a kind
+/// that renamed an argument (`ArgSpec::formerly`) reads the old name as the
+/// new one, so a rename plans no change, let alone a replacement. Borrowed
+/// as it is when nothing was renamed.
+pub fn with_current_arg_names<'a>(state: &'a State, registry: &Registry) -> Cow<'a, State> {
+    let renames = |kind: &str| -> Vec<(&'static str, &'static str)> {
+        registry
+            .schema(kind)
+            .map(|s| {
+                s.args
+                    .iter()
+                    .filter_map(|a| Some((a.formerly?, a.name)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let stale = |r: &ResourceState| {
+        renames(&r.kind)
+            .iter()
+            .any(|(old, new)| r.args.get(old).is_some() && r.args.get(new).is_none())
+    };
+    if !state.resources.values().any(stale) {
+        return Cow::Borrowed(state);
+    }
+    let mut state = state.clone();
+    for r in state.resources.values_mut() {
+        for (old, new) in renames(&r.kind) {
+            if let Value::Object(args) = &mut r.args
+                && !args.contains_key(new)
+                && let Some(v) = args.remove(old)
+            {
+                args.insert(new.to_string(), v);
+            }
+        }
+    }
+    Cow::Owned(state)
+}
+
 pub async fn refresh(
     state: &State,
     key: &StackKey,
     registry: &Registry,
 ) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
+    let state = &*with_current_arg_names(state, registry);
     let mut by_kind: BTreeMap<String, Vec<ReadItem>> = BTreeMap::new();
     for (address, r) in &state.resources {
         by_kind.entry(r.kind.clone()).or_default().push(ReadItem {
@@ -123,6 +163,7 @@ pub async fn make_plan(
     suffix: &str,
     opts: PlanOptions,
 ) -> Result<Plan, PlanError> {
+    let state = &*with_current_arg_names(state, registry);
     let live = if opts.refresh && !state.resources.is_empty() {
         refresh(state, key, registry).await?
     } else {

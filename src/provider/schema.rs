@@ -31,6 +31,9 @@ pub struct ArgSpec {
     /// does not say it (`kms_key` → `arn`); by default `*_arn` takes the
     /// ARN, `*_name` the name, anything else the id.
     pub handle: Option<&'static str>,
+    /// The name this argument had before, which states recorded earlier
+    /// still carry: read under the new name, so a rename plans no change.
+    pub formerly: Option<&'static str>,
 }
 
 /// How an argument that names a place is compared.
@@ -55,6 +58,7 @@ impl ArgSpec {
             placement: None,
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl ArgSpec {
             placement: None,
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -82,6 +87,7 @@ impl ArgSpec {
             placement: None,
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -95,6 +101,7 @@ impl ArgSpec {
             placement: None,
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -109,6 +116,7 @@ impl ArgSpec {
             placement: None,
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -123,6 +131,7 @@ impl ArgSpec {
             placement: Some(placement),
             explain: None,
             handle: None,
+            formerly: None,
         }
     }
 
@@ -138,6 +147,15 @@ impl ArgSpec {
     pub const fn takes(self, output: &'static str) -> Self {
         Self {
             handle: Some(output),
+            ..self
+        }
+    }
+
+    /// The same argument, renamed from `old`: recorded args under `old` are
+    /// read as this one.
+    pub const fn formerly(self, old: &'static str) -> Self {
+        Self {
+            formerly: Some(old),
             ..self
         }
     }

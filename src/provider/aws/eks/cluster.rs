@@ -62,7 +62,8 @@ struct ClusterArgs {
     #[serde(default = "all_log_types")]
     enabled_log_types: Vec<String>,
     #[serde(default)]
-    secrets_kms_key_arn: Option<String>,
+    /// The KMS key (ARN) Kubernetes secrets are envelope-encrypted with.
+    kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
 }
@@ -111,7 +112,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("endpoint_public_access"),
         ArgSpec::new("public_access_cidrs"),
         ArgSpec::new("enabled_log_types"),
-        ArgSpec::force_new("secrets_kms_key_arn"),
+        ArgSpec::force_new("kms_key").takes("arn").formerly("secrets_kms_key_arn"),
         ArgSpec::new("tags"),
     ],
     outputs: &[
@@ -124,7 +125,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         "version",
     ],
     validate,
-    doc: "An EKS cluster: `version`, `role_arn`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `secrets_kms_key_arn`.",
+    doc: "An EKS cluster: `version`, `role_arn`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
 };
 
 /// The plan's note on a version change: the in-place steps it takes.
@@ -275,7 +276,7 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
     // The API still takes the resource list with the key, though the SDK
     // marks it deprecated now that EKS encrypts all API data by default.
     #[allow(deprecated)]
-    let encryption = a.secrets_kms_key_arn.as_ref().map(|key| {
+    let encryption = a.kms_key.as_ref().map(|key| {
         vec![
             EncryptionConfig::builder()
                 .resources("secrets")
@@ -350,7 +351,7 @@ pub(super) async fn read(
                 .optional("endpoint_public_access", public, false)
                 .set_list("public_access_cidrs", cidrs)
                 .optional("enabled_log_types", enabled_logs(&c), all_log_types())
-                .maybe("secrets_kms_key_arn", key)
+                .maybe("kms_key", key)
                 .tags(&tags_from(c.tags()))
                 .finish(),
             outputs: outputs(&c),

@@ -17,7 +17,8 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AliasArgs {
-    target_key_id: String,
+    /// The key the alias names.
+    kms_key: String,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
@@ -28,10 +29,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("target_key_id")],
+    args: &[ArgSpec::new("kms_key").formerly("target_key_id")],
     outputs: &["arn", "name"],
     validate: validate_as::<AliasArgs>,
-    doc: "A KMS alias `alias/<physical name>` for the key `target_key_id`.",
+    doc: "A KMS alias `alias/<physical name>` for the key `kms_key` (a key, or its id).",
 };
 
 fn outputs(name: &str, arn: Option<&str>) -> Map<String, Value> {
@@ -70,7 +71,7 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
     let name = format!("alias/{}", op.name);
     kms.create_alias()
         .alias_name(&name)
-        .target_key_id(&args.target_key_id)
+        .target_key_id(&args.kms_key)
         .send()
         .await
         .or_fail(&subject, "kms:CreateAlias")?;
@@ -93,14 +94,14 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(a) => {
                 let target = a.target_key_id().unwrap_or_default();
-                let written = item.args.get("target_key_id").and_then(Value::as_str);
+                let written = item.args.get("kms_key").and_then(Value::as_str);
                 let value = match written {
                     Some(w) if key_id(w) == target => w.to_string(),
                     _ => target.to_string(),
                 };
                 ReadResult::Found {
                     args: Observed::new(&item.args)
-                        .set("target_key_id", value)
+                        .set("kms_key", value)
                         .finish(),
                     outputs: outputs(&item.id, a.alias_arn()),
                 }
@@ -114,7 +115,7 @@ pub(super) async fn update(kms: &Client, op: &UpdateOp) -> Result<Applied, Provi
     let after: AliasArgs = parse(&op.after, &subject)?;
     kms.update_alias()
         .alias_name(&op.id)
-        .target_key_id(&after.target_key_id)
+        .target_key_id(&after.kms_key)
         .send()
         .await
         .or_fail(&subject, "kms:UpdateAlias")?;

@@ -23,7 +23,8 @@ struct LogGroupArgs {
     #[serde(default)]
     retention_in_days: Option<i32>,
     #[serde(default)]
-    kms_key_id: Option<String>,
+    /// The KMS key (ARN) the log group is encrypted with.
+    kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
 }
@@ -65,12 +66,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[
         ArgSpec::force_new("name"),
         ArgSpec::new("retention_in_days"),
-        ArgSpec::new("kms_key_id"),
+        ArgSpec::new("kms_key").takes("arn").formerly("kms_key_id"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name"],
     validate: validate_checked::<LogGroupArgs>,
-    doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key_id` (a key ARN), `name` (default: the physical name).",
+    doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key` (a key, or its ARN), `name` (default: the physical name).",
 };
 
 fn outputs(name: &str, arn: &str) -> Map<String, Value> {
@@ -156,7 +157,7 @@ pub(super) async fn create(logs: &Client, op: &CreateOp) -> Result<Applied, Prov
     let name = args.name.clone().unwrap_or_else(|| op.name.clone());
     logs.create_log_group()
         .log_group_name(&name)
-        .set_kms_key_id(args.kms_key_id.clone())
+        .set_kms_key_id(args.kms_key.clone())
         .set_tags(Some(args.tags.clone().into_iter().collect()))
         .send()
         .await
@@ -189,7 +190,7 @@ pub(super) async fn read(
         let args = Observed::new(&item.args)
             .maybe("name", item.args.get("name").and_then(Value::as_str))
             .maybe("retention_in_days", g.retention_in_days())
-            .maybe("kms_key_id", g.kms_key_id())
+            .maybe("kms_key", g.kms_key_id())
             .tags(&live_tags(logs, subject, arn(g)).await?)
             .finish();
         results.push(ReadResult::Found {
@@ -208,8 +209,8 @@ pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, Prov
     if changed("retention_in_days") {
         set_retention(logs, &subject, &op.id, after.retention_in_days).await?;
     }
-    if changed("kms_key_id") {
-        match &after.kms_key_id {
+    if changed("kms_key") {
+        match &after.kms_key {
             Some(key) => {
                 logs.associate_kms_key()
                     .log_group_name(&op.id)

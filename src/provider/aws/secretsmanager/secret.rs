@@ -24,7 +24,8 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 struct SecretArgs {
     #[serde(default)]
-    kms_key_id: Option<String>,
+    /// The KMS key (ARN) the secret is encrypted with.
+    kms_key: Option<String>,
     #[serde(default)]
     description: Option<String>,
     /// The resolved value at apply time; a marker with a digest in state.
@@ -66,7 +67,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::new("kms_key_id"),
+        ArgSpec::new("kms_key").takes("arn").formerly("kms_key_id"),
         ArgSpec::new("description"),
         ArgSpec::secret("value"),
         ArgSpec::force_new("generate"),
@@ -74,7 +75,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "name"],
     validate: validate_as::<SecretArgs>,
-    doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key_id`, `description`.",
+    doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key`, `description`.",
 };
 
 fn to_aws(tags: &Tags) -> Vec<Tag> {
@@ -167,7 +168,7 @@ pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, Provid
         .name(&op.name)
         .client_request_token(&op.token)
         .set_description(args.description)
-        .set_kms_key_id(args.kms_key_id)
+        .set_kms_key_id(args.kms_key)
         .secret_string(value)
         .set_tags(Some(to_aws(&args.tags)))
         .send()
@@ -207,7 +208,7 @@ pub(super) async fn read(
             Some(s) => ReadResult::Found {
                 args: Observed::new(&item.args)
                     .maybe("description", s.description().filter(|d| !d.is_empty()))
-                    .maybe("kms_key_id", s.kms_key_id())
+                    .maybe("kms_key", s.kms_key_id())
                     .tags(&from_aws(s.tags()))
                     .finish(),
                 outputs: outputs(&item.id, s.name().unwrap_or_default()),
@@ -221,11 +222,11 @@ pub(super) async fn update(sm: &Client, op: &UpdateOp) -> Result<Applied, Provid
     let before: SecretArgs = parse(&op.before, &subject)?;
     let after: SecretArgs = parse(&op.after, &subject)?;
     let changed = |k: &str| op.changed.iter().any(|c| c == k);
-    if changed("description") || changed("kms_key_id") {
+    if changed("description") || changed("kms_key") {
         sm.update_secret()
             .secret_id(&op.id)
             .description(after.description.clone().unwrap_or_default())
-            .set_kms_key_id(after.kms_key_id.clone())
+            .set_kms_key_id(after.kms_key.clone())
             .send()
             .await
             .or_fail(&subject, "secretsmanager:UpdateSecret")?;
