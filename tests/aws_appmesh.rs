@@ -22,7 +22,8 @@ let graph = #{
     },
     paths: [["alb", "payment"], ["payment", "fraud-detection"], ["payment", "reporting"]],
 };
-let m = mesh::from_graph("payments", graph, #{
+let m = mesh::from_graph("payments", #{
+    graph: graph,
     certificate_arn: config.vars.cert ?? (),
     certificate_authority_arn: config.vars.ca ?? (),
 });

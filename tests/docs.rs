@@ -226,7 +226,7 @@ fn definitions_cover_builders_host_functions_and_stdlib_modules() {
     assert!(host.contains("fn secret_env("), "{host}");
     let network = read("network.stdlib.d.rhai");
     assert!(network.contains("module network;"), "{network}");
-    assert!(network.contains("fn flow_logs(net, opts);"), "{network}");
+    assert!(network.contains("fn flow_logs(opts);"), "{network}");
     assert!(!network.contains("anon$"), "{network}");
 }
 
@@ -258,4 +258,81 @@ fn docs_findings_lists_every_registered_code() {
         );
     }
     assert!(text.contains("eks-version-downgrade"), "{text}");
+}
+
+/// The stdlib convention: a function that declares resources or findings
+/// takes a purpose (or nothing) and then one options map, never a row of
+/// positional arguments; the options it needs are snake_case. Helpers that
+/// only compute a value (a trust policy, a name) are not held to it.
+#[test]
+fn the_stdlib_follows_its_convention() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib");
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rhai") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let module = path.file_stem().unwrap().to_string_lossy().to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) = line.strip_prefix("fn ") else {
+                continue;
+            };
+            let (name, rest) = rest.split_once('(').unwrap();
+            let params: Vec<&str> = rest
+                .split_once(')')
+                .unwrap()
+                .0
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            let body: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|l| **l != "}")
+                .copied()
+                .collect();
+            let body = body.join("\n");
+            let declares = ["aws::", "k8s::", "helm::", "plan_warning(", "plan_error("]
+                .iter()
+                .any(|b| body.contains(b))
+                || body.contains("keys::logs_key(");
+            if !declares {
+                continue;
+            }
+            checked += 1;
+            let shape_ok = matches!(
+                params.as_slice(),
+                [] | ["opts"] | ["name" | "purpose", "opts"]
+            );
+            if !shape_ok {
+                broken.push(format!("{module}::{name}({})", params.join(", ")));
+            }
+            for needs in body
+                .lines()
+                .filter(|l| l.trim_start().starts_with("needs(opts, #{"))
+            {
+                let keys = needs.split("#{").nth(1).unwrap_or_default();
+                for part in keys.split(", ") {
+                    let Some((key, _)) = part.trim().split_once(':') else {
+                        continue;
+                    };
+                    let key = key.trim();
+                    let snake = key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                    if !snake && !key.starts_with('`') {
+                        broken.push(format!(
+                            "{module}::{name}: option `{key}` is not snake_case"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 15, "only {checked} functions checked");
+    assert!(broken.is_empty(), "against the convention: {broken:#?}");
 }

@@ -498,17 +498,17 @@ fn a_stdlib_function_with_the_wrong_number_of_arguments_names_its_parameters() {
             "  fix: call it as `net::vpc(name, opts)` (defined at stdlib/network.rhai:31)"
         )
     );
-    s.write("import \"network\" as network;\nnetwork::flow_logs(1);\n");
+    s.write("import \"network\" as network;\nnetwork::flow_logs(1, 2);\n");
     assert_eq!(
         s.error()
             .replace(&s.program().display().to_string(), "main.rhai"),
         concat!(
-            "error: `network::flow_logs` takes 2 arguments (net, opts), not 1\n",
+            "error: `network::flow_logs` takes 1 argument (opts), not 2\n",
             "  --> main.rhai:2:10\n",
             "  |\n",
-            "2 | network::flow_logs(1);\n",
+            "2 | network::flow_logs(1, 2);\n",
             "  |          ^\n",
-            "  fix: call it as `network::flow_logs(net, opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:163)"
+            "  fix: call it as `network::flow_logs(opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:166)"
         )
     );
 }
