@@ -202,6 +202,11 @@ fn docs_of_a_stdlib_module_show_its_functions_and_comments() {
         .success()
         .stdout(contains("module naming"))
         .stdout(contains("naming::"));
+    p.payrun()
+        .args(["--stdlib", &stdlib(), "docs", "workloads"])
+        .assert()
+        .success()
+        .stdout(contains("workloads::network_policies(opts)\n    options: #{ kube: kube, tenants: tenants, graph: graph, net: net }"));
 }
 
 #[test]

@@ -73,6 +73,10 @@ pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, 
         println!("module {name} ({})", file.display());
         for f in functions {
             println!("\n{name}::{}({})", f.name, f.params.join(", "));
+            if !f.needs.is_empty() {
+                let needs: Vec<String> = f.needs.iter().map(|(k, e)| format!("{k}: {e}")).collect();
+                println!("    options: #{{ {} }}", needs.join(", "));
+            }
             for line in f.doc.lines() {
                 println!("    {line}");
             }

@@ -23,6 +23,8 @@ pub struct FunctionDoc {
     pub params: Vec<String>,
     /// The `///` comment above it, without the slashes.
     pub doc: String,
+    /// The options it needs (`needs(opts, #{ ... })`), with their examples.
+    pub needs: Vec<(String, String)>,
 }
 
 /// The stdlib modules in `dirs` (the first directory that has a module
@@ -63,6 +65,7 @@ pub fn module_functions(file: &Path) -> Result<Vec<FunctionDoc>, String> {
             name: f.name.to_string(),
             params: f.params.iter().map(|p| p.to_string()).collect(),
             doc: doc_text(&f.comments),
+            needs: needed_options(&source, f.name),
         })
         .collect();
     functions.sort_by_key(|f| {
@@ -71,6 +74,44 @@ pub fn module_functions(file: &Path) -> Result<Vec<FunctionDoc>, String> {
             .unwrap_or(usize::MAX)
     });
     Ok(functions)
+}
+
+/// The options `name` asks for with `needs(opts, #{ key: `example`, ... })`
+/// in its body: each key and its example, read from the source (keys at
+/// the top level of the map; examples are Rhai code in backticks).
+fn needed_options(source: &str, name: &str) -> Vec<(String, String)> {
+    let Some(start) = source.find(&format!("\nfn {name}(")) else {
+        return Vec::new();
+    };
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+    let Some(at) = body.find("needs(opts, #{") else {
+        return Vec::new();
+    };
+    let map = &body[at + "needs(opts, #{".len()..];
+    let mut out = Vec::new();
+    let mut chars = map.chars().peekable();
+    let mut key = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '}' => break,
+            ':' => {
+                // The example: Rhai code in backticks.
+                while chars.peek().is_some_and(|c| *c != '`') {
+                    chars.next();
+                }
+                chars.next();
+                let example: String = chars.by_ref().take_while(|c| *c != '`').collect();
+                out.push((key.trim().to_string(), example));
+                key.clear();
+                while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            c => key.push(c),
+        }
+    }
+    out
 }
 
 /// `/// line` comments (or a `/** */` block) as plain text.
@@ -133,6 +174,9 @@ pub fn write_definitions(
             text.push('\n');
             for line in f.doc.lines() {
                 let _ = writeln!(text, "/// {line}");
+            }
+            for (key, example) in &f.needs {
+                let _ = writeln!(text, "/// needs `opts.{key}`, e.g. `{example}`");
             }
             let _ = writeln!(text, "fn {}({});", f.name, f.params.join(", "));
         }
