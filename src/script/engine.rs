@@ -60,6 +60,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
         .set_max_array_size(100_000)
         .set_max_map_size(100_000)
         .set_max_modules(256)
+        .set_optimization_level(rhai::OptimizationLevel::None)
         .set_strict_variables(true);
     engine.on_print(|s| eprintln!("{}", display_key(s)));
     engine.on_debug(|s, src, pos| {
