@@ -183,14 +183,7 @@ fn plan_command(
 ) -> Result<i32, Error> {
     let mode = if destroy { Mode::Destroy } else { Mode::Apply };
     let registry = registry(r);
-    let plan = runtime().block_on(plan_for(
-        project,
-        r,
-        &registry,
-        mode,
-        flags,
-        program_needed(mode, r),
-    ))?;
+    let plan = plan_in(&runtime(), project, r, &registry, mode, flags)?;
     show_plan(&plan, flags.json, style);
     if let Some(out) = out {
         let inputs = PlanInputs {
@@ -302,6 +295,26 @@ async fn validation_plan(
         },
     )
     .await?)
+}
+
+/// The plan of `mode`, made on `rt` (an apply after it runs on the same
+/// runtime, where the clients made during refresh keep their workers).
+fn plan_in(
+    rt: &tokio::runtime::Runtime,
+    project: &Project,
+    r: &Resolved,
+    registry: &Registry,
+    mode: Mode,
+    flags: &PlanFlags,
+) -> Result<Plan, Error> {
+    rt.block_on(plan_for(
+        project,
+        r,
+        registry,
+        mode,
+        flags,
+        program_needed(mode, r),
+    ))
 }
 
 /// A destroy can run without its program: the state knows the order.
@@ -579,14 +592,7 @@ fn run_mode(
     let _lock = lock(r, &st, command)?;
     let registry = registry(r);
     let rt = runtime();
-    let plan = rt.block_on(plan_for(
-        project,
-        r,
-        &registry,
-        mode,
-        flags,
-        program_needed(mode, r),
-    ))?;
+    let plan = plan_in(&rt, project, r, &registry, mode, flags)?;
     show_plan(&plan, flags.json, style);
     if plan.has_errors() {
         return Err(Error::Refused(

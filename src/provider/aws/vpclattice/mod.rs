@@ -77,15 +77,21 @@ fn id_of(identifier: &str) -> &str {
     identifier.rsplit('/').next().unwrap_or(identifier)
 }
 
+/// An identifier argument of an association and the live id it names.
+type Identifier<S> = (&'static str, fn(&S) -> Option<&str>);
+
 /// Reads associations with one List per service network the items name:
 /// an item whose id no list answers, or that is being deleted, is gone;
-/// `found` makes the result of the others from their summary.
+/// for the others, each `(argument, id)` of `identifiers` is given back as
+/// the program wrote it when it names the live id, and `outputs` of the
+/// summary.
 async fn read_by_network<S, L, Fut>(
     items: &[ReadItem],
     mut list: L,
     id: fn(&S) -> Option<&str>,
     deleting: fn(&S) -> bool,
-    found: impl Fn(&ReadItem, &S) -> ReadResult,
+    identifiers: &[Identifier<S>],
+    outputs: fn(&S) -> serde_json::Map<String, Value>,
 ) -> Result<Vec<ReadResult>, ProviderError>
 where
     L: FnMut(String) -> Fut,
@@ -109,7 +115,16 @@ where
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
-            Some(a) if !deleting(a) => found(item, a),
+            Some(a) if !deleting(a) => ReadResult::Found {
+                args: identifiers
+                    .iter()
+                    .map(|(key, live_id)| {
+                        let value = identifier(&item.args, key, live_id(a).unwrap_or_default());
+                        (key.to_string(), value)
+                    })
+                    .collect(),
+                outputs: outputs(a),
+            },
             _ => ReadResult::Gone,
         })
         .collect())

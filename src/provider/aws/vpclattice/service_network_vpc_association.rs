@@ -9,7 +9,7 @@ use aws_sdk_vpclattice::types::{
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{found, identifier, incomplete, parse, tagging, wait};
+use super::{found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
@@ -121,25 +121,11 @@ pub(super) async fn read(
         |sn| async move { list(client, SCHEMA.kind, &sn, None).await },
         Summary::id,
         |a| a.status() == Some(&Status::DeleteInProgress),
-        |item, a| {
-            let mut args = Map::new();
-            args.insert(
-                "service_network_identifier".into(),
-                identifier(
-                    &item.args,
-                    "service_network_identifier",
-                    a.service_network_id().unwrap_or_default(),
-                ),
-            );
-            args.insert(
-                "vpc_identifier".into(),
-                identifier(&item.args, "vpc_identifier", a.vpc_id().unwrap_or_default()),
-            );
-            ReadResult::Found {
-                args,
-                outputs: outputs(a.arn()),
-            }
-        },
+        &[
+            ("service_network_identifier", Summary::service_network_id),
+            ("vpc_identifier", Summary::vpc_id),
+        ],
+        |a| outputs(a.arn()),
     )
     .await
 }
