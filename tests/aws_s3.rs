@@ -40,6 +40,19 @@ async fn versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<BucketVersion
     out.status().cloned()
 }
 
+async fn public_access_block(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+    let out = s3
+        .get_public_access_block()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap();
+    out.public_access_block_configuration().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
     let s = Stack::aws(BUCKET, "s3b");
@@ -63,13 +76,7 @@ async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
     let by_default = rule.apply_server_side_encryption_by_default().unwrap();
     assert_eq!(by_default.sse_algorithm().as_str(), "aws:kms");
     assert!(by_default.kms_master_key_id().unwrap().contains(":key/"));
-    let block = s3
-        .get_public_access_block()
-        .bucket(name)
-        .send()
-        .await
-        .unwrap();
-    let block = block.public_access_block_configuration().unwrap();
+    let block = public_access_block(&s3, name).await;
     assert_eq!(
         (
             block.block_public_acls(),
@@ -103,17 +110,8 @@ async fn a_bucket_applies_refreshes_updates_and_destroys_on_moto() {
         versioning(&s3, name).await,
         Some(BucketVersioningStatus::Suspended)
     );
-    let block = s3
-        .get_public_access_block()
-        .bucket(name)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        block
-            .public_access_block_configuration()
-            .unwrap()
-            .block_public_policy(),
+        public_access_block(&s3, name).await.block_public_policy(),
         Some(false)
     );
     assert!(!s.plan().await.has_changes());
