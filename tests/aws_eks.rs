@@ -594,3 +594,114 @@ aws::eks::cluster("payments", #{
         .stdout(contains("extended support on 2025-11-26"))
         .stdout(contains("--var k8s_version="));
 }
+
+/// kill -9 of an apply of a two-step upgrade (1.29 → 1.31 with CoreDNS) at
+/// a seeded moment after its first UpdateClusterVersion was accepted
+/// (while that step runs, or after it, before or during the next): the
+/// next apply finishes the path from where the cluster is, the add-on
+/// ends at the 1.31 default, and the plan after it is empty.
+#[test]
+fn an_upgrade_killed_mid_path_finishes_on_the_next_apply_on_moto() {
+    // The launcher's EKS update takes 1 s: a kill within 900 ms lands while
+    // the first step runs, a later one after it (at 1.30, moving on).
+    for (i, (seed, from_ms, window_ms)) in [
+        (0x5eed_0014_u64, 0, 900),
+        (0x5eed_0015, 0, 900),
+        (0x5eed_0016, 1000, 900),
+        (0x5eed_0017, 1000, 900),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        upgrade_kill_trial(seed, from_ms, window_ms, &format!("eksk{i}"));
+    }
+}
+
+fn upgrade_kill_trial(seed: u64, from_ms: u64, window_ms: u64, suffix: &str) {
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use crate::support::fault::Rng;
+
+    let endpoint = moto::moto().endpoint.clone();
+    let project = Project::new(UPGRADE_CLUSTER);
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("payrun"));
+        cmd.current_dir(project.path())
+            .args(args)
+            .args(["--suffix", suffix, "--endpoint-url", &endpoint])
+            .args(["--var", "addon=true"])
+            .env("NO_COLOR", "1")
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .envs(moto::client_env())
+            .stdin(Stdio::null());
+        cmd
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cluster = format!("eks-payments-{suffix}");
+    let cluster = cluster.as_str();
+    ok(&["apply", "--auto-approve", "--var", "k8s_version=1.29"]);
+    assert_eq!(rt.block_on(live_version(cluster)).0, "1.29");
+
+    let mut rng = Rng::new(seed);
+    let after = Duration::from_millis(from_ms + rng.below(window_ms));
+    eprintln!(
+        "upgrade kill trial, seed {seed:#x}: kill {} ms after the first step started",
+        after.as_millis()
+    );
+    let mut child = run(&["apply", "--auto-approve", "--var", "k8s_version=1.31"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first step to be under way (the cluster UPDATING).
+    let started = std::time::Instant::now();
+    loop {
+        let (_, status) = rt.block_on(live_version(cluster));
+        if status == "UPDATING" {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply ended before its first step"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no step started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(after);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (killed_at, _) = rt.block_on(live_version(cluster));
+    eprintln!("upgrade kill trial, seed {seed:#x}: killed with the cluster at {killed_at}");
+
+    ok(&["apply", "--auto-approve", "--var", "k8s_version=1.31"]);
+    assert_eq!(
+        rt.block_on(live_version(cluster)),
+        ("1.31".to_string(), "ACTIVE".to_string())
+    );
+    assert_eq!(
+        rt.block_on(live_addon_version(cluster, "coredns")),
+        launcher_addon_version(31)
+    );
+    let out = run(&["plan", "--detailed-exitcode", "--var", "k8s_version=1.31"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    ok(&["destroy", "--auto-approve", "--var", "k8s_version=1.31"]);
+}
