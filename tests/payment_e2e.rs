@@ -15,6 +15,7 @@ use payrun::provider::{Provider, ReadItem, ReadResult};
 use payrun::state::{LocalStore, State};
 use serde_json::{Value, json};
 
+use crate::support::bin::text;
 use crate::support::helm_standin::HelmStandIn;
 use crate::support::kube_standin::KubeStandIn;
 use crate::support::moto;
@@ -89,15 +90,6 @@ impl Env {
         .load()
         .unwrap()
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Applies with a pipeline beside it: as soon as a service's repository

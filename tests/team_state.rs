@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use predicates::str::contains;
 
 use crate::support::bin::Project;
+use crate::support::bin::text;
 use crate::support::fault::Rng;
 use crate::support::moto::client_env;
 use crate::support::team::{Team, foreign_lock};
@@ -61,15 +62,6 @@ fn spawn(p: &Project, args: &[&str], envs: &[(&str, &str)]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn objects(p: &Project) -> serde_json::Map<String, serde_json::Value> {

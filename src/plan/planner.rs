@@ -80,7 +80,15 @@ pub async fn refresh(
     key: &StackKey,
     registry: &Registry,
 ) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
-    let state = &*with_current_arg_names(state, registry);
+    read_live(&with_current_arg_names(state, registry), key, registry).await
+}
+
+/// [`refresh`] of a state whose args already carry their current names.
+async fn read_live(
+    state: &State,
+    key: &StackKey,
+    registry: &Registry,
+) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
     let mut by_kind: BTreeMap<String, Vec<ReadItem>> = BTreeMap::new();
     for (address, r) in &state.resources {
         by_kind.entry(r.kind.clone()).or_default().push(ReadItem {
@@ -165,7 +173,7 @@ pub async fn make_plan(
 ) -> Result<Plan, PlanError> {
     let state = &*with_current_arg_names(state, registry);
     let live = if opts.refresh && !state.resources.is_empty() {
-        refresh(state, key, registry).await?
+        read_live(state, key, registry).await?
     } else {
         BTreeMap::new()
     };

@@ -2,6 +2,7 @@
 //! keeping its cloud in a file between runs.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use assert_cmd::Command;
 use tempfile::TempDir;
@@ -57,4 +58,14 @@ impl Project {
             .cloned()
             .unwrap_or_default()
     }
+}
+
+/// A finished process as a test failure shows it: exit code, stdout, stderr.
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
