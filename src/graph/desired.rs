@@ -1,6 +1,5 @@
 //! `DesiredGraph`: what the program declares, checked and ordered.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use petgraph::Direction;
@@ -21,18 +20,27 @@ pub struct DesiredGraph {
     index: HashMap<Address, NodeIndex>,
     specs: HashMap<Address, Arc<ResourceSpec>>,
     order: Vec<Address>,
+    /// The specs in `order`: a pass over every resource looks none up.
+    ordered: Vec<Arc<ResourceSpec>>,
 }
+
+/// Addresses come from the program itself, so a fast hash is safe.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 impl DesiredGraph {
     pub fn build(program: &Program, registry: &Registry) -> Result<Self, ScriptError> {
         let mut graph = StableDiGraph::new();
-        let mut index = HashMap::with_capacity(program.resources.len());
-        let mut specs = HashMap::with_capacity(program.resources.len());
+        let n = program.resources.len();
+        let mut index = HashMap::with_capacity_and_hasher(n, Default::default());
+        let mut specs = HashMap::with_capacity_and_hasher(n, Default::default());
         for spec in &program.resources {
             index.insert(spec.address.clone(), graph.add_node(spec.address.clone()));
             specs.insert(spec.address.clone(), Arc::clone(spec));
         }
-        let check = |target: &RefTarget, user: &str, pos: &SourcePos| -> Result<(), ScriptError> {
+        let check = |target: &RefTarget,
+                     user: &dyn Fn() -> String,
+                     pos: &SourcePos|
+         -> Result<(), ScriptError> {
             if !specs.contains_key(&target.address) {
                 let mut names: Vec<String> = specs.keys().map(Address::to_string).collect();
                 names.sort();
@@ -44,7 +52,8 @@ impl DesiredGraph {
                 return Err(ScriptError::new(
                     Some(pos.clone()),
                     format!(
-                        "{user} refers to {target}, but the program declares no {}",
+                        "{} refers to {target}, but the program declares no {}",
+                        user(),
                         target.address
                     ),
                     fix,
@@ -57,7 +66,8 @@ impl DesiredGraph {
                 return Err(ScriptError::new(
                     Some(pos.clone()),
                     format!(
-                        "{user} refers to {target}, but {} has no output `{}`",
+                        "{} refers to {target}, but {} has no output `{}`",
+                        user(),
                         target.address.kind(),
                         target.attr
                     ),
@@ -66,45 +76,71 @@ impl DesiredGraph {
             }
             Ok(())
         };
+        let mut refs = Vec::new();
+        let mut from = Vec::new();
         for spec in &program.resources {
-            let mut refs = Vec::new();
+            refs.clear();
+            from.clear();
             collect_refs(&spec.args, &mut refs);
             let to = index[&spec.address];
-            for target in refs {
-                check(&target, &spec.address.to_string(), &spec.pos)?;
-                graph.update_edge(index[&target.address], to, ());
+            let user = || spec.address.to_string();
+            for target in &refs {
+                check(target, &user, &spec.pos)?;
+                from.push(index[&target.address]);
             }
             for (dep, pos) in &spec.explicit_deps {
                 let target = RefTarget {
                     address: dep.clone(),
                     attr: "id".into(),
                 };
-                check(&target, &spec.address.to_string(), pos)?;
-                graph.update_edge(index[dep], to, ());
+                check(&target, &user, pos)?;
+                from.push(index[dep]);
+            }
+            // One edge per dependency, however often it is referred to.
+            from.sort_unstable();
+            from.dedup();
+            for &f in &from {
+                graph.add_edge(f, to, ());
             }
         }
         for export in &program.exports {
             let mut refs = Vec::new();
             collect_refs(&export.value, &mut refs);
             for target in refs {
-                check(&target, &format!("output `{}`", export.name), &export.pos)?;
+                check(
+                    &target,
+                    &|| format!("output `{}`", export.name),
+                    &export.pos,
+                )?;
             }
         }
-        let order = match toposort(&graph, None) {
+        let order: Vec<Address> = match toposort(&graph, None) {
             Ok(order) => order.into_iter().map(|n| graph[n].clone()).collect(),
             Err(cycle) => return Err(cycle_error(&graph, cycle.node_id(), &specs)),
         };
+        let ordered = order.iter().map(|a| Arc::clone(&specs[a])).collect();
         Ok(Self {
             graph,
             index,
             specs,
             order,
+            ordered,
         })
     }
 
     /// Dependencies first.
     pub fn order(&self) -> &[Address] {
         &self.order
+    }
+
+    /// Every resource the program declares, dependencies first.
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceSpec> {
+        self.ordered.iter().map(Arc::as_ref)
+    }
+
+    /// The resources of one kind, dependencies first.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a ResourceSpec> {
+        self.resources().filter(move |s| s.address.kind() == kind)
     }
 
     pub fn spec(&self, address: &Address) -> Option<&ResourceSpec> {

@@ -138,6 +138,11 @@ pub fn evaluate(
     engine
         .run_ast_with_scope(&mut scope, &ast)
         .map_err(|e| unset_var::explain(runtime_error(*e, &file, &known), &config.vars))?;
+    // The syntax tree and the script's variables are done with: freed
+    // before the program takes its final form, they do not add to its peak.
+    drop(scope);
+    drop(ast);
+    drop(engine);
     let mut program = recorder.finish(|k| registry.schema(k));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program.region = config.region.clone();

@@ -67,7 +67,8 @@ fn type_of(code: char) -> TypeId {
 
 /// Rhai's own string functions, called on text without refs.
 struct Plain {
-    engine: Engine,
+    /// Made on the first call: most programs call none of these.
+    engine: std::sync::OnceLock<Engine>,
     /// `a0.name(a1, ...)` compiled once per name and arity.
     calls: Mutex<HashMap<(&'static str, usize), Arc<AST>>>,
 }
@@ -79,6 +80,7 @@ impl Plain {
         name: &'static str,
         args: &mut [&mut Dynamic],
     ) -> Result<Dynamic, Box<EvalAltResult>> {
+        let engine = self.engine.get_or_init(Engine::new);
         let ast = {
             let mut calls = self.calls.lock().expect("string calls");
             calls
@@ -86,7 +88,7 @@ impl Plain {
                 .or_insert_with(|| {
                     let rest: Vec<String> = (1..args.len()).map(|i| format!("a{i}")).collect();
                     let text = format!("a0.{name}({})", rest.join(", "));
-                    Arc::new(self.engine.compile(text).expect("string call compiles"))
+                    Arc::new(engine.compile(text).expect("string call compiles"))
                 })
                 .clone()
         };
@@ -94,8 +96,7 @@ impl Plain {
         for (i, a) in args.iter().enumerate() {
             scope.push_dynamic(format!("a{i}"), (**a).clone());
         }
-        let result = self
-            .engine
+        let result = engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
             .map_err(|mut e| {
                 e.set_position(ctx.call_position());
@@ -117,7 +118,7 @@ fn refused(name: &str, args: &[&mut Dynamic]) -> Option<Box<EvalAltResult>> {
 
 pub fn register(engine: &mut Engine) {
     let plain = Arc::new(Plain {
-        engine: Engine::new(),
+        engine: std::sync::OnceLock::new(),
         calls: Mutex::default(),
     });
     for &(name, signatures) in FUNCTIONS {
