@@ -90,7 +90,7 @@ fn main() {
     let build = t.elapsed();
     let t = Instant::now();
     let state = State::new("bench-bench");
-    let plan = rt
+    let mut plan = rt
         .block_on(make_plan(
             Some((&graph, &program)),
             &state,
@@ -103,6 +103,7 @@ fn main() {
             },
         ))
         .expect("plan");
+    payrun::check::review(&mut plan, &graph, &program, &registry).expect("checks");
     let planning = t.elapsed();
     let t = Instant::now();
     let text = render_plan(&plan, &payrun::ui::Style::plain());

@@ -1,6 +1,6 @@
 //! Kubernetes resource quantities (`500m`, `2`, `4Gi`) as numbers, for quota
-//! arithmetic and for comparing what the server canonicalised (`0.5` is
-//! stored as `500m`).
+//! arithmetic (the checks) and for comparing what the server canonicalised
+//! (the provider: `0.5` is stored as `500m`).
 
 /// The value of a quantity in base units (cores, bytes); `None` when the
 /// text is not a quantity.

@@ -12,6 +12,7 @@ pub mod eks_versions;
 pub mod error;
 pub mod finding;
 pub mod graph;
+pub mod kube_quantity;
 pub mod plan;
 pub mod provider;
 pub mod redact;

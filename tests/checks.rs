@@ -277,6 +277,7 @@ aws::eks::cluster("payments", #{
         let facts = Facts {
             today: today.into(),
             helm: None,
+            env_set: |_| true,
         };
         let cx = Context {
             graph: &graph,
@@ -304,4 +305,41 @@ aws::eks::cluster("payments", #{
         codes("2026-12-01"),
         vec![("eks-version-unsupported".to_string(), Severity::Error)]
     );
+}
+
+/// Whether a secret's variable is set is a fact the checks are given, as
+/// the date is: the same plan is judged by the environment it is made in.
+#[tokio::test]
+async fn unset_secrets_are_judged_by_the_environment_the_checks_are_given() {
+    use payrun::check::{Context, Facts, findings_in};
+    let s = Stack::new(
+        r#"fake::secret("db", #{ value: secret_env("DB_FACT_TEST"), description: "db" });"#,
+    );
+    s.allow_secret_env("DB_FACT_TEST");
+    let (graph, program) = s.evaluate().unwrap();
+    let plan = s.plan().await;
+    let codes = |env_set: fn(&str) -> bool| -> Vec<String> {
+        let facts = Facts {
+            today: "2026-12-01".into(),
+            helm: None,
+            env_set,
+        };
+        let cx = Context {
+            graph: &graph,
+            program: &program,
+            registry: &s.registry,
+            changes: &plan.changes,
+            facts: &facts,
+        };
+        findings_in(&cx)
+            .unwrap()
+            .into_iter()
+            .map(|f| format!("{} {}", f.code, f.message))
+            .collect()
+    };
+    assert_eq!(
+        codes(|name| name != "DB_FACT_TEST"),
+        vec!["secret-unset fake.secret.db reads a secret from $DB_FACT_TEST, which is not set"]
+    );
+    assert_eq!(codes(|_| true), Vec::<String>::new());
 }

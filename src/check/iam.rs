@@ -25,10 +25,8 @@ const SOURCE_KEYS: [&str; 4] = [
 pub fn findings(graph: &DesiredGraph, program: &crate::script::Program) -> Vec<Finding> {
     let pci = super::pci::in_scope(graph, program);
     let mut out = Vec::new();
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         match address.kind() {
             "aws.ecr.repository" => out.extend(repository_name(spec)),
             "aws.secretsmanager.secret" => out.extend(secret_value(spec)),

@@ -11,11 +11,14 @@ use crate::check::eks::Upgrade;
 use crate::eks_versions::describe_path;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
-use crate::provider::k8s::kinds::{
+use crate::kube_quantity as quantity;
+use crate::script::ResourceSpec;
+use crate::value::{as_ref, collect_refs};
+
+use super::Context;
+use super::context::kinds::{
     DeploymentArgs, HpaArgs, LimitRangeArgs, ResourceQuotaArgs, Resources,
 };
-use crate::provider::k8s::{quantity, render};
-use crate::value::{as_ref, collect_refs, for_validation};
 
 /// (apiVersion, kind, first minor served, first minor no longer served) of
 /// Kubernetes 1.x, from the deprecated API migration guide.
@@ -141,14 +144,14 @@ fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<(u32, Option<Addr
 fn version_findings(
     graph: &DesiredGraph,
     upgrades: &[Upgrade],
-    address: &Address,
-    args: &Value,
+    spec: &ResourceSpec,
     out: &mut Vec<Finding>,
 ) {
-    let Some((cluster, eks)) = cluster_minor(graph, args) else {
+    let address = &spec.address;
+    let Some((cluster, eks)) = cluster_minor(graph, &spec.args) else {
         return;
     };
-    let Ok(manifest) = render(address.kind(), address.purpose(), &for_validation(args)) else {
+    let Some(manifest) = Context::manifest(spec) else {
         return;
     };
     let api_version = manifest["apiVersion"].as_str().unwrap_or_default();
@@ -234,10 +237,6 @@ fn deployment_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
     v.as_str().map(str::to_string)
 }
 
-fn typed<T: serde::de::DeserializeOwned>(args: &Value) -> Option<T> {
-    serde_json::from_value(for_validation(args)).ok()
-}
-
 #[derive(Default)]
 struct Usage {
     /// (what, amount) per resource name, e.g. `requests.cpu`.
@@ -283,27 +282,25 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     let mut quotas: BTreeMap<String, (Address, ResourceQuotaArgs)> = BTreeMap::new();
     let mut defaults: BTreeMap<String, LimitRangeArgs> = BTreeMap::new();
     let mut hpa_max: BTreeMap<(String, String), u32> = BTreeMap::new();
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
             continue;
         };
         match address.kind() {
             "k8s.resource_quota" => {
-                if let Some(q) = typed::<ResourceQuotaArgs>(&spec.args) {
+                if let Some(q) = Context::typed::<ResourceQuotaArgs>(spec) {
                     quotas.insert(ns, (address.clone(), q));
                 }
             }
             "k8s.limit_range" => {
-                if let Some(l) = typed::<LimitRangeArgs>(&spec.args) {
+                if let Some(l) = Context::typed::<LimitRangeArgs>(spec) {
                     defaults.insert(ns, l);
                 }
             }
             "k8s.hpa" => {
                 if let (Some(h), Some(d)) = (
-                    typed::<HpaArgs>(&spec.args),
+                    Context::typed::<HpaArgs>(spec),
                     deployment_of(graph, &spec.args["deployment"]),
                 ) {
                     hpa_max.insert((ns, d), h.max_replicas);
@@ -313,21 +310,15 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
         }
     }
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
-    for address in graph
-        .order()
-        .iter()
-        .filter(|a| a.kind() == "k8s.deployment")
-    {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.of_kind("k8s.deployment") {
+        let address = &spec.address;
         let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
             continue;
         };
         if !quotas.contains_key(&ns) {
             continue;
         }
-        let Some(d) = typed::<DeploymentArgs>(&spec.args) else {
+        let Some(d) = Context::typed::<DeploymentArgs>(spec) else {
             continue;
         };
         let name = d
@@ -409,22 +400,18 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
 /// after the namespace, nor the namespace's delete after it.
 fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     let declared: BTreeMap<String, &Address> = graph
-        .order()
-        .iter()
-        .filter(|a| a.kind() == "k8s.namespace")
-        .filter_map(|a| {
-            let spec = graph.spec(a)?;
+        .of_kind("k8s.namespace")
+        .map(|spec| {
+            let a = &spec.address;
             let name = spec.args["name"]
                 .as_str()
                 .unwrap_or(a.purpose())
                 .to_string();
-            Some((name, a))
+            (name, a)
         })
         .collect();
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         let ns = if address.kind() == "k8s.object" {
             &spec.args["manifest"]["metadata"]["namespace"]
         } else {
@@ -479,23 +466,17 @@ fn served_by_load_balancer_controller(address: &Address, args: &Value) -> Option
 /// target groups and security groups stay behind, holding the subnets.
 fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     let controllers: Vec<&Address> = graph
-        .order()
-        .iter()
-        .filter(|a| a.kind() == "helm.release")
-        .filter(|a| {
-            graph
-                .args(a)
-                .and_then(|v| v["chart"].as_str())
-                .is_some_and(|c| {
-                    c == LOAD_BALANCER_CONTROLLER
-                        || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
-                })
+        .of_kind("helm.release")
+        .filter(|spec| {
+            spec.args["chart"].as_str().is_some_and(|c| {
+                c == LOAD_BALANCER_CONTROLLER
+                    || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
+            })
         })
+        .map(|spec| &spec.address)
         .collect();
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         let Some(what) = served_by_load_balancer_controller(address, &spec.args) else {
             continue;
         };
@@ -529,14 +510,11 @@ pub fn findings(graph: &DesiredGraph, upgrades: &[Upgrade]) -> Vec<Finding> {
     let mut out = Vec::new();
     namespace_edge_findings(graph, &mut out);
     controller_order_findings(graph, &mut out);
-    for address in graph
-        .order()
-        .iter()
-        .filter(|a| a.kind().starts_with("k8s."))
+    for spec in graph
+        .resources()
+        .filter(|s| s.address.kind().starts_with("k8s."))
     {
-        if let Some(spec) = graph.spec(address) {
-            version_findings(graph, upgrades, address, &spec.args, &mut out);
-        }
+        version_findings(graph, upgrades, spec, &mut out);
     }
     quota_findings(graph, &mut out);
     out

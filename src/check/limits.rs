@@ -1,14 +1,14 @@
 //! Naming limits: every physical name within its kind's limit.
 
+use super::Context;
 use crate::finding::Finding;
-use crate::graph::DesiredGraph;
-use crate::provider::Registry;
 
-pub fn findings(graph: &DesiredGraph, registry: &Registry) -> Vec<Finding> {
+pub fn findings(cx: &Context<'_>) -> Vec<Finding> {
+    let graph = cx.graph;
     let mut out = Vec::new();
-    for address in graph.order() {
-        let (Some(spec), Some(schema)) = (graph.spec(address), registry.schema(address.kind()))
-        else {
+    for spec in graph.resources() {
+        let address = &spec.address;
+        let Some(schema) = cx.schema(address.kind()) else {
             continue;
         };
         if spec.name.len() > schema.name_max {
@@ -47,6 +47,6 @@ impl super::Check for Names {
         &["name-too-long"]
     }
     fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, cx.registry)
+        findings(cx)
     }
 }

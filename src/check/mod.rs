@@ -4,6 +4,7 @@
 //! helm availability, and program acknowledgements.
 
 pub mod codes;
+mod context;
 pub mod eks;
 mod helm;
 mod iam;
@@ -16,10 +17,12 @@ pub mod secrets;
 
 use crate::finding::{Finding, Severity};
 use crate::graph::DesiredGraph;
-use crate::plan::ResourceChange;
-use crate::provider::Registry;
+use crate::plan::{Mode, Plan, ResourceChange};
 use crate::script::{AcknowledgedBy, Acknowledgement, Program};
 use crate::suggest::did_you_mean;
+
+use context::Registry;
+pub use context::{Context, Facts};
 
 /// `--acknowledge CODE=...` of a code no finding has: a misspelt code
 /// would otherwise be ignored and the finding it meant stay an error, or
@@ -49,37 +52,6 @@ fn describe_unmatched(code: &str, raised: &[String]) -> String {
         "--acknowledge {code}: no finding of the plan has that code; the codes raised are {}\n  fix: {fix}",
         raised.join(", ")
     )
-}
-
-/// The facts of the world a check runs in, beyond the program: injected,
-/// so a test fixes them and a check never reads the clock or the
-/// environment itself.
-#[derive(Clone, Debug)]
-pub struct Facts {
-    /// `YYYY-MM-DD` (UTC): end-of-support dates are judged against it.
-    pub today: String,
-    /// The `helm` CLI on PATH, if there is one.
-    pub helm: Option<std::path::PathBuf>,
-}
-
-impl Facts {
-    /// Today, and the `helm` this process would run.
-    pub fn of_this_run() -> Self {
-        Self {
-            today: platform::today(),
-            helm: crate::provider::k8s::helm::find_helm(None),
-        }
-    }
-}
-
-/// What every check sees: the graph and the program, the kinds, the
-/// planned changes, and the facts.
-pub struct Context<'a> {
-    pub graph: &'a DesiredGraph,
-    pub program: &'a Program,
-    pub registry: &'a Registry,
-    pub changes: &'a [ResourceChange],
-    pub facts: &'a Facts,
 }
 
 /// One check: the finding codes it may raise (each registered in
@@ -143,6 +115,21 @@ pub fn findings(
     })
 }
 
+/// A plan of `graph` with its findings: those of [`findings`] over its
+/// changes. A destroy plan, which applies no program, has none.
+pub fn review(
+    plan: &mut Plan,
+    graph: &DesiredGraph,
+    program: &Program,
+    registry: &Registry,
+) -> Result<(), UnmatchedAcknowledgement> {
+    plan.findings = match plan.mode {
+        Mode::Apply => findings(graph, program, registry, &plan.changes)?,
+        Mode::Destroy => Vec::new(),
+    };
+    Ok(())
+}
+
 /// [`findings`] over a given context (facts included).
 pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
     let program = cx.program;
@@ -173,7 +160,17 @@ pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledg
         });
     }
     acknowledge(&mut out, program);
+    locate(&mut out, cx.graph);
     Ok(out)
+}
+
+/// A finding about a resource points at the line that declares it.
+fn locate(findings: &mut [Finding], graph: &DesiredGraph) {
+    for f in findings.iter_mut().filter(|f| f.line.is_none()) {
+        if let Some(spec) = f.address.as_ref().and_then(|a| graph.spec(a)) {
+            f.line = Some(spec.pos.to_string());
+        }
+    }
 }
 
 /// What a finding is known by in a program's `acknowledge(code, target,
@@ -273,8 +270,5 @@ fn reviewer_only(code: &str) -> bool {
 /// Helm findings with `helm` looked up on `path` rather than the process's
 /// PATH.
 pub fn helm_findings(graph: &DesiredGraph, path: Option<&std::ffi::OsStr>) -> Vec<Finding> {
-    helm::findings(
-        graph,
-        crate::provider::k8s::helm::find_helm(path).as_deref(),
-    )
+    helm::findings(graph, context::helm_on(path).as_deref())
 }

@@ -53,15 +53,13 @@ pub(super) fn in_scope(graph: &DesiredGraph, program: &Program) -> bool {
         .default_tags
         .get(CLASSIFICATION)
         .is_some_and(|c| pci(c))
-        || graph.order().iter().any(|a| {
-            graph.spec(a).is_some_and(|s| {
-                ["tags", "labels"].iter().any(|field| {
-                    s.args
-                        .get(field)
-                        .and_then(|t| t.get(CLASSIFICATION))
-                        .and_then(Value::as_str)
-                        .is_some_and(pci)
-                })
+        || graph.resources().any(|s| {
+            ["tags", "labels"].iter().any(|field| {
+                s.args
+                    .get(field)
+                    .and_then(|t| t.get(CLASSIFICATION))
+                    .and_then(Value::as_str)
+                    .is_some_and(pci)
             })
         })
 }
@@ -75,16 +73,12 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     let flow_logged: BTreeSet<Address> = graph
-        .order()
-        .iter()
-        .filter(|a| a.kind() == "aws.ec2.flow_log")
-        .filter_map(|a| graph.spec(a)?.args.get("vpc_id").and_then(as_ref))
+        .of_kind("aws.ec2.flow_log")
+        .filter_map(|s| s.args.get("vpc_id").and_then(as_ref))
         .map(|r| r.address)
         .collect();
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         let args = &spec.args;
         let found = match address.kind() {
             "aws.kms.key" => kms_key(address, args),

@@ -111,7 +111,7 @@ fn daemonset(manifest: &Value) -> Option<String> {
 /// Platform findings for a program.
 pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    let kinds: Vec<&str> = graph.order().iter().map(|a| a.kind()).collect();
+    let kinds: Vec<&str> = graph.resources().map(|s| s.address.kind()).collect();
     let has_cluster = kinds.contains(&"aws.eks.cluster");
     let fargate_only = has_cluster
         && !kinds
@@ -119,10 +119,8 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
             .any(|k| *k == "aws.eks.node_group" || *k == "aws.ec2.instance");
     let mut mesh_reported = false;
     let mut netpol_reported = false;
-    for address in graph.order() {
-        let Some(spec) = graph.spec(address) else {
-            continue;
-        };
+    for spec in graph.resources() {
+        let address = &spec.address;
         let args = &spec.args;
         let kind = address.kind();
         if kind == "aws.eks.cluster"

@@ -12,25 +12,25 @@ use crate::value::as_secret;
 pub const UNSET: &str = "secret-unset";
 
 /// A `secret-unset` finding for every secret of the planned changes whose
-/// variable is not set now.
-pub fn findings(changes: &[ResourceChange]) -> Vec<Finding> {
-    fn walk(v: &Value, address: &Address, out: &mut Vec<Finding>) {
+/// variable is not set now (`env_set` says).
+pub fn findings(changes: &[ResourceChange], env_set: fn(&str) -> bool) -> Vec<Finding> {
+    fn walk(v: &Value, address: &Address, env_set: fn(&str) -> bool, out: &mut Vec<Finding>) {
         if let Some((env, _)) = as_secret(v) {
-            if std::env::var_os(env).is_none() {
+            if !env_set(env) {
                 out.push(unset(address, env));
             }
             return;
         }
         match v {
-            Value::Array(items) => items.iter().for_each(|i| walk(i, address, out)),
-            Value::Object(map) => map.values().for_each(|i| walk(i, address, out)),
+            Value::Array(items) => items.iter().for_each(|i| walk(i, address, env_set, out)),
+            Value::Object(map) => map.values().for_each(|i| walk(i, address, env_set, out)),
             _ => {}
         }
     }
     let mut out = Vec::new();
     for c in changes {
         if let Some(after) = &c.after {
-            walk(after, &c.address, &mut out);
+            walk(after, &c.address, env_set, &mut out);
         }
     }
     out
@@ -58,6 +58,6 @@ impl super::Check for Unset {
         &["secret-unset"]
     }
     fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.changes)
+        findings(cx.changes, cx.facts.env_set)
     }
 }

@@ -1,13 +1,11 @@
 //! The planner: refresh (batched reads, kinds concurrently), diff, findings.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 
 use crate::address::Address;
-use crate::check;
-use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
@@ -25,8 +23,6 @@ pub enum PlanError {
         "no provider serves {kind} (recorded in state as {address})\n  fix: use the payrun build that wrote this state"
     )]
     NoProvider { kind: String, address: Address },
-    #[error(transparent)]
-    Acknowledge(#[from] check::UnmatchedAcknowledgement),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -177,9 +173,8 @@ pub async fn make_plan(
     } else {
         BTreeMap::new()
     };
-    let mut findings = Vec::new();
     let mut changes = Vec::new();
-    let mut actions: BTreeMap<Address, Action> = BTreeMap::new();
+    let mut actions: HashMap<Address, Action> = HashMap::new();
     // Outputs known now: recorded, refreshed where read.
     let current_outputs = |a: &Address| -> Option<Map<String, Value>> {
         let r = state.resources.get(a)?;
@@ -221,7 +216,7 @@ pub async fn make_plan(
                 name: spec.name.clone(),
                 id: recorded.map(|r| r.id.clone()),
                 before: None,
-                after: Some(after.clone()),
+                after: None,
                 changes: Vec::new(),
                 replace_because: Vec::new(),
                 drift: Vec::new(),
@@ -302,6 +297,7 @@ pub async fn make_plan(
             if let Some(r) = recorded {
                 change.deposed = r.deposed.iter().map(|d| d.id.clone()).collect();
             }
+            change.after = Some(after);
             actions.insert(address.clone(), change.action);
             changes.push(change);
         }
@@ -319,8 +315,6 @@ pub async fn make_plan(
             };
             exports.insert(export.name.clone(), resolve(&export.value, &lookup));
         }
-        findings = check::findings(graph, program, registry, &changes)?;
-        locate(&mut findings, graph);
     }
 
     let keep: BTreeSet<&Address> = match (desired, opts.mode) {
@@ -409,18 +403,9 @@ pub async fn make_plan(
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         changes,
         outputs: exports,
-        findings,
+        findings: Vec::new(),
         interrupted,
     })
-}
-
-/// A finding about a resource points at the line that declares it.
-fn locate(findings: &mut [Finding], graph: &DesiredGraph) {
-    for f in findings.iter_mut().filter(|f| f.line.is_none()) {
-        if let Some(spec) = f.address.as_ref().and_then(|a| graph.spec(a)) {
-            f.line = Some(spec.pos.to_string());
-        }
-    }
 }
 
 /// An interrupted create the program still declares: the apply adopts or
@@ -435,7 +420,7 @@ fn physical_name(
     graph: &DesiredGraph,
     registry: &Registry,
     state: &State,
-    actions: &BTreeMap<Address, Action>,
+    actions: &HashMap<Address, Action>,
     t: &RefTarget,
 ) -> Option<Value> {
     if t.attr != "name" || registry.schema(t.address.kind())?.outputs.contains(&"name") {

@@ -53,34 +53,10 @@ impl ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-fn snippet(f: &mut fmt::Formatter<'_>, pos: &SourcePos) -> fmt::Result {
-    writeln!(f, "  --> {pos}")?;
-    if let Some(text) = pos.line_text() {
-        let num = pos.line.to_string();
-        let pad = " ".repeat(num.len());
-        writeln!(f, "{pad} |")?;
-        writeln!(f, "{num} | {text}")?;
-        let caret_at = pos.col.saturating_sub(1);
-        let lead: String = text
-            .chars()
-            .take(caret_at)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        writeln!(f, "{pad} | {lead}^")?;
-    }
-    Ok(())
-}
-
+/// Shown as `ui` renders a diagnostic: the message, the line it points at
+/// with a caret, each related place, then the fix.
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
-        if let Some(pos) = &self.pos {
-            snippet(f, pos)?;
-        }
-        for (pos, note) in &self.related {
-            writeln!(f, "  note: {note}")?;
-            snippet(f, pos)?;
-        }
-        write!(f, "  fix: {}", self.fix)
+        f.write_str(&crate::ui::render_diagnostic(self))
     }
 }

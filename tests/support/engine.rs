@@ -172,7 +172,7 @@ impl Stack {
         } else {
             None
         };
-        make_plan(
+        let mut plan = make_plan(
             evaluated.as_ref().map(|(g, p)| (g, p)),
             &state,
             &self.store().key().unwrap(),
@@ -184,7 +184,11 @@ impl Stack {
             },
         )
         .await
-        .unwrap()
+        .unwrap();
+        if let Some((graph, program)) = &evaluated {
+            payrun::check::review(&mut plan, graph, program, &self.registry).unwrap();
+        }
+        plan
     }
 
     pub async fn plan(&self) -> Plan {

@@ -6,7 +6,6 @@ mod bearer;
 mod client;
 pub mod helm;
 pub mod kinds;
-pub mod quantity;
 mod resources;
 mod rollout;
 mod ssa;

@@ -10,8 +10,8 @@ use kube::Client;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::{Map, Value};
 
-use super::quantity;
 use super::resources::Target;
+use crate::kube_quantity as quantity;
 use crate::provider::{ProgressFn, ProviderError};
 use crate::value::{as_secret, read_back_secret, secret_marker};
 
