@@ -271,7 +271,7 @@ if config.vars.addon ?? false {
 }
 if config.vars.flowschema ?? false {
     let kube = #{ name: c.id, endpoint: c.endpoint, ca_data: c.ca_data, version: c.version };
-    k8s::object("old-flow", #{ cluster: kube, manifest: #{
+    k8s::object("old-flow", #{ kube: kube, manifest: #{
         apiVersion: "flowcontrol.apiserver.k8s.io/v1beta3",
         kind: "FlowSchema",
         metadata: #{ name: "old-flow" },

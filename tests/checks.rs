@@ -196,7 +196,7 @@ async fn pci_scope_is_the_programs_classification_not_its_kinds() {
     let s = Stack::product(
         r#"default_tags(#{ DataClassification: "pci" });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
-k8s::ingress("shop", #{ cluster: cluster, namespace: "shop", service: "shop", service_port: 80, scheme: "internet-facing" });
+k8s::ingress("shop", #{ kube: cluster, namespace: "shop", service: "shop", service_port: 80, scheme: "internet-facing" });
 "#,
     );
     let plan = s.plan().await;
@@ -225,7 +225,7 @@ async fn a_daemonset_object_on_a_fargate_only_cluster_is_a_finding() {
     version: "1.35", role_arn: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
 });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
-k8s::object("agent", #{ cluster: cluster, manifest: #{
+k8s::object("agent", #{ kube: cluster, manifest: #{
     apiVersion: "apps/v1", kind: "DaemonSet",
     metadata: #{ name: "node-agent", namespace: "kube-system" },
     spec: #{ selector: #{ matchLabels: #{ app: "agent" } }, template: #{

@@ -398,9 +398,9 @@ fn plan_kubernetes_objects_without_a_cluster() {
     let p = Project::new(
         r#"
 let cluster = #{ kubeconfig: "/nonexistent/kubeconfig", context: "eks" };
-let ns = k8s::namespace("payment", #{ cluster: cluster });
-k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "1", memory: "1Gi" });
-k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 2,
+let ns = k8s::namespace("payment", #{ kube: cluster });
+k8s::resource_quota("payment", #{ kube: cluster, namespace: ns, cpu: "1", memory: "1Gi" });
+k8s::deployment("api", #{ kube: cluster, namespace: ns, image: "api:1", replicas: 2,
     requests: #{ cpu: "500m", memory: "256Mi" }, limits: #{ cpu: "500m", memory: "256Mi" } });
 "#,
     );
@@ -782,7 +782,7 @@ fn secret_variables_can_be_declared_on_the_command_line() {
 
 const KUBE_PROGRAM: &str = r#"
 let cluster = #{ kubeconfig: "KUBECONFIG", context: "c" };
-k8s::namespace("payment", #{ cluster: cluster });
+k8s::namespace("payment", #{ kube: cluster });
 "#;
 
 /// A program cannot pick the kubeconfig payrun trusts (a kubeconfig runs

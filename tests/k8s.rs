@@ -84,40 +84,40 @@ let cluster = CLUSTER;
 let namespaces = #{};
 let accounts = #{};
 for svc in ["payment", "fraud-detection", "reporting"] {
-    let ns = k8s::namespace(svc, #{ cluster: cluster, pod_security: "restricted" });
-    k8s::resource_quota(svc, #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi", pods: 20 });
+    let ns = k8s::namespace(svc, #{ kube: cluster, pod_security: "restricted" });
+    k8s::resource_quota(svc, #{ kube: cluster, namespace: ns, cpu: "2", memory: "4Gi", pods: 20 });
     k8s::limit_range(svc, #{
-        cluster: cluster, namespace: ns,
+        kube: cluster, namespace: ns,
         requests: #{ cpu: "250m", memory: "256Mi" },
         limits: #{ cpu: "500m", memory: "512Mi" },
     });
     k8s::network_policy(`${svc}-default-deny`, #{
-        cluster: cluster, namespace: ns, name: "default-deny", policy_types: ["Ingress", "Egress"],
+        kube: cluster, namespace: ns, name: "default-deny", policy_types: ["Ingress", "Egress"],
     });
     k8s::network_policy(`${svc}-allow-dns`, #{
-        cluster: cluster, namespace: ns, name: "allow-dns", policy_types: ["Egress"],
+        kube: cluster, namespace: ns, name: "allow-dns", policy_types: ["Egress"],
         egress: [#{
             to: [#{ namespaceSelector: #{ matchLabels: #{ "kubernetes.io/metadata.name": "kube-system" } } }],
             ports: [#{ port: 53, protocol: "UDP" }, #{ port: 53, protocol: "TCP" }],
         }],
     });
     accounts[svc] = k8s::service_account(svc, #{
-        cluster: cluster, namespace: ns, role_arn: `arn:aws:iam::123456789012:role/irsa-${svc}`,
+        kube: cluster, namespace: ns, role_arn: `arn:aws:iam::123456789012:role/irsa-${svc}`,
     });
     namespaces[svc] = ns;
 }
 let ns = namespaces["payment"];
 k8s::network_policy("payment-allow-ingress", #{
-    cluster: cluster, namespace: ns, name: "allow-from-alb", policy_types: ["Ingress"],
+    kube: cluster, namespace: ns, name: "allow-from-alb", policy_types: ["Ingress"],
     pod_selector: #{ app: "payment-api" },
     ingress: [#{ from: [#{ ipBlock: #{ cidr: "10.0.0.0/16" } }], ports: [#{ port: 8080, protocol: "TCP" }] }],
 });
 let secrets = k8s::secret_provider_class("payment-api", #{
-    cluster: cluster, namespace: ns,
+    kube: cluster, namespace: ns,
     objects: [#{ name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:payment/db", alias: "db" }],
 });
 let api = k8s::deployment("payment-api", #{
-    cluster: cluster, namespace: ns,
+    kube: cluster, namespace: ns,
     image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-api:1.4.2",
     port: 8080, service_account: accounts["payment"],
     requests: #{ cpu: "250m", memory: "512Mi" }, limits: #{ cpu: "500m", memory: "1Gi" },
@@ -125,17 +125,17 @@ let api = k8s::deployment("payment-api", #{
     liveness: #{ path: "/livez" },
     secret_provider: secrets, progress_deadline: 300,
 });
-let svc = k8s::service("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+let svc = k8s::service("payment-api", #{ kube: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
 k8s::ingress("payment-api", #{
-    cluster: cluster, namespace: ns, service: svc, service_port: 80, host: "pay.example.com",
+    kube: cluster, namespace: ns, service: svc, service_port: 80, host: "pay.example.com",
     certificate_arn: "arn:aws:acm:eu-west-1:123456789012:certificate/4f7c", health_check_path: "/healthz",
 });
-k8s::hpa("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 3, cpu_utilization: 70 });
-k8s::pdb("payment-api", #{ cluster: cluster, namespace: ns, deployment: api, min_available: 1 });
+k8s::hpa("payment-api", #{ kube: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 3, cpu_utilization: 70 });
+k8s::pdb("payment-api", #{ kube: cluster, namespace: ns, deployment: api, min_available: 1 });
 k8s::security_group_policy("payment-api", #{
-    cluster: cluster, namespace: ns, deployment: api, security_groups: ["sg-0123456789abcdef0"],
+    kube: cluster, namespace: ns, deployment: api, security_groups: ["sg-0123456789abcdef0"],
 });
-k8s::config_map("payment-api", #{ cluster: cluster, namespace: ns, data: #{ LOG_LEVEL: "info" } });
+k8s::config_map("payment-api", #{ kube: cluster, namespace: ns, data: #{ LOG_LEVEL: "info" } });
 "#;
 
 pub fn platform(cluster: &str) -> String {
@@ -144,15 +144,15 @@ pub fn platform(cluster: &str) -> String {
 
 const API: &str = r#"
 let cluster = CLUSTER;
-let ns = k8s::namespace("payment", #{ cluster: cluster });
-k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
-let sa = k8s::service_account("api", #{ cluster: cluster, namespace: ns, role_arn: "arn:aws:iam::123456789012:role/api" });
+let ns = k8s::namespace("payment", #{ kube: cluster });
+k8s::resource_quota("payment", #{ kube: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
+let sa = k8s::service_account("api", #{ kube: cluster, namespace: ns, role_arn: "arn:aws:iam::123456789012:role/api" });
 let api = k8s::deployment("api", #{
-    cluster: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080, service_account: sa,
+    kube: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080, service_account: sa,
     requests: #{ cpu: "0.25", memory: "256Mi" }, limits: #{ cpu: "0.5", memory: "512Mi" },
     readiness: #{ path: "/healthz" },
 });
-k8s::service("api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+k8s::service("api", #{ kube: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
 "#;
 
 fn api(standin: &KubeStandIn) -> String {
@@ -223,6 +223,30 @@ async fn standin_apply_then_second_plan_is_a_no_op() {
             "GET /apis/apps/v1/namespaces/payment/deployments",
         ]
     );
+}
+
+/// A state recorded when the Kubernetes kinds' connection was called
+/// `cluster` plans no change and no replacement: the old name is read as
+/// `kube`, the connection is the same cluster.
+#[tokio::test]
+async fn a_state_recorded_with_the_old_cluster_argument_plans_no_change() {
+    let k = KubeStandIn::start();
+    let s = stack(&api(&k), None);
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    let mut state = s.state();
+    for r in state.resources.values_mut() {
+        let args = r.args.as_object_mut().unwrap();
+        let v = args.remove("kube").expect("recorded as kube");
+        args.insert("cluster".to_string(), v);
+    }
+    s.store().save(&mut state).unwrap();
+    assert!(
+        s.state().resources[&addr("k8s.namespace.payment")].args["cluster"].is_object(),
+        "the old name is on disk"
+    );
+    let plan = s.plan().await;
+    assert!(!plan.has_changes(), "{:?}", actions(&plan));
 }
 
 #[tokio::test]
@@ -405,8 +429,8 @@ async fn standin_generic_object_of_a_custom_kind_found_by_discovery() {
     let program = format!(
         r#"
 let cluster = {};
-let ns = k8s::namespace("payment", #{{ cluster: cluster }});
-k8s::object("fraud-rules", #{{ cluster: cluster, manifest: #{{
+let ns = k8s::namespace("payment", #{{ kube: cluster }});
+k8s::object("fraud-rules", #{{ kube: cluster, manifest: #{{
     apiVersion: "example.com/v1", kind: "Widget",
     metadata: #{{ name: "fraud-rules", namespace: ns }},
     spec: #{{ size: 3 }},
@@ -473,8 +497,8 @@ async fn kubernetes_kinds_plan_as_creates_before_the_cluster_exists() {
     let program = r#"
 let eks = fake::server("cluster", #{ subnet_id: "subnet-1", size: "large" });
 let cluster = #{ name: eks.id, endpoint: eks.endpoint, ca_data: eks.arn, version: "1.28" };
-let ns = k8s::namespace("payment", #{ cluster: cluster });
-k8s::service_account("api", #{ cluster: cluster, namespace: ns, role_arn: "arn:aws:iam::1:role/api" });
+let ns = k8s::namespace("payment", #{ kube: cluster });
+k8s::service_account("api", #{ kube: cluster, namespace: ns, role_arn: "arn:aws:iam::1:role/api" });
 "#;
     let s = stack(program, None);
     let plan = s.plan().await;
@@ -488,12 +512,12 @@ k8s::service_account("api", #{ cluster: cluster, namespace: ns, role_arn: "arn:a
 async fn plan_rejects_api_versions_the_cluster_does_not_serve() {
     let program = r#"
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.28" };
-k8s::object("old-pdb", #{ cluster: cluster, manifest: #{
+k8s::object("old-pdb", #{ kube: cluster, manifest: #{
     apiVersion: "policy/v1beta1", kind: "PodDisruptionBudget",
     metadata: #{ name: "api", namespace: "payment" }, spec: #{ minAvailable: 1 },
 } });
 let old = #{ kubeconfig: "/nowhere", context: "x", version: "1.22" };
-k8s::hpa("api", #{ cluster: old, namespace: "payment", deployment: "api", min_replicas: 1, max_replicas: 2 });
+k8s::hpa("api", #{ kube: old, namespace: "payment", deployment: "api", min_replicas: 1, max_replicas: 2 });
 "#;
     let s = stack(program, None);
     let plan = s.plan().await;
@@ -518,12 +542,12 @@ k8s::hpa("api", #{ cluster: old, namespace: "payment", deployment: "api", min_re
 async fn plan_checks_quota_arithmetic_at_the_height_of_a_rollout() {
     let program = r#"
 let cluster = #{ kubeconfig: "/nowhere", context: "x" };
-let ns = k8s::namespace("payment", #{ cluster: cluster });
-k8s::resource_quota("payment", #{ cluster: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
-let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 2,
+let ns = k8s::namespace("payment", #{ kube: cluster });
+k8s::resource_quota("payment", #{ kube: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
+let api = k8s::deployment("api", #{ kube: cluster, namespace: ns, image: "api:1", replicas: 2,
     requests: #{ cpu: "250m", memory: "512Mi" }, limits: #{ cpu: "500m", memory: "1Gi" } });
-k8s::hpa("api", #{ cluster: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 4 });
-k8s::deployment("worker", #{ cluster: cluster, namespace: ns, image: "worker:1",
+k8s::hpa("api", #{ kube: cluster, namespace: ns, deployment: api, min_replicas: 2, max_replicas: 4 });
+k8s::deployment("worker", #{ kube: cluster, namespace: ns, image: "worker:1",
     requests: #{ cpu: "100m", memory: "128Mi" } });
 "#;
     let s = stack(program, None);
@@ -548,7 +572,7 @@ k8s::deployment("worker", #{ cluster: cluster, namespace: ns, image: "worker:1",
 const RELEASE: &str = r#"
 let cluster = CLUSTER;
 helm::release("lb-controller", #{
-    cluster: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
+    kube: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
     version: "1.6.2", namespace: "kube-system",
     values: #{ clusterName: "payments", replicaCount: 2, serviceAccount: #{ create: false, name: "lb" } },
 });
@@ -760,7 +784,7 @@ async fn without_helm_plan_warns_and_apply_refuses_before_changing_anything() {
     let k = KubeStandIn::start();
     let empty = tempfile::tempdir().unwrap();
     let program = format!(
-        "let ns = k8s::namespace(\"payment\", #{{ cluster: {} }});\n{}",
+        "let ns = k8s::namespace(\"payment\", #{{ kube: {} }});\n{}",
         k.cluster_rhai(),
         RELEASE.replace("CLUSTER", &k.cluster_rhai())
     );
@@ -787,9 +811,9 @@ async fn without_helm_plan_warns_and_apply_refuses_before_changing_anything() {
 async fn plan_warns_when_a_declared_namespace_is_named_as_text() {
     let program = r#"
 let cluster = #{ kubeconfig: "/nowhere", context: "x" };
-k8s::namespace("payment", #{ cluster: cluster });
-k8s::config_map("flags", #{ cluster: cluster, namespace: "payment", data: #{ a: "b" } });
-k8s::config_map("other", #{ cluster: cluster, namespace: "kube-system", data: #{ a: "b" } });
+k8s::namespace("payment", #{ kube: cluster });
+k8s::config_map("flags", #{ kube: cluster, namespace: "payment", data: #{ a: "b" } });
+k8s::config_map("other", #{ kube: cluster, namespace: "kube-system", data: #{ a: "b" } });
 "#;
     let s = stack(program, None);
     let plan = s.plan().await;
@@ -823,21 +847,21 @@ async fn standin_secrets_read_back_are_sealed_in_plans_and_state() {
     let helm = HelmStandIn::new();
     let program = r#"
 let cluster = CLUSTER;
-let ns = k8s::namespace("payment", #{ cluster: cluster });
+let ns = k8s::namespace("payment", #{ kube: cluster });
 k8s::deployment("api", #{
-    cluster: cluster, namespace: ns, image: "api:1", replicas: 1, force_conflicts: true,
+    kube: cluster, namespace: ns, image: "api:1", replicas: 1, force_conflicts: true,
     env: #{
         DB_PASSWORD: secret_env("K8S_SEALED_DB_PASSWORD"),
         API_TOKEN: #{ secret: "api", key: "token" },
         LOG_LEVEL: "info",
     },
 });
-k8s::object("db", #{ cluster: cluster, manifest: #{
+k8s::object("db", #{ kube: cluster, manifest: #{
     apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: "payment" },
     stringData: #{ password: secret_env("K8S_SEALED_DB_PASSWORD") },
 } });
 helm::release("app", #{
-    cluster: cluster, chart: "app", repo: "https://charts.example.com", version: "1.0.0", namespace: "payment",
+    kube: cluster, chart: "app", repo: "https://charts.example.com", version: "1.0.0", namespace: "payment",
     values: #{ replicaCount: 1, db: #{ password: secret_env("K8S_SEALED_DB_PASSWORD") } },
 });
 "#
@@ -967,7 +991,7 @@ async fn a_secret_written_in_the_open_is_a_script_error() {
     let s = stack(
         r#"
 let cluster = #{ kubeconfig: "/k", context: "c" };
-k8s::object("db", #{ cluster: cluster, manifest: #{
+k8s::object("db", #{ kube: cluster, manifest: #{
     apiVersion: "v1", kind: "Secret", metadata: #{ name: "db", namespace: "payment" },
     stringData: #{ password: "hunter2" },
 } });
@@ -999,8 +1023,8 @@ async fn standin_two_stacks_share_a_cluster_and_never_take_over_each_others_obje
         format!(
             r#"
 let cluster = {};
-let ns = k8s::namespace("{ns}", #{{ cluster: cluster }});
-k8s::config_map("settings", #{{ cluster: cluster, namespace: ns, data: #{{ LOG_LEVEL: "info" }} }});
+let ns = k8s::namespace("{ns}", #{{ kube: cluster }});
+k8s::config_map("settings", #{{ kube: cluster, namespace: ns, data: #{{ LOG_LEVEL: "info" }} }});
 "#,
             k.cluster_rhai()
         )
@@ -1024,7 +1048,7 @@ k8s::config_map("settings", #{{ cluster: cluster, namespace: ns, data: #{{ LOG_L
 
     // perf declares qa's namespace too.
     perf.write(&format!(
-        "{}\nk8s::namespace(\"payment-qa\", #{{ cluster: {} }});\n",
+        "{}\nk8s::namespace(\"payment-qa\", #{{ kube: {} }});\n",
         program("payment-perf"),
         k.cluster_rhai()
     ));
@@ -1046,14 +1070,14 @@ k8s::config_map("settings", #{{ cluster: cluster, namespace: ns, data: #{{ LOG_L
 
 const LB_CONTROLLER: &str = r#"
 let cluster = CLUSTER;
-let ns = k8s::namespace("payment", #{ cluster: cluster });
+let ns = k8s::namespace("payment", #{ kube: cluster });
 let controller = helm::release("aws-load-balancer-controller", #{
-    cluster: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
+    kube: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
     version: "1.7.2", namespace: "kube-system", values: #{ clusterName: "payments" },
 });
-let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
-let svc = k8s::service("api", #{ cluster: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
-let ingress = k8s::ingress("api", #{ cluster: cluster, namespace: ns, service: svc, service_port: 80, health_check_path: "/healthz" });
+let api = k8s::deployment("api", #{ kube: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
+let svc = k8s::service("api", #{ kube: cluster, namespace: ns, deployment: api, port: 80, target_port: 8080 });
+let ingress = k8s::ingress("api", #{ kube: cluster, namespace: ns, service: svc, service_port: 80, health_check_path: "/healthz" });
 WIRING
 "#;
 
@@ -1163,9 +1187,9 @@ const PODS_SECURITY_GROUP: &str = r#"
 let cluster = CLUSTER;
 let vpc = aws::ec2::vpc("pods", #{ cidr: "10.7.0.0/16" });
 let sg = aws::ec2::security_group("api", #{ vpc_id: vpc.id, description: DESCRIPTION });
-let ns = k8s::namespace("payment", #{ cluster: cluster });
-let api = k8s::deployment("api", #{ cluster: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
-k8s::security_group_policy("api", #{ cluster: cluster, namespace: ns, deployment: api, security_groups: [sg.id] });
+let ns = k8s::namespace("payment", #{ kube: cluster });
+let api = k8s::deployment("api", #{ kube: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
+k8s::security_group_policy("api", #{ kube: cluster, namespace: ns, deployment: api, security_groups: [sg.id] });
 "#;
 
 /// A forced replacement of the security group the payment pods run in

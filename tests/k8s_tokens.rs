@@ -28,9 +28,9 @@ const ACCEPTED_FOR: Duration = Duration::from_secs(3);
 
 const DEPLOYMENT: &str = r#"
 let cluster = CLUSTER;
-let ns = k8s::namespace("payment", #{ cluster: cluster });
+let ns = k8s::namespace("payment", #{ kube: cluster });
 k8s::deployment("api", #{
-    cluster: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080,
+    kube: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080,
     requests: #{ cpu: "0.25", memory: "256Mi" }, limits: #{ cpu: "0.5", memory: "512Mi" },
     readiness: #{ path: "/healthz" },
 });
@@ -144,7 +144,7 @@ async fn a_client_that_never_renews_its_token_is_refused_in_a_long_rollout() {
 const RELEASE: &str = r#"
 let cluster = CLUSTER;
 helm::release("lb-controller", #{
-    cluster: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
+    kube: cluster, chart: "aws-load-balancer-controller", repo: "https://aws.github.io/eks-charts",
     version: "1.6.2", namespace: "kube-system",
     values: #{ clusterName: "payments" },
 });

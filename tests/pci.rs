@@ -22,8 +22,8 @@ aws::eks::cluster("main", #{
     endpoint_public_access: true, public_access_cidrs: ["0.0.0.0/0"], enabled_log_types: ["api", "scheduler"],
 });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
-let ns = k8s::namespace("shop", #{ cluster: cluster });
-k8s::ingress("shop", #{ cluster: cluster, namespace: ns, service: "shop", service_port: 80, scheme: "internet-facing", ssl_policy: "ELBSecurityPolicy-2016-08" });
+let ns = k8s::namespace("shop", #{ kube: cluster });
+k8s::ingress("shop", #{ kube: cluster, namespace: ns, service: "shop", service_port: 80, scheme: "internet-facing", ssl_policy: "ELBSecurityPolicy-2016-08" });
 "#;
 
 fn pci(plan: &Plan) -> Vec<(String, Severity, String, String)> {

@@ -48,7 +48,7 @@ fn running(pid: &str) -> bool {
 
 const PROGRAM: &str = r#"
 let cluster = #{ kubeconfig: config.kubeconfig, context: config.vars.kube_context };
-k8s::namespace("sandbox", #{ cluster: cluster });
+k8s::namespace("sandbox", #{ kube: cluster });
 aws::ecr::repository("sandbox", #{});
 "#;
 

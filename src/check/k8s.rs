@@ -119,11 +119,11 @@ fn minor(version: &str) -> Option<u32> {
     rest.split('.').next()?.parse().ok()
 }
 
-/// The cluster's version: the `version` of the `cluster` map, or the
+/// The cluster's version: the `version` of the `kube` map, or the
 /// `version` arg of the EKS cluster its refs point at; with the EKS
 /// cluster's address when there is one.
 fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<(u32, Option<Address>)> {
-    let cluster = &args["cluster"];
+    let cluster = &args["kube"];
     let mut refs = Vec::new();
     collect_refs(cluster, &mut refs);
     let eks = refs

@@ -1,7 +1,7 @@
 //! A program does not choose which kubeconfig payrun trusts: a kubeconfig
 //! can run any `exec:` credential plugin and turn off TLS verification, so
 //! the file comes from the command line (`--kubeconfig`) or payrun.toml
-//! (`[kube] kubeconfig`), and a `cluster` map may name that file only
+//! (`[kube] kubeconfig`), and a `kube` map may name that file only
 //! (`config.kubeconfig`).
 
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ pub fn check(program: &Program, granted: Option<&Path>) -> Result<(), ScriptErro
     for spec in &program.resources {
         let Some(named) = spec
             .args
-            .get("cluster")
+            .get("kube")
             .and_then(|c| c.get("kubeconfig"))
             .and_then(Value::as_str)
         else {
@@ -46,7 +46,7 @@ pub fn check(program: &Program, granted: Option<&Path>) -> Result<(), ScriptErro
                     spec.address,
                     g.display()
                 ),
-                "write `kubeconfig: config.kubeconfig` in the `cluster` map".to_string(),
+                "write `kubeconfig: config.kubeconfig` in the `kube` map".to_string(),
             ),
         };
         return Err(ScriptError::new(Some(spec.pos.clone()), message, fix));

@@ -77,7 +77,7 @@ pub struct ScriptConfig {
     pub acknowledged: Vec<Acknowledgement>,
     /// The environment variables `secret_env` may read.
     pub secret_env: Vec<String>,
-    /// The one kubeconfig a `cluster` map may name (`config.kubeconfig`),
+    /// The one kubeconfig a `kube` map may name (`config.kubeconfig`),
     /// given on the command line or in payrun.toml.
     pub kubeconfig: Option<PathBuf>,
     /// Other stacks' outputs, for `stack_output`; `None` where there is no

@@ -26,7 +26,7 @@ use crate::provider::{
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     /// Chart name in `repo`, a `repo/chart` reference or an `oci://` URL.
     pub chart: String,
     #[serde(default)]
@@ -49,7 +49,7 @@ pub struct ReleaseArgs {
 fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
     validate_as::<ReleaseArgs>(args)?;
     let cluster: ClusterArgs =
-        serde_json::from_value(args["cluster"].clone()).map_err(|e| format!("`cluster`: {e}"))?;
+        serde_json::from_value(args["kube"].clone()).map_err(|e| format!("`kube`: {e}"))?;
     Ok(cluster.check()?)
 }
 
@@ -61,7 +61,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     named_by_arg: true,
     create_before_destroy: false,
     args: &[
-        ArgSpec::placement("cluster", &super::kinds::CLUSTER_PLACEMENT),
+        ArgSpec::placement("kube", &super::kinds::CLUSTER_PLACEMENT).formerly("cluster"),
         ArgSpec::new("chart"),
         ArgSpec::new("repo"),
         ArgSpec::new("version"),
@@ -279,7 +279,7 @@ impl HelmProvider {
                 .to_string()
                 .as_bytes(),
         )?;
-        let (cluster_flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
+        let (cluster_flags, _kubeconfig) = self.cluster_flags(&args.kube).await?;
         let mut cmd: Vec<String> = vec![
             "upgrade".into(),
             "--install".into(),
@@ -426,7 +426,7 @@ impl Provider for HelmProvider {
         for item in items {
             let args = Self::parse(&item.args)?;
             let name = Self::release_name(item.address.purpose(), &args);
-            let (flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
+            let (flags, _kubeconfig) = self.cluster_flags(&args.kube).await?;
             out.push(match self.status(name, &args.namespace, &flags).await? {
                 None => ReadResult::Gone,
                 Some(status) => {
@@ -454,7 +454,7 @@ impl Provider for HelmProvider {
     async fn delete(&self, op: &DeleteOp) -> Result<(), ProviderError> {
         let args = Self::parse(&op.args)?;
         let name = Self::release_name(op.address.purpose(), &args);
-        let (flags, _kubeconfig) = self.cluster_flags(&args.cluster).await?;
+        let (flags, _kubeconfig) = self.cluster_flags(&args.kube).await?;
         let mut cmd = vec![
             "uninstall".to_string(),
             name.to_string(),

@@ -182,7 +182,7 @@ impl Provider for K8sProvider {
             let manifest = Self::manifest(&item.address, &item.args)?;
             let (client, target) = self.connect(&item.address, &item.args, &manifest).await?;
             let key = (
-                item.args["cluster"].to_string(),
+                item.args["kube"].to_string(),
                 format!("{}/{}", target.resource.api_version, target.resource.plural),
                 target.namespace.clone(),
             );

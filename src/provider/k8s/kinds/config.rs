@@ -14,7 +14,7 @@ pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccountArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -52,7 +52,7 @@ impl ServiceAccountArgs {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigMapArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,

@@ -95,14 +95,14 @@ impl ClusterArgs {
             (3, None) => Ok(()),
             (0, Some(_)) => Ok(()),
             (0, None) => Err(
-                "`cluster` needs `name`, `endpoint` and `ca_data` (an EKS cluster) or `kubeconfig`"
+                "`kube` needs `name`, `endpoint` and `ca_data` (an EKS cluster) or `kubeconfig`"
                     .into(),
             ),
             (_, Some(_)) => Err(
-                "`cluster` takes either `name`/`endpoint`/`ca_data` or `kubeconfig`/`context`, not both"
+                "`kube` takes either `name`/`endpoint`/`ca_data` or `kubeconfig`/`context`, not both"
                     .into(),
             ),
-            _ => Err("`cluster` needs all of `name`, `endpoint` and `ca_data`".into()),
+            _ => Err("`kube` needs all of `name`, `endpoint` and `ca_data`".into()),
         }
     }
 }
@@ -161,7 +161,7 @@ fn app_selector(app: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("app".to_string(), app.to_string())])
 }
 
-const CLUSTER: ArgSpec = ArgSpec::placement("cluster", &CLUSTER_PLACEMENT);
+const CLUSTER: ArgSpec = ArgSpec::placement("kube", &CLUSTER_PLACEMENT).formerly("cluster");
 
 /// A Kubernetes object lives in the cluster its connection points at: the
 /// EKS cluster (name and region) or the kubeconfig context. A new version
@@ -194,12 +194,12 @@ const LABELS: ArgSpec = ArgSpec::new("labels");
 const ANNOTATIONS: ArgSpec = ArgSpec::new("annotations");
 const FORCE: ArgSpec = ArgSpec::new("force_conflicts");
 
-/// Typed validation plus the `cluster` form, which serde alone cannot say.
+/// Typed validation plus the `kube` form, which serde alone cannot say.
 fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), crate::provider::ArgError> {
     validate_as::<T>(args)?;
     let cluster: ClusterArgs =
-        serde_json::from_value(args.get("cluster").cloned().unwrap_or(Value::Null))
-            .map_err(|e| format!("`cluster`: {e}"))?;
+        serde_json::from_value(args.get("kube").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("`kube`: {e}"))?;
     Ok(cluster.check()?)
 }
 
@@ -489,11 +489,10 @@ pub fn render(kind: &str, purpose: &str, args: &Value) -> Result<Value, String> 
     })
 }
 
-/// The `cluster` arg of any Kubernetes kind.
+/// The `kube` arg of any Kubernetes kind: the connection to its cluster.
 pub fn cluster(args: &Value) -> Result<ClusterArgs, String> {
-    let c: ClusterArgs =
-        serde_json::from_value(args.get("cluster").cloned().unwrap_or(Value::Null))
-            .map_err(|e| format!("`cluster`: {e}"))?;
+    let c: ClusterArgs = serde_json::from_value(args.get("kube").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("`kube`: {e}"))?;
     c.check()?;
     Ok(c)
 }

@@ -10,7 +10,7 @@ use super::{ClusterArgs, Resources, metadata, object_name};
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamespaceArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -42,7 +42,7 @@ impl NamespaceArgs {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceQuotaArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -79,7 +79,7 @@ impl ResourceQuotaArgs {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitRangeArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,

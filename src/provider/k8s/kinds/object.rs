@@ -8,7 +8,7 @@ use super::ClusterArgs;
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     /// A whole object: `apiVersion`, `kind`, `metadata.name`, ...
     pub manifest: Value,
     #[serde(default)]

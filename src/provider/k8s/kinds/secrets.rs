@@ -24,7 +24,7 @@ pub struct SecretObject {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretProviderClassArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,

@@ -13,7 +13,7 @@ fn schema(kind: &str) -> &'static KindSchema {
 #[test]
 fn every_kind_has_cluster_and_namespaced_kinds_take_a_namespace() {
     for s in SCHEMAS {
-        assert!(s.arg("cluster").is_some(), "{}", s.kind);
+        assert!(s.arg("kube").is_some(), "{}", s.kind);
         let cluster_scoped = ["k8s.namespace", "k8s.object"].contains(&s.kind);
         assert_eq!(s.arg("namespace").is_some(), !cluster_scoped, "{}", s.kind);
     }
@@ -22,7 +22,7 @@ fn every_kind_has_cluster_and_namespaced_kinds_take_a_namespace() {
 #[test]
 fn deployment_rolls_without_losing_capacity() {
     let args = json!({
-        "cluster": cluster(), "namespace": "payment", "image": "api:1", "replicas": 3, "port": 8080,
+        "kube": cluster(), "namespace": "payment", "image": "api:1", "replicas": 3, "port": 8080,
         "requests": { "cpu": "250m", "memory": "256Mi" }, "limits": { "cpu": "500m", "memory": "512Mi" },
         "readiness": { "path": "/healthz" }, "service_account": "api", "secret_provider": "api-secrets",
     });
@@ -55,7 +55,8 @@ fn deployment_rolls_without_losing_capacity() {
 
 #[test]
 fn service_account_carries_the_irsa_role() {
-    let args = json!({ "cluster": cluster(), "namespace": "payment", "role_arn": "arn:aws:iam::1:role/api" });
+    let args =
+        json!({ "kube": cluster(), "namespace": "payment", "role_arn": "arn:aws:iam::1:role/api" });
     let m = render("k8s.service_account", "api", &args).unwrap();
     assert_eq!(
         m["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
@@ -66,7 +67,7 @@ fn service_account_carries_the_irsa_role() {
 #[test]
 fn ingress_targets_pod_ips_behind_https() {
     let args = json!({
-        "cluster": cluster(), "namespace": "payment", "service": "api", "service_port": 80,
+        "kube": cluster(), "namespace": "payment", "service": "api", "service_port": 80,
         "certificate_arn": "arn:aws:acm:eu-west-1:1:certificate/x", "host": "pay.example.com",
     });
     let m = render("k8s.ingress", "api", &args).unwrap();
@@ -83,7 +84,7 @@ fn ingress_targets_pod_ips_behind_https() {
 
 #[test]
 fn quota_bounds_requests_and_limits() {
-    let args = json!({ "cluster": cluster(), "namespace": "payment", "cpu": "2", "memory": "4Gi" });
+    let args = json!({ "kube": cluster(), "namespace": "payment", "cpu": "2", "memory": "4Gi" });
     let m = render("k8s.resource_quota", "payment", &args).unwrap();
     assert_eq!(
         m["spec"]["hard"],
@@ -93,7 +94,7 @@ fn quota_bounds_requests_and_limits() {
 
 #[test]
 fn secret_provider_class_lists_objects_as_yaml() {
-    let args = json!({ "cluster": cluster(), "namespace": "payment",
+    let args = json!({ "kube": cluster(), "namespace": "payment",
         "objects": [{ "name": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "alias": "db" }] });
     let m = render("k8s.secret_provider_class", "api", &args).unwrap();
     assert_eq!(
@@ -107,21 +108,22 @@ fn secret_provider_class_lists_objects_as_yaml() {
 #[test]
 fn typos_and_half_clusters_are_rejected() {
     let v = schema("k8s.deployment").validate;
-    let err = v(&json!({ "cluster": cluster(), "namespace": "p", "image": "x", "replica": 2 }))
-        .unwrap_err();
+    let err =
+        v(&json!({ "kube": cluster(), "namespace": "p", "image": "x", "replica": 2 })).unwrap_err();
     assert!(err.message.contains("replica"), "{err}");
-    let err = v(&json!({ "cluster": { "name": "payments" }, "namespace": "p", "image": "x" }))
-        .unwrap_err();
+    let err =
+        v(&json!({ "kube": { "name": "payments" }, "namespace": "p", "image": "x" })).unwrap_err();
     assert_eq!(
         err.message,
-        "`cluster` needs all of `name`, `endpoint` and `ca_data`"
+        "`kube` needs all of `name`, `endpoint` and `ca_data`"
     );
-    v(&json!({ "cluster": { "kubeconfig": "/k", "context": "c" }, "namespace": "p", "image": "x" })).unwrap();
+    v(&json!({ "kube": { "kubeconfig": "/k", "context": "c" }, "namespace": "p", "image": "x" }))
+        .unwrap();
 }
 
 #[test]
 fn generic_object_needs_a_name() {
-    let args = json!({ "cluster": cluster(), "manifest": { "apiVersion": "v1", "kind": "Secret", "metadata": {} } });
+    let args = json!({ "kube": cluster(), "manifest": { "apiVersion": "v1", "kind": "Secret", "metadata": {} } });
     assert_eq!(
         render("k8s.object", "x", &args).unwrap_err(),
         "`manifest.metadata.name` must be a string"

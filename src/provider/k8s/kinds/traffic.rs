@@ -11,7 +11,7 @@ use super::{ClusterArgs, app_selector, metadata, object_name};
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -64,7 +64,7 @@ const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngressArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,

@@ -51,7 +51,7 @@ impl Probe {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -191,7 +191,7 @@ impl DeploymentArgs {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HpaArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -248,7 +248,7 @@ impl HpaArgs {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdbArgs {
-    pub cluster: ClusterArgs,
+    pub kube: ClusterArgs,
     pub namespace: String,
     #[serde(default)]
     pub name: Option<String>,
