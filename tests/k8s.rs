@@ -234,17 +234,7 @@ async fn a_state_recorded_with_the_old_cluster_argument_plans_no_change() {
     let s = stack(&api(&k), None);
     let summary = s.apply().await;
     assert!(summary.ok(), "{summary}");
-    let mut state = s.state();
-    for r in state.resources.values_mut() {
-        let args = r.args.as_object_mut().unwrap();
-        let v = args.remove("kube").expect("recorded as kube");
-        args.insert("cluster".to_string(), v);
-    }
-    s.store().save(&mut state).unwrap();
-    assert!(
-        s.state().resources[&addr("k8s.namespace.payment")].args["cluster"].is_object(),
-        "the old name is on disk"
-    );
+    s.record_under_old_name(None, "kube", "cluster");
     let plan = s.plan().await;
     assert!(!plan.has_changes(), "{:?}", actions(&plan));
 }

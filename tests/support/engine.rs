@@ -148,6 +148,33 @@ impl Stack {
         self.store().load().unwrap()
     }
 
+    /// Rewrites the recorded state as an older payrun wrote it: each
+    /// resource `address` (every resource when `None`) has its argument
+    /// `new` recorded as `old`, and the file on disk says so.
+    pub fn record_under_old_name(&self, address: Option<&str>, new: &str, old: &str) {
+        let mut state = self.store().load().unwrap();
+        for (a, r) in state.resources.iter_mut() {
+            if address.is_some_and(|want| a.to_string() != want) {
+                continue;
+            }
+            let args = r.args.as_object_mut().unwrap();
+            let v = args
+                .remove(new)
+                .unwrap_or_else(|| panic!("{a} records `{new}`"));
+            args.insert(old.to_string(), v);
+        }
+        self.store().save(&mut state).unwrap();
+        let on_disk = self.state();
+        assert!(
+            on_disk
+                .resources
+                .iter()
+                .filter(|(a, _)| address.is_none_or(|want| a.to_string() == want))
+                .all(|(_, r)| r.args.get(old).is_some() && r.args.get(new).is_none()),
+            "the old name `{old}` is on disk"
+        );
+    }
+
     /// Evaluate and build the graph.
     pub fn evaluate(&self) -> Result<(DesiredGraph, script::Program), ScriptError> {
         let program = script::evaluate(&self.program(), &self.registry, &self.config())?;
