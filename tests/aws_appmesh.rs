@@ -311,11 +311,11 @@ async fn mesh_from_the_graph_applies_changes_and_destroys_on_moto() {
 fn mesh_arguments_are_checked_before_any_call() {
     for (args, want) in [
         (
-            r#"#{ mesh_name: "m", hostname: "a.b", listeners: [#{ port: 8080, protocol: "http", tls: #{ mode: "STRICT" } }] }"#,
+            r#"#{ mesh: "m", hostname: "a.b", listeners: [#{ port: 8080, protocol: "http", tls: #{ mode: "STRICT" } }] }"#,
             "mode STRICT or PERMISSIVE needs `certificate_arn`",
         ),
         (
-            r#"#{ mesh_name: "m", hostname: "a.b", listeners: [#{ port: 8080, protocol: "tcp", health_check: #{ path: "/" } }] }"#,
+            r#"#{ mesh: "m", hostname: "a.b", listeners: [#{ port: 8080, protocol: "tcp", health_check: #{ path: "/" } }] }"#,
             "only HTTP and HTTP/2 health checks have a path",
         ),
     ] {
@@ -325,15 +325,15 @@ fn mesh_arguments_are_checked_before_any_call() {
     }
     for (args, want) in [
         (
-            r#"#{ mesh_name: "m", virtual_router_name: "r", protocol: "tcp", prefix: "/", targets: [#{ virtual_node: "n", weight: 1 }] }"#,
+            r#"#{ mesh: "m", virtual_router: "r", protocol: "tcp", prefix: "/", targets: [#{ virtual_node: "n", weight: 1 }] }"#,
             "only HTTP and HTTP/2 routes match a path",
         ),
         (
-            r#"#{ mesh_name: "m", virtual_router_name: "r", protocol: "http", targets: [#{ virtual_node: "n", weight: 0 }] }"#,
+            r#"#{ mesh: "m", virtual_router: "r", protocol: "http", targets: [#{ virtual_node: "n", weight: 0 }] }"#,
             "every weight is 0",
         ),
         (
-            r#"#{ mesh_name: "m", virtual_router_name: "r", protocol: "http", targets: [#{ virtual_node: "n", weight: 1 }], retries: #{ max_retries: 2, per_retry_timeout_ms: 1000, http_events: ["teapot"] } }"#,
+            r#"#{ mesh: "m", virtual_router: "r", protocol: "http", targets: [#{ virtual_node: "n", weight: 1 }], retries: #{ max_retries: 2, per_retry_timeout_ms: 1000, http_events: ["teapot"] } }"#,
             "unknown event `teapot`",
         ),
     ] {
@@ -342,7 +342,7 @@ fn mesh_arguments_are_checked_before_any_call() {
         assert!(err.contains(want), "{err}");
     }
     let s = Stack::product(
-        r#"aws::appmesh::virtual_node("a", #{ mesh_name: "m", hostname: "a.b", backend_tls: #{ certificate_authority_arns: [] } });"#,
+        r#"aws::appmesh::virtual_node("a", #{ mesh: "m", hostname: "a.b", backend_tls: #{ certificate_authority_arns: [] } });"#,
     );
     assert!(
         s.error().contains("name the ACM Private CA"),
@@ -360,7 +360,7 @@ fn mesh_arguments_are_checked_before_any_call() {
         s.error()
     );
     let s = Stack::product(
-        r#"aws::appmesh::virtual_service("a", #{ mesh_name: "m", name: "a.b", virtual_router_name: "r", virtual_node_name: "n" });"#,
+        r#"aws::appmesh::virtual_service("a", #{ mesh: "m", name: "a.b", virtual_router: "r", virtual_node: "n" });"#,
     );
     assert!(
         s.error().contains("a virtual service has one provider"),

@@ -35,7 +35,7 @@ acknowledge("eks-version-unsupported", "moto test");
 let net = network::vpc("main", #{ cidr: "10.1.0.0/16", azs: ["us-east-1a", "us-east-1b"], nat: "single" });
 let c = eks::fargate_cluster("payments", #{
     version: config.vars.k8s_version ?? "1.28",
-    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    role: "arn:aws:iam::123456789012:role/eks-cluster",
     pod_execution_role_arn: "arn:aws:iam::123456789012:role/eks-fargate-pods",
     subnet_ids: net.private_subnet_ids,
     kms_key: "arn:aws:kms:us-east-1:123456789012:key/0b6c6f7e-1111-2222-3333-444455556666",
@@ -141,7 +141,7 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
     assert_eq!(
         timed.concurrency_key(
             "aws.eks.fargate_profile",
-            &json!({ "cluster_name": "eks-payments-eksfg" })
+            &json!({ "cluster": "eks-payments-eksfg" })
         ),
         Some("eks-fargate:eks-payments-eksfg".to_string())
     );
@@ -257,15 +257,15 @@ acknowledge("eks-version-unsupported", "moto test");
 acknowledge("eks-version-extended-support", "moto test");
 let version = config.vars.k8s_version ?? "1.28";
 let vpc = aws::ec2::vpc("eks", #{ cidr: "10.3.0.0/16" });
-let a = aws::ec2::subnet("eks-a", #{ vpc_id: vpc.id, cidr: "10.3.1.0/24", az: "us-east-1a" });
-let b = aws::ec2::subnet("eks-b", #{ vpc_id: vpc.id, cidr: "10.3.2.0/24", az: "us-east-1b" });
+let a = aws::ec2::subnet("eks-a", #{ vpc: vpc, cidr: "10.3.1.0/24", az: "us-east-1a" });
+let b = aws::ec2::subnet("eks-b", #{ vpc: vpc, cidr: "10.3.2.0/24", az: "us-east-1b" });
 let c = aws::eks::cluster("payments", #{
     version: version,
-    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    role: "arn:aws:iam::123456789012:role/eks-cluster",
     subnet_ids: [a.id, b.id],
 });
 if config.vars.addon ?? false {
-    let a = #{ cluster_name: c.id, addon_name: "coredns", cluster_version: version, configuration_values: #{ computeType: "Fargate" } };
+    let a = #{ cluster: c, addon_name: "coredns", cluster_version: version, configuration_values: #{ computeType: "Fargate" } };
     if config.vars.addon_version != () { a.addon_version = config.vars.addon_version; }
     aws::eks::addon("coredns", a);
 }
@@ -582,7 +582,7 @@ fn plan_shows_the_end_of_support_date_and_the_var_to_change() {
         r#"
 aws::eks::cluster("payments", #{
     version: config.vars.k8s_version ?? "1.28",
-    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    role: "arn:aws:iam::123456789012:role/eks-cluster",
     subnet_ids: ["subnet-1", "subnet-2"],
 });
 "#,

@@ -193,7 +193,7 @@ impl Lattice {
             .create(
                 "aws.vpclattice.service_network_vpc_association",
                 "payments",
-                json!({ "service_network_identifier": network.id, "vpc_identifier": vpc }),
+                json!({ "service_network_identifier": network.id, "vpc": vpc }),
             )
             .await
     }

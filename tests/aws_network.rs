@@ -21,7 +21,7 @@ async fn subnet(stack: &Stack, purpose: &str, vpc: &Recorded, cidr: &str, az: &s
         .create(
             "aws.ec2.subnet",
             purpose,
-            json!({ "vpc_id": vpc.id, "cidr": cidr, "az": az }),
+            json!({ "vpc": vpc.id, "cidr": cidr, "az": az }),
         )
         .await
 }
@@ -51,7 +51,7 @@ async fn subnet_lifecycle_with_load_balancer_role() {
             "aws.ec2.subnet",
             "public-a",
             json!({
-                "vpc_id": v.id, "cidr": "10.2.0.0/24", "az": AZS[0],
+                "vpc": v.id, "cidr": "10.2.0.0/24", "az": AZS[0],
                 "map_public_ip": true, "load_balancer_role": "public"
             }),
         )
@@ -112,9 +112,9 @@ async fn internet_gateway_lifecycle_moves_between_vpcs() {
         .round_trip(
             "aws.ec2.internet_gateway",
             "main",
-            json!({ "vpc_id": a.id }),
+            json!({ "vpc": a.id }),
             |args| {
-                args["vpc_id"] = json!(v);
+                args["vpc"] = json!(v);
                 set_tag(args, "owner", "platform");
             },
         )
@@ -139,11 +139,7 @@ async fn nat_gateway_lifecycle() {
     let v = vpc(&stack, "main", "10.5.0.0/16").await;
     let s = subnet(&stack, "public-a", &v, "10.5.0.0/24", AZS[0]).await;
     let igw = stack
-        .create(
-            "aws.ec2.internet_gateway",
-            "main",
-            json!({ "vpc_id": v.id }),
-        )
+        .create("aws.ec2.internet_gateway", "main", json!({ "vpc": v.id }))
         .await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
     let nat = stack
@@ -173,11 +169,7 @@ async fn route_table_route_and_association_lifecycle() {
     let v = vpc(&stack, "main", "10.6.0.0/16").await;
     let s = subnet(&stack, "public-a", &v, "10.6.0.0/24", AZS[0]).await;
     let igw = stack
-        .create(
-            "aws.ec2.internet_gateway",
-            "main",
-            json!({ "vpc_id": v.id }),
-        )
+        .create("aws.ec2.internet_gateway", "main", json!({ "vpc": v.id }))
         .await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
     let nat = stack
@@ -191,7 +183,7 @@ async fn route_table_route_and_association_lifecycle() {
         .round_trip(
             "aws.ec2.route_table",
             "public",
-            json!({ "vpc_id": v.id }),
+            json!({ "vpc": v.id }),
             |a| {
                 set_tag(a, "owner", "platform");
             },
@@ -199,10 +191,10 @@ async fn route_table_route_and_association_lifecycle() {
         .await;
 
     let rt = stack
-        .create("aws.ec2.route_table", "public", json!({ "vpc_id": v.id }))
+        .create("aws.ec2.route_table", "public", json!({ "vpc": v.id }))
         .await;
     let other = stack
-        .create("aws.ec2.route_table", "other", json!({ "vpc_id": v.id }))
+        .create("aws.ec2.route_table", "other", json!({ "vpc": v.id }))
         .await;
     let nat_id = nat.id.clone();
     stack
@@ -248,7 +240,7 @@ async fn security_group_and_rules_lifecycle() {
         .round_trip(
             "aws.ec2.security_group",
             "alb",
-            json!({ "vpc_id": v.id, "description": "load balancer" }),
+            json!({ "vpc": v.id, "description": "load balancer" }),
             |a| set_tag(a, "owner", "platform"),
         )
         .await;
@@ -257,15 +249,11 @@ async fn security_group_and_rules_lifecycle() {
         .create(
             "aws.ec2.security_group",
             "alb",
-            json!({ "vpc_id": v.id, "description": "load balancer" }),
+            json!({ "vpc": v.id, "description": "load balancer" }),
         )
         .await;
     let cluster = stack
-        .create(
-            "aws.ec2.security_group",
-            "cluster",
-            json!({ "vpc_id": v.id }),
-        )
+        .create("aws.ec2.security_group", "cluster", json!({ "vpc": v.id }))
         .await;
     stack.assert_unchanged(&cluster).await;
     stack
@@ -315,7 +303,7 @@ async fn security_group_starts_without_egress() {
     let stack = Stack::new("sg-egress");
     let v = vpc(&stack, "main", "10.8.0.0/16").await;
     let sg = stack
-        .create("aws.ec2.security_group", "alb", json!({ "vpc_id": v.id }))
+        .create("aws.ec2.security_group", "alb", json!({ "vpc": v.id }))
         .await;
     let ec2 = moto::ec2().await;
     let live = ec2
@@ -341,17 +329,17 @@ async fn network_acl_entries_and_association_lifecycle() {
         .round_trip(
             "aws.ec2.network_acl",
             "private",
-            json!({ "vpc_id": v.id }),
+            json!({ "vpc": v.id }),
             |a| {
                 set_tag(a, "owner", "platform");
             },
         )
         .await;
     let acl = stack
-        .create("aws.ec2.network_acl", "private", json!({ "vpc_id": v.id }))
+        .create("aws.ec2.network_acl", "private", json!({ "vpc": v.id }))
         .await;
     let other = stack
-        .create("aws.ec2.network_acl", "other", json!({ "vpc_id": v.id }))
+        .create("aws.ec2.network_acl", "other", json!({ "vpc": v.id }))
         .await;
     stack
         .round_trip(
@@ -431,18 +419,10 @@ async fn vpc_endpoint_lifecycle() {
     let stack = Stack::new("vpce");
     let v = vpc(&stack, "main", "10.10.0.0/16").await;
     let a = stack
-        .create(
-            "aws.ec2.route_table",
-            "private-a",
-            json!({ "vpc_id": v.id }),
-        )
+        .create("aws.ec2.route_table", "private-a", json!({ "vpc": v.id }))
         .await;
     let b = stack
-        .create(
-            "aws.ec2.route_table",
-            "private-b",
-            json!({ "vpc_id": v.id }),
-        )
+        .create("aws.ec2.route_table", "private-b", json!({ "vpc": v.id }))
         .await;
     let a_id = a.id.clone();
     stack
@@ -450,7 +430,7 @@ async fn vpc_endpoint_lifecycle() {
             "aws.ec2.vpc_endpoint",
             "s3",
             json!({
-                "vpc_id": v.id, "service_name": "com.amazonaws.us-east-1.s3",
+                "vpc": v.id, "service_name": "com.amazonaws.us-east-1.s3",
                 "type": "Gateway", "route_table_ids": [a.id, b.id]
             }),
             // moto does not add the prefix-list route for a table added by
@@ -468,7 +448,7 @@ async fn vpc_endpoint_lifecycle() {
         .create(
             "aws.ec2.security_group",
             "endpoints",
-            json!({ "vpc_id": v.id }),
+            json!({ "vpc": v.id }),
         )
         .await;
     stack
@@ -476,7 +456,7 @@ async fn vpc_endpoint_lifecycle() {
             "aws.ec2.vpc_endpoint",
             "ecr-api",
             json!({
-                "vpc_id": v.id, "service_name": "com.amazonaws.us-east-1.ecr.api",
+                "vpc": v.id, "service_name": "com.amazonaws.us-east-1.ecr.api",
                 "type": "Interface", "subnet_ids": [s.id], "security_group_ids": [sg.id],
                 "private_dns": true
             }),
@@ -609,7 +589,7 @@ async fn errors_name_the_address_code_and_fix() {
         .try_create(
             "aws.ec2.subnet",
             "orphan",
-            json!({ "vpc_id": "vpc-0badbadbadbadbad0", "cidr": "10.40.0.0/24", "az": AZS[0] }),
+            json!({ "vpc": "vpc-0badbadbadbadbad0", "cidr": "10.40.0.0/24", "az": AZS[0] }),
         )
         .await
         .unwrap_err();
@@ -643,7 +623,7 @@ async fn errors_name_the_address_code_and_fix() {
         .try_create(
             "aws.ec2.subnet",
             "overlap",
-            json!({ "vpc_id": v.id, "cidr": "10.40.0.0/25", "az": AZS[0] }),
+            json!({ "vpc": v.id, "cidr": "10.40.0.0/25", "az": AZS[0] }),
         )
         .await
         .unwrap_err();
@@ -681,7 +661,7 @@ fn validation_rejects_typos_and_missing_targets() {
     .unwrap_err();
     assert!(err.message.contains("exactly one source"), "{err}");
     let err = (schema("aws.ec2.subnet").validate)(
-        &json!({ "vpc_id": "v", "cidr": "c", "az": "a", "load_balancer_role": "external" }),
+        &json!({ "vpc": "v", "cidr": "c", "az": "a", "load_balancer_role": "external" }),
     )
     .unwrap_err();
     assert!(err.message.contains("load_balancer_role"), "{err}");
@@ -847,11 +827,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         "main",
         json!({ "cidr": "10.50.0.0/16", "enable_dns_support": true, "enable_dns_hostnames": true })
     );
-    let igw = make!(
-        "aws.ec2.internet_gateway",
-        "main",
-        json!({ "vpc_id": vpc.id })
-    );
+    let igw = make!("aws.ec2.internet_gateway", "main", json!({ "vpc": vpc.id }));
     let mut public = Vec::new();
     let mut private = Vec::new();
     for (i, az) in AZS.iter().enumerate() {
@@ -860,7 +836,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
             "aws.ec2.subnet",
             &format!("public-{zone}"),
             json!({
-                "vpc_id": vpc.id, "cidr": format!("10.50.{i}.0/24"), "az": az,
+                "vpc": vpc.id, "cidr": format!("10.50.{i}.0/24"), "az": az,
                 "map_public_ip": true, "load_balancer_role": "public"
             })
         ));
@@ -868,12 +844,12 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
             "aws.ec2.subnet",
             &format!("private-{zone}"),
             json!({
-                "vpc_id": vpc.id, "cidr": format!("10.50.{}.0/24", 10 + i), "az": az,
+                "vpc": vpc.id, "cidr": format!("10.50.{}.0/24", 10 + i), "az": az,
                 "load_balancer_role": "internal"
             })
         ));
     }
-    let public_rt = make!("aws.ec2.route_table", "public", json!({ "vpc_id": vpc.id }));
+    let public_rt = make!("aws.ec2.route_table", "public", json!({ "vpc": vpc.id }));
     make!(
         "aws.ec2.route",
         "public-default",
@@ -896,7 +872,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         let rt = make!(
             "aws.ec2.route_table",
             &format!("private-{zone}"),
-            json!({ "vpc_id": vpc.id })
+            json!({ "vpc": vpc.id })
         );
         make!(
             "aws.ec2.route",
@@ -910,11 +886,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         );
         private_rts.push(rt.id.clone());
     }
-    let acl = make!(
-        "aws.ec2.network_acl",
-        "private",
-        json!({ "vpc_id": vpc.id })
-    );
+    let acl = make!("aws.ec2.network_acl", "private", json!({ "vpc": vpc.id }));
     for (purpose, egress) in [("private-in", false), ("private-out", true)] {
         make!(
             "aws.ec2.network_acl_entry",
@@ -936,12 +908,12 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     let cluster = make!(
         "aws.ec2.security_group",
         "cluster",
-        json!({ "vpc_id": vpc.id, "description": "EKS cluster" })
+        json!({ "vpc": vpc.id, "description": "EKS cluster" })
     );
     let alb = make!(
         "aws.ec2.security_group",
         "alb",
-        json!({ "vpc_id": vpc.id, "description": "public load balancer" })
+        json!({ "vpc": vpc.id, "description": "public load balancer" })
     );
     make!(
         "aws.ec2.security_group_ingress",
@@ -976,7 +948,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         "aws.ec2.vpc_endpoint",
         "s3",
         json!({
-            "vpc_id": vpc.id, "service_name": "com.amazonaws.us-east-1.s3",
+            "vpc": vpc.id, "service_name": "com.amazonaws.us-east-1.s3",
             "route_table_ids": private_rts
         })
     );
@@ -1038,4 +1010,42 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     }
     let left = tagged_leftovers(&stack.name).await;
     assert!(left.is_empty(), "still tagged with the stack: {left:?}");
+}
+
+/// A state recorded when the network kinds named their VPC `vpc_id` plans
+/// no change on moto: the old name is read as `vpc`, so nothing is
+/// replaced (every one of these arguments forces replacement).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_recorded_with_vpc_id_plans_no_change() {
+    use payrun::plan::Action;
+    let s = crate::support::engine::Stack::aws(
+        r#"
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.9.0.0/16" });
+aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.9.1.0/24", az: "us-east-1a" });
+aws::ec2::route_table("main", #{ vpc: vpc });
+aws::ec2::security_group("app", #{ vpc: vpc, description: "app" });
+aws::ec2::internet_gateway("main", #{ vpc: vpc });
+aws::ec2::network_acl("main", #{ vpc: vpc });
+"#,
+        "vpcid",
+    );
+    let summary = s.apply().await;
+    assert!(summary.ok(), "{summary}");
+    for address in [
+        "aws.ec2.subnet.a",
+        "aws.ec2.route_table.main",
+        "aws.ec2.security_group.app",
+        "aws.ec2.internet_gateway.main",
+        "aws.ec2.network_acl.main",
+    ] {
+        s.record_under_old_name(Some(address), "vpc", "vpc_id");
+    }
+    let plan = s.plan().await;
+    let changed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .map(|c| format!("{} {:?} {:?}", c.address, c.action, c.changes))
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
 }

@@ -23,11 +23,11 @@ let net = network::vpc("main", #{
     nat: "per-az",
     private_offset: config.vars.private_offset ?? 8,
 });
-let alb = aws::ec2::security_group("alb", #{ vpc_id: net.vpc.id, description: "ALB: HTTPS from the internet" });
+let alb = aws::ec2::security_group("alb", #{ vpc: net.vpc, description: "ALB: HTTPS from the internet" });
 aws::ec2::security_group_ingress("alb-https", #{
     security_group_id: alb.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0", description: "HTTPS",
 });
-let cluster = aws::ec2::security_group("cluster", #{ vpc_id: net.vpc.id, description: "EKS control plane and pods" });
+let cluster = aws::ec2::security_group("cluster", #{ vpc: net.vpc, description: "EKS control plane and pods" });
 aws::ec2::security_group_ingress("cluster-from-alb", #{
     security_group_id: cluster.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group_id: alb.id,
 });

@@ -41,7 +41,7 @@ aws::ecr::lifecycle_policy("api", #{
     rules: [#{ rule_priority: 1, description: "keep the last 10 images", selection: #{ tag_status: "any", count_type: "imageCountMoreThan", count_number: 10 }, action: #{ type: "expire" } }],
 });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.42.0.0/16" });
-aws::ec2::flow_log("main", #{ vpc_id: vpc.id, log_group_name: logs.name, deliver_logs_permission_arn: role.arn });
+aws::ec2::flow_log("main", #{ vpc: vpc, log_group_name: logs.name, deliver_logs_permission_arn: role.arn });
 "#;
 
 fn noisy(plan: &payrun::plan::Plan) -> Vec<String> {

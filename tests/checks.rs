@@ -13,7 +13,7 @@ use crate::support::engine::Stack;
 /// and a subnet outside its VPC (a check over the graph).
 const TWO_FINDINGS: &str = r#"fake::secret("db", #{ value: secret_env("DB_TEST_CHECKS_UNSET"), description: "db" });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
-aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr: "10.1.0.0/24", az: "us-east-1a" });
+aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.1.0.0/24", az: "us-east-1a" });
 "#;
 
 fn project(program: &str) -> Project {
@@ -222,7 +222,7 @@ k8s::ingress("shop", #{ kube: cluster, namespace: "shop", service: "shop", servi
 async fn a_daemonset_object_on_a_fargate_only_cluster_is_a_finding() {
     let s = Stack::product(
         r#"aws::eks::cluster("main", #{
-    version: "1.35", role_arn: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
+    version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
 });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
 k8s::object("agent", #{ kube: cluster, manifest: #{
@@ -267,7 +267,7 @@ fn checks_judge_end_of_support_by_the_date_they_are_given() {
         r#"
 aws::eks::cluster("payments", #{
     version: "1.31",
-    role_arn: "arn:aws:iam::123456789012:role/eks-cluster",
+    role: "arn:aws:iam::123456789012:role/eks-cluster",
     subnet_ids: ["subnet-1", "subnet-2"],
 });
 "#,

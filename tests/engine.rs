@@ -624,10 +624,10 @@ aws::iam::role_policy_attachment("app", #{ role: role, policy_arn: pol });
 let key = aws::kms::key("data", #{ description: "data" });
 aws::s3::bucket("data", #{ encryption: "aws:kms", kms_key: key });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
-let a = aws::ec2::subnet("a", #{ vpc_id: vpc, cidr: "10.0.1.0/24", az: "us-east-1a" });
-let b = aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr: "10.0.2.0/24", az: "us-east-1b" });
-aws::ec2::route_table("main", #{ vpc_id: vpc });
-aws::eks::cluster("main", #{ version: "1.31", role_arn: role, subnet_ids: [a, b] });
+let a = aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.0.1.0/24", az: "us-east-1a" });
+let b = aws::ec2::subnet("b", #{ vpc: vpc.id, cidr: "10.0.2.0/24", az: "us-east-1b" });
+aws::ec2::route_table("main", #{ vpc: vpc });
+aws::eks::cluster("main", #{ version: "1.31", role: role, subnet_ids: [a, b] });
 "#,
     );
     let (graph, _) = s.evaluate().unwrap();
@@ -641,11 +641,11 @@ aws::eks::cluster("main", #{ version: "1.31", role_arn: role, subnet_ids: [a, b]
         r("aws.kms.key.data", "arn")
     );
     assert_eq!(
-        args("aws.ec2.subnet.a")["vpc_id"],
-        args("aws.ec2.subnet.b")["vpc_id"]
+        args("aws.ec2.subnet.a")["vpc"],
+        args("aws.ec2.subnet.b")["vpc"]
     );
     let cluster = args("aws.eks.cluster.main");
-    assert_eq!(cluster["role_arn"], r("aws.iam.role.app", "arn"));
+    assert_eq!(cluster["role"], r("aws.iam.role.app", "arn"));
     assert_eq!(
         cluster["subnet_ids"],
         json!([r("aws.ec2.subnet.a", "id"), r("aws.ec2.subnet.b", "id")])

@@ -102,7 +102,7 @@ for svc in ["payment", "fraud-detection", "reporting"] {
         }],
     });
     accounts[svc] = k8s::service_account(svc, #{
-        kube: cluster, namespace: ns, role_arn: `arn:aws:iam::123456789012:role/irsa-${svc}`,
+        kube: cluster, namespace: ns, role: `arn:aws:iam::123456789012:role/irsa-${svc}`,
     });
     namespaces[svc] = ns;
 }
@@ -146,7 +146,7 @@ const API: &str = r#"
 let cluster = CLUSTER;
 let ns = k8s::namespace("payment", #{ kube: cluster });
 k8s::resource_quota("payment", #{ kube: cluster, namespace: ns, cpu: "2", memory: "4Gi" });
-let sa = k8s::service_account("api", #{ kube: cluster, namespace: ns, role_arn: "arn:aws:iam::123456789012:role/api" });
+let sa = k8s::service_account("api", #{ kube: cluster, namespace: ns, role: "arn:aws:iam::123456789012:role/api" });
 let api = k8s::deployment("api", #{
     kube: cluster, namespace: ns, image: "api:1", replicas: 2, port: 8080, service_account: sa,
     requests: #{ cpu: "0.25", memory: "256Mi" }, limits: #{ cpu: "0.5", memory: "512Mi" },
@@ -488,7 +488,7 @@ async fn kubernetes_kinds_plan_as_creates_before_the_cluster_exists() {
 let eks = fake::server("cluster", #{ subnet_id: "subnet-1", size: "large" });
 let cluster = #{ name: eks.id, endpoint: eks.endpoint, ca_data: eks.arn, version: "1.28" };
 let ns = k8s::namespace("payment", #{ kube: cluster });
-k8s::service_account("api", #{ kube: cluster, namespace: ns, role_arn: "arn:aws:iam::1:role/api" });
+k8s::service_account("api", #{ kube: cluster, namespace: ns, role: "arn:aws:iam::1:role/api" });
 "#;
     let s = stack(program, None);
     let plan = s.plan().await;
@@ -1176,7 +1176,7 @@ impl Hook for Timeline {
 const PODS_SECURITY_GROUP: &str = r#"
 let cluster = CLUSTER;
 let vpc = aws::ec2::vpc("pods", #{ cidr: "10.7.0.0/16" });
-let sg = aws::ec2::security_group("api", #{ vpc_id: vpc.id, description: DESCRIPTION });
+let sg = aws::ec2::security_group("api", #{ vpc: vpc, description: DESCRIPTION });
 let ns = k8s::namespace("payment", #{ kube: cluster });
 let api = k8s::deployment("api", #{ kube: cluster, namespace: ns, image: "api:1", replicas: 1, port: 8080 });
 k8s::security_group_policy("api", #{ kube: cluster, namespace: ns, deployment: api, security_groups: [sg.id] });

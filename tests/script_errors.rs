@@ -317,7 +317,7 @@ fn secret_env_refuses_an_empty_value() {
 /// The first line of the ref tests: a resource whose `id` is a ref.
 const NET: &str = "let net = fake::network(\"main\", #{ cidr: \"10.0.0.0/16\" });\n";
 
-const USE_A_REF_WHOLE: &str = "  fix: pass the ref whole (`vpc_id: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
+const USE_A_REF_WHOLE: &str = "  fix: pass the ref whole (`vpc: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
 
 // Guards refs: a string function read the placeholder text of a ref and
 // planned it (`"\u{e000}fake"`), and the dependency edge disappeared.

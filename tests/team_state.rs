@@ -930,7 +930,7 @@ export("private_subnet_ids", net.private_subnet_ids);
 const IN_THE_NETWORK: &str = r#"
 let vpc_id = stack_output("network.teamnet", "vpc_id");
 let subnets = stack_output("network.teamnet", "private_subnet_ids");
-let app = aws::ec2::security_group("app", #{ vpc_id: vpc_id, description: "App pods in the platform network" });
+let app = aws::ec2::security_group("app", #{ vpc: vpc_id, description: "App pods in the platform network" });
 aws::ec2::security_group_ingress("app-https", #{
     security_group_id: app.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.20.0.0/16", description: "HTTPS inside the VPC",
 });

@@ -83,7 +83,7 @@ fn vpc_and_subnet_sizes_and_host_bits() {
     );
     assert_eq!(
         refusal(
-            "aws::ec2::subnet(\"a\", #{ vpc_id: \"vpc-1\", cidr: \"10.0.0.0/30\", az: \"us-east-1a\" });"
+            "aws::ec2::subnet(\"a\", #{ vpc: \"vpc-1\", cidr: \"10.0.0.0/30\", az: \"us-east-1a\" });"
         ),
         r(
             "error: aws::ec2::subnet(\"a\"): `cidr`: `10.0.0.0/30` is a /30; AWS takes a subnet of /16 to /28 only",
@@ -218,9 +218,9 @@ network::vpc("main", #{ cidr: "10.0.0.0/16", azs: "us-east-1a" });
 }
 
 const SUBNETS: &str = r#"let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
-aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr: "10.0.0.0/24", az: "us-east-1a" });
-aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr: "10.0.0.0/25", az: "us-east-1b" });
-aws::ec2::subnet("c", #{ vpc_id: vpc.id, cidr: "10.1.0.0/24", az: "eu-west-1a" });
+aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.0.0.0/24", az: "us-east-1a" });
+aws::ec2::subnet("b", #{ vpc: vpc, cidr: "10.0.0.0/25", az: "us-east-1b" });
+aws::ec2::subnet("c", #{ vpc: vpc, cidr: "10.1.0.0/24", az: "eu-west-1a" });
 "#;
 
 fn findings(plan: &Plan) -> Vec<(String, String, String, String)> {
@@ -286,9 +286,9 @@ async fn subnets_across_the_program() {
     // region.
     s.write(
         r#"let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
-aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr: "10.0.0.0/24", az: "us-east-1a" });
-aws::ec2::subnet("b", #{ vpc_id: vpc.id, cidr: cidr_subnet("10.0.0.0/16", 8, 1), az: "us-east-1b" });
-aws::ec2::subnet("c", #{ vpc_id: vpc.id, cidr: cidr_subnet("10.0.0.0/16", 8, 2), az: "us-east-1a" });
+aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.0.0.0/24", az: "us-east-1a" });
+aws::ec2::subnet("b", #{ vpc: vpc, cidr: cidr_subnet("10.0.0.0/16", 8, 1), az: "us-east-1b" });
+aws::ec2::subnet("c", #{ vpc: vpc, cidr: cidr_subnet("10.0.0.0/16", 8, 2), az: "us-east-1a" });
 "#,
     );
     assert_eq!(s.plan().await.findings, vec![]);
@@ -321,7 +321,7 @@ fn quiet() -> std::sync::Arc<dyn payrun::apply::Hook> {
 async fn a_ref_is_checked_when_it_resolves_before_the_call() {
     let s = Stack::aws(
         r#"let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
-aws::ec2::subnet("a", #{ vpc_id: vpc.id, cidr: vpc.owner_id, az: "us-east-1a" });
+aws::ec2::subnet("a", #{ vpc: vpc, cidr: vpc.owner_id, az: "us-east-1a" });
 "#,
         "vc-ref",
     );

@@ -84,7 +84,7 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
         let Some(block) = literal_block(args, "cidr") else {
             continue;
         };
-        let Some(vpc) = args.get("vpc_id").and_then(as_ref).map(|r| r.address) else {
+        let Some(vpc) = args.get("vpc").and_then(as_ref).map(|r| r.address) else {
             continue;
         };
         if let Some(vpc_block) = graph

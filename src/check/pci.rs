@@ -74,7 +74,7 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     let mut out = Vec::new();
     let flow_logged: BTreeSet<Address> = graph
         .of_kind("aws.ec2.flow_log")
-        .filter_map(|s| s.args.get("vpc_id").and_then(as_ref))
+        .filter_map(|s| s.args.get("vpc").and_then(as_ref))
         .map(|r| r.address)
         .collect();
     for spec in graph.resources() {

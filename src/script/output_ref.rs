@@ -33,7 +33,7 @@ impl OutputRef {
 }
 
 /// What to do instead of reading a ref's text.
-const INSTEAD: &str = "pass the ref whole (`vpc_id: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
+const INSTEAD: &str = "pass the ref whole (`vpc: vpc.id`) or put it in text with interpolation or `+` (`` `${vpc.id}-logs` ``); its value is filled in at apply";
 
 /// `op` (a function, an operator) needed the text of `what`: the message
 /// and the fix.

@@ -499,7 +499,7 @@ fn holds_secret(v: &Value) -> bool {
 /// become `$secret` markers.
 /// A resource handle passed as an argument stands for the output that
 /// argument needs (`role_arn: role` is `role.arn`, `role_name: role` is
-/// `role.name`, `vpc_id: vpc` is `vpc.id`), alone or in a list. A handle to
+/// `role.name`, `vpc: vpc` is `vpc.id`), alone or in a list. A handle to
 /// a kind without that output is an error naming what to pass.
 fn with_handles_resolved(
     schema: &'static KindSchema,

@@ -17,7 +17,9 @@ use crate::provider::schema::{ArgSpec, KindSchema};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
+    #[serde(rename = "mesh")]
     mesh_name: String,
+    #[serde(rename = "virtual_router")]
     virtual_router_name: String,
     protocol: Protocol,
     /// HTTP and HTTP/2: the path prefix matched; `/` when left out.
@@ -145,8 +147,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("mesh_name"),
-        ArgSpec::force_new("virtual_router_name"),
+        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
+        ArgSpec::force_new("virtual_router").takes("name").formerly("virtual_router_name"),
         ArgSpec::new("protocol"),
         ArgSpec::new("prefix"),
         ArgSpec::new("grpc_service_name"),

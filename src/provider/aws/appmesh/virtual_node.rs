@@ -20,6 +20,7 @@ use crate::provider::schema::{ArgSpec, KindSchema};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
+    #[serde(rename = "mesh")]
     mesh_name: String,
     /// The DNS name the node's instances are found by.
     hostname: String,
@@ -178,7 +179,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("mesh_name"),
+        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
         ArgSpec::new("hostname"),
         ArgSpec::new("listeners"),
         ArgSpec::new("backends"),

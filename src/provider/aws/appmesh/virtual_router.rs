@@ -14,6 +14,7 @@ use crate::provider::schema::{ArgSpec, KindSchema};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
+    #[serde(rename = "mesh")]
     mesh_name: String,
     listeners: Vec<ListenerArgs>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -54,7 +55,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("mesh_name"),
+        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
         ArgSpec::new("listeners"),
         ArgSpec::new("tags"),
     ],

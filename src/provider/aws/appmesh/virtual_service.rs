@@ -16,12 +16,15 @@ use crate::provider::schema::{ArgSpec, KindSchema};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
+    #[serde(rename = "mesh")]
     mesh_name: String,
     /// The DNS name clients call; App Mesh names the service by it.
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "virtual_router")]
     virtual_router_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "virtual_node")]
     virtual_node_name: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     tags: Tags,
@@ -41,7 +44,7 @@ fn check(args: &Args) -> Result<(), String> {
         (Some(_), None) | (None, Some(_)) => {}
         _ => {
             return Err(
-                "a virtual service has one provider: set `virtual_router_name` or `virtual_node_name`, not both and not neither"
+                "a virtual service has one provider: set `virtual_router` or `virtual_node`, not both and not neither"
                     .into(),
             );
         }
@@ -63,15 +66,15 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("mesh_name"),
+        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
         ArgSpec::force_new("name"),
-        ArgSpec::new("virtual_router_name"),
-        ArgSpec::new("virtual_node_name"),
+        ArgSpec::new("virtual_router").takes("name").formerly("virtual_router_name"),
+        ArgSpec::new("virtual_node").takes("name").formerly("virtual_node_name"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
-    doc: "An App Mesh virtual service named by the DNS `name` clients call, provided by `virtual_router_name` or `virtual_node_name`.",
+    doc: "An App Mesh virtual service named by the DNS `name` clients call, provided by `virtual_router` or `virtual_node`.",
 };
 
 fn spec(args: &Args, subject: &str) -> Result<VirtualServiceSpec, ProviderError> {

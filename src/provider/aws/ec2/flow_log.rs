@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FlowLogArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     log_group_name: String,
     deliver_logs_permission_arn: String,
@@ -37,7 +38,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("vpc_id"),
+        ArgSpec::force_new("vpc").formerly("vpc_id"),
         ArgSpec::force_new("log_group_name"),
         ArgSpec::force_new("deliver_logs_permission_arn"),
         ArgSpec::force_new("traffic_type"),
@@ -45,7 +46,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &[],
     validate: validate_as::<FlowLogArgs>,
-    doc: "A flow log of `vpc_id` into the log group `log_group_name`, written by the role `deliver_logs_permission_arn`; `traffic_type` ALL (default), ACCEPT or REJECT.",
+    doc: "A flow log of `vpc` into the log group `log_group_name`, written by the role `deliver_logs_permission_arn`; `traffic_type` ALL (default), ACCEPT or REJECT.",
 };
 
 const TRAFFIC_DEFAULT: &str = "ALL";
@@ -119,7 +120,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(f) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("vpc_id", f.resource_id().unwrap_or_default())
+                    .set("vpc", f.resource_id().unwrap_or_default())
                     .set("log_group_name", f.log_group_name().unwrap_or_default())
                     .set(
                         "deliver_logs_permission_arn",

@@ -1,5 +1,5 @@
 //! `aws.ec2.internet_gateway`: an internet gateway and its attachment to a
-//! VPC. The attachment is the `vpc_id` argument rather than a kind of its
+//! VPC. The attachment is the `vpc` argument rather than a kind of its
 //! own: a gateway serves at most one VPC, and moving it is an in-place
 //! detach and attach.
 
@@ -21,6 +21,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 struct InternetGatewayArgs {
     #[serde(default)]
+    #[serde(rename = "vpc")]
     vpc_id: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -33,10 +34,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("vpc_id"), ArgSpec::new("tags")],
+    args: &[ArgSpec::new("vpc").formerly("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<InternetGatewayArgs>,
-    doc: "An internet gateway, attached to `vpc_id` when given.",
+    doc: "An internet gateway, attached to `vpc` when given.",
 };
 
 fn outputs(ec2: &Client, igw: &InternetGateway) -> Map<String, Value> {
@@ -170,7 +171,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(g) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .maybe("vpc_id", attached_vpc(g))
+                    .maybe("vpc", attached_vpc(g))
                     .tags(&tags::from_aws(g.tags()))
                     .finish(),
                 outputs: outputs(ec2, g),

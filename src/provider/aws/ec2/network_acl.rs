@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NetworkAclArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     #[serde(default)]
     tags: Tags,
@@ -30,10 +31,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("vpc_id"), ArgSpec::new("tags")],
+    args: &[ArgSpec::force_new("vpc").formerly("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<NetworkAclArgs>,
-    doc: "A network ACL in `vpc_id`; it denies everything until entries allow traffic.",
+    doc: "A network ACL in `vpc`; it denies everything until entries allow traffic.",
 };
 
 fn outputs(ec2: &Client, acl: &NetworkAcl) -> Map<String, Value> {
@@ -124,7 +125,7 @@ pub(super) async fn read(
         ec2,
         SCHEMA.kind,
         vec![
-            filter("vpc-id", recorded(items, "vpc_id")),
+            filter("vpc-id", recorded(items, "vpc")),
             filter("default", ["false".to_string()]),
         ],
     )
@@ -138,7 +139,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(acl) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("vpc_id", acl.vpc_id().unwrap_or_default())
+                    .set("vpc", acl.vpc_id().unwrap_or_default())
                     .tags(&tags::from_aws(acl.tags()))
                     .finish(),
                 outputs: outputs(ec2, acl),

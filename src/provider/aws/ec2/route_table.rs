@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteTableArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     #[serde(default)]
     tags: Tags,
@@ -30,10 +31,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("vpc_id"), ArgSpec::new("tags")],
+    args: &[ArgSpec::force_new("vpc").formerly("vpc_id"), ArgSpec::new("tags")],
     outputs: &["arn"],
     validate: validate_as::<RouteTableArgs>,
-    doc: "A route table in `vpc_id`.",
+    doc: "A route table in `vpc`.",
 };
 
 fn outputs(ec2: &Client, rt: &RouteTable) -> Map<String, Value> {
@@ -99,7 +100,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(rt) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("vpc_id", rt.vpc_id().unwrap_or_default())
+                    .set("vpc", rt.vpc_id().unwrap_or_default())
                     .tags(&tags::from_aws(rt.tags()))
                     .finish(),
                 outputs: outputs(ec2, rt),

@@ -21,6 +21,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SecurityGroupArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     #[serde(default)]
     description: Option<String>,
@@ -36,13 +37,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: true,
     args: &[
-        ArgSpec::force_new("vpc_id"),
+        ArgSpec::force_new("vpc").formerly("vpc_id"),
         ArgSpec::force_new("description"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "name"],
     validate: validate_as::<SecurityGroupArgs>,
-    doc: "A security group in `vpc_id` (group name: the physical name); rules are separate kinds and egress starts empty.",
+    doc: "A security group in `vpc` (group name: the physical name); rules are separate kinds and egress starts empty.",
 };
 
 const DEFAULT_DESCRIPTION: &str = "Managed by payrun";
@@ -157,7 +158,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(g) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("vpc_id", g.vpc_id().unwrap_or_default())
+                    .set("vpc", g.vpc_id().unwrap_or_default())
                     .optional(
                         "description",
                         g.description().unwrap_or_default(),

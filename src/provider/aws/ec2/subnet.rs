@@ -45,6 +45,7 @@ impl LoadBalancerRole {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubnetArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     cidr: String,
     az: String,
@@ -83,7 +84,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("vpc_id"),
+        ArgSpec::force_new("vpc").formerly("vpc_id"),
         ArgSpec::force_new("cidr"),
         ArgSpec::force_new("az"),
         ArgSpec::new("map_public_ip"),
@@ -92,7 +93,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "az_id"],
     validate: validate_checked::<SubnetArgs>,
-    doc: "A subnet: `vpc_id`, `cidr`, `az`, `map_public_ip` (default false), `load_balancer_role` (\"public\" or \"internal\": the Kubernetes load balancer role tag).",
+    doc: "A subnet: `vpc`, `cidr`, `az`, `map_public_ip` (default false), `load_balancer_role` (\"public\" or \"internal\": the Kubernetes load balancer role tag).",
 };
 
 fn outputs(s: &Subnet) -> Map<String, Value> {
@@ -187,7 +188,7 @@ pub(super) async fn read(
                 }
             }
             let mut o = Observed::new(&item.args);
-            o.set("vpc_id", s.vpc_id().unwrap_or_default())
+            o.set("vpc", s.vpc_id().unwrap_or_default())
                 .set("cidr", s.cidr_block().unwrap_or_default())
                 .set("az", s.availability_zone().unwrap_or_default())
                 .optional(

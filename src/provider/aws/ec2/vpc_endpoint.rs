@@ -28,6 +28,7 @@ enum EndpointType {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EndpointArgs {
+    #[serde(rename = "vpc")]
     vpc_id: String,
     /// `com.amazonaws.{region}.s3`
     service_name: String,
@@ -59,7 +60,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("vpc_id"),
+        ArgSpec::force_new("vpc").formerly("vpc_id"),
         ArgSpec::force_new("service_name"),
         ArgSpec::force_new("type"),
         ArgSpec::new("route_table_ids"),
@@ -70,7 +71,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["dns_name"],
     validate: validate_as::<EndpointArgs>,
-    doc: "A VPC endpoint: `vpc_id`, `service_name`, `type` (\"Gateway\", the default, with `route_table_ids`; or \"Interface\" with `subnet_ids`, `security_group_ids`, `private_dns`).",
+    doc: "A VPC endpoint: `vpc`, `service_name`, `type` (\"Gateway\", the default, with `route_table_ids`; or \"Interface\" with `subnet_ids`, `security_group_ids`, `private_dns`).",
 };
 
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -197,7 +198,7 @@ pub(super) async fn read(
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, VpcEndpoint> = ec2
         .describe_vpc_endpoints()
-        .filters(filter("vpc-id", recorded(items, "vpc_id")))
+        .filters(filter("vpc-id", recorded(items, "vpc")))
         .into_paginator()
         .items()
         .send()
@@ -216,7 +217,7 @@ pub(super) async fn read(
             };
             let interface = e.vpc_endpoint_type() == Some(&VpcEndpointType::Interface);
             let mut o = Observed::new(&item.args);
-            o.set("vpc_id", e.vpc_id().unwrap_or_default())
+            o.set("vpc", e.vpc_id().unwrap_or_default())
                 .set("service_name", e.service_name().unwrap_or_default())
                 .optional(
                     "type",

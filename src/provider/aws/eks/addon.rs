@@ -44,6 +44,7 @@ impl From<Conflicts> for ResolveConflicts {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AddonArgs {
+    #[serde(rename = "cluster")]
     cluster_name: String,
     addon_name: String,
     /// Pinned version; when absent, EKS's default for the cluster version.
@@ -73,7 +74,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("cluster_name"),
+        ArgSpec::force_new("cluster").formerly("cluster_name"),
         ArgSpec::force_new("addon_name"),
         ArgSpec::new("addon_version"),
         ArgSpec::new("cluster_version").explained(follows_cluster),
@@ -84,7 +85,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn", "addon_version"],
     validate: validate_as::<AddonArgs>,
-    doc: "An EKS add-on: `cluster_name`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
+    doc: "An EKS add-on: `cluster`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
 };
 
 /// The plan's note on a change of `cluster_version`.
@@ -349,7 +350,7 @@ pub(super) async fn read(
             .and_then(|c| serde_json::from_str::<Value>(c).ok());
         let mut observed = Observed::new(&item.args);
         observed
-            .set("cluster_name", a.cluster_name().unwrap_or_default())
+            .set("cluster", a.cluster_name().unwrap_or_default())
             .set("addon_name", a.addon_name().unwrap_or_default())
             .maybe("configuration_values", config)
             .maybe("service_account_role_arn", a.service_account_role_arn())

@@ -47,6 +47,7 @@ fn all_log_types() -> Vec<String> {
 struct ClusterArgs {
     /// Kubernetes minor version, `1.31`.
     version: String,
+    #[serde(rename = "role")]
     role_arn: String,
     subnet_ids: Vec<String>,
     #[serde(default)]
@@ -105,7 +106,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: &[
         ArgSpec::new("version").explained(upgrade_note),
-        ArgSpec::force_new("role_arn"),
+        ArgSpec::force_new("role").takes("arn").formerly("role_arn"),
         ArgSpec::force_new("subnet_ids"),
         ArgSpec::force_new("security_group_ids"),
         ArgSpec::new("endpoint_private_access"),
@@ -125,7 +126,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         "version",
     ],
     validate,
-    doc: "An EKS cluster: `version`, `role_arn`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
+    doc: "An EKS cluster: `version`, `role`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
 };
 
 /// The plan's note on a version change: the in-place steps it takes.
@@ -333,7 +334,7 @@ pub(super) async fn read(
         out.push(ReadResult::Found {
             args: Observed::new(&item.args)
                 .set("version", c.version().unwrap_or_default())
-                .set("role_arn", c.role_arn().unwrap_or_default())
+                .set("role", c.role_arn().unwrap_or_default())
                 .set_list(
                     "subnet_ids",
                     vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),

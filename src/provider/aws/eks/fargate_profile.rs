@@ -32,6 +32,7 @@ struct Selector {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FargateProfileArgs {
+    #[serde(rename = "cluster")]
     cluster_name: String,
     pod_execution_role_arn: String,
     /// Private subnets only: Fargate pods get no public address.
@@ -49,7 +50,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: true,
     args: &[
-        ArgSpec::force_new("cluster_name"),
+        ArgSpec::force_new("cluster").formerly("cluster_name"),
         ArgSpec::force_new("pod_execution_role_arn"),
         ArgSpec::force_new("subnet_ids"),
         ArgSpec::force_new("selectors"),
@@ -57,7 +58,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn"],
     validate: validate_as::<FargateProfileArgs>,
-    doc: "An EKS Fargate profile: `cluster_name`, `pod_execution_role_arn`, `subnet_ids` (private), `selectors` (list of #{ namespace, labels }).",
+    doc: "An EKS Fargate profile: `cluster`, `pod_execution_role_arn`, `subnet_ids` (private), `selectors` (list of #{ namespace, labels }).",
 };
 
 /// The id is `cluster:profile`, the two names EKS addresses it by.
@@ -185,7 +186,7 @@ pub(super) async fn read(
             .collect();
         out.push(ReadResult::Found {
             args: Observed::new(&item.args)
-                .set("cluster_name", p.cluster_name().unwrap_or_default())
+                .set("cluster", p.cluster_name().unwrap_or_default())
                 .set(
                     "pod_execution_role_arn",
                     p.pod_execution_role_arn().unwrap_or_default(),

@@ -26,7 +26,7 @@ kinds!(
 /// The key under which Fargate profile operations of one cluster queue.
 pub(super) fn concurrency_key(kind: &str, args: &Value) -> Option<String> {
     (kind == fargate_profile::SCHEMA.kind)
-        .then(|| args.get("cluster_name").and_then(Value::as_str))
+        .then(|| args.get("cluster").and_then(Value::as_str))
         .flatten()
         .map(|c| format!("eks-fargate:{c}"))
 }

@@ -19,6 +19,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 struct VpcAssociationArgs {
     service_network_identifier: String,
+    #[serde(rename = "vpc")]
     vpc_identifier: String,
     #[serde(default)]
     security_group_ids: Vec<String>,
@@ -35,13 +36,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: &[
         ArgSpec::force_new("service_network_identifier"),
-        ArgSpec::force_new("vpc_identifier"),
+        ArgSpec::force_new("vpc").formerly("vpc_identifier"),
         ArgSpec::new("security_group_ids"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn"],
     validate: validate_as::<VpcAssociationArgs>,
-    doc: "Associates `vpc_identifier` with `service_network_identifier`; `security_group_ids` filter traffic from the VPC.",
+    doc: "Associates `vpc` with `service_network_identifier`; `security_group_ids` filter traffic from the VPC.",
 };
 
 fn outputs(arn: Option<&str>) -> Map<String, Value> {
@@ -123,7 +124,7 @@ pub(super) async fn read(
         |a| a.status() == Some(&Status::DeleteInProgress),
         &[
             ("service_network_identifier", Summary::service_network_id),
-            ("vpc_identifier", Summary::vpc_id),
+            ("vpc", Summary::vpc_id),
         ],
         |a| outputs(a.arn()),
     )

@@ -20,6 +20,7 @@ pub struct ServiceAccountArgs {
     pub name: Option<String>,
     /// The IAM role pods of this account assume (IRSA).
     #[serde(default)]
+    #[serde(rename = "role")]
     pub role_arn: Option<String>,
     #[serde(default)]
     pub automount_token: Option<bool>,

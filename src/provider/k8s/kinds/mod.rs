@@ -293,13 +293,13 @@ pub static SCHEMAS: &[KindSchema] = &[
             CLUSTER,
             NAMESPACE,
             NAME,
-            ArgSpec::new("role_arn"),
+            ArgSpec::new("role").takes("arn").formerly("role_arn"),
             ArgSpec::new("automount_token"),
             LABELS,
             ANNOTATIONS,
             FORCE
         ],
-        "A ServiceAccount; `role_arn` becomes the IRSA annotation."
+        "A ServiceAccount; `role` becomes the IRSA annotation."
     ),
     kind!(
         "k8s.config_map",

@@ -56,7 +56,7 @@ fn deployment_rolls_without_losing_capacity() {
 #[test]
 fn service_account_carries_the_irsa_role() {
     let args =
-        json!({ "kube": cluster(), "namespace": "payment", "role_arn": "arn:aws:iam::1:role/api" });
+        json!({ "kube": cluster(), "namespace": "payment", "role": "arn:aws:iam::1:role/api" });
     let m = render("k8s.service_account", "api", &args).unwrap();
     assert_eq!(
         m["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
