@@ -37,7 +37,7 @@ let c = eks::fargate_cluster("payments", #{
     version: config.vars.k8s_version ?? "1.28",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
     pod_execution_role_arn: "arn:aws:iam::123456789012:role/eks-fargate-pods",
-    subnet_ids: net.private_subnet_ids,
+    subnets: net.private_subnet_ids,
     kms_key: "arn:aws:kms:us-east-1:123456789012:key/0b6c6f7e-1111-2222-3333-444455556666",
     namespaces: ["payment", "fraud-detection", "reporting", "kube-system"],
     addons: [],
@@ -262,7 +262,7 @@ let b = aws::ec2::subnet("eks-b", #{ vpc: vpc, cidr: "10.3.2.0/24", az: "us-east
 let c = aws::eks::cluster("payments", #{
     version: version,
     role: "arn:aws:iam::123456789012:role/eks-cluster",
-    subnet_ids: [a.id, b.id],
+    subnets: [a.id, b.id],
 });
 if config.vars.addon ?? false {
     let a = #{ cluster: c, addon_name: "coredns", cluster_version: version, configuration_values: #{ computeType: "Fargate" } };
@@ -583,7 +583,7 @@ fn plan_shows_the_end_of_support_date_and_the_var_to_change() {
 aws::eks::cluster("payments", #{
     version: config.vars.k8s_version ?? "1.28",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
-    subnet_ids: ["subnet-1", "subnet-2"],
+    subnets: ["subnet-1", "subnet-2"],
 });
 "#,
     );

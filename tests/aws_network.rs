@@ -146,7 +146,7 @@ async fn nat_gateway_lifecycle() {
         .create(
             "aws.ec2.nat_gateway",
             "a",
-            json!({ "subnet_id": s.id, "allocation_id": eip.id }),
+            json!({ "subnet": s.id, "allocation_id": eip.id }),
         )
         .await;
     assert_eq!(nat.out("public_ip"), eip.out("public_ip"));
@@ -176,7 +176,7 @@ async fn route_table_route_and_association_lifecycle() {
         .create(
             "aws.ec2.nat_gateway",
             "a",
-            json!({ "subnet_id": s.id, "allocation_id": eip.id }),
+            json!({ "subnet": s.id, "allocation_id": eip.id }),
         )
         .await;
     stack
@@ -201,10 +201,10 @@ async fn route_table_route_and_association_lifecycle() {
         .round_trip(
             "aws.ec2.route",
             "public-default",
-            json!({ "route_table_id": rt.id, "destination_cidr": "0.0.0.0/0", "gateway_id": igw.id }),
+            json!({ "route_table": rt.id, "destination_cidr": "0.0.0.0/0", "gateway": igw.id }),
             |a| {
-                a.as_object_mut().unwrap().remove("gateway_id");
-                a["nat_gateway_id"] = json!(nat_id);
+                a.as_object_mut().unwrap().remove("gateway");
+                a["nat_gateway"] = json!(nat_id);
             },
         )
         .await;
@@ -214,12 +214,12 @@ async fn route_table_route_and_association_lifecycle() {
         .create(
             "aws.ec2.route_table_association",
             "public-a",
-            json!({ "route_table_id": rt.id, "subnet_id": s.id }),
+            json!({ "route_table": rt.id, "subnet": s.id }),
         )
         .await;
     stack.assert_unchanged(&assoc).await;
     let moved = stack
-        .update(&assoc, |a| a["route_table_id"] = json!(other_id))
+        .update(&assoc, |a| a["route_table"] = json!(other_id))
         .await;
     assert_ne!(moved.id, assoc.id, "a replaced association has a new id");
     stack.assert_unchanged(&moved).await;
@@ -261,7 +261,7 @@ async fn security_group_and_rules_lifecycle() {
             "aws.ec2.security_group_ingress",
             "alb-https",
             json!({
-                "security_group_id": alb.id, "protocol": "tcp", "from_port": 443, "to_port": 443,
+                "security_group": alb.id, "protocol": "tcp", "from_port": 443, "to_port": 443,
                 "cidr": "0.0.0.0/0", "description": "HTTPS from anywhere"
             }),
             |a| {
@@ -275,8 +275,8 @@ async fn security_group_and_rules_lifecycle() {
             "aws.ec2.security_group_ingress",
             "cluster-from-alb",
             json!({
-                "security_group_id": cluster.id, "protocol": "tcp", "from_port": 8080,
-                "to_port": 8080, "source_security_group_id": alb.id
+                "security_group": cluster.id, "protocol": "tcp", "from_port": 8080,
+                "to_port": 8080, "source_security_group": alb.id
             }),
             |a| set_tag(a, "owner", "platform"),
         )
@@ -286,7 +286,7 @@ async fn security_group_and_rules_lifecycle() {
             "aws.ec2.security_group_egress",
             "cluster-all",
             json!({
-                "security_group_id": cluster.id, "protocol": "all", "from_port": 0, "to_port": 0,
+                "security_group": cluster.id, "protocol": "all", "from_port": 0, "to_port": 0,
                 "cidr": "0.0.0.0/0"
             }),
             |a| set_tag(a, "owner", "platform"),
@@ -346,7 +346,7 @@ async fn network_acl_entries_and_association_lifecycle() {
             "aws.ec2.network_acl_entry",
             "private-https-in",
             json!({
-                "network_acl_id": acl.id, "rule_number": 100, "protocol": "tcp",
+                "network_acl": acl.id, "rule_number": 100, "protocol": "tcp",
                 "action": "allow", "cidr": "10.0.0.0/8", "from_port": 443, "to_port": 443
             }),
             |a| {
@@ -360,7 +360,7 @@ async fn network_acl_entries_and_association_lifecycle() {
             "aws.ec2.network_acl_entry",
             "private-all-out",
             json!({
-                "network_acl_id": acl.id, "rule_number": 100, "egress": true,
+                "network_acl": acl.id, "rule_number": 100, "egress": true,
                 "protocol": "all", "action": "allow", "cidr": "0.0.0.0/0"
             }),
             |a| a["cidr"] = json!("10.0.0.0/8"),
@@ -390,14 +390,14 @@ async fn network_acl_entries_and_association_lifecycle() {
         .create(
             "aws.ec2.network_acl_association",
             "private-a",
-            json!({ "network_acl_id": acl.id, "subnet_id": s.id }),
+            json!({ "network_acl": acl.id, "subnet": s.id }),
         )
         .await;
     stack.assert_unchanged(&assoc).await;
     assert_eq!(default_acl(s.id.clone()).await, acl.id);
     let other_id = other.id.clone();
     let moved = stack
-        .update(&assoc, |a| a["network_acl_id"] = json!(other_id))
+        .update(&assoc, |a| a["network_acl"] = json!(other_id))
         .await;
     stack.assert_unchanged(&moved).await;
     assert_eq!(default_acl(s.id.clone()).await, other.id);
@@ -431,13 +431,13 @@ async fn vpc_endpoint_lifecycle() {
             "s3",
             json!({
                 "vpc": v.id, "service_name": "com.amazonaws.us-east-1.s3",
-                "type": "Gateway", "route_table_ids": [a.id, b.id]
+                "type": "Gateway", "route_tables": [a.id, b.id]
             }),
             // moto does not add the prefix-list route for a table added by
             // ModifyVpcEndpoint, then fails the endpoint's delete: the update
             // removes a table instead.
             |args| {
-                args["route_table_ids"] = json!([a_id]);
+                args["route_tables"] = json!([a_id]);
                 set_tag(args, "owner", "platform");
             },
         )
@@ -457,7 +457,7 @@ async fn vpc_endpoint_lifecycle() {
             "ecr-api",
             json!({
                 "vpc": v.id, "service_name": "com.amazonaws.us-east-1.ecr.api",
-                "type": "Interface", "subnet_ids": [s.id], "security_group_ids": [sg.id],
+                "type": "Interface", "subnets": [s.id], "security_groups": [sg.id],
                 "private_dns": true
             }),
             |args| set_tag(args, "owner", "platform"),
@@ -556,7 +556,7 @@ async fn adopt_finds_what_a_lost_create_made() {
 
     let s = subnet(&stack, "public-a", &v, "10.30.0.0/24", AZS[0]).await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
-    let nat_args = json!({ "subnet_id": s.id, "allocation_id": eip.id });
+    let nat_args = json!({ "subnet": s.id, "allocation_id": eip.id });
     let nat = stack
         .create("aws.ec2.nat_gateway", "a", nat_args.clone())
         .await;
@@ -651,12 +651,12 @@ fn validation_rejects_typos_and_missing_targets() {
     let err = (schema("aws.ec2.vpc").validate)(&json!({ "cidr_blok": "10.0.0.0/16" })).unwrap_err();
     assert!(err.message.contains("cidr_blok"), "{err}");
     let err = (schema("aws.ec2.route").validate)(
-        &json!({ "route_table_id": "rtb-1", "destination_cidr": "0.0.0.0/0" }),
+        &json!({ "route_table": "rtb-1", "destination_cidr": "0.0.0.0/0" }),
     )
     .unwrap_err();
     assert!(err.message.contains("exactly one target"), "{err}");
     let err = (schema("aws.ec2.security_group_ingress").validate)(
-        &json!({ "security_group_id": "sg-1", "protocol": "tcp", "from_port": 443, "to_port": 443 }),
+        &json!({ "security_group": "sg-1", "protocol": "tcp", "from_port": 443, "to_port": 443 }),
     )
     .unwrap_err();
     assert!(err.message.contains("exactly one source"), "{err}");
@@ -853,7 +853,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
     make!(
         "aws.ec2.route",
         "public-default",
-        json!({ "route_table_id": public_rt.id, "destination_cidr": "0.0.0.0/0", "gateway_id": igw.id })
+        json!({ "route_table": public_rt.id, "destination_cidr": "0.0.0.0/0", "gateway": igw.id })
     );
     let mut private_rts = Vec::new();
     for (i, az) in AZS.iter().enumerate() {
@@ -861,13 +861,13 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         make!(
             "aws.ec2.route_table_association",
             &format!("public-{zone}"),
-            json!({ "route_table_id": public_rt.id, "subnet_id": public[i].id })
+            json!({ "route_table": public_rt.id, "subnet": public[i].id })
         );
         let eip = make!("aws.ec2.eip", &format!("nat-{zone}"), json!({}));
         let nat = make!(
             "aws.ec2.nat_gateway",
             zone,
-            json!({ "subnet_id": public[i].id, "allocation_id": eip.id })
+            json!({ "subnet": public[i].id, "allocation_id": eip.id })
         );
         let rt = make!(
             "aws.ec2.route_table",
@@ -877,12 +877,12 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         make!(
             "aws.ec2.route",
             &format!("private-{zone}-default"),
-            json!({ "route_table_id": rt.id, "destination_cidr": "0.0.0.0/0", "nat_gateway_id": nat.id })
+            json!({ "route_table": rt.id, "destination_cidr": "0.0.0.0/0", "nat_gateway": nat.id })
         );
         make!(
             "aws.ec2.route_table_association",
             &format!("private-{zone}"),
-            json!({ "route_table_id": rt.id, "subnet_id": private[i].id })
+            json!({ "route_table": rt.id, "subnet": private[i].id })
         );
         private_rts.push(rt.id.clone());
     }
@@ -892,7 +892,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
             "aws.ec2.network_acl_entry",
             purpose,
             json!({
-                "network_acl_id": acl.id, "rule_number": 100, "egress": egress,
+                "network_acl": acl.id, "rule_number": 100, "egress": egress,
                 "protocol": "all", "action": "allow", "cidr": "0.0.0.0/0"
             })
         );
@@ -902,7 +902,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         make!(
             "aws.ec2.network_acl_association",
             &format!("private-{zone}"),
-            json!({ "network_acl_id": acl.id, "subnet_id": private[i].id })
+            json!({ "network_acl": acl.id, "subnet": private[i].id })
         );
     }
     let cluster = make!(
@@ -919,7 +919,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         "aws.ec2.security_group_ingress",
         "alb-https",
         json!({
-            "security_group_id": alb.id, "protocol": "tcp", "from_port": 443, "to_port": 443,
+            "security_group": alb.id, "protocol": "tcp", "from_port": 443, "to_port": 443,
             "cidr": "0.0.0.0/0", "description": "HTTPS"
         })
     );
@@ -927,29 +927,29 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         "aws.ec2.security_group_egress",
         "alb-to-cluster",
         json!({
-            "security_group_id": alb.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
-            "source_security_group_id": cluster.id
+            "security_group": alb.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
+            "source_security_group": cluster.id
         })
     );
     make!(
         "aws.ec2.security_group_ingress",
         "cluster-from-alb",
         json!({
-            "security_group_id": cluster.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
-            "source_security_group_id": alb.id
+            "security_group": cluster.id, "protocol": "tcp", "from_port": 8080, "to_port": 8080,
+            "source_security_group": alb.id
         })
     );
     make!(
         "aws.ec2.security_group_egress",
         "cluster-all",
-        json!({ "security_group_id": cluster.id, "protocol": "-1", "cidr": "0.0.0.0/0" })
+        json!({ "security_group": cluster.id, "protocol": "-1", "cidr": "0.0.0.0/0" })
     );
     make!(
         "aws.ec2.vpc_endpoint",
         "s3",
         json!({
             "vpc": vpc.id, "service_name": "com.amazonaws.us-east-1.s3",
-            "route_table_ids": private_rts
+            "route_tables": private_rts
         })
     );
 

@@ -25,14 +25,14 @@ let net = network::vpc("main", #{
 });
 let alb = aws::ec2::security_group("alb", #{ vpc: net.vpc, description: "ALB: HTTPS from the internet" });
 aws::ec2::security_group_ingress("alb-https", #{
-    security_group_id: alb.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0", description: "HTTPS",
+    security_group: alb.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0", description: "HTTPS",
 });
 let cluster = aws::ec2::security_group("cluster", #{ vpc: net.vpc, description: "EKS control plane and pods" });
 aws::ec2::security_group_ingress("cluster-from-alb", #{
-    security_group_id: cluster.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group_id: alb.id,
+    security_group: cluster.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group: alb.id,
 });
 aws::ec2::security_group_egress("alb-to-cluster", #{
-    security_group_id: alb.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group_id: cluster.id,
+    security_group: alb.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group: cluster.id,
 });
 export("vpc_id", net.vpc.id);
 export("private_subnet_ids", net.private_subnet_ids);

@@ -222,7 +222,7 @@ k8s::ingress("shop", #{ kube: cluster, namespace: "shop", service: "shop", servi
 async fn a_daemonset_object_on_a_fargate_only_cluster_is_a_finding() {
     let s = Stack::product(
         r#"aws::eks::cluster("main", #{
-    version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
+    version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnets: ["subnet-1", "subnet-2"],
 });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
 k8s::object("agent", #{ kube: cluster, manifest: #{
@@ -268,7 +268,7 @@ fn checks_judge_end_of_support_by_the_date_they_are_given() {
 aws::eks::cluster("payments", #{
     version: "1.31",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
-    subnet_ids: ["subnet-1", "subnet-2"],
+    subnets: ["subnet-1", "subnet-2"],
 });
 "#,
     );

@@ -627,7 +627,7 @@ let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
 let a = aws::ec2::subnet("a", #{ vpc: vpc, cidr: "10.0.1.0/24", az: "us-east-1a" });
 let b = aws::ec2::subnet("b", #{ vpc: vpc.id, cidr: "10.0.2.0/24", az: "us-east-1b" });
 aws::ec2::route_table("main", #{ vpc: vpc });
-aws::eks::cluster("main", #{ version: "1.31", role: role, subnet_ids: [a, b] });
+aws::eks::cluster("main", #{ version: "1.31", role: role, subnets: [a, b] });
 "#,
     );
     let (graph, _) = s.evaluate().unwrap();
@@ -647,7 +647,7 @@ aws::eks::cluster("main", #{ version: "1.31", role: role, subnet_ids: [a, b] });
     let cluster = args("aws.eks.cluster.main");
     assert_eq!(cluster["role"], r("aws.iam.role.app", "arn"));
     assert_eq!(
-        cluster["subnet_ids"],
+        cluster["subnets"],
         json!([r("aws.ec2.subnet.a", "id"), r("aws.ec2.subnet.b", "id")])
     );
     assert!(

@@ -29,29 +29,29 @@ pub const NETWORK40: &str = r#"
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.60.0.0/16", enable_dns_support: true, enable_dns_hostnames: true });
 let igw = aws::ec2::internet_gateway("main", #{ vpc: vpc });
 let public_rt = aws::ec2::route_table("public", #{ vpc: vpc });
-aws::ec2::route("public-default", #{ route_table_id: public_rt.id, destination_cidr: "0.0.0.0/0", gateway_id: igw.id });
+aws::ec2::route("public-default", #{ route_table: public_rt.id, destination_cidr: "0.0.0.0/0", gateway: igw.id });
 let acl = aws::ec2::network_acl("private", #{ vpc: vpc });
-aws::ec2::network_acl_entry("private-in", #{ network_acl_id: acl.id, rule_number: 100, egress: false, protocol: "all", action: "allow", cidr: "0.0.0.0/0" });
-aws::ec2::network_acl_entry("private-out", #{ network_acl_id: acl.id, rule_number: 100, egress: true, protocol: "all", action: "allow", cidr: "0.0.0.0/0" });
+aws::ec2::network_acl_entry("private-in", #{ network_acl: acl.id, rule_number: 100, egress: false, protocol: "all", action: "allow", cidr: "0.0.0.0/0" });
+aws::ec2::network_acl_entry("private-out", #{ network_acl: acl.id, rule_number: 100, egress: true, protocol: "all", action: "allow", cidr: "0.0.0.0/0" });
 let zones = ["a", "b", "c"];
 for i in 0..3 {
     let z = zones[i];
     let pubnet = aws::ec2::subnet(`public-${z}`, #{ vpc: vpc, cidr: `10.60.${i}.0/24`, az: `us-east-1${z}`, map_public_ip: true, load_balancer_role: "public" });
     let privnet = aws::ec2::subnet(`private-${z}`, #{ vpc: vpc, cidr: `10.60.${10 + i}.0/24`, az: `us-east-1${z}`, load_balancer_role: "internal" });
-    aws::ec2::route_table_association(`public-${z}`, #{ route_table_id: public_rt.id, subnet_id: pubnet.id });
+    aws::ec2::route_table_association(`public-${z}`, #{ route_table: public_rt.id, subnet: pubnet.id });
     let eip = aws::ec2::eip(`nat-${z}`, #{});
-    let nat = aws::ec2::nat_gateway(z, #{ subnet_id: pubnet.id, allocation_id: eip.id });
+    let nat = aws::ec2::nat_gateway(z, #{ subnet: pubnet.id, allocation_id: eip.id });
     let rt = aws::ec2::route_table(`private-${z}`, #{ vpc: vpc });
-    aws::ec2::route(`private-${z}-default`, #{ route_table_id: rt.id, destination_cidr: "0.0.0.0/0", nat_gateway_id: nat.id });
-    aws::ec2::route_table_association(`private-${z}`, #{ route_table_id: rt.id, subnet_id: privnet.id });
-    aws::ec2::network_acl_association(`private-${z}`, #{ network_acl_id: acl.id, subnet_id: privnet.id });
+    aws::ec2::route(`private-${z}-default`, #{ route_table: rt.id, destination_cidr: "0.0.0.0/0", nat_gateway: nat.id });
+    aws::ec2::route_table_association(`private-${z}`, #{ route_table: rt.id, subnet: privnet.id });
+    aws::ec2::network_acl_association(`private-${z}`, #{ network_acl: acl.id, subnet: privnet.id });
 }
 let cluster = aws::ec2::security_group("cluster", #{ vpc: vpc, description: "EKS cluster" });
 let alb = aws::ec2::security_group("alb", #{ vpc: vpc, description: "public load balancer" });
-aws::ec2::security_group_ingress("alb-https", #{ security_group_id: alb.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0", description: "HTTPS" });
-aws::ec2::security_group_egress("alb-to-cluster", #{ security_group_id: alb.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group_id: cluster.id });
-aws::ec2::security_group_ingress("cluster-from-alb", #{ security_group_id: cluster.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group_id: alb.id });
-aws::ec2::security_group_egress("cluster-all", #{ security_group_id: cluster.id, protocol: "-1", cidr: "0.0.0.0/0" });
+aws::ec2::security_group_ingress("alb-https", #{ security_group: alb.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0", description: "HTTPS" });
+aws::ec2::security_group_egress("alb-to-cluster", #{ security_group: alb.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group: cluster.id });
+aws::ec2::security_group_ingress("cluster-from-alb", #{ security_group: cluster.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group: alb.id });
+aws::ec2::security_group_egress("cluster-all", #{ security_group: cluster.id, protocol: "-1", cidr: "0.0.0.0/0" });
 export("vpc_id", vpc.id);
 "#;
 

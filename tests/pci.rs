@@ -13,12 +13,12 @@ let key = aws::kms::key("data", #{ enable_key_rotation: false });
 aws::logs::log_group("audit", #{ retention_in_days: 90 });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
 let sg = aws::ec2::security_group("web", #{ vpc: vpc, description: "web" });
-aws::ec2::security_group_ingress("ssh", #{ security_group_id: sg.id, protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" });
-aws::ec2::security_group_ingress("https", #{ security_group_id: sg.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0" });
-aws::ec2::security_group_ingress("vpc", #{ security_group_id: sg.id, protocol: "-1", from_port: 0, to_port: 0, cidr: "10.0.0.0/16" });
+aws::ec2::security_group_ingress("ssh", #{ security_group: sg.id, protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" });
+aws::ec2::security_group_ingress("https", #{ security_group: sg.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0" });
+aws::ec2::security_group_ingress("vpc", #{ security_group: sg.id, protocol: "-1", from_port: 0, to_port: 0, cidr: "10.0.0.0/16" });
 aws::ecr::repository("api", #{ scan_on_push: false, image_tag_mutability: "MUTABLE" });
 aws::eks::cluster("main", #{
-    version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnet_ids: ["subnet-1", "subnet-2"],
+    version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnets: ["subnet-1", "subnet-2"],
     endpoint_public_access: true, public_access_cidrs: ["0.0.0.0/0"], enabled_log_types: ["api", "scheduler"],
 });
 let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };

@@ -932,7 +932,7 @@ let vpc_id = stack_output("network.teamnet", "vpc_id");
 let subnets = stack_output("network.teamnet", "private_subnet_ids");
 let app = aws::ec2::security_group("app", #{ vpc: vpc_id, description: "App pods in the platform network" });
 aws::ec2::security_group_ingress("app-https", #{
-    security_group_id: app.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.20.0.0/16", description: "HTTPS inside the VPC",
+    security_group: app.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.20.0.0/16", description: "HTTPS inside the VPC",
 });
 export("security_group_id", app.id);
 export("subnets", subnets);

@@ -97,7 +97,7 @@ fn vpc_and_subnet_sizes_and_host_bits() {
 fn ports_and_protocols_of_rules() {
     let ingress = |rule: &str| {
         refusal(&format!(
-            "aws::ec2::security_group_ingress(\"web\", #{{ security_group_id: \"sg-1\", cidr: \"10.0.0.0/16\", {rule} }});"
+            "aws::ec2::security_group_ingress(\"web\", #{{ security_group: \"sg-1\", cidr: \"10.0.0.0/16\", {rule} }});"
         ))
     };
     assert_eq!(
@@ -126,7 +126,7 @@ fn ports_and_protocols_of_rules() {
     );
     let entry = |rule: &str| {
         refusal(&format!(
-            "aws::ec2::network_acl_entry(\"in\", #{{ network_acl_id: \"acl-1\", action: \"allow\", cidr: \"0.0.0.0/0\", {rule} }});"
+            "aws::ec2::network_acl_entry(\"in\", #{{ network_acl: \"acl-1\", action: \"allow\", cidr: \"0.0.0.0/0\", {rule} }});"
         ))
     };
     assert_eq!(
@@ -184,8 +184,8 @@ fn the_fixes_work_as_printed() {
         r#"
 aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
 aws::ec2::vpc("small", #{ cidr: "10.0.0.0/28" });
-aws::ec2::security_group_ingress("web", #{ security_group_id: "sg-1", cidr: "10.0.0.0/16", protocol: "tcp", from_port: 80, to_port: 443 });
-aws::ec2::network_acl_entry("in", #{ network_acl_id: "acl-1", action: "allow", cidr: "0.0.0.0/0", rule_number: 100, protocol: "udp", from_port: 0, to_port: 53 });
+aws::ec2::security_group_ingress("web", #{ security_group: "sg-1", cidr: "10.0.0.0/16", protocol: "tcp", from_port: 80, to_port: 443 });
+aws::ec2::network_acl_entry("in", #{ network_acl: "acl-1", action: "allow", cidr: "0.0.0.0/0", rule_number: 100, protocol: "udp", from_port: 0, to_port: 53 });
 aws::ecr::repository("api", #{ image_tag_mutability: "IMMUTABLE" });
 aws::logs::log_group("audit", #{ retention_in_days: 120 });
 "#,

@@ -246,7 +246,7 @@ fn open_ingress(address: &Address, args: &Value) -> Vec<Finding> {
             format!("{address}: {ports} ({protocol}) is open to {cidr}"),
         )
         .at(address)
-        .remedy("admit only the networks or security groups that need it (`source_security_group_id`); only 443 (and 80 for the redirect) may face the internet"),
+        .remedy("admit only the networks or security groups that need it (`source_security_group`); only 443 (and 80 for the redirect) may face the internet"),
         "1.3.1",
         "inbound traffic to the CDE is restricted to what is necessary",
     )]

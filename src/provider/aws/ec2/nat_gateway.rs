@@ -29,6 +29,7 @@ enum Connectivity {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NatGatewayArgs {
+    #[serde(rename = "subnet")]
     subnet_id: String,
     /// The Elastic IP of a public NAT gateway.
     #[serde(default)]
@@ -47,14 +48,14 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("subnet_id"),
+        ArgSpec::force_new("subnet").formerly("subnet_id"),
         ArgSpec::force_new("allocation_id"),
         ArgSpec::force_new("connectivity"),
         ArgSpec::new("tags"),
     ],
     outputs: &["public_ip", "private_ip"],
     validate: validate_as::<NatGatewayArgs>,
-    doc: "A NAT gateway: `subnet_id`, `allocation_id` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",
+    doc: "A NAT gateway: `subnet`, `allocation_id` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",
 };
 
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -190,7 +191,7 @@ pub(super) async fn read(
             });
             ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("subnet_id", n.subnet_id().unwrap_or_default())
+                    .set("subnet", n.subnet_id().unwrap_or_default())
                     .maybe("allocation_id", allocation)
                     .optional("connectivity", connectivity, "public")
                     .tags(&tags::from_aws(n.tags()))

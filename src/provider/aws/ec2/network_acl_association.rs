@@ -22,7 +22,9 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AssociationArgs {
+    #[serde(rename = "network_acl")]
     network_acl_id: String,
+    #[serde(rename = "subnet")]
     subnet_id: String,
 }
 
@@ -34,12 +36,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::new("network_acl_id"),
-        ArgSpec::force_new("subnet_id"),
+        ArgSpec::new("network_acl").formerly("network_acl_id"),
+        ArgSpec::force_new("subnet").formerly("subnet_id"),
     ],
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
-    doc: "Makes `subnet_id` use `network_acl_id`; deleting it returns the subnet to the VPC's default ACL.",
+    doc: "Makes `subnet` use `network_acl`; deleting it returns the subnet to the VPC's default ACL.",
 };
 
 fn association(
@@ -133,8 +135,8 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some((acl, a)) => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("network_acl_id", acl.network_acl_id().unwrap_or_default())
-                    .set("subnet_id", a.subnet_id().unwrap_or_default())
+                    .set("network_acl", acl.network_acl_id().unwrap_or_default())
+                    .set("subnet", a.subnet_id().unwrap_or_default())
                     .finish(),
                 outputs: Map::new(),
             },

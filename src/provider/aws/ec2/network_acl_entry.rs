@@ -26,6 +26,7 @@ enum Action {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryArgs {
+    #[serde(rename = "network_acl")]
     network_acl_id: String,
     rule_number: i32,
     #[serde(default)]
@@ -87,7 +88,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("network_acl_id"),
+        ArgSpec::force_new("network_acl").formerly("network_acl_id"),
         ArgSpec::force_new("rule_number"),
         ArgSpec::force_new("egress"),
         ArgSpec::new("protocol"),
@@ -98,7 +99,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &[],
     validate,
-    doc: "A network ACL rule: `network_acl_id`, `rule_number`, `egress` (default false), `protocol`, `action` (\"allow\" or \"deny\"), `cidr`, `from_port`, `to_port`.",
+    doc: "A network ACL rule: `network_acl`, `rule_number`, `egress` (default false), `protocol`, `action` (\"allow\" or \"deny\"), `cidr`, `from_port`, `to_port`.",
 };
 
 /// The protocol number AWS reports.
@@ -144,7 +145,7 @@ fn observed(recorded: &Value, acl: &str, e: &NetworkAclEntry) -> Map<String, Val
     let protocol = e.protocol().unwrap_or("-1");
     let all = normalise(protocol) == "-1";
     let mut o = Observed::new(recorded);
-    o.set("network_acl_id", acl)
+    o.set("network_acl", acl)
         .set("rule_number", e.rule_number().unwrap_or_default())
         .optional("egress", e.egress().unwrap_or(false), false)
         .spelled("protocol", protocol, normalise)
@@ -189,7 +190,7 @@ pub(super) async fn read(
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let acls: HashMap<String, NetworkAcl> =
-        describe_ids(ec2, SCHEMA.kind, recorded(items, "network_acl_id"))
+        describe_ids(ec2, SCHEMA.kind, recorded(items, "network_acl"))
             .await?
             .into_iter()
             .map(|acl| (acl.network_acl_id().unwrap_or_default().to_string(), acl))
@@ -199,7 +200,7 @@ pub(super) async fn read(
         .map(|item| {
             let acl = item
                 .args
-                .get("network_acl_id")
+                .get("network_acl")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let egress = item

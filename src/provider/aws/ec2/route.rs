@@ -20,11 +20,14 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteArgs {
+    #[serde(rename = "route_table")]
     route_table_id: String,
     destination_cidr: String,
     #[serde(default)]
+    #[serde(rename = "gateway")]
     gateway_id: Option<String>,
     #[serde(default)]
+    #[serde(rename = "nat_gateway")]
     nat_gateway_id: Option<String>,
 }
 
@@ -34,10 +37,10 @@ fn validate(args: &Value) -> Result<(), ArgError> {
         &typed::<RouteArgs>(args)?.destination_cidr,
     )?;
     let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
-    match (has("gateway_id"), has("nat_gateway_id")) {
+    match (has("gateway"), has("nat_gateway")) {
         (true, false) | (false, true) => Ok(()),
         _ => Err(
-            "give exactly one target: `gateway_id` (an internet gateway) or `nat_gateway_id`"
+            "give exactly one target: `gateway` (an internet gateway) or `nat_gateway`"
                 .into(),
         ),
     }
@@ -51,14 +54,14 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("route_table_id"),
+        ArgSpec::force_new("route_table").formerly("route_table_id"),
         ArgSpec::force_new("destination_cidr"),
-        ArgSpec::new("gateway_id"),
-        ArgSpec::new("nat_gateway_id"),
+        ArgSpec::new("gateway").formerly("gateway_id"),
+        ArgSpec::new("nat_gateway").formerly("nat_gateway_id"),
     ],
     outputs: &[],
     validate,
-    doc: "A route: `route_table_id`, `destination_cidr`, and one of `gateway_id` or `nat_gateway_id`.",
+    doc: "A route: `route_table`, `destination_cidr`, and one of `gateway` or `nat_gateway`.",
 };
 
 fn route_id(table: &str, cidr: &str) -> String {
@@ -73,13 +76,13 @@ fn find<'a>(rt: &'a RouteTable, cidr: &str) -> Option<&'a Route> {
 
 fn observed(item_args: &Value, table: &str, r: &Route) -> Map<String, Value> {
     Observed::new(item_args)
-        .set("route_table_id", table)
+        .set("route_table", table)
         .set(
             "destination_cidr",
             r.destination_cidr_block().unwrap_or_default(),
         )
-        .maybe("gateway_id", r.gateway_id())
-        .maybe("nat_gateway_id", r.nat_gateway_id())
+        .maybe("gateway", r.gateway_id())
+        .maybe("nat_gateway", r.nat_gateway_id())
         .finish()
 }
 
@@ -108,7 +111,7 @@ pub(super) async fn read(
         ec2,
         SCHEMA.kind,
         "route-table-id",
-        recorded(items, "route_table_id"),
+        recorded(items, "route_table"),
     )
     .await?
     .into_iter()
@@ -119,7 +122,7 @@ pub(super) async fn read(
         .map(|item| {
             let table = item
                 .args
-                .get("route_table_id")
+                .get("route_table")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let cidr = item

@@ -18,7 +18,9 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AssociationArgs {
+    #[serde(rename = "route_table")]
     route_table_id: String,
+    #[serde(rename = "subnet")]
     subnet_id: String,
 }
 
@@ -30,12 +32,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::new("route_table_id"),
-        ArgSpec::force_new("subnet_id"),
+        ArgSpec::new("route_table").formerly("route_table_id"),
+        ArgSpec::force_new("subnet").formerly("subnet_id"),
     ],
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
-    doc: "Makes `subnet_id` use `route_table_id`.",
+    doc: "Makes `subnet` use `route_table`.",
 };
 
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
@@ -78,8 +80,8 @@ pub(super) async fn read(
         .map(|item| match live.get(item.id.as_str()) {
             Some(a) if a.subnet_id().is_some() => ReadResult::Found {
                 args: Observed::new(&item.args)
-                    .set("route_table_id", a.route_table_id().unwrap_or_default())
-                    .set("subnet_id", a.subnet_id().unwrap_or_default())
+                    .set("route_table", a.route_table_id().unwrap_or_default())
+                    .set("subnet", a.subnet_id().unwrap_or_default())
                     .finish(),
                 outputs: Map::new(),
             },

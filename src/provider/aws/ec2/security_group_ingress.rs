@@ -16,7 +16,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: ARGS,
     outputs: &[],
     validate,
-    doc: "An ingress rule: `security_group_id`, `protocol`, `from_port`, `to_port`, one of `cidr` or `source_security_group_id`, `description`.",
+    doc: "An ingress rule: `security_group`, `protocol`, `from_port`, `to_port`, one of `cidr` or `source_security_group`, `description`.",
 };
 
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {

@@ -37,6 +37,7 @@ impl Direction {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RuleArgs {
+    #[serde(rename = "security_group")]
     security_group_id: String,
     /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` / `all`.
     protocol: String,
@@ -47,6 +48,7 @@ pub(super) struct RuleArgs {
     #[serde(default)]
     cidr: Option<String>,
     #[serde(default)]
+    #[serde(rename = "source_security_group")]
     source_security_group_id: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -55,12 +57,12 @@ pub(super) struct RuleArgs {
 }
 
 pub(super) const ARGS: &[ArgSpec] = &[
-    ArgSpec::force_new("security_group_id"),
+    ArgSpec::force_new("security_group").formerly("security_group_id"),
     ArgSpec::force_new("protocol"),
     ArgSpec::force_new("from_port"),
     ArgSpec::force_new("to_port"),
     ArgSpec::force_new("cidr"),
-    ArgSpec::force_new("source_security_group_id"),
+    ArgSpec::force_new("source_security_group").formerly("source_security_group_id"),
     ArgSpec::new("description"),
     ArgSpec::new("tags"),
 ];
@@ -81,8 +83,8 @@ impl CheckArgs for RuleArgs {
 pub(super) fn validate(args: &Value) -> Result<(), ArgError> {
     validate_checked::<RuleArgs>(args)?;
     let has = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
-    if has("cidr") == has("source_security_group_id") {
-        return Err("give exactly one source: `cidr` or `source_security_group_id`".into());
+    if has("cidr") == has("source_security_group") {
+        return Err("give exactly one source: `cidr` or `source_security_group`".into());
     }
     let protocol = args
         .get("protocol")
@@ -135,7 +137,7 @@ fn observed(recorded: &Value, r: &SecurityGroupRule) -> Map<String, Value> {
     let protocol = r.ip_protocol().unwrap_or("-1");
     let all = normalise(protocol) == "-1";
     let mut o = Observed::new(recorded);
-    o.set("security_group_id", r.group_id().unwrap_or_default())
+    o.set("security_group", r.group_id().unwrap_or_default())
         .spelled("protocol", protocol, normalise);
     // AWS reports -1 for the ports of an all-protocols rule, whatever was
     // sent: the program's ports stand.
@@ -148,7 +150,7 @@ fn observed(recorded: &Value, r: &SecurityGroupRule) -> Map<String, Value> {
     }
     o.maybe("cidr", r.cidr_ipv4())
         .maybe(
-            "source_security_group_id",
+            "source_security_group",
             r.referenced_group_info().and_then(|g| g.group_id()),
         )
         .maybe("description", r.description().filter(|d| !d.is_empty()))

@@ -35,10 +35,13 @@ struct EndpointArgs {
     #[serde(default, rename = "type")]
     endpoint_type: Option<EndpointType>,
     #[serde(default)]
+    #[serde(rename = "route_tables")]
     route_table_ids: Vec<String>,
     #[serde(default)]
+    #[serde(rename = "subnets")]
     subnet_ids: Vec<String>,
     #[serde(default)]
+    #[serde(rename = "security_groups")]
     security_group_ids: Vec<String>,
     #[serde(default)]
     private_dns: Option<bool>,
@@ -63,15 +66,15 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::force_new("vpc").formerly("vpc_id"),
         ArgSpec::force_new("service_name"),
         ArgSpec::force_new("type"),
-        ArgSpec::new("route_table_ids"),
-        ArgSpec::new("subnet_ids"),
-        ArgSpec::new("security_group_ids"),
+        ArgSpec::new("route_tables").formerly("route_table_ids"),
+        ArgSpec::new("subnets").formerly("subnet_ids"),
+        ArgSpec::new("security_groups").formerly("security_group_ids"),
         ArgSpec::new("private_dns"),
         ArgSpec::new("tags"),
     ],
     outputs: &["dns_name"],
     validate: validate_as::<EndpointArgs>,
-    doc: "A VPC endpoint: `vpc`, `service_name`, `type` (\"Gateway\", the default, with `route_table_ids`; or \"Interface\" with `subnet_ids`, `security_group_ids`, `private_dns`).",
+    doc: "A VPC endpoint: `vpc`, `service_name`, `type` (\"Gateway\", the default, with `route_tables`; or \"Interface\" with `subnets`, `security_groups`, `private_dns`).",
 };
 
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -224,10 +227,10 @@ pub(super) async fn read(
                     if interface { "Interface" } else { "Gateway" },
                     "Gateway",
                 )
-                .set_list("route_table_ids", e.route_table_ids().to_vec())
-                .set_list("subnet_ids", e.subnet_ids().to_vec())
+                .set_list("route_tables", e.route_table_ids().to_vec())
+                .set_list("subnets", e.subnet_ids().to_vec())
                 .set_list(
-                    "security_group_ids",
+                    "security_groups",
                     e.groups()
                         .iter()
                         .filter_map(|g| g.group_id().map(str::to_string))

@@ -49,8 +49,10 @@ struct ClusterArgs {
     version: String,
     #[serde(rename = "role")]
     role_arn: String,
+    #[serde(rename = "subnets")]
     subnet_ids: Vec<String>,
     #[serde(default)]
+    #[serde(rename = "security_groups")]
     security_group_ids: Vec<String>,
     #[serde(default = "yes")]
     endpoint_private_access: bool,
@@ -107,8 +109,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[
         ArgSpec::new("version").explained(upgrade_note),
         ArgSpec::force_new("role").takes("arn").formerly("role_arn"),
-        ArgSpec::force_new("subnet_ids"),
-        ArgSpec::force_new("security_group_ids"),
+        ArgSpec::force_new("subnets").formerly("subnet_ids"),
+        ArgSpec::force_new("security_groups").formerly("security_group_ids"),
         ArgSpec::new("endpoint_private_access"),
         ArgSpec::new("endpoint_public_access"),
         ArgSpec::new("public_access_cidrs"),
@@ -126,7 +128,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         "version",
     ],
     validate,
-    doc: "An EKS cluster: `version`, `role`, `subnet_ids`, `security_group_ids`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
+    doc: "An EKS cluster: `version`, `role`, `subnets`, `security_groups`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
 };
 
 /// The plan's note on a version change: the in-place steps it takes.
@@ -336,11 +338,11 @@ pub(super) async fn read(
                 .set("version", c.version().unwrap_or_default())
                 .set("role", c.role_arn().unwrap_or_default())
                 .set_list(
-                    "subnet_ids",
+                    "subnets",
                     vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default(),
                 )
                 .set_list(
-                    "security_group_ids",
+                    "security_groups",
                     vpc.map(|v| v.security_group_ids().to_vec())
                         .unwrap_or_default(),
                 )

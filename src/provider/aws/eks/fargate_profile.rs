@@ -36,6 +36,7 @@ struct FargateProfileArgs {
     cluster_name: String,
     pod_execution_role_arn: String,
     /// Private subnets only: Fargate pods get no public address.
+    #[serde(rename = "subnets")]
     subnet_ids: Vec<String>,
     selectors: Vec<Selector>,
     #[serde(default)]
@@ -52,13 +53,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[
         ArgSpec::force_new("cluster").formerly("cluster_name"),
         ArgSpec::force_new("pod_execution_role_arn"),
-        ArgSpec::force_new("subnet_ids"),
+        ArgSpec::force_new("subnets").formerly("subnet_ids"),
         ArgSpec::force_new("selectors"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn"],
     validate: validate_as::<FargateProfileArgs>,
-    doc: "An EKS Fargate profile: `cluster`, `pod_execution_role_arn`, `subnet_ids` (private), `selectors` (list of #{ namespace, labels }).",
+    doc: "An EKS Fargate profile: `cluster`, `pod_execution_role_arn`, `subnets` (private), `selectors` (list of #{ namespace, labels }).",
 };
 
 /// The id is `cluster:profile`, the two names EKS addresses it by.
@@ -191,7 +192,7 @@ pub(super) async fn read(
                     "pod_execution_role_arn",
                     p.pod_execution_role_arn().unwrap_or_default(),
                 )
-                .set_list("subnet_ids", p.subnets().to_vec())
+                .set_list("subnets", p.subnets().to_vec())
                 .set("selectors", Value::Array(selectors))
                 .tags(&tags_from(p.tags()))
                 .finish(),

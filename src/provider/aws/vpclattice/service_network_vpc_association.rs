@@ -22,6 +22,7 @@ struct VpcAssociationArgs {
     #[serde(rename = "vpc")]
     vpc_identifier: String,
     #[serde(default)]
+    #[serde(rename = "security_groups")]
     security_group_ids: Vec<String>,
     #[serde(default)]
     tags: Tags,
@@ -37,12 +38,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     args: &[
         ArgSpec::force_new("service_network_identifier"),
         ArgSpec::force_new("vpc").formerly("vpc_identifier"),
-        ArgSpec::new("security_group_ids"),
+        ArgSpec::new("security_groups").formerly("security_group_ids"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn"],
     validate: validate_as::<VpcAssociationArgs>,
-    doc: "Associates `vpc` with `service_network_identifier`; `security_group_ids` filter traffic from the VPC.",
+    doc: "Associates `vpc` with `service_network_identifier`; `security_groups` filter traffic from the VPC.",
 };
 
 fn outputs(arn: Option<&str>) -> Map<String, Value> {
@@ -112,7 +113,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 }
 
 /// One List per service network. The summary has no security groups, so
-/// `security_group_ids` keeps its recorded value.
+/// `security_groups` keeps its recorded value.
 pub(super) async fn read(
     client: &Client,
     items: &[ReadItem],
