@@ -179,7 +179,7 @@ impl Lattice {
                 "aws.vpclattice.listener",
                 "payment",
                 json!({
-                    "service_identifier": service.id,
+                    "service": service.id,
                     "protocol": "HTTP",
                     "default_action": { "forward": { "target_groups": [{ "target_group_identifier": group.id, "weight": 100 }] } },
                 }),
@@ -193,7 +193,7 @@ impl Lattice {
             .create(
                 "aws.vpclattice.service_network_vpc_association",
                 "payments",
-                json!({ "service_network_identifier": network.id, "vpc": vpc }),
+                json!({ "service_network": network.id, "vpc": vpc }),
             )
             .await
     }
@@ -348,7 +348,7 @@ async fn service_association_delete_waits_until_gone_on_moto() {
         .create(
             "aws.vpclattice.service_network_service_association",
             "payment",
-            json!({ "service_network_identifier": network.id, "service_identifier": service.id }),
+            json!({ "service_network": network.id, "service": service.id }),
         )
         .await;
     let deleted = l.delete(&association).await.ok();
@@ -372,7 +372,7 @@ async fn auth_policy_delete_on_moto() {
             "aws.vpclattice.auth_policy",
             "reporting",
             json!({
-                "resource_identifier": service.id,
+                "resource": service.id,
                 "policy": { "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*" }] },
             }),
         )
@@ -418,7 +418,7 @@ async fn already_gone_is_deleted_on_moto() {
         let r = Recorded {
             address: stack::Stack::address(&format!("aws.vpclattice.{kind}"), "gone"),
             id,
-            args: json!({ "service_identifier": service.id, "resource_identifier": service.id }),
+            args: json!({ "service": service.id, "resource": service.id }),
             outputs: serde_json::Map::new(),
         };
         let deleted = l.delete(&r).await;

@@ -146,7 +146,7 @@ async fn nat_gateway_lifecycle() {
         .create(
             "aws.ec2.nat_gateway",
             "a",
-            json!({ "subnet": s.id, "allocation_id": eip.id }),
+            json!({ "subnet": s.id, "eip": eip.id }),
         )
         .await;
     assert_eq!(nat.out("public_ip"), eip.out("public_ip"));
@@ -176,7 +176,7 @@ async fn route_table_route_and_association_lifecycle() {
         .create(
             "aws.ec2.nat_gateway",
             "a",
-            json!({ "subnet": s.id, "allocation_id": eip.id }),
+            json!({ "subnet": s.id, "eip": eip.id }),
         )
         .await;
     stack
@@ -556,7 +556,7 @@ async fn adopt_finds_what_a_lost_create_made() {
 
     let s = subnet(&stack, "public-a", &v, "10.30.0.0/24", AZS[0]).await;
     let eip = stack.create("aws.ec2.eip", "nat-a", json!({})).await;
-    let nat_args = json!({ "subnet": s.id, "allocation_id": eip.id });
+    let nat_args = json!({ "subnet": s.id, "eip": eip.id });
     let nat = stack
         .create("aws.ec2.nat_gateway", "a", nat_args.clone())
         .await;
@@ -867,7 +867,7 @@ async fn three_zone_network_builds_reads_unchanged_and_tears_down() {
         let nat = make!(
             "aws.ec2.nat_gateway",
             zone,
-            json!({ "subnet": public[i].id, "allocation_id": eip.id })
+            json!({ "subnet": public[i].id, "eip": eip.id })
         );
         let rt = make!(
             "aws.ec2.route_table",

@@ -33,7 +33,7 @@ aws::iam::role_policy("app-logs", #{
     role: role.name,
     policy: #{ Version: "2012-10-17", Statement: [#{ Effect: "Allow", Action: ["logs:PutLogEvents", "logs:CreateLogStream"], Resource: [logs.arn] }] },
 });
-aws::iam::role_policy_attachment("app-read", #{ role: role.name, policy_arn: read.arn });
+aws::iam::role_policy_attachment("app-read", #{ role: role.name, policy: read });
 aws::secretsmanager::secret("db", #{ generate: #{ length: 24, exclude_punctuation: true }, kms_key: key });
 let repo = aws::ecr::repository("api", #{});
 aws::ecr::lifecycle_policy("api", #{
@@ -41,7 +41,7 @@ aws::ecr::lifecycle_policy("api", #{
     rules: [#{ rule_priority: 1, description: "keep the last 10 images", selection: #{ tag_status: "any", count_type: "imageCountMoreThan", count_number: 10 }, action: #{ type: "expire" } }],
 });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.42.0.0/16" });
-aws::ec2::flow_log("main", #{ vpc: vpc, log_group_name: logs.name, deliver_logs_permission_arn: role.arn });
+aws::ec2::flow_log("main", #{ vpc: vpc, log_group: logs, deliver_logs_role: role });
 "#;
 
 fn noisy(plan: &payrun::plan::Plan) -> Vec<String> {

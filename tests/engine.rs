@@ -620,7 +620,7 @@ fn a_handle_stands_for_the_output_its_argument_takes() {
         r#"
 let role = aws::iam::role("app", #{ assume_role_policy: #{ Version: "2012-10-17", Statement: [] } });
 let pol = aws::iam::policy("app", #{ policy: #{ Version: "2012-10-17", Statement: [] } });
-aws::iam::role_policy_attachment("app", #{ role: role, policy_arn: pol });
+aws::iam::role_policy_attachment("app", #{ role: role, policy: pol });
 let key = aws::kms::key("data", #{ description: "data" });
 aws::s3::bucket("data", #{ encryption: "aws:kms", kms_key: key });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
@@ -635,7 +635,7 @@ aws::eks::cluster("main", #{ version: "1.31", role: role, subnets: [a, b] });
     let r = |a: &str, attr: &str| json!({ "$ref": format!("{a}#{attr}") });
     let attachment = args("aws.iam.role_policy_attachment.app");
     assert_eq!(attachment["role"], r("aws.iam.role.app", "id"));
-    assert_eq!(attachment["policy_arn"], r("aws.iam.policy.app", "arn"));
+    assert_eq!(attachment["policy"], r("aws.iam.policy.app", "arn"));
     assert_eq!(
         args("aws.s3.bucket.data")["kms_key"],
         r("aws.kms.key.data", "arn")

@@ -40,7 +40,7 @@ for i in 0..3 {
     let privnet = aws::ec2::subnet(`private-${z}`, #{ vpc: vpc, cidr: `10.60.${10 + i}.0/24`, az: `us-east-1${z}`, load_balancer_role: "internal" });
     aws::ec2::route_table_association(`public-${z}`, #{ route_table: public_rt.id, subnet: pubnet.id });
     let eip = aws::ec2::eip(`nat-${z}`, #{});
-    let nat = aws::ec2::nat_gateway(z, #{ subnet: pubnet.id, allocation_id: eip.id });
+    let nat = aws::ec2::nat_gateway(z, #{ subnet: pubnet.id, eip: eip });
     let rt = aws::ec2::route_table(`private-${z}`, #{ vpc: vpc });
     aws::ec2::route(`private-${z}-default`, #{ route_table: rt.id, destination_cidr: "0.0.0.0/0", nat_gateway: nat.id });
     aws::ec2::route_table_association(`private-${z}`, #{ route_table: rt.id, subnet: privnet.id });

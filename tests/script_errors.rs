@@ -760,16 +760,16 @@ fn an_unset_var_names_the_var_and_where_a_default_goes() {
 fn a_handle_where_its_kind_lacks_the_output() {
     let s = Stack::product(
         r#"let ip = aws::ec2::eip("nat");
-aws::iam::role_policy_attachment("app", #{ role: "app", policy_arn: ip });
+aws::iam::role_policy_attachment("app", #{ role: "app", policy: ip });
 "#,
     );
     assert_eq!(
         s.error(),
         concat!(
-            "error: `policy_arn` of aws::iam::role_policy_attachment(\"app\") takes the arn of a resource, but aws.ec2.eip.nat has no output `arn`\n",
+            "error: `policy` of aws::iam::role_policy_attachment(\"app\") takes the arn of a resource, but aws.ec2.eip.nat has no output `arn`\n",
             "  --> main.rhai:2:11\n",
             "  |\n",
-            "2 | aws::iam::role_policy_attachment(\"app\", #{ role: \"app\", policy_arn: ip });\n",
+            "2 | aws::iam::role_policy_attachment(\"app\", #{ role: \"app\", policy: ip });\n",
             "  |           ^\n",
             "  fix: pass the output of aws.ec2.eip.nat you mean (`.id`, or one of: public_ip)"
         )

@@ -22,7 +22,9 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 struct FlowLogArgs {
     #[serde(rename = "vpc")]
     vpc_id: String,
+    #[serde(rename = "log_group")]
     log_group_name: String,
+    #[serde(rename = "deliver_logs_role")]
     deliver_logs_permission_arn: String,
     #[serde(default)]
     traffic_type: Option<String>,
@@ -39,14 +41,14 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: &[
         ArgSpec::force_new("vpc").formerly("vpc_id"),
-        ArgSpec::force_new("log_group_name"),
-        ArgSpec::force_new("deliver_logs_permission_arn"),
+        ArgSpec::force_new("log_group").takes("name").formerly("log_group"),
+        ArgSpec::force_new("deliver_logs_role").takes("arn").formerly("deliver_logs_role"),
         ArgSpec::force_new("traffic_type"),
         ArgSpec::new("tags"),
     ],
     outputs: &[],
     validate: validate_as::<FlowLogArgs>,
-    doc: "A flow log of `vpc` into the log group `log_group_name`, written by the role `deliver_logs_permission_arn`; `traffic_type` ALL (default), ACCEPT or REJECT.",
+    doc: "A flow log of `vpc` into the log group `log_group`, written by the role `deliver_logs_role`; `traffic_type` ALL (default), ACCEPT or REJECT.",
 };
 
 const TRAFFIC_DEFAULT: &str = "ALL";
@@ -121,9 +123,9 @@ pub(super) async fn read(
             Some(f) => ReadResult::Found {
                 args: Observed::new(&item.args)
                     .set("vpc", f.resource_id().unwrap_or_default())
-                    .set("log_group_name", f.log_group_name().unwrap_or_default())
+                    .set("log_group", f.log_group_name().unwrap_or_default())
                     .set(
-                        "deliver_logs_permission_arn",
+                        "deliver_logs_role",
                         f.deliver_logs_permission_arn().unwrap_or_default(),
                     )
                     .optional(

@@ -33,6 +33,7 @@ struct NatGatewayArgs {
     subnet_id: String,
     /// The Elastic IP of a public NAT gateway.
     #[serde(default)]
+    #[serde(rename = "eip")]
     allocation_id: Option<String>,
     #[serde(default)]
     connectivity: Option<Connectivity>,
@@ -49,13 +50,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: &[
         ArgSpec::force_new("subnet").formerly("subnet_id"),
-        ArgSpec::force_new("allocation_id"),
+        ArgSpec::force_new("eip").formerly("eip"),
         ArgSpec::force_new("connectivity"),
         ArgSpec::new("tags"),
     ],
     outputs: &["public_ip", "private_ip"],
     validate: validate_as::<NatGatewayArgs>,
-    doc: "A NAT gateway: `subnet`, `allocation_id` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",
+    doc: "A NAT gateway: `subnet`, `eip` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",
 };
 
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -192,7 +193,7 @@ pub(super) async fn read(
             ReadResult::Found {
                 args: Observed::new(&item.args)
                     .set("subnet", n.subnet_id().unwrap_or_default())
-                    .maybe("allocation_id", allocation)
+                    .maybe("eip", allocation)
                     .optional("connectivity", connectivity, "public")
                     .tags(&tags::from_aws(n.tags()))
                     .finish(),

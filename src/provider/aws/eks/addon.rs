@@ -61,6 +61,7 @@ struct AddonArgs {
     #[serde(default)]
     configuration_values: Option<Map<String, Value>>,
     #[serde(default)]
+    #[serde(rename = "service_account_role")]
     service_account_role_arn: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -80,12 +81,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         ArgSpec::new("cluster_version").explained(follows_cluster),
         ArgSpec::new("resolve_conflicts"),
         ArgSpec::new("configuration_values"),
-        ArgSpec::new("service_account_role_arn"),
+        ArgSpec::new("service_account_role").takes("arn").formerly("service_account_role"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "addon_version"],
     validate: validate_as::<AddonArgs>,
-    doc: "An EKS add-on: `cluster`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role_arn`.",
+    doc: "An EKS add-on: `cluster`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role`.",
 };
 
 /// The plan's note on a change of `cluster_version`.
@@ -353,7 +354,7 @@ pub(super) async fn read(
             .set("cluster", a.cluster_name().unwrap_or_default())
             .set("addon_name", a.addon_name().unwrap_or_default())
             .maybe("configuration_values", config)
-            .maybe("service_account_role_arn", a.service_account_role_arn())
+            .maybe("service_account_role", a.service_account_role_arn())
             .tags(&tags_from(a.tags()));
         if pinned {
             observed.maybe("addon_version", a.addon_version());
@@ -376,7 +377,7 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
         "cluster_version",
         "resolve_conflicts",
         "configuration_values",
-        "service_account_role_arn",
+        "service_account_role",
     ];
     if op.changed.iter().any(|c| settings.contains(&c.as_str())) {
         let version = resolve_version(eks, &subject, &after).await?;

@@ -34,6 +34,7 @@ struct Selector {
 struct FargateProfileArgs {
     #[serde(rename = "cluster")]
     cluster_name: String,
+    #[serde(rename = "pod_execution_role")]
     pod_execution_role_arn: String,
     /// Private subnets only: Fargate pods get no public address.
     #[serde(rename = "subnets")]
@@ -52,14 +53,14 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: &[
         ArgSpec::force_new("cluster").formerly("cluster_name"),
-        ArgSpec::force_new("pod_execution_role_arn"),
+        ArgSpec::force_new("pod_execution_role").takes("arn").formerly("pod_execution_role"),
         ArgSpec::force_new("subnets").formerly("subnet_ids"),
         ArgSpec::force_new("selectors"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn"],
     validate: validate_as::<FargateProfileArgs>,
-    doc: "An EKS Fargate profile: `cluster`, `pod_execution_role_arn`, `subnets` (private), `selectors` (list of #{ namespace, labels }).",
+    doc: "An EKS Fargate profile: `cluster`, `pod_execution_role`, `subnets` (private), `selectors` (list of #{ namespace, labels }).",
 };
 
 /// The id is `cluster:profile`, the two names EKS addresses it by.
@@ -189,7 +190,7 @@ pub(super) async fn read(
             args: Observed::new(&item.args)
                 .set("cluster", p.cluster_name().unwrap_or_default())
                 .set(
-                    "pod_execution_role_arn",
+                    "pod_execution_role",
                     p.pod_execution_role_arn().unwrap_or_default(),
                 )
                 .set_list("subnets", p.subnets().to_vec())

@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 struct AttachmentArgs {
     role: String,
+    #[serde(rename = "policy")]
     policy_arn: String,
 }
 
@@ -28,10 +29,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy_arn")],
+    args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy").takes("arn").formerly("policy")],
     outputs: &[],
     validate: validate_as::<AttachmentArgs>,
-    doc: "Attaches the managed policy `policy_arn` to `role` (a role name).",
+    doc: "Attaches the managed policy `policy` to `role` (a role name).",
 };
 
 fn split(id: &str) -> (&str, &str) {
@@ -95,7 +96,7 @@ pub(super) async fn read(
                 ReadResult::Found {
                     args: Observed::new(&item.args)
                         .set("role", role)
-                        .set("policy_arn", arn)
+                        .set("policy", arn)
                         .finish(),
                     outputs: Map::new(),
                 }

@@ -14,6 +14,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthPolicyArgs {
+    #[serde(rename = "resource")]
     resource_identifier: String,
     policy: Map<String, Value>,
 }
@@ -26,12 +27,12 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("resource_identifier"),
+        ArgSpec::force_new("resource").formerly("resource"),
         ArgSpec::new("policy"),
     ],
     outputs: &[],
     validate: validate_as::<AuthPolicyArgs>,
-    doc: "The auth policy (an IAM policy document map) of the service or service network `resource_identifier`.",
+    doc: "The auth policy (an IAM policy document map) of the service or service network `resource`.",
 };
 
 async fn put(client: &Client, subject: &str, args: &AuthPolicyArgs) -> Result<(), ProviderError> {
@@ -87,8 +88,8 @@ pub(super) async fn read(
                 })?;
                 let mut args = Map::new();
                 args.insert(
-                    "resource_identifier".into(),
-                    identifier(&item.args, "resource_identifier", &item.id),
+                    "resource".into(),
+                    identifier(&item.args, "resource", &item.id),
                 );
                 args.insert("policy".into(), live);
                 ReadResult::Found {

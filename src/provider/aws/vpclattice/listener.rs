@@ -19,6 +19,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListenerArgs {
+    #[serde(rename = "service")]
     service_identifier: String,
     protocol: Protocol,
     /// Defaults to 80 for HTTP and 443 for HTTPS.
@@ -57,7 +58,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("service_identifier"),
+        ArgSpec::force_new("service").formerly("service"),
         ArgSpec::force_new("protocol"),
         ArgSpec::force_new("port"),
         ArgSpec::new("default_action"),
@@ -65,7 +66,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     ],
     outputs: &["arn"],
     validate: validate_as::<ListenerArgs>,
-    doc: "A VPC Lattice listener on `service_identifier`; `default_action`: #{ forward: #{ target_groups: [#{ target_group_identifier, weight }] } }.",
+    doc: "A VPC Lattice listener on `service`; `default_action`: #{ forward: #{ target_groups: [#{ target_group_identifier, weight }] } }.",
 };
 
 fn action(a: &DefaultAction, subject: &str) -> Result<RuleAction, ProviderError> {
@@ -126,7 +127,7 @@ fn outputs(arn: Option<&str>) -> Map<String, Value> {
 }
 
 fn service_of(args: &Value) -> &str {
-    args.get("service_identifier")
+    args.get("service")
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
@@ -177,10 +178,10 @@ pub(super) async fn read(
             Some(l) => {
                 let mut args = Map::new();
                 args.insert(
-                    "service_identifier".into(),
+                    "service".into(),
                     identifier(
                         &item.args,
-                        "service_identifier",
+                        "service",
                         l.service_id().unwrap_or_default(),
                     ),
                 );

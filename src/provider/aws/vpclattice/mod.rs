@@ -101,7 +101,7 @@ where
         .iter()
         .filter_map(|i| {
             i.args
-                .get("service_network_identifier")
+                .get("service_network")
                 .and_then(Value::as_str)
         })
         .map(id_of)

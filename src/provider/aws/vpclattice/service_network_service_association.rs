@@ -18,7 +18,9 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServiceAssociationArgs {
+    #[serde(rename = "service_network")]
     service_network_identifier: String,
+    #[serde(rename = "service")]
     service_identifier: String,
     #[serde(default)]
     tags: Tags,
@@ -32,13 +34,13 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("service_network_identifier"),
-        ArgSpec::force_new("service_identifier"),
+        ArgSpec::force_new("service_network").formerly("service_network"),
+        ArgSpec::force_new("service").formerly("service"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn", "dns_name"],
     validate: validate_as::<ServiceAssociationArgs>,
-    doc: "Associates `service_identifier` with `service_network_identifier`; outputs the `dns_name` clients use.",
+    doc: "Associates `service` with `service_network`; outputs the `dns_name` clients use.",
 };
 
 fn outputs(arn: Option<&str>, dns: Option<&DnsEntry>) -> Map<String, Value> {
@@ -122,8 +124,8 @@ pub(super) async fn read(
         Summary::id,
         |a| a.status() == Some(&Status::DeleteInProgress),
         &[
-            ("service_network_identifier", Summary::service_network_id),
-            ("service_identifier", Summary::service_id),
+            ("service_network", Summary::service_network_id),
+            ("service", Summary::service_id),
         ],
         |a| outputs(a.arn(), a.dns_entry()),
     )

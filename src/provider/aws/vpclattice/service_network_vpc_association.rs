@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VpcAssociationArgs {
+    #[serde(rename = "service_network")]
     service_network_identifier: String,
     #[serde(rename = "vpc")]
     vpc_identifier: String,
@@ -36,14 +37,14 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     named_by_arg: false,
     create_before_destroy: false,
     args: &[
-        ArgSpec::force_new("service_network_identifier"),
+        ArgSpec::force_new("service_network").formerly("service_network"),
         ArgSpec::force_new("vpc").formerly("vpc_identifier"),
         ArgSpec::new("security_groups").formerly("security_group_ids"),
         ArgSpec::new("tags"),
     ],
     outputs: &["arn"],
     validate: validate_as::<VpcAssociationArgs>,
-    doc: "Associates `vpc` with `service_network_identifier`; `security_groups` filter traffic from the VPC.",
+    doc: "Associates `vpc` with `service_network`; `security_groups` filter traffic from the VPC.",
 };
 
 fn outputs(arn: Option<&str>) -> Map<String, Value> {
@@ -124,7 +125,7 @@ pub(super) async fn read(
         Summary::id,
         |a| a.status() == Some(&Status::DeleteInProgress),
         &[
-            ("service_network_identifier", Summary::service_network_id),
+            ("service_network", Summary::service_network_id),
             ("vpc", Summary::vpc_id),
         ],
         |a| outputs(a.arn()),
