@@ -341,3 +341,50 @@ fn the_stdlib_follows_its_convention() {
     assert!(checked > 15, "only {checked} functions checked");
     assert!(broken.is_empty(), "against the convention: {broken:#?}");
 }
+
+/// A property that refers to another resource is named by its concept
+/// (`vpc`, `subnets`, `role`, `cluster`, `mesh`, ...) and takes a handle;
+/// a name ending in `_id`, `_arn`, `_name` or `_identifier` is left only to
+/// values that are not payrun resources.
+#[test]
+fn references_are_named_by_their_concept() {
+    // Each with why it keeps its suffix.
+    const NOT_A_REFERENCE: &[(&str, &str)] = &[
+        (
+            "aws.appmesh.route grpc_service_name",
+            "a gRPC service of the application",
+        ),
+        (
+            "aws.ec2.vpc_endpoint service_name",
+            "an AWS service (com.amazonaws.REGION.s3)",
+        ),
+        ("aws.eks.addon addon_name", "an EKS add-on (coredns)"),
+        (
+            "aws.iam.openid_connect_provider client_ids",
+            "OIDC audiences",
+        ),
+        (
+            "k8s.ingress certificate_arn",
+            "an ACM certificate made outside payrun",
+        ),
+    ];
+    let p = Project::new("");
+    let mut suffixed: Vec<String> = Vec::new();
+    for kind in docs_json(&p) {
+        for prop in kind["properties"].as_array().unwrap() {
+            let name = prop["name"].as_str().unwrap();
+            let stem = name.trim_end_matches('s');
+            if ["_id", "_arn", "_name", "_identifier"]
+                .iter()
+                .any(|s| stem.ends_with(s))
+            {
+                suffixed.push(format!("{} {name}", kind["kind"].as_str().unwrap()));
+            }
+        }
+    }
+    let allowed: Vec<String> = NOT_A_REFERENCE.iter().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(
+        suffixed, allowed,
+        "name a reference by its concept (`vpc`, not `vpc_id`), declared `.formerly(\"vpc_id\")` so recorded state still reads"
+    );
+}
