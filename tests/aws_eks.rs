@@ -37,7 +37,7 @@ let c = eks::fargate_cluster("payments", #{
     version: config.vars.k8s_version ?? "1.28",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
     pod_execution_role: "arn:aws:iam::123456789012:role/eks-fargate-pods",
-    subnets: net.private_subnet_ids,
+    subnets: net.private_subnets,
     kms_key: "arn:aws:kms:us-east-1:123456789012:key/0b6c6f7e-1111-2222-3333-444455556666",
     namespaces: ["payment", "fraud-detection", "reporting", "kube-system"],
     addons: [],

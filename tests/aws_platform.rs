@@ -35,7 +35,7 @@ aws::ec2::security_group_egress("alb-to-cluster", #{
     security_group: alb.id, protocol: "tcp", from_port: 8080, to_port: 8080, source_security_group: cluster.id,
 });
 export("vpc_id", net.vpc.id);
-export("private_subnet_ids", net.private_subnet_ids);
+export("private_subnet_ids", net.private_subnets);
 "#;
 
 fn addr(s: &str) -> Address {

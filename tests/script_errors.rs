@@ -508,7 +508,7 @@ fn a_stdlib_function_with_the_wrong_number_of_arguments_names_its_parameters() {
             "  |\n",
             "2 | network::flow_logs(1, 2);\n",
             "  |          ^\n",
-            "  fix: call it as `network::flow_logs(opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:166)"
+            "  fix: call it as `network::flow_logs(opts)`: VPC flow logs of every accepted and rejected connection into a log group (defined at stdlib/network.rhai:164)"
         )
     );
 }

@@ -924,7 +924,7 @@ let net = network::vpc("main", #{
     nat: "per-az",
 });
 export("vpc_id", net.vpc.id);
-export("private_subnet_ids", net.private_subnet_ids);
+export("private_subnet_ids", net.private_subnets);
 "#;
 
 const IN_THE_NETWORK: &str = r#"
