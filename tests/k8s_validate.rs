@@ -42,7 +42,6 @@ fn platform_manifests() -> Vec<(String, Value)> {
     };
     graph
         .order()
-        .iter()
         .filter(|a| a.kind().starts_with("k8s."))
         .map(|a| {
             let args = for_validation(&resolve(&graph.spec(a).unwrap().args, &name_of));

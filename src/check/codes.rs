@@ -266,17 +266,17 @@ mod tests {
         for c in CODES {
             let by: Vec<&str> = crate::check::CHECKS
                 .iter()
-                .filter(|k| k.codes().contains(&c.code))
-                .map(|k| k.name())
+                .filter(|k| k.codes.contains(&c.code))
+                .map(|k| k.name)
                 .collect();
             assert_eq!(by.len(), 1, "`{}` is declared by {by:?}", c.code);
         }
         for check in crate::check::CHECKS {
-            for code in check.codes() {
+            for code in check.codes {
                 assert!(
                     lookup(code).is_some(),
                     "{}: `{code}` is not in CODES",
-                    check.name()
+                    check.name
                 );
             }
         }

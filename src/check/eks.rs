@@ -73,16 +73,8 @@ pub fn findings(changes: &[ResourceChange]) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Upgrades;
-
-impl super::Check for Upgrades {
-    fn name(&self) -> &'static str {
-        "eks upgrades"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["eks-version-downgrade", "eks-version-path"]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.changes)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "eks upgrades",
+    codes: &["eks-version-downgrade", "eks-version-path"],
+    run: |cx| findings(cx.changes),
+};

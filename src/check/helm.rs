@@ -8,7 +8,7 @@ use crate::graph::DesiredGraph;
 
 /// Findings for `graph` when `helm` is the helm CLI found (if any).
 pub fn findings(graph: &DesiredGraph, helm: Option<&Path>) -> Vec<Finding> {
-    let Some(first) = graph.order().iter().find(|a| a.kind().starts_with("helm.")) else {
+    let Some(first) = graph.order().find(|a| a.kind().starts_with("helm.")) else {
         return Vec::new();
     };
     if helm.is_some() {
@@ -27,16 +27,8 @@ pub fn findings(graph: &DesiredGraph, helm: Option<&Path>) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Helm;
-
-impl super::Check for Helm {
-    fn name(&self) -> &'static str {
-        "helm"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["helm-missing"]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, cx.facts.helm.as_deref())
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "helm",
+    codes: &["helm-missing"],
+    run: |cx| findings(cx.graph, cx.facts.helm.as_deref()),
+};

@@ -224,24 +224,16 @@ fn confused_deputy(spec: &ResourceSpec, trust: &Value) -> Option<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Iam;
-
-impl super::Check for Iam {
-    fn name(&self) -> &'static str {
-        "iam"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &[
-            "ecr-repository-name",
-            "secret-without-value",
-            "iam-broad-statement",
-            "iam-confused-deputy",
-        ]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, cx.program)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "iam",
+    codes: &[
+        "ecr-repository-name",
+        "secret-without-value",
+        "iam-broad-statement",
+        "iam-confused-deputy",
+    ],
+    run: |cx| findings(cx.graph, cx.program),
+};
 
 #[cfg(test)]
 mod tests {

@@ -521,26 +521,18 @@ pub fn findings(graph: &DesiredGraph, upgrades: &[Upgrade]) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Kubernetes;
-
-impl super::Check for Kubernetes {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &[
-            "k8s-api-removed",
-            "k8s-api-not-served",
-            "k8s-controller-order",
-            "k8s-namespace-by-name",
-            "k8s-quota-exceeded",
-            "k8s-quota-needs-resources",
-        ]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, &super::eks::upgrades(cx.changes))
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "kubernetes",
+    codes: &[
+        "k8s-api-removed",
+        "k8s-api-not-served",
+        "k8s-controller-order",
+        "k8s-namespace-by-name",
+        "k8s-quota-exceeded",
+        "k8s-quota-needs-resources",
+    ],
+    run: |cx| findings(cx.graph, &super::eks::upgrades(cx.changes)),
+};
 
 #[cfg(test)]
 mod tests {

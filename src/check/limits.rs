@@ -37,16 +37,8 @@ pub fn findings(cx: &Context<'_>) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Names;
-
-impl super::Check for Names {
-    fn name(&self) -> &'static str {
-        "names"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["name-too-long"]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "names",
+    codes: &["name-too-long"],
+    run: |cx| findings(cx),
+};

@@ -55,43 +55,36 @@ fn describe_unmatched(code: &str, raised: &[String]) -> String {
 }
 
 /// One check: the finding codes it may raise (each registered in
-/// [`codes::CODES`]) and the findings it raises over a context.
-pub trait Check: Sync {
-    fn name(&self) -> &'static str;
-    fn codes(&self) -> &'static [&'static str];
-    fn run(&self, cx: &Context<'_>) -> Vec<Finding>;
+/// [`codes::CODES`]) and the findings it raises over a context. Each check
+/// module declares its own as `CHECK`.
+pub struct Check {
+    pub name: &'static str,
+    pub codes: &'static [&'static str],
+    pub run: fn(&Context<'_>) -> Vec<Finding>,
 }
 
 /// Every check, in the order their findings are shown. `plan`, `validate`
 /// and an apply of a saved plan run exactly these; none is special-cased.
-pub const CHECKS: &[&dyn Check] = &[
-    &secrets::Unset,
-    &ProgramFindings,
-    &limits::Names,
-    &iam::Iam,
-    &platform::Platform,
-    &network::Network,
-    &pci::Pci,
-    &k8s::Kubernetes,
-    &helm::Helm,
-    &eks::Upgrades,
+pub const CHECKS: &[Check] = &[
+    secrets::CHECK,
+    PROGRAM,
+    limits::CHECK,
+    iam::CHECK,
+    platform::CHECK,
+    network::CHECK,
+    pci::CHECK,
+    k8s::CHECK,
+    helm::CHECK,
+    eks::CHECK,
 ];
 
 /// What the program raised itself (`plan_error`, `plan_warning`, the
 /// stdlib's warnings).
-struct ProgramFindings;
-
-impl Check for ProgramFindings {
-    fn name(&self) -> &'static str {
-        "program"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["program"]
-    }
-    fn run(&self, cx: &Context<'_>) -> Vec<Finding> {
-        cx.program.findings.clone()
-    }
-}
+const PROGRAM: Check = Check {
+    name: "program",
+    codes: &["program"],
+    run: |cx| cx.program.findings.clone(),
+};
 
 /// Every finding of a plan that needs no cloud call, with the
 /// acknowledgements applied: the program's own (`plan_error`) and those of
@@ -135,13 +128,11 @@ pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledg
     let program = cx.program;
     let mut out = Vec::new();
     for check in CHECKS {
-        let found = check.run(cx);
+        let found = (check.run)(cx);
         debug_assert!(
-            found
-                .iter()
-                .all(|f| check.codes().contains(&f.code.as_str())),
+            found.iter().all(|f| check.codes.contains(&f.code.as_str())),
             "check {} raised a code it does not declare: {:?}",
-            check.name(),
+            check.name,
             found.iter().map(|f| &f.code).collect::<Vec<_>>()
         );
         out.extend(found);

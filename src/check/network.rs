@@ -130,19 +130,11 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Network;
-
-impl super::Check for Network {
-    fn name(&self) -> &'static str {
-        "network"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["subnet-outside-vpc", "subnet-overlap", "az-region"]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, cx.program)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "network",
+    codes: &["subnet-outside-vpc", "subnet-overlap", "az-region"],
+    run: |cx| findings(cx.graph, cx.program),
+};
 
 #[cfg(test)]
 mod tests {

@@ -333,32 +333,24 @@ fn namespace(address: &Address, args: &Value) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Pci;
-
-impl super::Check for Pci {
-    fn name(&self) -> &'static str {
-        "pci"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &[
-            "pci-eks-audit-logs",
-            "pci-eks-public-endpoint",
-            "pci-eks-secrets-encryption",
-            "pci-flow-logs",
-            "pci-image-scanning",
-            "pci-key-rotation",
-            "pci-log-encryption",
-            "pci-log-retention",
-            "pci-mutable-tags",
-            "pci-open-ingress",
-            "pci-pod-security",
-            "pci-tls",
-        ]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, cx.program)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "pci",
+    codes: &[
+        "pci-eks-audit-logs",
+        "pci-eks-public-endpoint",
+        "pci-eks-secrets-encryption",
+        "pci-flow-logs",
+        "pci-image-scanning",
+        "pci-key-rotation",
+        "pci-log-encryption",
+        "pci-log-retention",
+        "pci-mutable-tags",
+        "pci-open-ingress",
+        "pci-pod-security",
+        "pci-tls",
+    ],
+    run: |cx| findings(cx.graph, cx.program),
+};
 
 #[cfg(test)]
 mod tests {

@@ -213,28 +213,20 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Platform;
-
-impl super::Check for Platform {
-    fn name(&self) -> &'static str {
-        "platform"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &[
-            "eks-version-unsupported",
-            "eks-version-extended-support",
-            "eks-version-unknown",
-            "appmesh-end-of-support",
-            "fargate-daemonset",
-            "fargate-daemonset-addon",
-            "fargate-daemonset-csi",
-            "fargate-networkpolicy",
-        ]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.graph, &cx.facts.today)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "platform",
+    codes: &[
+        "eks-version-unsupported",
+        "eks-version-extended-support",
+        "eks-version-unknown",
+        "appmesh-end-of-support",
+        "fargate-daemonset",
+        "fargate-daemonset-addon",
+        "fargate-daemonset-csi",
+        "fargate-networkpolicy",
+    ],
+    run: |cx| findings(cx.graph, &cx.facts.today),
+};
 
 #[cfg(test)]
 mod tests {

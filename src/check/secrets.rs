@@ -48,16 +48,8 @@ fn unset(address: &Address, env: &str) -> Finding {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
-pub struct Unset;
-
-impl super::Check for Unset {
-    fn name(&self) -> &'static str {
-        "unset secrets"
-    }
-    fn codes(&self) -> &'static [&'static str] {
-        &["secret-unset"]
-    }
-    fn run(&self, cx: &super::Context<'_>) -> Vec<crate::finding::Finding> {
-        findings(cx.changes, cx.facts.env_set)
-    }
-}
+pub const CHECK: super::Check = super::Check {
+    name: "unset secrets",
+    codes: &["secret-unset"],
+    run: |cx| findings(cx.changes, cx.facts.env_set),
+};

@@ -4,8 +4,9 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::address::Address;
 use crate::error::Error;
-use crate::state::{Purpose, StateStore};
+use crate::state::{Intent, Purpose, ResourceState, State, StateStore};
 
 use super::args::{Global, StateCommand};
 use super::commands::{local_store, lock, migration_source, sealer, store, store_of};
@@ -49,9 +50,7 @@ pub(super) fn state_command(
             let mut state = st.load()?;
             for address in addresses {
                 let a = address.parse().map_err(Error::Config)?;
-                let resource = state.resources.remove(&a);
-                let intent = state.intents.remove(&a);
-                if resource.is_none() && intent.is_none() {
+                if take_record(&mut state, &a).is_none() {
                     return Err(Error::Config(format!(
                         "{address} is not in stack `{}`; nothing was removed\n  fix: `payrun state list {}` shows what is",
                         r.stack, r.stack_flags
@@ -184,14 +183,12 @@ fn mv(r: &Resolved, st: &Arc<dyn StateStore>, from: &str, to: &str) -> Result<i3
             r.stack, r.stack_flags
         )));
     }
-    let resource = state.resources.remove(&a);
-    let intent = state.intents.remove(&a);
-    if resource.is_none() && intent.is_none() {
+    let Some((resource, intent)) = take_record(&mut state, &a) else {
         return Err(Error::Config(format!(
             "{from} is not in stack `{}`; nothing was moved\n  fix: `payrun state list {}` shows what is",
             r.stack, r.stack_flags
         )));
-    }
+    };
     if let Some(res) = resource {
         state.resources.insert(b.clone(), res);
     }
@@ -418,4 +415,12 @@ fn unlock(r: &Resolved, st: &Arc<dyn StateStore>, force: bool) -> Result<i32, Er
     st.force_unlock()?;
     println!("Removed the lock of stack `{}`.", r.stack);
     Ok(0)
+}
+
+/// Takes what the state records of `a` out of it: the resource and an
+/// interrupted create; `None` when it records neither.
+fn take_record(state: &mut State, a: &Address) -> Option<(Option<ResourceState>, Option<Intent>)> {
+    let resource = state.resources.remove(a);
+    let intent = state.intents.remove(a);
+    (resource.is_some() || intent.is_some()).then_some((resource, intent))
 }

@@ -19,8 +19,8 @@ pub struct DesiredGraph {
     graph: StableDiGraph<Address, ()>,
     index: HashMap<Address, NodeIndex>,
     specs: HashMap<Address, Arc<ResourceSpec>>,
-    order: Vec<Address>,
-    /// The specs in `order`: a pass over every resource looks none up.
+    /// The specs in topological order: a pass over every resource looks
+    /// none up.
     ordered: Vec<Arc<ResourceSpec>>,
 }
 
@@ -114,23 +114,24 @@ impl DesiredGraph {
                 )?;
             }
         }
-        let order: Vec<Address> = match toposort(&graph, None) {
-            Ok(order) => order.into_iter().map(|n| graph[n].clone()).collect(),
+        let ordered = match toposort(&graph, None) {
+            Ok(order) => order
+                .into_iter()
+                .map(|n| Arc::clone(&specs[&graph[n]]))
+                .collect(),
             Err(cycle) => return Err(cycle_error(&graph, cycle.node_id(), &specs)),
         };
-        let ordered = order.iter().map(|a| Arc::clone(&specs[a])).collect();
         Ok(Self {
             graph,
             index,
             specs,
-            order,
             ordered,
         })
     }
 
     /// Dependencies first.
-    pub fn order(&self) -> &[Address] {
-        &self.order
+    pub fn order(&self) -> impl Iterator<Item = &Address> {
+        self.resources().map(|s| &s.address)
     }
 
     /// Every resource the program declares, dependencies first.
@@ -187,10 +188,10 @@ impl DesiredGraph {
     pub fn to_dot(&self) -> String {
         let mut out =
             String::from("digraph payrun {\n  rankdir = \"RL\";\n  node [shape = box];\n");
-        for a in &self.order {
+        for a in self.order() {
             out.push_str(&format!("  \"{a}\";\n"));
         }
-        for a in &self.order {
+        for a in self.order() {
             for d in self.deps(a) {
                 out.push_str(&format!("  \"{a}\" -> \"{d}\";\n"));
             }
