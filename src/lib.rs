@@ -17,6 +17,7 @@ pub mod plan;
 pub mod provider;
 pub mod redact;
 pub mod script;
+pub mod stage;
 pub mod state;
 pub mod suggest;
 pub mod ui;

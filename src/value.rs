@@ -18,9 +18,11 @@
 //! cluster's OIDC issuer): keys keep the sentinel text, and [`resolve`]
 //! substitutes it once the value is known.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
-use crate::address::Address;
+use crate::address::{Address, validate_purpose};
 
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
@@ -33,10 +35,6 @@ pub struct RefTarget {
 }
 
 impl RefTarget {
-    fn encode(&self) -> String {
-        format!("{}#{}", self.address, self.attr)
-    }
-
     fn decode(s: &str) -> Option<Self> {
         let (addr, attr) = s.split_once('#')?;
         Some(Self {
@@ -93,45 +91,58 @@ fn decode_string(s: &str) -> Value {
             break;
         };
         let inner = &after[..end];
-        match RefTarget::decode(inner) {
-            Some(t) => parts.push(json!({ "$ref": t.encode() })),
-            None => parts.push(Value::String(inner.to_string())),
+        if is_ref_text(inner) {
+            parts.push(json!({ "$ref": inner }));
+        } else {
+            parts.push(Value::String(inner.to_string()));
         }
         rest = &after[end + CLOSE.len_utf8()..];
     }
     if !rest.is_empty() {
         parts.push(Value::String(rest.to_string()));
     }
-    if parts.len() == 1 && as_ref(&parts[0]).is_some() {
+    if parts.len() == 1 && is_ref(&parts[0]) {
         return parts.pop().unwrap_or(Value::Null);
     }
     json!({ "$template": parts })
 }
 
-/// The target of a `$ref` marker.
-pub fn as_ref(v: &Value) -> Option<RefTarget> {
+/// The one entry of a marker map `{"$key": inner}`; looked at, not hashed.
+fn marker<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
     if obj.len() != 1 {
         return None;
     }
-    RefTarget::decode(obj.get("$ref")?.as_str()?)
+    let (k, inner) = obj.iter().next()?;
+    (k == key).then_some(inner)
+}
+
+/// The target of a `$ref` marker.
+pub fn as_ref(v: &Value) -> Option<RefTarget> {
+    RefTarget::decode(marker(v, "$ref")?.as_str()?)
+}
+
+/// Is `v` a `$ref` marker? Its target is not parsed.
+fn is_ref(v: &Value) -> bool {
+    marker(v, "$ref").is_some_and(|t| t.as_str().is_some_and(is_ref_text))
+}
+
+/// Is `s` an encoded ref, `kind.purpose#attr`? Nothing is allocated.
+fn is_ref_text(s: &str) -> bool {
+    s.split_once('#').is_some_and(|(address, _)| {
+        address
+            .rsplit_once('.')
+            .is_some_and(|(kind, purpose)| !kind.is_empty() && validate_purpose(purpose).is_ok())
+    })
 }
 
 fn as_template(v: &Value) -> Option<&Vec<Value>> {
-    let obj = v.as_object()?;
-    if obj.len() != 1 {
-        return None;
-    }
-    obj.get("$template")?.as_array()
+    marker(v, "$template")?.as_array()
 }
 
 /// The environment variable behind a `$secret` marker.
 pub fn as_secret(v: &Value) -> Option<(&str, Option<&str>)> {
-    let obj = v.as_object()?;
-    if obj.len() != 1 {
-        return None;
-    }
-    let s = obj.get("$secret")?.as_object()?;
+    let s = marker(v, "$secret")?.as_object()?;
     Some((
         s.get("env")?.as_str()?,
         s.get("digest").and_then(Value::as_str),
@@ -157,45 +168,59 @@ pub fn read_back_secret(marker: &Value, live: &Value) -> Value {
 
 /// The (marker, live value) of a [`read_back_secret`] report.
 pub fn as_sealed(v: &Value) -> Option<(&Value, &Value)> {
-    let obj = v.as_object()?;
-    if obj.len() != 1 {
-        return None;
-    }
-    let inner = obj.get("$sealed")?.as_object()?;
+    let inner = marker(v, "$sealed")?.as_object()?;
     Some((inner.get("marker")?, inner.get("live")?))
 }
 
 /// Every ref inside `v`, in order of appearance.
 pub fn collect_refs(v: &Value, out: &mut Vec<RefTarget>) {
-    if let Some(t) = as_ref(v) {
-        out.push(t);
+    visit_refs(v, &mut |address, attr| {
+        if let Ok(address) = address.parse() {
+            out.push(RefTarget {
+                address,
+                attr: attr.to_string(),
+            });
+        }
+    });
+}
+
+/// Every ref inside `v`, in order of appearance, as the text of its
+/// address and its output: borrowed, nothing parsed or allocated.
+pub fn visit_refs<'a>(v: &'a Value, f: &mut dyn FnMut(&'a str, &'a str)) {
+    if let Some(text) = marker(v, "$ref").and_then(Value::as_str) {
+        if let Some((address, attr)) = ref_parts(text) {
+            f(address, attr);
+        }
         return;
     }
     match v {
-        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        Value::Array(items) => items.iter().for_each(|i| visit_refs(i, f)),
         Value::Object(map) => {
             for (k, i) in map {
-                out.extend(key_refs(k));
-                collect_refs(i, out);
+                visit_key_refs(k, f);
+                visit_refs(i, f);
             }
         }
         _ => {}
     }
 }
 
-/// Refs inside a map key.
-fn key_refs(key: &str) -> Vec<RefTarget> {
-    let mut out = Vec::new();
+/// The refs inside a map key, as [`visit_refs`] gives them.
+fn visit_key_refs<'a>(key: &'a str, f: &mut dyn FnMut(&'a str, &'a str)) {
     let mut rest = key;
     while let Some(start) = rest.find(OPEN) {
         let after = &rest[start + OPEN.len_utf8()..];
         let Some(end) = after.find(CLOSE) else { break };
-        if let Some(t) = RefTarget::decode(&after[..end]) {
-            out.push(t);
+        if let Some((address, attr)) = ref_parts(&after[..end]) {
+            f(address, attr);
         }
         rest = &after[end + CLOSE.len_utf8()..];
     }
-    out
+}
+
+/// `kind.purpose#attr` → (`kind.purpose`, `attr`), when it is a ref.
+fn ref_parts(text: &str) -> Option<(&str, &str)> {
+    is_ref_text(text).then(|| text.split_once('#')).flatten()
 }
 
 /// A key with each ref replaced by `f(ref)`; `None` keeps the sentinel.
@@ -228,7 +253,7 @@ pub fn display_key(key: &str) -> String {
 
 /// Does `v` still hold a ref or template (a value known only after apply)?
 pub fn is_known(v: &Value) -> bool {
-    if as_ref(v).is_some() || as_template(v).is_some() {
+    if is_ref(v) || as_template(v).is_some() {
         return false;
     }
     match v {
@@ -280,6 +305,64 @@ pub fn resolve(v: &Value, lookup: &dyn Fn(&RefTarget) -> Option<Value>) -> Value
     }
 }
 
+/// `resolve`, sharing `v` when nothing in it is known yet: a plan's new
+/// resources keep the program's own args instead of a copy of each.
+/// `may_know(address, attr)` is a cheap first answer: `false` where
+/// `lookup` surely knows nothing, so most refs are never parsed.
+pub fn resolve_shared(
+    v: &Arc<Value>,
+    lookup: &dyn Fn(&RefTarget) -> Option<Value>,
+    may_know: &dyn Fn(&str, &str) -> bool,
+) -> Arc<Value> {
+    let mut known = false;
+    let mut check = |address: &str, attr: &str| {
+        known = known
+            || may_know(address, attr)
+                && address.parse().is_ok_and(|address| {
+                    lookup(&RefTarget {
+                        address,
+                        attr: attr.to_string(),
+                    })
+                    .is_some()
+                });
+    };
+    visit_refs(v, &mut check);
+    if known || has_settled_template(v) {
+        Arc::new(resolve(v, lookup))
+    } else {
+        Arc::clone(v)
+    }
+}
+
+/// A template with no ref left, which `resolve` turns into text.
+fn has_settled_template(v: &Value) -> bool {
+    if let Some(parts) = as_template(v) {
+        return parts.iter().all(is_known) || parts.iter().any(has_settled_template);
+    }
+    match v {
+        Value::Array(items) => items.iter().any(has_settled_template),
+        Value::Object(map) => map.values().any(has_settled_template),
+        _ => false,
+    }
+}
+
+/// Serde for a shared value (`Option<Arc<Value>>`), written as the value
+/// itself.
+pub mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &Option<Arc<Value>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_deref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<Value>>, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.map(Arc::new))
+    }
+}
+
 /// What typed validation sees for a value known only after apply.
 pub const UNKNOWN: &str = "(known after apply)";
 
@@ -289,7 +372,7 @@ pub const UNKNOWN: &str = "(known after apply)";
 /// anywhere, no ref in a key)? Then the value can be validated without a
 /// copy.
 pub fn is_plain(v: &Value) -> bool {
-    if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
+    if is_ref(v) || as_template(v).is_some() || as_secret(v).is_some() {
         return false;
     }
     match v {
@@ -300,14 +383,21 @@ pub fn is_plain(v: &Value) -> bool {
 }
 
 pub fn for_validation(v: &Value) -> Value {
-    if as_ref(v).is_some() || as_template(v).is_some() || as_secret(v).is_some() {
+    if is_ref(v) || as_template(v).is_some() || as_secret(v).is_some() {
         return Value::String(UNKNOWN.into());
     }
     match v {
         Value::Array(items) => Value::Array(items.iter().map(for_validation).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (display_key(k), for_validation(v)))
+                .map(|(k, v)| {
+                    let key = if has_script_ref(k) {
+                        display_key(k)
+                    } else {
+                        k.clone()
+                    };
+                    (key, for_validation(v))
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -341,7 +431,7 @@ pub fn display(v: &Value) -> String {
 }
 
 fn is_known_shallow(v: &Value) -> bool {
-    as_ref(v).is_none() && as_template(v).is_none()
+    !is_ref(v) && as_template(v).is_none()
 }
 
 /// Do two documents mean the same with set semantics: keys in any order,
@@ -402,6 +492,45 @@ mod tests {
         assert!(!is_known(&v));
         let r = resolve(&v, &|_| Some(json!("vpc-1")));
         assert_eq!(r, json!({ "nested": ["arn:vpc-1/x"] }));
+    }
+
+    #[test]
+    fn resolve_shared_copies_only_what_it_can_resolve() {
+        let key = format!("{}:sub", script_ref(&addr(), "oidc_issuer"));
+        let v = Arc::new(decode_script_strings(json!({
+            "vpc": script_ref(&addr(), "id"),
+            "arn": format!("arn:{}/x", script_ref(&addr(), "arn")),
+            "condition": { key: "system:serviceaccount" },
+            "plain": ["a", 1],
+        })));
+        let nothing = |_: &RefTarget| None;
+        let shared = resolve_shared(&v, &nothing, &|_, _| true);
+        assert!(
+            Arc::ptr_eq(&shared, &v),
+            "nothing known: the args are shared"
+        );
+        // A first answer of `false` is taken as it is: lookup is not asked.
+        let everything = |_: &RefTarget| Some(json!("known"));
+        let shared = resolve_shared(&v, &everything, &|_, _| false);
+        assert!(Arc::ptr_eq(&shared, &v));
+        for only in ["id", "arn", "oidc_issuer"] {
+            let lookup = |t: &RefTarget| (t.attr == only).then(|| json!("known"));
+            let resolved = resolve_shared(&v, &lookup, &|_, _| true);
+            assert!(!Arc::ptr_eq(&resolved, &v), "{only} is known: a copy");
+            assert_eq!(*resolved, resolve(&v, &lookup), "{only}");
+        }
+        let mut seen = Vec::new();
+        visit_refs(&v, &mut |address, attr| {
+            seen.push(format!("{address}#{attr}"))
+        });
+        assert_eq!(
+            seen,
+            [
+                "aws.ec2.vpc.main#id",
+                "aws.ec2.vpc.main#arn",
+                "aws.ec2.vpc.main#oidc_issuer"
+            ]
+        );
     }
 
     #[test]

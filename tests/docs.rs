@@ -29,6 +29,28 @@ fn docs_json(p: &Project) -> Vec<Value> {
     serde_json::from_slice(&out).expect("docs --json is JSON")
 }
 
+/// Addresses order as text (`Address`'s `Ord`), which is by kind and then
+/// purpose as long as no kind is another's dotted prefix.
+#[test]
+fn no_kind_is_another_kinds_dotted_prefix() {
+    use payrun::provider::{aws, fake, k8s};
+    let kinds: Vec<&str> = aws::SCHEMAS
+        .iter()
+        .chain(k8s::SCHEMAS)
+        .chain(k8s::helm::SCHEMAS)
+        .chain(fake::SCHEMAS)
+        .map(|s| s.kind)
+        .collect();
+    for a in &kinds {
+        for b in &kinds {
+            assert!(
+                !b.starts_with(&format!("{a}.")),
+                "{b} starts with {a}.: addresses of the two would not order by kind"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_property_the_builders_accept_is_documented() {
     use payrun::provider::{aws, k8s};

@@ -334,7 +334,7 @@ aws::ec2::subnet("a", #{ vpc: vpc, cidr: vpc.owner_id, az: "us-east-1a" });
         .iter()
         .map(|(a, m)| (a.to_string(), m.clone()))
         .collect();
-    let owner = s.state().resources[&"aws.ec2.vpc.main".parse().unwrap()].outputs["owner_id"]
+    let owner = s.state().resources["aws.ec2.vpc.main"].outputs["owner_id"]
         .as_str()
         .unwrap()
         .to_string();

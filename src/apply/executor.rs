@@ -690,7 +690,7 @@ async fn create_or_update(
         .registry
         .provider(address.kind())
         .ok_or_else(|| format!("no provider serves {}", address.kind()))?;
-    let planned = change.after.clone().unwrap_or(Value::Null);
+    let planned = change.after.as_deref().cloned().unwrap_or(Value::Null);
     let args = {
         let st = shared.state.lock().expect("state");
         let lookup = |t: &RefTarget| st.output(&t.address, &t.attr);

@@ -19,8 +19,8 @@ pub struct Upgrade {
     pub steps: Vec<String>,
 }
 
-fn version(v: &Option<Value>) -> Option<&str> {
-    v.as_ref()?.get("version")?.as_str()
+fn version(v: Option<&Value>) -> Option<&str> {
+    v?.get("version")?.as_str()
 }
 
 fn cluster_updates(
@@ -29,7 +29,7 @@ fn cluster_updates(
     changes
         .iter()
         .filter(|c| c.address.kind() == "aws.eks.cluster" && c.action == Action::Update)
-        .filter_map(|c| Some((c, version(&c.before)?, version(&c.after)?)))
+        .filter_map(|c| Some((c, version(c.before.as_ref())?, version(c.after.as_deref())?)))
 }
 
 /// The clusters a plan upgrades, with the path each takes.

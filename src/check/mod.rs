@@ -126,17 +126,7 @@ pub fn review(
 /// [`findings`] over a given context (facts included).
 pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
     let program = cx.program;
-    let mut out = Vec::new();
-    for check in CHECKS {
-        let found = (check.run)(cx);
-        debug_assert!(
-            found.iter().all(|f| check.codes.contains(&f.code.as_str())),
-            "check {} raised a code it does not declare: {:?}",
-            check.name,
-            found.iter().map(|f| &f.code).collect::<Vec<_>>()
-        );
-        out.extend(found);
-    }
+    let mut out: Vec<Finding> = run_all(cx).into_iter().flatten().collect();
     let mut raised: Vec<String> = out.iter().map(|f| f.code.clone()).collect();
     raised.sort();
     raised.dedup();
@@ -153,6 +143,41 @@ pub fn findings_in(cx: &Context<'_>) -> Result<Vec<Finding>, UnmatchedAcknowledg
     acknowledge(&mut out, program);
     locate(&mut out, cx.graph);
     Ok(out)
+}
+
+/// Every check's findings, in the registry's order. The checks read the
+/// program and never write, so they run on every core: a large program's
+/// checks take half as long on two.
+fn run_all(cx: &Context<'_>) -> Vec<Vec<Finding>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(check) = CHECKS.get(i) else {
+                return done;
+            };
+            let found = (check.run)(cx);
+            debug_assert!(
+                found.iter().all(|f| check.codes.contains(&f.code.as_str())),
+                "check {} raised a code it does not declare: {:?}",
+                check.name,
+                found.iter().map(|f| &f.code).collect::<Vec<_>>()
+            );
+            done.push((i, found));
+        }
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(CHECKS.len()));
+    let mut results: Vec<(usize, Vec<Finding>)> = std::thread::scope(|s| {
+        let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for o in others {
+            all.extend(o.join().expect("a check panicked"));
+        }
+        all
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, f)| f).collect()
 }
 
 /// A finding about a resource points at the line that declares it.

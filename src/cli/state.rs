@@ -32,7 +32,7 @@ pub(super) fn state_command(
         }
         StateCommand::Show { address } => {
             let state = st.load()?;
-            let a = address.parse().map_err(Error::Config)?;
+            let a: Address = address.parse().map_err(Error::Config)?;
             let res = state.resources.get(&a).ok_or_else(|| {
                 Error::Config(format!(
                     "{address} is not in stack `{}`\n  fix: `payrun state list {}` shows what is",

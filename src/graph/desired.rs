@@ -11,7 +11,7 @@ use crate::address::Address;
 use crate::provider::Registry;
 use crate::script::{Program, ResourceSpec, ScriptError, SourcePos};
 use crate::suggest::did_you_mean;
-use crate::value::{RefTarget, collect_refs};
+use crate::value::{RefTarget, collect_refs, visit_refs};
 
 /// Resources and their dependencies. An edge runs from a dependency to its
 /// dependent, so a topological order creates dependencies first.
@@ -76,17 +76,31 @@ impl DesiredGraph {
             }
             Ok(())
         };
-        let mut refs = Vec::new();
         let mut from = Vec::new();
         for spec in &program.resources {
-            refs.clear();
             from.clear();
-            collect_refs(&spec.args, &mut refs);
             let to = index[&spec.address];
             let user = || spec.address.to_string();
-            for target in &refs {
+            // Looked up by text; only a ref that is wrong is parsed, to
+            // say what is wrong with it.
+            let mut wrong = None;
+            visit_refs(&spec.args, &mut |address, attr| {
+                let kind = address.rsplit_once('.').map_or("", |(kind, _)| kind);
+                match index.get(address) {
+                    Some(&n) if registry.schema(kind).is_some_and(|s| s.has_output(attr)) => {
+                        from.push(n)
+                    }
+                    _ if wrong.is_none() => {
+                        wrong = address.parse().ok().map(|address| RefTarget {
+                            address,
+                            attr: attr.to_string(),
+                        })
+                    }
+                    _ => {}
+                }
+            });
+            if let Some(target) = &wrong {
                 check(target, &user, &spec.pos)?;
-                from.push(index[&target.address]);
             }
             for (dep, pos) in &spec.explicit_deps {
                 let target = RefTarget {
@@ -202,7 +216,7 @@ impl DesiredGraph {
 
     /// A resource's args, for tests and views.
     pub fn args(&self, address: &Address) -> Option<&Value> {
-        self.specs.get(address).map(|s| &s.args)
+        self.specs.get(address).map(|s| &*s.args)
     }
 }
 

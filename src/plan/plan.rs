@@ -1,6 +1,7 @@
 //! `Plan`: serializable, the only input of apply.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -51,8 +52,10 @@ pub struct ResourceChange {
     pub id: Option<String>,
     /// Args as recorded (and refreshed); secrets as markers.
     pub before: Option<Value>,
-    /// Args as the program declares them, refs resolved where known.
-    pub after: Option<Value>,
+    /// Args as the program declares them, refs resolved where known;
+    /// shared with the program's own when no ref was known yet.
+    #[serde(with = "crate::value::shared")]
+    pub after: Option<Arc<Value>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<AttrChange>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

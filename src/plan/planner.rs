@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -11,7 +12,7 @@ use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
 use crate::state::{ResourceState, StackKey, State};
-use crate::value::{RefTarget, as_secret, is_known, resolve, secret_marker};
+use crate::value::{RefTarget, as_secret, is_known, resolve, resolve_shared, secret_marker};
 
 use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 
@@ -207,7 +208,12 @@ pub async fn make_plan(
                     _ => None,
                 }
             };
-            let after = with_secret_digests(resolve(&spec.args, &lookup), key);
+            // Only a name, or an output of what stays, is known before apply.
+            let may_know = |address: &str, attr: &str| {
+                attr == "name"
+                    || matches!(actions.get(address), Some(Action::NoOp | Action::Update))
+            };
+            let after = with_secret_digests(resolve_shared(&spec.args, &lookup, &may_know), key);
             let deps = graph.deps(address);
             let recorded = state.resources.get(address);
             let mut change = ResourceChange {
@@ -388,7 +394,7 @@ pub async fn make_plan(
     let interrupted = state
         .intents
         .keys()
-        .filter(|a| !state.resources.contains_key(a))
+        .filter(|a| !state.resources.contains_key(*a))
         .cloned()
         .collect();
 
@@ -522,9 +528,20 @@ pub(crate) fn diff_args<'a>(
 /// Fill in the digest of every secret from its environment variable; a
 /// secret whose variable is not set keeps its marker without a digest
 /// (`check::secrets` makes it an error finding).
-fn with_secret_digests(mut v: Value, key: &StackKey) -> Value {
-    digest_secrets(&mut v, key);
+fn with_secret_digests(mut v: Arc<Value>, key: &StackKey) -> Arc<Value> {
+    if holds_secret(&v) {
+        digest_secrets(Arc::make_mut(&mut v), key);
+    }
     v
+}
+
+fn holds_secret(v: &Value) -> bool {
+    as_secret(v).is_some()
+        || match v {
+            Value::Array(items) => items.iter().any(holds_secret),
+            Value::Object(map) => map.values().any(holds_secret),
+            _ => false,
+        }
 }
 
 /// In place: only the secret markers change.

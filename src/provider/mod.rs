@@ -253,8 +253,18 @@ pub fn standard_tags(
     defaults: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
     let mut tags = defaults.clone();
+    add_standard_tags(&mut tags, name, stack, address);
+    tags
+}
+
+/// [`standard_tags`] added to `tags`, in place.
+pub fn add_standard_tags(
+    tags: &mut BTreeMap<String, String>,
+    name: &str,
+    stack: &str,
+    address: &Address,
+) {
     tags.insert("Name".into(), name.to_string());
     tags.insert("payrun:stack".into(), stack.to_string());
     tags.insert("payrun:address".into(), address.to_string());
-    tags
 }

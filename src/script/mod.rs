@@ -16,6 +16,7 @@ mod secret_env;
 mod text_guard;
 mod unset_var;
 
+use crate::stage::timed;
 use std::path::{Path, PathBuf};
 
 use rhai::{EvalAltResult, ParseError, ParseErrorType, Position, Scope};
@@ -124,8 +125,7 @@ pub fn evaluate(
     });
     let mut scope = Scope::new();
     scope.push_constant("config", config_value);
-    let mut ast = engine
-        .compile_with_scope(&scope, &source)
+    let mut ast = timed("compile", || engine.compile_with_scope(&scope, &source))
         .map_err(|e| parse_error(&e, &file))?;
     ast.set_source(file.as_str());
     functions.add(None, &ast);
@@ -135,15 +135,12 @@ pub fn evaluate(
         refused: &refused,
         functions: &functions,
     };
-    engine
-        .run_ast_with_scope(&mut scope, &ast)
+    timed("run", || engine.run_ast_with_scope(&mut scope, &ast))
         .map_err(|e| unset_var::explain(runtime_error(*e, &file, &known), &config.vars))?;
     // The syntax tree and the script's variables are done with: freed
     // before the program takes its final form, they do not add to its peak.
-    drop(scope);
-    drop(ast);
-    drop(engine);
-    let mut program = recorder.finish(|k| registry.schema(k));
+    timed("free", || drop((scope, ast, engine)));
+    let mut program = timed("finish", || recorder.finish(|k| registry.schema(k)));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
     program.region = config.region.clone();
     program

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::address::Address;
 use crate::finding::Finding;
-use crate::provider::{KindSchema, standard_tags};
+use crate::provider::{KindSchema, add_standard_tags};
 use crate::suggest::did_you_mean;
 use crate::value::{as_secret, decode_script_strings, for_validation, is_plain, secret_marker};
 
@@ -25,8 +25,9 @@ pub struct ResourceSpec {
     /// Physical name `{resource-type}-{purpose}-{suffix}`.
     pub name: String,
     /// Args with refs as markers; for taggable kinds `tags` holds the full
-    /// tag set.
-    pub args: Value,
+    /// tag set. Shared with the plan, which keeps it as it is unless a
+    /// ref is known by then.
+    pub args: Arc<Value>,
     /// From `depends_on`.
     pub explicit_deps: Vec<(Address, SourcePos)>,
     pub pos: SourcePos,
@@ -231,7 +232,7 @@ impl Recorder {
             .map_err(|e| fault(e, "rename it, e.g. `private-a`", Position::NONE))?;
         let path = schema.kind.replace('.', "::");
         let args = with_handles_resolved(schema, &path, purpose, args)?;
-        let mut args = to_json(&Dynamic::from_map(args)).map_err(|e| {
+        let mut args = map_to_json(&args).map_err(|e| {
             fault(
                 format!("{path}(\"{purpose}\"): {e}"),
                 "pass strings, numbers, booleans, arrays, maps, resources or refs",
@@ -368,7 +369,7 @@ impl Recorder {
         rec.program.resources.push(Arc::new(ResourceSpec {
             address: address.clone(),
             name: name.clone(),
-            args,
+            args: Arc::new(args),
             explicit_deps: Vec::new(),
             pos,
         }));
@@ -471,14 +472,20 @@ impl Recorder {
             if !schema.taggable {
                 continue;
             }
-            let mut tags = defaults.clone();
-            tags.extend(user);
-            let tags = standard_tags(&spec.name, &self.stack, &spec.address, &tags);
-            if let Value::Object(map) = &mut Arc::make_mut(spec).args {
-                map.insert(
-                    "tags".into(),
-                    serde_json::to_value(tags).expect("tags serialize"),
-                );
+            // The resource's own tags win over the defaults.
+            let mut tags = user;
+            for (k, v) in &defaults {
+                if !tags.contains_key(k) {
+                    tags.insert(k.clone(), v.clone());
+                }
+            }
+            add_standard_tags(&mut tags, &spec.name, &self.stack, &spec.address);
+            let tags: Map<String, Value> = tags
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            if let Value::Object(map) = Arc::make_mut(&mut Arc::make_mut(spec).args) {
+                map.insert("tags".into(), Value::Object(tags));
             }
         }
         program
@@ -513,7 +520,7 @@ fn with_handles_resolved(
         };
         let output = spec.handle_output();
         let as_ref = |d: &Dynamic| -> Result<Option<Dynamic>, Box<EvalAltResult>> {
-            let Some(h) = d.clone().try_cast::<Handle>() else {
+            let Some(h) = d.read_lock::<Handle>() else {
                 return Ok(None);
             };
             if !h.schema.has_output(output) {
@@ -536,17 +543,11 @@ fn with_handles_resolved(
         };
         if let Some(r) = as_ref(value)? {
             *value = r;
-        } else if value.is_array() {
-            let mut items = value.clone().into_array().unwrap_or_default();
-            let mut changed = false;
+        } else if let Ok(mut items) = value.as_array_mut() {
             for item in items.iter_mut() {
                 if let Some(r) = as_ref(item)? {
                     *item = r;
-                    changed = true;
                 }
-            }
-            if changed {
-                *value = Dynamic::from_array(items);
             }
         }
     }
@@ -571,39 +572,42 @@ pub fn to_json(d: &Dynamic) -> Result<Value, String> {
     if let Ok(c) = d.as_char() {
         return Ok(Value::String(c.to_string()));
     }
-    if d.is_string() {
-        return Ok(Value::String(d.clone().into_string().unwrap_or_default()));
+    // Borrowed, not cloned: a clone of a map or array is a deep copy.
+    if let Ok(s) = d.as_immutable_string_ref() {
+        return Ok(Value::String(s.to_string()));
     }
-    if d.is_array() {
-        let arr = d.clone().into_array().unwrap_or_default();
+    if let Ok(arr) = d.as_array_ref() {
         return arr
             .iter()
             .map(to_json)
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
-    if d.is_map() {
-        let map = d.clone().cast::<RhaiMap>();
-        let mut out = Map::new();
-        for (k, v) in &map {
-            if k.starts_with('$') {
-                return Err(format!("map keys may not start with `$` (`{k}`)"));
-            }
-            out.insert(k.to_string(), to_json(v)?);
-        }
-        return Ok(Value::Object(out));
+    if let Ok(map) = d.as_map_ref() {
+        return map_to_json(&map);
     }
     if let Some(r) = d.read_lock::<OutputRef>() {
         return Ok(Value::String(r.text()));
     }
-    if let Some(h) = d.clone().try_cast::<Handle>() {
+    if let Some(h) = d.read_lock::<Handle>() {
         return Ok(Value::String(crate::value::script_ref(&h.address, "id")));
     }
-    if let Some(s) = d.clone().try_cast::<SecretSource>() {
+    if let Some(s) = d.read_lock::<SecretSource>() {
         return Ok(secret_marker(&s.env, None));
     }
     Err(format!(
         "a value of type `{}` cannot be used here",
         d.type_name()
     ))
+}
+
+fn map_to_json(map: &RhaiMap) -> Result<Value, String> {
+    let mut out = Map::with_capacity(map.len());
+    for (k, v) in map {
+        if k.starts_with('$') {
+            return Err(format!("map keys may not start with `$` (`{k}`)"));
+        }
+        out.insert(k.to_string(), to_json(v)?);
+    }
+    Ok(Value::Object(out))
 }

@@ -68,7 +68,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             c.name
         );
         match c.action {
-            Action::Create => attrs(&mut out, style, "+", Style::GREEN, c.after.as_ref()),
+            Action::Create => attrs(&mut out, style, "+", Style::GREEN, c.after.as_deref()),
             Action::Delete => attrs(&mut out, style, "-", Style::RED, c.before.as_ref()),
             _ => {
                 for ch in &c.changes {
