@@ -149,6 +149,16 @@ pub fn as_secret(v: &Value) -> Option<(&str, Option<&str>)> {
     ))
 }
 
+/// Is there a `$secret` marker anywhere in `v`?
+pub fn holds_secret(v: &Value) -> bool {
+    as_secret(v).is_some()
+        || match v {
+            Value::Array(items) => items.iter().any(holds_secret),
+            Value::Object(map) => map.values().any(holds_secret),
+            _ => false,
+        }
+}
+
 /// A secret marker for the environment variable `env`.
 pub fn secret_marker(env: &str, digest: Option<String>) -> Value {
     let mut inner = Map::new();

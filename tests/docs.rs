@@ -87,6 +87,45 @@ fn every_property_the_builders_accept_is_documented() {
     }
 }
 
+/// A field's `///` comment is its property's doc, and its `#[arg]` flags
+/// are the schema's: the args struct is the one declaration.
+#[test]
+fn a_kinds_properties_are_documented_from_its_args_struct() {
+    let docs = payrun::docs::kind_docs();
+    let prop = |kind: &str, name: &str| {
+        docs.iter()
+            .find(|d| d.kind == kind)
+            .and_then(|d| d.properties.iter().find(|p| p.name == name))
+            .unwrap_or_else(|| panic!("{kind}.{name}"))
+            .clone()
+    };
+    let versioning = prop("aws.s3.bucket", "versioning");
+    assert!(
+        versioning
+            .doc
+            .starts_with("Keep every version of every object"),
+        "{}",
+        versioning.doc
+    );
+    let kms_key = prop("aws.s3.bucket", "kms_key");
+    assert!(
+        kms_key
+            .doc
+            .contains("of `aws:kms` encryption; a resource handle here stands for its `arn`"),
+        "{}",
+        kms_key.doc
+    );
+    assert!(prop("aws.ec2.subnet", "vpc").force_new);
+    assert!(!prop("aws.ec2.subnet", "map_public_ip").force_new);
+    assert!(prop("aws.secretsmanager.secret", "value").secret);
+    let documented = docs
+        .iter()
+        .flat_map(|d| &d.properties)
+        .filter(|p| !p.doc.is_empty())
+        .count();
+    assert!(documented > 100, "{documented} properties documented");
+}
+
 /// A value of the documented shape, read from the JSON only.
 fn placeholder(shape: &Value) -> Value {
     match shape["type"].as_str().unwrap_or_default() {

@@ -59,7 +59,9 @@ pub fn kind_doc(schema: &KindSchema) -> KindDoc {
             let spec = schema.arg(&p.name);
             PropertyDoc {
                 type_name: p.shape.render(),
-                default: default_in(schema.doc, &p.name),
+                default: spec
+                    .and_then(|a| a.default.map(str::to_string))
+                    .or_else(|| default_in(schema.doc, &p.name)),
                 force_new: spec.is_some_and(|a| a.force_new),
                 secret: spec.is_some_and(|a| a.secret),
                 doc: property_doc(schema, &p.name),
@@ -118,7 +120,13 @@ fn property_doc(schema: &KindSchema, name: &str) -> String {
     if name == "tags" && schema.taggable {
         notes.push("added to the stack's default tags and payrun's own");
     }
-    notes.join("; ")
+    let notes = notes.join("; ");
+    // The field's own doc first, the schema's notes after it.
+    match (spec.doc.trim_end_matches('.'), notes.is_empty()) {
+        ("", _) => notes,
+        (doc, true) => format!("{doc}."),
+        (doc, false) => format!("{doc}; {notes}."),
+    }
 }
 
 /// The default a kind's doc line gives for `name`: "`name` (default X)",

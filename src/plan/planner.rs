@@ -12,7 +12,9 @@ use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
 use crate::script::Program;
 use crate::state::{ResourceState, StackKey, State};
-use crate::value::{RefTarget, as_secret, is_known, resolve, resolve_shared, secret_marker};
+use crate::value::{
+    RefTarget, as_secret, holds_secret, is_known, resolve, resolve_shared, secret_marker,
+};
 
 use super::plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 
@@ -533,15 +535,6 @@ fn with_secret_digests(mut v: Arc<Value>, key: &StackKey) -> Arc<Value> {
         digest_secrets(Arc::make_mut(&mut v), key);
     }
     v
-}
-
-fn holds_secret(v: &Value) -> bool {
-    as_secret(v).is_some()
-        || match v {
-            Value::Array(items) => items.iter().any(holds_secret),
-            Value::Object(map) => map.values().any(holds_secret),
-            _ => false,
-        }
 }
 
 /// In place: only the secret markers change.

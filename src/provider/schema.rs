@@ -34,6 +34,11 @@ pub struct ArgSpec {
     /// The name this argument had before, which states recorded earlier
     /// still carry: read under the new name, so a rename plans no change.
     pub formerly: Option<&'static str>,
+    /// What the argument means, for the reference (the args struct's
+    /// `///` comment).
+    pub doc: &'static str,
+    /// The default, as the reference shows it, where the doc says it.
+    pub default: Option<&'static str>,
 }
 
 /// How an argument that names a place is compared.
@@ -59,79 +64,59 @@ impl ArgSpec {
             explain: None,
             handle: None,
             formerly: None,
+            doc: "",
+            default: None,
         }
     }
 
     /// A document argument (an IAM policy), compared by meaning.
     pub const fn document(name: &'static str) -> Self {
         Self {
-            name,
-            force_new: false,
-            secret: false,
-            holds_secrets: false,
             document: true,
-            placement: None,
-            explain: None,
-            handle: None,
-            formerly: None,
+            ..Self::new(name)
         }
     }
 
     pub const fn force_new(name: &'static str) -> Self {
         Self {
-            name,
             force_new: true,
-            secret: false,
-            holds_secrets: false,
-            document: false,
-            placement: None,
-            explain: None,
-            handle: None,
-            formerly: None,
+            ..Self::new(name)
         }
     }
 
     pub const fn secret(name: &'static str) -> Self {
         Self {
-            name,
-            force_new: false,
             secret: true,
-            holds_secrets: false,
-            document: false,
-            placement: None,
-            explain: None,
-            handle: None,
-            formerly: None,
+            ..Self::new(name)
         }
     }
 
     /// An argument that may carry secrets at places the program marks.
     pub const fn holds_secrets(name: &'static str) -> Self {
         Self {
-            name,
-            force_new: false,
-            secret: false,
             holds_secrets: true,
-            document: false,
-            placement: None,
-            explain: None,
-            handle: None,
-            formerly: None,
+            ..Self::new(name)
         }
     }
 
     /// An argument naming where the object lives, compared by `placement`.
     pub const fn placement(name: &'static str, placement: &'static Placement) -> Self {
         Self {
-            name,
-            force_new: false,
-            secret: false,
-            holds_secrets: false,
-            document: false,
             placement: Some(placement),
-            explain: None,
-            handle: None,
-            formerly: None,
+            ..Self::new(name)
+        }
+    }
+
+    /// The same argument, documented.
+    pub const fn doc(self, doc: &'static str) -> Self {
+        Self { doc, ..self }
+    }
+
+    /// The same argument, with its default as the reference shows it.
+    pub const fn default(self, default: &'static str) -> Self {
+        Self {
+            default: Some(default),
+            ..self
         }
     }
 

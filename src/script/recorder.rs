@@ -12,7 +12,9 @@ use crate::address::Address;
 use crate::finding::Finding;
 use crate::provider::{KindSchema, add_standard_tags};
 use crate::suggest::did_you_mean;
-use crate::value::{as_secret, decode_script_strings, for_validation, is_plain, secret_marker};
+use crate::value::{
+    as_secret, decode_script_strings, for_validation, holds_secret, is_plain, secret_marker,
+};
 
 use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
@@ -490,16 +492,6 @@ impl Recorder {
         }
         program
     }
-}
-
-/// Is there a `$secret` marker anywhere in `v`?
-fn holds_secret(v: &Value) -> bool {
-    as_secret(v).is_some()
-        || match v {
-            Value::Array(items) => items.iter().any(holds_secret),
-            Value::Object(map) => map.values().any(holds_secret),
-            _ => false,
-        }
 }
 
 /// A script value as JSON; handles become refs to their `id`, secrets

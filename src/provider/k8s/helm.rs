@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -18,14 +19,15 @@ use super::client::{eks_kubeconfig, refuse_insecure};
 use super::kinds::ClusterArgs;
 use super::token::{EXEC_API_VERSION, TOKEN_LIFETIME, TokenSource};
 use crate::provider::aws::AwsSettings;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, Args)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseArgs {
+    #[arg(placement = super::kinds::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
     /// Chart name in `repo`, a `repo/chart` reference or an `oci://` URL.
     pub chart: String,
@@ -33,11 +35,14 @@ pub struct ReleaseArgs {
     pub repo: Option<String>,
     #[serde(default)]
     pub version: Option<String>,
+    #[arg(force_new)]
     pub namespace: String,
     /// Release name; defaults to the resource's purpose.
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     #[serde(default)]
+    #[arg(holds_secrets)]
     pub values: Option<Map<String, Value>>,
     #[serde(default)]
     pub create_namespace: bool,
@@ -60,17 +65,7 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     taggable: false,
     named_by_arg: true,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::placement("kube", &super::kinds::CLUSTER_PLACEMENT).formerly("cluster"),
-        ArgSpec::new("chart"),
-        ArgSpec::new("repo"),
-        ArgSpec::new("version"),
-        ArgSpec::force_new("namespace"),
-        ArgSpec::force_new("name"),
-        ArgSpec::holds_secrets("values"),
-        ArgSpec::new("create_namespace"),
-        ArgSpec::new("timeout"),
-    ],
+    args: ReleaseArgs::SPECS,
     outputs: &["revision"],
     validate,
     doc: "A Helm release, installed or upgraded atomically with the `helm` CLI.",

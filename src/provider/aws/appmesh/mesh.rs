@@ -3,12 +3,13 @@
 //! node declares as backends, never the internet.
 
 use aws_sdk_appmesh::types::{EgressFilter, EgressFilterType, MeshData, MeshSpec};
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{MeshArgs, invalid, validate};
 use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::schema::KindSchema;
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 enum Egress {
@@ -19,7 +20,7 @@ enum Egress {
     AllowAll,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
     #[serde(default)]
@@ -44,7 +45,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("egress_filter"), ArgSpec::new("tags")],
+    args: Args::SPECS,
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, |_| Ok(())),
     doc: "An App Mesh service mesh; `egress_filter` DROP_ALL (default) or ALLOW_ALL; outputs `arn` and `name`.",

@@ -7,19 +7,22 @@ use aws_sdk_appmesh::types::{
     HttpRetryPolicy, HttpRoute, HttpRouteAction, HttpRouteMatch, HttpTimeout, RouteData, RouteSpec,
     TcpRetryPolicyEvent, TcpRoute, TcpRouteAction, WeightedTarget,
 };
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{MeshArgs, Protocol, incomplete, invalid, validate};
 use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::schema::KindSchema;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
+    #[arg(force_new, takes = "name", formerly = "mesh_name")]
     mesh_name: String,
     #[serde(rename = "virtual_router")]
+    #[arg(force_new, takes = "name", formerly = "virtual_router_name")]
     virtual_router_name: String,
     protocol: Protocol,
     /// HTTP and HTTP/2: the path prefix matched; `/` when left out.
@@ -146,18 +149,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
-        ArgSpec::force_new("virtual_router").takes("name").formerly("virtual_router_name"),
-        ArgSpec::new("protocol"),
-        ArgSpec::new("prefix"),
-        ArgSpec::new("grpc_service_name"),
-        ArgSpec::new("targets"),
-        ArgSpec::new("priority"),
-        ArgSpec::new("retries"),
-        ArgSpec::new("per_request_timeout_ms"),
-        ArgSpec::new("tags"),
-    ],
+    args: Args::SPECS,
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
     doc: "An App Mesh route on a virtual router: `protocol`, `prefix` (HTTP), `targets` (virtual_node, weight), `retries`, `per_request_timeout_ms`.",

@@ -10,17 +10,19 @@ use aws_sdk_appmesh::types::{
     TlsValidationContext, TlsValidationContextAcmTrust, TlsValidationContextTrust, VirtualNodeData,
     VirtualNodeSpec, VirtualServiceBackend,
 };
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{MeshArgs, Protocol, incomplete, invalid, validate};
 use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::schema::KindSchema;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
+    #[arg(force_new, takes = "name", formerly = "mesh_name")]
     mesh_name: String,
     /// The DNS name the node's instances are found by.
     hostname: String,
@@ -178,15 +180,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
-        ArgSpec::new("hostname"),
-        ArgSpec::new("listeners"),
-        ArgSpec::new("backends"),
-        ArgSpec::new("backend_tls"),
-        ArgSpec::new("access_log_path"),
-        ArgSpec::new("tags"),
-    ],
+    args: Args::SPECS,
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
     doc: "An App Mesh virtual node found by DNS `hostname`, with `listeners` (port, protocol, health_check, tls), `backends` (virtual service names), `backend_tls` (certificate_authority_arns) and `access_log_path`.",

@@ -4,17 +4,19 @@
 use aws_sdk_appmesh::types::{
     PortMapping, VirtualRouterData, VirtualRouterListener, VirtualRouterSpec,
 };
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{MeshArgs, Protocol, incomplete, invalid, validate};
 use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::schema::KindSchema;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
+    #[arg(force_new, takes = "name", formerly = "mesh_name")]
     mesh_name: String,
     listeners: Vec<ListenerArgs>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
@@ -54,11 +56,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
-        ArgSpec::new("listeners"),
-        ArgSpec::new("tags"),
-    ],
+    args: Args::SPECS,
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
     doc: "An App Mesh virtual router with one listener (`port`, `protocol`); routes attach to it.",

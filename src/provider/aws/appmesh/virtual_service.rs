@@ -6,25 +6,30 @@ use aws_sdk_appmesh::types::{
     VirtualNodeServiceProvider, VirtualRouterServiceProvider, VirtualServiceData,
     VirtualServiceProvider, VirtualServiceSpec,
 };
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 
 use super::{MeshArgs, invalid, validate};
 use crate::provider::ProviderError;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema};
+use crate::provider::schema::KindSchema;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
+    #[arg(force_new, takes = "name", formerly = "mesh_name")]
     mesh_name: String,
     /// The DNS name clients call; App Mesh names the service by it.
+    #[arg(force_new)]
     name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(rename = "virtual_router")]
+    #[arg(takes = "name", formerly = "virtual_router_name")]
     virtual_router_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(rename = "virtual_node")]
+    #[arg(takes = "name", formerly = "virtual_node_name")]
     virtual_node_name: Option<String>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     tags: Tags,
@@ -65,13 +70,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("mesh").takes("name").formerly("mesh_name"),
-        ArgSpec::force_new("name"),
-        ArgSpec::new("virtual_router").takes("name").formerly("virtual_router_name"),
-        ArgSpec::new("virtual_node").takes("name").formerly("virtual_node_name"),
-        ArgSpec::new("tags"),
-    ],
+    args: Args::SPECS,
     outputs: &["arn", "name"],
     validate: |args| validate::<Args>(args, check),
     doc: "An App Mesh virtual service named by the DNS `name` clients call, provided by `virtual_router` or `virtual_node`.",

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -11,10 +12,10 @@ use super::{filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct EipArgs {
     #[serde(default)]
@@ -28,7 +29,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("tags")],
+    args: EipArgs::SPECS,
     outputs: &["public_ip"],
     validate: validate_as::<EipArgs>,
     doc: "An Elastic IP address (VPC domain), e.g. for a NAT gateway.",

@@ -7,6 +7,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     FlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -14,19 +15,23 @@ use super::observed::Observed;
 use super::{filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct FlowLogArgs {
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
     #[serde(rename = "log_group")]
+    #[arg(force_new, takes = "name", formerly = "log_group")]
     log_group_name: String,
     #[serde(rename = "deliver_logs_role")]
+    #[arg(force_new, takes = "arn", formerly = "deliver_logs_role")]
     deliver_logs_permission_arn: String,
     #[serde(default)]
+    #[arg(force_new)]
     traffic_type: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -39,13 +44,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("vpc").formerly("vpc_id"),
-        ArgSpec::force_new("log_group").takes("name").formerly("log_group"),
-        ArgSpec::force_new("deliver_logs_role").takes("arn").formerly("deliver_logs_role"),
-        ArgSpec::force_new("traffic_type"),
-        ArgSpec::new("tags"),
-    ],
+    args: FlowLogArgs::SPECS,
     outputs: &[],
     validate: validate_as::<FlowLogArgs>,
     doc: "A flow log of `vpc` into the log group `log_group`, written by the role `deliver_logs_role`; `traffic_type` ALL (default), ACCEPT or REJECT.",

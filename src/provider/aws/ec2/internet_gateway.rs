@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttachmentStatus, InternetGateway, ResourceType};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -14,14 +15,15 @@ use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct InternetGatewayArgs {
     #[serde(default)]
     #[serde(rename = "vpc")]
+    #[arg(formerly = "vpc_id")]
     vpc_id: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -34,7 +36,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("vpc").formerly("vpc_id"), ArgSpec::new("tags")],
+    args: InternetGatewayArgs::SPECS,
     outputs: &["arn"],
     validate: validate_as::<InternetGatewayArgs>,
     doc: "An internet gateway, attached to `vpc` when given.",

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway, NatGatewayState, ResourceType};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -14,7 +15,7 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::wait::{self, Poll};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -26,16 +27,19 @@ enum Connectivity {
     Private,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct NatGatewayArgs {
     #[serde(rename = "subnet")]
+    #[arg(force_new, formerly = "subnet_id")]
     subnet_id: String,
     /// The Elastic IP of a public NAT gateway.
     #[serde(default)]
     #[serde(rename = "eip")]
+    #[arg(force_new, formerly = "eip")]
     allocation_id: Option<String>,
     #[serde(default)]
+    #[arg(force_new)]
     connectivity: Option<Connectivity>,
     #[serde(default)]
     tags: Tags,
@@ -48,12 +52,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("subnet").formerly("subnet_id"),
-        ArgSpec::force_new("eip").formerly("eip"),
-        ArgSpec::force_new("connectivity"),
-        ArgSpec::new("tags"),
-    ],
+    args: NatGatewayArgs::SPECS,
     outputs: &["public_ip", "private_ip"],
     validate: validate_as::<NatGatewayArgs>,
     doc: "A NAT gateway: `subnet`, `eip` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",

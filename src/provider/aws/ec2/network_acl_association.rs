@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclAssociation};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -16,15 +17,17 @@ use super::network_acl::describe;
 use super::{filter, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AssociationArgs {
     #[serde(rename = "network_acl")]
+    #[arg(formerly = "network_acl_id")]
     network_acl_id: String,
     #[serde(rename = "subnet")]
+    #[arg(force_new, formerly = "subnet_id")]
     subnet_id: String,
 }
 
@@ -35,10 +38,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("network_acl").formerly("network_acl_id"),
-        ArgSpec::force_new("subnet").formerly("subnet_id"),
-    ],
+    args: AssociationArgs::SPECS,
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
     doc: "Makes `subnet` use `network_acl`; deleting it returns the subnet to the VPC's default ACL.",

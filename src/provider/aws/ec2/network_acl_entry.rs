@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclEntry, PortRange, RuleAction};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -13,7 +14,7 @@ use super::{gone_is_ok, parse, recorded};
 use crate::provider::arg_values::{IpProtocol, block, port_range};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 #[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -23,13 +24,16 @@ enum Action {
     Deny,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct EntryArgs {
     #[serde(rename = "network_acl")]
+    #[arg(force_new, formerly = "network_acl_id")]
     network_acl_id: String,
+    #[arg(force_new)]
     rule_number: i32,
     #[serde(default)]
+    #[arg(force_new)]
     egress: bool,
     /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` / `all`.
     protocol: String,
@@ -87,16 +91,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("network_acl").formerly("network_acl_id"),
-        ArgSpec::force_new("rule_number"),
-        ArgSpec::force_new("egress"),
-        ArgSpec::new("protocol"),
-        ArgSpec::new("action"),
-        ArgSpec::new("cidr"),
-        ArgSpec::new("from_port"),
-        ArgSpec::new("to_port"),
-    ],
+    args: EntryArgs::SPECS,
     outputs: &[],
     validate,
     doc: "A network ACL rule: `network_acl`, `rule_number`, `egress` (default false), `protocol`, `action` (\"allow\" or \"deny\"), `cidr`, `from_port`, `to_port`.",

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Route, RouteOrigin, RouteTable};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -14,20 +15,24 @@ use super::{gone_is_ok, parse, recorded};
 use crate::provider::arg_values::block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgError, ArgSpec, KindSchema, typed};
+use crate::provider::schema::{ArgError, KindSchema, typed};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct RouteArgs {
     #[serde(rename = "route_table")]
+    #[arg(force_new, formerly = "route_table_id")]
     route_table_id: String,
+    #[arg(force_new)]
     destination_cidr: String,
     #[serde(default)]
     #[serde(rename = "gateway")]
+    #[arg(formerly = "gateway_id")]
     gateway_id: Option<String>,
     #[serde(default)]
     #[serde(rename = "nat_gateway")]
+    #[arg(formerly = "nat_gateway_id")]
     nat_gateway_id: Option<String>,
 }
 
@@ -53,12 +58,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("route_table").formerly("route_table_id"),
-        ArgSpec::force_new("destination_cidr"),
-        ArgSpec::new("gateway").formerly("gateway_id"),
-        ArgSpec::new("nat_gateway").formerly("nat_gateway_id"),
-    ],
+    args: RouteArgs::SPECS,
     outputs: &[],
     validate,
     doc: "A route: `route_table`, `destination_cidr`, and one of `gateway` or `nat_gateway`.",

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, RouteTable};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -12,13 +13,14 @@ use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct RouteTableArgs {
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
     #[serde(default)]
     tags: Tags,
@@ -31,7 +33,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("vpc").formerly("vpc_id"), ArgSpec::new("tags")],
+    args: RouteTableArgs::SPECS,
     outputs: &["arn"],
     validate: validate_as::<RouteTableArgs>,
     doc: "A route table in `vpc`.",

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::RouteTableAssociation;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -12,15 +13,17 @@ use super::route_table::describe;
 use super::{gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AssociationArgs {
     #[serde(rename = "route_table")]
+    #[arg(formerly = "route_table_id")]
     route_table_id: String,
     #[serde(rename = "subnet")]
+    #[arg(force_new, formerly = "subnet_id")]
     subnet_id: String,
 }
 
@@ -31,10 +34,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("route_table").formerly("route_table_id"),
-        ArgSpec::force_new("subnet").formerly("subnet_id"),
-    ],
+    args: AssociationArgs::SPECS,
     outputs: &[],
     validate: validate_as::<AssociationArgs>,
     doc: "Makes `subnet` use `route_table`.",

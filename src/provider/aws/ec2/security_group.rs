@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -15,15 +16,17 @@ use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct SecurityGroupArgs {
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
     #[serde(default)]
+    #[arg(force_new)]
     description: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -36,11 +39,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::force_new("vpc").formerly("vpc_id"),
-        ArgSpec::force_new("description"),
-        ArgSpec::new("tags"),
-    ],
+    args: SecurityGroupArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<SecurityGroupArgs>,
     doc: "A security group in `vpc` (group name: the physical name); rules are separate kinds and egress starts empty.",

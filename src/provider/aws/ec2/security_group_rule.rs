@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, SecurityGroupRule, SecurityGroupRuleRequest,
     SecurityGroupRuleUpdate, UserIdGroupPair,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -34,21 +35,27 @@ impl Direction {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RuleArgs {
     #[serde(rename = "security_group")]
+    #[arg(force_new, formerly = "security_group_id")]
     security_group_id: String,
     /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` / `all`.
+    #[arg(force_new)]
     protocol: String,
     #[serde(default)]
+    #[arg(force_new)]
     from_port: Option<i32>,
     #[serde(default)]
+    #[arg(force_new)]
     to_port: Option<i32>,
     #[serde(default)]
+    #[arg(force_new)]
     cidr: Option<String>,
     #[serde(default)]
     #[serde(rename = "source_security_group")]
+    #[arg(force_new, formerly = "source_security_group_id")]
     source_security_group_id: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -56,16 +63,7 @@ pub(super) struct RuleArgs {
     tags: Tags,
 }
 
-pub(super) const ARGS: &[ArgSpec] = &[
-    ArgSpec::force_new("security_group").formerly("security_group_id"),
-    ArgSpec::force_new("protocol"),
-    ArgSpec::force_new("from_port"),
-    ArgSpec::force_new("to_port"),
-    ArgSpec::force_new("cidr"),
-    ArgSpec::force_new("source_security_group").formerly("source_security_group_id"),
-    ArgSpec::new("description"),
-    ArgSpec::new("tags"),
-];
+pub(super) const ARGS: &[ArgSpec] = RuleArgs::SPECS;
 
 impl CheckArgs for RuleArgs {
     fn check(&self) -> Result<(), ArgError> {

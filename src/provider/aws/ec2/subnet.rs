@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -13,7 +14,7 @@ use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 /// Which load balancers the AWS Load Balancer Controller may put here.
@@ -42,12 +43,15 @@ impl LoadBalancerRole {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct SubnetArgs {
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
+    #[arg(force_new)]
     cidr: String,
+    #[arg(force_new)]
     az: String,
     #[serde(default)]
     map_public_ip: Option<bool>,
@@ -83,14 +87,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("vpc").formerly("vpc_id"),
-        ArgSpec::force_new("cidr"),
-        ArgSpec::force_new("az"),
-        ArgSpec::new("map_public_ip"),
-        ArgSpec::new("load_balancer_role"),
-        ArgSpec::new("tags"),
-    ],
+    args: SubnetArgs::SPECS,
     outputs: &["arn", "az_id"],
     validate: validate_checked::<SubnetArgs>,
     doc: "A subnet: `vpc`, `cidr`, `az`, `map_public_ip` (default false), `load_balancer_role` (\"public\" or \"internal\": the Kubernetes load balancer role tag).",

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc, VpcAttributeName};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -12,12 +13,13 @@ use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct VpcArgs {
+    #[arg(force_new)]
     cidr: String,
     #[serde(default)]
     enable_dns_support: Option<bool>,
@@ -43,12 +45,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("cidr"),
-        ArgSpec::new("enable_dns_support"),
-        ArgSpec::new("enable_dns_hostnames"),
-        ArgSpec::new("tags"),
-    ],
+    args: VpcArgs::SPECS,
     outputs: &["arn", "owner_id"],
     validate: validate_checked::<VpcArgs>,
     doc: "A VPC: `cidr`, `enable_dns_support` (default true), `enable_dns_hostnames` (default false).",

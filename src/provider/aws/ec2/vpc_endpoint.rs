@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpoint, VpcEndpointType};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -14,7 +15,7 @@ use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::wait::{self, Poll};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -25,23 +26,29 @@ enum EndpointType {
     Interface,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct EndpointArgs {
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
     /// `com.amazonaws.{region}.s3`
+    #[arg(force_new)]
     service_name: String,
     #[serde(default, rename = "type")]
+    #[arg(force_new)]
     endpoint_type: Option<EndpointType>,
     #[serde(default)]
     #[serde(rename = "route_tables")]
+    #[arg(formerly = "route_table_ids")]
     route_table_ids: Vec<String>,
     #[serde(default)]
     #[serde(rename = "subnets")]
+    #[arg(formerly = "subnet_ids")]
     subnet_ids: Vec<String>,
     #[serde(default)]
     #[serde(rename = "security_groups")]
+    #[arg(formerly = "security_group_ids")]
     security_group_ids: Vec<String>,
     #[serde(default)]
     private_dns: Option<bool>,
@@ -62,16 +69,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("vpc").formerly("vpc_id"),
-        ArgSpec::force_new("service_name"),
-        ArgSpec::force_new("type"),
-        ArgSpec::new("route_tables").formerly("route_table_ids"),
-        ArgSpec::new("subnets").formerly("subnet_ids"),
-        ArgSpec::new("security_groups").formerly("security_group_ids"),
-        ArgSpec::new("private_dns"),
-        ArgSpec::new("tags"),
-    ],
+    args: EndpointArgs::SPECS,
     outputs: &["dns_name"],
     validate: validate_as::<EndpointArgs>,
     doc: "A VPC endpoint: `vpc`, `service_name`, `type` (\"Gateway\", the default, with `route_tables`; or \"Interface\" with `subnets`, `security_groups`, `private_dns`).",

@@ -12,21 +12,25 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::{ImageIdentifier, ScanStatus};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::provider::aws::call::{found, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct GateArgs {
+    #[arg(force_new)]
     repository: String,
+    #[arg(force_new)]
     tag: String,
     #[serde(default)]
+    #[arg(force_new)]
     fail_on_severity: Option<String>,
     /// `10m`, `90s`.
     #[serde(default)]
@@ -40,12 +44,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("repository"),
-        ArgSpec::force_new("tag"),
-        ArgSpec::force_new("fail_on_severity"),
-        ArgSpec::new("timeout"),
-    ],
+    args: GateArgs::SPECS,
     outputs: &["image_digest", "findings"],
     validate: validate_as::<GateArgs>,
     doc: "Fails the apply when the image `repository`:`tag` has scan findings at or above `fail_on_severity` (default HIGH); waits for the push, scans it when needed, and waits up to `timeout` (default 10m) in all. `id`: the image digest.",

@@ -4,6 +4,7 @@
 //! ECR has no batched GetLifecyclePolicy: one call per repository.
 
 use aws_sdk_ecr::Client;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -11,12 +12,13 @@ use crate::provider::aws::call::{found, gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct LifecyclePolicyArgs {
+    #[arg(force_new)]
     repository: String,
     /// Validated here; sent as the program wrote them, recased.
     #[allow(dead_code)]
@@ -94,7 +96,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("repository"), ArgSpec::new("rules")],
+    args: LifecyclePolicyArgs::SPECS,
     outputs: &[],
     validate: validate_as::<LifecyclePolicyArgs>,
     doc: "The lifecycle policy of `repository`: `rules`, a list of ECR lifecycle rules (`rule_priority`, `description`, `selection` with `tag_status`, `count_type`, `count_number`, `action` with `type`), keys in snake_case, values as ECR writes them.",

@@ -7,6 +7,7 @@ use aws_sdk_ecr::types::{
     RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
     ScanningRepositoryFilterType,
 };
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -14,10 +15,10 @@ use crate::provider::arg_values::one_of;
 use crate::provider::aws::call::parse;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ScanningArgs {
     scan_type: String,
@@ -50,7 +51,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("scan_type"), ArgSpec::new("rules")],
+    args: ScanningArgs::SPECS,
     outputs: &[],
     validate: validate_checked::<ScanningArgs>,
     doc: "The registry's image scanning: `scan_type` (BASIC or ENHANCED), `rules`: [#{ scan_frequency: \"SCAN_ON_PUSH\" | \"CONTINUOUS_SCAN\" | \"MANUAL\", filters: [\"repo-prefix-*\"] }]. One per account and region, so declare it in one stack only; destroy puts it back to BASIC with no rules.",

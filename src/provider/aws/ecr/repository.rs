@@ -12,6 +12,7 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
     Repository,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -21,10 +22,10 @@ use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct RepositoryArgs {
     #[serde(default)]
@@ -32,6 +33,7 @@ struct RepositoryArgs {
     #[serde(default)]
     image_tag_mutability: Option<String>,
     #[serde(default)]
+    #[arg(force_new)]
     kms_key: Option<String>,
     #[serde(default)]
     force_delete: Option<bool>,
@@ -59,13 +61,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("scan_on_push"),
-        ArgSpec::new("image_tag_mutability"),
-        ArgSpec::force_new("kms_key"),
-        ArgSpec::new("force_delete"),
-        ArgSpec::new("tags"),
-    ],
+    args: RepositoryArgs::SPECS,
     outputs: &["arn", "name", "url", "registry_id"],
     validate: validate_checked::<RepositoryArgs>,
     doc: "An ECR repository: `scan_on_push` (default true), `image_tag_mutability` (IMMUTABLE by default, or MUTABLE), `kms_key` (a key ARN: KMS encryption), `force_delete` (default true: destroy deletes its images).",

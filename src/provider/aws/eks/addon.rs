@@ -5,6 +5,7 @@
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{Addon, AddonStatus, ResolveConflicts};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -17,7 +18,7 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::wait::{self, Poll};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -41,11 +42,13 @@ impl From<Conflicts> for ResolveConflicts {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AddonArgs {
     #[serde(rename = "cluster")]
+    #[arg(force_new, formerly = "cluster_name")]
     cluster_name: String,
+    #[arg(force_new)]
     addon_name: String,
     /// Pinned version; when absent, EKS's default for the cluster version.
     #[serde(default)]
@@ -55,6 +58,7 @@ struct AddonArgs {
     /// new version. Compared by the plan, never sent.
     #[serde(default)]
     #[allow(dead_code)]
+    #[arg(explained = follows_cluster)]
     cluster_version: Option<String>,
     #[serde(default)]
     resolve_conflicts: Conflicts,
@@ -62,6 +66,7 @@ struct AddonArgs {
     configuration_values: Option<Map<String, Value>>,
     #[serde(default)]
     #[serde(rename = "service_account_role")]
+    #[arg(takes = "arn", formerly = "service_account_role")]
     service_account_role_arn: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -74,16 +79,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("cluster").formerly("cluster_name"),
-        ArgSpec::force_new("addon_name"),
-        ArgSpec::new("addon_version"),
-        ArgSpec::new("cluster_version").explained(follows_cluster),
-        ArgSpec::new("resolve_conflicts"),
-        ArgSpec::new("configuration_values"),
-        ArgSpec::new("service_account_role").takes("arn").formerly("service_account_role"),
-        ArgSpec::new("tags"),
-    ],
+    args: AddonArgs::SPECS,
     outputs: &["arn", "addon_version"],
     validate: validate_as::<AddonArgs>,
     doc: "An EKS add-on: `cluster`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role`.",

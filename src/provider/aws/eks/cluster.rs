@@ -8,6 +8,7 @@ use aws_sdk_eks::types::{
     Cluster, ClusterStatus, EncryptionConfig, LogSetup, LogType, Logging, Provider,
     VpcConfigRequest,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -21,7 +22,7 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::wait::{self, Poll};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -42,17 +43,21 @@ fn all_log_types() -> Vec<String> {
     ALL_LOG_TYPES.iter().map(ToString::to_string).collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ClusterArgs {
     /// Kubernetes minor version, `1.31`.
+    #[arg(explained = upgrade_note)]
     version: String,
     #[serde(rename = "role")]
+    #[arg(force_new, takes = "arn", formerly = "role_arn")]
     role_arn: String,
     #[serde(rename = "subnets")]
+    #[arg(force_new, formerly = "subnet_ids")]
     subnet_ids: Vec<String>,
     #[serde(default)]
     #[serde(rename = "security_groups")]
+    #[arg(force_new, formerly = "security_group_ids")]
     security_group_ids: Vec<String>,
     #[serde(default = "yes")]
     endpoint_private_access: bool,
@@ -66,6 +71,7 @@ struct ClusterArgs {
     enabled_log_types: Vec<String>,
     #[serde(default)]
     /// The KMS key (ARN) Kubernetes secrets are envelope-encrypted with.
+    #[arg(force_new, takes = "arn", formerly = "secrets_kms_key_arn")]
     kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -106,18 +112,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("version").explained(upgrade_note),
-        ArgSpec::force_new("role").takes("arn").formerly("role_arn"),
-        ArgSpec::force_new("subnets").formerly("subnet_ids"),
-        ArgSpec::force_new("security_groups").formerly("security_group_ids"),
-        ArgSpec::new("endpoint_private_access"),
-        ArgSpec::new("endpoint_public_access"),
-        ArgSpec::new("public_access_cidrs"),
-        ArgSpec::new("enabled_log_types"),
-        ArgSpec::force_new("kms_key").takes("arn").formerly("secrets_kms_key_arn"),
-        ArgSpec::new("tags"),
-    ],
+    args: ClusterArgs::SPECS,
     outputs: &[
         "arn",
         "endpoint",

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{FargateProfile, FargateProfileSelector, FargateProfileStatus};
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -16,7 +17,7 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::Tags;
 use crate::provider::aws::wait::{self, Poll};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -29,16 +30,20 @@ struct Selector {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct FargateProfileArgs {
     #[serde(rename = "cluster")]
+    #[arg(force_new, formerly = "cluster_name")]
     cluster_name: String,
     #[serde(rename = "pod_execution_role")]
+    #[arg(force_new, takes = "arn", formerly = "pod_execution_role")]
     pod_execution_role_arn: String,
     /// Private subnets only: Fargate pods get no public address.
     #[serde(rename = "subnets")]
+    #[arg(force_new, formerly = "subnet_ids")]
     subnet_ids: Vec<String>,
+    #[arg(force_new)]
     selectors: Vec<Selector>,
     #[serde(default)]
     tags: Tags,
@@ -51,13 +56,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::force_new("cluster").formerly("cluster_name"),
-        ArgSpec::force_new("pod_execution_role").takes("arn").formerly("pod_execution_role"),
-        ArgSpec::force_new("subnets").formerly("subnet_ids"),
-        ArgSpec::force_new("selectors"),
-        ArgSpec::new("tags"),
-    ],
+    args: FargateProfileArgs::SPECS,
     outputs: &["arn"],
     validate: validate_as::<FargateProfileArgs>,
     doc: "An EKS Fargate profile: `cluster`, `pod_execution_role`, `subnets` (private), `selectors` (list of #{ namespace, labels }).",

@@ -3,6 +3,7 @@
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -11,12 +12,13 @@ use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct OidcArgs {
+    #[arg(force_new)]
     url: String,
     client_ids: Vec<String>,
     #[serde(default)]
@@ -32,12 +34,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("url"),
-        ArgSpec::new("client_ids"),
-        ArgSpec::new("thumbprints"),
-        ArgSpec::new("tags"),
-    ],
+    args: OidcArgs::SPECS,
     outputs: &["arn", "issuer_host"],
     validate: validate_as::<OidcArgs>,
     doc: "An OIDC identity provider: `url` (https://...), `client_ids` (e.g. [\"sts.amazonaws.com\"]), `thumbprints`. Output `issuer_host`: the url without `https://`.",

@@ -4,6 +4,7 @@
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Policy, PolicyScopeType};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -13,14 +14,16 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct PolicyArgs {
+    #[arg(document)]
     policy: Map<String, Value>,
     #[serde(default)]
+    #[arg(force_new)]
     description: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -33,11 +36,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::document("policy"),
-        ArgSpec::force_new("description"),
-        ArgSpec::new("tags"),
-    ],
+    args: PolicyArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<PolicyArgs>,
     doc: "A customer managed IAM policy: `policy` (a map), `description`.",

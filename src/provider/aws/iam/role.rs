@@ -3,6 +3,7 @@
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Role;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -12,12 +13,13 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct RoleArgs {
+    #[arg(document)]
     assume_role_policy: Map<String, Value>,
     #[serde(default)]
     description: Option<String>,
@@ -26,6 +28,7 @@ struct RoleArgs {
     #[serde(default)]
     permissions_boundary: Option<String>,
     #[serde(default)]
+    #[arg(force_new)]
     path: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -38,14 +41,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::document("assume_role_policy"),
-        ArgSpec::new("description"),
-        ArgSpec::new("max_session_duration"),
-        ArgSpec::new("permissions_boundary"),
-        ArgSpec::force_new("path"),
-        ArgSpec::new("tags"),
-    ],
+    args: RoleArgs::SPECS,
     outputs: &["arn", "name", "unique_id"],
     validate: validate_as::<RoleArgs>,
     doc: "An IAM role: `assume_role_policy` (a map), `description`, `max_session_duration` (seconds, default 3600), `permissions_boundary` (a policy ARN), `path` (default `/`).",

@@ -2,6 +2,7 @@
 //! name; id `<role>:<policy name>`.
 
 use aws_sdk_iam::Client;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -9,13 +10,15 @@ use crate::provider::aws::call::{found, gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct RolePolicyArgs {
+    #[arg(force_new)]
     role: String,
+    #[arg(document)]
     policy: Map<String, Value>,
 }
 
@@ -26,7 +29,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("role"), ArgSpec::document("policy")],
+    args: RolePolicyArgs::SPECS,
     outputs: &["name"],
     validate: validate_as::<RolePolicyArgs>,
     doc: "An inline policy of `role` (a role name): `policy` (a map).",

@@ -5,20 +5,23 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::AttachedPolicy;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
 use crate::provider::aws::call::{found, gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AttachmentArgs {
+    #[arg(force_new)]
     role: String,
     #[serde(rename = "policy")]
+    #[arg(force_new, takes = "arn", formerly = "policy")]
     policy_arn: String,
 }
 
@@ -29,7 +32,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::force_new("role"), ArgSpec::force_new("policy").takes("arn").formerly("policy")],
+    args: AttachmentArgs::SPECS,
     outputs: &[],
     validate: validate_as::<AttachmentArgs>,
     doc: "Attaches the managed policy `policy` to `role` (a role name).",

@@ -5,19 +5,21 @@ use std::collections::HashMap;
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::AliasListEntry;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AliasArgs {
     /// The key the alias names.
+    #[arg(formerly = "target_key_id")]
     kms_key: String,
 }
 
@@ -29,7 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("kms_key").formerly("target_key_id")],
+    args: AliasArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<AliasArgs>,
     doc: "A KMS alias `alias/<physical name>` for the key `kms_key` (a key, or its id).",

@@ -6,6 +6,7 @@
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -14,10 +15,10 @@ use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct KeyArgs {
     #[serde(default)]
@@ -27,6 +28,7 @@ struct KeyArgs {
     #[serde(default)]
     deletion_window_in_days: Option<i32>,
     #[serde(default)]
+    #[arg(document)]
     policy: Option<Map<String, Value>>,
     #[serde(default)]
     tags: Tags,
@@ -39,13 +41,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::new("description"),
-        ArgSpec::new("enable_key_rotation"),
-        ArgSpec::new("deletion_window_in_days"),
-        ArgSpec::document("policy"),
-        ArgSpec::new("tags"),
-    ],
+    args: KeyArgs::SPECS,
     outputs: &["arn", "key_id"],
     validate: validate_as::<KeyArgs>,
     doc: "A KMS key: `description`, `enable_key_rotation` (default true), `deletion_window_in_days` (7 to 30, default 7), `policy` (a map; default: the account's key policy).",

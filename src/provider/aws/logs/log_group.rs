@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::types::LogGroup;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -12,18 +13,20 @@ use crate::provider::aws::call::{gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct LogGroupArgs {
     #[serde(default)]
+    #[arg(force_new)]
     name: Option<String>,
     #[serde(default)]
     retention_in_days: Option<i32>,
     #[serde(default)]
     /// The KMS key (ARN) the log group is encrypted with.
+    #[arg(takes = "arn", formerly = "kms_key_id")]
     kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
@@ -63,12 +66,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("name"),
-        ArgSpec::new("retention_in_days"),
-        ArgSpec::new("kms_key").takes("arn").formerly("kms_key_id"),
-        ArgSpec::new("tags"),
-    ],
+    args: LogGroupArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_checked::<LogGroupArgs>,
     doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key` (a key, or its ARN), `name` (default: the physical name).",

@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
     VersioningConfiguration,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -24,7 +25,7 @@ use crate::provider::aws::call::{found, gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_checked};
+use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 fn yes() -> bool {
@@ -74,7 +75,7 @@ impl Default for PublicAccessBlock {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct BucketArgs {
     /// Keep every version of every object (S3 versioning); once on, it can
@@ -86,6 +87,7 @@ struct BucketArgs {
     encryption: Encryption,
     /// The KMS key (ARN) of `aws:kms` encryption.
     #[serde(default)]
+    #[arg(takes = "arn")]
     kms_key: Option<String>,
     #[serde(default)]
     public_access_block: PublicAccessBlock,
@@ -120,14 +122,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("versioning"),
-        ArgSpec::new("encryption"),
-        ArgSpec::new("kms_key").takes("arn"),
-        ArgSpec::new("public_access_block"),
-        ArgSpec::new("force_destroy"),
-        ArgSpec::new("tags"),
-    ],
+    args: BucketArgs::SPECS,
     outputs: &["arn", "name", "domain_name", "region"],
     validate: validate_checked::<BucketArgs>,
     doc: "An S3 bucket, private and encrypted: `versioning` (false), `encryption` (`AES256` or `aws:kms` with `kms_key`), `public_access_block` (all four blocks on), `force_destroy` (false: a bucket with objects is not destroyed).",

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -17,21 +18,24 @@ use crate::provider::aws::call::{gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct SecretArgs {
     #[serde(default)]
     /// The KMS key (ARN) the secret is encrypted with.
+    #[arg(takes = "arn", formerly = "kms_key_id")]
     kms_key: Option<String>,
     #[serde(default)]
     description: Option<String>,
     /// The resolved value at apply time; a marker with a digest in state.
     #[serde(default)]
+    #[arg(secret)]
     value: Option<Value>,
     #[serde(default)]
+    #[arg(force_new)]
     generate: Option<Generate>,
     #[serde(default)]
     tags: Tags,
@@ -66,13 +70,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::new("kms_key").takes("arn").formerly("kms_key_id"),
-        ArgSpec::new("description"),
-        ArgSpec::secret("value"),
-        ArgSpec::force_new("generate"),
-        ArgSpec::new("tags"),
-    ],
+    args: SecretArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<SecretArgs>,
     doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key`, `description`.",

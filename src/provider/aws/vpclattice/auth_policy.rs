@@ -3,18 +3,20 @@
 //! identifier of the resource it is attached to.
 
 use aws_sdk_vpclattice::Client;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{found, gone_is_ok, identifier, parse};
 use crate::provider::aws::error::AwsResultExt;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct AuthPolicyArgs {
     #[serde(rename = "resource")]
+    #[arg(force_new, formerly = "resource")]
     resource_identifier: String,
     policy: Map<String, Value>,
 }
@@ -26,10 +28,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: false,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("resource").formerly("resource"),
-        ArgSpec::new("policy"),
-    ],
+    args: AuthPolicyArgs::SPECS,
     outputs: &[],
     validate: validate_as::<AuthPolicyArgs>,
     doc: "The auth policy (an IAM policy document map) of the service or service network `resource`.",

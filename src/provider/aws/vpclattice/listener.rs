@@ -6,6 +6,7 @@
 
 use aws_sdk_vpclattice::Client;
 use aws_sdk_vpclattice::types::{ForwardAction, ListenerProtocol, RuleAction, WeightedTargetGroup};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -13,17 +14,20 @@ use super::target_group::Protocol;
 use super::{found, gone_is_ok, identifier, incomplete, parse, tagging};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ListenerArgs {
     #[serde(rename = "service")]
+    #[arg(force_new, formerly = "service")]
     service_identifier: String,
+    #[arg(force_new)]
     protocol: Protocol,
     /// Defaults to 80 for HTTP and 443 for HTTPS.
     #[serde(default)]
+    #[arg(force_new)]
     port: Option<i32>,
     default_action: DefaultAction,
     #[serde(default)]
@@ -57,13 +61,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("service").formerly("service"),
-        ArgSpec::force_new("protocol"),
-        ArgSpec::force_new("port"),
-        ArgSpec::new("default_action"),
-        ArgSpec::new("tags"),
-    ],
+    args: ListenerArgs::SPECS,
     outputs: &["arn"],
     validate: validate_as::<ListenerArgs>,
     doc: "A VPC Lattice listener on `service`; `default_action`: #{ forward: #{ target_groups: [#{ target_group_identifier, weight }] } }.",

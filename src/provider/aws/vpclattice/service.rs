@@ -3,18 +3,19 @@
 
 use aws_sdk_vpclattice::Client;
 use aws_sdk_vpclattice::types::{DnsEntry, ServiceStatus};
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{AuthType, found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ServiceArgs {
     #[serde(default)]
@@ -30,7 +31,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("auth_type"), ArgSpec::new("tags")],
+    args: ServiceArgs::SPECS,
     outputs: &["arn", "name", "dns_name"],
     validate: validate_as::<ServiceArgs>,
     doc: "A VPC Lattice service; `auth_type` NONE (default) or AWS_IAM; outputs `arn` and `dns_name`.",

@@ -3,16 +3,17 @@
 //! policy is enforced.
 
 use aws_sdk_vpclattice::Client;
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{AuthType, found, gone_is_ok, incomplete, parse, tagging};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ServiceNetworkArgs {
     #[serde(default)]
@@ -28,7 +29,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[ArgSpec::new("auth_type"), ArgSpec::new("tags")],
+    args: ServiceNetworkArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<ServiceNetworkArgs>,
     doc: "A VPC Lattice service network; `auth_type` NONE (default) or AWS_IAM.",

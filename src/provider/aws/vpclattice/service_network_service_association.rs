@@ -6,21 +6,24 @@ use aws_sdk_vpclattice::types::{
     DnsEntry, ServiceNetworkServiceAssociationStatus as Status,
     ServiceNetworkServiceAssociationSummary as Summary,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct ServiceAssociationArgs {
     #[serde(rename = "service_network")]
+    #[arg(force_new, formerly = "service_network")]
     service_network_identifier: String,
     #[serde(rename = "service")]
+    #[arg(force_new, formerly = "service")]
     service_identifier: String,
     #[serde(default)]
     tags: Tags,
@@ -33,11 +36,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("service_network").formerly("service_network"),
-        ArgSpec::force_new("service").formerly("service"),
-        ArgSpec::new("tags"),
-    ],
+    args: ServiceAssociationArgs::SPECS,
     outputs: &["arn", "dns_name"],
     validate: validate_as::<ServiceAssociationArgs>,
     doc: "Associates `service` with `service_network`; outputs the `dns_name` clients use.",

@@ -6,24 +6,28 @@ use aws_sdk_vpclattice::Client;
 use aws_sdk_vpclattice::types::{
     ServiceNetworkVpcAssociationStatus as Status, ServiceNetworkVpcAssociationSummary as Summary,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct VpcAssociationArgs {
     #[serde(rename = "service_network")]
+    #[arg(force_new, formerly = "service_network")]
     service_network_identifier: String,
     #[serde(rename = "vpc")]
+    #[arg(force_new, formerly = "vpc_identifier")]
     vpc_identifier: String,
     #[serde(default)]
     #[serde(rename = "security_groups")]
+    #[arg(formerly = "security_group_ids")]
     security_group_ids: Vec<String>,
     #[serde(default)]
     tags: Tags,
@@ -36,12 +40,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: false,
-    args: &[
-        ArgSpec::force_new("service_network").formerly("service_network"),
-        ArgSpec::force_new("vpc").formerly("vpc_identifier"),
-        ArgSpec::new("security_groups").formerly("security_group_ids"),
-        ArgSpec::new("tags"),
-    ],
+    args: VpcAssociationArgs::SPECS,
     outputs: &["arn"],
     validate: validate_as::<VpcAssociationArgs>,
     doc: "Associates `vpc` with `service_network`; `security_groups` filter traffic from the VPC.",

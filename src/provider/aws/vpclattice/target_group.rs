@@ -8,20 +8,23 @@ use aws_sdk_vpclattice::types::{
     HealthCheckConfig, Matcher, TargetGroupConfig, TargetGroupProtocol, TargetGroupStatus,
     TargetGroupType,
 };
+use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{found, identifier, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::Tags;
-use crate::provider::schema::{ArgSpec, KindSchema, validate_as};
+use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 struct TargetGroupArgs {
     #[serde(rename = "type")]
+    #[arg(force_new)]
     target_type: TargetType,
+    #[arg(force_new)]
     config: ConfigArgs,
     #[serde(default)]
     tags: Tags,
@@ -92,11 +95,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     taggable: true,
     named_by_arg: false,
     create_before_destroy: true,
-    args: &[
-        ArgSpec::force_new("type"),
-        ArgSpec::force_new("config"),
-        ArgSpec::new("tags"),
-    ],
+    args: TargetGroupArgs::SPECS,
     outputs: &["arn", "name"],
     validate: validate_as::<TargetGroupArgs>,
     doc: "A VPC Lattice target group of `type` IP; `config`: #{ port, protocol (HTTP/HTTPS), vpc_identifier, health_check }.",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -11,16 +12,20 @@ use super::{ClusterArgs, metadata, object_name};
 /// The annotation EKS reads to hand a pod the role's credentials.
 pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAccountArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The IAM role pods of this account assume (IRSA).
     #[serde(default)]
     #[serde(rename = "role")]
+    #[arg(takes = "arn", formerly = "role_arn")]
     pub role_arn: Option<String>,
     #[serde(default)]
     pub automount_token: Option<bool>,
@@ -50,12 +55,15 @@ impl ServiceAccountArgs {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigMapArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     pub data: BTreeMap<String, String>,
     #[serde(default)]

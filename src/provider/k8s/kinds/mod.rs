@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::provider::schema::{ArgSpec, KindSchema, Placement, validate_as};
+use crate::provider::schema::{KindSchema, Placement, validate_as};
 
 pub use config::{ConfigMapArgs, ServiceAccountArgs};
 pub use namespace::{LimitRangeArgs, NamespaceArgs, ResourceQuotaArgs};
@@ -161,8 +161,6 @@ fn app_selector(app: &str) -> BTreeMap<String, String> {
     BTreeMap::from([("app".to_string(), app.to_string())])
 }
 
-const CLUSTER: ArgSpec = ArgSpec::placement("kube", &CLUSTER_PLACEMENT).formerly("cluster");
-
 /// A Kubernetes object lives in the cluster its connection points at: the
 /// EKS cluster (name and region) or the kubeconfig context. A new version
 /// (an upgrade), a new kubeconfig path, endpoint or CA is the same cluster:
@@ -188,11 +186,6 @@ fn cluster_compared(cluster: &Value) -> Value {
     }
     c
 }
-const NAME: ArgSpec = ArgSpec::force_new("name");
-const NAMESPACE: ArgSpec = ArgSpec::force_new("namespace");
-const LABELS: ArgSpec = ArgSpec::new("labels");
-const ANNOTATIONS: ArgSpec = ArgSpec::new("annotations");
-const FORCE: ArgSpec = ArgSpec::new("force_conflicts");
 
 /// Typed validation plus the `kube` form, which serde alone cannot say.
 fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), crate::provider::ArgError> {
@@ -204,7 +197,7 @@ fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), crate::provider::Ar
 }
 
 macro_rules! kind {
-    ($kind:literal, $prefix:literal, $args:ty, [$($arg:expr),* $(,)?], $doc:literal) => {
+    ($kind:literal, $prefix:literal, $args:ident, $doc:literal) => {
         KindSchema {
             kind: $kind,
             name_prefix: $prefix,
@@ -212,7 +205,7 @@ macro_rules! kind {
             taggable: false,
             named_by_arg: true,
             create_before_destroy: false,
-            args: &[$($arg),*],
+            args: $args::SPECS,
             outputs: &["uid"],
             validate: validate::<$args>,
             doc: $doc,
@@ -226,239 +219,79 @@ pub static SCHEMAS: &[KindSchema] = &[
         "k8s.namespace",
         "ns",
         NamespaceArgs,
-        [
-            CLUSTER,
-            NAME,
-            LABELS,
-            ANNOTATIONS,
-            ArgSpec::new("pod_security"),
-            FORCE
-        ],
         "A namespace; every namespaced kind refers to it, so it is deleted last."
     ),
     kind!(
         "k8s.resource_quota",
         "quota",
         ResourceQuotaArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("cpu"),
-            ArgSpec::new("memory"),
-            ArgSpec::new("pods"),
-            LABELS,
-            FORCE
-        ],
         "A ResourceQuota: requests and limits of CPU and memory of a namespace."
     ),
     kind!(
         "k8s.limit_range",
         "limits",
         LimitRangeArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("requests"),
-            ArgSpec::new("limits"),
-            ArgSpec::new("max"),
-            LABELS,
-            FORCE
-        ],
         "A LimitRange: container defaults so every pod fits the namespace quota."
     ),
     kind!(
         "k8s.network_policy",
         "netpol",
         NetworkPolicyArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("pod_selector"),
-            ArgSpec::new("policy_types"),
-            ArgSpec::new("ingress"),
-            ArgSpec::new("egress"),
-            LABELS,
-            FORCE
-        ],
         "A NetworkPolicy; `policy_types` without rules denies all."
     ),
     kind!(
         "k8s.service_account",
         "sa",
         ServiceAccountArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("role").takes("arn").formerly("role_arn"),
-            ArgSpec::new("automount_token"),
-            LABELS,
-            ANNOTATIONS,
-            FORCE
-        ],
         "A ServiceAccount; `role` becomes the IRSA annotation."
     ),
-    kind!(
-        "k8s.config_map",
-        "cm",
-        ConfigMapArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("data"),
-            LABELS,
-            ANNOTATIONS,
-            FORCE
-        ],
-        "A ConfigMap."
-    ),
+    kind!("k8s.config_map", "cm", ConfigMapArgs, "A ConfigMap."),
     kind!(
         "k8s.deployment",
         "deploy",
         DeploymentArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("image"),
-            ArgSpec::new("replicas"),
-            ArgSpec::new("port"),
-            ArgSpec::new("command"),
-            ArgSpec::new("args"),
-            ArgSpec::holds_secrets("env"),
-            ArgSpec::new("service_account"),
-            ArgSpec::new("requests"),
-            ArgSpec::new("limits"),
-            ArgSpec::new("readiness"),
-            ArgSpec::new("liveness"),
-            ArgSpec::new("max_surge"),
-            ArgSpec::new("progress_deadline"),
-            ArgSpec::new("timeout"),
-            ArgSpec::new("secret_provider"),
-            LABELS,
-            ANNOTATIONS,
-            FORCE
-        ],
         "A Deployment rolled with maxUnavailable 0; apply waits for the rollout."
     ),
     kind!(
         "k8s.service",
         "svc",
         ServiceArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("deployment"),
-            ArgSpec::new("selector"),
-            ArgSpec::new("port"),
-            ArgSpec::new("target_port"),
-            ArgSpec::new("type"),
-            LABELS,
-            ANNOTATIONS,
-            FORCE
-        ],
         "A Service in front of a deployment's pods."
     ),
     kind!(
         "k8s.ingress",
         "ing",
         IngressArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("service"),
-            ArgSpec::new("service_port"),
-            ArgSpec::new("host"),
-            ArgSpec::new("path"),
-            ArgSpec::new("certificate_arn"),
-            ArgSpec::new("scheme"),
-            ArgSpec::new("ssl_policy"),
-            ArgSpec::new("health_check_path"),
-            ArgSpec::new("group"),
-            LABELS,
-            ANNOTATIONS,
-            FORCE
-        ],
         "An Ingress for the AWS Load Balancer Controller: an ALB with IP targets (Fargate) and an HTTPS listener."
     ),
     kind!(
         "k8s.hpa",
         "hpa",
         HpaArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("deployment"),
-            ArgSpec::new("min_replicas"),
-            ArgSpec::new("max_replicas"),
-            ArgSpec::new("cpu_utilization"),
-            ArgSpec::new("memory_utilization"),
-            LABELS,
-            FORCE
-        ],
         "A HorizontalPodAutoscaler (autoscaling/v2) of a deployment."
     ),
     kind!(
         "k8s.pdb",
         "pdb",
         PdbArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("deployment"),
-            ArgSpec::new("selector"),
-            ArgSpec::new("min_available"),
-            ArgSpec::new("max_unavailable"),
-            LABELS,
-            FORCE
-        ],
         "A PodDisruptionBudget (policy/v1) of a deployment's pods."
     ),
     kind!(
         "k8s.secret_provider_class",
         "spc",
         SecretProviderClassArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("provider"),
-            ArgSpec::new("region"),
-            ArgSpec::new("objects"),
-            LABELS,
-            FORCE
-        ],
         "A SecretProviderClass (secrets-store.csi.x-k8s.io/v1): Secrets Manager secrets mounted into pods."
     ),
     kind!(
         "k8s.security_group_policy",
         "sgp",
         SecurityGroupPolicyArgs,
-        [
-            CLUSTER,
-            NAMESPACE,
-            NAME,
-            ArgSpec::new("deployment"),
-            ArgSpec::new("pod_selector"),
-            ArgSpec::new("security_groups"),
-            LABELS,
-            FORCE
-        ],
         "A SecurityGroupPolicy (vpcresources.k8s.aws/v1beta1): security groups for a deployment's pods."
     ),
     kind!(
         "k8s.object",
         "obj",
         ObjectArgs,
-        [CLUSTER, ArgSpec::holds_secrets("manifest"), FORCE],
         "Any Kubernetes object, from its manifest."
     ),
 ];

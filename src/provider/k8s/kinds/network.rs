@@ -3,17 +3,21 @@
 
 use std::collections::BTreeMap;
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ClusterArgs, app_selector, metadata, object_name};
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkPolicyArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// Labels of the pods it applies to; empty selects every pod.
     #[serde(default)]
@@ -52,12 +56,15 @@ impl NetworkPolicyArgs {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupPolicyArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The deployment whose pods get the groups (its `app` label).
     #[serde(default)]

@@ -1,15 +1,18 @@
 //! `k8s.object`: any manifest, for the kinds payrun has no typed form of.
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ClusterArgs;
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
     /// A whole object: `apiVersion`, `kind`, `metadata.name`, ...
+    #[arg(holds_secrets)]
     pub manifest: Value,
     #[serde(default)]
     pub force_conflicts: bool,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -21,12 +22,15 @@ pub struct SecretObject {
     pub alias: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretProviderClassArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// `aws` (default).
     #[serde(default)]

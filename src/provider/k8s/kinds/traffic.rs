@@ -3,17 +3,21 @@
 
 use std::collections::BTreeMap;
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ClusterArgs, app_selector, metadata, object_name};
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The deployment whose pods it serves (its `app` label).
     #[serde(default)]
@@ -61,12 +65,15 @@ impl ServiceArgs {
 /// TLS 1.3 and 1.2 only: what PCI DSS asks of a payment endpoint.
 const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngressArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The Service it routes to.
     pub service: String,

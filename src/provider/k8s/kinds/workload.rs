@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -48,12 +49,15 @@ impl Probe {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     pub image: String,
     /// Leave unset when an HPA scales the deployment.
@@ -66,6 +70,7 @@ pub struct DeploymentArgs {
     #[serde(default)]
     pub args: Option<Vec<String>>,
     #[serde(default)]
+    #[arg(holds_secrets)]
     pub env: BTreeMap<String, EnvValue>,
     #[serde(default)]
     pub service_account: Option<String>,
@@ -188,12 +193,15 @@ impl DeploymentArgs {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HpaArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The deployment it scales.
     pub deployment: String,
@@ -245,12 +253,15 @@ impl HpaArgs {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdbArgs {
+    #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
+    #[arg(force_new)]
     pub namespace: String,
     #[serde(default)]
+    #[arg(force_new)]
     pub name: Option<String>,
     /// The deployment whose pods it protects (its `app` label).
     #[serde(default)]

@@ -1,0 +1,138 @@
+//! `#[derive(Args)]`: a kind's argument specs, read from its args struct,
+//! so the struct serde checks a program against is the one declaration of
+//! what the kind takes.
+//!
+//! Each field becomes one `ArgSpec`, named as serde names it (`rename`
+//! included), documented by its `///` comment. `#[arg(...)]` says the rest:
+//!
+//! - `force_new`: a change replaces the resource;
+//! - `secret`: never stored, planned or logged, only a digest;
+//! - `holds_secrets`: may carry `secret_env(...)` values inside;
+//! - `document`: a policy-like document, compared by meaning;
+//! - `placement = PATH`: names where the object lives (`&PATH: &Placement`);
+//! - `explained = PATH`: a `fn(&Value, &Value) -> Option<String>` note for
+//!   the plan;
+//! - `takes = "output"`: the output a resource handle passed here stands for;
+//! - `formerly = "old"`: the name the argument had before;
+//! - `default = "text"`: the default, as the reference shows it.
+//!
+//! The struct gets `SPECS: &'static [ArgSpec]` (`Args::SPECS`).
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Expr, Fields, Lit, LitStr, Meta, Path, parse_macro_input};
+
+#[proc_macro_derive(Args, attributes(arg))]
+pub fn derive_args(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match specs(&input) {
+        Ok(tokens) => tokens.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "#[derive(Args)] is for a kind's args struct",
+        ));
+    };
+    let Fields::Named(fields) = &data.fields else {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "#[derive(Args)] needs named fields",
+        ));
+    };
+    let mut specs = Vec::new();
+    for field in &fields.named {
+        let ident = field.ident.as_ref().expect("named field");
+        let mut name = ident.to_string();
+        let mut skipped = false;
+        let mut doc = Vec::new();
+        let mut ctor = quote!(new);
+        let mut placement: Option<Path> = None;
+        let mut chain = Vec::new();
+        for attr in &field.attrs {
+            if attr.path().is_ident("doc") {
+                if let Meta::NameValue(nv) = &attr.meta
+                    && let Expr::Lit(lit) = &nv.value
+                    && let Lit::Str(s) = &lit.lit
+                {
+                    doc.push(s.value().trim().to_string());
+                }
+            } else if attr.path().is_ident("serde") {
+                attr.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("rename") {
+                        name = meta.value()?.parse::<LitStr>()?.value();
+                    } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing")
+                    {
+                        skipped = true;
+                    } else if meta.input.peek(syn::Token![=]) {
+                        // `default = "..."`, `deserialize_with = "..."`: not ours.
+                        meta.value()?.parse::<Expr>()?;
+                    } else if meta.input.peek(syn::token::Paren) {
+                        meta.parse_nested_meta(|inner| {
+                            if inner.input.peek(syn::Token![=]) {
+                                inner.value()?.parse::<Expr>()?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+            } else if attr.path().is_ident("arg") {
+                attr.parse_nested_meta(|meta| {
+                    let word = meta
+                        .path
+                        .get_ident()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    match word.as_str() {
+                        "force_new" | "secret" | "holds_secrets" | "document" => {
+                            let w = syn::Ident::new(&word, meta.path.span());
+                            ctor = quote!(#w);
+                        }
+                        "placement" => placement = Some(meta.value()?.parse()?),
+                        "explained" => {
+                            let f: Path = meta.value()?.parse()?;
+                            chain.push(quote!(.explained(#f)));
+                        }
+                        "takes" | "formerly" | "default" => {
+                            let v: LitStr = meta.value()?.parse()?;
+                            let w = syn::Ident::new(&word, meta.path.span());
+                            chain.push(quote!(.#w(#v)));
+                        }
+                        _ => {
+                            return Err(meta.error(
+                                "unknown #[arg] key: force_new, secret, holds_secrets, document, placement, explained, takes, formerly or default",
+                            ));
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+        if skipped {
+            continue;
+        }
+        let doc = doc.join(" ");
+        let head = match placement {
+            Some(p) => quote!(ArgSpec::placement(#name, &#p)),
+            None => quote!(ArgSpec::#ctor(#name)),
+        };
+        specs.push(quote!(#head #(#chain)* .doc(#doc)));
+    }
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_generics #ident #ty_generics #where_clause {
+            /// The kind's arguments, one per field.
+            pub const SPECS: &'static [crate::provider::schema::ArgSpec] = {
+                use crate::provider::schema::ArgSpec;
+                &[#(#specs),*]
+            };
+        }
+    })
+}
