@@ -12,7 +12,7 @@ use crate::support::engine::Stack;
 
 const PROGRAM: &str = r#"
 import "mesh" as mesh;
-default_tags(#{ Team: config.vars.team ?? "payments" });
+default_tags(#{ Team: config().vars.team ?? "payments" });
 acknowledge("appmesh-end-of-support", "the App Mesh kinds are tested on moto");
 let graph = #{
     services: #{
@@ -24,8 +24,8 @@ let graph = #{
 };
 let m = mesh::from_graph("payments", #{
     graph: graph,
-    certificate_arn: config.vars.cert ?? (),
-    certificate_authority_arn: config.vars.ca ?? (),
+    certificate_arn: config().vars.cert ?? (),
+    certificate_authority_arn: config().vars.ca ?? (),
 });
 export("mesh_arn", m.mesh.arn);
 "#;

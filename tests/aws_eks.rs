@@ -34,7 +34,7 @@ import "eks" as eks;
 acknowledge("eks-version-unsupported", "moto test");
 let net = network::vpc("main", #{ cidr: "10.1.0.0/16", azs: ["us-east-1a", "us-east-1b"], nat: "single" });
 let c = eks::fargate_cluster("payments", #{
-    version: config.vars.k8s_version ?? "1.28",
+    version: config().vars.k8s_version ?? "1.28",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
     pod_execution_role: "arn:aws:iam::123456789012:role/eks-fargate-pods",
     subnets: net.private_subnets,
@@ -255,7 +255,7 @@ async fn fargate_cluster_profiles_one_at_a_time_noop_replan_and_ordered_destroy(
 const UPGRADE_CLUSTER: &str = r#"
 acknowledge("eks-version-unsupported", "moto test");
 acknowledge("eks-version-extended-support", "moto test");
-let version = config.vars.k8s_version ?? "1.28";
+let version = config().vars.k8s_version ?? "1.28";
 let vpc = aws::ec2::vpc("eks", #{ cidr: "10.3.0.0/16" });
 let a = aws::ec2::subnet("eks-a", #{ vpc: vpc, cidr: "10.3.1.0/24", az: "us-east-1a" });
 let b = aws::ec2::subnet("eks-b", #{ vpc: vpc, cidr: "10.3.2.0/24", az: "us-east-1b" });
@@ -264,12 +264,12 @@ let c = aws::eks::cluster("payments", #{
     role: "arn:aws:iam::123456789012:role/eks-cluster",
     subnets: [a.id, b.id],
 });
-if config.vars.addon ?? false {
+if config().vars.addon ?? false {
     let a = #{ cluster: c, addon_name: "coredns", cluster_version: version, configuration_values: #{ computeType: "Fargate" } };
-    if config.vars.addon_version != () { a.addon_version = config.vars.addon_version; }
+    if config().vars.addon_version != () { a.addon_version = config().vars.addon_version; }
     aws::eks::addon("coredns", a);
 }
-if config.vars.flowschema ?? false {
+if config().vars.flowschema ?? false {
     let kube = #{ name: c.id, endpoint: c.endpoint, ca_data: c.ca_data, version: c.version };
     k8s::object("old-flow", #{ kube: kube, manifest: #{
         apiVersion: "flowcontrol.apiserver.k8s.io/v1beta3",
@@ -581,7 +581,7 @@ fn plan_shows_the_end_of_support_date_and_the_var_to_change() {
     let p = Project::new(
         r#"
 aws::eks::cluster("payments", #{
-    version: config.vars.k8s_version ?? "1.28",
+    version: config().vars.k8s_version ?? "1.28",
     role: "arn:aws:iam::123456789012:role/eks-cluster",
     subnets: ["subnet-1", "subnet-2"],
 });

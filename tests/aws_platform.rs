@@ -16,12 +16,12 @@ use crate::support::moto;
 const NETWORK: &str = r#"
 import "network" as network;
 
-default_tags(#{ Environment: config.vars.environment ?? "test", Project: "payrun", DataClassification: "pci" });
+default_tags(#{ Environment: config().vars.environment ?? "test", Project: "payrun", DataClassification: "pci" });
 let net = network::vpc("main", #{
     cidr: "10.0.0.0/16",
     azs: ["us-east-1a", "us-east-1b", "us-east-1c"],
     nat: "per-az",
-    private_offset: config.vars.private_offset ?? 8,
+    private_offset: config().vars.private_offset ?? 8,
 });
 let alb = aws::ec2::security_group("alb", #{ vpc: net.vpc, description: "ALB: HTTPS from the internet" });
 aws::ec2::security_group_ingress("alb-https", #{

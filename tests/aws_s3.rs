@@ -11,13 +11,13 @@ use crate::support::moto;
 const BUCKET: &str = r#"
 let key = aws::kms::key("audit", #{ description: "audit logs" });
 let opts = #{
-    versioning: config.vars.versioning ?? true,
+    versioning: config().vars.versioning ?? true,
     encryption: "aws:kms",
     kms_key: key.arn,
-    force_destroy: config.vars.force_destroy ?? false,
-    tags: #{ team: config.vars.team ?? "payments" },
+    force_destroy: config().vars.force_destroy ?? false,
+    tags: #{ team: config().vars.team ?? "payments" },
 };
-if config.vars.public_policy ?? false {
+if config().vars.public_policy ?? false {
     opts.public_access_block = #{ block_public_policy: false };
 }
 aws::s3::bucket("audit", opts);

@@ -16,8 +16,8 @@ fn addr(s: &str) -> Address {
 }
 
 const SECURITY: &str = r#"
-let retention = config.vars.retention ?? 7;
-let action = config.vars.action ?? "s3:GetObject";
+let retention = config().vars.retention ?? 7;
+let action = config().vars.action ?? "s3:GetObject";
 let key = aws::kms::key("data", #{ description: "payments data" });
 aws::kms::alias("data", #{ kms_key: key });
 let logs = aws::logs::log_group("app", #{ retention_in_days: retention, kms_key: key });

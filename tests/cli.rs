@@ -8,7 +8,7 @@ use crate::support::bin::Project;
 
 const PROGRAM: &str = r#"
 default_tags(#{ Project: "payrun-tests" });
-let net = fake::network("main", #{ cidr: config.vars.cidr ?? "10.0.0.0/16" });
+let net = fake::network("main", #{ cidr: config().vars.cidr ?? "10.0.0.0/16" });
 let a = fake::subnet("a", #{ network_id: net.id, cidr: cidr_subnet("10.0.0.0/16", 8, 1) });
 let web = fake::server("web", #{ subnet_id: a.id, size: "small" });
 export("endpoint", web.endpoint);
@@ -787,7 +787,7 @@ k8s::namespace("payment", #{ kube: cluster });
 
 /// A program cannot pick the kubeconfig payrun trusts (a kubeconfig runs
 /// `exec:` plugins): the one it names must be the one given on the
-/// command line or in payrun.toml, and `config.kubeconfig` is that one.
+/// command line or in payrun.toml, and `config().kubeconfig` is that one.
 #[test]
 fn a_kubeconfig_is_used_only_when_given_to_payrun() {
     let p = Project::new("");
@@ -804,7 +804,7 @@ fn a_kubeconfig_is_used_only_when_given_to_payrun() {
             "error: k8s.namespace.payment connects through the kubeconfig \"{k}\", which was not given to payrun\n  --> {program}:3:6"
         )))
         .stderr(contains(format!(
-            "fix: if you trust that file, give it on the command line: payrun plan {program} --kubeconfig {k} (or set `kubeconfig` under [kube] in payrun.toml), and write `kubeconfig: config.kubeconfig` in the program"
+            "fix: if you trust that file, give it on the command line: payrun plan {program} --kubeconfig {k} (or set `kubeconfig` under [kube] in payrun.toml), and write `kubeconfig: config().kubeconfig` in the program"
         )));
     // The printed command works as printed.
     p.payrun()
@@ -815,7 +815,7 @@ fn a_kubeconfig_is_used_only_when_given_to_payrun() {
     // payrun.toml names it too, relative to the project; the program reads it.
     std::fs::write(
         p.path().join("programs/main.rhai"),
-        KUBE_PROGRAM.replace("\"KUBECONFIG\"", "config.kubeconfig"),
+        KUBE_PROGRAM.replace("\"KUBECONFIG\"", "config().kubeconfig"),
     )
     .unwrap();
     p.add_to_project_file("[kube]\nkubeconfig = \"kubeconfig\"\n");
@@ -889,7 +889,7 @@ fn a_kubeconfig_without_tls_verification_needs_the_insecure_flag() {
 #[test]
 fn a_var_that_starts_like_json_must_be_json() {
     let p = Project::new(
-        r#"let azs = config.vars.azs;
+        r#"let azs = config().vars.azs;
            if type_of(azs) != "string" { throw "not text"; }
            fake::network("main", #{ cidr: "10.0.0.0/16" });"#,
     );

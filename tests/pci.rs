@@ -8,7 +8,7 @@ use payrun::plan::Plan;
 use crate::support::engine::Stack;
 
 const VIOLATIONS: &str = r#"
-default_tags(#{ DataClassification: config.vars.class ?? "pci" });
+default_tags(#{ DataClassification: config().vars.class ?? "pci" });
 let key = aws::kms::key("data", #{ enable_key_rotation: false });
 aws::logs::log_group("audit", #{ retention_in_days: 90 });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.0.0.0/16" });
@@ -226,7 +226,7 @@ acknowledge("program", "QA keeps the widget until March");
 }
 
 const TRUSTS_A_SERVICE: &str = r#"
-default_tags(#{ DataClassification: config.vars.class ?? "pci" });
+default_tags(#{ DataClassification: config().vars.class ?? "pci" });
 aws::iam::role("lambda", #{
     assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
         Effect: "Allow", Principal: #{ Service: ["lambda.amazonaws.com", "events.amazonaws.com"] }, Action: "sts:AssumeRole",

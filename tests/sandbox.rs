@@ -47,7 +47,7 @@ fn running(pid: &str) -> bool {
 }
 
 const PROGRAM: &str = r#"
-let cluster = #{ kubeconfig: config.kubeconfig, context: config.vars.kube_context };
+let cluster = #{ kubeconfig: config().kubeconfig, context: config().vars.kube_context };
 k8s::namespace("sandbox", #{ kube: cluster });
 aws::ecr::repository("sandbox", #{});
 "#;

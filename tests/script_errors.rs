@@ -177,7 +177,24 @@ fn undefined_variable() {
             "  |\n",
             "1 | fake::network(\"main\", #{ cidr: base });\n",
             "  |                                ^\n",
-            "  fix: declare it first with `let base = ...;` (or use `config.vars.base` for a --var)"
+            "  fix: declare it first with `let base = ...;` (or use `config().vars.base` for a --var)"
+        )
+    );
+}
+
+// Guards `config` as one spelling: a program read `config.vars`, a module
+// `config()`; a program written the old way is told the new one.
+#[test]
+fn config_is_a_function_in_a_program_as_in_a_module() {
+    assert_eq!(
+        error_of("let azs = config.vars.azs ?? 3;\n"),
+        concat!(
+            "error: Undefined variable: config\n",
+            "  --> main.rhai:1:11\n",
+            "  |\n",
+            "1 | let azs = config.vars.azs ?? 3;\n",
+            "  |           ^\n",
+            "  fix: `config` is a function, the same in a program and in a module: `config().vars.NAME`, `config().suffix`, `config().region`"
         )
     );
 }
@@ -407,7 +424,7 @@ fn comparing_a_ref_is_an_error_unless_it_is_decided_now() {
             "  |",
             "2 | if net.id == \"vpc-123\" { throw \"known\"; }",
             "  |           ^",
-            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+            "  fix: compare values the program knows (config().vars, purposes, literals); a ref is equal only to itself",
         ]
         .join("\n")
     );
@@ -419,7 +436,7 @@ fn comparing_a_ref_is_an_error_unless_it_is_decided_now() {
             "  |",
             "2 | let first = net.id < \"m\";",
             "  |                    ^",
-            "  fix: compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself",
+            "  fix: compare values the program knows (config().vars, purposes, literals); a ref is equal only to itself",
         ]
         .join("\n")
     );
@@ -587,14 +604,14 @@ depends_on(net, a);
     );
 }
 
-const RESERVED_FIX: &str = "  fix: rename the variable (e.g. `public_subnets`); as a key, quote it: `#{ \"public\": ... }` and `m[\"public\"]` (a --var public=... is `config.vars[\"public\"]`)";
+const RESERVED_FIX: &str = "  fix: rename the variable (e.g. `public_subnets`); as a key, quote it: `#{ \"public\": ... }` and `m[\"public\"]` (a --var public=... is `config().vars[\"public\"]`)";
 
 #[test]
 fn a_reserved_word_is_named_as_such_with_the_way_out() {
     for (program, col) in [
         ("let public = true;", 5),
         ("let tags = #{ public: true };", 15),
-        ("let open = config.vars.public;", 24),
+        ("let open = config().vars.public;", 26),
     ] {
         assert_eq!(
             error_of(&format!("{program}\n")),
@@ -611,7 +628,7 @@ fn a_reserved_word_is_named_as_such_with_the_way_out() {
     }
     // The way out works.
     let s = Stack::new(
-        "let tags = #{ \"public\": config.vars[\"public\"] };\nif tags[\"public\"] != true { throw \"lost\"; }\n",
+        "let tags = #{ \"public\": config().vars[\"public\"] };\nif tags[\"public\"] != true { throw \"lost\"; }\n",
     );
     s.set_var("public", true);
     s.evaluate().unwrap();
@@ -714,40 +731,40 @@ fn a_stdlib_error_carries_its_own_fix() {
     );
 }
 
-// Guards `config.vars`: an unset one read without a default became `()`
+// Guards `config().vars`: an unset one read without a default became `()`
 // and failed as `invalid type: null, expected a string`.
 #[test]
 fn an_unset_var_names_the_var_and_where_a_default_goes() {
     assert_eq!(
-        error_of("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n"),
+        error_of("let net = fake::network(\"main\", #{ cidr: config().vars.cidr });\n"),
         concat!(
-            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "error: `config().vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
             "  --> main.rhai:1:17\n",
             "  |\n",
-            "1 | let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n",
+            "1 | let net = fake::network(\"main\", #{ cidr: config().vars.cidr });\n",
             "  |                 ^\n",
-            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config().vars.cidr ?? VALUE`"
         )
     );
     assert_eq!(
         error_of(
-            "let cidr = config.vars.cidr;\nlet net = fake::network(\"main\", #{ cidr: cidr });\n"
+            "let cidr = config().vars.cidr;\nlet net = fake::network(\"main\", #{ cidr: cidr });\n"
         ),
         concat!(
-            "error: `config.vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
+            "error: `config().vars.cidr` is not set (no `--var cidr=...` was given), so it is `()` here: fake::network(\"main\"): `cidr`: invalid type: null, expected a string\n",
             "  --> main.rhai:2:17\n",
             "  |\n",
             "2 | let net = fake::network(\"main\", #{ cidr: cidr });\n",
             "  |                 ^\n",
-            "  note: `config.vars.cidr` is read here\n",
+            "  note: `config().vars.cidr` is read here\n",
             "  --> main.rhai:1:12\n",
             "  |\n",
-            "1 | let cidr = config.vars.cidr;\n",
+            "1 | let cidr = config().vars.cidr;\n",
             "  |            ^\n",
-            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config.vars.cidr ?? VALUE`"
+            "  fix: pass it on the command line, `--var cidr=VALUE`, or give a default where it is read: `config().vars.cidr ?? VALUE`"
         )
     );
-    let s = Stack::new("let net = fake::network(\"main\", #{ cidr: config.vars.cidr });\n");
+    let s = Stack::new("let net = fake::network(\"main\", #{ cidr: config().vars.cidr });\n");
     s.vars
         .lock()
         .unwrap()

@@ -15,9 +15,9 @@ use crate::support::moto::client_env;
 use crate::support::team::{Team, foreign_lock};
 
 const PROGRAM: &str = r#"
-let net = fake::network("main", #{ cidr: config.vars.cidr ?? "10.0.0.0/16" });
+let net = fake::network("main", #{ cidr: config().vars.cidr ?? "10.0.0.0/16" });
 let a = fake::subnet("a", #{ network_id: net.id, cidr: "10.0.1.0/24" });
-let web = fake::server("web", #{ subnet_id: a.id, size: config.vars.size ?? "small" });
+let web = fake::server("web", #{ subnet_id: a.id, size: config().vars.size ?? "small" });
 export("network_id", net.id);
 export("endpoint", web.endpoint);
 "#;

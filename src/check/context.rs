@@ -18,6 +18,10 @@ use crate::value::for_validation;
 /// The typed args of the Kubernetes kinds the checks read, as the provider
 /// declares them.
 pub mod kinds {
+    pub(crate) use crate::provider::aws::ecr::RepositoryArgs;
+    pub(crate) use crate::provider::aws::eks::ClusterArgs;
+    pub(crate) use crate::provider::aws::kms::KeyArgs;
+    pub(crate) use crate::provider::aws::logs::LogGroupArgs;
     pub use crate::provider::k8s::kinds::{
         DeploymentArgs, HpaArgs, LimitRangeArgs, ResourceQuotaArgs, Resources,
     };

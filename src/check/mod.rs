@@ -172,7 +172,8 @@ fn run_all(cx: &Context<'_>) -> Vec<Vec<Finding>> {
         let others: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
         let mut all = work();
         for o in others {
-            all.extend(o.join().expect("a check panicked"));
+            // A check that panicked panics here, with its own message.
+            all.extend(o.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
         all
     });

@@ -17,12 +17,15 @@
 
 use std::collections::BTreeSet;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::context::Context;
+use super::context::kinds::{ClusterArgs, KeyArgs, LogGroupArgs, RepositoryArgs};
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
-use crate::script::Program;
+use crate::script::{Program, ResourceSpec};
 use crate::value::as_ref;
 
 const STANDARD: &str = "PCI DSS v4.0.1";
@@ -81,9 +84,9 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
         let address = &spec.address;
         let args = &spec.args;
         let found = match address.kind() {
-            "aws.kms.key" => kms_key(address, args),
-            "aws.logs.log_group" => log_group(address, args),
-            "aws.eks.cluster" => eks_cluster(address, args),
+            "aws.kms.key" => typed(spec, kms_key),
+            "aws.logs.log_group" => typed(spec, log_group),
+            "aws.eks.cluster" => typed(spec, eks_cluster),
             "aws.ec2.vpc" if !flow_logged.contains(address) => vec![requirement(
                 Finding::warning(
                     "pci-flow-logs",
@@ -95,7 +98,7 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
                 "audit logs are enabled and active for all system components",
             )],
             "aws.ec2.security_group_ingress" => open_ingress(address, args),
-            "aws.ecr.repository" => repository(address, args),
+            "aws.ecr.repository" => typed(spec, repository),
             "k8s.ingress" => ingress(address, args),
             "k8s.namespace" => namespace(address, args),
             _ => Vec::new(),
@@ -105,12 +108,21 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     out
 }
 
+/// A check of one resource's typed args; args that do not deserialize were
+/// refused at their builder call already.
+fn typed<T: DeserializeOwned>(
+    spec: &ResourceSpec,
+    check: fn(&Address, &T) -> Vec<Finding>,
+) -> Vec<Finding> {
+    Context::typed::<T>(spec).map_or_else(Vec::new, |args| check(&spec.address, &args))
+}
+
 fn requirement(f: Finding, number: &str, what: &str) -> Finding {
     f.source(format!("{STANDARD} Requirement {number} ({what})"))
 }
 
-fn kms_key(address: &Address, args: &Value) -> Vec<Finding> {
-    if args.get("enable_key_rotation") == Some(&Value::Bool(false)) {
+fn kms_key(address: &Address, args: &KeyArgs) -> Vec<Finding> {
+    if args.enable_key_rotation == Some(false) {
         return vec![requirement(
             Finding::error(
                 "pci-key-rotation",
@@ -125,9 +137,9 @@ fn kms_key(address: &Address, args: &Value) -> Vec<Finding> {
     Vec::new()
 }
 
-fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
+fn log_group(address: &Address, args: &LogGroupArgs) -> Vec<Finding> {
     let mut out = Vec::new();
-    if let Some(days) = args.get("retention_in_days").and_then(Value::as_i64)
+    if let Some(days) = args.retention_in_days
         && days < 365
     {
         out.push(requirement(
@@ -141,7 +153,7 @@ fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
             "audit log history is retained for at least 12 months",
         ));
     }
-    if args.get("kms_key").is_none_or(Value::is_null) {
+    if args.kms_key.is_none() {
         out.push(requirement(
             Finding::warning(
                 "pci-log-encryption",
@@ -156,9 +168,9 @@ fn log_group(address: &Address, args: &Value) -> Vec<Finding> {
     out
 }
 
-fn eks_cluster(address: &Address, args: &Value) -> Vec<Finding> {
+fn eks_cluster(address: &Address, args: &ClusterArgs) -> Vec<Finding> {
     let mut out = Vec::new();
-    if args.get("kms_key").is_none_or(Value::is_null) {
+    if args.kms_key.is_none() {
         out.push(requirement(
             Finding::error(
                 "pci-eks-secrets-encryption",
@@ -170,10 +182,10 @@ fn eks_cluster(address: &Address, args: &Value) -> Vec<Finding> {
             "stored account data is rendered unreadable",
         ));
     }
-    if let Some(types) = args.get("enabled_log_types").and_then(Value::as_array) {
+    {
         let missing: Vec<&str> = ["api", "audit", "authenticator"]
             .into_iter()
-            .filter(|t| !types.iter().any(|v| v.as_str() == Some(*t)))
+            .filter(|t| !args.enabled_log_types.iter().any(|v| v == t))
             .collect();
         if !missing.is_empty() {
             out.push(requirement(
@@ -191,13 +203,8 @@ fn eks_cluster(address: &Address, args: &Value) -> Vec<Finding> {
             ));
         }
     }
-    let public = args.get("endpoint_public_access") == Some(&Value::Bool(true));
-    let cidrs: Vec<&str> = args
-        .get("public_access_cidrs")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if public && (cidrs.is_empty() || cidrs.iter().any(|c| is_anywhere(c))) {
+    let cidrs = &args.public_access_cidrs;
+    if args.endpoint_public_access && (cidrs.is_empty() || cidrs.iter().any(|c| is_anywhere(c))) {
         out.push(requirement(
             Finding::error(
                 "pci-eks-public-endpoint",
@@ -252,9 +259,9 @@ fn open_ingress(address: &Address, args: &Value) -> Vec<Finding> {
     )]
 }
 
-fn repository(address: &Address, args: &Value) -> Vec<Finding> {
+fn repository(address: &Address, args: &RepositoryArgs) -> Vec<Finding> {
     let mut out = Vec::new();
-    if args.get("scan_on_push") == Some(&Value::Bool(false)) {
+    if args.scan_on_push == Some(false) {
         out.push(requirement(
             Finding::error(
                 "pci-image-scanning",
@@ -266,7 +273,7 @@ fn repository(address: &Address, args: &Value) -> Vec<Finding> {
             "known vulnerabilities are identified and patched",
         ));
     }
-    if args.get("image_tag_mutability").and_then(Value::as_str) == Some("MUTABLE") {
+    if args.image_tag_mutability.as_deref() == Some("MUTABLE") {
         out.push(requirement(
             Finding::warning(
                 "pci-mutable-tags",

@@ -26,7 +26,7 @@ pub struct Global {
     /// AWS region (else payrun.toml, else AWS_REGION).
     #[arg(long, global = true)]
     pub region: Option<String>,
-    /// A program variable, `config.vars.KEY` (repeatable).
+    /// A program variable, `config().vars.KEY` (repeatable).
     #[arg(long = "var", global = true, value_name = "KEY=VALUE")]
     pub vars: Vec<String>,
     /// Accept a finding knowingly: its errors become warnings that still
@@ -40,7 +40,7 @@ pub struct Global {
     pub secret_env: Vec<String>,
     /// The kubeconfig the Kubernetes kinds and helm connect through (else
     /// payrun.toml's `[kube] kubeconfig`); programs read it as
-    /// `config.kubeconfig` and may name no other.
+    /// `config().kubeconfig` and may name no other.
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Use a kubeconfig whose cluster has `insecure-skip-tls-verify`

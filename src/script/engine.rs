@@ -30,7 +30,7 @@ const MAX_OPERATIONS: u64 = 200_000_000;
 pub struct EngineInputs<'a> {
     pub recorder: &'a Recorder,
     pub registry: &'a Registry,
-    /// `config()` for modules, as the program's `config`.
+    /// What `config()` returns, in the program and in modules.
     pub config: Dynamic,
     pub confinement: &'a Confinement,
     pub secret_env: &'a [String],

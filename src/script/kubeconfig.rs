@@ -2,7 +2,7 @@
 //! can run any `exec:` credential plugin and turn off TLS verification, so
 //! the file comes from the command line (`--kubeconfig`) or payrun.toml
 //! (`[kube] kubeconfig`), and a `kube` map may name that file only
-//! (`config.kubeconfig`).
+//! (`config().kubeconfig`).
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ pub fn check(program: &Program, granted: Option<&Path>) -> Result<(), ScriptErro
                     spec.address
                 ),
                 format!(
-                    "if you trust that file, give it on the command line: payrun plan {program_file} --kubeconfig {named} (or set `kubeconfig` under [kube] in payrun.toml), and write `kubeconfig: config.kubeconfig` in the program"
+                    "if you trust that file, give it on the command line: payrun plan {program_file} --kubeconfig {named} (or set `kubeconfig` under [kube] in payrun.toml), and write `kubeconfig: config().kubeconfig` in the program"
                 ),
             ),
             Some(g) => (
@@ -46,7 +46,7 @@ pub fn check(program: &Program, granted: Option<&Path>) -> Result<(), ScriptErro
                     spec.address,
                     g.display()
                 ),
-                "write `kubeconfig: config.kubeconfig` in the `kube` map".to_string(),
+                "write `kubeconfig: config().kubeconfig` in the `kube` map".to_string(),
             ),
         };
         return Err(ScriptError::new(Some(spec.pos.clone()), message, fix));

@@ -78,7 +78,7 @@ pub struct ScriptConfig {
     pub acknowledged: Vec<Acknowledgement>,
     /// The environment variables `secret_env` may read.
     pub secret_env: Vec<String>,
-    /// The one kubeconfig a `kube` map may name (`config.kubeconfig`),
+    /// The one kubeconfig a `kube` map may name (`config().kubeconfig`),
     /// given on the command line or in payrun.toml.
     pub kubeconfig: Option<PathBuf>,
     /// Other stacks' outputs, for `stack_output`; `None` where there is no
@@ -116,15 +116,16 @@ pub fn evaluate(
     let engine = engine::create_engine(engine::EngineInputs {
         recorder: &recorder,
         registry,
-        config: config_value.clone(),
+        config: config_value,
         confinement: &confinement,
         secret_env: &config.secret_env,
         stack_outputs: config.stack_outputs.clone(),
         refused: &refused,
         functions: &functions,
     });
+    // `config()` is the one way to read it, in a program and in modules
+    // alike (a module cannot see the program's variables).
     let mut scope = Scope::new();
-    scope.push_constant("config", config_value);
     let mut ast = timed("compile", || engine.compile_with_scope(&scope, &source))
         .map_err(|e| parse_error(&e, &file))?;
     ast.set_source(file.as_str());
@@ -178,9 +179,12 @@ fn pos_in(file: &str, p: Position) -> Option<SourcePos> {
 
 fn parse_error(e: &ParseError, file: &str) -> ScriptError {
     let fix = match e.err_type() {
+        ParseErrorType::VariableUndefined(name) if name == "config" => {
+            "`config` is a function, the same in a program and in a module: `config().vars.NAME`, `config().suffix`, `config().region`".to_string()
+        }
         ParseErrorType::VariableUndefined(name) => {
             format!(
-                "declare it first with `let {name} = ...;` (or use `config.vars.{name}` for a --var)"
+                "declare it first with `let {name} = ...;` (or use `config().vars.{name}` for a --var)"
             )
         }
         ParseErrorType::MissingToken(token, what) => format!("add `{token}` {what}"),
@@ -194,7 +198,7 @@ fn parse_error(e: &ParseError, file: &str) -> ScriptError {
                     "`{word}` is a reserved word in Rhai: it cannot name a variable or be written bare as a property or map key"
                 ),
                 format!(
-                    "rename the variable (e.g. `{word}_subnets`); as a key, quote it: `#{{ \"{word}\": ... }}` and `m[\"{word}\"]` (a --var {word}=... is `config.vars[\"{word}\"]`)"
+                    "rename the variable (e.g. `{word}_subnets`); as a key, quote it: `#{{ \"{word}\": ... }}` and `m[\"{word}\"]` (a --var {word}=... is `config().vars[\"{word}\"]`)"
                 ),
             );
         }

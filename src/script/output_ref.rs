@@ -59,7 +59,7 @@ pub fn describe_value(d: &Dynamic) -> Option<String> {
 }
 
 /// What to do instead of comparing a ref.
-pub const COMPARE_INSTEAD: &str = "compare values the program knows (config.vars, purposes, literals); a ref is equal only to itself";
+pub const COMPARE_INSTEAD: &str = "compare values the program knows (config().vars, purposes, literals); a ref is equal only to itself";
 
 /// The last call the missing-function hook refused for a ref. Rhai then
 /// raises its own "function not found" at the call's position, and the
@@ -94,7 +94,8 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
                     format!(
                         "a ref is used as a {expected}, but its value is known only after apply"
                     ),
-                    "decide with values the program knows (config.vars, purposes, literals)".into(),
+                    "decide with values the program knows (config().vars, purposes, literals)"
+                        .into(),
                 )
             })
         }

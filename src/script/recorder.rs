@@ -55,7 +55,7 @@ pub struct Program {
     /// From `default_tags`: the program's own classification, whether or
     /// not any of its kinds carries tags.
     pub default_tags: BTreeMap<String, String>,
-    /// `config.region`: the region the program was written for.
+    /// `config().region`: the region the program was written for.
     pub region: String,
 }
 

@@ -1,4 +1,4 @@
-//! `UnsetVar`: a `config.vars.X` the program reads without a default and
+//! `UnsetVar`: a `config().vars.X` the program reads without a default and
 //! that no `--var X=...` gave.
 //!
 //! Reading it gives `()`, which fails later as something else (a builder's
@@ -10,12 +10,12 @@ use serde_json::{Map, Value};
 
 use super::error::{ScriptError, SourcePos};
 
-/// The first `config.vars.NAME` / `config.vars["NAME"]` in `text` that is
+/// The first `config().vars.NAME` / `config().vars["NAME"]` in `text` that is
 /// not in `vars` and has no `??` after it.
 fn unset_in(text: &str, vars: &Map<String, Value>) -> Option<String> {
     let mut rest = text;
-    while let Some(at) = rest.find("config.vars") {
-        let after = &rest[at + "config.vars".len()..];
+    while let Some(at) = rest.find("config().vars") {
+        let after = &rest[at + "config().vars".len()..];
         let (name, tail) = if let Some(a) = after.strip_prefix('.') {
             let end = a
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -81,18 +81,18 @@ pub fn explain(err: ScriptError, vars: &Map<String, Value>) -> ScriptError {
     let mut out = ScriptError::new(
         Some(pos.clone()),
         format!(
-            "`config.vars.{name}` is not set (no `--var {name}=...` was given), so it is `()` here: {}",
+            "`config().vars.{name}` is not set (no `--var {name}=...` was given), so it is `()` here: {}",
             err.message
         ),
         format!(
-            "pass it on the command line, `--var {name}=VALUE`, or give a default where it is read: `config.vars.{name} ?? VALUE`"
+            "pass it on the command line, `--var {name}=VALUE`, or give a default where it is read: `config().vars.{name} ?? VALUE`"
         ),
     );
     if let Some(n) = let_line {
         let col = source
             .lines()
             .nth(n - 1)
-            .and_then(|l| l.find("config.vars"))
+            .and_then(|l| l.find("config().vars"))
             .map_or(1, |c| c + 1);
         out.related.push((
             SourcePos {
@@ -100,7 +100,7 @@ pub fn explain(err: ScriptError, vars: &Map<String, Value>) -> ScriptError {
                 line: n,
                 col,
             },
-            format!("`config.vars.{name}` is read here"),
+            format!("`config().vars.{name}` is read here"),
         ));
     }
     out.related.extend(err.related);
@@ -115,15 +115,15 @@ mod tests {
     fn a_read_with_a_default_is_not_unset() {
         let vars: Map<String, Value> = serde_json::from_str(r#"{"b": 1}"#).unwrap();
         assert_eq!(
-            unset_in("x(config.vars.a ?? 1, config.vars.b)", &vars),
+            unset_in("x(config().vars.a ?? 1, config().vars.b)", &vars),
             None
         );
         assert_eq!(
-            unset_in("x(config.vars.a ?? 1, config.vars.c)", &vars).as_deref(),
+            unset_in("x(config().vars.a ?? 1, config().vars.c)", &vars).as_deref(),
             Some("c")
         );
         assert_eq!(
-            unset_in(r#"#{ "public": config.vars["public"] }"#, &vars).as_deref(),
+            unset_in(r#"#{ "public": config().vars["public"] }"#, &vars).as_deref(),
             Some("public")
         );
         assert!(mentions("#{ cidr: cidr }", "cidr"));

@@ -24,7 +24,7 @@ pub struct Stack {
     pub fake: Arc<FakeProvider>,
     pub registry: Registry,
     pub suffix: String,
-    /// `config.vars` of the program.
+    /// `config().vars` of the program.
     pub vars: Mutex<serde_json::Map<String, serde_json::Value>>,
     /// The AWS provider on moto, for stacks made with [`Stack::aws`].
     pub aws: Option<Arc<AwsProvider>>,

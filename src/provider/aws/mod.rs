@@ -40,7 +40,7 @@ pub use state_bucket::{StateBucket, StateKeys};
 /// lazily built client, the schemas and the kind table.
 macro_rules! services {
     ($($name:ident: $sdk:ident $(=> $configure:path)?),* $(,)?) => {
-        $(mod $name;)*
+        $(pub(crate) mod $name;)*
 
         /// One SDK client per service, built on its first call.
         #[derive(Default)]

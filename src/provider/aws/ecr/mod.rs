@@ -6,6 +6,8 @@ mod lifecycle_policy;
 mod registry_scanning_configuration;
 mod repository;
 
+pub(crate) use repository::RepositoryArgs;
+
 use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::Tag;
 

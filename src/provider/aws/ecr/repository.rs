@@ -27,11 +27,11 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct RepositoryArgs {
+pub(crate) struct RepositoryArgs {
     #[serde(default)]
-    scan_on_push: Option<bool>,
+    pub(crate) scan_on_push: Option<bool>,
     #[serde(default)]
-    image_tag_mutability: Option<String>,
+    pub(crate) image_tag_mutability: Option<String>,
     #[serde(default)]
     #[arg(force_new)]
     kms_key: Option<String>,

@@ -45,7 +45,7 @@ fn all_log_types() -> Vec<String> {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Kubernetes minor version, `1.31`.
     #[arg(explained = upgrade_note)]
     version: String,
@@ -62,17 +62,17 @@ struct ClusterArgs {
     #[serde(default = "yes")]
     endpoint_private_access: bool,
     #[serde(default)]
-    endpoint_public_access: bool,
+    pub(crate) endpoint_public_access: bool,
     /// Where the public endpoint answers from; required with public access,
     /// so it is never open to the whole internet by default.
     #[serde(default)]
-    public_access_cidrs: Vec<String>,
+    pub(crate) public_access_cidrs: Vec<String>,
     #[serde(default = "all_log_types")]
-    enabled_log_types: Vec<String>,
+    pub(crate) enabled_log_types: Vec<String>,
     #[serde(default)]
     /// The KMS key (ARN) Kubernetes secrets are envelope-encrypted with.
     #[arg(force_new, takes = "arn", formerly = "secrets_kms_key_arn")]
-    kms_key: Option<String>,
+    pub(crate) kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
 }

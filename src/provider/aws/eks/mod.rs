@@ -2,6 +2,8 @@
 //! per kind.
 
 mod addon;
+
+pub(crate) use cluster::ClusterArgs;
 mod cluster;
 mod fargate_profile;
 

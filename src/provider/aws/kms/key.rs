@@ -20,11 +20,11 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct KeyArgs {
+pub(crate) struct KeyArgs {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    enable_key_rotation: Option<bool>,
+    pub(crate) enable_key_rotation: Option<bool>,
     #[serde(default)]
     deletion_window_in_days: Option<i32>,
     #[serde(default)]

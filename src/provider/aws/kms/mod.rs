@@ -3,6 +3,8 @@
 mod alias;
 mod key;
 
+pub(crate) use key::KeyArgs;
+
 use aws_sdk_kms::Client;
 
 kinds!(Client; key, alias);

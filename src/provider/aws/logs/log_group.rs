@@ -18,16 +18,16 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct LogGroupArgs {
+pub(crate) struct LogGroupArgs {
     #[serde(default)]
     #[arg(force_new)]
     name: Option<String>,
     #[serde(default)]
-    retention_in_days: Option<i32>,
+    pub(crate) retention_in_days: Option<i32>,
     #[serde(default)]
     /// The KMS key (ARN) the log group is encrypted with.
     #[arg(takes = "arn", formerly = "kms_key_id")]
-    kms_key: Option<String>,
+    pub(crate) kms_key: Option<String>,
     #[serde(default)]
     tags: Tags,
 }

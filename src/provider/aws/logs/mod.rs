@@ -2,6 +2,8 @@
 
 mod log_group;
 
+pub(crate) use log_group::LogGroupArgs;
+
 use aws_sdk_cloudwatchlogs::Client;
 
 kinds!(Client; log_group);
