@@ -94,6 +94,10 @@ impl Serialize for Address {
     }
 }
 
+/// A map keyed by address, with a fast hash: addresses come from the
+/// program and the state, not from anyone who could choose them to collide.
+pub type AddressMap<V> = std::collections::HashMap<Address, V, foldhash::fast::RandomState>;
+
 /// A purpose becomes part of physical names, so it keeps to what every AWS
 /// and Kubernetes name accepts: lower-case letters, digits and inner dashes.
 pub fn validate_purpose(purpose: &str) -> Result<(), String> {

@@ -7,7 +7,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use serde_json::Value;
 
-use crate::address::Address;
+use crate::address::{Address, AddressMap};
 use crate::provider::Registry;
 use crate::script::{Program, ResourceSpec, ScriptError, SourcePos};
 use crate::suggest::did_you_mean;
@@ -17,22 +17,19 @@ use crate::value::{RefTarget, collect_refs, visit_refs};
 /// dependent, so a topological order creates dependencies first.
 pub struct DesiredGraph {
     graph: StableDiGraph<Address, ()>,
-    index: HashMap<Address, NodeIndex>,
-    specs: HashMap<Address, Arc<ResourceSpec>>,
+    index: AddressMap<NodeIndex>,
+    specs: AddressMap<Arc<ResourceSpec>>,
     /// The specs in topological order: a pass over every resource looks
     /// none up.
     ordered: Vec<Arc<ResourceSpec>>,
 }
 
-/// Addresses come from the program itself, so a fast hash is safe.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
 impl DesiredGraph {
     pub fn build(program: &Program, registry: &Registry) -> Result<Self, ScriptError> {
         let mut graph = StableDiGraph::new();
         let n = program.resources.len();
-        let mut index = HashMap::with_capacity_and_hasher(n, Default::default());
-        let mut specs = HashMap::with_capacity_and_hasher(n, Default::default());
+        let mut index = AddressMap::with_capacity_and_hasher(n, Default::default());
+        let mut specs = AddressMap::with_capacity_and_hasher(n, Default::default());
         for spec in &program.resources {
             index.insert(spec.address.clone(), graph.add_node(spec.address.clone()));
             specs.insert(spec.address.clone(), Arc::clone(spec));
@@ -224,7 +221,7 @@ impl DesiredGraph {
 fn cycle_error(
     graph: &StableDiGraph<Address, ()>,
     start: NodeIndex,
-    specs: &HashMap<Address, Arc<ResourceSpec>>,
+    specs: &AddressMap<Arc<ResourceSpec>>,
 ) -> ScriptError {
     let scc = tarjan_scc(graph)
         .into_iter()

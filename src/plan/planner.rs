@@ -1,12 +1,12 @@
 //! The planner: refresh (batched reads, kinds concurrently), diff, findings.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::address::Address;
+use crate::address::{Address, AddressMap};
 use crate::graph::DesiredGraph;
 use crate::provider::schema::ArgSpec;
 use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
@@ -177,7 +177,7 @@ pub async fn make_plan(
         BTreeMap::new()
     };
     let mut changes = Vec::new();
-    let mut actions: HashMap<Address, Action> = HashMap::new();
+    let mut actions: AddressMap<Action> = AddressMap::default();
     // Outputs known now: recorded, refreshed where read.
     let current_outputs = |a: &Address| -> Option<Map<String, Value>> {
         let r = state.resources.get(a)?;
@@ -428,7 +428,7 @@ fn physical_name(
     graph: &DesiredGraph,
     registry: &Registry,
     state: &State,
-    actions: &HashMap<Address, Action>,
+    actions: &AddressMap<Action>,
     t: &RefTarget,
 ) -> Option<Value> {
     if t.attr != "name" || registry.schema(t.address.kind())?.outputs.contains(&"name") {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use rhai::{Dynamic, EvalAltResult, Map as RhaiMap, NativeCallContext, Position};
 use serde_json::{Map, Value};
 
-use crate::address::Address;
+use crate::address::{Address, AddressMap};
 use crate::finding::Finding;
 use crate::provider::{KindSchema, add_standard_tags};
 use crate::suggest::did_you_mean;
@@ -153,7 +153,7 @@ pub fn fault(
 #[derive(Default)]
 struct Recorded {
     program: Program,
-    index: HashMap<Address, usize>,
+    index: AddressMap<usize>,
     user_tags: Vec<BTreeMap<String, String>>,
     default_tags: BTreeMap<String, String>,
 }
