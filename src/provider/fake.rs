@@ -13,17 +13,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use payrun_derive::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::arg_values::block;
-use super::schema::{ArgError, ArgSpec, CheckArgs, KindSchema, validate_as, validate_checked};
+use super::schema::{ArgError, CheckArgs, KindSchema, validate_as, validate_checked};
 use super::{Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp};
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct NetworkArgs {
+    #[arg(force_new)]
     cidr: String,
     #[serde(default)]
     dns: Option<bool>,
@@ -31,11 +33,13 @@ struct NetworkArgs {
     tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct SubnetArgs {
+    #[arg(force_new)]
     network_id: String,
+    #[arg(force_new)]
     cidr: String,
     #[serde(default)]
     public: Option<bool>,
@@ -51,10 +55,11 @@ impl CheckArgs for SubnetArgs {
     }
 }
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct ServerArgs {
+    #[arg(force_new)]
     subnet_id: String,
     size: String,
     #[serde(default)]
@@ -65,10 +70,11 @@ struct ServerArgs {
     tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct SecretArgs {
+    #[arg(secret)]
     value: String,
     #[serde(default)]
     description: Option<String>,
@@ -76,11 +82,13 @@ struct SecretArgs {
     tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize, Serialize, Default)]
+#[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct ProfileArgs {
+    #[arg(force_new)]
     cluster: String,
+    #[arg(force_new)]
     selectors: Vec<String>,
 }
 
@@ -93,11 +101,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         taggable: true,
         named_by_arg: false,
         create_before_destroy: true,
-        args: &[
-            ArgSpec::force_new("cidr"),
-            ArgSpec::new("dns"),
-            ArgSpec::new("tags"),
-        ],
+        args: NetworkArgs::SPECS,
         outputs: &["id", "arn"],
         validate: validate_as::<NetworkArgs>,
         doc: "A network (test provider).",
@@ -109,12 +113,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         taggable: true,
         named_by_arg: false,
         create_before_destroy: false,
-        args: &[
-            ArgSpec::force_new("network_id"),
-            ArgSpec::force_new("cidr"),
-            ArgSpec::new("public"),
-            ArgSpec::new("tags"),
-        ],
+        args: SubnetArgs::SPECS,
         outputs: &["id", "arn"],
         validate: validate_checked::<SubnetArgs>,
         doc: "A subnet of a fake network (test provider).",
@@ -126,13 +125,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         taggable: true,
         named_by_arg: false,
         create_before_destroy: true,
-        args: &[
-            ArgSpec::force_new("subnet_id"),
-            ArgSpec::new("size"),
-            ArgSpec::new("replicas"),
-            ArgSpec::new("labels"),
-            ArgSpec::new("tags"),
-        ],
+        args: ServerArgs::SPECS,
         outputs: &["id", "arn", "endpoint"],
         validate: validate_as::<ServerArgs>,
         doc: "A server in a fake subnet (test provider).",
@@ -144,11 +137,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         taggable: true,
         named_by_arg: false,
         create_before_destroy: false,
-        args: &[
-            ArgSpec::secret("value"),
-            ArgSpec::new("description"),
-            ArgSpec::new("tags"),
-        ],
+        args: SecretArgs::SPECS,
         outputs: &["id", "arn"],
         validate: validate_as::<SecretArgs>,
         doc: "A secret whose value never leaves the provider call (test provider).",
@@ -160,10 +149,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         taggable: false,
         named_by_arg: false,
         create_before_destroy: false,
-        args: &[
-            ArgSpec::force_new("cluster"),
-            ArgSpec::force_new("selectors"),
-        ],
+        args: ProfileArgs::SPECS,
         outputs: &["id"],
         validate: validate_as::<ProfileArgs>,
         doc: "A profile; one operation per cluster at a time, like EKS Fargate profiles (test provider).",
