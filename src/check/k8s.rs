@@ -208,23 +208,10 @@ fn version_findings(
     }
 }
 
-/// The name of the namespace a resource's `namespace` arg denotes: a ref to
-/// a `k8s.namespace` resource or the name itself.
-fn namespace_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
-    if let Some(t) = as_ref(v) {
-        let spec = graph.spec(&t.address)?;
-        return Some(
-            spec.args["name"]
-                .as_str()
-                .unwrap_or(t.address.purpose())
-                .to_string(),
-        );
-    }
-    v.as_str().map(str::to_string)
-}
-
-/// A deployment's object name from a `deployment` arg (ref or name).
-fn deployment_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
+/// The Kubernetes name an arg denotes (a `namespace`, a `deployment`): a
+/// ref to the resource, whose `name` or else purpose it is, or the name
+/// itself.
+fn object_name_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
     if let Some(t) = as_ref(v) {
         let spec = graph.spec(&t.address)?;
         return Some(
@@ -284,7 +271,7 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     let mut hpa_max: BTreeMap<(String, String), u32> = BTreeMap::new();
     for spec in graph.resources() {
         let address = &spec.address;
-        let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
+        let Some(ns) = object_name_of(graph, &spec.args["namespace"]) else {
             continue;
         };
         match address.kind() {
@@ -301,7 +288,7 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
             "k8s.hpa" => {
                 if let (Some(h), Some(d)) = (
                     Context::typed::<HpaArgs>(spec),
-                    deployment_of(graph, &spec.args["deployment"]),
+                    object_name_of(graph, &spec.args["deployment"]),
                 ) {
                     hpa_max.insert((ns, d), h.max_replicas);
                 }
@@ -312,7 +299,7 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
     for spec in graph.of_kind("k8s.deployment") {
         let address = &spec.address;
-        let Some(ns) = namespace_of(graph, &spec.args["namespace"]) else {
+        let Some(ns) = object_name_of(graph, &spec.args["namespace"]) else {
             continue;
         };
         if !quotas.contains_key(&ns) {
