@@ -141,14 +141,22 @@ impl std::str::FromStr for Address {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (kind, purpose) = s.rsplit_once('.').ok_or_else(|| {
-            format!("`{s}` is not an address: expected `kind.purpose`, e.g. `aws.ec2.vpc.main`")
-        })?;
-        if kind.is_empty() {
-            return Err(format!("`{s}` has no kind: expected `kind.purpose`"));
-        }
+        let (kind, purpose) = split(s)?;
         Address::new(kind, purpose)
     }
+}
+
+/// An address's text as (kind, purpose), checked, nothing allocated unless
+/// it is wrong.
+pub fn split(s: &str) -> Result<(&str, &str), String> {
+    let (kind, purpose) = s.rsplit_once('.').ok_or_else(|| {
+        format!("`{s}` is not an address: expected `kind.purpose`, e.g. `aws.ec2.vpc.main`")
+    })?;
+    if kind.is_empty() {
+        return Err(format!("`{s}` has no kind: expected `kind.purpose`"));
+    }
+    validate_purpose(purpose)?;
+    Ok((kind, purpose))
 }
 
 #[cfg(test)]

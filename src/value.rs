@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::address::{Address, validate_purpose};
+use crate::address::Address;
 
 const OPEN: char = '\u{E000}';
 const CLOSE: char = '\u{E001}';
@@ -129,11 +129,7 @@ fn is_ref(v: &Value) -> bool {
 
 /// Is `s` an encoded ref, `kind.purpose#attr`? Nothing is allocated.
 fn is_ref_text(s: &str) -> bool {
-    s.split_once('#').is_some_and(|(address, _)| {
-        address
-            .rsplit_once('.')
-            .is_some_and(|(kind, purpose)| !kind.is_empty() && validate_purpose(purpose).is_ok())
-    })
+    ref_parts(s).is_some()
 }
 
 fn as_template(v: &Value) -> Option<&Vec<Value>> {
@@ -230,7 +226,9 @@ fn visit_key_refs<'a>(key: &'a str, f: &mut dyn FnMut(&'a str, &'a str)) {
 
 /// `kind.purpose#attr` → (`kind.purpose`, `attr`), when it is a ref.
 fn ref_parts(text: &str) -> Option<(&str, &str)> {
-    is_ref_text(text).then(|| text.split_once('#')).flatten()
+    let (address, attr) = text.split_once('#')?;
+    crate::address::split(address).ok()?;
+    Some((address, attr))
 }
 
 /// A key with each ref replaced by `f(ref)`; `None` keeps the sentinel.

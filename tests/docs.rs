@@ -99,22 +99,16 @@ fn a_kinds_properties_are_documented_from_its_args_struct() {
             .unwrap_or_else(|| panic!("{kind}.{name}"))
             .clone()
     };
-    let versioning = prop("aws.s3.bucket", "versioning");
-    assert!(
-        versioning
-            .doc
-            .starts_with("Keep every version of every object"),
-        "{}",
-        versioning.doc
-    );
-    let kms_key = prop("aws.s3.bucket", "kms_key");
-    assert!(
-        kms_key
-            .doc
-            .contains("of `aws:kms` encryption; a resource handle here stands for its `arn`"),
-        "{}",
-        kms_key.doc
-    );
+    for (name, doc) in [
+        ("versioning", "Keep every version of every object"),
+        (
+            "kms_key",
+            "The KMS key (ARN) of `aws:kms` encryption; a resource handle here stands for its `arn`",
+        ),
+    ] {
+        let found = prop("aws.s3.bucket", name).doc;
+        assert!(found.starts_with(doc), "{name}: {found}");
+    }
     assert!(prop("aws.ec2.subnet", "vpc").force_new);
     assert!(!prop("aws.ec2.subnet", "map_public_ip").force_new);
     assert!(prop("aws.secretsmanager.secret", "value").secret);

@@ -494,8 +494,6 @@ impl Recorder {
     }
 }
 
-/// A script value as JSON; handles become refs to their `id`, secrets
-/// become `$secret` markers.
 /// A resource handle passed as an argument stands for the output that
 /// argument needs (`role_arn: role` is `role.arn`, `role_name: role` is
 /// `role.name`, `vpc: vpc` is `vpc.id`), alone or in a list. A handle to
@@ -546,6 +544,8 @@ fn with_handles_resolved(
     Ok(args)
 }
 
+/// A script value as JSON; handles become refs to their `id`, secrets
+/// become `$secret` markers.
 pub fn to_json(d: &Dynamic) -> Result<Value, String> {
     if d.is_unit() {
         return Ok(Value::Null);
