@@ -216,6 +216,34 @@ k8s::ingress("shop", #{ kube: cluster, namespace: "shop", service: "shop", servi
     );
 }
 
+// Guards the TLS rule reading an ingress as payrun makes it: an ALB is
+// `internal` unless `scheme` says otherwise, and the check took a missing
+// scheme for internet-facing, failing an internal ALB for want of a
+// certificate.
+#[tokio::test]
+async fn pci_tls_judges_an_ingress_by_the_scheme_payrun_gives_it() {
+    let s = Stack::product(
+        r#"default_tags(#{ DataClassification: "pci" });
+let cluster = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
+k8s::ingress("internal", #{ kube: cluster, namespace: "shop", service: "shop", service_port: 80 });
+k8s::ingress("public", #{ kube: cluster, namespace: "shop", service: "shop", service_port: 80, scheme: "internet-facing" });
+"#,
+    );
+    let plan = s.plan().await;
+    let tls: Vec<String> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "pci-tls")
+        .map(|f| f.message.clone())
+        .collect();
+    assert_eq!(
+        tls,
+        [
+            "k8s.ingress.public: the internet-facing load balancer has no certificate, so it serves plain HTTP"
+        ]
+    );
+}
+
 // Guards a DaemonSet declared through `k8s::object` on a Fargate-only
 // cluster: it was applied and scheduled nothing, with no finding.
 #[tokio::test]

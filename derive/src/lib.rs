@@ -16,7 +16,13 @@
 //! - `formerly = "old"`: the name the argument had before;
 //! - `default = "text"`: the default, as the reference shows it.
 //!
-//! The struct gets `SPECS: &'static [ArgSpec]` (`Args::SPECS`).
+//! On the struct itself, `#[arg(kind = "aws.ec2.vpc")]` names the kind the
+//! struct is the args of: the schema's `kind` is `Args::KIND`, and the
+//! struct implements `KindArgs`, through which the checks read a kind's
+//! typed args without naming the kind a second time.
+//!
+//! The struct gets `SPECS: &'static [ArgSpec]` (`Args::SPECS`) and, with a
+//! kind, `KIND: &'static str`.
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -45,6 +51,17 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
             "#[derive(Args)] needs named fields",
         ));
     };
+    let mut kind: Option<LitStr> = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("arg")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("kind") {
+                kind = Some(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown #[arg] key on the struct: kind = \"aws.service.kind\""))
+            }
+        })?;
+    }
     let mut specs = Vec::new();
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named field");
@@ -126,6 +143,18 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
     }
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let kind = kind.map(|kind| {
+        quote! {
+            impl #impl_generics #ident #ty_generics #where_clause {
+                /// The kind these are the args of.
+                pub const KIND: &'static str = #kind;
+            }
+            impl #impl_generics crate::provider::schema::KindArgs for #ident #ty_generics #where_clause {
+                const KIND: &'static str = #kind;
+                const SPECS: &'static [crate::provider::schema::ArgSpec] = Self::SPECS;
+            }
+        }
+    });
     Ok(quote! {
         impl #impl_generics #ident #ty_generics #where_clause {
             /// The kind's arguments, one per field.
@@ -134,5 +163,6 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 &[#(#specs),*]
             };
         }
+        #kind
     })
 }

@@ -5,26 +5,31 @@
 
 use std::path::PathBuf;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::graph::DesiredGraph;
 use crate::plan::ResourceChange;
 pub(super) use crate::provider::Registry;
-use crate::provider::schema::KindSchema;
+use crate::provider::schema::{KindArgs, KindSchema};
 use crate::script::{Program, ResourceSpec};
 use crate::value::for_validation;
 
 /// The typed args of the Kubernetes kinds the checks read, as the provider
 /// declares them.
 pub mod kinds {
+    pub(crate) use crate::provider::aws::ec2::{FlowLogArgs, IngressRuleArgs, SubnetArgs, VpcArgs};
     pub(crate) use crate::provider::aws::ecr::RepositoryArgs;
-    pub(crate) use crate::provider::aws::eks::ClusterArgs;
+    pub(crate) use crate::provider::aws::eks::{AddonArgs, ClusterArgs};
+    pub(crate) use crate::provider::aws::iam::{PolicyArgs, RoleArgs, RolePolicyArgs};
     pub(crate) use crate::provider::aws::kms::KeyArgs;
     pub(crate) use crate::provider::aws::logs::LogGroupArgs;
+    pub(crate) use crate::provider::aws::secretsmanager::SecretArgs;
+    pub use crate::provider::k8s::helm::ReleaseArgs;
     pub use crate::provider::k8s::kinds::{
-        DeploymentArgs, HpaArgs, LimitRangeArgs, ResourceQuotaArgs, Resources,
+        DeploymentArgs, HpaArgs, IngressArgs, LimitRangeArgs, NamespaceArgs, NetworkPolicyArgs,
+        ObjectArgs, ResourceQuotaArgs, Resources, SecretProviderClassArgs, ServiceArgs,
     };
+    pub(crate) use crate::provider::schema::KindArgs;
 }
 
 /// The facts of the world a check runs in, beyond the program: injected,
@@ -73,11 +78,23 @@ impl Context<'_> {
         self.registry.schema(kind)
     }
 
-    /// A resource's args as its kind's typed args, values known only after
-    /// apply standing in as placeholder text; `None` when they do not
-    /// deserialize (validation has said why).
-    pub fn typed<T: DeserializeOwned>(spec: &ResourceSpec) -> Option<T> {
+    /// A resource's args as `A`, the typed args of its kind, values known
+    /// only after apply standing in as placeholder text; `None` when the
+    /// resource is of another kind, or when they do not deserialize
+    /// (validation has said why).
+    pub fn args<A: KindArgs>(spec: &ResourceSpec) -> Option<A> {
+        if spec.address.kind() != A::KIND {
+            return None;
+        }
         serde_json::from_value(for_validation(&spec.args)).ok()
+    }
+
+    /// Every resource of `A`'s kind, with its typed args, in the graph's
+    /// order.
+    pub fn each<A: KindArgs>(graph: &DesiredGraph) -> impl Iterator<Item = (&ResourceSpec, A)> {
+        graph
+            .of_kind(A::KIND)
+            .filter_map(|spec| Some((spec, Self::args::<A>(spec)?)))
     }
 
     /// The Kubernetes object a `k8s.*` resource applies, rendered from
@@ -85,5 +102,56 @@ impl Context<'_> {
     pub fn manifest(spec: &ResourceSpec) -> Option<Value> {
         let a = &spec.address;
         crate::provider::k8s::render(a.kind(), a.purpose(), &for_validation(&spec.args)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kinds::*;
+    use crate::provider::{aws, k8s};
+
+    /// `A`'s kind is declared by the schema whose specs are `A`'s: the
+    /// kind a check names through its args type is the one those args
+    /// belong to.
+    fn declared_with<A: KindArgs>() {
+        let schema = aws::SCHEMAS
+            .iter()
+            .chain(k8s::SCHEMAS)
+            .chain(k8s::helm::SCHEMAS)
+            .find(|s| s.kind == A::KIND)
+            .unwrap_or_else(|| panic!("no kind `{}` is declared", A::KIND));
+        let names = |specs: &[crate::provider::schema::ArgSpec]| {
+            specs.iter().map(|a| a.name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(schema.args), names(A::SPECS), "{}", A::KIND);
+        assert!(!A::SPECS.is_empty(), "{}", A::KIND);
+    }
+
+    #[test]
+    fn the_args_the_checks_read_are_their_kinds_own() {
+        declared_with::<FlowLogArgs>();
+        declared_with::<IngressRuleArgs>();
+        declared_with::<SubnetArgs>();
+        declared_with::<VpcArgs>();
+        declared_with::<RepositoryArgs>();
+        declared_with::<AddonArgs>();
+        declared_with::<ClusterArgs>();
+        declared_with::<PolicyArgs>();
+        declared_with::<RoleArgs>();
+        declared_with::<RolePolicyArgs>();
+        declared_with::<KeyArgs>();
+        declared_with::<LogGroupArgs>();
+        declared_with::<SecretArgs>();
+        declared_with::<ReleaseArgs>();
+        declared_with::<DeploymentArgs>();
+        declared_with::<HpaArgs>();
+        declared_with::<IngressArgs>();
+        declared_with::<LimitRangeArgs>();
+        declared_with::<NamespaceArgs>();
+        declared_with::<NetworkPolicyArgs>();
+        declared_with::<ObjectArgs>();
+        declared_with::<ResourceQuotaArgs>();
+        declared_with::<SecretProviderClassArgs>();
+        declared_with::<ServiceArgs>();
     }
 }

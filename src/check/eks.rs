@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::context::kinds::ClusterArgs;
 use crate::address::Address;
 use crate::eks_versions::{PathError, UPDATE_GUIDE, upgrade_path};
 use crate::finding::Finding;
@@ -28,7 +29,7 @@ fn cluster_updates(
 ) -> impl Iterator<Item = (&ResourceChange, &str, &str)> {
     changes
         .iter()
-        .filter(|c| c.address.kind() == "aws.eks.cluster" && c.action == Action::Update)
+        .filter(|c| c.address.kind() == ClusterArgs::KIND && c.action == Action::Update)
         .filter_map(|c| Some((c, version(c.before.as_ref())?, version(c.after.as_deref())?)))
 }
 

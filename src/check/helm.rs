@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
+use super::context::kinds::ReleaseArgs;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 
 /// Findings for `graph` when `helm` is the helm CLI found (if any).
 pub fn findings(graph: &DesiredGraph, helm: Option<&Path>) -> Vec<Finding> {
-    let Some(first) = graph.order().find(|a| a.kind().starts_with("helm.")) else {
+    let Some(first) = graph.order().find(|a| a.kind() == ReleaseArgs::KIND) else {
         return Vec::new();
     };
     if helm.is_some() {

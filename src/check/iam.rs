@@ -4,8 +4,10 @@
 //! programs in PCI DSS scope, roles a service may assume on anyone's
 //! behalf. (Name lengths are the naming-limit check's.)
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::Context;
+use super::context::kinds::{PolicyArgs, RepositoryArgs, RoleArgs, RolePolicyArgs, SecretArgs};
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::script::ResourceSpec;
@@ -28,16 +30,22 @@ pub fn findings(graph: &DesiredGraph, program: &crate::script::Program) -> Vec<F
     for spec in graph.resources() {
         let address = &spec.address;
         match address.kind() {
-            "aws.ecr.repository" => out.extend(repository_name(spec)),
-            "aws.secretsmanager.secret" => out.extend(secret_value(spec)),
-            "aws.iam.role" if pci => {
-                if let Some(trust) = spec.args.get("assume_role_policy") {
-                    out.extend(confused_deputy(spec, trust));
+            RepositoryArgs::KIND => out.extend(repository_name(spec)),
+            SecretArgs::KIND => {
+                out.extend(Context::args::<SecretArgs>(spec).and_then(|s| secret_value(spec, &s)));
+            }
+            RoleArgs::KIND if pci => out.extend(
+                Context::args::<RoleArgs>(spec)
+                    .and_then(|role| confused_deputy(spec, &role.assume_role_policy)),
+            ),
+            PolicyArgs::KIND => {
+                if let Some(p) = Context::args::<PolicyArgs>(spec) {
+                    out.extend(broad_statements(spec, &p.policy));
                 }
             }
-            "aws.iam.policy" | "aws.iam.role_policy" => {
-                if let Some(policy) = spec.args.get("policy") {
-                    out.extend(broad_statements(spec, policy));
+            RolePolicyArgs::KIND => {
+                if let Some(p) = Context::args::<RolePolicyArgs>(spec) {
+                    out.extend(broad_statements(spec, &p.policy));
                 }
             }
             _ => {}
@@ -80,9 +88,9 @@ fn repository_name(spec: &ResourceSpec) -> Option<Finding> {
     })
 }
 
-fn secret_value(spec: &ResourceSpec) -> Option<Finding> {
-    let has = |k: &str| spec.args.get(k).is_some_and(|v| !v.is_null());
-    let message = match (has("value"), has("generate")) {
+fn secret_value(spec: &ResourceSpec, secret: &SecretArgs) -> Option<Finding> {
+    let value = secret.value.as_ref().is_some_and(|v| !v.is_null());
+    let message = match (value, secret.generate.is_some()) {
         (false, false) => "has no value: neither `value` nor `generate` is set",
         (true, true) => "sets both `value` and `generate`; it takes one",
         _ => return None,
@@ -119,7 +127,7 @@ fn read_only(action: &str) -> bool {
 /// One warning per policy, listing every statement that allows every
 /// action, or a write action on every resource (a published policy such as
 /// the load balancer controller's has several: one line, not nine).
-fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
+fn broad_statements(spec: &ResourceSpec, policy: &Map<String, Value>) -> Vec<Finding> {
     let mut problems = Vec::new();
     for (i, st) in statements(policy).into_iter().enumerate() {
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
@@ -157,7 +165,7 @@ fn broad_statements(spec: &ResourceSpec, policy: &Value) -> Vec<Finding> {
     ]
 }
 
-fn statements(policy: &Value) -> Vec<&Value> {
+fn statements(policy: &Map<String, Value>) -> Vec<&Value> {
     match policy.get("Statement") {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(one @ Value::Object(_)) => vec![one],
@@ -183,15 +191,7 @@ fn has_source_condition(statement: &Value) -> bool {
 /// confused deputy). PCI DSS scope only: it is an error there. AWS
 /// documents the source keys for service roles in general and names no
 /// service principal that refuses them, so none is exempt.
-fn confused_deputy(spec: &ResourceSpec, trust: &Value) -> Option<Finding> {
-    let parsed;
-    let trust = match trust {
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text).ok()?;
-            &parsed
-        }
-        other => other,
-    };
+fn confused_deputy(spec: &ResourceSpec, trust: &Map<String, Value>) -> Option<Finding> {
     let mut services: Vec<&str> = Vec::new();
     for st in statements(trust) {
         if st.get("Effect").and_then(Value::as_str) != Some("Allow") || has_source_condition(st) {

@@ -17,7 +17,8 @@ use crate::value::{as_ref, collect_refs};
 
 use super::Context;
 use super::context::kinds::{
-    DeploymentArgs, HpaArgs, LimitRangeArgs, ResourceQuotaArgs, Resources,
+    ClusterArgs, DeploymentArgs, HpaArgs, IngressArgs, LimitRangeArgs, NamespaceArgs, ObjectArgs,
+    ReleaseArgs, ResourceQuotaArgs, Resources, ServiceArgs,
 };
 
 /// (apiVersion, kind, first minor served, first minor no longer served) of
@@ -128,15 +129,15 @@ fn cluster_minor(graph: &DesiredGraph, args: &Value) -> Option<(u32, Option<Addr
     collect_refs(cluster, &mut refs);
     let eks = refs
         .iter()
-        .find(|t| t.address.kind() == "aws.eks.cluster")
+        .find(|t| t.address.kind() == ClusterArgs::KIND)
         .map(|t| t.address.clone());
     if let Some(v) = cluster["version"].as_str() {
         return Some((minor(v)?, eks));
     }
     refs.iter()
-        .filter_map(|t| graph.spec(&t.address).map(|s| (t, s)))
-        .find_map(|(t, spec)| {
-            let v = spec.args["version"].as_str().and_then(minor)?;
+        .filter_map(|t| Some((t, Context::args::<ClusterArgs>(graph.spec(&t.address)?)?)))
+        .find_map(|(t, eks)| {
+            let v = minor(&eks.version)?;
             Some((v, Some(t.address.clone())))
         })
 }
@@ -275,19 +276,19 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
             continue;
         };
         match address.kind() {
-            "k8s.resource_quota" => {
-                if let Some(q) = Context::typed::<ResourceQuotaArgs>(spec) {
+            ResourceQuotaArgs::KIND => {
+                if let Some(q) = Context::args::<ResourceQuotaArgs>(spec) {
                     quotas.insert(ns, (address.clone(), q));
                 }
             }
-            "k8s.limit_range" => {
-                if let Some(l) = Context::typed::<LimitRangeArgs>(spec) {
+            LimitRangeArgs::KIND => {
+                if let Some(l) = Context::args::<LimitRangeArgs>(spec) {
                     defaults.insert(ns, l);
                 }
             }
-            "k8s.hpa" => {
+            HpaArgs::KIND => {
                 if let (Some(h), Some(d)) = (
-                    Context::typed::<HpaArgs>(spec),
+                    Context::args::<HpaArgs>(spec),
                     object_name_of(graph, &spec.args["deployment"]),
                 ) {
                     hpa_max.insert((ns, d), h.max_replicas);
@@ -297,7 +298,7 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
         }
     }
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
-    for spec in graph.of_kind("k8s.deployment") {
+    for (spec, d) in Context::each::<DeploymentArgs>(graph) {
         let address = &spec.address;
         let Some(ns) = object_name_of(graph, &spec.args["namespace"]) else {
             continue;
@@ -305,9 +306,6 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
         if !quotas.contains_key(&ns) {
             continue;
         }
-        let Some(d) = Context::typed::<DeploymentArgs>(spec) else {
-            continue;
-        };
         let name = d
             .name
             .clone()
@@ -386,20 +384,17 @@ fn quota_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
 /// rather than by its handle has no edge to it: nothing orders its create
 /// after the namespace, nor the namespace's delete after it.
 fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
-    let declared: BTreeMap<String, &Address> = graph
-        .of_kind("k8s.namespace")
-        .map(|spec| {
+    let declared: BTreeMap<String, &Address> = Context::each::<NamespaceArgs>(graph)
+        .map(|(spec, ns)| {
             let a = &spec.address;
-            let name = spec.args["name"]
-                .as_str()
-                .unwrap_or(a.purpose())
-                .to_string();
-            (name, a)
+            (ns.name.unwrap_or_else(|| a.purpose().to_string()), a)
         })
         .collect();
     for spec in graph.resources() {
         let address = &spec.address;
-        let ns = if address.kind() == "k8s.object" {
+        // Text or a handle: the raw args say which (typed args hold only a
+        // placeholder where a handle was).
+        let ns = if address.kind() == ObjectArgs::KIND {
             &spec.args["manifest"]["metadata"]["namespace"]
         } else {
             &spec.args["namespace"]
@@ -426,18 +421,20 @@ const LOAD_BALANCER_CONTROLLER: &str = "aws-load-balancer-controller";
 
 /// What the load balancer controller serves: it puts a finalizer on each
 /// and, on delete, removes the cloud resources behind it before lifting it.
-fn served_by_load_balancer_controller(address: &Address, args: &Value) -> Option<&'static str> {
+fn served_by_load_balancer_controller(spec: &ResourceSpec) -> Option<&'static str> {
     let alb_ingress = |m: &Value| {
         m["spec"]["ingressClassName"] == "alb"
             || m["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "alb"
     };
-    match address.kind() {
-        "k8s.ingress" => Some("an ALB"),
-        "k8s.service" if args["type"] == "LoadBalancer" => Some("a load balancer"),
-        "k8s.object" => {
-            let m = &args["manifest"];
+    match spec.address.kind() {
+        IngressArgs::KIND => Some("an ALB"),
+        ServiceArgs::KIND => Context::args::<ServiceArgs>(spec)
+            .filter(|s| s.service_type.as_deref() == Some("LoadBalancer"))
+            .map(|_| "a load balancer"),
+        ObjectArgs::KIND => {
+            let m = Context::args::<ObjectArgs>(spec)?.manifest;
             match m["kind"].as_str()? {
-                "Ingress" if alb_ingress(m) => Some("an ALB"),
+                "Ingress" if alb_ingress(&m) => Some("an ALB"),
                 "Service" if m["spec"]["type"] == "LoadBalancer" => Some("a load balancer"),
                 "TargetGroupBinding" => Some("a target group binding"),
                 _ => None,
@@ -452,19 +449,16 @@ fn served_by_load_balancer_controller(address: &Address, args: &Value) -> Option
 /// the edge a destroy may uninstall the controller first, and the ALB, its
 /// target groups and security groups stay behind, holding the subnets.
 fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
-    let controllers: Vec<&Address> = graph
-        .of_kind("helm.release")
-        .filter(|spec| {
-            spec.args["chart"].as_str().is_some_and(|c| {
-                c == LOAD_BALANCER_CONTROLLER
-                    || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
-            })
+    let controllers: Vec<&Address> = Context::each::<ReleaseArgs>(graph)
+        .filter(|(_, release)| {
+            let c = &release.chart;
+            c == LOAD_BALANCER_CONTROLLER || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
         })
-        .map(|spec| &spec.address)
+        .map(|(spec, _)| &spec.address)
         .collect();
     for spec in graph.resources() {
         let address = &spec.address;
-        let Some(what) = served_by_load_balancer_controller(address, &spec.args) else {
+        let Some(what) = served_by_load_balancer_controller(spec) else {
             continue;
         };
         if controllers.is_empty() {

@@ -6,22 +6,18 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
+use super::Context;
+use super::context::kinds::{SubnetArgs, VpcArgs};
 use crate::address::Address;
 use crate::cidr::Ipv4Block;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 use crate::script::Program;
-use crate::value::as_ref;
+use crate::value::{UNKNOWN, as_ref};
 
 pub const OUTSIDE_VPC: &str = "subnet-outside-vpc";
 pub const OVERLAP: &str = "subnet-overlap";
 pub const AZ_REGION: &str = "az-region";
-
-fn literal_block(args: &Value, arg: &str) -> Option<Ipv4Block> {
-    args.get(arg)?.as_str()?.parse().ok()
-}
 
 /// Is `az` a zone of `region`: `us-east-1a`, or a Local or Wavelength
 /// Zone of it (`us-east-1-bos-1a`)?
@@ -55,15 +51,12 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     let mut siblings: BTreeMap<Address, Vec<(Address, Ipv4Block)>> = BTreeMap::new();
     for spec in &program.resources {
         let address = &spec.address;
-        if address.kind() != "aws.ec2.subnet" {
+        let Some(subnet) = Context::args::<SubnetArgs>(spec) else {
             continue;
-        }
-        let args = &spec.args;
+        };
         let at = spec.pos.to_string();
-        if !region.is_empty()
-            && let Some(az) = args.get("az").and_then(Value::as_str)
-            && !az_in_region(az, region)
-        {
+        let az = subnet.az.as_str();
+        if !region.is_empty() && az != UNKNOWN && !az_in_region(az, region) {
             out.push(
                 Finding::error(
                     AZ_REGION,
@@ -81,15 +74,18 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
                 .source(at.clone()),
             );
         }
-        let Some(block) = literal_block(args, "cidr") else {
+        let Ok(block) = subnet.cidr.parse::<Ipv4Block>() else {
             continue;
         };
-        let Some(vpc) = args.get("vpc").and_then(as_ref).map(|r| r.address) else {
+        // The VPC is an edge of the graph: the typed args hold only a
+        // placeholder for its id.
+        let Some(vpc) = spec.args.get("vpc").and_then(as_ref).map(|r| r.address) else {
             continue;
         };
         if let Some(vpc_block) = graph
             .spec(&vpc)
-            .and_then(|s| literal_block(&s.args, "cidr"))
+            .and_then(Context::args::<VpcArgs>)
+            .and_then(|v| v.cidr.parse::<Ipv4Block>().ok())
             && !vpc_block.contains(block)
         {
             out.push(

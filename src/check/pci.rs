@@ -17,11 +17,13 @@
 
 use std::collections::BTreeSet;
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::context::Context;
-use super::context::kinds::{ClusterArgs, KeyArgs, LogGroupArgs, RepositoryArgs};
+use super::context::kinds::{
+    ClusterArgs, FlowLogArgs, IngressArgs, IngressRuleArgs, KeyArgs, KindArgs, LogGroupArgs,
+    NamespaceArgs, RepositoryArgs, VpcArgs,
+};
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
@@ -32,7 +34,7 @@ const STANDARD: &str = "PCI DSS v4.0.1";
 
 /// Ports a payment platform may open to the internet: HTTPS, and HTTP for
 /// the redirect to it.
-const PUBLIC_PORTS: [i64; 2] = [80, 443];
+const PUBLIC_PORTS: [i32; 2] = [80, 443];
 
 /// ALB policies that negotiate TLS 1.2 or later only.
 const MODERN_TLS_POLICIES: &[&str] = &[
@@ -76,18 +78,17 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     let flow_logged: BTreeSet<Address> = graph
-        .of_kind("aws.ec2.flow_log")
+        .of_kind(FlowLogArgs::KIND)
         .filter_map(|s| s.args.get("vpc").and_then(as_ref))
         .map(|r| r.address)
         .collect();
     for spec in graph.resources() {
         let address = &spec.address;
-        let args = &spec.args;
         let found = match address.kind() {
-            "aws.kms.key" => typed(spec, kms_key),
-            "aws.logs.log_group" => typed(spec, log_group),
-            "aws.eks.cluster" => typed(spec, eks_cluster),
-            "aws.ec2.vpc" if !flow_logged.contains(address) => vec![requirement(
+            KeyArgs::KIND => typed(spec, kms_key),
+            LogGroupArgs::KIND => typed(spec, log_group),
+            ClusterArgs::KIND => typed(spec, eks_cluster),
+            VpcArgs::KIND if !flow_logged.contains(address) => vec![requirement(
                 Finding::warning(
                     "pci-flow-logs",
                     format!("{address}: no flow log records the traffic in and out of this VPC"),
@@ -97,10 +98,10 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
                 "10.2.1",
                 "audit logs are enabled and active for all system components",
             )],
-            "aws.ec2.security_group_ingress" => open_ingress(address, args),
-            "aws.ecr.repository" => typed(spec, repository),
-            "k8s.ingress" => ingress(address, args),
-            "k8s.namespace" => namespace(address, args),
+            IngressRuleArgs::KIND => typed(spec, open_ingress),
+            RepositoryArgs::KIND => typed(spec, repository),
+            IngressArgs::KIND => typed(spec, ingress),
+            NamespaceArgs::KIND => typed(spec, namespace),
             _ => Vec::new(),
         };
         out.extend(found);
@@ -110,11 +111,11 @@ pub fn findings(graph: &DesiredGraph, program: &Program) -> Vec<Finding> {
 
 /// A check of one resource's typed args; args that do not deserialize were
 /// refused at their builder call already.
-fn typed<T: DeserializeOwned>(
+fn typed<A: KindArgs>(
     spec: &ResourceSpec,
-    check: fn(&Address, &T) -> Vec<Finding>,
+    check: fn(&Address, &A) -> Vec<Finding>,
 ) -> Vec<Finding> {
-    Context::typed::<T>(spec).map_or_else(Vec::new, |args| check(&spec.address, &args))
+    Context::args::<A>(spec).map_or_else(Vec::new, |args| check(&spec.address, &args))
 }
 
 fn requirement(f: Finding, number: &str, what: &str) -> Finding {
@@ -223,19 +224,16 @@ fn is_anywhere(cidr: &str) -> bool {
     matches!(cidr, "0.0.0.0/0" | "::/0")
 }
 
-fn open_ingress(address: &Address, args: &Value) -> Vec<Finding> {
-    let Some(cidr) = args.get("cidr").and_then(Value::as_str) else {
+fn open_ingress(address: &Address, IngressRuleArgs(rule): &IngressRuleArgs) -> Vec<Finding> {
+    let Some(cidr) = rule.cidr.as_deref() else {
         return Vec::new();
     };
     if !is_anywhere(cidr) {
         return Vec::new();
     }
-    let protocol = args
-        .get("protocol")
-        .and_then(Value::as_str)
-        .unwrap_or("tcp");
-    let from = args.get("from_port").and_then(Value::as_i64);
-    let to = args.get("to_port").and_then(Value::as_i64).or(from);
+    let protocol = rule.protocol.as_str();
+    let from = rule.from_port;
+    let to = rule.to_port.or(from);
     let web_only = matches!(protocol, "tcp" | "6")
         && matches!((from, to), (Some(f), Some(t)) if f == t && PUBLIC_PORTS.contains(&f));
     if web_only {
@@ -288,13 +286,13 @@ fn repository(address: &Address, args: &RepositoryArgs) -> Vec<Finding> {
     out
 }
 
-fn ingress(address: &Address, args: &Value) -> Vec<Finding> {
-    let internal = args.get("scheme").and_then(Value::as_str) == Some("internal");
-    if internal {
+fn ingress(address: &Address, args: &IngressArgs) -> Vec<Finding> {
+    // payrun makes an ALB `internal` unless asked otherwise.
+    if args.scheme.as_deref() != Some("internet-facing") {
         return Vec::new();
     }
     let mut out = Vec::new();
-    if args.get("certificate_arn").is_none_or(Value::is_null) {
+    if args.certificate_arn.is_none() {
         out.push(requirement(
             Finding::error(
                 "pci-tls",
@@ -306,7 +304,7 @@ fn ingress(address: &Address, args: &Value) -> Vec<Finding> {
             "strong cryptography protects account data over open, public networks",
         ));
     }
-    if let Some(policy) = args.get("ssl_policy").and_then(Value::as_str)
+    if let Some(policy) = args.ssl_policy.as_deref()
         && !MODERN_TLS_POLICIES.contains(&policy)
     {
         out.push(requirement(
@@ -323,8 +321,8 @@ fn ingress(address: &Address, args: &Value) -> Vec<Finding> {
     out
 }
 
-fn namespace(address: &Address, args: &Value) -> Vec<Finding> {
-    if args.get("pod_security").and_then(Value::as_str) == Some("restricted") {
+fn namespace(address: &Address, args: &NamespaceArgs) -> Vec<Finding> {
+    if args.pod_security.as_deref() == Some("restricted") {
         return Vec::new();
     }
     vec![requirement(

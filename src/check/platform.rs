@@ -3,6 +3,10 @@
 
 use serde_json::Value;
 
+use super::Context;
+use super::context::kinds::{
+    AddonArgs, ClusterArgs, NetworkPolicyArgs, ObjectArgs, ReleaseArgs, SecretProviderClassArgs,
+};
 use crate::eks_versions::{CALENDAR, CALENDAR_SOURCE, newest_supported};
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
@@ -91,10 +95,6 @@ pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
     }
 }
 
-fn str_arg<'a>(args: &'a Value, name: &str) -> Option<&'a str> {
-    args.get(name).and_then(Value::as_str)
-}
-
 /// The name of a DaemonSet in a manifest (or in the items of a `List`).
 fn daemonset(manifest: &Value) -> Option<String> {
     if manifest.get("kind").and_then(Value::as_str) == Some("DaemonSet") {
@@ -111,21 +111,16 @@ fn daemonset(manifest: &Value) -> Option<String> {
 /// Platform findings for a program.
 pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    let kinds: Vec<&str> = graph.resources().map(|s| s.address.kind()).collect();
-    let has_cluster = kinds.contains(&"aws.eks.cluster");
-    let fargate_only = has_cluster
-        && !kinds
-            .iter()
-            .any(|k| *k == "aws.eks.node_group" || *k == "aws.ec2.instance");
+    // payrun serves no kind of EC2 node (managed node group, instance):
+    // every cluster a program declares runs its pods on Fargate alone.
+    let fargate_only = graph.of_kind(ClusterArgs::KIND).next().is_some();
     let mut mesh_reported = false;
     let mut netpol_reported = false;
     for spec in graph.resources() {
         let address = &spec.address;
-        let args = &spec.args;
         let kind = address.kind();
-        if kind == "aws.eks.cluster"
-            && let Some(version) = str_arg(args, "version")
-            && let Some(f) = eks_version_finding(version, today)
+        if let Some(cluster) = Context::args::<ClusterArgs>(spec)
+            && let Some(f) = eks_version_finding(&cluster.version, today)
         {
             out.push(f.at(address));
         }
@@ -155,8 +150,8 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
         if !fargate_only {
             continue;
         }
-        if kind == "aws.eks.addon"
-            && let Some(name) = str_arg(args, "addon_name")
+        if let Some(addon) = Context::args::<AddonArgs>(spec)
+            && let name = addon.addon_name.as_str()
             && DAEMONSET_ADDONS.contains(&name)
         {
             out.push(
@@ -169,8 +164,8 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
                 .source("docs.aws.amazon.com/eks/latest/userguide/fargate.html (Fargate considerations: DaemonSets are not supported)"),
             );
         }
-        if kind == "k8s.object"
-            && let Some(name) = args.get("manifest").and_then(daemonset)
+        if let Some(object) = Context::args::<ObjectArgs>(spec)
+            && let Some(name) = daemonset(&object.manifest)
         {
             out.push(
                 Finding::warning(
@@ -182,9 +177,9 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
                 .source("docs.aws.amazon.com/eks/latest/userguide/fargate.html (Fargate considerations: DaemonSets are not supported)"),
             );
         }
-        let chart = str_arg(args, "chart").unwrap_or_default();
-        let csi = kind.ends_with("secret_provider_class")
-            || DAEMONSET_CHARTS.iter().any(|c| chart.ends_with(c));
+        let csi = kind == SecretProviderClassArgs::KIND
+            || Context::args::<ReleaseArgs>(spec)
+                .is_some_and(|r| DAEMONSET_CHARTS.iter().any(|c| r.chart.ends_with(c)));
         if csi {
             out.push(
                 Finding::warning(
@@ -196,7 +191,7 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
                 .source("docs.aws.amazon.com/secretsmanager/latest/userguide/integrating_csi_driver.html (not supported on Fargate)"),
             );
         }
-        if kind.ends_with("network_policy") && !netpol_reported {
+        if kind == NetworkPolicyArgs::KIND && !netpol_reported {
             netpol_reported = true;
             out.push(
                 Finding::warning(

@@ -24,6 +24,7 @@ use super::{Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, Read
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
+#[arg(kind = "fake.network")]
 struct NetworkArgs {
     #[arg(force_new)]
     cidr: String,
@@ -36,6 +37,7 @@ struct NetworkArgs {
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
+#[arg(kind = "fake.subnet")]
 struct SubnetArgs {
     #[arg(force_new)]
     network_id: String,
@@ -58,6 +60,7 @@ impl CheckArgs for SubnetArgs {
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
+#[arg(kind = "fake.server")]
 struct ServerArgs {
     #[arg(force_new)]
     subnet_id: String,
@@ -73,6 +76,7 @@ struct ServerArgs {
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
+#[arg(kind = "fake.secret")]
 struct SecretArgs {
     #[arg(secret)]
     value: String,
@@ -85,6 +89,7 @@ struct SecretArgs {
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
+#[arg(kind = "fake.profile")]
 struct ProfileArgs {
     #[arg(force_new)]
     cluster: String,
@@ -95,7 +100,7 @@ struct ProfileArgs {
 /// The kinds of the fake provider.
 pub static SCHEMAS: &[KindSchema] = &[
     KindSchema {
-        kind: "fake.network",
+        kind: NetworkArgs::KIND,
         name_prefix: "net",
         name_max: 64,
         taggable: true,
@@ -107,7 +112,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         doc: "A network (test provider).",
     },
     KindSchema {
-        kind: "fake.subnet",
+        kind: SubnetArgs::KIND,
         name_prefix: "subnet",
         name_max: 64,
         taggable: true,
@@ -119,7 +124,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         doc: "A subnet of a fake network (test provider).",
     },
     KindSchema {
-        kind: "fake.server",
+        kind: ServerArgs::KIND,
         name_prefix: "server",
         name_max: 32,
         taggable: true,
@@ -131,7 +136,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         doc: "A server in a fake subnet (test provider).",
     },
     KindSchema {
-        kind: "fake.secret",
+        kind: SecretArgs::KIND,
         name_prefix: "secret",
         name_max: 64,
         taggable: true,
@@ -143,7 +148,7 @@ pub static SCHEMAS: &[KindSchema] = &[
         doc: "A secret whose value never leaves the provider call (test provider).",
     },
     KindSchema {
-        kind: "fake.profile",
+        kind: ProfileArgs::KIND,
         name_prefix: "profile",
         name_max: 64,
         taggable: false,

@@ -281,6 +281,15 @@ pub trait CheckArgs {
     fn check(&self) -> Result<(), ArgError>;
 }
 
+/// A kind's args struct, as `#[derive(Args)]` with `#[arg(kind = "...")]`
+/// declares it: the kind it belongs to and its argument specs. The checks
+/// read a resource's args through it, so the kind and its fields are named
+/// once, in the provider.
+pub trait KindArgs: DeserializeOwned {
+    const KIND: &'static str;
+    const SPECS: &'static [ArgSpec];
+}
+
 /// The typed args of `args`, or why they do not deserialize.
 pub fn typed<T: DeserializeOwned>(args: &Value) -> Result<T, ArgError> {
     serde_path_to_error::deserialize::<_, T>(args).map_err(|e| {

@@ -26,6 +26,7 @@ use crate::provider::{
 
 #[derive(Debug, Deserialize, Serialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "helm.release")]
 pub struct ReleaseArgs {
     #[arg(placement = super::kinds::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -59,7 +60,7 @@ fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
 }
 
 pub static SCHEMAS: &[KindSchema] = &[KindSchema {
-    kind: "helm.release",
+    kind: ReleaseArgs::KIND,
     name_prefix: "release",
     name_max: 53,
     taggable: false,

@@ -22,6 +22,7 @@ enum Egress {
 
 #[derive(Clone, Debug, Default, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.appmesh.mesh")]
 pub(super) struct Args {
     #[serde(default)]
     egress_filter: Egress,
@@ -39,7 +40,7 @@ impl MeshArgs for Args {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.appmesh.mesh",
+    kind: Args::KIND,
     name_prefix: "mesh",
     name_max: 255,
     taggable: true,

@@ -17,6 +17,7 @@ use crate::provider::schema::KindSchema;
 
 #[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.appmesh.route")]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
     #[arg(force_new, takes = "name", formerly = "mesh_name")]
@@ -143,7 +144,7 @@ fn check(args: &Args) -> Result<(), String> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.appmesh.route",
+    kind: Args::KIND,
     name_prefix: "route",
     name_max: 255,
     taggable: true,

@@ -14,6 +14,7 @@ use crate::provider::schema::KindSchema;
 
 #[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.appmesh.virtual_router")]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
     #[arg(force_new, takes = "name", formerly = "mesh_name")]
@@ -50,7 +51,7 @@ fn check(args: &Args) -> Result<(), String> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.appmesh.virtual_router",
+    kind: Args::KIND,
     name_prefix: "vr",
     name_max: 255,
     taggable: true,

@@ -16,6 +16,7 @@ use crate::provider::schema::KindSchema;
 
 #[derive(Clone, Debug, Deserialize, Args, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.appmesh.virtual_service")]
 pub(super) struct Args {
     #[serde(rename = "mesh")]
     #[arg(force_new, takes = "name", formerly = "mesh_name")]
@@ -64,7 +65,7 @@ fn check(args: &Args) -> Result<(), String> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.appmesh.virtual_service",
+    kind: Args::KIND,
     name_prefix: "vs",
     name_max: 255,
     taggable: true,

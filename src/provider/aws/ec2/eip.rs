@@ -17,13 +17,14 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.eip")]
 struct EipArgs {
     #[serde(default)]
     tags: Tags,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.eip",
+    kind: EipArgs::KIND,
     name_prefix: "eip",
     name_max: 255,
     taggable: true,

@@ -20,7 +20,8 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct FlowLogArgs {
+#[arg(kind = "aws.ec2.flow_log")]
+pub(crate) struct FlowLogArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
@@ -38,7 +39,7 @@ struct FlowLogArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.flow_log",
+    kind: FlowLogArgs::KIND,
     name_prefix: "flowlog",
     name_max: 255,
     taggable: true,

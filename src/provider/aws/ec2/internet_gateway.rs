@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.internet_gateway")]
 struct InternetGatewayArgs {
     #[serde(default)]
     #[serde(rename = "vpc")]
@@ -30,7 +31,7 @@ struct InternetGatewayArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.internet_gateway",
+    kind: InternetGatewayArgs::KIND,
     name_prefix: "igw",
     name_max: 255,
     taggable: true,

@@ -20,6 +20,11 @@ mod sweep;
 mod vpc;
 mod vpc_endpoint;
 
+pub(crate) use flow_log::FlowLogArgs;
+pub(crate) use security_group_ingress::IngressRuleArgs;
+pub(crate) use subnet::SubnetArgs;
+pub(crate) use vpc::VpcArgs;
+
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::Client;

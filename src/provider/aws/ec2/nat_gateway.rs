@@ -29,6 +29,7 @@ enum Connectivity {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.nat_gateway")]
 struct NatGatewayArgs {
     #[serde(rename = "subnet")]
     #[arg(force_new, formerly = "subnet_id")]
@@ -46,7 +47,7 @@ struct NatGatewayArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.nat_gateway",
+    kind: NatGatewayArgs::KIND,
     name_prefix: "nat",
     name_max: 255,
     taggable: true,

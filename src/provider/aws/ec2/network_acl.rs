@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.network_acl")]
 struct NetworkAclArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
@@ -27,7 +28,7 @@ struct NetworkAclArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.network_acl",
+    kind: NetworkAclArgs::KIND,
     name_prefix: "acl",
     name_max: 255,
     taggable: true,

@@ -22,6 +22,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.network_acl_association")]
 struct AssociationArgs {
     #[serde(rename = "network_acl")]
     #[arg(formerly = "network_acl_id")]
@@ -32,7 +33,7 @@ struct AssociationArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.network_acl_association",
+    kind: AssociationArgs::KIND,
     name_prefix: "aclassoc",
     name_max: 255,
     taggable: false,

@@ -26,6 +26,7 @@ enum Action {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.network_acl_entry")]
 struct EntryArgs {
     #[serde(rename = "network_acl")]
     #[arg(force_new, formerly = "network_acl_id")]
@@ -85,7 +86,7 @@ fn validate(args: &Value) -> Result<(), ArgError> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.network_acl_entry",
+    kind: EntryArgs::KIND,
     name_prefix: "aclentry",
     name_max: 255,
     taggable: false,

@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.route")]
 struct RouteArgs {
     #[serde(rename = "route_table")]
     #[arg(force_new, formerly = "route_table_id")]
@@ -52,7 +53,7 @@ fn validate(args: &Value) -> Result<(), ArgError> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.route",
+    kind: RouteArgs::KIND,
     name_prefix: "route",
     name_max: 255,
     taggable: false,

@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.route_table")]
 struct RouteTableArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
@@ -27,7 +28,7 @@ struct RouteTableArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.route_table",
+    kind: RouteTableArgs::KIND,
     name_prefix: "rt",
     name_max: 255,
     taggable: true,

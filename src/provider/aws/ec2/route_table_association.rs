@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.route_table_association")]
 struct AssociationArgs {
     #[serde(rename = "route_table")]
     #[arg(formerly = "route_table_id")]
@@ -28,7 +29,7 @@ struct AssociationArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.route_table_association",
+    kind: AssociationArgs::KIND,
     name_prefix: "rtassoc",
     name_max: 255,
     taggable: false,

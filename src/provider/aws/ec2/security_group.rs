@@ -21,6 +21,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.security_group")]
 struct SecurityGroupArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
@@ -33,7 +34,7 @@ struct SecurityGroupArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.security_group",
+    kind: SecurityGroupArgs::KIND,
     name_prefix: "sg",
     name_max: 255,
     taggable: true,

@@ -2,12 +2,29 @@
 
 use aws_sdk_ec2::Client;
 
-use super::security_group_rule::{self as rule, ARGS, Direction, validate};
-use crate::provider::schema::KindSchema;
+use serde::Deserialize;
+
+use super::security_group_rule::{self as rule, ARGS, Direction, RuleArgs, validate};
+use crate::provider::schema::{ArgSpec, KindArgs, KindSchema};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
+/// An ingress rule's args: those of every security group rule.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct IngressRuleArgs(pub(crate) RuleArgs);
+
+impl IngressRuleArgs {
+    /// The kind these are the args of.
+    pub const KIND: &'static str = "aws.ec2.security_group_ingress";
+}
+
+impl KindArgs for IngressRuleArgs {
+    const KIND: &'static str = Self::KIND;
+    const SPECS: &'static [ArgSpec] = ARGS;
+}
+
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.security_group_ingress",
+    kind: IngressRuleArgs::KIND,
     name_prefix: "sgr",
     name_max: 255,
     taggable: true,

@@ -37,30 +37,30 @@ impl Direction {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RuleArgs {
+pub(crate) struct RuleArgs {
     #[serde(rename = "security_group")]
     #[arg(force_new, formerly = "security_group_id")]
-    security_group_id: String,
+    pub(crate) security_group_id: String,
     /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` / `all`.
     #[arg(force_new)]
-    protocol: String,
+    pub(crate) protocol: String,
     #[serde(default)]
     #[arg(force_new)]
-    from_port: Option<i32>,
+    pub(crate) from_port: Option<i32>,
     #[serde(default)]
     #[arg(force_new)]
-    to_port: Option<i32>,
+    pub(crate) to_port: Option<i32>,
     #[serde(default)]
     #[arg(force_new)]
-    cidr: Option<String>,
+    pub(crate) cidr: Option<String>,
     #[serde(default)]
     #[serde(rename = "source_security_group")]
     #[arg(force_new, formerly = "source_security_group_id")]
-    source_security_group_id: Option<String>,
+    pub(crate) source_security_group_id: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 pub(super) const ARGS: &[ArgSpec] = RuleArgs::SPECS;

@@ -45,20 +45,21 @@ impl LoadBalancerRole {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct SubnetArgs {
+#[arg(kind = "aws.ec2.subnet")]
+pub(crate) struct SubnetArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
-    vpc_id: String,
+    pub(crate) vpc_id: String,
     #[arg(force_new)]
-    cidr: String,
+    pub(crate) cidr: String,
     #[arg(force_new)]
-    az: String,
+    pub(crate) az: String,
     #[serde(default)]
-    map_public_ip: Option<bool>,
+    pub(crate) map_public_ip: Option<bool>,
     #[serde(default)]
     load_balancer_role: Option<LoadBalancerRole>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 /// AWS makes subnets of /16 to /28, inside their VPC's block (checked
@@ -81,7 +82,7 @@ impl SubnetArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.subnet",
+    kind: SubnetArgs::KIND,
     name_prefix: "subnet",
     name_max: 255,
     taggable: true,

@@ -18,15 +18,16 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct VpcArgs {
+#[arg(kind = "aws.ec2.vpc")]
+pub(crate) struct VpcArgs {
     #[arg(force_new)]
-    cidr: String,
+    pub(crate) cidr: String,
     #[serde(default)]
-    enable_dns_support: Option<bool>,
+    pub(crate) enable_dns_support: Option<bool>,
     #[serde(default)]
-    enable_dns_hostnames: Option<bool>,
+    pub(crate) enable_dns_hostnames: Option<bool>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 /// The sizes of VPC block AWS creates.
@@ -39,7 +40,7 @@ impl CheckArgs for VpcArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.vpc",
+    kind: VpcArgs::KIND,
     name_prefix: "vpc",
     name_max: 255,
     taggable: true,

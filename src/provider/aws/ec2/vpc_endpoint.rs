@@ -28,6 +28,7 @@ enum EndpointType {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ec2.vpc_endpoint")]
 struct EndpointArgs {
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
@@ -63,7 +64,7 @@ impl EndpointArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ec2.vpc_endpoint",
+    kind: EndpointArgs::KIND,
     name_prefix: "vpce",
     name_max: 255,
     taggable: true,

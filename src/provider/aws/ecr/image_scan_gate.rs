@@ -24,6 +24,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ecr.image_scan_gate")]
 struct GateArgs {
     #[arg(force_new)]
     repository: String,
@@ -38,7 +39,7 @@ struct GateArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ecr.image_scan_gate",
+    kind: GateArgs::KIND,
     name_prefix: "scangate",
     name_max: 256,
     taggable: false,

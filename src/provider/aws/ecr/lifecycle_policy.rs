@@ -17,6 +17,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ecr.lifecycle_policy")]
 struct LifecyclePolicyArgs {
     #[arg(force_new)]
     repository: String,
@@ -90,7 +91,7 @@ enum ActionType {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ecr.lifecycle_policy",
+    kind: LifecyclePolicyArgs::KIND,
     name_prefix: "lifecycle",
     name_max: 256,
     taggable: false,

@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ecr.registry_scanning_configuration")]
 struct ScanningArgs {
     scan_type: String,
     #[serde(default)]
@@ -45,7 +46,7 @@ impl CheckArgs for ScanningArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ecr.registry_scanning_configuration",
+    kind: ScanningArgs::KIND,
     name_prefix: "scanning",
     name_max: 256,
     taggable: false,

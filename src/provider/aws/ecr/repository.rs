@@ -27,6 +27,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.ecr.repository")]
 pub(crate) struct RepositoryArgs {
     #[serde(default)]
     pub(crate) scan_on_push: Option<bool>,
@@ -55,7 +56,7 @@ impl CheckArgs for RepositoryArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.ecr.repository",
+    kind: RepositoryArgs::KIND,
     name_prefix: "ecr",
     name_max: 256,
     taggable: true,

@@ -44,36 +44,37 @@ impl From<Conflicts> for ResolveConflicts {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct AddonArgs {
+#[arg(kind = "aws.eks.addon")]
+pub(crate) struct AddonArgs {
     #[serde(rename = "cluster")]
     #[arg(force_new, formerly = "cluster_name")]
-    cluster_name: String,
+    pub(crate) cluster_name: String,
     #[arg(force_new)]
-    addon_name: String,
+    pub(crate) addon_name: String,
     /// Pinned version; when absent, EKS's default for the cluster version.
     #[serde(default)]
-    addon_version: Option<String>,
+    pub(crate) addon_version: Option<String>,
     /// The Kubernetes version of the cluster as the program declares it:
     /// when it changes, an unpinned add-on moves to EKS's default for the
     /// new version. Compared by the plan, never sent.
     #[serde(default)]
     #[allow(dead_code)]
     #[arg(explained = follows_cluster)]
-    cluster_version: Option<String>,
+    pub(crate) cluster_version: Option<String>,
     #[serde(default)]
     resolve_conflicts: Conflicts,
     #[serde(default)]
-    configuration_values: Option<Map<String, Value>>,
+    pub(crate) configuration_values: Option<Map<String, Value>>,
     #[serde(default)]
     #[serde(rename = "service_account_role")]
     #[arg(takes = "arn", formerly = "service_account_role")]
-    service_account_role_arn: Option<String>,
+    pub(crate) service_account_role_arn: Option<String>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.eks.addon",
+    kind: AddonArgs::KIND,
     name_prefix: "addon",
     name_max: 100,
     taggable: true,

@@ -45,10 +45,11 @@ fn all_log_types() -> Vec<String> {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.eks.cluster")]
 pub(crate) struct ClusterArgs {
     /// Kubernetes minor version, `1.31`.
     #[arg(explained = upgrade_note)]
-    version: String,
+    pub(crate) version: String,
     #[serde(rename = "role")]
     #[arg(force_new, takes = "arn", formerly = "role_arn")]
     role_arn: String,
@@ -106,7 +107,7 @@ fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.eks.cluster",
+    kind: ClusterArgs::KIND,
     name_prefix: "eks",
     name_max: 100,
     taggable: true,

@@ -32,6 +32,7 @@ struct Selector {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.eks.fargate_profile")]
 struct FargateProfileArgs {
     #[serde(rename = "cluster")]
     #[arg(force_new, formerly = "cluster_name")]
@@ -50,7 +51,7 @@ struct FargateProfileArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.eks.fargate_profile",
+    kind: FargateProfileArgs::KIND,
     name_prefix: "fp",
     name_max: 100,
     taggable: true,

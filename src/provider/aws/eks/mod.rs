@@ -3,6 +3,7 @@
 
 mod addon;
 
+pub(crate) use addon::AddonArgs;
 pub(crate) use cluster::ClusterArgs;
 mod cluster;
 mod fargate_profile;

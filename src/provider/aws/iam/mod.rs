@@ -10,6 +10,10 @@ mod role;
 mod role_policy;
 mod role_policy_attachment;
 
+pub(crate) use policy::PolicyArgs;
+pub(crate) use role::RoleArgs;
+pub(crate) use role_policy::RolePolicyArgs;
+
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 

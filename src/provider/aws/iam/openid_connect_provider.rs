@@ -17,6 +17,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.iam.openid_connect_provider")]
 struct OidcArgs {
     #[arg(force_new)]
     url: String,
@@ -28,7 +29,7 @@ struct OidcArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.iam.openid_connect_provider",
+    kind: OidcArgs::KIND,
     name_prefix: "oidc",
     name_max: 255,
     taggable: true,

@@ -19,18 +19,19 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct PolicyArgs {
+#[arg(kind = "aws.iam.policy")]
+pub(crate) struct PolicyArgs {
     #[arg(document)]
-    policy: Map<String, Value>,
+    pub(crate) policy: Map<String, Value>,
     #[serde(default)]
     #[arg(force_new)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.iam.policy",
+    kind: PolicyArgs::KIND,
     name_prefix: "policy",
     name_max: 128,
     taggable: true,

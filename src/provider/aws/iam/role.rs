@@ -18,24 +18,25 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct RoleArgs {
+#[arg(kind = "aws.iam.role")]
+pub(crate) struct RoleArgs {
     #[arg(document)]
-    assume_role_policy: Map<String, Value>,
+    pub(crate) assume_role_policy: Map<String, Value>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(default)]
-    max_session_duration: Option<i32>,
+    pub(crate) max_session_duration: Option<i32>,
     #[serde(default)]
-    permissions_boundary: Option<String>,
+    pub(crate) permissions_boundary: Option<String>,
     #[serde(default)]
     #[arg(force_new)]
-    path: Option<String>,
+    pub(crate) path: Option<String>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.iam.role",
+    kind: RoleArgs::KIND,
     name_prefix: "role",
     name_max: 64,
     taggable: true,

@@ -15,15 +15,16 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct RolePolicyArgs {
+#[arg(kind = "aws.iam.role_policy")]
+pub(crate) struct RolePolicyArgs {
     #[arg(force_new)]
-    role: String,
+    pub(crate) role: String,
     #[arg(document)]
-    policy: Map<String, Value>,
+    pub(crate) policy: Map<String, Value>,
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.iam.role_policy",
+    kind: RolePolicyArgs::KIND,
     name_prefix: "inline",
     name_max: 128,
     taggable: false,

@@ -17,6 +17,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.iam.role_policy_attachment")]
 struct AttachmentArgs {
     #[arg(force_new)]
     role: String,
@@ -26,7 +27,7 @@ struct AttachmentArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.iam.role_policy_attachment",
+    kind: AttachmentArgs::KIND,
     name_prefix: "attach",
     name_max: 255,
     taggable: false,

@@ -17,6 +17,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.kms.alias")]
 struct AliasArgs {
     /// The key the alias names.
     #[arg(formerly = "target_key_id")]
@@ -24,7 +25,7 @@ struct AliasArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.kms.alias",
+    kind: AliasArgs::KIND,
     name_prefix: "alias",
     // 256 for the whole `alias/...` name.
     name_max: 250,

@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.kms.key")]
 pub(crate) struct KeyArgs {
     #[serde(default)]
     description: Option<String>,
@@ -35,7 +36,7 @@ pub(crate) struct KeyArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.kms.key",
+    kind: KeyArgs::KIND,
     name_prefix: "key",
     name_max: 250,
     taggable: true,

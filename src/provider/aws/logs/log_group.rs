@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.logs.log_group")]
 pub(crate) struct LogGroupArgs {
     #[serde(default)]
     #[arg(force_new)]
@@ -60,7 +61,7 @@ impl CheckArgs for LogGroupArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.logs.log_group",
+    kind: LogGroupArgs::KIND,
     name_prefix: "logs",
     name_max: 512,
     taggable: true,

@@ -77,6 +77,7 @@ impl Default for PublicAccessBlock {
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.s3.bucket")]
 struct BucketArgs {
     /// Keep every version of every object (S3 versioning); once on, it can
     /// only be suspended.
@@ -116,7 +117,7 @@ impl CheckArgs for BucketArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.s3.bucket",
+    kind: BucketArgs::KIND,
     name_prefix: "s3",
     name_max: 63,
     taggable: true,

@@ -2,6 +2,8 @@
 
 mod secret;
 
+pub(crate) use secret::SecretArgs;
+
 use aws_sdk_secretsmanager::Client;
 
 kinds!(Client; secret);

@@ -23,28 +23,29 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
-struct SecretArgs {
+#[arg(kind = "aws.secretsmanager.secret")]
+pub(crate) struct SecretArgs {
     #[serde(default)]
     /// The KMS key (ARN) the secret is encrypted with.
     #[arg(takes = "arn", formerly = "kms_key_id")]
-    kms_key: Option<String>,
+    pub(crate) kms_key: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The resolved value at apply time; a marker with a digest in state.
     #[serde(default)]
     #[arg(secret)]
-    value: Option<Value>,
+    pub(crate) value: Option<Value>,
     #[serde(default)]
     #[arg(force_new)]
-    generate: Option<Generate>,
+    pub(crate) generate: Option<Generate>,
     #[serde(default)]
-    tags: Tags,
+    pub(crate) tags: Tags,
 }
 
 /// GetRandomPassword's settings.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Generate {
+pub(crate) struct Generate {
     #[serde(default)]
     length: Option<i64>,
     #[serde(default)]
@@ -64,7 +65,7 @@ struct Generate {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.secretsmanager.secret",
+    kind: SecretArgs::KIND,
     name_prefix: "secret",
     name_max: 512,
     taggable: true,

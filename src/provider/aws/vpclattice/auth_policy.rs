@@ -14,6 +14,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.auth_policy")]
 struct AuthPolicyArgs {
     #[serde(rename = "resource")]
     #[arg(force_new, formerly = "resource")]
@@ -22,7 +23,7 @@ struct AuthPolicyArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.auth_policy",
+    kind: AuthPolicyArgs::KIND,
     name_prefix: "authz",
     name_max: 255,
     taggable: false,

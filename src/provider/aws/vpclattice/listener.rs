@@ -19,6 +19,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.listener")]
 struct ListenerArgs {
     #[serde(rename = "service")]
     #[arg(force_new, formerly = "service")]
@@ -55,7 +56,7 @@ struct WeightedArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.listener",
+    kind: ListenerArgs::KIND,
     name_prefix: "lsn",
     name_max: 63,
     taggable: true,

@@ -17,6 +17,7 @@ use crate::provider::{
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.service")]
 struct ServiceArgs {
     #[serde(default)]
     auth_type: AuthType,
@@ -25,7 +26,7 @@ struct ServiceArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.service",
+    kind: ServiceArgs::KIND,
     name_prefix: "svc",
     name_max: 40,
     taggable: true,

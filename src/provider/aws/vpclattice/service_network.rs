@@ -15,6 +15,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.service_network")]
 struct ServiceNetworkArgs {
     #[serde(default)]
     auth_type: AuthType,
@@ -23,7 +24,7 @@ struct ServiceNetworkArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.service_network",
+    kind: ServiceNetworkArgs::KIND,
     name_prefix: "sn",
     name_max: 63,
     taggable: true,

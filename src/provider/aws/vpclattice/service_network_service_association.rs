@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.service_network_service_association")]
 struct ServiceAssociationArgs {
     #[serde(rename = "service_network")]
     #[arg(force_new, formerly = "service_network")]
@@ -30,7 +31,7 @@ struct ServiceAssociationArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.service_network_service_association",
+    kind: ServiceAssociationArgs::KIND,
     name_prefix: "snsa",
     name_max: 255,
     taggable: true,

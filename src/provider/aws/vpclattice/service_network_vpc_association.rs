@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.service_network_vpc_association")]
 struct VpcAssociationArgs {
     #[serde(rename = "service_network")]
     #[arg(force_new, formerly = "service_network")]
@@ -34,7 +35,7 @@ struct VpcAssociationArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.service_network_vpc_association",
+    kind: VpcAssociationArgs::KIND,
     name_prefix: "snva",
     name_max: 255,
     taggable: true,

@@ -20,6 +20,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "aws.vpclattice.target_group")]
 struct TargetGroupArgs {
     #[serde(rename = "type")]
     #[arg(force_new)]
@@ -89,7 +90,7 @@ struct HealthCheckArgs {
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
-    kind: "aws.vpclattice.target_group",
+    kind: TargetGroupArgs::KIND,
     name_prefix: "tg",
     name_max: 128,
     taggable: true,

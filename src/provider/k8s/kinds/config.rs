@@ -14,6 +14,7 @@ pub const IRSA_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.service_account")]
 pub struct ServiceAccountArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -57,6 +58,7 @@ impl ServiceAccountArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.config_map")]
 pub struct ConfigMapArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,

@@ -197,9 +197,9 @@ fn validate<T: DeserializeOwned>(args: &Value) -> Result<(), crate::provider::Ar
 }
 
 macro_rules! kind {
-    ($kind:literal, $prefix:literal, $args:ident, $doc:literal) => {
+    ($prefix:literal, $args:ident, $doc:literal) => {
         KindSchema {
-            kind: $kind,
+            kind: $args::KIND,
             name_prefix: $prefix,
             name_max: 253,
             taggable: false,
@@ -216,80 +216,67 @@ macro_rules! kind {
 /// The `k8s.*` kinds.
 pub static SCHEMAS: &[KindSchema] = &[
     kind!(
-        "k8s.namespace",
         "ns",
         NamespaceArgs,
         "A namespace; every namespaced kind refers to it, so it is deleted last."
     ),
     kind!(
-        "k8s.resource_quota",
         "quota",
         ResourceQuotaArgs,
         "A ResourceQuota: requests and limits of CPU and memory of a namespace."
     ),
     kind!(
-        "k8s.limit_range",
         "limits",
         LimitRangeArgs,
         "A LimitRange: container defaults so every pod fits the namespace quota."
     ),
     kind!(
-        "k8s.network_policy",
         "netpol",
         NetworkPolicyArgs,
         "A NetworkPolicy; `policy_types` without rules denies all."
     ),
     kind!(
-        "k8s.service_account",
         "sa",
         ServiceAccountArgs,
         "A ServiceAccount; `role` becomes the IRSA annotation."
     ),
-    kind!("k8s.config_map", "cm", ConfigMapArgs, "A ConfigMap."),
+    kind!("cm", ConfigMapArgs, "A ConfigMap."),
     kind!(
-        "k8s.deployment",
         "deploy",
         DeploymentArgs,
         "A Deployment rolled with maxUnavailable 0; apply waits for the rollout."
     ),
     kind!(
-        "k8s.service",
         "svc",
         ServiceArgs,
         "A Service in front of a deployment's pods."
     ),
     kind!(
-        "k8s.ingress",
         "ing",
         IngressArgs,
         "An Ingress for the AWS Load Balancer Controller: an ALB with IP targets (Fargate) and an HTTPS listener."
     ),
     kind!(
-        "k8s.hpa",
         "hpa",
         HpaArgs,
         "A HorizontalPodAutoscaler (autoscaling/v2) of a deployment."
     ),
     kind!(
-        "k8s.pdb",
         "pdb",
         PdbArgs,
         "A PodDisruptionBudget (policy/v1) of a deployment's pods."
     ),
     kind!(
-        "k8s.secret_provider_class",
         "spc",
         SecretProviderClassArgs,
         "A SecretProviderClass (secrets-store.csi.x-k8s.io/v1): Secrets Manager secrets mounted into pods."
     ),
     kind!(
-        "k8s.security_group_policy",
         "sgp",
         SecurityGroupPolicyArgs,
         "A SecurityGroupPolicy (vpcresources.k8s.aws/v1beta1): security groups for a deployment's pods."
     ),
     kind!(
-        "k8s.object",
         "obj",
         ObjectArgs,
         "Any Kubernetes object, from its manifest."

@@ -10,6 +10,7 @@ use super::{ClusterArgs, Resources, metadata, object_name};
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.namespace")]
 pub struct NamespaceArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -44,6 +45,7 @@ impl NamespaceArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.resource_quota")]
 pub struct ResourceQuotaArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -84,6 +86,7 @@ impl ResourceQuotaArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.limit_range")]
 pub struct LimitRangeArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,

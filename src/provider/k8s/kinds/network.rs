@@ -11,6 +11,7 @@ use super::{ClusterArgs, app_selector, metadata, object_name};
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.network_policy")]
 pub struct NetworkPolicyArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -58,6 +59,7 @@ impl NetworkPolicyArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.security_group_policy")]
 pub struct SecurityGroupPolicyArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,

@@ -24,6 +24,7 @@ pub struct SecretObject {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.secret_provider_class")]
 pub struct SecretProviderClassArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,

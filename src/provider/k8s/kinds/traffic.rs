@@ -11,6 +11,7 @@ use super::{ClusterArgs, app_selector, metadata, object_name};
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.service")]
 pub struct ServiceArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -67,6 +68,7 @@ const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.ingress")]
 pub struct IngressArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,

@@ -51,6 +51,7 @@ impl Probe {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.deployment")]
 pub struct DeploymentArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -195,6 +196,7 @@ impl DeploymentArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.hpa")]
 pub struct HpaArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
@@ -255,6 +257,7 @@ impl HpaArgs {
 
 #[derive(Debug, Deserialize, Args, Serialize)]
 #[serde(deny_unknown_fields)]
+#[arg(kind = "k8s.pdb")]
 pub struct PdbArgs {
     #[arg(placement = super::CLUSTER_PLACEMENT, formerly = "cluster")]
     pub kube: ClusterArgs,
