@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::Map;
 
 use super::observed::Observed;
-use super::{filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -52,21 +53,6 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 };
 
 const TRAFFIC_DEFAULT: &str = "ALL";
-
-async fn describe(
-    ec2: &Client,
-    subject: &str,
-    filters: Vec<aws_sdk_ec2::types::Filter>,
-) -> Result<Vec<FlowLog>, ProviderError> {
-    ec2.describe_flow_logs()
-        .set_filter(Some(filters))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeFlowLogs")
-}
 
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
@@ -110,12 +96,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, FlowLog> =
-        describe(ec2, SCHEMA.kind, vec![filter("flow-log-id", ids(items))])
-            .await?
-            .into_iter()
-            .map(|f| (f.flow_log_id().unwrap_or_default().to_string(), f))
-            .collect();
+    let live: HashMap<String, FlowLog> = described::live(ec2, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -163,13 +144,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = describe(ec2, &subject, tags::owner_filters(&op.stack, &subject)).await?;
-    Ok(found
-        .iter()
-        .find(|f| tags::owned_by(f.tags(), &op.stack, &subject))
-        .map(|f| Applied {
-            id: f.flow_log_id().unwrap_or_default().to_string(),
-            outputs: Map::new(),
-        }))
+    let found = described::owned::<FlowLog>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|f| Applied {
+        id: f.id().to_string(),
+        outputs: Map::new(),
+    }))
 }

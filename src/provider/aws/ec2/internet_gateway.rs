@@ -11,7 +11,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -156,18 +157,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, InternetGateway> = ec2
-        .describe_internet_gateways()
-        .filters(filter("internet-gateway-id", ids(items)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(SCHEMA.kind, "ec2:DescribeInternetGateways")?
-        .into_iter()
-        .map(|g| (g.internet_gateway_id().unwrap_or_default().to_string(), g))
-        .collect();
+    let live: HashMap<String, InternetGateway> = described::live(ec2, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -216,21 +206,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = ec2
-        .describe_internet_gateways()
-        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeInternetGateways")?;
-    Ok(found
-        .iter()
-        .find(|g| tags::owned_by(g.tags(), &op.stack, &subject))
-        .map(|g| Applied {
-            id: g.internet_gateway_id().unwrap_or_default().to_string(),
-            outputs: outputs(ec2, g),
-        }))
+    let found = described::owned::<InternetGateway>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|g| Applied {
+        id: g.id().to_string(),
+        outputs: outputs(ec2, g),
+    }))
 }

@@ -10,7 +10,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{filter, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -162,19 +163,8 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, NatGateway> = ec2
-        .describe_nat_gateways()
-        .filter(filter("nat-gateway-id", ids(items)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(SCHEMA.kind, "ec2:DescribeNatGateways")?
-        .into_iter()
-        .filter(|n| !is_gone(n))
-        .map(|n| (n.nat_gateway_id().unwrap_or_default().to_string(), n))
-        .collect();
+    let mut live: HashMap<String, NatGateway> = described::live(ec2, SCHEMA.kind, items).await?;
+    live.retain(|_, n| !is_gone(n));
     Ok(items
         .iter()
         .map(|item| {
@@ -239,27 +229,12 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 /// provisioning it is waited for, as create would have.
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let mut filters = tags::owner_filters(&op.stack, &subject);
-    filters.push(filter(
-        "state",
-        ["pending".to_string(), "available".to_string()],
-    ));
-    let found = ec2
-        .describe_nat_gateways()
-        .set_filter(Some(filters))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeNatGateways")?;
-    let Some(n) = found
-        .iter()
-        .find(|n| !is_gone(n) && tags::owned_by(n.tags(), &op.stack, &subject))
-    else {
+    let state = filter("state", ["pending".to_string(), "available".to_string()]);
+    let found = described::owned::<NatGateway>(ec2, op, vec![state]).await?;
+    let Some(n) = found.iter().find(|n| !is_gone(n)) else {
         return Ok(None);
     };
-    let id = n.nat_gateway_id().unwrap_or_default().to_string();
+    let id = n.id().to_string();
     let n = until_available(ec2, &op.progress, &subject, &id).await?;
     Ok(Some(Applied {
         outputs: outputs(&n),

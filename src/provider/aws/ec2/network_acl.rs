@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, NetworkAcl, ResourceType};
+use aws_sdk_ec2::types::{NetworkAcl, ResourceType};
 use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::described::{self, Described};
 use super::{arn, filter, gone_is_ok, incomplete, parse, recorded};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
@@ -48,21 +49,6 @@ fn outputs(ec2: &Client, acl: &NetworkAcl) -> Map<String, Value> {
         arn(ec2, acl.owner_id(), &format!("network-acl/{id}")),
     );
     m
-}
-
-pub(super) async fn describe(
-    ec2: &Client,
-    subject: &str,
-    filters: Vec<Filter>,
-) -> Result<Vec<NetworkAcl>, ProviderError> {
-    ec2.describe_network_acls()
-        .set_filters(Some(filters))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeNetworkAcls")
 }
 
 /// The ACLs with these ids that still exist, in one call when all do. EC2
@@ -124,7 +110,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, NetworkAcl> = describe(
+    let live: HashMap<String, NetworkAcl> = NetworkAcl::describe(
         ec2,
         SCHEMA.kind,
         vec![
@@ -134,7 +120,7 @@ pub(super) async fn read(
     )
     .await?
     .into_iter()
-    .map(|acl| (acl.network_acl_id().unwrap_or_default().to_string(), acl))
+    .map(|acl| (acl.id().to_string(), acl))
     .collect();
     Ok(items
         .iter()
@@ -167,13 +153,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = describe(ec2, &subject, tags::owner_filters(&op.stack, &subject)).await?;
-    Ok(found
-        .iter()
-        .find(|acl| tags::owned_by(acl.tags(), &op.stack, &subject))
-        .map(|acl| Applied {
-            id: acl.network_acl_id().unwrap_or_default().to_string(),
-            outputs: outputs(ec2, acl),
-        }))
+    let found = described::owned::<NetworkAcl>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|acl| Applied {
+        id: acl.id().to_string(),
+        outputs: outputs(ec2, acl),
+    }))
 }

@@ -13,7 +13,7 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::network_acl::describe;
+use super::described::Described;
 use super::{filter, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -78,7 +78,7 @@ async fn current(
     subject: &str,
     subnet: &str,
 ) -> Result<Option<(String, String)>, ProviderError> {
-    let acls = describe(
+    let acls = NetworkAcl::describe(
         ec2,
         subject,
         vec![filter("association.subnet-id", [subnet.to_string()])],
@@ -119,7 +119,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let acls = describe(
+    let acls = NetworkAcl::describe(
         ec2,
         SCHEMA.kind,
         vec![filter("association.association-id", ids(items))],
@@ -156,7 +156,7 @@ pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, Provi
 
 pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderError> {
     let subject = op.address.to_string();
-    let acls = describe(
+    let acls = NetworkAcl::describe(
         ec2,
         &subject,
         vec![filter("association.association-id", [op.id.clone()])],
@@ -168,7 +168,7 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
         return Ok(());
     };
     let vpc = acl.vpc_id().unwrap_or_default().to_string();
-    let defaults = describe(
+    let defaults = NetworkAcl::describe(
         ec2,
         &subject,
         vec![

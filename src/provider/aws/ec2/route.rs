@@ -10,7 +10,7 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::route_table::describe;
+use super::described::describe;
 use super::{gone_is_ok, parse, recorded};
 use crate::provider::arg_values::block;
 use crate::provider::aws::error::AwsResultExt;
@@ -108,7 +108,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let tables: HashMap<String, RouteTable> = describe(
+    let tables: HashMap<String, RouteTable> = describe::<RouteTable>(
         ec2,
         SCHEMA.kind,
         "route-table-id",
@@ -178,7 +178,7 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: RouteArgs = parse(&op.args, &subject)?;
-    let tables = describe(
+    let tables = describe::<RouteTable>(
         ec2,
         &subject,
         "route-table-id",

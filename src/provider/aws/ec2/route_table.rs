@@ -9,7 +9,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -50,23 +51,6 @@ fn outputs(ec2: &Client, rt: &RouteTable) -> Map<String, Value> {
     m
 }
 
-/// Route tables by id, from one paginated Describe.
-pub(super) async fn describe(
-    ec2: &Client,
-    subject: &str,
-    filter_name: &str,
-    values: Vec<String>,
-) -> Result<Vec<RouteTable>, ProviderError> {
-    ec2.describe_route_tables()
-        .filters(filter(filter_name, values))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeRouteTables")
-}
-
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: RouteTableArgs = parse(&op.args, &subject)?;
@@ -91,12 +75,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, RouteTable> =
-        describe(ec2, SCHEMA.kind, "route-table-id", ids(items))
-            .await?
-            .into_iter()
-            .map(|rt| (rt.route_table_id().unwrap_or_default().to_string(), rt))
-            .collect();
+    let live: HashMap<String, RouteTable> = described::live(ec2, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -128,21 +107,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found: Vec<RouteTable> = ec2
-        .describe_route_tables()
-        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeRouteTables")?;
-    Ok(found
-        .iter()
-        .find(|rt| tags::owned_by(rt.tags(), &op.stack, &subject))
-        .map(|rt| Applied {
-            id: rt.route_table_id().unwrap_or_default().to_string(),
-            outputs: outputs(ec2, rt),
-        }))
+    let found = described::owned::<RouteTable>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|rt| Applied {
+        id: rt.id().to_string(),
+        outputs: outputs(ec2, rt),
+    }))
 }

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::RouteTableAssociation;
+use aws_sdk_ec2::types::{RouteTable, RouteTableAssociation};
 use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::Map;
 
-use super::route_table::describe;
+use super::described::describe;
 use super::{gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -64,7 +64,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let tables = describe(
+    let tables = describe::<RouteTable>(
         ec2,
         SCHEMA.kind,
         "association.route-table-association-id",
@@ -131,7 +131,7 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: AssociationArgs = parse(&op.args, &subject)?;
-    let tables = describe(
+    let tables = describe::<RouteTable>(
         ec2,
         &subject,
         "association.subnet-id",

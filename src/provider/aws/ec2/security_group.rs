@@ -12,7 +12,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -60,21 +61,6 @@ fn outputs(ec2: &Client, g: &SecurityGroup) -> Map<String, Value> {
     );
     m.insert("name".into(), json!(g.group_name().unwrap_or_default()));
     m
-}
-
-async fn describe(
-    ec2: &Client,
-    subject: &str,
-    filters: Vec<aws_sdk_ec2::types::Filter>,
-) -> Result<Vec<SecurityGroup>, ProviderError> {
-    ec2.describe_security_groups()
-        .set_filters(Some(filters))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeSecurityGroups")
 }
 
 async fn revoke_default_egress(ec2: &Client, subject: &str, id: &str) -> Result<(), ProviderError> {
@@ -146,12 +132,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, SecurityGroup> =
-        describe(ec2, SCHEMA.kind, vec![filter("group-id", ids(items))])
-            .await?
-            .into_iter()
-            .map(|g| (g.group_id().unwrap_or_default().to_string(), g))
-            .collect();
+    let live: HashMap<String, SecurityGroup> = described::live(ec2, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -192,13 +173,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = describe(ec2, &subject, tags::owner_filters(&op.stack, &subject)).await?;
-    Ok(found
-        .iter()
-        .find(|g| tags::owned_by(g.tags(), &op.stack, &subject))
-        .map(|g| Applied {
-            id: g.group_id().unwrap_or_default().to_string(),
-            outputs: outputs(ec2, g),
-        }))
+    let found = described::owned::<SecurityGroup>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|g| Applied {
+        id: g.id().to_string(),
+        outputs: outputs(ec2, g),
+    }))
 }

@@ -12,7 +12,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{filter, gone_is_ok, ids, incomplete, parse};
+use super::described::describe;
+use super::{gone_is_ok, ids, incomplete, parse};
 use crate::provider::arg_values::{IpProtocol, block, port_range};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -156,22 +157,6 @@ fn observed(recorded: &Value, r: &SecurityGroupRule) -> Map<String, Value> {
     o.finish()
 }
 
-async fn describe(
-    ec2: &Client,
-    subject: &str,
-    filter_name: &str,
-    values: Vec<String>,
-) -> Result<Vec<SecurityGroupRule>, ProviderError> {
-    ec2.describe_security_group_rules()
-        .filters(filter(filter_name, values))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeSecurityGroupRules")
-}
-
 pub(super) async fn create(
     ec2: &Client,
     op: &CreateOp,
@@ -226,7 +211,7 @@ pub(super) async fn read(
     direction: Direction,
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let live: HashMap<String, SecurityGroupRule> =
-        describe(ec2, kind, "security-group-rule-id", ids(items))
+        describe::<SecurityGroupRule>(ec2, kind, "security-group-rule-id", ids(items))
             .await?
             .into_iter()
             .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
@@ -320,7 +305,7 @@ pub(super) async fn adopt(
 ) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
     let args: RuleArgs = parse(&op.args, &subject)?;
-    let rules = describe(
+    let rules = describe::<SecurityGroupRule>(
         ec2,
         &subject,
         "group-id",
@@ -363,7 +348,7 @@ async fn take_over(
     direction: Direction,
 ) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let rules = describe(
+    let rules = describe::<SecurityGroupRule>(
         ec2,
         &subject,
         "group-id",

@@ -9,7 +9,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{gone_is_ok, incomplete, parse};
 use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -160,18 +161,7 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, Subnet> = ec2
-        .describe_subnets()
-        .filters(filter("subnet-id", ids(items)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(SCHEMA.kind, "ec2:DescribeSubnets")?
-        .into_iter()
-        .map(|s| (s.subnet_id().unwrap_or_default().to_string(), s))
-        .collect();
+    let live: HashMap<String, Subnet> = described::live(ec2, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| {
@@ -228,21 +218,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = ec2
-        .describe_subnets()
-        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeSubnets")?;
-    Ok(found
-        .iter()
-        .find(|s| tags::owned_by(s.tags(), &op.stack, &subject))
-        .map(|s| Applied {
-            id: s.subnet_id().unwrap_or_default().to_string(),
-            outputs: outputs(s),
-        }))
+    let found = described::owned::<Subnet>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|s| Applied {
+        id: s.id().to_string(),
+        outputs: outputs(s),
+    }))
 }

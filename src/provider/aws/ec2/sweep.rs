@@ -3,8 +3,16 @@
 //! answering for deleted resources on some endpoints).
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, NatGatewayState, Tag};
+use aws_sdk_ec2::types::{
+    Filter, FlowLog, InternetGateway, NatGateway, NatGatewayState, NetworkAcl, RouteTable,
+    SecurityGroup, SecurityGroupRule, Subnet, Tag, Vpc, VpcEndpoint,
+};
 
+use super::described::Described;
+use super::{
+    eip, flow_log, internet_gateway, nat_gateway, network_acl, route_table, security_group,
+    security_group_egress, security_group_ingress, subnet, vpc, vpc_endpoint,
+};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::tags;
 use crate::provider::{Leftover, ProviderError};
@@ -37,87 +45,74 @@ impl Found<'_> {
     }
 }
 
+/// Adds every `T` of the stack that `live` keeps, as a leftover of `kind`.
+async fn each<T: Described>(
+    ec2: &Client,
+    f: &mut Found<'_>,
+    kind: &str,
+    live: impl Fn(&T) -> bool,
+) -> Result<(), ProviderError> {
+    for x in T::describe(ec2, SUBJECT, vec![of_stack(f.stack)]).await? {
+        if live(&x) {
+            f.add(kind, Some(x.id()), x.tags());
+        }
+    }
+    Ok(())
+}
+
+const SUBJECT: &str = "the destroy check";
+
+/// Every one found is live.
+fn all<T>(_: &T) -> bool {
+    true
+}
+
 pub(in crate::provider::aws) async fn sweep(
     ec2: &Client,
     stack: &str,
 ) -> Result<Vec<Leftover>, ProviderError> {
-    let subject = "the destroy check";
     let mut f = Found {
         stack,
         left: Vec::new(),
     };
-    // `$set` is the request's filter setter (`filters`, or `filter` where
-    // the API names it so); `$live` drops what the type keeps visible for
-    // a while after its delete.
-    macro_rules! each {
-        ($call:ident, $set:ident, $kind:expr, $id:ident, $live:expr) => {
-            let out: Vec<_> = ec2
-                .$call()
-                .$set(of_stack(stack))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .or_fail(subject, concat!("ec2:", stringify!($call)))?;
-            for x in out.iter().filter($live) {
-                f.add($kind, x.$id(), x.tags());
-            }
+    each::<Vpc>(ec2, &mut f, vpc::SCHEMA.kind, all).await?;
+    each::<Subnet>(ec2, &mut f, subnet::SCHEMA.kind, all).await?;
+    each::<InternetGateway>(ec2, &mut f, internet_gateway::SCHEMA.kind, all).await?;
+    each::<RouteTable>(ec2, &mut f, route_table::SCHEMA.kind, all).await?;
+    each::<NetworkAcl>(ec2, &mut f, network_acl::SCHEMA.kind, all).await?;
+    each::<SecurityGroup>(ec2, &mut f, security_group::SCHEMA.kind, all).await?;
+    // One call for both directions of rule.
+    for r in SecurityGroupRule::describe(ec2, SUBJECT, vec![of_stack(stack)]).await? {
+        let kind = if r.is_egress() == Some(true) {
+            security_group_egress::SCHEMA.kind
+        } else {
+            security_group_ingress::SCHEMA.kind
         };
-        ($call:ident, $kind:expr, $id:ident) => {
-            each!($call, filters, $kind, $id, |_| true);
-        };
+        f.add(kind, Some(r.id()), r.tags());
     }
-    each!(describe_vpcs, "aws.ec2.vpc", vpc_id);
-    each!(describe_subnets, "aws.ec2.subnet", subnet_id);
-    each!(
-        describe_internet_gateways,
-        "aws.ec2.internet_gateway",
-        internet_gateway_id
-    );
-    each!(describe_route_tables, "aws.ec2.route_table", route_table_id);
-    each!(describe_network_acls, "aws.ec2.network_acl", network_acl_id);
-    each!(describe_security_groups, "aws.ec2.security_group", group_id);
-    each!(
-        describe_security_group_rules,
-        "aws.ec2.security_group_rule",
-        security_group_rule_id
-    );
-    each!(
-        describe_nat_gateways,
-        filter,
-        "aws.ec2.nat_gateway",
-        nat_gateway_id,
-        |n| !matches!(
+    // What a type keeps visible for a while after its delete is gone.
+    each::<NatGateway>(ec2, &mut f, nat_gateway::SCHEMA.kind, |n| {
+        !matches!(
             n.state(),
             Some(NatGatewayState::Deleted | NatGatewayState::Failed)
         )
-    );
-    each!(
-        describe_vpc_endpoints,
-        filters,
-        "aws.ec2.vpc_endpoint",
-        vpc_endpoint_id,
-        |e| e
-            .state()
+    })
+    .await?;
+    each::<VpcEndpoint>(ec2, &mut f, vpc_endpoint::SCHEMA.kind, |e| {
+        e.state()
             .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
-    );
-    each!(
-        describe_flow_logs,
-        filter,
-        "aws.ec2.flow_log",
-        flow_log_id,
-        |_| true
-    );
+    })
+    .await?;
+    each::<FlowLog>(ec2, &mut f, flow_log::SCHEMA.kind, all).await?;
     // DescribeAddresses has no paginator.
     let addresses = ec2
         .describe_addresses()
         .filters(of_stack(stack))
         .send()
         .await
-        .or_fail(subject, "ec2:DescribeAddresses")?;
+        .or_fail(SUBJECT, "ec2:DescribeAddresses")?;
     for a in addresses.addresses() {
-        f.add("aws.ec2.eip", a.allocation_id(), a.tags());
+        f.add(eip::SCHEMA.kind, a.allocation_id(), a.tags());
     }
     f.left.sort();
     Ok(f.left)

@@ -8,7 +8,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{arn, filter, gone_is_ok, ids, incomplete, parse};
+use super::described::{self, Described};
+use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::arg_values::network_block;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -166,18 +167,7 @@ pub(super) async fn read(
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
-    let live: HashMap<String, Vpc> = ec2
-        .describe_vpcs()
-        .filters(filter("vpc-id", ids(items)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(subject, "ec2:DescribeVpcs")?
-        .into_iter()
-        .map(|v| (v.vpc_id().unwrap_or_default().to_string(), v))
-        .collect();
+    let live: HashMap<String, Vpc> = described::live(ec2, subject, items).await?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(vpc) = live.get(&item.id) else {
@@ -268,21 +258,9 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 }
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
-    let subject = op.address.to_string();
-    let found = ec2
-        .describe_vpcs()
-        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeVpcs")?;
-    Ok(found
-        .iter()
-        .find(|v| tags::owned_by(v.tags(), &op.stack, &subject))
-        .map(|v| Applied {
-            id: v.vpc_id().unwrap_or_default().to_string(),
-            outputs: outputs(ec2, v),
-        }))
+    let found = described::owned::<Vpc>(ec2, op, Vec::new()).await?;
+    Ok(found.first().map(|v| Applied {
+        id: v.id().to_string(),
+        outputs: outputs(ec2, v),
+    }))
 }

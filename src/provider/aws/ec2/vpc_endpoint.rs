@@ -10,7 +10,8 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{filter, incomplete, parse, recorded};
+use super::described::{self, Described, describe};
+use super::{incomplete, parse, recorded};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -198,19 +199,14 @@ pub(super) async fn read(
     ec2: &Client,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, VpcEndpoint> = ec2
-        .describe_vpc_endpoints()
-        .filters(filter("vpc-id", recorded(items, "vpc")))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(SCHEMA.kind, "ec2:DescribeVpcEndpoints")?
-        .into_iter()
-        .filter(|e| !is_gone(e))
-        .map(|e| (e.vpc_endpoint_id().unwrap_or_default().to_string(), e))
-        .collect();
+    // By VPC: a filter, so one missing endpoint does not fail the batch.
+    let live: HashMap<String, VpcEndpoint> =
+        describe::<VpcEndpoint>(ec2, SCHEMA.kind, "vpc-id", recorded(items, "vpc"))
+            .await?
+            .into_iter()
+            .filter(|e| !is_gone(e))
+            .map(|e| (e.id().to_string(), e))
+            .collect();
     Ok(items
         .iter()
         .map(|item| {
@@ -339,22 +335,11 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let found: Vec<VpcEndpoint> = ec2
-        .describe_vpc_endpoints()
-        .set_filters(Some(tags::owner_filters(&op.stack, &subject)))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .or_fail(&subject, "ec2:DescribeVpcEndpoints")?;
-    let Some(e) = found
-        .iter()
-        .find(|e| !is_gone(e) && tags::owned_by(e.tags(), &op.stack, &subject))
-    else {
+    let found = described::owned::<VpcEndpoint>(ec2, op, Vec::new()).await?;
+    let Some(e) = found.iter().find(|e| !is_gone(e)) else {
         return Ok(None);
     };
-    let id = e.vpc_endpoint_id().unwrap_or_default().to_string();
+    let id = e.id().to_string();
     let e = until_available(ec2, &op.progress, &subject, &id).await?;
     Ok(Some(Applied {
         outputs: outputs(&e),
