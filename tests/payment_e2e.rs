@@ -338,6 +338,39 @@ fn upgrade_is_in_place(env: &Env, steps: &str) {
     );
 }
 
+/// Every resource recorded the outputs its kind declares, and only those:
+/// a ref to a declared output always resolves, and none the reference
+/// leaves out is relied on. (`id` is recorded apart.)
+fn outputs_are_as_declared(state: &State) {
+    let declared: std::collections::BTreeMap<String, Vec<String>> = payrun::docs::kind_docs()
+        .into_iter()
+        .map(|k| (k.kind, k.outputs))
+        .collect();
+    let mut wrong = Vec::new();
+    for (address, r) in &state.resources {
+        let want: Vec<&str> = declared[address.kind()]
+            .iter()
+            .map(String::as_str)
+            .filter(|o| *o != "id")
+            .collect();
+        let mut got: Vec<&str> = r
+            .outputs
+            .keys()
+            .map(String::as_str)
+            .filter(|o| *o != "id")
+            .collect();
+        got.sort_unstable();
+        let mut want_sorted = want.clone();
+        want_sorted.sort_unstable();
+        if got != want_sorted {
+            wrong.push(format!(
+                "{address}: declared {want_sorted:?}, recorded {got:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     let mut qa = Env::new("qa", &[]);
@@ -362,6 +395,7 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
             .count()
     };
     assert!(state.resources.len() > 150, "{}", state.resources.len());
+    outputs_are_as_declared(&state);
     assert!(kinds(&state, "k8s.") > 30);
     assert_eq!(kinds(&state, "aws.appmesh."), 13);
     assert!(
