@@ -120,6 +120,44 @@ fn a_kinds_properties_are_documented_from_its_args_struct() {
     assert!(documented > 100, "{documented} properties documented");
 }
 
+/// Every default the reference shows for a field serde gives a default is
+/// the value serde gives (derived per field: the shown text deserializes
+/// to it), and the reference shows it.
+#[test]
+fn a_shown_default_is_the_one_serde_gives() {
+    use payrun::provider::{aws, fake, k8s};
+    let schemas = aws::SCHEMAS
+        .iter()
+        .chain(k8s::SCHEMAS)
+        .chain(k8s::helm::SCHEMAS)
+        .chain(fake::SCHEMAS);
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for schema in schemas {
+        for arg in schema.args {
+            if let Some(holds) = arg.default_holds {
+                checked += 1;
+                if let Err(e) = holds() {
+                    wrong.push(format!("{}: {e}", schema.kind));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked >= 25, "only {checked} defaults checked");
+    let docs = payrun::docs::kind_docs();
+    let bucket = docs.iter().find(|k| k.kind == "aws.s3.bucket").unwrap();
+    let shown = |name: &str| {
+        bucket
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.default.clone())
+    };
+    assert_eq!(shown("encryption").as_deref(), Some("\"AES256\""));
+    assert_eq!(shown("force_destroy").as_deref(), Some("false"));
+}
+
 /// A value of the documented shape, read from the JSON only.
 fn placeholder(shape: &Value) -> Value {
     match shape["type"].as_str().unwrap_or_default() {

@@ -14,7 +14,11 @@
 //!   the plan;
 //! - `takes = "output"`: the output a resource handle passed here stands for;
 //! - `formerly = "old"`: the name the argument had before;
-//! - `default = "text"`: the default, as the reference shows it.
+//! - `default = "JSON"`: the default, as the reference shows it. A field
+//!   serde gives a default (`#[serde(default)]`, `#[serde(default = "f")]`)
+//!   must say it, unless it is a `bool` defaulting to `false`, an `Option`
+//!   or a collection; the derive adds a check (`ArgSpec::default_holds`)
+//!   that the text deserializes to the value serde really gives.
 //!
 //! On the struct itself, `#[arg(kind = "aws.ec2.vpc")]` names the kind the
 //! struct is the args of: the schema's `kind` is `Args::KIND`, and the
@@ -67,6 +71,10 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         let ident = field.ident.as_ref().expect("named field");
         let mut name = ident.to_string();
         let mut skipped = false;
+        // `#[serde(default)]` → `Some(None)`, `#[serde(default = "f")]` →
+        // `Some(Some(f))`.
+        let mut serde_default: Option<Option<Path>> = None;
+        let mut shown_default: Option<LitStr> = None;
         let mut doc = Vec::new();
         let mut ctor = quote!(new);
         let mut placement: Option<Path> = None;
@@ -86,8 +94,15 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                     } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing")
                     {
                         skipped = true;
+                    } else if meta.path.is_ident("default") {
+                        if meta.input.peek(syn::Token![=]) {
+                            let f: LitStr = meta.value()?.parse()?;
+                            serde_default = Some(Some(f.parse()?));
+                        } else {
+                            serde_default = Some(None);
+                        }
                     } else if meta.input.peek(syn::Token![=]) {
-                        // `default = "..."`, `deserialize_with = "..."`: not ours.
+                        // `deserialize_with = "..."` and the like: not ours.
                         meta.value()?.parse::<Expr>()?;
                     } else if meta.input.peek(syn::token::Paren) {
                         meta.parse_nested_meta(|inner| {
@@ -116,7 +131,8 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                             let f: Path = meta.value()?.parse()?;
                             chain.push(quote!(.explained(#f)));
                         }
-                        "takes" | "formerly" | "default" => {
+                        "default" => shown_default = Some(meta.value()?.parse()?),
+                        "takes" | "formerly" => {
                             let v: LitStr = meta.value()?.parse()?;
                             let w = syn::Ident::new(&word, meta.path.span());
                             chain.push(quote!(.#w(#v)));
@@ -133,6 +149,45 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         }
         if skipped {
             continue;
+        }
+        if let Some(default) = &serde_default {
+            let ty = &field.ty;
+            let outer = type_name(ty);
+            let obvious = matches!(
+                outer.as_str(),
+                "Option" | "Vec" | "Tags" | "Map" | "BTreeMap" | "HashMap" | "BTreeSet"
+            );
+            if shown_default.is_none() && outer == "bool" && default.is_none() {
+                shown_default = Some(LitStr::new("false", ident.span()));
+            }
+            match (&shown_default, obvious) {
+                (Some(text), _) => {
+                    let actual = match default {
+                        Some(f) => quote!(#f()),
+                        None => quote!(<#ty as ::core::default::Default>::default()),
+                    };
+                    let field_name = name.clone();
+                    chain.push(quote!(.default(#text).default_holds(|| {
+                        let shown: #ty = ::serde_json::from_str(#text).map_err(|e| {
+                            format!("`{}`: the default shown, {}, is not a value of its type: {e}", #field_name, #text)
+                        })?;
+                        if shown == #actual {
+                            Ok(())
+                        } else {
+                            Err(format!("`{}`: the default shown, {}, is not the one serde gives", #field_name, #text))
+                        }
+                    })));
+                }
+                (None, true) => {}
+                (None, false) => {
+                    return Err(syn::Error::new_spanned(
+                        ident,
+                        "this field has a serde default: show it with #[arg(default = \"JSON\")]",
+                    ));
+                }
+            }
+        } else if let Some(text) = &shown_default {
+            chain.push(quote!(.default(#text)));
         }
         let doc = doc.join(" ");
         let head = match placement {
@@ -165,4 +220,17 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
         }
         #kind
     })
+}
+
+/// The outer name of a field's type: `Option` for `Option<String>`.
+fn type_name(ty: &syn::Type) -> String {
+    match ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
 }

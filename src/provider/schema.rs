@@ -37,8 +37,12 @@ pub struct ArgSpec {
     /// What the argument means, for the reference (the args struct's
     /// `///` comment).
     pub doc: &'static str,
-    /// The default, as the reference shows it, where the doc says it.
+    /// The default, as the reference shows it: the value serde gives an
+    /// absent field, as JSON, or the doc's words for what AWS does.
     pub default: Option<&'static str>,
+    /// Does `default` say the value serde really gives an absent field
+    /// (deserializes to it)? Derived for every field with a serde default.
+    pub default_holds: Option<fn() -> Result<(), String>>,
 }
 
 /// How an argument that names a place is compared.
@@ -66,6 +70,7 @@ impl ArgSpec {
             formerly: None,
             doc: "",
             default: None,
+            default_holds: None,
         }
     }
 
@@ -116,6 +121,15 @@ impl ArgSpec {
     pub const fn default(self, default: &'static str) -> Self {
         Self {
             default: Some(default),
+            ..self
+        }
+    }
+
+    /// The same argument, with the check that its shown default is the
+    /// value serde gives.
+    pub const fn default_holds(self, check: fn() -> Result<(), String>) -> Self {
+        Self {
+            default_holds: Some(check),
             ..self
         }
     }

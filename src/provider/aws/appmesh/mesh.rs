@@ -25,6 +25,7 @@ enum Egress {
 #[arg(kind = "aws.appmesh.mesh")]
 pub(super) struct Args {
     #[serde(default)]
+    #[arg(default = "\"DROP_ALL\"")]
     egress_filter: Egress,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     tags: Tags,

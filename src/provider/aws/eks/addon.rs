@@ -23,7 +23,7 @@ use crate::provider::{
     Applied, CreateOp, DeleteOp, ProgressFn, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
 
-#[derive(Clone, Copy, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum Conflicts {
     #[default]
@@ -62,6 +62,7 @@ pub(crate) struct AddonArgs {
     #[arg(explained = follows_cluster)]
     pub(crate) cluster_version: Option<String>,
     #[serde(default)]
+    #[arg(default = "\"OVERWRITE\"")]
     resolve_conflicts: Conflicts,
     #[serde(default)]
     pub(crate) configuration_values: Option<Map<String, Value>>,

@@ -61,6 +61,7 @@ pub(crate) struct ClusterArgs {
     #[arg(force_new, formerly = "security_group_ids")]
     security_group_ids: Vec<String>,
     #[serde(default = "yes")]
+    #[arg(default = "true")]
     endpoint_private_access: bool,
     #[serde(default)]
     pub(crate) endpoint_public_access: bool,

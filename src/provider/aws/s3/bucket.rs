@@ -85,12 +85,14 @@ struct BucketArgs {
     versioning: bool,
     /// Default encryption: `AES256` (SSE-S3) or `aws:kms` with `kms_key`.
     #[serde(default)]
+    #[arg(default = "\"AES256\"")]
     encryption: Encryption,
     /// The KMS key (ARN) of `aws:kms` encryption.
     #[serde(default)]
     #[arg(takes = "arn")]
     kms_key: Option<String>,
     #[serde(default)]
+    #[arg(default = "{\"block_public_acls\": true, \"ignore_public_acls\": true, \"block_public_policy\": true, \"restrict_public_buckets\": true}")]
     public_access_block: PublicAccessBlock,
     /// Destroy deletes every object version first; without it, destroying
     /// a bucket that still holds objects fails and says so.

@@ -20,6 +20,7 @@ use crate::provider::{
 #[arg(kind = "aws.vpclattice.service")]
 struct ServiceArgs {
     #[serde(default)]
+    #[arg(default = "\"NONE\"")]
     auth_type: AuthType,
     #[serde(default)]
     tags: Tags,

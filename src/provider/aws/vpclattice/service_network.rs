@@ -18,6 +18,7 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[arg(kind = "aws.vpclattice.service_network")]
 struct ServiceNetworkArgs {
     #[serde(default)]
+    #[arg(default = "\"NONE\"")]
     auth_type: AuthType,
     #[serde(default)]
     tags: Tags,
