@@ -8,7 +8,7 @@ use payrun::address::Address;
 use payrun::plan::Action;
 use serde_json::{Value, json};
 
-use crate::support::engine::Stack;
+use crate::support::engine::{Stack, messages};
 use crate::support::moto;
 
 fn addr(s: &str) -> Address {
@@ -549,12 +549,7 @@ async fn broad_iam_statements_are_one_warning_per_policy() {
         ] } });"#,
     );
     let plan = s.plan().await;
-    let broad: Vec<&str> = plan
-        .findings
-        .iter()
-        .filter(|f| f.code == "iam-broad-statement")
-        .map(|f| f.message.as_str())
-        .collect();
+    let broad = messages(&plan, "iam-broad-statement");
     assert_eq!(
         broad,
         [

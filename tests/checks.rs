@@ -7,7 +7,7 @@
 use payrun::finding::Severity;
 
 use crate::support::bin::Project;
-use crate::support::engine::Stack;
+use crate::support::engine::{Stack, messages};
 
 /// A secret whose variable is not set (a check over the planned changes)
 /// and a subnet outside its VPC (a check over the graph).
@@ -230,12 +230,7 @@ k8s::ingress("public", #{ kube: cluster, namespace: "shop", service: "shop", ser
 "#,
     );
     let plan = s.plan().await;
-    let tls: Vec<String> = plan
-        .findings
-        .iter()
-        .filter(|f| f.code == "pci-tls")
-        .map(|f| f.message.clone())
-        .collect();
+    let tls = messages(&plan, "pci-tls");
     assert_eq!(
         tls,
         [

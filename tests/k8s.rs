@@ -16,7 +16,7 @@ use payrun::provider::k8s::{K8sConfig, K8sProvider};
 use payrun::ui::PlainView;
 use serde_json::json;
 
-use crate::support::engine::Stack;
+use crate::support::engine::{Stack, messages};
 use crate::support::helm_standin::HelmStandIn;
 use crate::support::kube_standin::{KubeStandIn, Rollout};
 
@@ -807,12 +807,7 @@ k8s::config_map("other", #{ kube: cluster, namespace: "kube-system", data: #{ a:
 "#;
     let s = stack(program, None);
     let plan = s.plan().await;
-    let warnings: Vec<&str> = plan
-        .findings
-        .iter()
-        .filter(|f| f.code == "k8s-namespace-by-name")
-        .map(|f| f.message.as_str())
-        .collect();
+    let warnings = messages(&plan, "k8s-namespace-by-name");
     assert_eq!(
         warnings,
         vec![

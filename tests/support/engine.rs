@@ -260,6 +260,15 @@ impl Stack {
     }
 }
 
+/// The messages of `plan`'s findings of `code`, in its order.
+pub fn messages<'a>(plan: &'a Plan, code: &str) -> Vec<&'a str> {
+    plan.findings
+        .iter()
+        .filter(|f| f.code == code)
+        .map(|f| f.message.as_str())
+        .collect()
+}
+
 /// The file after the first `kubeconfig: "` in `program`.
 fn named_kubeconfig(program: &str) -> Option<PathBuf> {
     let rest = program.split_once("kubeconfig: \"")?.1;
