@@ -177,7 +177,11 @@ pub async fn make_plan(
         BTreeMap::new()
     };
     let mut changes = Vec::new();
-    let mut actions: AddressMap<Action> = AddressMap::default();
+    // Sized up front: growing it would hash every address again.
+    let mut actions: AddressMap<Action> = AddressMap::with_capacity_and_hasher(
+        desired.map_or(0, |(g, _)| g.len()) + state.resources.len(),
+        Default::default(),
+    );
     // Outputs known now: recorded, refreshed where read.
     let current_outputs = |a: &Address| -> Option<Map<String, Value>> {
         let r = state.resources.get(a)?;
