@@ -18,7 +18,9 @@
 //!   serde gives a default (`#[serde(default)]`, `#[serde(default = "f")]`)
 //!   must say it, unless it is a `bool` defaulting to `false`, an `Option`
 //!   or a collection; the derive adds a check (`ArgSpec::default_holds`)
-//!   that the text deserializes to the value serde really gives.
+//!   that the text deserializes to the value serde really gives. On an
+//!   `Option` the text says what the cloud does when it is absent, and is
+//!   only shown.
 //!
 //! On the struct itself, `#[arg(kind = "aws.ec2.vpc")]` names the kind the
 //! struct is the args of: the schema's `kind` is `Args::KIND`, and the
@@ -161,7 +163,10 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                 shown_default = Some(LitStr::new("false", ident.span()));
             }
             match (&shown_default, obvious) {
-                (Some(text), _) => {
+                // What an absent `Option` means is the cloud's default,
+                // which serde cannot show: the text is only shown.
+                (Some(text), true) => chain.push(quote!(.default(#text))),
+                (Some(text), false) => {
                     let actual = match default {
                         Some(f) => quote!(#f()),
                         None => quote!(<#ty as ::core::default::Default>::default()),

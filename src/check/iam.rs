@@ -89,8 +89,7 @@ fn repository_name(spec: &ResourceSpec) -> Option<Finding> {
 }
 
 fn secret_value(spec: &ResourceSpec, secret: &SecretArgs) -> Option<Finding> {
-    let value = secret.value.as_ref().is_some_and(|v| !v.is_null());
-    let message = match (value, secret.generate.is_some()) {
+    let message = match (secret.value.is_some(), secret.generate.is_some()) {
         (false, false) => "has no value: neither `value` nor `generate` is set",
         (true, true) => "sets both `value` and `generate`; it takes one",
         _ => return None,

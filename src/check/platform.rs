@@ -150,9 +150,10 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
         if !fargate_only {
             continue;
         }
-        if let Some(addon) = Context::args::<AddonArgs>(spec)
-            && let name = addon.addon_name.as_str()
-            && DAEMONSET_ADDONS.contains(&name)
+        if let Some(AddonArgs {
+            addon_name: name, ..
+        }) = Context::args::<AddonArgs>(spec)
+            && DAEMONSET_ADDONS.contains(&name.as_str())
         {
             out.push(
                 Finding::warning(

@@ -38,7 +38,8 @@ pub struct ArgSpec {
     /// `///` comment).
     pub doc: &'static str,
     /// The default, as the reference shows it: the value serde gives an
-    /// absent field, as JSON, or the doc's words for what AWS does.
+    /// absent field, as JSON (checked by `default_holds`), or for an
+    /// optional field what the cloud does without it.
     pub default: Option<&'static str>,
     /// Does `default` say the value serde really gives an absent field
     /// (deserializes to it)? Derived for every field with a serde default.
