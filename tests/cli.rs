@@ -927,3 +927,72 @@ fn every_finding_in_the_plan_shows_its_line() {
             p.path().display()
         )));
 }
+
+// Guards scripts/test-env against an interrupted first run: a venv whose
+// pip is installed but whose `bin/pip` script was never written (the
+// `venv` stopped in between) made every later run fail with
+// `.venv/bin/pip: No such file or directory`, since a second `venv` does
+// not write the script again.
+#[test]
+fn test_env_recovers_from_an_interrupted_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("scripts")).unwrap();
+    std::fs::create_dir_all(root.join("tests/support")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-env"),
+        root.join("scripts/test-env"),
+    )
+    .unwrap();
+    // Nothing to install: the test is about the venv, not the packages.
+    std::fs::write(root.join("tests/support/requirements.txt"), "").unwrap();
+    let venv = std::process::Command::new("python3")
+        .args(["-m", "venv", ".venv"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(venv.success());
+    // The interruption: pip is in site-packages, its scripts are not.
+    for entry in std::fs::read_dir(root.join(".venv/bin")).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("pip")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert!(!root.join(".venv/bin/pip").exists());
+    let out = std::process::Command::new(root.join("scripts/test-env"))
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(root.join(".venv/.requirements").exists());
+    // A venv that cannot run pip at all is made anew.
+    std::fs::remove_file(root.join(".venv/.requirements")).unwrap();
+    let site = std::fs::read_dir(root.join(".venv/lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("site-packages/pip");
+    std::fs::remove_dir_all(site).unwrap();
+    let again = std::process::Command::new(root.join("scripts/test-env"))
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
