@@ -374,6 +374,29 @@ pub mod shared {
 /// What typed validation sees for a value known only after apply.
 pub const UNKNOWN: &str = "(known after apply)";
 
+/// Text as a plan renders it for another program to read: a template's
+/// literal parts as they are, each part known only after apply as
+/// [`UNKNOWN`]; `None` for what is not text.
+pub fn text_with_placeholders(v: &Value) -> Option<String> {
+    if is_ref(v) {
+        return Some(UNKNOWN.into());
+    }
+    if let Some(parts) = as_template(v) {
+        return Some(
+            parts
+                .iter()
+                .map(|p| match p {
+                    Value::String(t) => t.clone(),
+                    Value::Null => String::new(),
+                    p if is_ref(p) => UNKNOWN.into(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
+    }
+    v.as_str().map(str::to_string)
+}
+
 /// A stand-in value of the right shape for typed validation: refs and
 /// templates become strings, secrets become strings.
 /// Does `for_validation` leave `v` as it is (no ref, template or secret

@@ -705,3 +705,69 @@ fn upgrade_kill_trial(seed: u64, from_ms: u64, window_ms: u64, suffix: &str) {
     );
     ok(&["destroy", "--auto-approve", "--var", "k8s_version=1.31"]);
 }
+
+/// A plan that reads the cloud judges EKS versions by EKS's own calendar
+/// (DescribeClusterVersions, served by the launcher's extension) and says
+/// so; offline, by the embedded calendar, which says that.
+#[test]
+fn a_refreshing_plan_judges_versions_by_eks_own_calendar() {
+    let endpoint = moto::moto().endpoint.clone();
+    let project = Project::new(
+        r#"
+aws::ec2::vpc("cal", #{ cidr: "10.9.0.0/16" });
+if config().vars.cluster ?? false {
+    aws::eks::cluster("payments", #{
+        version: "1.31",
+        role: "arn:aws:iam::123456789012:role/eks-cluster",
+        subnets: ["subnet-1", "subnet-2"],
+    });
+}
+"#,
+    );
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("payrun"));
+        cmd.current_dir(project.path())
+            .args(args)
+            .args(["--suffix", "calendar", "--endpoint-url", &endpoint])
+            .env("NO_COLOR", "1")
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .envs(moto::client_env());
+        cmd.output().unwrap()
+    };
+    // Offline (nothing recorded yet, so no refresh): the embedded calendar.
+    let offline = run(&["plan", "--var", "cluster=true"]);
+    let text = String::from_utf8_lossy(&offline.stdout);
+    assert!(text.contains("error [eks-version-unsupported]"), "{text}");
+    assert!(
+        text.contains("payrun's embedded EKS calendar as of"),
+        "{text}"
+    );
+    // With a stack to refresh: EKS's answer.
+    let applied = run(&["apply", "--auto-approve"]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let live = run(&["plan", "--var", "cluster=true"]);
+    let text = String::from_utf8_lossy(&live.stdout);
+    assert!(text.contains("error [eks-version-unsupported]"), "{text}");
+    assert!(
+        text.contains("EKS DescribeClusterVersions in us-east-1, read "),
+        "{text}"
+    );
+    assert!(text.contains("--var k8s_version=1.36"), "{text}");
+    // `--refresh=false` reads nothing: the embedded calendar again.
+    let unrefreshed = run(&["plan", "--var", "cluster=true", "--refresh=false"]);
+    let text = String::from_utf8_lossy(&unrefreshed.stdout);
+    assert!(
+        text.contains("payrun's embedded EKS calendar as of"),
+        "{text}"
+    );
+    let destroyed = run(&["destroy", "--auto-approve"]);
+    assert!(
+        destroyed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&destroyed.stderr)
+    );
+}

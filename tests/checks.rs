@@ -282,10 +282,12 @@ k8s::object("agent", #{ kube: cluster, manifest: #{
 }
 
 /// The checks read the facts of the run from their context, not from the
-/// clock: the same program on another day has other findings.
+/// clock or the cloud: the same program on another day, or judged by EKS's
+/// own calendar rather than the embedded one, has other findings.
 #[test]
-fn checks_judge_end_of_support_by_the_date_they_are_given() {
+fn checks_judge_end_of_support_by_the_date_and_calendar_they_are_given() {
     use payrun::check::{Context, Facts, findings_in};
+    use payrun::eks_versions::{Calendar, Version};
     let s = Stack::product(
         r#"
 aws::eks::cluster("payments", #{
@@ -296,11 +298,12 @@ aws::eks::cluster("payments", #{
 "#,
     );
     let (graph, program) = s.evaluate().unwrap();
-    let codes = |today: &str| -> Vec<(String, Severity)> {
+    let judged = |today: &str, calendar: &Calendar| -> Vec<(String, Severity, String)> {
         let facts = Facts {
             today: today.into(),
             helm: None,
             env_set: |_| true,
+            calendar: calendar.clone(),
         };
         let cx = Context {
             graph: &graph,
@@ -313,20 +316,58 @@ aws::eks::cluster("payments", #{
             .unwrap()
             .into_iter()
             .filter(|f| f.code.starts_with("eks-version"))
-            .map(|f| (f.code, f.severity))
+            .map(|f| (f.code, f.severity, f.source.unwrap_or_default()))
             .collect()
     };
-    assert_eq!(codes("2025-06-01"), vec![]);
-    assert_eq!(
-        codes("2026-01-01"),
-        vec![(
-            "eks-version-extended-support".to_string(),
-            Severity::Warning
-        )]
+    let codes = |today: &str, calendar: &Calendar| -> Vec<(String, Severity)> {
+        judged(today, calendar)
+            .into_iter()
+            .map(|(c, s, _)| (c, s))
+            .collect()
+    };
+    let version = |v: &str, standard: &str, extended: &str| Version {
+        version: v.into(),
+        released: Some("2024-09-26".into()),
+        end_of_standard_support: Some(standard.into()),
+        end_of_extended_support: Some(extended.into()),
+        status: None,
+    };
+    let embedded = Calendar::embedded();
+    // What EKS answers agrees with the embedded table for 1.31 ...
+    let agreeing = Calendar::live(
+        "us-east-1",
+        "2026-12-06",
+        vec![version("1.31", "2025-11-26", "2026-11-26")],
     );
-    assert_eq!(
-        codes("2026-12-01"),
-        vec![("eks-version-unsupported".to_string(), Severity::Error)]
+    // ... or, here, has moved its end of extended support by a year.
+    let extended = Calendar::live(
+        "us-east-1",
+        "2026-12-06",
+        vec![version("1.31", "2025-11-26", "2027-11-26")],
+    );
+    let none: Vec<(String, Severity)> = vec![];
+    let warning = vec![(
+        "eks-version-extended-support".to_string(),
+        Severity::Warning,
+    )];
+    let error = vec![("eks-version-unsupported".to_string(), Severity::Error)];
+    for calendar in [&embedded, &agreeing] {
+        assert_eq!(codes("2025-06-01", calendar), none);
+        assert_eq!(codes("2026-01-01", calendar), warning);
+        assert_eq!(codes("2026-12-01", calendar), error);
+    }
+    // The live answer wins where it disagrees.
+    assert_eq!(codes("2026-12-01", &extended), warning);
+    // Each finding names the calendar it read.
+    let (_, _, source) = judged("2026-12-01", &embedded).remove(0);
+    assert!(
+        source.starts_with("payrun's embedded EKS calendar as of"),
+        "{source}"
+    );
+    let (_, _, source) = judged("2026-12-01", &extended).remove(0);
+    assert!(
+        source.starts_with("EKS DescribeClusterVersions in us-east-1, read 2026-12-06"),
+        "{source}"
     );
 }
 
@@ -346,6 +387,7 @@ async fn unset_secrets_are_judged_by_the_environment_the_checks_are_given() {
             today: "2026-12-01".into(),
             helm: None,
             env_set,
+            calendar: payrun::eks_versions::Calendar::embedded(),
         };
         let cx = Context {
             graph: &graph,
@@ -365,4 +407,78 @@ async fn unset_secrets_are_judged_by_the_environment_the_checks_are_given() {
         vec!["secret-unset fake.secret.db reads a secret from $DB_FACT_TEST, which is not set"]
     );
     assert_eq!(codes(|_| true), Vec::<String>::new());
+}
+
+// Guards the Fargate log router's configuration: a backtick string kept
+// `\n` as two characters, so the `aws-logging` ConfigMap held one line
+// Fluent Bit cannot parse and no pod log reached CloudWatch.
+#[test]
+fn an_aws_logging_config_fargate_would_refuse_is_an_error_at_its_line() {
+    let program = |output: &str| {
+        format!(
+            r#"let kube = #{{ kubeconfig: "/nowhere", context: "x", version: "1.35" }};
+let ns = k8s::namespace("aws-observability", #{{ kube: kube, name: "aws-observability" }});
+k8s::config_map("aws-logging", #{{
+    kube: kube, namespace: ns, name: "aws-logging",
+    data: #{{ "output.conf": {output} }},
+}});
+"#
+        )
+    };
+    let findings = |output: &str| -> Vec<(String, Option<String>)> {
+        let s = Stack::product(&program(output));
+        let plan = block_on(s.plan());
+        plan.findings
+            .iter()
+            .filter(|f| f.code == "fargate-logging-config")
+            .map(|f| {
+                let line = f.line.as_deref().and_then(|l| l.rsplit('/').next());
+                (f.message.clone(), line.map(str::to_string))
+            })
+            .collect()
+    };
+    let good = r#""[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n""#;
+    assert_eq!(findings(good), vec![]);
+    let prefix = "Fargate's log router would refuse or not parse this configuration: ";
+    let line = Some("main.rhai:3:6".to_string());
+    // A backtick string keeps `\n` as written.
+    let got = findings(r#"`[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n`"#);
+    assert_eq!(got[0].1, line);
+    assert!(
+        got[0].0.starts_with(&format!(
+            "{prefix}`output.conf` line 1: holds `\\n` or `\\t` as two characters"
+        )),
+        "{got:?}"
+    );
+    // An output Fargate does not support.
+    let got = findings(r#""[OUTPUT]\n    Name opensearch\n    Match *\n""#);
+    assert_eq!(
+        got,
+        vec![(
+            format!(
+                "{prefix}`output.conf` line 1: [OUTPUT] `Name opensearch`: Fargate's log router supports only es, firehose, kinesis_firehose, cloudwatch, cloudwatch_logs, kinesis"
+            ),
+            line.clone()
+        )]
+    );
+    // A section that takes the configuration over 5,300 characters.
+    let long = format!(
+        r#""[OUTPUT]\n    Name cloudwatch_logs\n    Match *\n    log_stream_prefix {}\n""#,
+        "x".repeat(5300)
+    );
+    let got = findings(&long);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].0.contains("over the 5300 Fargate accepts"),
+        "{got:?}"
+    );
+    assert_eq!(got[0].1, line);
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }

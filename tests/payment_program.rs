@@ -272,7 +272,7 @@ async fn every_example_plans() {
 }
 
 /// The remedies the plan prints work as printed: the binary's plan with
-/// `--var k8s_version=1.35 --var mesh=lattice --var certificate_arn=...`
+/// `--var k8s_version=1.36 --var mesh=lattice --var certificate_arn=...`
 /// has no error and exits 0; as asked it exits 1 naming all three.
 #[test]
 fn the_printed_remedies_plan_clean() {
@@ -295,7 +295,7 @@ fn the_printed_remedies_plan_clean() {
     let out = String::from_utf8_lossy(&asked.stdout).to_string();
     for want in [
         "error [eks-version-unsupported]",
-        "--var k8s_version=1.35",
+        "--var k8s_version=1.36",
         "error [appmesh-end-of-support]",
         "--var mesh=lattice",
         "error [pci-tls]",
@@ -305,7 +305,7 @@ fn the_printed_remedies_plan_clean() {
     }
     let fixed = plan(&[
         "--var",
-        "k8s_version=1.35",
+        "k8s_version=1.36",
         "--var",
         "mesh=lattice",
         "--var",
@@ -324,7 +324,7 @@ fn the_printed_remedies_plan_clean() {
         "{out}"
     );
     assert!(
-        out.contains("+ version                 = \"1.35\""),
+        out.contains("+ version                 = \"1.36\""),
         "{out}"
     );
 }
@@ -403,4 +403,50 @@ async fn the_platforms_iam_names_its_account_region_and_secret() {
             "{example}"
         );
     }
+}
+
+// Guards the Fargate log router's configuration as the plan renders it:
+// each section header and key on its own line (a backtick string had kept
+// `\n` as two characters), and nothing the check refuses.
+#[test]
+fn the_aws_logging_config_map_holds_real_lines() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_payrun"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "plan",
+            "programs/payment.rhai",
+            "--suffix",
+            "lines",
+            "--json",
+        ])
+        .arg("--state-dir")
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_remove("PAYRUN_FAKE_CLOUD")
+        .output()
+        .unwrap();
+    let plan: Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let data = &change(&plan, "k8s.config_map.aws-logging")["data"];
+    let output = data["output.conf"].as_str().unwrap();
+    assert!(!output.contains("\\n"), "{output}");
+    assert_eq!(
+        output.lines().take(3).collect::<Vec<_>>(),
+        ["[OUTPUT]", "    Name cloudwatch_logs", "    Match *"]
+    );
+    assert!(
+        output.contains("\n    log_group_name /aws/eks/eks-payments-lines/fargate\n"),
+        "{output}"
+    );
+    for key in ["filters.conf", "parsers.conf"] {
+        let text = data[key].as_str().unwrap();
+        assert!(
+            text.starts_with('[') && text.lines().count() >= 4,
+            "{key}: {text}"
+        );
+    }
+    assert!(
+        !plan
+            .findings
+            .iter()
+            .any(|f| f.code == "fargate-logging-config")
+    );
 }

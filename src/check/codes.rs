@@ -129,6 +129,11 @@ pub const CODES: &[Code] = &[
         "NetworkPolicy objects, not enforced for Fargate pods",
     ),
     code(
+        "fargate-logging-config",
+        E,
+        "an `aws-logging` ConfigMap Fargate's log router would refuse or Fluent Bit could not parse",
+    ),
+    code(
         "helm-missing",
         W,
         "helm releases declared and no `helm` on PATH",

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::eks_versions::Calendar;
 use crate::graph::DesiredGraph;
 use crate::plan::ResourceChange;
 pub(super) use crate::provider::Registry;
@@ -26,8 +27,9 @@ pub mod kinds {
     pub(crate) use crate::provider::aws::secretsmanager::SecretArgs;
     pub use crate::provider::k8s::helm::ReleaseArgs;
     pub use crate::provider::k8s::kinds::{
-        DeploymentArgs, HpaArgs, IngressArgs, LimitRangeArgs, NamespaceArgs, NetworkPolicyArgs,
-        ObjectArgs, ResourceQuotaArgs, Resources, SecretProviderClassArgs, ServiceArgs,
+        ConfigMapArgs, DeploymentArgs, HpaArgs, IngressArgs, LimitRangeArgs, NamespaceArgs,
+        NetworkPolicyArgs, ObjectArgs, ResourceQuotaArgs, Resources, SecretProviderClassArgs,
+        ServiceArgs,
     };
     pub(crate) use crate::provider::schema::KindArgs;
 }
@@ -43,6 +45,9 @@ pub struct Facts {
     pub helm: Option<PathBuf>,
     /// Is this environment variable set (a `secret_env` the plan reads)?
     pub env_set: fn(&str) -> bool,
+    /// The EKS release calendar versions are judged by: EKS's own when the
+    /// plan read it, else the embedded copy.
+    pub calendar: Calendar,
 }
 
 impl Facts {
@@ -52,7 +57,17 @@ impl Facts {
             today: super::platform::today(),
             helm: helm_on(None),
             env_set: |name| std::env::var_os(name).is_some(),
+            calendar: Calendar::embedded(),
         }
+    }
+
+    /// These facts, with the EKS calendar a plan read (if it read one).
+    #[must_use]
+    pub fn with_calendar(mut self, calendar: Option<&Calendar>) -> Self {
+        if let Some(c) = calendar {
+            self.calendar = c.clone();
+        }
+        self
     }
 }
 

@@ -212,7 +212,7 @@ fn version_findings(
 /// The Kubernetes name an arg denotes (a `namespace`, a `deployment`): a
 /// ref to the resource, whose `name` or else purpose it is, or the name
 /// itself.
-fn object_name_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
+pub(super) fn object_name_of(graph: &DesiredGraph, v: &Value) -> Option<String> {
     if let Some(t) = as_ref(v) {
         let spec = graph.spec(&t.address)?;
         return Some(

@@ -6,6 +6,7 @@
 pub mod codes;
 mod context;
 pub mod eks;
+pub mod fargate_logging;
 mod helm;
 mod iam;
 pub mod k8s;
@@ -15,6 +16,7 @@ pub mod pci;
 pub mod platform;
 pub mod secrets;
 
+use crate::eks_versions::Calendar;
 use crate::finding::{Finding, Severity};
 use crate::graph::DesiredGraph;
 use crate::plan::{Mode, Plan, ResourceChange};
@@ -71,6 +73,7 @@ pub const CHECKS: &[Check] = &[
     limits::CHECK,
     iam::CHECK,
     platform::CHECK,
+    fargate_logging::CHECK,
     network::CHECK,
     pci::CHECK,
     k8s::CHECK,
@@ -97,8 +100,9 @@ pub fn findings(
     program: &Program,
     registry: &Registry,
     changes: &[ResourceChange],
+    calendar: Option<&Calendar>,
 ) -> Result<Vec<Finding>, UnmatchedAcknowledgement> {
-    let facts = Facts::of_this_run();
+    let facts = Facts::of_this_run().with_calendar(calendar);
     findings_in(&Context {
         graph,
         program,
@@ -109,7 +113,8 @@ pub fn findings(
 }
 
 /// A plan of `graph` with its findings: those of [`findings`] over its
-/// changes. A destroy plan, which applies no program, has none.
+/// changes, judged by the EKS calendar the plan read (the embedded one when
+/// it read none). A destroy plan, which applies no program, has none.
 pub fn review(
     plan: &mut Plan,
     graph: &DesiredGraph,
@@ -117,7 +122,13 @@ pub fn review(
     registry: &Registry,
 ) -> Result<(), UnmatchedAcknowledgement> {
     plan.findings = match plan.mode {
-        Mode::Apply => findings(graph, program, registry, &plan.changes)?,
+        Mode::Apply => findings(
+            graph,
+            program,
+            registry,
+            &plan.changes,
+            plan.calendar.as_ref(),
+        )?,
         Mode::Destroy => Vec::new(),
     };
     Ok(())

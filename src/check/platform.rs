@@ -7,7 +7,7 @@ use super::Context;
 use super::context::kinds::{
     AddonArgs, ClusterArgs, NetworkPolicyArgs, ObjectArgs, ReleaseArgs, SecretProviderClassArgs,
 };
-use crate::eks_versions::{CALENDAR, CALENDAR_SOURCE, newest_supported};
+use crate::eks_versions::{AUTO_UPGRADE, Calendar, Support};
 use crate::finding::Finding;
 use crate::graph::DesiredGraph;
 
@@ -54,44 +54,55 @@ fn upgrade_remedy(version: &str, newest: &str) -> String {
     format!("choose a supported version, e.g. `--var k8s_version={newest}`{path}")
 }
 
-/// The finding, if any, for an EKS cluster on `version` on `today`.
-pub fn eks_version_finding(version: &str, today: &str) -> Option<Finding> {
-    let newest = newest_supported(today).unwrap_or("the newest version");
+/// The finding, if any, for an EKS cluster on `version` on `today`, judged
+/// by `calendar` (EKS's own answer when the plan read the cloud, the
+/// embedded copy otherwise; the finding names which).
+pub fn eks_version_finding(version: &str, today: &str, calendar: &Calendar) -> Option<Finding> {
+    let newest = calendar
+        .newest_supported(today)
+        .unwrap_or("the newest version");
     let remedy = upgrade_remedy(version, newest);
-    let Some((_, standard, extended)) = CALENDAR.iter().find(|(v, _, _)| *v == version) else {
+    let source = calendar.describe_source();
+    let Some(v) = calendar.get(version) else {
         return Some(
             Finding::warning(
                 "eks-version-unknown",
-                format!("Kubernetes {version} is not in payrun's EKS release calendar"),
+                format!("Kubernetes {version} is not in the EKS release calendar"),
             )
             .remedy(remedy)
-            .source(CALENDAR_SOURCE),
+            .source(source),
         );
     };
-    if today >= *extended {
-        Some(
+    let date = |d: &Option<String>| {
+        d.clone()
+            .unwrap_or_else(|| "a date EKS does not give".into())
+    };
+    let (standard, extended) = (
+        date(&v.end_of_standard_support),
+        date(&v.end_of_extended_support),
+    );
+    match Calendar::support(v, today)? {
+        Support::Unsupported => Some(
             Finding::error(
                 "eks-version-unsupported",
                 format!(
                     "Kubernetes {version} left EKS standard support on {standard} and extended support on {extended}: EKS no longer creates clusters on it"
                 ),
             )
-            .remedy(remedy)
-            .source(CALENDAR_SOURCE),
-        )
-    } else if today >= *standard {
-        Some(
+            .remedy(format!("{remedy}; left as it is, {AUTO_UPGRADE}"))
+            .source(source),
+        ),
+        Support::Extended => Some(
             Finding::warning(
                 "eks-version-extended-support",
                 format!(
-                    "Kubernetes {version} left EKS standard support on {standard}; extended support (billed per cluster hour) ends {extended}"
+                    "Kubernetes {version} left EKS standard support on {standard}; extended support (billed per cluster hour) ends {extended}, after which {AUTO_UPGRADE}"
                 ),
             )
             .remedy(remedy)
-            .source(CALENDAR_SOURCE),
-        )
-    } else {
-        None
+            .source(source),
+        ),
+        Support::Standard => None,
     }
 }
 
@@ -109,7 +120,7 @@ fn daemonset(manifest: &Value) -> Option<String> {
 }
 
 /// Platform findings for a program.
-pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
+pub fn findings(graph: &DesiredGraph, today: &str, calendar: &Calendar) -> Vec<Finding> {
     let mut out = Vec::new();
     // payrun serves no kind of EC2 node (managed node group, instance):
     // every cluster a program declares runs its pods on Fargate alone.
@@ -120,7 +131,7 @@ pub fn findings(graph: &DesiredGraph, today: &str) -> Vec<Finding> {
         let address = &spec.address;
         let kind = address.kind();
         if let Some(cluster) = Context::args::<ClusterArgs>(spec)
-            && let Some(f) = eks_version_finding(&cluster.version, today)
+            && let Some(f) = eks_version_finding(&cluster.version, today, calendar)
         {
             out.push(f.at(address));
         }
@@ -221,16 +232,20 @@ pub const CHECK: super::Check = super::Check {
         "fargate-daemonset-csi",
         "fargate-networkpolicy",
     ],
-    run: |cx| findings(cx.graph, &cx.facts.today),
+    run: |cx| findings(cx.graph, &cx.facts.today, &cx.facts.calendar),
 };
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn judged(version: &str, today: &str) -> Option<Finding> {
+        eks_version_finding(version, today, &Calendar::embedded())
+    }
+
     #[test]
     fn version_128_is_past_extended_support() {
-        let f = eks_version_finding("1.28", "2026-11-26").unwrap();
+        let f = judged("1.28", "2026-12-06").unwrap();
         assert_eq!(f.code, "eks-version-unsupported");
         assert!(
             f.message.contains("2024-11-26") && f.message.contains("2025-11-26"),
@@ -238,28 +253,56 @@ mod tests {
             f.message
         );
         let remedy = f.remedy.unwrap();
-        assert!(remedy.contains("--var k8s_version=1.35"), "{remedy}");
+        assert!(remedy.contains("--var k8s_version=1.36"), "{remedy}");
         assert!(
-            remedy.contains("in place through 1.28 → 1.29 → 1.30 → 1.31 → 1.32 → 1.33 → 1.34 → 1.35 in one apply"),
+            remedy.contains("in place through 1.28 → 1.29 → 1.30 → 1.31 → 1.32 → 1.33 → 1.34 → 1.35 → 1.36 in one apply"),
             "{remedy}"
+        );
+        assert!(
+            remedy.contains(
+                "EKS upgrades a control plane left past the end of extended support on its own"
+            ),
+            "{remedy}"
+        );
+        assert!(
+            f.source
+                .unwrap()
+                .starts_with("payrun's embedded EKS calendar as of")
         );
     }
 
+    /// Three dates, one calendar: each version's window moves with the day.
     #[test]
-    fn calendar_windows() {
-        assert!(eks_version_finding("1.34", "2026-11-26").is_none());
+    fn calendar_windows_on_three_dates() {
+        let code = |v: &str, d: &str| judged(v, d).map(|f| f.code);
+        // Before 1.34 left standard support.
+        assert_eq!(code("1.34", "2026-11-26"), None);
         assert_eq!(
-            eks_version_finding("1.33", "2026-11-26").unwrap().code,
-            "eks-version-extended-support"
+            code("1.33", "2026-11-26").as_deref(),
+            Some("eks-version-extended-support")
         );
         assert_eq!(
-            eks_version_finding("1.31", "2026-11-26").unwrap().code,
-            "eks-version-unsupported"
+            code("1.31", "2026-11-26").as_deref(),
+            Some("eks-version-unsupported")
+        );
+        // The day it did.
+        assert_eq!(
+            code("1.34", "2026-12-02").as_deref(),
+            Some("eks-version-extended-support")
+        );
+        assert_eq!(code("1.36", "2026-12-02"), None);
+        // A year on: 1.34 is past extended support, 1.36 in extended.
+        assert_eq!(
+            code("1.34", "2027-12-02").as_deref(),
+            Some("eks-version-unsupported")
         );
         assert_eq!(
-            eks_version_finding("1.99", "2026-11-26").unwrap().code,
-            "eks-version-unknown"
+            code("1.36", "2027-12-02").as_deref(),
+            Some("eks-version-extended-support")
         );
-        assert_eq!(newest_supported("2026-11-26"), Some("1.35"));
+        assert_eq!(
+            code("1.99", "2026-11-26").as_deref(),
+            Some("eks-version-unknown")
+        );
     }
 }

@@ -478,8 +478,10 @@ pub fn registry(r: &Resolved) -> Registry {
         profile: None,
         retry_budget: Some(r.retry_budget),
     };
+    let aws = Arc::new(AwsProvider::new(settings.clone()));
     let mut registry = Registry::new()
-        .with("aws", Arc::new(AwsProvider::new(settings.clone())))
+        .with("aws", aws.clone())
+        .with_facts(aws)
         .with(
             "k8s",
             Arc::new(K8sProvider::new(K8sConfig {
@@ -548,6 +550,22 @@ async fn plan_for(
         },
     )
     .await?;
+    // A plan that reads the cloud judges EKS versions by EKS's own
+    // calendar; offline, by the embedded one.
+    let refreshed = flags.refresh && !state.resources.is_empty();
+    if refreshed
+        && let Some((graph, _)) = &evaluated
+        && graph
+            .of_kind(
+                <crate::provider::aws::eks::ClusterArgs as crate::provider::schema::KindArgs>::KIND,
+            )
+            .next()
+            .is_some()
+    {
+        plan.calendar = registry
+            .eks_calendar(&crate::check::platform::today())
+            .await;
+    }
     if let Some((graph, program)) = &evaluated {
         timed("checks", || {
             crate::check::review(&mut plan, graph, program, registry)

@@ -119,6 +119,11 @@ pub struct Plan {
     /// if found, created otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interrupted: Vec<Address>,
+    /// The EKS release calendar the plan read from EKS during its refresh;
+    /// absent, its findings use the embedded one. Kept so an apply of the
+    /// saved plan judges versions as the plan did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<crate::eks_versions::Calendar>,
 }
 
 impl Plan {

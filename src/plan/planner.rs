@@ -417,6 +417,7 @@ pub async fn make_plan(
         outputs: exports,
         findings: Vec::new(),
         interrupted,
+        calendar: None,
     })
 }
 

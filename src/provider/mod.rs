@@ -245,6 +245,16 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// What a provider can say about the platform beyond the resources of a
+/// stack: facts the checks judge a program by.
+#[async_trait]
+pub trait PlatformFacts: Send + Sync {
+    /// The EKS release calendar as EKS itself gives it, read on `today`
+    /// (`YYYY-MM-DD`); when EKS cannot be asked, the embedded calendar,
+    /// saying why.
+    async fn eks_calendar(&self, today: &str) -> crate::eks_versions::Calendar;
+}
+
 /// Tags every taggable resource carries.
 pub fn standard_tags(
     name: &str,

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{KindSchema, Provider};
+use super::{KindSchema, PlatformFacts, Provider};
 
 /// Providers keyed by the first segment of a kind (`aws`, `k8s`, `fake`).
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     schemas: BTreeMap<&'static str, &'static KindSchema>,
+    facts: Option<Arc<dyn PlatformFacts>>,
 }
 
 impl Registry {
@@ -26,6 +27,19 @@ impl Registry {
         }
         self.providers.insert(prefix.to_string(), provider);
         self
+    }
+
+    /// Ask `facts` for what the checks judge programs by.
+    #[must_use]
+    pub fn with_facts(mut self, facts: Arc<dyn PlatformFacts>) -> Self {
+        self.facts = Some(facts);
+        self
+    }
+
+    /// The EKS release calendar from the provider that can read it, or
+    /// `None` when no provider can.
+    pub async fn eks_calendar(&self, today: &str) -> Option<crate::eks_versions::Calendar> {
+        Some(self.facts.as_ref()?.eks_calendar(today).await)
     }
 
     pub fn schema(&self, kind: &str) -> Option<&'static KindSchema> {

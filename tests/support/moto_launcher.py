@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from urllib.parse import unquote
 
 import moto.appmesh.exceptions
@@ -562,6 +562,104 @@ moto.eks.responses.EKSResponse.update_cluster_version = update_cluster_version
 moto.eks.urls.url_paths.update(
     {
         "{0}/clusters/(?P<name>[^/]+)/updates$": moto.eks.urls.response.dispatch,
+    }
+)
+
+
+# ── EKS release calendar: an extension of moto, not moto ──────────────────
+# moto 5.2.5 has no DescribeClusterVersions (GET /cluster-versions is not in
+# moto/eks/urls.py). This serves it with the shapes of the EKS API reference
+# (docs.aws.amazon.com/eks/latest/APIReference/API_DescribeClusterVersions.html):
+# `clusterVersions[]` with clusterVersion, clusterType, releaseDate,
+# endOfStandardSupportDate, endOfExtendedSupportDate (epoch seconds),
+# versionStatus (STANDARD_SUPPORT, EXTENDED_SUPPORT or UNSUPPORTED, as of
+# today) and the deprecated lower-case `status`; `clusterVersions`,
+# `versionStatus`, `defaultOnly`, `maxResults` and `nextToken` filter and
+# page as EKS does. Without includeAll=true EKS lists the versions it still
+# supports, so the unsupported ones are left out. The calendar is the one
+# on docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html;
+# PAYRUN_MOTO_EKS_VERSIONS (JSON: [[version, release, end of standard,
+# end of extended], ...]) replaces it, so a test can make EKS disagree with
+# payrun's embedded copy. It relies on moto/eks/responses.py EKSResponse
+# (`querystring`, the method picked from the botocore operation name) and
+# botocore's model of the operation.
+
+EKS_CALENDAR = [
+    ["1.28", "2023-09-26", "2024-11-26", "2025-11-26"],
+    ["1.29", "2024-01-23", "2025-03-23", "2026-03-23"],
+    ["1.30", "2024-05-23", "2025-07-23", "2026-07-23"],
+    ["1.31", "2024-09-26", "2025-11-26", "2026-11-26"],
+    ["1.32", "2025-01-23", "2026-03-23", "2027-03-23"],
+    ["1.33", "2025-05-29", "2026-07-29", "2027-07-29"],
+    ["1.34", "2025-10-02", "2026-12-02", "2027-12-02"],
+    ["1.35", "2026-01-27", "2027-03-27", "2028-03-27"],
+    ["1.36", "2026-06-02", "2027-08-02", "2028-08-02"],
+]
+
+
+def _day_seconds(day):
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+
+
+def _version_status(standard, extended):
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    if today >= extended:
+        return "UNSUPPORTED"
+    if today >= standard:
+        return "EXTENDED_SUPPORT"
+    return "STANDARD_SUPPORT"
+
+
+def describe_cluster_versions(self):
+    query = self.querystring
+    first = lambda k: (query.get(k) or [None])[0]
+    calendar = EKS_CALENDAR
+    if os.environ.get("PAYRUN_MOTO_EKS_VERSIONS"):
+        calendar = json.loads(os.environ["PAYRUN_MOTO_EKS_VERSIONS"])
+    newest_standard = max(
+        (v for v, _, s, e in calendar if _version_status(s, e) == "STANDARD_SUPPORT"),
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+        default=None,
+    )
+    versions = []
+    for version, released, standard, extended in calendar:
+        status = _version_status(standard, extended)
+        versions.append(
+            {
+                "clusterVersion": version,
+                "clusterType": "eks",
+                "defaultPlatformVersion": "eks.1",
+                "defaultVersion": version == newest_standard,
+                "releaseDate": _day_seconds(released),
+                "endOfStandardSupportDate": _day_seconds(standard),
+                "endOfExtendedSupportDate": _day_seconds(extended),
+                "status": status.lower().replace("_", "-"),
+                "versionStatus": status,
+                "kubernetesPatchVersion": f"{version}.0",
+            }
+        )
+    if first("includeAll") != "true":
+        versions = [v for v in versions if v["versionStatus"] != "UNSUPPORTED"]
+    wanted = query.get("clusterVersions")
+    if wanted:
+        versions = [v for v in versions if v["clusterVersion"] in wanted]
+    if first("versionStatus"):
+        versions = [v for v in versions if v["versionStatus"] == first("versionStatus")]
+    if first("defaultOnly") == "true":
+        versions = [v for v in versions if v["defaultVersion"]]
+    start = int(first("nextToken") or 0)
+    size = int(first("maxResults") or 100)
+    page = {"clusterVersions": versions[start : start + size]}
+    if start + size < len(versions):
+        page["nextToken"] = str(start + size)
+    return json.dumps(page)
+
+
+moto.eks.responses.EKSResponse.describe_cluster_versions = describe_cluster_versions
+
+moto.eks.urls.url_paths.update(
+    {
+        "{0}/cluster-versions$": moto.eks.urls.response.dispatch,
     }
 )
 

@@ -211,6 +211,28 @@ impl Provider for AwsProvider {
     }
 }
 
+#[async_trait]
+impl super::PlatformFacts for AwsProvider {
+    async fn eks_calendar(&self, today: &str) -> crate::eks_versions::Calendar {
+        use crate::eks_versions::Calendar;
+        let client = <aws_sdk_eks::Client as Service>::of(self).await;
+        let region = client
+            .config()
+            .region()
+            .map_or_else(|| "the default region".to_string(), ToString::to_string);
+        match eks::cluster_versions(client).await {
+            Ok(versions) if !versions.is_empty() => Calendar::live(&region, today, versions),
+            Ok(_) => Calendar::embedded_because(format!(
+                "EKS DescribeClusterVersions in {region} listed no versions"
+            )),
+            Err(e) => Calendar::embedded_because(format!(
+                "EKS DescribeClusterVersions in {region} failed: {}",
+                e.message
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{KINDS, SCHEMAS};

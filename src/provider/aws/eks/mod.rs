@@ -180,3 +180,37 @@ where
         }
     }
 }
+
+/// EKS's release calendar, as `DescribeClusterVersions` gives it (every
+/// version it knows, every page): dates as `YYYY-MM-DD` (UTC).
+pub(crate) async fn cluster_versions(
+    eks: &Client,
+) -> Result<Vec<crate::eks_versions::Version>, ProviderError> {
+    let listed: Vec<aws_sdk_eks::types::ClusterVersionInformation> = eks
+        .describe_cluster_versions()
+        .include_all(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .or_fail("the EKS release calendar", "eks:DescribeClusterVersions")?;
+    let day = |d: Option<&aws_smithy_types::DateTime>| {
+        d.and_then(|d| {
+            let t = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(d.secs()).ok()?);
+            Some(humantime::format_rfc3339_seconds(t).to_string()[..10].to_string())
+        })
+    };
+    Ok(listed
+        .iter()
+        .filter_map(|v| {
+            Some(crate::eks_versions::Version {
+                version: v.cluster_version()?.to_string(),
+                released: day(v.release_date()),
+                end_of_standard_support: day(v.end_of_standard_support_date()),
+                end_of_extended_support: day(v.end_of_extended_support_date()),
+                status: v.version_status().map(|s| s.as_str().to_string()),
+            })
+        })
+        .collect())
+}
