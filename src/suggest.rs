@@ -13,12 +13,20 @@ pub fn did_you_mean<'a>(
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, c)| (*d, c.len()))
         .map(|(_, c)| c);
-    // `cidr_blok` for `cidr`: a known name with something appended.
+    // `cidr_blok` for `cidr`: a known name with something appended; `key`
+    // for `kms_key`: a known name's last word.
     near.or_else(|| {
         candidates
             .iter()
             .filter(|c| c.len() >= 3 && (word.starts_with(**c) || c.starts_with(word)))
             .max_by_key(|c| c.len())
+            .or_else(|| {
+                let tail = format!("_{word}");
+                candidates
+                    .iter()
+                    .filter(|c| word.len() >= 3 && c.ends_with(&tail))
+                    .min_by_key(|c| c.len())
+            })
             .copied()
     })
 }
@@ -35,6 +43,10 @@ mod tests {
         assert_eq!(
             super::did_you_mean("cidr_blok", ["cidr", "dns", "tags"]),
             Some("cidr")
+        );
+        assert_eq!(
+            super::did_you_mean("key", ["tag", "kms_key", "fail_on"]),
+            Some("kms_key")
         );
     }
 }

@@ -299,7 +299,10 @@ fn docs_of_a_stdlib_module_show_its_functions_and_comments() {
         .args(["--stdlib", &stdlib(), "docs", "workloads"])
         .assert()
         .success()
-        .stdout(contains("workloads::network_policies(opts)\n    options: #{ kube: kube, tenants: tenants, graph: graph, net: net }"));
+        .stdout(contains("workloads::network_policies(opts)\n    options: #{ kube: kube, tenants: tenants, graph: #{ services: #{ \"payment\": #{ port: 8080 } }, paths: [[\"alb\", \"payment\"]] }, net: net }"))
+        // Optional options end in `?`, a nested map shows what it takes.
+        .stdout(contains("workloads::tenant(name, opts)\n    options: #{ kube: kube, quota: #{ cpu: \"2\", memory: \"4Gi\" }, role: "))
+        .stdout(contains("gate?: repo.gate, secret_provider?: spc }"));
 }
 
 #[test]
@@ -409,20 +412,16 @@ fn the_stdlib_follows_its_convention() {
             if !shape_ok {
                 broken.push(format!("{module}::{name}({})", params.join(", ")));
             }
-            for needs in body
-                .lines()
-                .filter(|l| l.trim_start().starts_with("needs(opts, #{"))
-            {
-                let keys = needs.split("#{").nth(1).unwrap_or_default();
-                for part in keys.split(", ") {
-                    let Some((key, _)) = part.trim().split_once(':') else {
-                        continue;
-                    };
-                    let key = key.trim();
+            if let Some(at) = body.find("needs(opts, #{") {
+                let decl = &body[at..];
+                let decl = &decl[..decl.find("});").unwrap_or(decl.len())];
+                for key in declared_keys(decl) {
+                    // `"kms_key?"`: an optional option, quoted for the `?`.
+                    let key = key.trim_matches('"').trim_end_matches('?');
                     let snake = key
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                    if !snake && !key.starts_with('`') {
+                    if !snake {
                         broken.push(format!(
                             "{module}::{name}: option `{key}` is not snake_case"
                         ));
@@ -433,6 +432,37 @@ fn the_stdlib_follows_its_convention() {
     }
     assert!(checked > 15, "only {checked} functions checked");
     assert!(broken.is_empty(), "against the convention: {broken:#?}");
+}
+
+/// The keys of a `needs(opts, #{ ... })` declaration, nested ones
+/// included: every `key:` outside the backticked examples and comments.
+fn declared_keys(decl: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut word = String::new();
+    let mut in_example = false;
+    let mut lines = decl
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default());
+    let text: String = lines.by_ref().collect::<Vec<_>>().join("\n");
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_example = !in_example;
+                word.clear();
+            }
+            _ if in_example => {}
+            ':' => {
+                let key = word.trim();
+                if !key.is_empty() && !key.contains('(') {
+                    keys.push(key.to_string());
+                }
+                word.clear();
+            }
+            ',' | '{' | '[' | '\n' => word.clear(),
+            c => word.push(c),
+        }
+    }
+    keys
 }
 
 /// A property that refers to another resource is named by its concept

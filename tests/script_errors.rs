@@ -708,6 +708,142 @@ fn a_missing_stdlib_option_is_named_at_the_call() {
     );
 }
 
+// Guards stdlib options: an option a function did not take (a typo, an
+// old name such as `key` for `kms_key`) vanished, and the repository was
+// made without its customer managed key.
+#[test]
+fn a_stdlib_option_it_does_not_take_is_refused_at_the_call() {
+    let s = Stack::product(
+        "import \"registry\" as registry;\nlet key = 1;\nregistry::repository(\"api\", #{ key: key, tag: \"1.0.0\" });\n",
+    );
+    assert_eq!(
+        product_error(&s),
+        concat!(
+            "error: `registry::repository` has no option `key`\n",
+            "  --> main.rhai:3:11\n",
+            "  |\n",
+            "3 | registry::repository(\"api\", #{ key: key, tag: \"1.0.0\" });\n",
+            "  |           ^\n",
+            "  fix: did you mean `kms_key`? (it takes fail_on, kms_key, tag)"
+        )
+    );
+}
+
+/// Every stdlib module with an options map refuses a misspelt option, at
+/// the top level and, where it takes nested options, inside them, at the
+/// caller's line with the name it meant.
+#[test]
+fn every_stdlib_module_refuses_a_misspelt_option() {
+    // (module, call, the option named, the name suggested)
+    let cases = [
+        (
+            "eks",
+            r#"eks::platform("p", #{ version: "1.35", network: 1, kms_key: 1, adons: [] })"#,
+            "adons",
+            "addons",
+        ),
+        (
+            "eks",
+            r#"eks::platform("p", #{ version: "1.35", network: 1, kms_key: 1, addons: [#{ name: "coredns", confguration_values: #{} }] })"#,
+            "addons[0].confguration_values",
+            "addons[0].configuration_values",
+        ),
+        (
+            "iam",
+            r#"iam::service_role("p", #{ eks: 1, statments: [] })"#,
+            "statments",
+            "statements",
+        ),
+        (
+            "keys",
+            r#"keys::logs_key("p", #{ account: "1", description: "d", acount: "2" })"#,
+            "acount",
+            "account",
+        ),
+        (
+            "lattice",
+            r#"lattice::from_graph("p", #{ graph: #{ services: #{}, paths: [] }, nett: 1, net: 1 })"#,
+            "nett",
+            "net",
+        ),
+        (
+            "lattice",
+            r#"lattice::from_graph("p", #{ graph: #{ services: #{}, path: [] }, net: 1 })"#,
+            "graph.path",
+            "graph.paths",
+        ),
+        (
+            "mesh",
+            r#"mesh::from_graph("p", #{ graph: #{ services: #{}, paths: [] }, certificate_ar: "x" })"#,
+            "certificate_ar",
+            "certificate_arn",
+        ),
+        (
+            "mesh",
+            r#"mesh::from_graph("p", #{ graph: #{ service: #{}, paths: [] } })"#,
+            "graph.service",
+            "graph.services",
+        ),
+        (
+            "network",
+            r#"network::vpc("main", #{ cidr: "10.0.0.0/16", azs: ["us-east-1a"], nats: "single" })"#,
+            "nats",
+            "nat",
+        ),
+        (
+            "observability",
+            r#"observability::container_insights(#{ eks: 1, kube: 1, kms_key: 1, kms_keys: 1 })"#,
+            "kms_keys",
+            "kms_key",
+        ),
+        (
+            "registry",
+            r#"registry::repository("api", #{ tag: "1.0.0", fail_in: "HIGH" })"#,
+            "fail_in",
+            "fail_on",
+        ),
+        (
+            "secrets",
+            r#"secrets::secret("db", #{ kms_key: 1, kms_keys: 1 })"#,
+            "kms_keys",
+            "kms_key",
+        ),
+        (
+            "workloads",
+            r#"workloads::ingress(#{ kube: 1, service: 1, certificate: "arn" })"#,
+            "certificate",
+            "certificate_arn",
+        ),
+        (
+            "workloads",
+            r#"workloads::tenant("t", #{ kube: 1, role: 1, quota: #{ cpu: "2", memroy: "4Gi" } })"#,
+            "quota.memroy",
+            "quota.memory",
+        ),
+        (
+            "workloads",
+            r#"workloads::service("t", #{ kube: 1, tenant: 1, image: "i", port: 80, cpu: "1", memory: "1Gi", replicas: #{ min: 2, mx: 3 } })"#,
+            "replicas.mx",
+            "replicas.max",
+        ),
+    ];
+    for (module, call, option, meant) in cases {
+        let s = Stack::product(&format!("import \"{module}\" as {module};\n{call};\n"));
+        let error = product_error(&s);
+        let col = module.len() + 3;
+        assert!(
+            error.contains(&format!(
+                "has no option `{option}`\n  --> main.rhai:2:{col}\n"
+            )),
+            "{module}: {error}"
+        );
+        assert!(
+            error.contains(&format!("fix: did you mean `{meant}`?")),
+            "{module}: {error}"
+        );
+    }
+}
+
 #[test]
 fn a_stdlib_error_carries_its_own_fix() {
     let s = Stack::product(

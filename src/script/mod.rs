@@ -253,7 +253,7 @@ fn runtime_error(err: EvalAltResult, main_file: &str, known: &Known) -> ScriptEr
         }
     }
     if let EvalAltResult::ErrorRuntime(value, _) = &err
-        && let Some(missing) = value.read_lock::<options::MissingOptions>()
+        && let Some(missing) = value.read_lock::<options::OptionsError>()
         && let Some((name, module, at)) = innermost
     {
         calls.pop();
@@ -270,7 +270,7 @@ fn runtime_error(err: EvalAltResult, main_file: &str, known: &Known) -> ScriptEr
 /// A call that left out options its function needs: reported at the call,
 /// with the function named as the caller wrote it.
 fn missing_options(
-    missing: &options::MissingOptions,
+    missing: &options::OptionsError,
     name: &str,
     module: &str,
     at: SourcePos,

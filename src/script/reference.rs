@@ -23,7 +23,8 @@ pub struct FunctionDoc {
     pub params: Vec<String>,
     /// The `///` comment above it, without the slashes.
     pub doc: String,
-    /// The options it needs (`needs(opts, #{ ... })`), with their examples.
+    /// The options it takes (`needs(opts, #{ ... })`), with their examples:
+    /// an optional one ends in `?`, a nested one is `quota.cpu`.
     pub needs: Vec<(String, String)>,
 }
 
@@ -76,42 +77,16 @@ pub fn module_functions(file: &Path) -> Result<Vec<FunctionDoc>, String> {
     Ok(functions)
 }
 
-/// The options `name` asks for with `needs(opts, #{ key: `example`, ... })`
-/// in its body: each key and its example, read from the source (keys at
-/// the top level of the map; examples are Rhai code in backticks).
+/// The options `name` declares with `needs(opts, #{ key: `example`,
+/// "optional?": ..., nested: #{ ... } })` in its body, read from the source
+/// (examples are Rhai code in backticks).
 fn needed_options(source: &str, name: &str) -> Vec<(String, String)> {
     let Some(start) = source.find(&format!("\nfn {name}(")) else {
         return Vec::new();
     };
     let body = &source[start..];
     let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
-    let Some(at) = body.find("needs(opts, #{") else {
-        return Vec::new();
-    };
-    let map = &body[at + "needs(opts, #{".len()..];
-    let mut out = Vec::new();
-    let mut chars = map.chars().peekable();
-    let mut key = String::new();
-    while let Some(c) = chars.next() {
-        match c {
-            '}' => break,
-            ':' => {
-                // The example: Rhai code in backticks.
-                while chars.peek().is_some_and(|c| *c != '`') {
-                    chars.next();
-                }
-                chars.next();
-                let example: String = chars.by_ref().take_while(|c| *c != '`').collect();
-                out.push((key.trim().to_string(), example));
-                key.clear();
-                while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-                    chars.next();
-                }
-            }
-            c => key.push(c),
-        }
-    }
-    out
+    super::options::declared_in_source(body)
 }
 
 /// `/// line` comments (or a `/** */` block) as plain text.
@@ -176,7 +151,11 @@ pub fn write_definitions(
                 let _ = writeln!(text, "/// {line}");
             }
             for (key, example) in &f.needs {
-                let _ = writeln!(text, "/// needs `opts.{key}`, e.g. `{example}`");
+                let line = match key.strip_suffix('?') {
+                    Some(key) => format!("/// takes `opts.{key}` (optional), e.g. `{example}`"),
+                    None => format!("/// needs `opts.{key}`, e.g. `{example}`"),
+                };
+                let _ = writeln!(text, "{line}");
             }
             let _ = writeln!(text, "fn {}({});", f.name, f.params.join(", "));
         }
@@ -240,6 +219,46 @@ fn documented_builders(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every stdlib function that takes an options map declares exactly
+    /// the options it reads: one read but not declared would be refused
+    /// when given, one declared but never read would be silently dropped.
+    #[test]
+    fn stdlib_functions_declare_exactly_the_options_they_read() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib");
+        let mut checked = 0;
+        for (module, file) in stdlib_modules(&[dir]) {
+            let source = std::fs::read_to_string(&file).unwrap();
+            for f in module_functions(&file).unwrap() {
+                if f.params.last().map(String::as_str) != Some("opts") {
+                    continue;
+                }
+                let start = source.find(&format!("\nfn {}(", f.name)).unwrap();
+                let body = &source[start..];
+                let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+                let mut read: Vec<String> = body
+                    .match_indices("opts.")
+                    .map(|(i, _)| {
+                        body[i + 5..]
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect()
+                    })
+                    .collect();
+                read.sort();
+                read.dedup();
+                let mut declared: Vec<String> = f
+                    .needs
+                    .iter()
+                    .map(|(k, _)| k.trim_end_matches('?').to_string())
+                    .collect();
+                declared.sort();
+                assert_eq!(declared, read, "{module}::{} ({})", f.name, file.display());
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "only {checked} functions checked");
+    }
 
     #[test]
     fn doc_comments_lose_their_slashes() {
