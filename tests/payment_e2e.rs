@@ -25,6 +25,9 @@ const SERVICES: [&str; 3] = ["payment", "fraud-detection", "reporting"];
 struct Env {
     suffix: &'static str,
     vars: Vec<String>,
+    /// `--acknowledge` arguments: the two findings the mission's own
+    /// choices raise, unless a variant lifts them.
+    acknowledge: Vec<&'static str>,
     state: tempfile::TempDir,
     kube: KubeStandIn,
     helm: HelmStandIn,
@@ -35,6 +38,10 @@ impl Env {
         Self {
             suffix,
             vars: vars.iter().map(ToString::to_string).collect(),
+            acknowledge: vec![
+                "eks-version-unsupported=moto runs the 1.28 cluster the mission asks for",
+                "appmesh-end-of-support=the mesh as asked, on moto",
+            ],
             state: tempfile::tempdir().unwrap(),
             kube: KubeStandIn::start(),
             helm: HelmStandIn::new(),
@@ -62,12 +69,7 @@ impl Env {
                 "certificate_arn=arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
             ])
             .args(self.vars.iter().flat_map(|v| ["--var", v.as_str()]))
-            .args([
-                "--acknowledge",
-                "eks-version-unsupported=moto runs the 1.28 cluster the mission asks for",
-                "--acknowledge",
-                "appmesh-end-of-support=the mesh as asked, on moto",
-            ])
+            .args(self.acknowledge.iter().flat_map(|a| ["--acknowledge", a]))
             .env("PATH", self.helm.path())
             .env("NO_COLOR", "1")
             .env_remove("PAYRUN_FAKE_CLOUD")
@@ -487,4 +489,105 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
             assert_eq!(untouched.status.code(), Some(0), "{}", text(&untouched));
         }
     }
+}
+
+/// `--var compute=auto` (with the remedies for the version and the mesh):
+/// the platform on EKS Auto Mode plans with none of the Fargate findings,
+/// since they do not apply there; it applies, replans as a no-op and
+/// destroys, leaving nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auto_mode_variant_applies_replans_and_destroys() {
+    let mut auto = Env::new(
+        "auto",
+        &[
+            "compute=auto",
+            "k8s_version=1.36",
+            "mesh=lattice",
+            "registry_scanning=false",
+        ],
+    );
+    auto.acknowledge.clear();
+    let plan = auto.run(&["plan", "--json"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let planned: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let codes: Vec<&str> = planned["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for fargate in [
+        "fargate-networkpolicy",
+        "fargate-daemonset-csi",
+        "fargate-daemonset-addon",
+        "fargate-daemonset",
+    ] {
+        assert!(!codes.contains(&fargate), "{fargate}: {codes:?}");
+    }
+    assert!(
+        !codes.iter().any(|c| c.starts_with("eks-version")),
+        "{codes:?}"
+    );
+    let addresses: Vec<&str> = planned["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert!(
+        !addresses
+            .iter()
+            .any(|a| a.starts_with("aws.eks.fargate_profile."))
+    );
+    assert!(!addresses.iter().any(|a| a.starts_with("helm.release.")));
+    assert!(addresses.contains(&"k8s.object.alb-class"));
+
+    let applied = apply_while_pushing(&auto).await;
+    assert!(applied.status.success(), "{}", text(&applied));
+    let state = auto.state();
+    let (_, cluster) = state
+        .resources
+        .iter()
+        .find(|(a, _)| a.kind() == "aws.eks.cluster")
+        .unwrap();
+    assert_eq!(cluster.args["authentication_mode"], "API");
+    assert_eq!(
+        cluster.args["auto_mode"]["node_pools"],
+        json!(["general-purpose", "system"])
+    );
+    // EKS's own record says the same.
+    let eks = aws_sdk_eks::Client::new(&moto::sdk_config().await);
+    let live = eks
+        .describe_cluster()
+        .name("eks-payments-auto")
+        .send()
+        .await
+        .unwrap();
+    let live = live.cluster().unwrap();
+    assert_eq!(live.compute_config().and_then(|c| c.enabled()), Some(true));
+    assert_eq!(
+        live.storage_config()
+            .and_then(|s| s.block_storage())
+            .and_then(|b| b.enabled()),
+        Some(true)
+    );
+    // The built-in controller serves the Ingress of the `alb` class.
+    assert!(auto.kube.object("ingressclasses", "", "alb").is_some());
+    assert!(
+        auto.kube
+            .object("configmaps", "kube-system", "amazon-vpc-cni")
+            .is_some()
+    );
+
+    let again = auto.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+
+    let before = auto.state();
+    let destroyed = auto.run(&["destroy", "--auto-approve"]);
+    assert!(destroyed.status.success(), "{}", text(&destroyed));
+    assert!(auto.state().resources.is_empty());
+    all_gone(&before).await;
+    let left = ec2_tagged_with("payment.auto").await;
+    assert!(left.is_empty(), "{left:?}");
+    assert!(auto.kube.keys().is_empty(), "{:?}", auto.kube.keys());
 }

@@ -129,6 +129,11 @@ pub const CODES: &[Code] = &[
         "NetworkPolicy objects, not enforced for Fargate pods",
     ),
     code(
+        "eks-authentication-mode",
+        E,
+        "a planned change of an EKS cluster's authentication mode back towards CONFIG_MAP, which EKS refuses",
+    ),
+    code(
         "fargate-logging-config",
         E,
         "an `aws-logging` ConfigMap Fargate's log router would refuse or Fluent Bit could not parse",

@@ -20,7 +20,7 @@ use crate::value::for_validation;
 pub mod kinds {
     pub(crate) use crate::provider::aws::ec2::{FlowLogArgs, IngressRuleArgs, SubnetArgs, VpcArgs};
     pub(crate) use crate::provider::aws::ecr::RepositoryArgs;
-    pub(crate) use crate::provider::aws::eks::{AddonArgs, ClusterArgs};
+    pub(crate) use crate::provider::aws::eks::{AUTHENTICATION_MODES, AddonArgs, ClusterArgs};
     pub(crate) use crate::provider::aws::iam::{PolicyArgs, RoleArgs, RolePolicyArgs};
     pub(crate) use crate::provider::aws::kms::KeyArgs;
     pub(crate) use crate::provider::aws::logs::LogGroupArgs;

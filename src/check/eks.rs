@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::context::kinds::ClusterArgs;
+use super::context::kinds::{AUTHENTICATION_MODES, ClusterArgs};
 use crate::address::Address;
 use crate::eks_versions::{PathError, UPDATE_GUIDE, upgrade_path};
 use crate::finding::Finding;
@@ -73,9 +73,91 @@ pub fn findings(changes: &[ResourceChange]) -> Vec<Finding> {
         .collect()
 }
 
+/// An error finding for each planned cluster update that moves its
+/// authentication mode back (EKS moves it only forward: CONFIG_MAP →
+/// API_AND_CONFIG_MAP → API).
+pub fn access_findings(changes: &[ResourceChange]) -> Vec<Finding> {
+    fn mode(v: Option<&Value>) -> &str {
+        v.and_then(|v| v.get("authentication_mode"))
+            .and_then(Value::as_str)
+            .unwrap_or("CONFIG_MAP")
+    }
+    let rank = |m: &str| AUTHENTICATION_MODES.iter().position(|x| *x == m);
+    changes
+        .iter()
+        .filter(|c| c.address.kind() == ClusterArgs::KIND && c.action == Action::Update)
+        .filter_map(|c| {
+            let (from, to) = (mode(c.before.as_ref()), mode(c.after.as_deref()));
+            (rank(to)? < rank(from)?).then(|| {
+                Finding::error(
+                    "eks-authentication-mode",
+                    format!("EKS cannot move a cluster's authentication mode back from {from} to {to}"),
+                )
+                .at(&c.address)
+                .remedy(format!("keep `authentication_mode: \"{from}\"` (or move forward: CONFIG_MAP → API_AND_CONFIG_MAP → API)"))
+                .source("docs.aws.amazon.com/eks/latest/userguide/grant-k8s-access.html#set-cam")
+            })
+        })
+        .collect()
+}
+
 /// The check of this module, as [`super::CHECKS`] runs it.
 pub const CHECK: super::Check = super::Check {
     name: "eks upgrades",
-    codes: &["eks-version-downgrade", "eks-version-path"],
-    run: |cx| findings(cx.changes),
+    codes: &[
+        "eks-version-downgrade",
+        "eks-version-path",
+        "eks-authentication-mode",
+    ],
+    run: |cx| {
+        let mut out = findings(cx.changes);
+        out.extend(access_findings(cx.changes));
+        out
+    },
 };
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn update(before: &str, after: &str) -> ResourceChange {
+        ResourceChange {
+            address: "aws.eks.cluster.main".parse().unwrap(),
+            action: Action::Update,
+            name: "eks-main-qa".into(),
+            id: Some("eks-main-qa".into()),
+            before: Some(json!({ "version": "1.35", "authentication_mode": before })),
+            after: Some(Arc::new(
+                json!({ "version": "1.35", "authentication_mode": after }),
+            )),
+            changes: Vec::new(),
+            replace_because: Vec::new(),
+            drift: Vec::new(),
+            deps: Vec::new(),
+            prior_deps: Vec::new(),
+            outputs: serde_json::Map::new(),
+            declared_at: None,
+            completing: false,
+            create_before_destroy: false,
+            generation: 0,
+            deposed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_authentication_mode_moves_only_forward() {
+        assert!(access_findings(&[update("CONFIG_MAP", "API")]).is_empty());
+        assert!(access_findings(&[update("API_AND_CONFIG_MAP", "API")]).is_empty());
+        let back = access_findings(&[update("API", "API_AND_CONFIG_MAP")]);
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].code, "eks-authentication-mode");
+        assert_eq!(
+            back[0].message,
+            "EKS cannot move a cluster's authentication mode back from API to API_AND_CONFIG_MAP"
+        );
+    }
+}

@@ -419,6 +419,9 @@ fn namespace_edge_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
 /// type LoadBalancer and TargetGroupBindings.
 const LOAD_BALANCER_CONTROLLER: &str = "aws-load-balancer-controller";
 
+/// The controller an IngressClass names for EKS Auto Mode's load balancing.
+const AUTO_MODE_CONTROLLER: &str = "eks.amazonaws.com/alb";
+
 /// What the load balancer controller serves: it puts a finalizer on each
 /// and, on delete, removes the cloud resources behind it before lifting it.
 fn served_by_load_balancer_controller(spec: &ResourceSpec) -> Option<&'static str> {
@@ -448,14 +451,24 @@ fn served_by_load_balancer_controller(spec: &ResourceSpec) -> Option<&'static st
 /// release: created after it runs, deleted while it still runs. Without
 /// the edge a destroy may uninstall the controller first, and the ALB, its
 /// target groups and security groups stay behind, holding the subnets.
+///
+/// On EKS Auto Mode the controller is EKS's own: it serves the Ingresses of
+/// an IngressClass that names it (`eks.amazonaws.com/alb`), which plays the
+/// release's part.
 fn controller_order_findings(graph: &DesiredGraph, out: &mut Vec<Finding>) {
-    let controllers: Vec<&Address> = Context::each::<ReleaseArgs>(graph)
+    let releases = Context::each::<ReleaseArgs>(graph)
         .filter(|(_, release)| {
             let c = &release.chart;
             c == LOAD_BALANCER_CONTROLLER || c.ends_with(&format!("/{LOAD_BALANCER_CONTROLLER}"))
         })
-        .map(|(spec, _)| &spec.address)
-        .collect();
+        .map(|(spec, _)| &spec.address);
+    let classes = Context::each::<ObjectArgs>(graph)
+        .filter(|(_, o)| {
+            o.manifest["kind"] == "IngressClass"
+                && o.manifest["spec"]["controller"] == AUTO_MODE_CONTROLLER
+        })
+        .map(|(spec, _)| &spec.address);
+    let controllers: Vec<&Address> = releases.chain(classes).collect();
     for spec in graph.resources() {
         let address = &spec.address;
         let Some(what) = served_by_load_balancer_controller(spec) else {

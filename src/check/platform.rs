@@ -122,9 +122,14 @@ fn daemonset(manifest: &Value) -> Option<String> {
 /// Platform findings for a program.
 pub fn findings(graph: &DesiredGraph, today: &str, calendar: &Calendar) -> Vec<Finding> {
     let mut out = Vec::new();
-    // payrun serves no kind of EC2 node (managed node group, instance):
-    // every cluster a program declares runs its pods on Fargate alone.
-    let fargate_only = graph.of_kind(ClusterArgs::KIND).next().is_some();
+    // payrun serves no kind of self-managed EC2 node (managed node group,
+    // instance): a cluster runs its pods on Fargate alone unless EKS Auto
+    // Mode runs nodes for it, where DaemonSets run and NetworkPolicy is
+    // enforced.
+    let clusters: Vec<ClusterArgs> = Context::each::<ClusterArgs>(graph)
+        .map(|(_, c)| c)
+        .collect();
+    let fargate_only = !clusters.is_empty() && clusters.iter().all(|c| c.auto_mode.is_none());
     let mut mesh_reported = false;
     let mut netpol_reported = false;
     for spec in graph.resources() {

@@ -142,6 +142,20 @@ const SERVED: &[(&str, &str, &str, bool)] = &[
         "SecurityGroupPolicy",
         true,
     ),
+    // What an EKS Auto Mode cluster serves for its built-in load
+    // balancing (docs.aws.amazon.com/eks/latest/userguide/auto-configure-alb.html).
+    (
+        "networking.k8s.io/v1",
+        "ingressclasses",
+        "IngressClass",
+        false,
+    ),
+    (
+        "eks.amazonaws.com/v1",
+        "ingressclassparams",
+        "IngressClassParams",
+        false,
+    ),
     ("example.com/v1", "widgets", "Widget", true),
 ];
 
@@ -621,12 +635,24 @@ fn finalizers(o: &Value) -> bool {
         .is_some_and(|f| !f.is_empty())
 }
 
-/// The load balancer controller's reconcile loop, run before every request.
+/// EKS Auto Mode's controller serves the Ingresses of an IngressClass
+/// naming it.
+const AUTO_MODE_CONTROLLER: &str = "eks.amazonaws.com/alb";
+
+/// The load balancer controller's reconcile loop, run before every request:
+/// the one a helm release installs, or EKS Auto Mode's built-in one once an
+/// IngressClass names it.
 fn reconcile(c: &mut Cluster) {
-    let up = c
+    let installed = c
         .objects
         .get(CONTROLLER)
         .is_some_and(|d| d.deleting.is_none());
+    let built_in = c.objects.iter().any(|(k, o)| {
+        k.starts_with("ingressclasses/")
+            && o.deleting.is_none()
+            && o.object["spec"]["controller"] == AUTO_MODE_CONTROLLER
+    });
+    let up = installed || built_in;
     if !up {
         return;
     }

@@ -741,6 +741,142 @@ moto.eks.models.EKSBackend.update_cluster_config = update_cluster_config_keeping
 moto.eks.models.EKSBackend.delete_cluster = delete_cluster_with_group
 
 
+# ── EKS Auto Mode and access configuration: an extension of moto ──────────
+# moto 5.2.5's CreateCluster (moto/eks/responses.py EKSResponse.create_cluster)
+# reads neither computeConfig, storageConfig, accessConfig nor
+# bootstrapSelfManagedAddons, and stores kubernetesNetworkConfig as sent,
+# losing its serviceIpv4Cidr default; its UpdateClusterConfig ignores them
+# too and answers an empty body, where EKS answers an `update`. This serves
+# them as the EKS API reference describes
+# (docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html,
+# API_UpdateClusterConfig.html) and refuses what EKS refuses: Auto Mode's
+# compute, block storage and load balancing not all on or all off; a node
+# role without node pools or the other way round; Auto Mode below
+# Kubernetes 1.29, with bootstrapSelfManagedAddons not false, or with the
+# CONFIG_MAP authentication mode; an authentication mode moved backwards.
+# The settings are kept as attributes of moto's Cluster (compute_config,
+# storage_config, access_config), which moto's serializer
+# (moto/core/serialize.py XFormedAttributePicker) reads for DescribeCluster.
+# An UpdateClusterConfig answers an update that is Successful at once, which
+# DescribeUpdate (the add-on extension's, reading cluster.payrun_updates)
+# serves.
+
+AUTH_MODES = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
+_eks_create_cluster_response = moto.eks.responses.EKSResponse.create_cluster
+_eks_update_cluster_config_response = moto.eks.responses.EKSResponse.update_cluster_config
+
+
+def _eks_invalid(name, message):
+    return moto.eks.exceptions.InvalidParameterException(
+        clusterName=name, nodegroupName=None, addonName=None, message=message
+    )
+
+
+def _auto_mode(self, name, version, auth_mode, creating):
+    compute = self._get_param("computeConfig")
+    storage = self._get_param("storageConfig")
+    network = self._get_param("kubernetesNetworkConfig") or {}
+    balancing = network.get("elasticLoadBalancing")
+    given = [compute, storage, balancing]
+    if all(g is None for g in given):
+        return None
+    flags = [bool((compute or {}).get("enabled")), bool(((storage or {}).get("blockStorage") or {}).get("enabled")), bool((balancing or {}).get("enabled"))]
+    if any(g is None for g in given) or len(set(flags)) != 1:
+        raise _eks_invalid(
+            name,
+            "For EKS Auto Mode, please ensure that all required configs, including computeConfig, kubernetesNetworkConfig, and blockStorage are all either fully enabled or fully disabled.",
+        )
+    on = flags[0]
+    role = (compute or {}).get("nodeRoleArn")
+    pools = (compute or {}).get("nodePools") or []
+    if on and not role and pools:
+        raise _eks_invalid(name, "When Compute Config nodeRoleArn is null or empty, nodePool list cannot be populated.")
+    if on and role and not pools:
+        raise _eks_invalid(name, "When Compute Config nodeRoleArn is not null or empty, nodePool value(s) must be provided.")
+    if on and _minor_version(version, name) < (1, 29):
+        raise _eks_invalid(name, "EKS Auto Mode is only supported for cluster version 1.29 or above.")
+    if on and creating and self._get_param("bootstrapSelfManagedAddons") is not False:
+        raise _eks_invalid(name, "When EKS Auto Mode is enabled, bootstrapSelfManagedAddons must be set to false.")
+    if on and auth_mode == "CONFIG_MAP":
+        raise _eks_invalid(name, "EKS Auto Mode requires the cluster authentication mode to be API or API_AND_CONFIG_MAP.")
+    return {
+        "compute": {"enabled": on, "nodeRoleArn": role, "nodePools": pools} if on else {"enabled": False},
+        "storage": {"blockStorage": {"enabled": on}},
+        "balancing": {"enabled": on},
+    }
+
+
+def _apply_auto_mode(cluster, auto):
+    cluster.compute_config = auto["compute"]
+    cluster.storage_config = auto["storage"]
+    network = dict(cluster.kubernetes_network_config or {})
+    network.pop("elasticLoadBalancing", None)
+    network.setdefault("serviceIpv4Cidr", "172.20.0.0/16")
+    network.setdefault("ipFamily", "ipv4")
+    network["elasticLoadBalancing"] = auto["balancing"]
+    cluster.kubernetes_network_config = network
+
+
+def create_cluster_with_auto_mode(self):
+    name = self._get_param("name")
+    version = self._get_param("version") or "1.19"
+    access = self._get_param("accessConfig") or {}
+    mode = access.get("authenticationMode", "CONFIG_MAP")
+    if mode not in AUTH_MODES:
+        raise _eks_invalid(name, f"Invalid authenticationMode: {mode}")
+    auto = _auto_mode(self, name, version, mode, creating=True)
+    result = _eks_create_cluster_response(self)
+    cluster = self.eks_backend.clusters[name]
+    cluster.access_config = {
+        "authenticationMode": mode,
+        "bootstrapClusterCreatorAdminPermissions": access.get("bootstrapClusterCreatorAdminPermissions", True),
+    }
+    if auto is not None:
+        _apply_auto_mode(cluster, auto)
+    return result
+
+
+def update_cluster_config_with_auto_mode(self):
+    name, cluster = _cluster(self)
+    access = self._get_param("accessConfig")
+    mode = (getattr(cluster, "access_config", None) or {}).get("authenticationMode", "CONFIG_MAP")
+    kind = "ConfigUpdate"
+    params = []
+    if access is not None:
+        wanted = access.get("authenticationMode", mode)
+        if wanted not in AUTH_MODES or AUTH_MODES.index(wanted) < AUTH_MODES.index(mode):
+            raise moto.eks.exceptions.InvalidRequestException(
+                clusterName=name,
+                nodegroupName=None,
+                addonName=None,
+                message=f"Unsupported authentication mode update from {mode} to {wanted}",
+            )
+        cluster.access_config = dict(getattr(cluster, "access_config", None) or {}, authenticationMode=wanted)
+        kind = "AccessConfigUpdate"
+        params.append({"type": "AuthenticationMode", "value": wanted})
+    auto = _auto_mode(self, name, cluster.version, (cluster.access_config or {}).get("authenticationMode", mode), creating=False)
+    if auto is not None:
+        _apply_auto_mode(cluster, auto)
+        kind = "AutoModeUpdate"
+        params.append({"type": "ComputeConfig", "value": json.dumps(auto["compute"])})
+    elif access is None:
+        _eks_update_cluster_config_response(self)
+    update = {
+        "id": str(uuid.uuid4()),
+        "status": "Successful",
+        "type": kind,
+        "params": params,
+        "createdAt": time.time(),
+        "errors": [],
+    }
+    cluster.payrun_updates[update["id"]] = update
+    return json.dumps({"update": update})
+
+
+moto.eks.responses.EKSResponse.create_cluster = create_cluster_with_auto_mode
+moto.eks.responses.EKSResponse.update_cluster_config = update_cluster_config_with_auto_mode
+
+
 # ── VPC Lattice deletes: an extension of moto, not moto ────────────────────
 # moto 5.2.5 creates, gets and lists Lattice resources but deletes none of
 # them: VPCLatticeResponse (moto/vpclattice/responses.py) has no

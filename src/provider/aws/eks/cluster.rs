@@ -5,8 +5,10 @@
 
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
-    Cluster, ClusterStatus, EncryptionConfig, LogSetup, LogType, Logging, Provider,
-    VpcConfigRequest,
+    AuthenticationMode, BlockStorage, Cluster, ClusterStatus, ComputeConfigRequest,
+    CreateAccessConfigRequest, ElasticLoadBalancing, EncryptionConfig,
+    KubernetesNetworkConfigRequest, LogSetup, LogType, Logging, Provider, StorageConfigRequest,
+    UpdateAccessConfigRequest, VpcConfigRequest,
 };
 use payrun_derive::Args;
 use serde::Deserialize;
@@ -43,6 +45,34 @@ fn all_log_types() -> Vec<String> {
     ALL_LOG_TYPES.iter().map(ToString::to_string).collect()
 }
 
+/// The node pools EKS Auto Mode builds in.
+const BUILT_IN_POOLS: [&str; 2] = ["general-purpose", "system"];
+
+fn built_in_pools() -> Vec<String> {
+    BUILT_IN_POOLS.iter().map(ToString::to_string).collect()
+}
+
+/// How a cluster authenticates, from the oldest to the newest; EKS moves a
+/// cluster only forward along it.
+pub(crate) const AUTHENTICATION_MODES: [&str; 3] = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"];
+
+/// EKS Auto Mode: EKS runs the cluster's nodes, their block storage and
+/// its load balancers.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoMode {
+    /// The IAM role the nodes run as (trusting ec2.amazonaws.com, with
+    /// AmazonEKSWorkerNodeMinimalPolicy and
+    /// AmazonEC2ContainerRegistryPullOnly). EKS does not let it change
+    /// once Auto Mode is on.
+    #[serde(rename = "node_role")]
+    pub(crate) node_role_arn: String,
+    /// The built-in node pools to run: `general-purpose` and `system`
+    /// unless given.
+    #[serde(default = "built_in_pools")]
+    pub(crate) node_pools: Vec<String>,
+}
+
 #[derive(Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 #[arg(kind = "aws.eks.cluster")]
@@ -75,6 +105,24 @@ pub(crate) struct ClusterArgs {
     /// The KMS key (ARN) Kubernetes secrets are envelope-encrypted with.
     #[arg(force_new, takes = "arn", formerly = "secrets_kms_key_arn")]
     pub(crate) kms_key: Option<String>,
+    /// EKS Auto Mode, `#{ node_role: role }`: EKS runs the nodes (compute),
+    /// their EBS volumes (block storage) and the load balancer controller
+    /// (load balancing), all three together; no Fargate profile or
+    /// self-installed controller is needed. Needs `authentication_mode`
+    /// `API` or `API_AND_CONFIG_MAP` and Kubernetes 1.29 or later.
+    #[serde(default)]
+    pub(crate) auto_mode: Option<AutoMode>,
+    /// `API` (access entries only), `API_AND_CONFIG_MAP`, or `CONFIG_MAP`
+    /// (the deprecated aws-auth ConfigMap). A cluster moves only forward,
+    /// in place.
+    #[serde(default)]
+    #[arg(default = r#""CONFIG_MAP""#)]
+    pub(crate) authentication_mode: Option<String>,
+    /// Make whoever creates the cluster its administrator through an access
+    /// entry. Fixed at create.
+    #[serde(default)]
+    #[arg(force_new, default = "true")]
+    pub(crate) bootstrap_creator_admin: Option<bool>,
     #[serde(default)]
     tags: Tags,
 }
@@ -92,6 +140,34 @@ fn validate(args: &Value) -> Result<(), crate::provider::ArgError> {
     }
     if !a.endpoint_private_access && !a.endpoint_public_access {
         return Err("`endpoint_private_access`: at least one of private and public endpoint access must be on".into());
+    }
+    if let Some(mode) = &a.authentication_mode
+        && !AUTHENTICATION_MODES.contains(&mode.as_str())
+    {
+        return Err(crate::provider::ArgError::new(
+            format!("`authentication_mode`: unknown mode `{mode}`"),
+            format!("use one of {}", AUTHENTICATION_MODES.join(", ")),
+        ));
+    }
+    if let Some(auto) = &a.auto_mode {
+        if a.authentication_mode.as_deref().unwrap_or("CONFIG_MAP") == "CONFIG_MAP" {
+            return Err(crate::provider::ArgError::new(
+                "`auto_mode` needs access entries, which `authentication_mode` CONFIG_MAP (EKS's default) does not have",
+                "add `authentication_mode: \"API\"`",
+            ));
+        }
+        if let Some(p) = auto.node_pools.iter().find(|p| !BUILT_IN_POOLS.contains(&p.as_str())) {
+            return Err(crate::provider::ArgError::new(
+                format!("`auto_mode.node_pools`: `{p}` is not a built-in node pool"),
+                format!("use {} (others are NodePool objects in the cluster)", BUILT_IN_POOLS.join(", ")),
+            ));
+        }
+        if crate::eks_versions::parse(&a.version).is_some_and(|v| v < (1, 29)) {
+            return Err(crate::provider::ArgError::new(
+                format!("`auto_mode`: EKS Auto Mode needs Kubernetes 1.29 or later, not {}", a.version),
+                "set `version` to 1.29 or later",
+            ));
+        }
     }
     if let Some(t) = a
         .enabled_log_types
@@ -125,7 +201,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         "version",
     ],
     validate,
-    doc: "An EKS cluster: `version`, `role`, `subnets`, `security_groups`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets).",
+    doc: "An EKS cluster: `version`, `role`, `subnets`, `security_groups`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets), `auto_mode` (EKS Auto Mode), `authentication_mode` and `bootstrap_creator_admin` (access entries).",
 };
 
 /// The plan's note on a version change: the in-place steps it takes.
@@ -284,6 +360,13 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
                 .build(),
         ]
     });
+    let access = (a.authentication_mode.is_some() || a.bootstrap_creator_admin.is_some()).then(|| {
+        CreateAccessConfigRequest::builder()
+            .set_authentication_mode(a.authentication_mode.as_deref().map(AuthenticationMode::from))
+            .set_bootstrap_cluster_creator_admin_permissions(a.bootstrap_creator_admin)
+            .build()
+    });
+    let (compute, storage, network) = auto_mode_config(a.auto_mode.as_ref());
     eks.create_cluster()
         .name(&op.name)
         .version(&a.version)
@@ -291,6 +374,13 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
         .resources_vpc_config(vpc_config(&a, true))
         .logging(logging(&a.enabled_log_types))
         .set_encryption_config(encryption)
+        .set_access_config(access)
+        .set_compute_config(a.auto_mode.is_some().then_some(compute))
+        .set_storage_config(a.auto_mode.is_some().then_some(storage))
+        .set_kubernetes_network_config(a.auto_mode.is_some().then_some(network))
+        // Auto Mode runs CoreDNS, kube-proxy and the VPC CNI itself; EKS
+        // refuses the self-managed ones beside it.
+        .set_bootstrap_self_managed_addons(a.auto_mode.is_some().then_some(false))
         .set_tags(Some(a.tags.clone().into_iter().collect()))
         .client_request_token(&op.token)
         .send()
@@ -301,6 +391,35 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
         id: op.name.clone(),
         outputs: outputs(&c),
     })
+}
+
+/// The three settings of EKS Auto Mode, which go on or off together:
+/// compute (with its node role and pools), block storage, load balancing.
+fn auto_mode_config(
+    auto: Option<&AutoMode>,
+) -> (ComputeConfigRequest, StorageConfigRequest, KubernetesNetworkConfigRequest) {
+    let on = auto.is_some();
+    let compute = ComputeConfigRequest::builder()
+        .enabled(on)
+        .set_node_role_arn(auto.map(|a| a.node_role_arn.clone()))
+        .set_node_pools(auto.map(|a| a.node_pools.clone()))
+        .build();
+    let storage = StorageConfigRequest::builder()
+        .block_storage(BlockStorage::builder().enabled(on).build())
+        .build();
+    let network = KubernetesNetworkConfigRequest::builder()
+        .elastic_load_balancing(ElasticLoadBalancing::builder().enabled(on).build())
+        .build();
+    (compute, storage, network)
+}
+
+/// Auto Mode as DescribeCluster reports it: on when its compute is.
+fn live_auto_mode(c: &Cluster) -> Option<Value> {
+    let compute = c.compute_config().filter(|c| c.enabled() == Some(true))?;
+    Some(json!({
+        "node_role": compute.node_role_arn().unwrap_or_default(),
+        "node_pools": compute.node_pools(),
+    }))
 }
 
 /// One DescribeCluster per cluster: EKS has no batch describe.
@@ -352,6 +471,24 @@ pub(super) async fn read(
                 .set_list("public_access_cidrs", cidrs)
                 .optional("enabled_log_types", enabled_logs(&c), all_log_types())
                 .maybe("kms_key", key)
+                .maybe("auto_mode", live_auto_mode(&c))
+                .optional(
+                    "authentication_mode",
+                    c.access_config()
+                        .and_then(|a| a.authentication_mode())
+                        .map_or("CONFIG_MAP", AuthenticationMode::as_str),
+                    "CONFIG_MAP",
+                )
+                .maybe(
+                    "bootstrap_creator_admin",
+                    item.args
+                        .get("bootstrap_creator_admin")
+                        .filter(|v| !v.is_null())
+                        .and(
+                            c.access_config()
+                                .and_then(|a| a.bootstrap_cluster_creator_admin_permissions()),
+                        ),
+                )
                 .tags(&tags_from(c.tags()))
                 .finish(),
             outputs: outputs(&c),
@@ -379,6 +516,45 @@ pub(super) async fn update(eks: &Client, op: &UpdateOp) -> Result<Applied, Provi
     ]
     .iter()
     .any(|k| changed(k));
+    // EKS takes one kind of change per UpdateClusterConfig, and runs one
+    // update at a time: each waits for the last.
+    if changed("authentication_mode")
+        && let Some(mode) = &after.authentication_mode
+    {
+        let out = while_in_use(&op.progress, || async {
+            eks.update_cluster_config()
+                .name(&op.id)
+                .access_config(
+                    UpdateAccessConfigRequest::builder()
+                        .authentication_mode(AuthenticationMode::from(mode.as_str()))
+                        .build(),
+                )
+                .send()
+                .await
+                .or_fail(&subject, "eks:UpdateClusterConfig")
+        })
+        .await?;
+        if let Some(id) = out.update().and_then(|u| u.id()) {
+            until_update_done(eks, &op.progress, &subject, &op.id, None, id).await?;
+        }
+    }
+    if changed("auto_mode") {
+        let (compute, storage, network) = auto_mode_config(after.auto_mode.as_ref());
+        let out = while_in_use(&op.progress, || async {
+            eks.update_cluster_config()
+                .name(&op.id)
+                .compute_config(compute.clone())
+                .storage_config(storage.clone())
+                .kubernetes_network_config(network.clone())
+                .send()
+                .await
+                .or_fail(&subject, "eks:UpdateClusterConfig")
+        })
+        .await?;
+        if let Some(id) = out.update().and_then(|u| u.id()) {
+            until_update_done(eks, &op.progress, &subject, &op.id, None, id).await?;
+        }
+    }
     if endpoint || changed("enabled_log_types") {
         let out = eks
             .update_cluster_config()

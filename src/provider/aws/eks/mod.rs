@@ -4,7 +4,7 @@
 mod addon;
 
 pub(crate) use addon::AddonArgs;
-pub(crate) use cluster::ClusterArgs;
+pub(crate) use cluster::{AUTHENTICATION_MODES, ClusterArgs};
 mod cluster;
 mod fargate_profile;
 
