@@ -43,6 +43,7 @@ fn settings() -> AwsSettings {
         endpoint_url: Some(moto().endpoint.clone()),
         profile: None,
         retry_budget: Some(Duration::from_secs(15)),
+        request_timeout: None,
     }
 }
 

@@ -22,6 +22,7 @@ mod launcher_selftests;
 mod payment_e2e;
 mod payment_program;
 mod pci;
+mod refresh;
 mod sandbox;
 mod script_errors;
 mod team_state;

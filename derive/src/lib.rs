@@ -9,6 +9,8 @@
 //! - `secret`: never stored, planned or logged, only a digest;
 //! - `holds_secrets`: may carry `secret_env(...)` values inside;
 //! - `document`: a policy-like document, compared by meaning;
+//! - `observed`: what a refresh reports and a program never writes (the
+//!   rules on a security group no declaration accounts for);
 //! - `placement = PATH`: names where the object lives (`&PATH: &Placement`);
 //! - `explained = PATH`: a `fn(&Value, &Value) -> Option<String>` note for
 //!   the plan;
@@ -128,6 +130,7 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                             let w = syn::Ident::new(&word, meta.path.span());
                             ctor = quote!(#w);
                         }
+                        "observed" => chain.push(quote!(.observed())),
                         "placement" => placement = Some(meta.value()?.parse()?),
                         "explained" => {
                             let f: Path = meta.value()?.parse()?;
@@ -141,7 +144,7 @@ fn specs(input: &DeriveInput) -> syn::Result<proc_macro2::TokenStream> {
                         }
                         _ => {
                             return Err(meta.error(
-                                "unknown #[arg] key: force_new, secret, holds_secrets, document, placement, explained, takes, formerly or default",
+                                "unknown #[arg] key: force_new, secret, holds_secrets, document, observed, placement, explained, takes, formerly or default",
                             ));
                         }
                     }

@@ -101,7 +101,8 @@ fn build_steps(plan: &Plan) -> Vec<Step> {
             }
         }
         let deposes = c.action == Action::Replace && c.create_before_destroy;
-        if (deposes || !c.deposed.is_empty()) && c.action != Action::Delete {
+        let leftovers = !c.deposed.is_empty() || !c.duplicates.is_empty();
+        if (deposes || leftovers) && c.action != Action::Delete {
             add(&c.address, StepKind::DeleteDeposed);
         }
     }
@@ -631,7 +632,8 @@ fn progress_of(shared: &Shared, address: &Address) -> ProgressFn {
 }
 
 /// Delete the objects a replacement made first left behind at `change`'s
-/// address, each dropped from state as it goes.
+/// address, each dropped from state as it goes, and the duplicates of the
+/// address the plan found (never recorded, so nothing to drop).
 async fn delete_deposed(
     shared: &Shared,
     change: &ResourceChange,
@@ -676,6 +678,35 @@ async fn delete_deposed(
             }
         })?;
         ids.push(old.id);
+    }
+    let recorded = {
+        let st = shared.state.lock().expect("state");
+        st.resources.get(address).cloned()
+    };
+    for duplicate in &change.duplicates {
+        progress(&format!(
+            "deleting {duplicate}, a duplicate of {address} (it carries the stack's and this address's tags, and state does not record it)"
+        ));
+        let (name, args, outputs) = match (&recorded, &change.before) {
+            (Some(r), _) => (r.name.clone(), r.args.clone(), r.outputs.clone()),
+            (None, before) => (
+                change.name.clone(),
+                before.clone().unwrap_or(Value::Null),
+                change.outputs.clone(),
+            ),
+        };
+        provider
+            .delete(&DeleteOp {
+                address: address.clone(),
+                name,
+                id: duplicate.clone(),
+                args,
+                outputs,
+                progress: progress.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        ids.push(duplicate.clone());
     }
     Ok(ids.join(","))
 }
@@ -797,10 +828,15 @@ async fn create_or_update(
         return Ok((false, applied.id));
     }
 
-    if prior_intent.is_some()
-        && let Some(done) = look(shared, change, &**provider, &op, &recorded_args).await?
-    {
-        return Ok((true, done));
+    // An interrupted create may still be carried out for as long as its
+    // request can be (a reply lost, a process killed while the cloud
+    // worked): found, it is adopted; not found, it is looked for again once
+    // that window has passed, before anything is made anew.
+    if let Some(intent) = &prior_intent {
+        let sent = humantime::parse_rfc3339(&intent.started_at).ok();
+        if let Some(done) = look(shared, change, &**provider, &op, &recorded_args, sent).await? {
+            return Ok((true, done));
+        }
     }
     shared.save(|st| {
         st.intents.insert(
@@ -835,7 +871,7 @@ async fn create_or_update(
         if !made_it && already_exists(&error) {
             // Refused as already there: an earlier attempt (this run's or a
             // killed one's) may have made it. Look once before failing.
-            return match look(shared, change, &**provider, &op, &recorded_args).await? {
+            return match look(shared, change, &**provider, &op, &recorded_args, None).await? {
                 Some(done) => Ok((true, done)),
                 None => Err(error.to_string()),
             };
@@ -855,7 +891,7 @@ async fn create_or_update(
             error.code.as_deref().unwrap_or("no reply")
         ));
         tokio::time::sleep(backoff(attempt)).await;
-        if let Some(done) = look(shared, change, &**provider, &op, &recorded_args).await? {
+        if let Some(done) = look(shared, change, &**provider, &op, &recorded_args, None).await? {
             return Ok((true, done));
         }
     };
@@ -895,8 +931,36 @@ fn backoff(attempt: u32) -> Duration {
     cap.mul_f64(0.5 + jitter as f64 / 2000.0)
 }
 
-/// Looks for what a create may have made and adopts it when found.
+/// Looks for what a create may have made and adopts it when found. With
+/// `sent`, when the create's request went out: finding nothing before the
+/// provider's settle window has passed since then, it waits the window out
+/// and looks once more, since the request may still be carried out.
 async fn look(
+    shared: &Shared,
+    change: &ResourceChange,
+    provider: &dyn crate::provider::Provider,
+    op: &CreateOp,
+    recorded_args: &Value,
+    sent: Option<std::time::SystemTime>,
+) -> Result<Option<String>, String> {
+    if let Some(found) = look_once(shared, change, provider, op, recorded_args).await? {
+        return Ok(Some(found));
+    }
+    let Some(until) = sent.map(|t| t + provider.settle_window()) else {
+        return Ok(None);
+    };
+    let Ok(left) = until.duration_since(std::time::SystemTime::now()) else {
+        return Ok(None);
+    };
+    (op.progress)(&format!(
+        "not found yet; waiting {:.0?} until the interrupted create can no longer be carried out, then looking again",
+        left
+    ));
+    tokio::time::sleep(left).await;
+    look_once(shared, change, provider, op, recorded_args).await
+}
+
+async fn look_once(
     shared: &Shared,
     change: &ResourceChange,
     provider: &dyn crate::provider::Provider,

@@ -145,6 +145,7 @@ mod tests {
             create_before_destroy: false,
             generation: 0,
             deposed: Vec::new(),
+            duplicates: Vec::new(),
         }
     }
 

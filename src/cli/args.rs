@@ -67,6 +67,11 @@ pub struct Global {
     /// retried (e.g. `90s`, `10m`).
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "2m")]
     pub retry_budget: std::time::Duration,
+    /// How long one AWS request may take before the SDK gives up on it; a
+    /// create interrupted by a crash is looked for again once that long has
+    /// passed since it was sent, before anything is made anew.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    pub request_timeout: std::time::Duration,
     /// How long to wait for the stack's lock while another payrun holds it
     /// (default: do not wait).
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "0s")]

@@ -382,6 +382,7 @@ fn state_aws(r: &Resolved, region: Option<&String>) -> AwsSettings {
         endpoint_url: r.endpoint_url.clone(),
         profile: None,
         retry_budget: Some(r.retry_budget),
+        request_timeout: Some(r.request_timeout),
     }
 }
 
@@ -458,6 +459,7 @@ fn eks_token(
             endpoint_url: g.endpoint_url.clone(),
             profile: profile.cloned(),
             retry_budget: None,
+            request_timeout: None,
         },
         lifetime,
     );
@@ -477,6 +479,7 @@ pub fn registry(r: &Resolved) -> Registry {
         endpoint_url: r.endpoint_url.clone(),
         profile: None,
         retry_budget: Some(r.retry_budget),
+        request_timeout: Some(r.request_timeout),
     };
     let aws = Arc::new(AwsProvider::new(settings.clone()));
     let mut registry = Registry::new()

@@ -291,6 +291,7 @@ pub struct Resolved {
     pub backend: Backend,
     pub endpoint_url: Option<String>,
     pub retry_budget: std::time::Duration,
+    pub request_timeout: std::time::Duration,
     pub lock_timeout: std::time::Duration,
     /// The flags that name this stack on a command line, for printed
     /// fixes: `--program P` (when given), `--suffix S`, `--state-dir D`
@@ -442,6 +443,7 @@ impl Resolved {
         let backend = backend(&project.file.state, global)?;
         Ok(Self {
             retry_budget: global.retry_budget,
+            request_timeout: global.request_timeout,
             lock_timeout: global.lock_timeout,
             stack_flags: stack_flags.join(" "),
             stack: crate::state::stack_name(&program.display().to_string(), &stem, &suffix)

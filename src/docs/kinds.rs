@@ -36,6 +36,8 @@ pub struct PropertyDoc {
     pub default: Option<String>,
     pub force_new: bool,
     pub secret: bool,
+    /// Reported by a refresh, never written by a program.
+    pub observed: bool,
     pub doc: String,
 }
 
@@ -64,6 +66,7 @@ pub fn kind_doc(schema: &KindSchema) -> KindDoc {
                     .or_else(|| default_in(schema.doc, &p.name)),
                 force_new: spec.is_some_and(|a| a.force_new),
                 secret: spec.is_some_and(|a| a.secret),
+                observed: spec.is_some_and(|a| a.observed),
                 doc: property_doc(schema, &p.name),
                 shape: p.shape,
                 required: p.required,
@@ -100,6 +103,9 @@ fn property_doc(schema: &KindSchema, name: &str) -> String {
         return String::new();
     };
     let mut notes = Vec::new();
+    if spec.observed {
+        notes.push("observed by a refresh, never written by a program: what it reports is drift");
+    }
     if spec.holds_secrets {
         notes.push("may hold `secret_env(...)` values, which stay secret");
     }

@@ -19,7 +19,7 @@ pub fn kinds_table(docs: &[KindDoc]) -> String {
         let names = |required: bool| {
             d.properties
                 .iter()
-                .filter(|p| p.required == required)
+                .filter(|p| p.required == required && !p.observed)
                 .map(|p| format!("`{}`", p.name))
                 .collect::<Vec<_>>()
                 .join(", ")

@@ -9,7 +9,7 @@ mod saved;
 mod sealed;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
-pub use planner::{PlanError, PlanOptions, make_plan, refresh};
+pub use planner::{Live, PlanError, PlanOptions, make_plan};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 
 /// Saved plans: sealed with the stack key, and by the stack's store when

@@ -92,6 +92,12 @@ pub struct ResourceChange {
     /// nothing depends on them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<String>,
+    /// Ids of objects carrying this stack's tag and this address's
+    /// `payrun:address` tag that state does not record: made twice by a
+    /// crash race (an interrupted create served after the next run looked
+    /// for it and made another). Deleted once nothing depends on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -124,6 +130,10 @@ pub struct Plan {
     /// saved plan judges versions as the plan did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar: Option<crate::eks_versions::Calendar>,
+    /// Objects carrying this stack's tag that no address accounts for
+    /// (tagged by hand, or recorded once and forgotten): shown, left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unaccounted: Vec<crate::provider::Unrecorded>,
 }
 
 impl Plan {
@@ -135,12 +145,19 @@ impl Plan {
     /// as one add and one destroy.
     pub fn summary(&self) -> (usize, usize, usize) {
         let replace = self.count(Action::Replace);
-        // Objects replaced earlier and still live, deleted now.
+        // Objects replaced earlier and still live, and duplicates, deleted
+        // now.
         let deposed = self
             .changes
             .iter()
-            .filter(|c| c.action != Action::Delete)
-            .map(|c| c.deposed.len())
+            .map(|c| {
+                c.duplicates.len()
+                    + if c.action == Action::Delete {
+                        0
+                    } else {
+                        c.deposed.len()
+                    }
+            })
             .sum::<usize>();
         (
             self.count(Action::Create) + replace,
@@ -152,7 +169,7 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes
             .iter()
-            .any(|c| c.action != Action::NoOp || !c.deposed.is_empty())
+            .any(|c| c.action != Action::NoOp || !c.deposed.is_empty() || !c.duplicates.is_empty())
     }
 
     pub fn has_errors(&self) -> bool {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::address::{Address, AddressMap};
 use crate::graph::DesiredGraph;
 use crate::provider::schema::ArgSpec;
-use crate::provider::{ProviderError, ReadItem, ReadResult, Registry};
+use crate::provider::{ProviderError, ReadItem, ReadResult, Registry, StackRead, Unrecorded};
 use crate::script::Program;
 use crate::state::{ResourceState, StackKey, State};
 use crate::value::{
@@ -34,8 +34,6 @@ pub struct PlanOptions {
     pub refresh: bool,
 }
 
-/// Read back every recorded resource: one batched `read` per kind, all kinds
-/// at once.
 /// `state` with every recorded argument under its current name: a kind
 /// that renamed an argument (`ArgSpec::formerly`) reads the old name as the
 /// new one, so a rename plans no change, let alone a replacement. Borrowed
@@ -74,69 +72,111 @@ pub fn with_current_arg_names<'a>(state: &'a State, registry: &Registry) -> Cow<
     Cow::Owned(state)
 }
 
-pub async fn refresh(
-    state: &State,
-    key: &StackKey,
-    registry: &Registry,
-) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
-    read_live(&with_current_arg_names(state, registry), key, registry).await
+/// What a refresh saw: each recorded resource as it lives, and what the
+/// stack's tag found that no record is.
+#[derive(Debug, Default)]
+pub struct Live {
+    pub resources: BTreeMap<Address, ReadResult>,
+    pub unrecorded: Vec<Unrecorded>,
 }
 
-/// [`refresh`] of a state whose args already carry their current names.
+/// Read back the stack: every provider at once, each reading all its
+/// kinds (one batched read per kind, or fewer calls where a service lists
+/// many kinds at once). `also` are kinds read though state records none of
+/// them (the program's, an interrupted create's): what the stack's tag
+/// finds of them is seen too.
 async fn read_live(
     state: &State,
     key: &StackKey,
     registry: &Registry,
-) -> Result<BTreeMap<Address, ReadResult>, PlanError> {
-    let mut by_kind: BTreeMap<String, Vec<ReadItem>> = BTreeMap::new();
+    also: &BTreeSet<String>,
+) -> Result<Live, PlanError> {
+    let prefix = |kind: &str| kind.split('.').next().unwrap_or(kind).to_string();
+    let mut by_provider: BTreeMap<String, BTreeMap<String, Vec<ReadItem>>> = BTreeMap::new();
     for (address, r) in &state.resources {
-        by_kind.entry(r.kind.clone()).or_default().push(ReadItem {
-            address: address.clone(),
-            id: r.id.clone(),
-            args: r.args.clone(),
-            outputs: r.outputs.clone(),
-        });
+        if registry.provider(&r.kind).is_none() {
+            return Err(PlanError::NoProvider {
+                address: address.clone(),
+                kind: r.kind.clone(),
+            });
+        }
+        by_provider
+            .entry(prefix(&r.kind))
+            .or_default()
+            .entry(r.kind.clone())
+            .or_default()
+            .push(ReadItem {
+                address: address.clone(),
+                id: r.id.clone(),
+                args: r.args.clone(),
+                outputs: r.outputs.clone(),
+            });
+    }
+    for kind in also.iter().filter(|k| registry.provider(k).is_some()) {
+        by_provider
+            .entry(prefix(kind))
+            .or_default()
+            .entry(kind.clone())
+            .or_default();
     }
     let mut tasks = tokio::task::JoinSet::new();
-    for (kind, items) in by_kind {
-        let Some(provider) = registry.provider(&kind).cloned() else {
-            return Err(PlanError::NoProvider {
-                address: items[0].address.clone(),
-                kind,
-            });
-        };
+    for kinds in by_provider.into_values() {
+        let first = kinds.keys().next().cloned().unwrap_or_default();
+        let provider = registry
+            .provider(&first)
+            .cloned()
+            .expect("kinds without a provider were refused above");
+        let stack = state.stack.clone();
         tasks.spawn(async move {
-            let result = provider.read(&kind, &items).await;
-            (kind, items, result)
+            let found = provider
+                .read_stack(StackRead {
+                    stack: &stack,
+                    kinds: &kinds,
+                })
+                .await;
+            (kinds, found)
         });
     }
     // Every kind finishes its refresh, so one that fails is reported with
     // every other that failed, not in place of them.
-    let mut out = BTreeMap::new();
+    let mut out = Live::default();
     let mut failed = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (kind, items, result) = joined.expect("refresh task does not panic");
-        match result {
-            Ok(results) => {
-                let schema = registry.schema(&kind);
-                for (item, r) in items.into_iter().zip(results) {
-                    let r = match r {
-                        ReadResult::Found { args, outputs } => ReadResult::Found {
-                            args: super::sealed::seal_args(schema, &item.args, args, key),
-                            outputs,
-                        },
-                        gone => gone,
-                    };
-                    out.insert(item.address, r);
-                }
+        let (kinds, found) = joined.expect("refresh task does not panic");
+        out.unrecorded.extend(found.unrecorded);
+        let mut results = found.kinds;
+        for (kind, items) in kinds {
+            if items.is_empty() {
+                continue;
             }
-            Err(error) => failed.push((kind, error)),
+            match results.remove(&kind) {
+                Some(Ok(results)) => {
+                    let schema = registry.schema(&kind);
+                    for (item, r) in items.into_iter().zip(results) {
+                        let r = match r {
+                            ReadResult::Found { args, outputs } => ReadResult::Found {
+                                args: super::sealed::seal_args(schema, &item.args, args, key),
+                                outputs,
+                            },
+                            gone => gone,
+                        };
+                        out.resources.insert(item.address, r);
+                    }
+                }
+                Some(Err(error)) => failed.push((kind, error)),
+                None => failed.push((
+                    kind.clone(),
+                    ProviderError::new(format!("the provider answered nothing for {kind}")),
+                )),
+            }
         }
     }
     if !failed.is_empty() {
         failed.sort_by(|a, b| a.0.cmp(&b.0));
         return Err(PlanError::Refresh(failed));
     }
+    out.unrecorded.sort();
+    out.unrecorded.dedup();
     Ok(out)
 }
 
@@ -171,11 +211,19 @@ pub async fn make_plan(
     opts: PlanOptions,
 ) -> Result<Plan, PlanError> {
     let state = &*with_current_arg_names(state, registry);
-    let live = if opts.refresh && !state.resources.is_empty() {
-        read_live(state, key, registry).await?
+    // Kinds read though state records none of them: the program's and an
+    // interrupted create's, so what carries the stack's tag there is seen.
+    let also: BTreeSet<String> = desired
+        .iter()
+        .flat_map(|(graph, _)| graph.resources().map(|s| s.address.kind().to_string()))
+        .chain(state.intents.values().map(|i| i.kind.clone()))
+        .collect();
+    let seen = if opts.refresh && !(state.resources.is_empty() && state.intents.is_empty()) {
+        read_live(state, key, registry, &also).await?
     } else {
-        BTreeMap::new()
+        Live::default()
     };
+    let live = &seen.resources;
     let mut changes = Vec::new();
     // Sized up front: growing it would hash every address again.
     let mut actions: AddressMap<Action> = AddressMap::with_capacity_and_hasher(
@@ -240,6 +288,7 @@ pub async fn make_plan(
                 create_before_destroy: false,
                 generation: 0,
                 deposed: Vec::new(),
+                duplicates: Vec::new(),
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
@@ -362,6 +411,7 @@ pub async fn make_plan(
             create_before_destroy: false,
             generation: r.generation,
             deposed: r.deposed.iter().map(|d| d.id.clone()).collect(),
+            duplicates: Vec::new(),
         })
         .collect();
     // Creates that were interrupted before anything was recorded, for
@@ -392,10 +442,12 @@ pub async fn make_plan(
                 create_before_destroy: false,
                 generation: 0,
                 deposed: Vec::new(),
+                duplicates: Vec::new(),
             }),
     );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
     changes.extend(deletes);
+    let unaccounted = attach_duplicates(&mut changes, state, seen.unrecorded);
 
     let interrupted = state
         .intents
@@ -418,7 +470,48 @@ pub async fn make_plan(
         findings: Vec::new(),
         interrupted,
         calendar: None,
+        unaccounted,
     })
+}
+
+/// What the stack's tag found that no record is, sorted out: an object
+/// tagged with the address of a recorded resource of its kind (not that
+/// resource, nor one it replaced) is a duplicate a crash race left, and
+/// goes with that address's change, to be deleted; one whose address has
+/// an interrupted create is left to that create's lookup, which adopts it;
+/// one tagged with an address of another kind carries the tags of the
+/// resource it was made for (EKS tags its cluster's security group) and is
+/// not payrun's. The rest (no address tag, or an address state does not
+/// know) is returned, to be shown and left alone.
+fn attach_duplicates(
+    changes: &mut [ResourceChange],
+    state: &State,
+    unrecorded: Vec<Unrecorded>,
+) -> Vec<Unrecorded> {
+    let mut unaccounted = Vec::new();
+    for u in unrecorded {
+        let address: Option<Address> = u.address.as_deref().and_then(|a| a.parse().ok());
+        let Some(address) = address else {
+            unaccounted.push(u);
+            continue;
+        };
+        if address.kind() != u.kind || state.intents.contains_key(&address) {
+            continue;
+        }
+        let known = state
+            .resources
+            .get(&address)
+            .is_some_and(|r| r.id == u.id || r.deposed.iter().any(|d| d.id == u.id));
+        match changes.iter_mut().find(|c| c.address == address) {
+            Some(c) if state.resources.contains_key(&address) => {
+                if !known && !c.duplicates.contains(&u.id) {
+                    c.duplicates.push(u.id);
+                }
+            }
+            _ => unaccounted.push(u),
+        }
+    }
+    unaccounted
 }
 
 /// An interrupted create the program still declares: the apply adopts or

@@ -57,6 +57,39 @@ pub enum ReadResult {
     Gone,
 }
 
+/// What one refresh asks of a provider: every recorded resource of the
+/// stack it serves, by kind, and the stack, whose `payrun:stack` tag finds
+/// what state does not record.
+#[derive(Clone, Copy, Debug)]
+pub struct StackRead<'a> {
+    pub stack: &'a str,
+    /// Recorded items by kind. A kind may come with none (the program
+    /// declares it, or a create of it was interrupted): it is still read
+    /// for what the stack's tag finds of it.
+    pub kinds: &'a BTreeMap<String, Vec<ReadItem>>,
+}
+
+/// An object carrying the stack's `payrun:stack` tag that no recorded
+/// resource is: a duplicate of a recorded address, what an interrupted
+/// create made, or something tagged by hand.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Unrecorded {
+    pub kind: String,
+    pub id: String,
+    /// Its `payrun:address` tag, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// What one refresh found: per kind, one result per recorded item (in
+/// order) or why the kind could not be read; and what the stack's tag
+/// found that no item records.
+#[derive(Debug, Default)]
+pub struct StackFound {
+    pub kinds: BTreeMap<String, Result<Vec<ReadResult>, ProviderError>>,
+    pub unrecorded: Vec<Unrecorded>,
+}
+
 /// Called by a create that takes several calls, right after the first one
 /// made the resource: the host records its id at once, so a crash before
 /// the remaining calls leaves a recorded resource whose create the next
@@ -200,6 +233,33 @@ pub trait Provider: Send + Sync {
     /// Read back every item of `kind`; the answer has one entry per item, in
     /// order.
     async fn read(&self, kind: &str, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError>;
+
+    /// Read back a stack: every kind of `read` (concurrently), and, where
+    /// the cloud can list by tag, what carries the stack's tag without a
+    /// record. Kinds whose API lists nothing by tag find no unrecorded
+    /// objects; by default every kind is read alone with [`Provider::read`].
+    async fn read_stack(&self, read: StackRead<'_>) -> StackFound {
+        let reads = read
+            .kinds
+            .iter()
+            .filter(|(_, items)| !items.is_empty())
+            .map(|(kind, items)| async move { (kind.clone(), self.read(kind, items).await) });
+        StackFound {
+            kinds: futures_util::future::join_all(reads)
+                .await
+                .into_iter()
+                .collect(),
+            unrecorded: Vec::new(),
+        }
+    }
+
+    /// How long a create request may still be carried out after it was
+    /// sent (the client's timeout for one request): a lookup after an
+    /// interrupted create waits until then before it concludes that the
+    /// create made nothing.
+    fn settle_window(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError>;
 

@@ -21,6 +21,10 @@ pub struct ArgSpec {
     /// A policy-like document: compared with set semantics (key order,
     /// one-element lists and the order of string lists do not matter).
     pub document: bool,
+    /// Reported by a refresh, never written by a program (which is refused
+    /// one): the program's value is always "none", so what the cloud
+    /// reports is drift the apply takes away.
+    pub observed: bool,
     /// The argument says where the object lives (the `cluster` of the
     /// Kubernetes kinds): only a change of place replaces the object.
     pub placement: Option<&'static Placement>,
@@ -65,6 +69,7 @@ impl ArgSpec {
             secret: false,
             holds_secrets: false,
             document: false,
+            observed: false,
             placement: None,
             explain: None,
             handle: None,
@@ -110,6 +115,14 @@ impl ArgSpec {
         Self {
             placement: Some(placement),
             ..Self::new(name)
+        }
+    }
+
+    /// The same argument, reported by a refresh and never written.
+    pub const fn observed(self) -> Self {
+        Self {
+            observed: true,
+            ..self
         }
     }
 

@@ -325,6 +325,20 @@ impl Recorder {
                     Position::NONE,
                 ));
             }
+            if let Some(spec) = schema
+                .args
+                .iter()
+                .find(|a| a.observed && map.get(a.name).is_some_and(|v| !v.is_null()))
+            {
+                return Err(fault(
+                    format!(
+                        "`{}` of {path}(\"{purpose}\") is what a refresh observes in the cloud, not something a program sets",
+                        spec.name
+                    ),
+                    format!("remove `{}` from the map", spec.name),
+                    Position::NONE,
+                ));
+            }
             if schema.taggable
                 && let Some(t) = map.remove("tags")
             {

@@ -16,7 +16,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     let acting: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || !c.deposed.is_empty())
+        .filter(|c| c.action != Action::NoOp || !c.deposed.is_empty() || !c.duplicates.is_empty())
         .collect();
     if !acting.is_empty() {
         let _ = writeln!(
@@ -41,6 +41,11 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             ),
             Action::Replace => ("-/+", Style::RED, "must be replaced"),
             Action::Delete => ("-", Style::RED, "will be destroyed"),
+            Action::NoOp if c.deposed.is_empty() => (
+                "-",
+                Style::RED,
+                "keeps its object; its duplicate will be destroyed",
+            ),
             Action::NoOp => (
                 "-",
                 Style::RED,
@@ -58,6 +63,15 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             let _ = writeln!(
                 out,
                 "  #   ({id}, which it replaced earlier, is still live: deleted once nothing uses it)"
+            );
+        }
+        for id in &c.duplicates {
+            let _ = writeln!(
+                out,
+                "  #   (duplicate {id}: tagged payrun:stack={} and payrun:address={}, but state records {}; an interrupted create was carried out after another run made this address again. It is deleted)",
+                plan.stack,
+                c.address,
+                c.id.as_deref().unwrap_or("another object")
             );
         }
         let _ = writeln!(
@@ -105,6 +119,24 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         let _ = writeln!(
             out,
             "  # {a}: an earlier apply was interrupted while creating it; apply adopts it if it exists\n"
+        );
+    }
+    if !plan.unaccounted.is_empty() {
+        let _ = writeln!(
+            out,
+            "Objects tagged payrun:stack={} that no address of the stack accounts for (left alone):",
+            plan.stack
+        );
+        for u in &plan.unaccounted {
+            let why = match &u.address {
+                Some(a) => format!("tagged payrun:address={a}, which state does not record"),
+                None => "no payrun:address tag".to_string(),
+            };
+            let _ = writeln!(out, "  {} {} ({why})", u.kind, u.id);
+        }
+        let _ = writeln!(
+            out,
+            "  remedy: delete them if nothing uses them, or take the payrun:stack tag off whatever another tool manages\n"
         );
     }
     out.push_str(&render_findings(&plan.findings, style));

@@ -91,6 +91,14 @@ impl FaultProxy {
         }
     }
 
+    /// Keeps each of the next `count` requests whose action matches
+    /// `actions` (a regex) for `ms` before forwarding it, whatever becomes
+    /// of the client meanwhile.
+    pub fn hold(&self, actions: &str, ms: u64, count: usize) {
+        let body = serde_json::json!({ "hold": { "actions": actions, "ms": ms, "count": count } });
+        moto::moto_api_at(&self.endpoint, "/__fault/config", &body.to_string());
+    }
+
     /// Requests per action since the proxy started.
     pub fn actions(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();

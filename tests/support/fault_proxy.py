@@ -31,9 +31,16 @@ VPC Lattice, S3...). The service is the credential scope's of the
 Authorization header (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`).
 
 Control, never forwarded: `POST /__fault/config` with a JSON object of
-`refuse`, `lose` (probabilities), `actions` (a regex, or null for all) and
-`latency_ms` ("MIN-MAX" or null), any of them, answers 200 `{}`;
-`GET /__fault/stats` answers the counts per decision.
+`refuse`, `lose` (probabilities), `actions` (a regex, or null for all),
+`latency_ms` ("MIN-MAX" or null) and `hold` (below), any of them, answers
+200 `{}`; `GET /__fault/stats` answers the counts per decision.
+
+A hold, `{"actions": REGEX, "ms": N, "count": K}`, keeps each of the next
+K requests whose action matches for N ms before forwarding it, whatever
+becomes of its client meanwhile: a request the cloud serves after the
+process that sent it was killed, or after the next process looked for
+what it would make. The decision draws are made as for any request; held
+requests are logged with `held_ms`.
 
 With --log FILE, one JSON line per request (flushed): seq (from 1, in
 arrival order), action, service, decision, latency_ms, status (what the
@@ -106,6 +113,8 @@ class Faults:
         self.lose = lose
         self.latency = latency
         self.actions = re.compile(actions) if actions else None
+        # (regex, ms, count left) of a hold, or None.
+        self.hold = None
         self.seq = 0
         self.stats = {d: 0 for d in DECISIONS}
         self.stats["upstream_errors"] = 0
@@ -144,6 +153,20 @@ class Faults:
                 self.actions = re.compile(settings["actions"]) if settings["actions"] else None
             if "latency_ms" in settings:
                 self.latency = parse_latency(settings["latency_ms"])
+            if "hold" in settings:
+                h = settings["hold"]
+                self.hold = (re.compile(h["actions"]), int(h["ms"]), int(h.get("count", 1))) if h else None
+
+    def held(self, action):
+        """How long to keep a request for `action` before forwarding it."""
+        with self.lock:
+            if self.hold is None:
+                return 0
+            pattern, ms, left = self.hold
+            if left <= 0 or pattern.search(action) is None:
+                return 0
+            self.hold = (pattern, ms, left - 1)
+            return ms
 
     def snapshot(self):
         with self.lock:
@@ -440,6 +463,10 @@ class Handler(BaseHTTPRequestHandler):
         }
         if latency:
             time.sleep(latency / 1000.0)
+        held = self.faults.held(action)
+        if held:
+            entry["held_ms"] = held
+            time.sleep(held / 1000.0)
         if decision == "pass":
             self.relay(entry, body)
             return

@@ -127,6 +127,7 @@ pub fn provider() -> AwsProvider {
         // Long enough for moto's transient answers; a call moto keeps
         // failing should fail a test in seconds, not minutes.
         retry_budget: Some(std::time::Duration::from_secs(15)),
+        request_timeout: None,
     })
 }
 

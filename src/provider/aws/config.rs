@@ -19,7 +19,16 @@ pub struct AwsSettings {
     /// How long a read or an idempotent call keeps retrying throttling and
     /// 5xx answers (default [`super::retry::DEFAULT_BUDGET`]).
     pub retry_budget: Option<std::time::Duration>,
+    /// How long one attempt of one request may take (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]): the SDK gives up on it after that, and
+    /// a create interrupted by a crash is looked for again once that long
+    /// has passed since it was sent, since until then it may still be
+    /// carried out.
+    pub request_timeout: Option<std::time::Duration>,
 }
+
+/// The default of [`AwsSettings::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl AwsSettings {
     /// The SDK configuration these settings resolve to: what the AWS
@@ -30,8 +39,14 @@ impl AwsSettings {
 }
 
 pub(super) async fn load(settings: &AwsSettings) -> SdkConfig {
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive());
+    let attempt = settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::adaptive())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt)
+                .build(),
+        );
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

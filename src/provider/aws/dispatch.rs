@@ -10,6 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 
 use super::AwsProvider;
+use super::refresh::Refresh;
 use crate::provider::{
     Applied, CreateOp, DeleteOp, KindSchema, ProviderError, ReadItem, ReadResult, UpdateOp,
 };
@@ -28,7 +29,12 @@ pub(super) type Complete<C> = for<'a> fn(&'a C, &'a CreateOp, &'a Applied) -> Ca
 /// One kind: its schema and its operations on its service's client `C`.
 pub(super) struct Kind<C: 'static> {
     pub schema: &'static KindSchema,
-    pub read: for<'a> fn(&'a C, &'a [ReadItem]) -> Call<'a, Vec<ReadResult>>,
+    /// Reads the recorded items, in the refresh they are part of.
+    pub read: for<'a> fn(&'a C, &'a Refresh<'a>, &'a [ReadItem]) -> Call<'a, Vec<ReadResult>>,
+    /// The read lists the kind by the stack's tag, so it is read even with
+    /// no item recorded (for what the tag finds); the others only with
+    /// items.
+    pub lists_stack: bool,
     pub create: for<'a> fn(&'a C, &'a CreateOp) -> Call<'a, Applied>,
     pub update: for<'a> fn(&'a C, &'a UpdateOp) -> Call<'a, Applied>,
     pub delete: for<'a> fn(&'a C, &'a DeleteOp) -> Call<'a, ()>,
@@ -44,8 +50,11 @@ pub(super) trait Served: Send + Sync {
     async fn read(
         &self,
         aws: &AwsProvider,
+        cx: &Refresh<'_>,
         items: &[ReadItem],
     ) -> Result<Vec<ReadResult>, ProviderError>;
+    /// See [`Kind::lists_stack`].
+    fn lists_stack(&self) -> bool;
     async fn create(&self, aws: &AwsProvider, op: &CreateOp) -> Result<Applied, ProviderError>;
     async fn update(&self, aws: &AwsProvider, op: &UpdateOp) -> Result<Applied, ProviderError>;
     async fn delete(&self, aws: &AwsProvider, op: &DeleteOp) -> Result<(), ProviderError>;
@@ -67,9 +76,13 @@ impl<C: Service> Served for Kind<C> {
     async fn read(
         &self,
         aws: &AwsProvider,
+        cx: &Refresh<'_>,
         items: &[ReadItem],
     ) -> Result<Vec<ReadResult>, ProviderError> {
-        (self.read)(C::of(aws).await, items).await
+        (self.read)(C::of(aws).await, cx, items).await
+    }
+    fn lists_stack(&self) -> bool {
+        self.lists_stack
     }
     async fn create(&self, aws: &AwsProvider, op: &CreateOp) -> Result<Applied, ProviderError> {
         (self.create)(C::of(aws).await, op).await
@@ -102,26 +115,41 @@ impl<C: Service> Served for Kind<C> {
 
 /// `kinds!(Client; role, policy)` declares a service module's `KINDS`: one
 /// `Kind` per kind module, forwarding each operation to
-/// `<kind>::<operation>`. A kind whose create takes more than one call is
-/// listed as `vpc: complete` and forwards `complete` too.
+/// `<kind>::<operation>`. Flags after a colon: `complete` for a kind whose
+/// create takes more than one call (it forwards `complete` too), `stack`
+/// for a kind whose read lists it by the stack's tag (`vpc: complete |
+/// stack`).
 macro_rules! kinds {
-    ($client:ty; $($kind:ident $(: $complete:ident)?),* $(,)?) => {
+    ($client:ty; $($kind:ident $(: $($flag:ident)|+)?),* $(,)?) => {
         pub(super) static KINDS: &[$crate::provider::aws::dispatch::Kind<$client>] = &[$(
             $crate::provider::aws::dispatch::Kind {
                 schema: &$kind::SCHEMA,
-                read: |c, items| Box::pin($kind::read(c, items)),
+                read: |c, cx, items| Box::pin($kind::read(c, cx, items)),
+                lists_stack: kinds!(@stack $($($flag)+)?),
                 create: |c, op| Box::pin($kind::create(c, op)),
                 update: |c, op| Box::pin($kind::update(c, op)),
                 delete: |c, op| Box::pin($kind::delete(c, op)),
                 adopt: |c, op| Box::pin($kind::adopt(c, op)),
-                complete: kinds!(@complete $kind $($complete)?),
+                complete: kinds!(@complete $kind $($($flag)+)?),
             }
         ),*];
     };
-    (@complete $kind:ident complete) => {
+    (@complete $kind:ident complete $($rest:ident)*) => {
         Some(|c, op, made| Box::pin($kind::complete(c, op, made)))
+    };
+    (@complete $kind:ident $other:ident $($rest:ident)*) => {
+        kinds!(@complete $kind $($rest)*)
     };
     (@complete $kind:ident) => {
         None
+    };
+    (@stack stack $($rest:ident)*) => {
+        true
+    };
+    (@stack $other:ident $($rest:ident)*) => {
+        kinds!(@stack $($rest)*)
+    };
+    (@stack) => {
+        false
     };
 }

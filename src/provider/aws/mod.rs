@@ -13,6 +13,7 @@ mod config;
 mod error;
 mod observed;
 mod policy_document;
+pub(crate) mod refresh;
 mod retry;
 mod state_bucket;
 mod tags;
@@ -26,7 +27,7 @@ use tokio::sync::OnceCell;
 
 use super::{
     Applied, CreateOp, DeleteOp, KindSchema, Leftover, Provider, ProviderError, ReadItem,
-    ReadResult, UpdateOp,
+    ReadResult, StackFound, StackRead, UpdateOp,
 };
 use api_calls::ApiCalls;
 pub use config::AwsSettings;
@@ -96,11 +97,31 @@ services!(
     s3: aws_sdk_s3 => s3::configure,
 );
 
+/// The Resource Groups Tagging API serves no kind: a refresh reads the
+/// stack's tags of several services through it at once.
+#[async_trait]
+impl Service for aws_sdk_resourcegroupstagging::Client {
+    async fn of(aws: &AwsProvider) -> &Self {
+        aws.tagging
+            .get_or_init(|| async {
+                let conf = aws_sdk_resourcegroupstagging::config::Builder::from(aws.sdk().await)
+                    .interceptor(aws.calls.clone())
+                    .interceptor(retry::RetryPolicy::new(
+                        aws.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
+                    ))
+                    .retry_partition(retry::RetryPolicy::partition("tagging"));
+                aws_sdk_resourcegroupstagging::Client::from_conf(conf.build())
+            })
+            .await
+    }
+}
+
 /// The provider for `aws.*` kinds.
 pub struct AwsProvider {
     settings: AwsSettings,
     sdk: OnceCell<aws_types::SdkConfig>,
     clients: Clients,
+    tagging: OnceCell<aws_sdk_resourcegroupstagging::Client>,
     calls: ApiCalls,
 }
 
@@ -110,6 +131,7 @@ impl AwsProvider {
             settings,
             sdk: OnceCell::new(),
             clients: Clients::default(),
+            tagging: OnceCell::new(),
             calls: ApiCalls::default(),
         }
     }
@@ -171,7 +193,43 @@ impl Provider for AwsProvider {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        Self::kind(kind)?.read(self, items).await
+        Self::kind(kind)?
+            .read(self, &refresh::Refresh::alone(self), items)
+            .await
+    }
+
+    /// Every kind at once in one [`refresh::Refresh`], which makes the
+    /// reads several kinds answer from (the stack's tags, IAM's details)
+    /// once; a kind that lists itself by the stack's tag is read even with
+    /// nothing recorded, for what the tag finds.
+    async fn read_stack(&self, read: StackRead<'_>) -> StackFound {
+        let cx = refresh::Refresh::of_stack(self, read.stack, read.kinds);
+        let cx = &cx;
+        let reads = read.kinds.iter().map(|(kind, items)| async move {
+            let served = match Self::kind(kind) {
+                Ok(served) => served,
+                Err(e) => return Some((kind.clone(), Err(e))),
+            };
+            if items.is_empty() && !served.lists_stack() {
+                return None;
+            }
+            Some((kind.clone(), served.read(self, cx, items).await))
+        });
+        let kinds = futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        StackFound {
+            kinds,
+            unrecorded: cx.take_unrecorded(),
+        }
+    }
+
+    fn settle_window(&self) -> std::time::Duration {
+        self.settings
+            .request_timeout
+            .unwrap_or(config::DEFAULT_REQUEST_TIMEOUT)
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {

@@ -178,6 +178,7 @@ macro_rules! mesh_operations {
 
         pub(super) async fn read(
             client: &aws_sdk_appmesh::Client,
+            _cx: &$crate::provider::aws::refresh::Refresh<'_>,
             items: &[$crate::provider::ReadItem],
         ) -> Result<Vec<$crate::provider::ReadResult>, $crate::provider::ProviderError> {
             super::kind::read::<$kind>(client, items).await

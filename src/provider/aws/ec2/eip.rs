@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
+use aws_sdk_ec2::types::{Address, DomainType, Filter, ResourceType};
 use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{filter, gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -66,17 +67,38 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    // DescribeAddresses is not paginated: one call answers for every address.
-    let out = ec2
-        .describe_addresses()
-        .filters(filter("allocation-id", ids(items)))
-        .send()
-        .await
-        .or_fail(SCHEMA.kind, "ec2:DescribeAddresses")?;
-    let live: HashMap<&str, &Address> = out
-        .addresses()
+    // DescribeAddresses is not paginated: one call answers for every
+    // address the stack's tag finds (and one more for a recorded address
+    // it does not find, by its allocation id).
+    let describe = |f: Filter| async move {
+        ec2.describe_addresses()
+            .filters(f)
+            .send()
+            .await
+            .or_fail(SCHEMA.kind, "ec2:DescribeAddresses")
+            .map(|o| o.addresses().to_vec())
+    };
+    let mut found: Vec<Address> = Vec::new();
+    if let Some(stack) = cx.stack() {
+        found = describe(filter(&format!("tag:{}", tags::STACK), [stack.to_string()])).await?;
+        let tagged: Vec<(String, tags::Tags)> = found
+            .iter()
+            .map(|a| (a.allocation_id().unwrap_or_default().to_string(), tags::from_aws(a.tags())))
+            .collect();
+        cx.unrecorded_among(SCHEMA.kind, items, tagged.iter().map(|(id, t)| (id.as_str(), t)));
+    }
+    let missing: Vec<ReadItem> = items
+        .iter()
+        .filter(|i| !found.iter().any(|a| a.allocation_id() == Some(i.id.as_str())))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        found.extend(describe(filter("allocation-id", ids(&missing))).await?);
+    }
+    let live: HashMap<&str, &Address> = found
         .iter()
         .map(|a| (a.allocation_id().unwrap_or_default(), a))
         .collect();

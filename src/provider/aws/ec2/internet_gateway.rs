@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::described::{self, Described};
 use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -155,9 +156,10 @@ pub(super) async fn complete(
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, InternetGateway> = described::live(ec2, SCHEMA.kind, items).await?;
+    let live: HashMap<String, InternetGateway> = described::in_stack(ec2, cx, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {

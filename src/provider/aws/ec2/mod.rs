@@ -39,22 +39,22 @@ pub(super) use sweep::sweep;
 
 kinds!(
     Client;
-    vpc: complete,
-    subnet: complete,
-    internet_gateway: complete,
-    eip,
-    nat_gateway,
-    route_table,
+    vpc: complete | stack,
+    subnet: complete | stack,
+    internet_gateway: complete | stack,
+    eip: stack,
+    nat_gateway: stack,
+    route_table: stack,
     route,
     route_table_association,
-    security_group: complete,
-    security_group_ingress,
-    security_group_egress,
-    network_acl,
+    security_group: complete | stack,
+    security_group_ingress: stack,
+    security_group_egress: stack,
+    network_acl: stack,
     network_acl_entry,
     network_acl_association,
-    vpc_endpoint,
-    flow_log,
+    vpc_endpoint: stack,
+    flow_log: stack,
 );
 
 fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {

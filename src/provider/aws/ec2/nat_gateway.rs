@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::described::{self, Described};
 use super::{filter, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::wait::{self, Poll};
@@ -79,7 +80,7 @@ fn outputs(n: &NatGateway) -> Map<String, Value> {
     m
 }
 
-fn is_gone(n: &NatGateway) -> bool {
+pub(super) fn is_gone(n: &NatGateway) -> bool {
     matches!(
         n.state(),
         Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
@@ -161,9 +162,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let mut live: HashMap<String, NatGateway> = described::live(ec2, SCHEMA.kind, items).await?;
+    let mut live: HashMap<String, NatGateway> = described::in_stack(ec2, cx, SCHEMA.kind, items).await?;
     live.retain(|_, n| !is_gone(n));
     Ok(items
         .iter()

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::described::{self, Described};
 use super::{arn, filter, gone_is_ok, incomplete, parse, recorded};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -104,24 +105,23 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-/// Read by the VPCs the ACLs were made in: a filter, so one missing ACL
-/// does not fail the batch.
+/// Read by the stack's tag (or, alone, by id): a filter, so one missing
+/// ACL does not fail the batch.
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, NetworkAcl> = NetworkAcl::describe(
-        ec2,
-        SCHEMA.kind,
-        vec![
-            filter("vpc-id", recorded(items, "vpc")),
-            filter("default", ["false".to_string()]),
-        ],
-    )
-    .await?
-    .into_iter()
-    .map(|acl| (acl.id().to_string(), acl))
-    .collect();
+    // By VPC, not by id, where the tag does not find one: moto serves no
+    // `network-acl-id` filter.
+    let live: HashMap<String, NetworkAcl> =
+        described::in_stack_or(ec2, cx, SCHEMA.kind, items, |missing| {
+            vec![
+                filter("vpc-id", recorded(missing, "vpc")),
+                filter("default", ["false".to_string()]),
+            ]
+        })
+        .await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::network_acl::describe_ids;
 use super::{gone_is_ok, parse, recorded};
 use crate::provider::arg_values::{IpProtocol, block, port_range};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
@@ -183,6 +184,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let acls: HashMap<String, NetworkAcl> =

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::described::describe;
 use super::{gone_is_ok, parse, recorded};
 use crate::provider::arg_values::block;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{ArgError, KindSchema, typed};
@@ -106,6 +107,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let tables: HashMap<String, RouteTable> = describe::<RouteTable>(

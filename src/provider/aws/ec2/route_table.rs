@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::described::{self, Described};
 use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -73,9 +74,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, RouteTable> = described::live(ec2, SCHEMA.kind, items).await?;
+    let live: HashMap<String, RouteTable> = described::in_stack(ec2, cx, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {

@@ -12,6 +12,7 @@ use serde_json::Map;
 use super::described::describe;
 use super::{gone_is_ok, ids, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -62,6 +63,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let tables = describe::<RouteTable>(

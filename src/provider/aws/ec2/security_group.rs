@@ -2,7 +2,12 @@
 //! rules are the `security_group_ingress` and `security_group_egress` kinds.
 //!
 //! The allow-all egress rule AWS adds to every new group is removed at
-//! create, so the group allows exactly what the program declares.
+//! create, so the group allows exactly what the program declares; and a
+//! rule added behind payrun's back (a port opened by hand) is drift: a
+//! refresh reports every rule of the group no declaration accounts for
+//! (`undeclared_rules`), the plan shows it and apply revokes it, unless the
+//! program says other tools manage rules of the group too (`exclusive:
+//! false`).
 
 use std::collections::HashMap;
 
@@ -15,6 +20,7 @@ use serde_json::{Map, Value, json};
 use super::described::{self, Described};
 use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{KindSchema, validate_as};
@@ -30,8 +36,33 @@ struct SecurityGroupArgs {
     #[serde(default)]
     #[arg(force_new)]
     description: Option<String>,
+    /// The program's rules are the group's only ones: a rule no
+    /// declaration accounts for (a port opened by hand) is drift, revoked
+    /// by apply. `false` for a group other tools add rules to too (a
+    /// controller that opens it to what it manages): such rules are left
+    /// alone.
+    #[serde(default = "yes")]
+    #[arg(default = "true")]
+    exclusive: bool,
+    /// The rules on the group that no `security_group_ingress` or
+    /// `security_group_egress` of the stack accounts for, as a refresh
+    /// finds them: `ingress tcp 22 from 0.0.0.0/0 (sgr-...)`.
+    #[serde(default)]
+    #[arg(observed, explained = revoked_note)]
+    undeclared_rules: Vec<String>,
     #[serde(default)]
     tags: Tags,
+}
+
+/// The plan's note on undeclared rules going.
+fn revoked_note(before: &Value, after: &Value) -> Option<String> {
+    let n = before.as_array().map_or(0, Vec::len);
+    (n > 0 && after.as_array().is_none_or(Vec::is_empty)).then(|| {
+        format!(
+            "{n} rule{} no declaration accounts for, revoked by apply (`exclusive: false` leaves rules others add alone)",
+            if n == 1 { "" } else { "s" }
+        )
+    })
 }
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
@@ -48,6 +79,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
 };
 
 const DEFAULT_DESCRIPTION: &str = "Managed by payrun";
+
+fn yes() -> bool {
+    true
+}
 
 fn outputs(ec2: &Client, g: &SecurityGroup) -> Map<String, Value> {
     let id = g.group_id().unwrap_or_default();
@@ -130,33 +165,98 @@ pub(super) async fn complete(
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, SecurityGroup> = described::live(ec2, SCHEMA.kind, items).await?;
+    let live: HashMap<String, SecurityGroup> =
+        described::in_stack(ec2, cx, SCHEMA.kind, items).await?;
+    let undeclared = undeclared(ec2, cx, items).await?;
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
             None => ReadResult::Gone,
-            Some(g) => ReadResult::Found {
-                args: Observed::new(&item.args)
-                    .set("vpc", g.vpc_id().unwrap_or_default())
+            Some(g) => {
+                let mut o = Observed::new(&item.args);
+                o.set("vpc", g.vpc_id().unwrap_or_default())
                     .optional(
                         "description",
                         g.description().unwrap_or_default(),
                         DEFAULT_DESCRIPTION,
                     )
-                    .tags(&tags::from_aws(g.tags()))
-                    .finish(),
-                outputs: outputs(ec2, g),
-            },
+                    .tags(&tags::from_aws(g.tags()));
+                if let Some(rules) = undeclared.get(item.id.as_str()).filter(|r| !r.is_empty()) {
+                    o.set("undeclared_rules", rules.clone());
+                }
+                ReadResult::Found {
+                    args: o.finish(),
+                    outputs: outputs(ec2, g),
+                }
+            }
         })
         .collect())
+}
+
+/// For each `exclusive` group of `items`, the rules on it that
+/// no recorded rule of the stack is and that carry no tag of the stack
+/// (those are the rule kinds' to report): one DescribeSecurityGroupRules
+/// shared with the rule kinds. Only in a refresh of a stack, which knows
+/// every recorded rule.
+async fn undeclared(
+    ec2: &Client,
+    cx: &Refresh<'_>,
+    items: &[ReadItem],
+) -> Result<HashMap<String, Vec<String>>, ProviderError> {
+    let Some(stack) = cx.stack() else {
+        return Ok(HashMap::new());
+    };
+    let exclusive: Vec<&str> = items
+        .iter()
+        .filter(|i| i.args.get("exclusive").and_then(Value::as_bool) != Some(false))
+        .map(|i| i.id.as_str())
+        .collect();
+    if exclusive.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let declared: Vec<&str> = [
+        super::security_group_ingress::SCHEMA.kind,
+        super::security_group_egress::SCHEMA.kind,
+    ]
+    .iter()
+    .flat_map(|k| cx.items(k))
+    .map(|r| r.id.as_str())
+    .collect();
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for r in super::security_group_rule::stack_rules(ec2, cx, &[]).await? {
+        let group = r.group_id().unwrap_or_default();
+        let id = r.security_group_rule_id().unwrap_or_default();
+        let ours = tags::from_aws(r.tags())
+            .get(tags::STACK)
+            .is_some_and(|s| s == stack);
+        if exclusive.contains(&group) && !declared.contains(&id) && !ours {
+            out.entry(group.to_string())
+                .or_default()
+                .push(super::security_group_rule::describe_rule(r));
+        }
+    }
+    for rules in out.values_mut() {
+        rules.sort();
+    }
+    Ok(out)
 }
 
 pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let before: SecurityGroupArgs = parse(&op.before, &subject)?;
     let after: SecurityGroupArgs = parse(&op.after, &subject)?;
+    if after.exclusive {
+        super::security_group_rule::revoke_described(
+            ec2,
+            &subject,
+            &op.id,
+            &before.undeclared_rules,
+        )
+        .await?;
+    }
     tags::update(ec2, &subject, &op.id, &before.tags, &after.tags).await?;
     Ok(op.unchanged())
 }

@@ -4,6 +4,7 @@ use aws_sdk_ec2::Client;
 
 use super::security_group_rule::{self as rule, ARGS, Direction, validate};
 use crate::provider::schema::KindSchema;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 pub(super) const SCHEMA: KindSchema = KindSchema {
@@ -25,9 +26,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    rule::read(ec2, SCHEMA.kind, items, Direction::Egress).await
+    rule::read(ec2, cx, SCHEMA.kind, items, Direction::Egress).await
 }
 
 pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::security_group_rule::{self as rule, ARGS, Direction, RuleArgs, validate};
 use crate::provider::schema::{ArgSpec, KindArgs, KindSchema};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
 
 /// An ingress rule's args: those of every security group rule.
@@ -42,9 +43,10 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    rule::read(ec2, SCHEMA.kind, items, Direction::Ingress).await
+    rule::read(ec2, cx, SCHEMA.kind, items, Direction::Ingress).await
 }
 
 pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::described::describe;
-use super::{gone_is_ok, ids, incomplete, parse};
+use super::{gone_is_ok, incomplete, parse};
 use crate::provider::arg_values::{IpProtocol, block, port_range};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{ArgError, ArgSpec, CheckArgs, validate_checked};
@@ -204,27 +205,68 @@ pub(super) async fn create(
     })
 }
 
+/// Every rule of the stack's security groups: those recorded for the
+/// stack's groups, and those the recorded rules (of both directions, and
+/// `extra`) are on, in one DescribeSecurityGroupRules a page per 200
+/// groups, made once for a refresh and shared by the groups and both rule
+/// kinds.
+pub(super) async fn stack_rules<'a>(
+    ec2: &Client,
+    cx: &'a Refresh<'_>,
+    extra: &[ReadItem],
+) -> Result<&'a [SecurityGroupRule], ProviderError> {
+    cx.group_rules(async {
+        let groups = super::distinct(
+            cx.items(super::security_group::SCHEMA.kind)
+                .iter()
+                .map(|g| g.id.clone())
+                .chain(
+                    [
+                        super::security_group_ingress::SCHEMA.kind,
+                        super::security_group_egress::SCHEMA.kind,
+                    ]
+                    .iter()
+                    .flat_map(|k| cx.items(k))
+                    .chain(extra)
+                    .filter_map(|r| r.args.get("security_group")?.as_str().map(str::to_string)),
+                ),
+        );
+        let mut rules = Vec::new();
+        for chunk in groups.chunks(200) {
+            rules.extend(
+                describe::<SecurityGroupRule>(ec2, "security group rules", "group-id", chunk.to_vec())
+                    .await?,
+            );
+        }
+        Ok(rules)
+    })
+    .await
+}
+
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     kind: &str,
     items: &[ReadItem],
     direction: Direction,
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, SecurityGroupRule> =
-        describe::<SecurityGroupRule>(ec2, kind, "security-group-rule-id", ids(items))
-            .await?
-            .into_iter()
-            .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
-            .map(|r| {
-                (
-                    r.security_group_rule_id().unwrap_or_default().to_string(),
-                    r,
-                )
-            })
-            .collect();
+    let rules: Vec<&SecurityGroupRule> = stack_rules(ec2, cx, items)
+        .await?
+        .iter()
+        .filter(|r| r.is_egress() == Some(direction == Direction::Egress))
+        .collect();
+    let tagged: Vec<(&str, tags::Tags)> = rules
+        .iter()
+        .map(|r| (r.security_group_rule_id().unwrap_or_default(), tags::from_aws(r.tags())))
+        .collect();
+    cx.unrecorded_among(kind, items, tagged.iter().map(|(id, t)| (*id, t)));
+    let live: HashMap<&str, &SecurityGroupRule> = rules
+        .iter()
+        .map(|r| (r.security_group_rule_id().unwrap_or_default(), *r))
+        .collect();
     Ok(items
         .iter()
-        .map(|item| match live.get(&item.id) {
+        .map(|item| match live.get(item.id.as_str()) {
             None => ReadResult::Gone,
             Some(r) => ReadResult::Found {
                 args: observed(&item.args, r),
@@ -232,6 +274,73 @@ pub(super) async fn read(
             },
         })
         .collect())
+}
+
+/// A rule as the plan names it: `ingress tcp 22 from 0.0.0.0/0 (sgr-0a1b)`;
+/// its id, in parentheses, is what a revoke names.
+pub(super) fn describe_rule(r: &SecurityGroupRule) -> String {
+    let egress = r.is_egress() == Some(true);
+    let protocol = normalise(r.ip_protocol().unwrap_or("-1"));
+    let ports = match (r.from_port(), r.to_port()) {
+        _ if protocol == "-1" => String::new(),
+        (Some(a), Some(b)) if a == b => format!(" {a}"),
+        (Some(a), Some(b)) => format!(" {a}-{b}"),
+        _ => String::new(),
+    };
+    let peer = r
+        .cidr_ipv4()
+        .or(r.cidr_ipv6())
+        .or(r.prefix_list_id())
+        .or_else(|| r.referenced_group_info().and_then(|g| g.group_id()))
+        .unwrap_or("?");
+    format!(
+        "{} {}{ports} {} {peer} ({})",
+        if egress { "egress" } else { "ingress" },
+        if protocol == "-1" { "all" } else { protocol.as_str() },
+        if egress { "to" } else { "from" },
+        r.security_group_rule_id().unwrap_or_default()
+    )
+}
+
+/// Revokes the rules `described` names ([`describe_rule`]'s text) from
+/// `group`.
+pub(super) async fn revoke_described(
+    ec2: &Client,
+    subject: &str,
+    group: &str,
+    described: &[String],
+) -> Result<(), ProviderError> {
+    let id = |d: &String| {
+        d.rsplit_once('(')
+            .map(|(_, id)| id.trim_end_matches(')').to_string())
+    };
+    let (egress, ingress): (Vec<&String>, Vec<&String>) =
+        described.iter().partition(|d| d.starts_with("egress "));
+    let ingress: Vec<String> = ingress.into_iter().filter_map(id).collect();
+    let egress: Vec<String> = egress.into_iter().filter_map(id).collect();
+    if !ingress.is_empty() {
+        gone_is_ok(
+            ec2.revoke_security_group_ingress()
+                .group_id(group)
+                .set_security_group_rule_ids(Some(ingress))
+                .send()
+                .await
+                .map(drop)
+                .or_fail(subject, "ec2:RevokeSecurityGroupIngress"),
+        )?;
+    }
+    if !egress.is_empty() {
+        gone_is_ok(
+            ec2.revoke_security_group_egress()
+                .group_id(group)
+                .set_security_group_rule_ids(Some(egress))
+                .send()
+                .await
+                .map(drop)
+                .or_fail(subject, "ec2:RevokeSecurityGroupEgress"),
+        )?;
+    }
+    Ok(())
 }
 
 pub(super) async fn update(ec2: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

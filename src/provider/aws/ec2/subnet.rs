@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::described::{self, Described};
 use super::{gone_is_ok, incomplete, parse};
 use crate::provider::arg_values::network_block;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -159,9 +160,10 @@ pub(super) async fn complete(
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let live: HashMap<String, Subnet> = described::live(ec2, SCHEMA.kind, items).await?;
+    let live: HashMap<String, Subnet> = described::in_stack(ec2, cx, SCHEMA.kind, items).await?;
     Ok(items
         .iter()
         .map(|item| {

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::described::{self, Described};
 use super::{arn, gone_is_ok, incomplete, parse};
 use crate::provider::arg_values::network_block;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -164,10 +165,11 @@ pub(super) async fn complete(
 
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
-    let live: HashMap<String, Vpc> = described::live(ec2, subject, items).await?;
+    let live: HashMap<String, Vpc> = described::in_stack(ec2, cx, subject, items).await?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(vpc) = live.get(&item.id) else {

@@ -10,9 +10,10 @@ use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::described::{self, Described, describe};
-use super::{incomplete, parse, recorded};
+use super::described::Described;
+use super::{filter, incomplete, parse, recorded};
 use crate::provider::aws::error::{AwsResultExt, is_not_found};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::aws::wait::{self, Poll};
@@ -101,7 +102,7 @@ fn state(e: &VpcEndpoint) -> String {
         .to_ascii_lowercase()
 }
 
-fn is_gone(e: &VpcEndpoint) -> bool {
+pub(super) fn is_gone(e: &VpcEndpoint) -> bool {
     matches!(
         state(e).as_str(),
         "deleted" | "deleting" | "failed" | "rejected" | "expired"
@@ -193,20 +194,23 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-/// Read by the VPCs the endpoints were made in: a filter, so one missing
-/// endpoint does not fail the batch.
+/// Read by the stack's tag, and a recorded endpoint the tag does not find
+/// (or, alone, every one) by the VPC it was made in: a filter, so one
+/// missing endpoint does not fail the batch (and moto, unlike EC2, serves
+/// no `vpc-endpoint-id` filter).
 pub(super) async fn read(
     ec2: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    // By VPC: a filter, so one missing endpoint does not fail the batch.
     let live: HashMap<String, VpcEndpoint> =
-        describe::<VpcEndpoint>(ec2, SCHEMA.kind, "vpc-id", recorded(items, "vpc"))
-            .await?
-            .into_iter()
-            .filter(|e| !is_gone(e))
-            .map(|e| (e.id().to_string(), e))
-            .collect();
+        super::described::in_stack_or(ec2, cx, SCHEMA.kind, items, |missing| {
+            vec![filter("vpc-id", recorded(missing, "vpc"))]
+        })
+        .await?
+        .into_iter()
+        .filter(|(_, e)| !is_gone(e))
+        .collect();
     Ok(items
         .iter()
         .map(|item| {
@@ -335,7 +339,7 @@ pub(super) async fn delete(ec2: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 
 pub(super) async fn adopt(ec2: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let found = described::owned::<VpcEndpoint>(ec2, op, Vec::new()).await?;
+    let found = super::described::owned::<VpcEndpoint>(ec2, op, Vec::new()).await?;
     let Some(e) = found.iter().find(|e| !is_gone(e)) else {
         return Ok(None);
     };

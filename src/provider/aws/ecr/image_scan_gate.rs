@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use crate::provider::aws::call::{found, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{KindSchema, validate_as};
@@ -288,6 +289,7 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// checks the new image.
 pub(super) async fn read(
     ecr: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{found, gone_is_ok, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
@@ -177,6 +178,7 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ecr: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());

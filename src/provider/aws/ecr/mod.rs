@@ -15,7 +15,7 @@ use super::tags::Tags;
 
 kinds!(
     Client;
-    repository,
+    repository: stack,
     lifecycle_policy,
     registry_scanning_configuration,
     image_scan_gate,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::provider::arg_values::one_of;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::call::parse;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -115,6 +116,7 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
 
 pub(super) async fn read(
     ecr: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let out = ecr

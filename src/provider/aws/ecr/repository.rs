@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::{from_aws, to_aws};
 use crate::provider::arg_values::one_of;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -154,11 +155,31 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
+/// The registry listed (DescribeRepositories, a page of 1,000); the tags
+/// from the refresh's one read of the stack's tags, which also finds the
+/// stack's repositories no item records. A repository the stack's tag does
+/// not find (or every one, where the tagging API does not cover ECR, as
+/// in moto), or a read alone, asks ListTagsForResource.
 pub(super) async fn read(
     ecr: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
+    let tagged: Option<HashMap<String, Tags>> = match cx.tagged().await {
+        Some(all) => {
+            let repos: HashMap<String, Tags> = all?
+                .iter()
+                .filter_map(|(arn, t)| Some((arn.split_once(":repository/")?.1.to_string(), t.clone())))
+                .collect();
+            cx.unrecorded_among(subject, items, repos.iter().map(|(n, t)| (n.as_str(), t)));
+            Some(repos)
+        }
+        None => None,
+    };
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     // Naming the repositories fails the whole call when one is gone, so the
     // registry is listed instead.
     let live: HashMap<String, Repository> = describe(ecr, subject, None)
@@ -193,7 +214,14 @@ pub(super) async fn read(
                     .filter(|v| !v.is_null())
                     .cloned(),
             )
-            .tags(&live_tags(ecr, subject, r.repository_arn().unwrap_or_default()).await?)
+            .tags(&match tagged.as_ref().and_then(|t| t.get(&item.id)) {
+                Some(t) => t
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("aws:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None => live_tags(ecr, subject, r.repository_arn().unwrap_or_default()).await?,
+            })
             .finish();
         results.push(ReadResult::Found {
             args,

@@ -14,6 +14,7 @@ use super::{
     while_in_use,
 };
 use crate::provider::aws::call::{incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::Tags;
@@ -330,6 +331,7 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// One DescribeAddon per add-on: EKS has no batch describe.
 pub(super) async fn read(
     eks: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut out = Vec::with_capacity(items.len());

@@ -19,6 +19,7 @@ use super::{
     while_in_use,
 };
 use crate::eks_versions::{describe_path, upgrade_path};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::call::{incomplete, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
@@ -425,6 +426,7 @@ fn live_auto_mode(c: &Cluster) -> Option<Value> {
 /// One DescribeCluster per cluster: EKS has no batch describe.
 pub(super) async fn read(
     eks: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut out = Vec::with_capacity(items.len());

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{SETTLE_TIMEOUT, found, owned_by, tags_from, until_gone, update_tags, while_in_use};
 use crate::provider::aws::call::parse;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::Tags;
@@ -157,6 +158,7 @@ pub(super) async fn create(eks: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// One DescribeFargateProfile per profile: EKS has no batch describe.
 pub(super) async fn read(
     eks: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut out = Vec::with_capacity(items.len());

@@ -21,7 +21,7 @@ use super::tags::Tags;
 
 kinds!(
     Client;
-    role,
+    role: stack,
     role_policy,
     policy,
     role_policy_attachment,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{from_aws, to_aws};
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -90,6 +91,7 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// IAM has no batched GetOpenIDConnectProvider: one call per provider.
 pub(super) async fn read(
     iam: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());

@@ -2,13 +2,14 @@
 //! `role_policy` and `role_policy_attachment` kinds.
 
 use aws_sdk_iam::Client;
-use aws_sdk_iam::types::Role;
+use aws_sdk_iam::types::{Role, RoleDetail};
 use payrun_derive::Args;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{from_aws, to_aws};
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
@@ -96,42 +97,87 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
+/// In a refresh of a stack, from IAM's account authorization details and
+/// ListRoles, read once for every IAM kind of the refresh (two calls a
+/// page of 1,000 roles), which also find the stack's roles no item
+/// records; alone, one GetRole per role.
 pub(super) async fn read(
     iam: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
+    if let Some(stack) = cx.stack() {
+        let account = cx.iam().await?;
+        let tagged: Vec<(&str, Tags)> = account
+            .roles
+            .iter()
+            .map(|(name, r)| (name.as_str(), from_aws(r.detail.tags())))
+            .filter(|(_, t)| t.get(tags::STACK).is_some_and(|s| s == stack))
+            .collect();
+        cx.unrecorded_among(SCHEMA.kind, items, tagged.iter().map(|(n, t)| (*n, t)));
+        return Ok(items
+            .iter()
+            .map(|item| match account.roles.get(&item.id) {
+                None => ReadResult::Gone,
+                Some(r) => found_role(item, &r.detail, r.description.as_deref(), r.max_session_duration),
+            })
+            .collect());
+    }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
-        let Some(role) = get(iam, SCHEMA.kind, &item.id).await? else {
-            results.push(ReadResult::Gone);
-            continue;
-        };
-        let args = Observed::new(&item.args)
-            .document(
-                "assume_role_policy",
-                role.assume_role_policy_document()
-                    .and_then(policy_document::decode),
-            )
-            .maybe("description", role.description().filter(|d| !d.is_empty()))
-            .optional(
-                "max_session_duration",
-                role.max_session_duration().unwrap_or(MAX_SESSION_DEFAULT),
-                MAX_SESSION_DEFAULT,
-            )
-            .maybe(
-                "permissions_boundary",
-                role.permissions_boundary()
-                    .and_then(|b| b.permissions_boundary_arn()),
-            )
-            .optional("path", role.path(), PATH_DEFAULT)
-            .tags(&from_aws(role.tags()))
-            .finish();
-        results.push(ReadResult::Found {
-            args,
-            outputs: outputs(&role),
+        results.push(match get(iam, SCHEMA.kind, &item.id).await? {
+            None => ReadResult::Gone,
+            Some(role) => found_role(
+                item,
+                &RoleDetail::builder()
+                    .role_name(role.role_name())
+                    .role_id(role.role_id())
+                    .arn(role.arn())
+                    .path(role.path())
+                    .set_assume_role_policy_document(role.assume_role_policy_document().map(str::to_string))
+                    .set_permissions_boundary(role.permissions_boundary().cloned())
+                    .set_tags(Some(role.tags().to_vec()))
+                    .build(),
+                role.description(),
+                role.max_session_duration(),
+            ),
         });
     }
     Ok(results)
+}
+
+/// A role as read, in the program's terms.
+fn found_role(
+    item: &ReadItem,
+    role: &RoleDetail,
+    description: Option<&str>,
+    max_session_duration: Option<i32>,
+) -> ReadResult {
+    let args = Observed::new(&item.args)
+        .document(
+            "assume_role_policy",
+            role.assume_role_policy_document()
+                .and_then(policy_document::decode),
+        )
+        .maybe("description", description.filter(|d| !d.is_empty()))
+        .optional(
+            "max_session_duration",
+            max_session_duration.unwrap_or(MAX_SESSION_DEFAULT),
+            MAX_SESSION_DEFAULT,
+        )
+        .maybe(
+            "permissions_boundary",
+            role.permissions_boundary()
+                .and_then(|b| b.permissions_boundary_arn()),
+        )
+        .optional("path", role.path().unwrap_or(PATH_DEFAULT), PATH_DEFAULT)
+        .tags(&from_aws(role.tags()))
+        .finish();
+    let mut outputs = Map::new();
+    outputs.insert("arn".into(), json!(role.arn().unwrap_or_default()));
+    outputs.insert("name".into(), json!(role.role_name().unwrap_or_default()));
+    outputs.insert("unique_id".into(), json!(role.role_id().unwrap_or_default()));
+    ReadResult::Found { args, outputs }
 }
 
 pub(super) async fn update(iam: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

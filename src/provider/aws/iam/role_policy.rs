@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{found, gone_is_ok, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
@@ -74,10 +75,41 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
 }
 
 /// IAM has no batched GetRolePolicy: one call per recorded policy.
+/// In a refresh of a stack, from IAM's account authorization details,
+/// read once for every IAM kind of the refresh; alone, one GetRolePolicy
+/// per policy.
 pub(super) async fn read(
     iam: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
+    let found_policy = |item: &ReadItem, role: &str, document: &str| ReadResult::Found {
+        args: Observed::new(&item.args)
+            .set("role", role)
+            .document("policy", policy_document::decode(document))
+            .finish(),
+        outputs: outputs(split(&item.id).1),
+    };
+    if cx.stack().is_some() {
+        let account = cx.iam().await?;
+        return Ok(items
+            .iter()
+            .map(|item| {
+                let (role, name) = split(&item.id);
+                account
+                    .roles
+                    .get(role)
+                    .and_then(|r| {
+                        r.detail
+                            .role_policy_list()
+                            .iter()
+                            .find(|p| p.policy_name() == Some(name))
+                    })
+                    .and_then(|p| p.policy_document())
+                    .map_or(ReadResult::Gone, |d| found_policy(item, role, d))
+            })
+            .collect());
+    }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let (role, name) = split(&item.id);
@@ -91,13 +123,7 @@ pub(super) async fn read(
         )?;
         results.push(match live {
             None => ReadResult::Gone,
-            Some(out) => ReadResult::Found {
-                args: Observed::new(&item.args)
-                    .set("role", out.role_name())
-                    .document("policy", policy_document::decode(out.policy_document()))
-                    .finish(),
-                outputs: outputs(name),
-            },
+            Some(out) => found_policy(item, out.role_name(), out.policy_document()),
         });
     }
     Ok(results)

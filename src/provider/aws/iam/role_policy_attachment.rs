@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Map;
 
 use crate::provider::aws::call::{found, gone_is_ok, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{KindSchema, validate_as};
@@ -75,22 +76,43 @@ pub(super) async fn create(iam: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
-/// One ListAttachedRolePolicies per role, whatever the number of its
+/// In a refresh of a stack, from IAM's account authorization details,
+/// read once for every IAM kind of the refresh; alone, one
+/// ListAttachedRolePolicies per role, whatever the number of its
 /// attachments.
 pub(super) async fn read(
     iam: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let roles: BTreeSet<&str> = items.iter().map(|i| split(&i.id).0).collect();
     let mut live: HashMap<&str, Vec<String>> = HashMap::new();
-    for role in roles {
-        let arns = attached(iam, SCHEMA.kind, role)
-            .await?
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_string))
-            .collect();
-        live.insert(role, arns);
+    if cx.stack().is_some() {
+        let account = cx.iam().await?;
+        for role in roles {
+            let arns = account
+                .roles
+                .get(role)
+                .map(|r| {
+                    r.detail
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            live.insert(role, arns);
+        }
+    } else {
+        for role in roles {
+            let arns = attached(iam, SCHEMA.kind, role)
+                .await?
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_string))
+                .collect();
+            live.insert(role, arns);
+        }
     }
     Ok(items
         .iter()

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{gone_is_ok, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::schema::{KindSchema, validate_as};
@@ -88,6 +89,7 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
 /// One ListAliases (per page) for every alias of the stack.
 pub(super) async fn read(
     kms: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let live = list(kms, SCHEMA.kind).await?;

@@ -4,6 +4,8 @@
 //! KMS has no batched DescribeKey: reads go one key at a time, with the
 //! rotation status, tags and (when the program sets one) policy of each.
 
+use std::collections::HashMap;
+
 use aws_sdk_kms::Client;
 use aws_sdk_kms::types::{KeyMetadata, KeyState, Tag};
 use payrun_derive::Args;
@@ -11,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::policy_document;
@@ -146,11 +149,37 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
     })
 }
 
+/// Per key: DescribeKey, GetKeyRotationStatus and, where the program
+/// writes one, GetKeyPolicy (KMS has no batched form of them); the tags
+/// come from the refresh's one read of the stack's tags, which also finds
+/// the stack's keys no item records (a key scheduled for deletion is gone,
+/// though it keeps its tags for its waiting period). A key the stack's
+/// tag does not find, or a read alone, asks ListResourceTags.
 pub(super) async fn read(
     kms: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
+    let tagged: Option<HashMap<String, Tags>> = match cx.tagged().await {
+        Some(all) => Some(
+            all?.iter()
+                .filter_map(|(arn, t)| Some((arn.split_once(":key/")?.1.to_string(), t.clone())))
+                .collect(),
+        ),
+        None => None,
+    };
+    if let (Some(tagged), Some(stack)) = (&tagged, cx.stack()) {
+        for (id, t) in tagged {
+            let ours = t.get(tags::STACK).is_some_and(|s| s == stack);
+            if ours
+                && !items.iter().any(|i| &i.id == id)
+                && describe(kms, subject, id).await?.is_some()
+            {
+                cx.unrecorded(subject, id, t);
+            }
+        }
+    }
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(key) = describe(kms, subject, &item.id).await? else {
@@ -182,7 +211,14 @@ pub(super) async fn read(
             .maybe("description", key.description().filter(|d| !d.is_empty()))
             .optional("enable_key_rotation", rotation, ROTATION_DEFAULT)
             .document("policy", policy)
-            .tags(&live_tags(kms, subject, &item.id).await?)
+            .tags(&match tagged.as_ref().and_then(|t| t.get(&item.id)) {
+                Some(t) => t
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("aws:"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                None => live_tags(kms, subject, &item.id).await?,
+            })
             .finish();
         results.push(ReadResult::Found {
             args,

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{gone_is_ok, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -171,26 +172,49 @@ pub(super) async fn create(logs: &Client, op: &CreateOp) -> Result<Applied, Prov
     })
 }
 
-/// One DescribeLogGroups (per page) for the stack's groups; tags need one
-/// ListTagsForResource per group, which has no batched form.
+/// One DescribeLogGroups (per page of 50, by the names' common prefix) for
+/// the recorded groups; their tags come from the refresh's one read of the
+/// stack's tags (the Resource Groups Tagging API), which also finds the
+/// stack's groups no item records. A group whose stack tag is gone (taken
+/// off behind payrun's back), or a read outside a refresh of a stack, asks
+/// ListTagsForResource for it alone.
 pub(super) async fn read(
     logs: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
-    let prefix = (items.len() == 1).then(|| items[0].id.as_str());
-    let live = describe(logs, subject, prefix).await?;
+    let tagged: Option<HashMap<String, Tags>> = match cx.tagged().await {
+        Some(all) => {
+            let groups: HashMap<String, Tags> = all?
+                .iter()
+                .filter_map(|(arn, t)| Some((arn.split_once(":log-group:")?.1.to_string(), t.clone())))
+                .collect();
+            cx.unrecorded_among(subject, items, groups.iter().map(|(n, t)| (n.as_str(), t)));
+            Some(groups)
+        }
+        None => None,
+    };
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let prefix = common_prefix(items.iter().map(|i| i.id.as_str()));
+    let live = describe(logs, subject, Some(prefix).filter(|p| !p.is_empty())).await?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let Some(g) = live.get(&item.id) else {
             results.push(ReadResult::Gone);
             continue;
         };
+        let tags = match tagged.as_ref().and_then(|t| t.get(&item.id)) {
+            Some(t) => without_aws_keys(t),
+            None => live_tags(logs, subject, arn(g)).await?,
+        };
         let args = Observed::new(&item.args)
             .maybe("name", item.args.get("name").and_then(Value::as_str))
             .maybe("retention_in_days", g.retention_in_days())
             .maybe("kms_key", g.kms_key_id())
-            .tags(&live_tags(logs, subject, arn(g)).await?)
+            .tags(&tags)
             .finish();
         results.push(ReadResult::Found {
             args,
@@ -198,6 +222,29 @@ pub(super) async fn read(
         });
     }
     Ok(results)
+}
+
+/// The longest prefix every name shares.
+fn common_prefix<'a>(mut names: impl Iterator<Item = &'a str>) -> &'a str {
+    let Some(first) = names.next() else {
+        return "";
+    };
+    names.fold(first, |common, name| {
+        let len = common
+            .char_indices()
+            .zip(name.chars())
+            .take_while(|((_, a), b)| a == b)
+            .last()
+            .map_or(0, |((i, a), _)| i + a.len_utf8());
+        &common[..len]
+    })
+}
+
+fn without_aws_keys(t: &Tags) -> Tags {
+    t.iter()
+        .filter(|(k, _)| !k.starts_with("aws:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 pub(super) async fn update(logs: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {

@@ -325,7 +325,11 @@ pub(super) async fn complete(
 }
 
 /// Five reads per bucket: S3 has no call that describes a bucket whole.
-pub(super) async fn read(s3: &Client, items: &[ReadItem]) -> Result<Vec<ReadResult>, ProviderError> {
+pub(super) async fn read(
+    s3: &Client,
+    _cx: &crate::provider::aws::refresh::Refresh<'_>,
+    items: &[ReadItem],
+) -> Result<Vec<ReadResult>, ProviderError> {
     let subject = SCHEMA.kind;
     let mut out = Vec::with_capacity(items.len());
     for item in items {

@@ -6,4 +6,4 @@ pub(crate) use secret::SecretArgs;
 
 use aws_sdk_secretsmanager::Client;
 
-kinds!(Client; secret);
+kinds!(Client; secret: stack);

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::provider::aws::call::{gone_is_ok, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
 use crate::provider::aws::tags::{self, Tags};
@@ -104,18 +105,17 @@ fn outputs(arn: &str, name: &str) -> Map<String, Value> {
 
 /// Secrets whose name starts with one of `names`, not scheduled for
 /// deletion, by ARN.
+/// Live secrets matching every one of `filters`, by ARN (deleted ones
+/// left out), all pages of 100.
 async fn list(
     sm: &Client,
     subject: &str,
-    names: Vec<String>,
+    filters: Vec<Filter>,
 ) -> Result<HashMap<String, SecretListEntry>, ProviderError> {
-    let filter = Filter::builder()
-        .key(FilterNameStringType::Name)
-        .set_values(Some(names))
-        .build();
     let pages: Vec<_> = sm
         .list_secrets()
-        .filters(filter)
+        .set_filters(Some(filters))
+        .max_results(100)
         .into_paginator()
         .send()
         .try_collect()
@@ -127,6 +127,24 @@ async fn list(
         .filter(|s| s.deleted_date().is_none())
         .filter_map(|s| Some((s.arn()?.to_string(), s)))
         .collect())
+}
+
+fn filter(key: FilterNameStringType, values: Vec<String>) -> Filter {
+    Filter::builder().key(key).set_values(Some(values)).build()
+}
+
+/// Secrets named `names`, ten names to a call (a filter takes ten values
+/// at most).
+async fn named(
+    sm: &Client,
+    subject: &str,
+    names: &[String],
+) -> Result<HashMap<String, SecretListEntry>, ProviderError> {
+    let mut found = HashMap::new();
+    for chunk in names.chunks(10) {
+        found.extend(list(sm, subject, vec![filter(FilterNameStringType::Name, chunk.to_vec())]).await?);
+    }
+    Ok(found)
 }
 
 async fn generated(sm: &Client, subject: &str, g: &Generate) -> Result<String, ProviderError> {
@@ -184,22 +202,45 @@ pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, Provid
 
 /// One ListSecrets (per page) for the stack's secrets. The value is never
 /// read back: it keeps its recorded digest.
+/// In a refresh of a stack, every secret carrying the stack's tag (the
+/// tags come with the list), one ListSecrets a page of 100, which also
+/// finds those no item records; a recorded one the tag does not find, or
+/// alone every one, by its name, ten to a call.
 pub(super) async fn read(
     sm: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
-    let names = items
+    let mut live = HashMap::new();
+    if let Some(stack) = cx.stack() {
+        // The filters match prefixes, key and value apart: the exact pair
+        // is checked here.
+        live = list(
+            sm,
+            SCHEMA.kind,
+            vec![
+                filter(FilterNameStringType::TagKey, vec![tags::STACK.to_string()]),
+                filter(FilterNameStringType::TagValue, vec![stack.to_string()]),
+            ],
+        )
+        .await?;
+        live.retain(|_, s| from_aws(s.tags()).get(tags::STACK).is_some_and(|v| v == stack));
+        let tagged: Vec<(String, Tags)> = live
+            .iter()
+            .map(|(arn, s)| (arn.clone(), from_aws(s.tags())))
+            .collect();
+        cx.unrecorded_among(SCHEMA.kind, items, tagged.iter().map(|(a, t)| (a.as_str(), t)));
+    }
+    let missing: Vec<String> = items
         .iter()
-        .filter_map(|i| {
-            i.outputs
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .filter(|i| !live.contains_key(&i.id))
+        .filter_map(|i| i.outputs.get("name").and_then(Value::as_str).map(str::to_string))
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let live = list(sm, SCHEMA.kind, names).await?;
+    if !missing.is_empty() {
+        live.extend(named(sm, SCHEMA.kind, &missing).await?);
+    }
     Ok(items
         .iter()
         .map(|item| match live.get(&item.id) {
@@ -277,7 +318,7 @@ pub(super) async fn delete(sm: &Client, op: &DeleteOp) -> Result<(), ProviderErr
 
 pub(super) async fn adopt(sm: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let live = list(sm, &subject, vec![op.name.clone()]).await?;
+    let live = named(sm, &subject, std::slice::from_ref(&op.name)).await?;
     Ok(live
         .values()
         .find(|s| {

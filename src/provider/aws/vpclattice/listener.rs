@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::target_group::Protocol;
 use super::{found, gone_is_ok, identifier, incomplete, parse, tagging};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -159,6 +160,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 /// One GetListener per item: the List summary has no default action.
 pub(super) async fn read(
     client: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());

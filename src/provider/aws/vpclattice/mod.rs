@@ -6,7 +6,9 @@
 //! whose settings are only in Get are read one Get per resource; the
 //! associations are read with one List per service network. Tags are not
 //! read back (one ListTagsForResource per resource): they keep their
-//! recorded value and are changed in place by difference.
+//! recorded value and are changed in place by difference. A refresh of a
+//! stack finds the service networks and services carrying the stack's tag
+//! that no item records through its one read of the stack's tags.
 
 mod auth_policy;
 mod listener;
@@ -26,13 +28,44 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::provider::aws::call::{found, gone_is_ok, incomplete, parse};
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::{ProviderError, ReadItem, ReadResult};
+
+/// The objects of `kind` (ARNs `…:<resource>/<id>`) that the refresh's read
+/// of the stack's tags finds and no item records, reported to `cx` once
+/// `alive` confirms each (one keeps its tags while Lattice deletes it).
+async fn unrecorded<F, Fut>(
+    cx: &Refresh<'_>,
+    kind: &str,
+    items: &[ReadItem],
+    resource: &str,
+    alive: F,
+) -> Result<(), ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<bool, ProviderError>>,
+{
+    let (Some(tagged), Some(stack)) = (cx.tagged().await, cx.stack()) else {
+        return Ok(());
+    };
+    let marker = format!(":{resource}/");
+    for (arn, t) in tagged? {
+        let Some((_, id)) = arn.split_once(&marker) else {
+            continue;
+        };
+        let ours = t.get(crate::provider::aws::tags::STACK).is_some_and(|s| s == stack);
+        if ours && !items.iter().any(|i| i.id == id) && alive(id.to_string()).await? {
+            cx.unrecorded(kind, id, t);
+        }
+    }
+    Ok(())
+}
 
 kinds!(
     Client;
-    service_network,
+    service_network: stack,
     service_network_vpc_association,
-    service,
+    service: stack,
     target_group,
     listener,
     service_network_service_association,

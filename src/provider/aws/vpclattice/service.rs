@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{AuthType, found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{
@@ -103,8 +104,21 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 /// One GetService per item: the List summary has no auth type.
 pub(super) async fn read(
     client: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
+    super::unrecorded(cx, SCHEMA.kind, items, "service", |id| async move {
+        Ok(found(
+            client
+                .get_service()
+                .service_identifier(&id)
+                .send()
+                .await
+                .or_fail(SCHEMA.kind, "vpc-lattice:GetService"),
+        )?
+        .is_some_and(|s| s.status() != Some(&ServiceStatus::DeleteInProgress)))
+    })
+    .await?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let got = found(

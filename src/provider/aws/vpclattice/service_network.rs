@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{AuthType, found, gone_is_ok, incomplete, parse, tagging};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -69,8 +70,21 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 /// One GetServiceNetwork per item: the List summary has no auth type.
 pub(super) async fn read(
     client: &Client,
+    cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
+    super::unrecorded(cx, SCHEMA.kind, items, "servicenetwork", |id| async move {
+        Ok(found(
+            client
+                .get_service_network()
+                .service_network_identifier(&id)
+                .send()
+                .await
+                .or_fail(SCHEMA.kind, "vpc-lattice:GetServiceNetwork"),
+        )?
+        .is_some())
+    })
+    .await?;
     let mut results = Vec::with_capacity(items.len());
     for item in items {
         let got = found(

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{found, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -117,6 +118,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 /// `security_groups` keeps its recorded value.
 pub(super) async fn read(
     client: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     super::read_by_network(

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::{found, identifier, incomplete, parse, tagging, wait};
 use crate::provider::aws::error::AwsResultExt;
+use crate::provider::aws::refresh::Refresh;
 use crate::provider::aws::tags::Tags;
 use crate::provider::schema::{KindSchema, validate_as};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -234,6 +235,7 @@ pub(super) async fn create(client: &Client, op: &CreateOp) -> Result<Applied, Pr
 /// One GetTargetGroup per item: the List summary has no health check.
 pub(super) async fn read(
     client: &Client,
+    _cx: &Refresh<'_>,
     items: &[ReadItem],
 ) -> Result<Vec<ReadResult>, ProviderError> {
     let mut results = Vec::with_capacity(items.len());

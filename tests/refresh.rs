@@ -1,0 +1,359 @@
+//! Refresh reads the stack, not the list, through the real binary on moto:
+//! a create the cloud carries out after the next run looked for it (held by
+//! the fault proxy until then) leaves a duplicate the next plan finds by
+//! the stack's tag and the apply deletes; an object tagged with the stack
+//! by hand is reported and left alone; a port opened by hand on a group of
+//! the stack is drift the apply revokes; and a no-op plan of 1,001
+//! resources takes at most 50 calls.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::bin::{Project, text};
+use crate::support::fault::{Census, FaultProxy};
+use crate::support::moto;
+
+/// A project on moto (through `endpoint`), its stack `main.<suffix>`.
+struct OnMoto {
+    p: Project,
+    suffix: String,
+}
+
+impl OnMoto {
+    fn new(program: &str, suffix: &str) -> Self {
+        Self {
+            p: Project::new(program),
+            suffix: suffix.to_string(),
+        }
+    }
+
+    fn stack(&self) -> String {
+        format!("main.{}", self.suffix)
+    }
+
+    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("payrun"));
+        cmd.current_dir(self.p.path())
+            .args(args)
+            .args(["--suffix", &self.suffix, "--endpoint-url", endpoint])
+            .args(["--retry-budget", "30s", "--lock-timeout", "30s"])
+            .env("NO_COLOR", "1")
+            .env_remove("PAYRUN_LOG")
+            .env_remove("PAYRUN_FAKE_CLOUD")
+            .envs(moto::client_env())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, endpoint: &str, args: &[&str]) -> std::process::Output {
+        self.command(endpoint, args).output().unwrap()
+    }
+
+    fn ok(&self, endpoint: &str, args: &[&str]) -> std::process::Output {
+        let out = self.run(endpoint, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        out
+    }
+
+    fn state(&self) -> Value {
+        let path = self.p.path().join(format!(".payrun/{}.json", self.stack()));
+        serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|_| b"{}".to_vec()))
+            .unwrap_or(Value::Null)
+    }
+
+    fn plan_json(&self, endpoint: &str) -> (Option<i32>, Value) {
+        let out = self.run(endpoint, &["plan", "--json", "--detailed-exitcode"]);
+        let plan = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("plan --json: {e}: {}", text(&out)));
+        (out.status.code(), plan)
+    }
+}
+
+/// Starts `apply` and kills it (-9) once its create of `address` is under
+/// way (its intent is written, and a moment later its request is at the
+/// proxy, which holds it).
+fn apply_killed_mid_create(m: &OnMoto, endpoint: &str, address: &str) {
+    let mut child = m
+        .command(
+            endpoint,
+            &["apply", "--auto-approve", "--request-timeout", "1s"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while m.state()["intents"].get(address).is_none() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply ended before creating {address}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no intent for {address}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// Waits until the proxy has answered `n` requests of `action` (a held one
+/// is logged once moto has served it).
+fn served(proxy: &FaultProxy, action: &str, n: usize) {
+    let start = Instant::now();
+    while proxy.actions().get(action).copied().unwrap_or(0) < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{action} not served {n} times"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The race, made to happen: the killed apply's create is held at the
+/// proxy until after the next apply looked for it (waiting out its 1 s
+/// request window) and made the resource again; then it is served. The
+/// plan after finds the second object by the stack's tag and plans it for
+/// deletion, naming the tags that prove it is the stack's; the apply
+/// deletes it, and exactly one is left.
+fn race(program: &str, suffix: &str, address: &str, create: &str, count: impl Fn(&str) -> usize) {
+    let m = OnMoto::new(program, suffix);
+    let proxy = FaultProxy::start(1, 0.0, 0.0, m.p.path());
+    proxy.hold(create, 4000, 1);
+    apply_killed_mid_create(&m, &proxy.endpoint, address);
+    m.ok(
+        &proxy.endpoint,
+        &["apply", "--auto-approve", "--request-timeout", "1s"],
+    );
+    // The held create reaches the cloud only now.
+    served(&proxy, create, 2);
+    assert_eq!(count(&m.stack()), 2, "the race left two of {address}");
+
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(2), "{plan}");
+    let change = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap();
+    let recorded = change["id"].as_str().unwrap();
+    let duplicates = change["duplicates"].as_array().unwrap();
+    assert_eq!(duplicates.len(), 1, "{change}");
+    assert_ne!(duplicates[0].as_str().unwrap(), recorded);
+    let shown = m.run(&proxy.endpoint, &["plan"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!(
+            "(duplicate {}: tagged payrun:stack={} and payrun:address={address}, but state records {recorded};",
+            duplicates[0].as_str().unwrap(),
+            m.stack()
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("0 to add, 0 to change, 1 to destroy."),
+        "{shown}"
+    );
+
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    assert_eq!(count(&m.stack()), 1, "one {address} left");
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
+    assert_eq!(count(&m.stack()), 0);
+}
+
+#[test]
+fn a_vpc_made_twice_by_a_crash_race_is_found_and_deleted() {
+    race(
+        r#"aws::ec2::vpc("main", #{ cidr: "10.77.0.0/16" });"#,
+        "racevpc",
+        "aws.ec2.vpc.main",
+        "CreateVpc",
+        |stack| {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let census = rt.block_on(Census::take(stack));
+            census.tagged.get("aws.ec2.vpc").map_or(0, Vec::len)
+        },
+    );
+}
+
+#[test]
+fn a_lattice_service_made_twice_by_a_crash_race_is_found_and_deleted() {
+    race(
+        r#"aws::vpclattice::service("api", #{});"#,
+        "racelattice",
+        "aws.vpclattice.service.api",
+        "POST /services",
+        |stack| {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(lattice_services_of(stack))
+        },
+    );
+}
+
+/// Lattice services tagged with `stack` and not being deleted.
+async fn lattice_services_of(stack: &str) -> usize {
+    let client = aws_sdk_vpclattice::Client::new(&moto::sdk_config().await);
+    let listed = client.list_services().send().await.unwrap();
+    let mut n = 0;
+    for s in listed.items() {
+        let tags = client
+            .list_tags_for_resource()
+            .resource_arn(s.arn().unwrap_or_default())
+            .send()
+            .await
+            .unwrap();
+        let ours = tags
+            .tags()
+            .and_then(|t| t.get("payrun:stack"))
+            .is_some_and(|v| v == stack);
+        let deleting =
+            s.status() == Some(&aws_sdk_vpclattice::types::ServiceStatus::DeleteInProgress);
+        if ours && !deleting {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Runs a boto3 snippet against moto (`ec2` is a client there); prints
+/// what it prints.
+fn boto3(code: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = format!(
+        "import boto3\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}",
+        moto::moto().endpoint
+    );
+    let out = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "boto3: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+// Guards the drift a PCI assessor cares about most: a port opened by hand
+// on a group payrun manages left the plan at exit 0.
+#[test]
+fn a_port_opened_by_hand_is_drift_the_apply_revokes() {
+    let m = OnMoto::new(
+        r#"
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.78.0.0/16" });
+let web = aws::ec2::security_group("web", #{ vpc: vpc, description: "web tier" });
+aws::ec2::security_group_ingress("web-https", #{ security_group: web.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0" });
+aws::ec2::security_group("shared", #{ vpc: vpc, description: "with a controller", exclusive: false });
+"#,
+        "port22",
+    );
+    let proxy = FaultProxy::start(2, 0.0, 0.0, m.p.path());
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let describes = |before: &std::collections::BTreeMap<String, usize>| {
+        let after = proxy.actions();
+        after
+            .into_iter()
+            .map(|(a, n)| (a.clone(), n - before.get(&a).copied().unwrap_or(0)))
+            .filter(|(a, n)| *n > 0 && a.starts_with("Describe"))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = proxy.actions();
+    let (code, _) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0));
+    let clean_calls = describes(&before);
+
+    let state = m.state();
+    let group = state["resources"]["aws.ec2.security_group.web"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shared = state["resources"]["aws.ec2.security_group.shared"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for g in [&group, &shared] {
+        boto3(&format!(
+            "ec2.authorize_security_group_ingress(GroupId='{g}', IpPermissions=[{{'IpProtocol': 'tcp', 'FromPort': 22, 'ToPort': 22, 'IpRanges': [{{'CidrIp': '0.0.0.0/0'}}]}}])"
+        ));
+    }
+    let rule = boto3(&format!(
+        "print([r['SecurityGroupRuleId'] for r in ec2.describe_security_group_rules(Filters=[{{'Name': 'group-id', 'Values': ['{group}']}}])['SecurityGroupRules'] if r.get('FromPort') == 22][0])"
+    ));
+
+    let out = m.run(&proxy.endpoint, &["plan", "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("# aws.ec2.security_group.web will be updated in-place"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("ingress tcp 22 from 0.0.0.0/0 ({rule})")),
+        "{shown}"
+    );
+    assert!(shown.contains("revoked by apply"), "{shown}");
+    // A group shared with other tools keeps the old behaviour.
+    assert!(
+        !shown.contains("aws.ec2.security_group.shared will be"),
+        "{shown}"
+    );
+
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let left = boto3(&format!(
+        "print(sorted(r['GroupId'] for r in ec2.describe_security_group_rules()['SecurityGroupRules'] if r.get('FromPort') == 22 and r['GroupId'] in ('{group}', '{shared}')))"
+    ));
+    assert_eq!(
+        left,
+        format!("['{shared}']"),
+        "revoked on the managed group only"
+    );
+
+    let before = proxy.actions();
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    assert_eq!(
+        describes(&before),
+        clean_calls,
+        "the no-op plan's calls are unchanged"
+    );
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
+}
+
+#[test]
+fn an_object_tagged_with_the_stack_by_hand_is_reported_and_left_alone() {
+    let m = OnMoto::new(
+        r#"aws::ec2::vpc("main", #{ cidr: "10.79.0.0/16" });"#,
+        "byhand",
+    );
+    let endpoint = moto::moto().endpoint.clone();
+    m.ok(&endpoint, &["apply", "--auto-approve"]);
+    let stack = m.stack();
+    let vpc = boto3(&format!(
+        "v = ec2.create_vpc(CidrBlock='10.80.0.0/16', TagSpecifications=[{{'ResourceType': 'vpc', 'Tags': [{{'Key': 'payrun:stack', 'Value': '{stack}'}}]}}])['Vpc']['VpcId']\nprint(v)"
+    ));
+    let (code, plan) = m.plan_json(&endpoint);
+    assert_eq!(code, Some(0), "nothing to change: {plan}");
+    assert_eq!(
+        plan["unaccounted"],
+        serde_json::json!([{ "kind": "aws.ec2.vpc", "id": vpc }])
+    );
+    let shown = m.run(&endpoint, &["plan"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!(
+            "Objects tagged payrun:stack={stack} that no address of the stack accounts for (left alone):\n  aws.ec2.vpc {vpc} (no payrun:address tag)"
+        )),
+        "{shown}"
+    );
+    m.ok(&endpoint, &["apply", "--auto-approve"]);
+    let still = boto3(&format!(
+        "print(len(ec2.describe_vpcs(VpcIds=['{vpc}'])['Vpcs']))"
+    ));
+    assert_eq!(still, "1", "the hand-made VPC is left alone");
+    boto3(&format!("ec2.delete_vpc(VpcId='{vpc}')"));
+    m.ok(&endpoint, &["destroy", "--auto-approve"]);
+}
