@@ -357,3 +357,73 @@ fn an_object_tagged_with_the_stack_by_hand_is_reported_and_left_alone() {
     boto3(&format!("ec2.delete_vpc(VpcId='{vpc}')"));
     m.ok(&endpoint, &["destroy", "--auto-approve"]);
 }
+
+/// 1,001 resources: a VPC, 250 security groups with a rule each, 250 log
+/// groups, 125 IAM roles and 125 secrets.
+pub const STACK1001: &str = r#"
+let vpc = aws::ec2::vpc("main", #{ cidr: "10.90.0.0/16" });
+for i in 0..250 {
+    let sg = aws::ec2::security_group(`g${i}`, #{ vpc: vpc, description: `group ${i}` });
+    aws::ec2::security_group_ingress(`g${i}-https`, #{ security_group: sg.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "10.0.0.0/8" });
+    aws::logs::log_group(`l${i}`, #{ retention_in_days: 7 });
+}
+for i in 0..125 {
+    aws::iam::role(`r${i}`, #{ assume_role_policy: #{ Version: "2012-10-17", Statement: [#{
+        Effect: "Allow", Principal: #{ AWS: "arn:aws:iam::123456789012:root" }, Action: "sts:AssumeRole",
+    }] } });
+    aws::secretsmanager::secret(`s${i}`, #{ generate: #{ length: 32 } });
+}
+"#;
+
+/// A no-op plan of 1,001 resources reads the stack in at most 50 calls
+/// (counted at the proxy, per action): one read by the stack's tag per EC2
+/// kind, one shared read of the groups' rules, the log groups by pages of
+/// 50 with their tags from one tagging-API read, IAM's authorization
+/// details and role list, secrets by tag. Tags, retention, descriptions
+/// stay observed: a tag changed behind payrun's back is still drift.
+#[test]
+fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
+    let m = OnMoto::new(STACK1001, "k1001");
+    let proxy = FaultProxy::start(3, 0.0, 0.0, m.p.path());
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve", "--parallelism", "20"]);
+    let before = proxy.actions();
+    let start = Instant::now();
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    let took = start.elapsed();
+    assert_eq!(code, Some(0), "{}", plan["changes"].as_array().map_or(0, Vec::len));
+    let calls: std::collections::BTreeMap<String, usize> = proxy
+        .actions()
+        .into_iter()
+        .map(|(a, n)| (a.clone(), n - before.get(&a).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let total: usize = calls.values().sum();
+    eprintln!(
+        "no-op plan of 1,001 resources: {total} calls in {} ms: {calls:?}",
+        took.as_millis()
+    );
+    assert!(total <= 50, "{total} calls: {calls:?}");
+    // Drift is still seen: a log group's tag changed by hand.
+    let log_group = m.state()["resources"]["aws.logs.log_group.l7"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let script = format!(
+        "import boto3\nlogs = boto3.client('logs', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\narn = logs.describe_log_groups(logGroupNamePrefix='{log_group}')['logGroups'][0]['logGroupArn']\nlogs.tag_resource(resourceArn=arn, tags={{'Team': 'by-hand'}})",
+        moto::moto().endpoint
+    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join(".venv/bin/python")).args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(2));
+    let drifted: Vec<&str> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| c["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(drifted, ["aws.logs.log_group.l7"]);
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve", "--parallelism", "20"]);
+}
