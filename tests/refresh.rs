@@ -385,12 +385,20 @@ for i in 0..125 {
 fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
     let m = OnMoto::new(STACK1001, "k1001");
     let proxy = FaultProxy::start(3, 0.0, 0.0, m.p.path());
-    m.ok(&proxy.endpoint, &["apply", "--auto-approve", "--parallelism", "20"]);
+    m.ok(
+        &proxy.endpoint,
+        &["apply", "--auto-approve", "--parallelism", "20"],
+    );
     let before = proxy.actions();
     let start = Instant::now();
     let (code, plan) = m.plan_json(&proxy.endpoint);
     let took = start.elapsed();
-    assert_eq!(code, Some(0), "{}", plan["changes"].as_array().map_or(0, Vec::len));
+    assert_eq!(
+        code,
+        Some(0),
+        "{}",
+        plan["changes"].as_array().map_or(0, Vec::len)
+    );
     let calls: std::collections::BTreeMap<String, usize> = proxy
         .actions()
         .into_iter()
@@ -413,7 +421,10 @@ fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
         moto::moto().endpoint
     );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join(".venv/bin/python")).args(["-c", &script]).output().unwrap();
+    let out = Command::new(root.join(".venv/bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let (code, plan) = m.plan_json(&proxy.endpoint);
     assert_eq!(code, Some(2));
@@ -425,5 +436,8 @@ fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
         .map(|c| c["address"].as_str().unwrap())
         .collect();
     assert_eq!(drifted, ["aws.logs.log_group.l7"]);
-    m.ok(&proxy.endpoint, &["destroy", "--auto-approve", "--parallelism", "20"]);
+    m.ok(
+        &proxy.endpoint,
+        &["destroy", "--auto-approve", "--parallelism", "20"],
+    );
 }

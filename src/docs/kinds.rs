@@ -20,6 +20,9 @@ pub struct KindDoc {
     /// How a forced replacement goes: `create-before-destroy` (`+/-`) or
     /// `delete-first` (`-/+`).
     pub replacement: &'static str,
+    /// How a refresh reads the kind when its API has no batched read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reads_each: Option<&'static str>,
 }
 
 /// One property of a kind.
@@ -93,6 +96,7 @@ pub fn kind_doc(schema: &KindSchema) -> KindDoc {
         } else {
             "delete-first"
         },
+        reads_each: schema.reads_each,
     }
 }
 
@@ -168,7 +172,16 @@ pub fn render_kind(doc: &KindDoc) -> String {
         .unwrap_or(0);
     for p in &doc.properties {
         let mut flags = Vec::new();
-        flags.push(if p.required { "required" } else { "optional" }.to_string());
+        flags.push(
+            if p.required {
+                "required"
+            } else if p.observed {
+                "observed"
+            } else {
+                "optional"
+            }
+            .to_string(),
+        );
         if let Some(d) = &p.default {
             flags.push(format!("default {d}"));
         }
@@ -198,6 +211,14 @@ pub fn render_kind(doc: &KindDoc) -> String {
                 "create-before-destroy (+/-): the new one under the next generation's name, then the old one deleted",
             _ => "delete-first (-/+): the old one is deleted before the new one is made",
         }
+    );
+    let _ = writeln!(
+        s,
+        "refresh: {}",
+        doc.reads_each.map_or_else(
+            || "one call a page for every resource of the kind, whatever their number".to_string(),
+            |each| format!("no batched read: {each}"),
+        )
     );
     s
 }

@@ -108,7 +108,8 @@ pub static SCHEMAS: &[KindSchema] = &[
         create_before_destroy: true,
         args: NetworkArgs::SPECS,
         outputs: &["id", "arn"],
-        validate: validate_as::<NetworkArgs>,
+        validate: &validate_as::<NetworkArgs>,
+        reads_each: None,
         doc: "A network (test provider).",
     },
     KindSchema {
@@ -120,7 +121,8 @@ pub static SCHEMAS: &[KindSchema] = &[
         create_before_destroy: false,
         args: SubnetArgs::SPECS,
         outputs: &["id", "arn"],
-        validate: validate_checked::<SubnetArgs>,
+        validate: &validate_checked::<SubnetArgs>,
+        reads_each: None,
         doc: "A subnet of a fake network (test provider).",
     },
     KindSchema {
@@ -132,7 +134,8 @@ pub static SCHEMAS: &[KindSchema] = &[
         create_before_destroy: true,
         args: ServerArgs::SPECS,
         outputs: &["id", "arn", "endpoint"],
-        validate: validate_as::<ServerArgs>,
+        validate: &validate_as::<ServerArgs>,
+        reads_each: None,
         doc: "A server in a fake subnet (test provider).",
     },
     KindSchema {
@@ -144,7 +147,8 @@ pub static SCHEMAS: &[KindSchema] = &[
         create_before_destroy: false,
         args: SecretArgs::SPECS,
         outputs: &["id", "arn"],
-        validate: validate_as::<SecretArgs>,
+        validate: &validate_as::<SecretArgs>,
+        reads_each: None,
         doc: "A secret whose value never leaves the provider call (test provider).",
     },
     KindSchema {
@@ -156,7 +160,8 @@ pub static SCHEMAS: &[KindSchema] = &[
         create_before_destroy: false,
         args: ProfileArgs::SPECS,
         outputs: &["id"],
-        validate: validate_as::<ProfileArgs>,
+        validate: &validate_as::<ProfileArgs>,
+        reads_each: None,
         doc: "A profile; one operation per cluster at a time, like EKS Fargate profiles (test provider).",
     },
 ];

@@ -140,7 +140,7 @@ const UNKNOWN: &str = "payrun_probe_unknown";
 const MAX_DEPTH: usize = 8;
 
 struct Probe {
-    validate: fn(&Value) -> Result<(), ArgError>,
+    validate: crate::provider::schema::Validate,
 }
 
 impl Probe {

@@ -194,8 +194,12 @@ impl ArgSpec {
     }
 }
 
+/// Checks a kind's args: a kind's typed struct for the hand-written kinds,
+/// its CloudFormation schema for the generated ones.
+pub type Validate = &'static (dyn Fn(&Value) -> Result<(), ArgError> + Send + Sync);
+
 /// Static description of a resource kind.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct KindSchema {
     /// `aws.ec2.vpc`: the address prefix and, split on dots, the script path
     /// (`aws::ec2::vpc`).
@@ -226,9 +230,28 @@ pub struct KindSchema {
     /// types, required fields) and the values the cloud would refuse. Runs
     /// at the builder call, and again on the resolved args right before the
     /// provider call. The message names the offending field.
-    pub validate: fn(&Value) -> Result<(), ArgError>,
+    pub validate: Validate,
+    /// How a refresh reads this kind when its API has no batched read: one
+    /// call (or a few) per resource, and why (`"one DescribeCluster per
+    /// cluster: EKS has no batched describe"`). `None`: one call a page for
+    /// every resource of the kind, or fewer.
+    pub reads_each: Option<&'static str>,
     /// One line for `.d.rhai` definitions and `payrun` errors.
     pub doc: &'static str,
+}
+
+impl std::fmt::Debug for KindSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindSchema")
+            .field("kind", &self.kind)
+            .field("name_prefix", &self.name_prefix)
+            .field(
+                "args",
+                &self.args.iter().map(|a| a.name).collect::<Vec<_>>(),
+            )
+            .field("outputs", &self.outputs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KindSchema {

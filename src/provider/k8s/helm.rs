@@ -68,7 +68,8 @@ pub static SCHEMAS: &[KindSchema] = &[KindSchema {
     create_before_destroy: false,
     args: ReleaseArgs::SPECS,
     outputs: &["revision"],
-    validate,
+    validate: &validate,
+    reads_each: Some("one `helm status` per release"),
     doc: "A Helm release, installed or upgraded atomically with the `helm` CLI.",
 }];
 

@@ -49,7 +49,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: Args::SPECS,
     outputs: &["arn", "name"],
-    validate: |args| validate::<Args>(args, |_| Ok(())),
+    validate: &|args| validate::<Args>(args, |_| Ok(())),
+    reads_each: Some("one Describe call per resource: App Mesh has no batched read"),
     doc: "An App Mesh service mesh; `egress_filter` DROP_ALL (default) or ALLOW_ALL; outputs `arn` and `name`.",
 };
 

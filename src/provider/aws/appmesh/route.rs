@@ -152,7 +152,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: Args::SPECS,
     outputs: &["arn", "name"],
-    validate: |args| validate::<Args>(args, check),
+    validate: &|args| validate::<Args>(args, check),
+    reads_each: Some("one Describe call per resource: App Mesh has no batched read"),
     doc: "An App Mesh route on a virtual router: `protocol`, `prefix` (HTTP), `targets` (virtual_node, weight), `retries`, `per_request_timeout_ms`.",
 };
 

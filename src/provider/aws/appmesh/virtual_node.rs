@@ -183,7 +183,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: Args::SPECS,
     outputs: &["arn", "name"],
-    validate: |args| validate::<Args>(args, check),
+    validate: &|args| validate::<Args>(args, check),
+    reads_each: Some("one Describe call per resource: App Mesh has no batched read"),
     doc: "An App Mesh virtual node found by DNS `hostname`, with `listeners` (port, protocol, health_check, tls), `backends` (virtual service names), `backend_tls` (certificate_authority_arns) and `access_log_path`.",
 };
 

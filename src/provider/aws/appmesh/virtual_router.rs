@@ -59,7 +59,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: Args::SPECS,
     outputs: &["arn", "name"],
-    validate: |args| validate::<Args>(args, check),
+    validate: &|args| validate::<Args>(args, check),
+    reads_each: Some("one Describe call per resource: App Mesh has no batched read"),
     doc: "An App Mesh virtual router with one listener (`port`, `protocol`); routes attach to it.",
 };
 

@@ -73,7 +73,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: Args::SPECS,
     outputs: &["arn", "name"],
-    validate: |args| validate::<Args>(args, check),
+    validate: &|args| validate::<Args>(args, check),
+    reads_each: Some("one Describe call per resource: App Mesh has no batched read"),
     doc: "An App Mesh virtual service named by the DNS `name` clients call, provided by `virtual_router` or `virtual_node`.",
 };
 

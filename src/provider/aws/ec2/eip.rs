@@ -33,7 +33,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: EipArgs::SPECS,
     outputs: &["public_ip"],
-    validate: validate_as::<EipArgs>,
+    validate: &validate_as::<EipArgs>,
+    reads_each: None,
     doc: "An Elastic IP address (VPC domain), e.g. for a NAT gateway.",
 };
 

@@ -49,7 +49,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: FlowLogArgs::SPECS,
     outputs: &[],
-    validate: validate_as::<FlowLogArgs>,
+    validate: &validate_as::<FlowLogArgs>,
+    reads_each: None,
     doc: "A flow log of `vpc` into the log group `log_group`, written by the role `deliver_logs_role`; `traffic_type` ALL (default), ACCEPT or REJECT.",
 };
 

@@ -41,7 +41,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: InternetGatewayArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<InternetGatewayArgs>,
+    validate: &validate_as::<InternetGatewayArgs>,
+    reads_each: None,
     doc: "An internet gateway, attached to `vpc` when given.",
 };
 

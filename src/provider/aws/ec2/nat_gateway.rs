@@ -57,7 +57,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: NatGatewayArgs::SPECS,
     outputs: &["public_ip", "private_ip"],
-    validate: validate_as::<NatGatewayArgs>,
+    validate: &validate_as::<NatGatewayArgs>,
+    reads_each: None,
     doc: "A NAT gateway: `subnet`, `eip` (an Elastic IP), `connectivity` (\"public\", the default, or \"private\").",
 };
 

@@ -38,7 +38,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: NetworkAclArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<NetworkAclArgs>,
+    validate: &validate_as::<NetworkAclArgs>,
+    reads_each: None,
     doc: "A network ACL in `vpc`; it denies everything until entries allow traffic.",
 };
 

@@ -42,7 +42,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: AssociationArgs::SPECS,
     outputs: &[],
-    validate: validate_as::<AssociationArgs>,
+    validate: &validate_as::<AssociationArgs>,
+    reads_each: None,
     doc: "Makes `subnet` use `network_acl`; deleting it returns the subnet to the VPC's default ACL.",
 };
 

@@ -95,7 +95,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: EntryArgs::SPECS,
     outputs: &[],
-    validate,
+    validate: &validate,
+    reads_each: None,
     doc: "A network ACL rule: `network_acl`, `rule_number`, `egress` (default false), `protocol`, `action` (\"allow\" or \"deny\"), `cidr`, `from_port`, `to_port`.",
 };
 

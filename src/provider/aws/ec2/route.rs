@@ -62,7 +62,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: RouteArgs::SPECS,
     outputs: &[],
-    validate,
+    validate: &validate,
+    reads_each: None,
     doc: "A route: `route_table`, `destination_cidr`, and one of `gateway` or `nat_gateway`.",
 };
 

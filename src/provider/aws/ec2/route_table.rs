@@ -38,7 +38,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: RouteTableArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<RouteTableArgs>,
+    validate: &validate_as::<RouteTableArgs>,
+    reads_each: None,
     doc: "A route table in `vpc`.",
 };
 

@@ -74,7 +74,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: SecurityGroupArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<SecurityGroupArgs>,
+    validate: &validate_as::<SecurityGroupArgs>,
+    reads_each: None,
     doc: "A security group in `vpc` (group name: the physical name); rules are separate kinds and egress starts empty.",
 };
 

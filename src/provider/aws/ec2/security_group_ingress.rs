@@ -33,7 +33,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ARGS,
     outputs: &[],
-    validate,
+    validate: &validate,
+    reads_each: None,
     doc: "An ingress rule: `security_group`, `protocol`, `from_port`, `to_port`, one of `cidr` or `source_security_group`, `description`.",
 };
 

@@ -92,7 +92,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: SubnetArgs::SPECS,
     outputs: &["arn", "az_id"],
-    validate: validate_checked::<SubnetArgs>,
+    validate: &validate_checked::<SubnetArgs>,
+    reads_each: None,
     doc: "A subnet: `vpc`, `cidr`, `az`, `map_public_ip` (default false), `load_balancer_role` (\"public\" or \"internal\": the Kubernetes load balancer role tag).",
 };
 

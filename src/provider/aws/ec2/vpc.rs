@@ -50,7 +50,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: VpcArgs::SPECS,
     outputs: &["arn", "owner_id"],
-    validate: validate_checked::<VpcArgs>,
+    validate: &validate_checked::<VpcArgs>,
+    reads_each: None,
     doc: "A VPC: `cidr`, `enable_dns_support` (default true), `enable_dns_hostnames` (default false).",
 };
 

@@ -74,7 +74,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: EndpointArgs::SPECS,
     outputs: &["dns_name"],
-    validate: validate_as::<EndpointArgs>,
+    validate: &validate_as::<EndpointArgs>,
+    reads_each: None,
     doc: "A VPC endpoint: `vpc`, `service_name`, `type` (\"Gateway\", the default, with `route_tables`; or \"Interface\" with `subnets`, `security_groups`, `private_dns`).",
 };
 

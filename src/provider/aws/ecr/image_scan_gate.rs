@@ -48,7 +48,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: GateArgs::SPECS,
     outputs: &["image_digest", "findings"],
-    validate: validate_as::<GateArgs>,
+    validate: &validate_as::<GateArgs>,
+    reads_each: Some("one DescribeImageScanFindings per gate"),
     doc: "Fails the apply when the image `repository`:`tag` has scan findings at or above `fail_on_severity` (default HIGH); waits for the push, scans it when needed, and waits up to `timeout` (default 10m) in all. `id`: the image digest.",
 };
 

@@ -100,7 +100,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: LifecyclePolicyArgs::SPECS,
     outputs: &[],
-    validate: validate_as::<LifecyclePolicyArgs>,
+    validate: &validate_as::<LifecyclePolicyArgs>,
+    reads_each: Some("one GetLifecyclePolicy per repository"),
     doc: "The lifecycle policy of `repository`: `rules`, a list of ECR lifecycle rules (`rule_priority`, `description`, `selection` with `tag_status`, `count_type`, `count_number`, `action` with `type`), keys in snake_case, values as ECR writes them.",
 };
 

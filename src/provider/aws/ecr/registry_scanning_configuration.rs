@@ -55,7 +55,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ScanningArgs::SPECS,
     outputs: &[],
-    validate: validate_checked::<ScanningArgs>,
+    validate: &validate_checked::<ScanningArgs>,
+    reads_each: None,
     doc: "The registry's image scanning: `scan_type` (BASIC or ENHANCED), `rules`: [#{ scan_frequency: \"SCAN_ON_PUSH\" | \"CONTINUOUS_SCAN\" | \"MANUAL\", filters: [\"repo-prefix-*\"] }]. One per account and region, so declare it in one stack only; destroy puts it back to BASIC with no rules.",
 };
 

@@ -65,7 +65,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: RepositoryArgs::SPECS,
     outputs: &["arn", "name", "url", "registry_id"],
-    validate: validate_checked::<RepositoryArgs>,
+    validate: &validate_checked::<RepositoryArgs>,
+    reads_each: None,
     doc: "An ECR repository: `scan_on_push` (default true), `image_tag_mutability` (IMMUTABLE by default, or MUTABLE), `kms_key` (a key ARN: KMS encryption), `force_delete` (default true: destroy deletes its images).",
 };
 

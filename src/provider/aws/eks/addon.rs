@@ -84,7 +84,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: AddonArgs::SPECS,
     outputs: &["arn", "addon_version"],
-    validate: validate_as::<AddonArgs>,
+    validate: &validate_as::<AddonArgs>,
+    reads_each: Some("one DescribeAddon per add-on: EKS has no batched describe"),
     doc: "An EKS add-on: `cluster`, `addon_name`, `addon_version` (default: EKS's default for the cluster version), `cluster_version` (the cluster's declared version: a change moves an unpinned add-on to the new default), `resolve_conflicts` (OVERWRITE), `configuration_values` (a map), `service_account_role`.",
 };
 

@@ -201,7 +201,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
         "security_group_id",
         "version",
     ],
-    validate,
+    validate: &validate,
+    reads_each: Some("one DescribeCluster per cluster: EKS has no batched describe"),
     doc: "An EKS cluster: `version`, `role`, `subnets`, `security_groups`, `endpoint_private_access` (true), `endpoint_public_access` with `public_access_cidrs`, `enabled_log_types` (all five by default), `kms_key` (envelope encryption of secrets), `auto_mode` (EKS Auto Mode), `authentication_mode` and `bootstrap_creator_admin` (access entries).",
 };
 

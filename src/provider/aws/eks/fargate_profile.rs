@@ -60,7 +60,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: FargateProfileArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<FargateProfileArgs>,
+    validate: &validate_as::<FargateProfileArgs>,
+    reads_each: Some("one DescribeFargateProfile per profile: EKS has no batched describe"),
     doc: "An EKS Fargate profile: `cluster`, `pod_execution_role`, `subnets` (private), `selectors` (list of #{ namespace, labels }).",
 };
 

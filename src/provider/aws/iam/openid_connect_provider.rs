@@ -38,7 +38,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: OidcArgs::SPECS,
     outputs: &["arn", "issuer_host"],
-    validate: validate_as::<OidcArgs>,
+    validate: &validate_as::<OidcArgs>,
+    reads_each: Some("one GetOpenIDConnectProvider per provider: IAM lists providers without their settings"),
     doc: "An OIDC identity provider: `url` (https://...), `client_ids` (e.g. [\"sts.amazonaws.com\"]), `thumbprints`. Output `issuer_host`: the url without `https://`.",
 };
 

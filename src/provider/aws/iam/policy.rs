@@ -40,7 +40,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: PolicyArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<PolicyArgs>,
+    validate: &validate_as::<PolicyArgs>,
+    reads_each: Some("a GetPolicy and a GetPolicyVersion per policy: the account authorization details carry no policy tags"),
     doc: "A customer managed IAM policy: `policy` (a map), `description`.",
 };
 

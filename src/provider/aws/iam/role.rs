@@ -45,7 +45,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: RoleArgs::SPECS,
     outputs: &["arn", "name", "unique_id"],
-    validate: validate_as::<RoleArgs>,
+    validate: &validate_as::<RoleArgs>,
+    reads_each: None,
     doc: "An IAM role: `assume_role_policy` (a map), `description`, `max_session_duration` (seconds, default 3600), `permissions_boundary` (a policy ARN), `path` (default `/`).",
 };
 

@@ -33,7 +33,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: RolePolicyArgs::SPECS,
     outputs: &["name"],
-    validate: validate_as::<RolePolicyArgs>,
+    validate: &validate_as::<RolePolicyArgs>,
+    reads_each: None,
     doc: "An inline policy of `role` (a role name): `policy` (a map).",
 };
 

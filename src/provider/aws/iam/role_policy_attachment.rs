@@ -36,7 +36,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: AttachmentArgs::SPECS,
     outputs: &[],
-    validate: validate_as::<AttachmentArgs>,
+    validate: &validate_as::<AttachmentArgs>,
+    reads_each: None,
     doc: "Attaches the managed policy `policy` to `role` (a role name).",
 };
 

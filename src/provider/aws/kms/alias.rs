@@ -35,7 +35,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: AliasArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<AliasArgs>,
+    validate: &validate_as::<AliasArgs>,
+    reads_each: None,
     doc: "A KMS alias `alias/<physical name>` for the key `kms_key` (a key, or its id).",
 };
 

@@ -47,7 +47,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: KeyArgs::SPECS,
     outputs: &["arn", "key_id"],
-    validate: validate_as::<KeyArgs>,
+    validate: &validate_as::<KeyArgs>,
+    reads_each: Some("a DescribeKey and a GetKeyRotationStatus per key (and a GetKeyPolicy where the program writes one); tags come from one read of the stack"),
     doc: "A KMS key: `description`, `enable_key_rotation` (default true), `deletion_window_in_days` (7 to 30, default 7), `policy` (a map; default: the account's key policy).",
 };
 

@@ -70,7 +70,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: LogGroupArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_checked::<LogGroupArgs>,
+    validate: &validate_checked::<LogGroupArgs>,
+    reads_each: None,
     doc: "A CloudWatch log group: `retention_in_days` (default: never expire), `kms_key` (a key, or its ARN), `name` (default: the physical name).",
 };
 

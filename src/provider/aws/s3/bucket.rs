@@ -127,7 +127,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: BucketArgs::SPECS,
     outputs: &["arn", "name", "domain_name", "region"],
-    validate: validate_checked::<BucketArgs>,
+    validate: &validate_checked::<BucketArgs>,
+    reads_each: Some("a few calls per bucket (versioning, encryption, public access block, tags): S3 has no batched read of bucket settings"),
     doc: "An S3 bucket, private and encrypted: `versioning` (false), `encryption` (`AES256` or `aws:kms` with `kms_key`), `public_access_block` (all four blocks on), `force_destroy` (false: a bucket with objects is not destroyed).",
 };
 

@@ -74,7 +74,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: SecretArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<SecretArgs>,
+    validate: &validate_as::<SecretArgs>,
+    reads_each: None,
     doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key`, `description`.",
 };
 

@@ -32,7 +32,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: AuthPolicyArgs::SPECS,
     outputs: &[],
-    validate: validate_as::<AuthPolicyArgs>,
+    validate: &validate_as::<AuthPolicyArgs>,
+    reads_each: Some("one GetAuthPolicy per policy: Lattice has no batched read"),
     doc: "The auth policy (an IAM policy document map) of the service or service network `resource`.",
 };
 

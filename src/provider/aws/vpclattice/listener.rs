@@ -65,7 +65,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ListenerArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<ListenerArgs>,
+    validate: &validate_as::<ListenerArgs>,
+    reads_each: Some("one GetListener per listener: Lattice lists them without their actions"),
     doc: "A VPC Lattice listener on `service`; `default_action`: #{ forward: #{ target_groups: [#{ target_group_identifier, weight }] } }.",
 };
 

@@ -36,7 +36,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ServiceArgs::SPECS,
     outputs: &["arn", "name", "dns_name"],
-    validate: validate_as::<ServiceArgs>,
+    validate: &validate_as::<ServiceArgs>,
+    reads_each: Some("one GetService per service: Lattice lists them without their auth type (the stack's unrecorded services come from one read of the stack's tags)"),
     doc: "A VPC Lattice service; `auth_type` NONE (default) or AWS_IAM; outputs `arn` and `dns_name`.",
 };
 

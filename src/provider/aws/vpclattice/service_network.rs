@@ -34,7 +34,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ServiceNetworkArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<ServiceNetworkArgs>,
+    validate: &validate_as::<ServiceNetworkArgs>,
+    reads_each: Some("one GetServiceNetwork per network: Lattice lists them without their auth type (the stack's unrecorded networks come from one read of the stack's tags)"),
     doc: "A VPC Lattice service network; `auth_type` NONE (default) or AWS_IAM.",
 };
 

@@ -40,7 +40,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: ServiceAssociationArgs::SPECS,
     outputs: &["arn", "dns_name"],
-    validate: validate_as::<ServiceAssociationArgs>,
+    validate: &validate_as::<ServiceAssociationArgs>,
+    reads_each: None,
     doc: "Associates `service` with `service_network`; outputs the `dns_name` clients use.",
 };
 

@@ -44,7 +44,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: false,
     args: VpcAssociationArgs::SPECS,
     outputs: &["arn"],
-    validate: validate_as::<VpcAssociationArgs>,
+    validate: &validate_as::<VpcAssociationArgs>,
+    reads_each: None,
     doc: "Associates `vpc` with `service_network`; `security_groups` filter traffic from the VPC.",
 };
 

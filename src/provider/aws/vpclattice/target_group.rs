@@ -99,7 +99,8 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     create_before_destroy: true,
     args: TargetGroupArgs::SPECS,
     outputs: &["arn", "name"],
-    validate: validate_as::<TargetGroupArgs>,
+    validate: &validate_as::<TargetGroupArgs>,
+    reads_each: Some("one GetTargetGroup per target group: Lattice lists them without their configuration"),
     doc: "A VPC Lattice target group of `type` IP; `config`: #{ port, protocol (HTTP/HTTPS), vpc_identifier, health_check }.",
 };
 

@@ -207,7 +207,10 @@ macro_rules! kind {
             create_before_destroy: false,
             args: $args::SPECS,
             outputs: &["uid"],
-            validate: validate::<$args>,
+            validate: &validate::<$args>,
+            reads_each: Some(
+                "one GET per object: the objects of a program live in many namespaces and kinds",
+            ),
             doc: $doc,
         }
     };
