@@ -244,6 +244,7 @@ fn boto3(code: &str) -> String {
 fn a_port_opened_by_hand_is_drift_the_apply_revokes() {
     let m = OnMoto::new(
         r#"
+default_tags(#{ DataClassification: "pci" });
 let vpc = aws::ec2::vpc("main", #{ cidr: "10.78.0.0/16" });
 let web = aws::ec2::security_group("web", #{ vpc: vpc, description: "web tier" });
 aws::ec2::security_group_ingress("web-https", #{ security_group: web.id, protocol: "tcp", from_port: 443, to_port: 443, cidr: "0.0.0.0/0" });
@@ -296,6 +297,13 @@ aws::ec2::security_group("shared", #{ vpc: vpc, description: "with a controller"
         "{shown}"
     );
     assert!(shown.contains("revoked by apply"), "{shown}");
+    // In PCI DSS scope it is a finding of its own, which the apply settles.
+    assert!(
+        shown.contains(&format!(
+            "warning [pci-undeclared-rule]: aws.ec2.security_group.web: rule no declaration accounts for, opened outside payrun: ingress tcp 22 from 0.0.0.0/0 ({rule}); this apply revokes it"
+        )),
+        "{shown}"
+    );
     // A group shared with other tools keeps the old behaviour.
     assert!(
         !shown.contains("aws.ec2.security_group.shared will be"),

@@ -174,6 +174,11 @@ pub const CODES: &[Code] = &[
         "a workload without requests or a LimitRange default in a namespace with a quota",
     ),
     code(
+        "pci-undeclared-rule",
+        W,
+        "in PCI DSS scope: a security group rule opened outside payrun, which the plan revokes (1.2.5, 1.2.7, 1.3.1)",
+    ),
+    code(
         "pci-eks-audit-logs",
         E,
         "PCI DSS: EKS control-plane audit logs off",

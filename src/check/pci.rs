@@ -338,9 +338,47 @@ fn namespace(address: &Address, args: &NamespaceArgs) -> Vec<Finding> {
 }
 
 /// The check of this module, as [`super::CHECKS`] runs it.
+/// Rules found on a group of the program that no declaration accounts for
+/// (a port opened by hand), which the plan revokes: in scope, a finding of
+/// its own besides the drift, since PCI DSS asks that every rule be
+/// justified and reviewed (1.2.5, 1.2.7) and that nothing open to the
+/// internet reach the cardholder data environment unasked (1.3.1). A
+/// warning, not an error: the apply it stands in is what removes the rule.
+fn undeclared_rule_findings(cx: &Context<'_>) -> Vec<Finding> {
+    cx.changes
+        .iter()
+        .filter_map(|c| {
+            let change = c.changes.iter().find(|a| a.name == "undeclared_rules")?;
+            let rules: Vec<&str> = change
+                .before
+                .as_ref()?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            (!rules.is_empty()).then(|| {
+                Finding::warning(
+                    "pci-undeclared-rule",
+                    format!(
+                        "{}: rule{} no declaration accounts for, opened outside payrun: {}; this apply revokes {}",
+                        c.address,
+                        if rules.len() == 1 { "" } else { "s" },
+                        rules.join(", "),
+                        if rules.len() == 1 { "it" } else { "them" }
+                    ),
+                )
+                .at(&c.address)
+                .remedy("find who opened it; declare it with `aws::ec2::security_group_ingress` (or `_egress`) if it is needed, with its business justification in `description`")
+                .source(format!("{STANDARD} Requirements 1.2.5, 1.2.7 (rules justified and reviewed) and 1.3.1 (inbound traffic to the CDE restricted)"))
+            })
+        })
+        .collect()
+}
+
 pub const CHECK: super::Check = super::Check {
     name: "pci",
     codes: &[
+        "pci-undeclared-rule",
         "pci-eks-audit-logs",
         "pci-eks-public-endpoint",
         "pci-eks-secrets-encryption",
@@ -354,7 +392,14 @@ pub const CHECK: super::Check = super::Check {
         "pci-pod-security",
         "pci-tls",
     ],
-    run: |cx| findings(cx.graph, cx.program),
+    run: |cx| {
+        if !in_scope(cx.graph, cx.program) {
+            return Vec::new();
+        }
+        let mut out = findings(cx.graph, cx.program);
+        out.extend(undeclared_rule_findings(cx));
+        out
+    },
 };
 
 #[cfg(test)]

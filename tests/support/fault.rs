@@ -314,6 +314,49 @@ impl Census {
                 }
             }
         }
+        // Lattice service networks and services (not being deleted), by
+        // their tags.
+        let lattice = aws_sdk_vpclattice::Client::new(&moto::sdk_config().await);
+        let lattice_tags = |arn: String| {
+            let lattice = lattice.clone();
+            async move {
+                let out = lattice
+                    .list_tags_for_resource()
+                    .resource_arn(arn)
+                    .send()
+                    .await
+                    .unwrap();
+                out.tags()
+                    .map(|t| {
+                        t.iter()
+                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            }
+        };
+        let networks = lattice.list_service_networks().send().await.unwrap();
+        for n in networks.items() {
+            let tags = lattice_tags(n.arn().unwrap_or_default().to_string()).await;
+            if let Some(a) = ours(&tags, stack) {
+                c.tagged
+                    .entry("aws.vpclattice.service_network")
+                    .or_default()
+                    .push((n.id().unwrap_or_default().to_string(), a));
+            }
+        }
+        let services = lattice.list_services().send().await.unwrap();
+        for x in services.items().iter().filter(|x| {
+            x.status() != Some(&aws_sdk_vpclattice::types::ServiceStatus::DeleteInProgress)
+        }) {
+            let tags = lattice_tags(x.arn().unwrap_or_default().to_string()).await;
+            if let Some(a) = ours(&tags, stack) {
+                c.tagged
+                    .entry("aws.vpclattice.service")
+                    .or_default()
+                    .push((x.id().unwrap_or_default().to_string(), a));
+            }
+        }
         c
     }
 

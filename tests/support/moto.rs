@@ -243,13 +243,27 @@ pub async fn push_when_created(
                 .is_ok();
             if exists {
                 scan_result_at(endpoint, repo, tag, json!({}), &[]);
-                ecr.put_image()
+                let put = ecr
+                    .put_image()
                     .repository_name(repo)
                     .image_tag(tag)
                     .image_manifest(manifest(40 + u8::try_from(seed).unwrap_or(0)))
                     .send()
-                    .await
-                    .unwrap();
+                    .await;
+                // Pushed already (by a pipeline beside an apply that was
+                // killed): the image is there.
+                if let Err(e) = put {
+                    use aws_sdk_ecr::error::ProvideErrorMetadata;
+                    let code = e
+                        .as_service_error()
+                        .and_then(|e| e.code())
+                        .map(str::to_string);
+                    assert_eq!(
+                        code.as_deref(),
+                        Some("ImageAlreadyExistsException"),
+                        "{e:?}"
+                    );
+                }
                 pushed.push(repo.clone());
             }
         }
