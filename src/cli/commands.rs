@@ -13,6 +13,7 @@ use crate::graph::DesiredGraph;
 use crate::plan::{Mode, Plan, PlanFile, PlanInputs, PlanOptions, make_plan};
 use crate::provider::Registry;
 use crate::provider::aws::{AwsProvider, AwsSettings, StateBucket, StateKeys};
+use crate::provider::awscc::AwsccProvider;
 use crate::provider::fake::{FakeConfig, FakeProvider};
 use crate::provider::k8s::helm::{HelmConfig, HelmProvider};
 use crate::provider::k8s::token::{TokenSource, exec_credential};
@@ -484,6 +485,7 @@ pub fn registry(r: &Resolved) -> Registry {
     let aws = Arc::new(AwsProvider::new(settings.clone()));
     let mut registry = Registry::new()
         .with("aws", aws.clone())
+        .with("awscc", Arc::new(AwsccProvider::new(aws.clone())))
         .with_facts(aws)
         .with(
             "k8s",

@@ -3,6 +3,7 @@
 
 pub mod arg_values;
 pub mod aws;
+pub mod awscc;
 pub mod fake;
 pub mod k8s;
 pub mod properties;
@@ -227,8 +228,14 @@ impl ProviderError {
 /// page), never one per resource.
 #[async_trait]
 pub trait Provider: Send + Sync {
-    /// The kinds this provider serves.
+    /// The kinds this provider serves, known when it is made.
     fn schemas(&self) -> &'static [KindSchema];
+
+    /// The schema of `kind`: one of [`Provider::schemas`], or one the
+    /// provider makes when first asked (the generated `awscc` kinds).
+    fn schema(&self, kind: &str) -> Option<&'static KindSchema> {
+        self.schemas().iter().find(|s| s.kind == kind)
+    }
 
     /// Read back every item of `kind`; the answer has one entry per item, in
     /// order.

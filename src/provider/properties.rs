@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::schema::{ArgError, KindSchema};
+use super::schema::KindSchema;
 
 /// The type of a property, or of a list item, a map value, a record field.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -42,8 +42,13 @@ impl Registry {
         Some(self.facts.as_ref()?.eks_calendar(today).await)
     }
 
+    /// The schema of `kind`: declared when its provider was added, or made
+    /// by its provider on first use (the generated `awscc` kinds).
     pub fn schema(&self, kind: &str) -> Option<&'static KindSchema> {
-        self.schemas.get(kind).copied()
+        self.schemas
+            .get(kind)
+            .copied()
+            .or_else(|| self.provider(kind)?.schema(kind))
     }
 
     pub fn schemas(&self) -> impl Iterator<Item = &'static KindSchema> + '_ {

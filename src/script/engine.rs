@@ -30,6 +30,9 @@ const MAX_OPERATIONS: u64 = 200_000_000;
 pub struct EngineInputs<'a> {
     pub recorder: &'a Recorder,
     pub registry: &'a Registry,
+    /// Generated kinds (`awscc.sqs.queue`) to register builders for, besides
+    /// the registry's own: those the program's text names.
+    pub generated: &'a [String],
     /// What `config()` returns, in the program and in modules.
     pub config: Dynamic,
     pub confinement: &'a Confinement,
@@ -44,6 +47,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
     let EngineInputs {
         recorder,
         registry,
+        generated,
         config,
         confinement,
         secret_env,
@@ -96,7 +100,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
             format!("secret_env({:?})", s.env)
         });
 
-    for (name, module) in builder_modules(recorder, registry) {
+    for (name, module) in builder_modules(recorder, registry, generated) {
         engine.register_static_module(name, Shared::new(module));
     }
     register_host_functions(&mut engine, recorder, registry, config);
@@ -111,8 +115,13 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
     engine
 }
 
-/// `aws::ec2::vpc(purpose, args)` for every kind in the registry.
-fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String, Module> {
+/// `aws::ec2::vpc(purpose, args)` for every kind in the registry, and for
+/// each of the `generated` kinds it makes.
+fn builder_modules(
+    recorder: &Recorder,
+    registry: &Registry,
+    generated: &[String],
+) -> BTreeMap<String, Module> {
     #[derive(Default)]
     struct Node {
         fns: Vec<&'static KindSchema>,
@@ -146,7 +155,8 @@ fn builder_modules(recorder: &Recorder, registry: &Registry) -> BTreeMap<String,
         m
     }
     let mut root = Node::default();
-    for schema in registry.schemas() {
+    let made = generated.iter().filter_map(|k| registry.schema(k));
+    for schema in registry.schemas().chain(made) {
         let (path, _) = schema.script_path();
         let mut node = &mut root;
         for seg in path {

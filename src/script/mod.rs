@@ -113,7 +113,9 @@ pub fn evaluate(
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
     let refused = RefusedCalls::default();
     let functions = Functions::default();
+    let generated = generated_kinds(&source, path, &config.stdlib_dirs);
     let engine = engine::create_engine(engine::EngineInputs {
+        generated: &generated,
         recorder: &recorder,
         registry,
         config: config_value,
@@ -148,6 +150,35 @@ pub fn evaluate(
         .acknowledged
         .extend(config.acknowledged.iter().cloned());
     Ok(program)
+}
+
+/// The generated (`awscc`) kinds the program and the modules it may import
+/// (the `.rhai` files of the stdlib directories and of its own) name: the
+/// engine registers builders for these only, so a program that uses none
+/// pays nothing for the 1,700 of them.
+fn generated_kinds(source: &str, path: &Path, stdlib_dirs: &[PathBuf]) -> Vec<String> {
+    let mut kinds = crate::provider::awscc::named_in(source);
+    let dirs = stdlib_dirs
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(path.parent().filter(|p| !p.as_os_str().is_empty()));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let file = entry.path();
+            if file.extension().is_some_and(|e| e == "rhai")
+                && let Ok(text) = std::fs::read_to_string(&file)
+                && text.contains("awscc::")
+            {
+                kinds.extend(crate::provider::awscc::named_in(&text));
+            }
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    kinds
 }
 
 /// A program that is not UTF-8: where its first bad byte is.
@@ -427,8 +458,19 @@ fn describe(err: &mut EvalAltResult, known: &Known) -> (String, String) {
                     },
                 );
             }
+            // A generated kind is a builder only where the program names
+            // it: `awscc::sqs::qeue` is looked up among all of them.
+            let generated: Vec<String> = if name.starts_with("awscc::") {
+                crate::provider::awscc::kinds()
+                    .iter()
+                    .map(|(k, _)| k.replace('.', "::"))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let candidates = builders
                 .iter()
+                .chain(&generated)
                 .map(String::as_str)
                 .chain(HOST_FUNCTIONS.iter().copied());
             let types = sig.split_once(" (").map(|(_, t)| format!("({t}"));

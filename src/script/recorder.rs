@@ -522,10 +522,17 @@ fn with_handles_resolved(
         let Some(spec) = schema.arg(key) else {
             continue;
         };
-        let output = spec.handle_output();
+        let wanted = spec.handle_output();
         let as_ref = |d: &Dynamic| -> Result<Option<Dynamic>, Box<EvalAltResult>> {
             let Some(h) = d.read_lock::<Handle>() else {
                 return Ok(None);
+            };
+            // `topic_arn: topic`, where the topic's ARN is the output of
+            // that very name (a generated kind's `TopicArn`).
+            let output = if !h.schema.has_output(wanted) && h.schema.has_output(key) {
+                key.as_str()
+            } else {
+                wanted
             };
             if !h.schema.has_output(output) {
                 return Err(fault(

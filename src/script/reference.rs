@@ -125,6 +125,7 @@ pub fn write_definitions(
     let mut engine = create_engine(EngineInputs {
         recorder: &recorder,
         registry,
+        generated: &[],
         config: Dynamic::UNIT,
         confinement: &confinement,
         secret_env: &[],

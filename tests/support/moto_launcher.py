@@ -30,6 +30,13 @@ import moto.vpclattice.responses
 from moto.core.exceptions import JsonRESTError
 from moto.server import ThreadedMotoServer
 
+# The Cloud Control front (moto_cloudcontrol.py, beside this file) installs
+# itself when imported. The launcher runs as a script (tests/support/moto.rs,
+# examples/sandbox.rs through it, scripts/bench-refresh), which puts this
+# directory first on sys.path; make sure of it for any other way in.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_cloudcontrol  # noqa: E402,F401
+
 APP_MESH_TIME = "%d/%m/%Y, %H:%M:%S"
 
 

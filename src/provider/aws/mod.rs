@@ -9,6 +9,7 @@ mod dispatch;
 
 mod api_calls;
 mod call;
+pub(crate) mod cloudcontrol;
 mod config;
 mod error;
 mod observed;
@@ -16,7 +17,7 @@ mod policy_document;
 pub(crate) mod refresh;
 mod retry;
 mod state_bucket;
-mod tags;
+pub(crate) mod tags;
 mod wait;
 
 use std::collections::{BTreeMap, HashMap};
@@ -97,6 +98,25 @@ services!(
     s3: aws_sdk_s3 => s3::configure,
 );
 
+/// Cloud Control serves the generated `awscc` kinds, through their own
+/// provider.
+#[async_trait]
+impl Service for aws_sdk_cloudcontrol::Client {
+    async fn of(aws: &AwsProvider) -> &Self {
+        aws.cloudcontrol
+            .get_or_init(|| async {
+                let conf = aws_sdk_cloudcontrol::config::Builder::from(aws.sdk().await)
+                    .interceptor(aws.calls.clone())
+                    .interceptor(retry::RetryPolicy::new(
+                        aws.settings.retry_budget.unwrap_or(retry::DEFAULT_BUDGET),
+                    ))
+                    .retry_partition(retry::RetryPolicy::partition("cloudcontrol"));
+                aws_sdk_cloudcontrol::Client::from_conf(conf.build())
+            })
+            .await
+    }
+}
+
 /// The Resource Groups Tagging API serves no kind: a refresh reads the
 /// stack's tags of several services through it at once.
 #[async_trait]
@@ -122,6 +142,7 @@ pub struct AwsProvider {
     sdk: OnceCell<aws_types::SdkConfig>,
     clients: Clients,
     tagging: OnceCell<aws_sdk_resourcegroupstagging::Client>,
+    cloudcontrol: OnceCell<aws_sdk_cloudcontrol::Client>,
     calls: ApiCalls,
 }
 
@@ -132,6 +153,7 @@ impl AwsProvider {
             sdk: OnceCell::new(),
             clients: Clients::default(),
             tagging: OnceCell::new(),
+            cloudcontrol: OnceCell::new(),
             calls: ApiCalls::default(),
         }
     }

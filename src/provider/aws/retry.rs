@@ -88,8 +88,9 @@ pub(crate) fn makes_something(operation: &str) -> bool {
         "Copy",
         "Start",
     ];
-    // Tagging sets a value: sending it twice is harmless.
-    let idempotent = operation == "CreateTags";
+    // Tagging sets a value: sending it twice is harmless; Cloud Control's
+    // writes carry a client token and answer the first request again.
+    let idempotent = operation == "CreateTags" || super::cloudcontrol::idempotent(operation);
     !idempotent && PREFIXES.iter().any(|p| operation.starts_with(p))
         || operation == "UpdateClusterVersion"
 }

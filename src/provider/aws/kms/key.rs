@@ -141,13 +141,27 @@ pub(super) async fn create(kms: &Client, op: &CreateOp) -> Result<Applied, Provi
     let key = out
         .key_metadata()
         .ok_or_else(|| incomplete(&subject, "CreateKey", "key metadata"))?;
-    if args.enable_key_rotation.unwrap_or(ROTATION_DEFAULT) {
-        set_rotation(kms, &subject, key.key_id(), true).await?;
-    }
-    Ok(Applied {
+    let made = Applied {
         id: key.key_id().to_string(),
         outputs: outputs(key),
-    })
+    };
+    op.made(&made);
+    complete(kms, op, &made).await
+}
+
+/// Rotation goes on after the key exists: a create interrupted in between,
+/// or a key adopted after a lost reply, gets it here.
+pub(super) async fn complete(
+    kms: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: KeyArgs = parse(&op.args, &subject)?;
+    if args.enable_key_rotation.unwrap_or(ROTATION_DEFAULT) {
+        set_rotation(kms, &subject, &made.id, true).await?;
+    }
+    Ok(made.clone())
 }
 
 /// Per key: DescribeKey, GetKeyRotationStatus and, where the program

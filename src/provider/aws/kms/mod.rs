@@ -7,4 +7,4 @@ pub(crate) use key::KeyArgs;
 
 use aws_sdk_kms::Client;
 
-kinds!(Client; key: stack, alias);
+kinds!(Client; key: complete | stack, alias);

@@ -163,14 +163,28 @@ pub(super) async fn create(logs: &Client, op: &CreateOp) -> Result<Applied, Prov
         .send()
         .await
         .or_fail(&subject, "logs:CreateLogGroup")?;
-    if args.retention_in_days.is_some() {
-        set_retention(logs, &subject, &name, args.retention_in_days).await?;
-    }
     let live = describe(logs, &subject, Some(&name)).await?;
-    Ok(Applied {
+    let made = Applied {
         outputs: outputs(&name, live.get(&name).map(arn).unwrap_or_default()),
         id: name,
-    })
+    };
+    op.made(&made);
+    complete(logs, op, &made).await
+}
+
+/// The retention goes on after the group exists: a create interrupted in
+/// between, or a group adopted after a lost reply, gets it here.
+pub(super) async fn complete(
+    logs: &Client,
+    op: &CreateOp,
+    made: &Applied,
+) -> Result<Applied, ProviderError> {
+    let subject = op.address.to_string();
+    let args: LogGroupArgs = parse(&op.args, &subject)?;
+    if args.retention_in_days.is_some() {
+        set_retention(logs, &subject, &made.id, args.retention_in_days).await?;
+    }
+    Ok(made.clone())
 }
 
 /// One DescribeLogGroups (per page of 50, by the names' common prefix) for

@@ -6,4 +6,4 @@ pub(crate) use log_group::LogGroupArgs;
 
 use aws_sdk_cloudwatchlogs::Client;
 
-kinds!(Client; log_group: stack);
+kinds!(Client; log_group: complete | stack);
