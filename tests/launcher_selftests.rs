@@ -37,6 +37,11 @@ fn moto_lattice_delete_extension() {
 }
 
 #[test]
+fn moto_cloudcontrol_extension() {
+    selftest("moto_cloudcontrol_selftest.py");
+}
+
+#[test]
 fn fault_proxy() {
     selftest("fault_proxy_selftest.py");
 }

@@ -9,6 +9,7 @@ mod aws_network;
 mod aws_platform;
 mod aws_s3;
 mod aws_security;
+mod awscc;
 mod checks;
 mod cli;
 mod confinement;

@@ -9,67 +9,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::support::bin::{Project, text};
+use crate::support::bin::text;
 use crate::support::fault::{Census, FaultProxy};
 use crate::support::moto;
-
-/// A project on moto (through `endpoint`), its stack `main.<suffix>`.
-struct OnMoto {
-    p: Project,
-    suffix: String,
-}
-
-impl OnMoto {
-    fn new(program: &str, suffix: &str) -> Self {
-        Self {
-            p: Project::new(program),
-            suffix: suffix.to_string(),
-        }
-    }
-
-    fn stack(&self) -> String {
-        format!("main.{}", self.suffix)
-    }
-
-    fn command(&self, endpoint: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("payrun"));
-        cmd.current_dir(self.p.path())
-            .args(args)
-            .args(["--suffix", &self.suffix, "--endpoint-url", endpoint])
-            .args(["--retry-budget", "30s", "--lock-timeout", "30s"])
-            .env("NO_COLOR", "1")
-            .env_remove("PAYRUN_LOG")
-            .env_remove("PAYRUN_FAKE_CLOUD")
-            .envs(moto::client_env())
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, endpoint: &str, args: &[&str]) -> std::process::Output {
-        self.command(endpoint, args).output().unwrap()
-    }
-
-    fn ok(&self, endpoint: &str, args: &[&str]) -> std::process::Output {
-        let out = self.run(endpoint, args);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        out
-    }
-
-    fn state(&self) -> Value {
-        let path = self.p.path().join(format!(".payrun/{}.json", self.stack()));
-        serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|_| b"{}".to_vec()))
-            .unwrap_or(Value::Null)
-    }
-
-    fn plan_json(&self, endpoint: &str) -> (Option<i32>, Value) {
-        let out = self.run(endpoint, &["plan", "--json", "--detailed-exitcode"]);
-        let plan = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("plan --json: {e}: {}", text(&out)));
-        (out.status.code(), plan)
-    }
-}
+use crate::support::on_moto::{OnMoto, python};
 
 /// Starts `apply` and kills it (-9) once its create of `address` is under
 /// way (its intent is written, and a moment later its request is at the
@@ -225,17 +168,7 @@ async fn lattice_services_of(stack: &str) -> usize {
 /// Runs a boto3 snippet against moto (`ec2` is a client there); prints
 /// what it prints.
 fn boto3(code: &str) -> String {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = format!(
-        "import boto3\nec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\n{code}",
-        moto::moto().endpoint
-    );
-    let out = Command::new(root.join(".venv/bin/python"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "boto3: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    python(&format!("ec2 = client('ec2')\n{code}"))
 }
 
 // Guards the drift a PCI assessor cares about most: a port opened by hand
@@ -425,15 +358,9 @@ fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
         .unwrap()
         .to_string();
     let script = format!(
-        "import boto3\nlogs = boto3.client('logs', region_name='us-east-1', endpoint_url='{}', aws_access_key_id='testing', aws_secret_access_key='testing')\narn = logs.describe_log_groups(logGroupNamePrefix='{log_group}')['logGroups'][0]['logGroupArn']\nlogs.tag_resource(resourceArn=arn, tags={{'Team': 'by-hand'}})",
-        moto::moto().endpoint
+        "logs = client('logs')\narn = logs.describe_log_groups(logGroupNamePrefix='{log_group}')['logGroups'][0]['logGroupArn']\nlogs.tag_resource(resourceArn=arn, tags={{'Team': 'by-hand'}})"
     );
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join(".venv/bin/python"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    python(&script);
     let (code, plan) = m.plan_json(&proxy.endpoint);
     assert_eq!(code, Some(2));
     let drifted: Vec<&str> = plan["changes"]

@@ -928,3 +928,51 @@ aws::iam::role_policy_attachment("app", #{ role: "app", policy: ip });
         )
     );
 }
+
+/// A generated (`awscc`) kind refuses what its CloudFormation schema does,
+/// at the builder's line: a misspelt property (with the name meant), a
+/// wrong type inside a nested object, a missing required property, a value
+/// outside an enumeration, a kind that is none.
+#[test]
+fn a_generated_kind_refuses_what_its_schema_does_at_the_line() {
+    let cases = [
+        (
+            r#"awscc::sqs::queue("q", #{ visibility_timout: 60 });"#,
+            "error: awscc::sqs::queue has no property `visibility_timout`",
+            "  fix: did you mean `visibility_timeout`?",
+        ),
+        (
+            r#"awscc::dynamodb::table("t", #{ key_schema: [#{ attribute_name: "pk", key_type: "HASH" }], point_in_time_recovery_specification: #{ point_in_time_recovery_enabled: "yes" } });"#,
+            "error: awscc::dynamodb::table(\"t\"): `point_in_time_recovery_specification.point_in_time_recovery_enabled`: expected true or false, not a string",
+            "  fix: give `point_in_time_recovery_specification.point_in_time_recovery_enabled` true or false",
+        ),
+        (
+            r#"awscc::dynamodb::table("t", #{ billing_mode: "PAY_PER_REQUEST" });"#,
+            "error: awscc::dynamodb::table(\"t\"): missing required property `key_schema`",
+            "  fix: add `key_schema` (`payrun docs awscc.dynamodb.table` shows what it takes)",
+        ),
+        (
+            r#"awscc::dynamodb::table("t", #{ key_schema: [#{ attribute_name: "pk", key_type: "HASH" }], billing_mode: "ON_DEMAND" });"#,
+            "error: awscc::dynamodb::table(\"t\"): `billing_mode`: \"ON_DEMAND\" is not one of PAY_PER_REQUEST, PROVISIONED",
+            "  fix: use one of the values the message lists",
+        ),
+        (
+            r#"awscc::sqs::queu("q", #{});"#,
+            "error: no CloudFormation type is the kind `awscc::sqs::queu`",
+            "  fix: did you mean `awscc::sqs::queue`?",
+        ),
+    ];
+    for (program, message, fix) in cases {
+        let s = Stack::product(&format!("{program}\n"));
+        let error = product_error(&s);
+        let mut lines = error.lines();
+        assert_eq!(lines.next(), Some(message), "{error}");
+        assert!(
+            lines
+                .next()
+                .is_some_and(|l| l.starts_with("  --> main.rhai:1:")),
+            "{error}"
+        );
+        assert_eq!(error.lines().last(), Some(fix), "{error}");
+    }
+}

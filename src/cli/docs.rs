@@ -27,16 +27,18 @@ pub struct DocsRequest<'a> {
 }
 
 pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, Error> {
-    let docs = kind_docs();
+    let mut docs = kind_docs();
     let mut dirs: Vec<PathBuf> = g.stdlib.clone();
     dirs.push(project.root.join("stdlib"));
     let modules = stdlib_modules(&dirs);
     if req.json {
+        docs.extend(crate::docs::awscc::all());
         let text = serde_json::to_string_pretty(&docs).expect("kind docs serialize");
         println!("{text}");
         return Ok(0);
     }
     if let Some(dir) = req.definitions {
+        docs.extend(crate::docs::awscc::all());
         let written = write_definitions(&registry(), &comments(&docs), &modules, dir)
             .map_err(Error::Config)?;
         println!(
@@ -57,13 +59,23 @@ pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, 
             println!("  {name}");
         }
         println!("\nfinding codes: payrun docs findings");
+        println!("every CloudFormation type through Cloud Control: payrun docs awscc");
         return Ok(0);
     };
     if name == "findings" {
         print!("{}", findings_table());
         return Ok(0);
     }
+    if name == "awscc" {
+        print!("{}", crate::docs::awscc::render_list());
+        return Ok(0);
+    }
     let kind = name.replace("::", ".");
+    if let Some(g) = crate::provider::awscc::generated(&kind) {
+        print!("{}", render_kind(&crate::docs::awscc::kind_doc(g)));
+        print!("{}", crate::docs::awscc::render_origin(g));
+        return Ok(0);
+    }
     if let Some(doc) = docs.iter().find(|d| d.kind == kind) {
         print!("{}", render_kind(doc));
         return Ok(0);
@@ -83,10 +95,12 @@ pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, 
         }
         return Ok(0);
     }
+    let generated = crate::provider::awscc::kinds();
     let known: Vec<&str> = docs
         .iter()
         .map(|d| d.kind.as_str())
         .chain(modules.keys().map(String::as_str))
+        .chain(generated.iter().map(|(k, _)| *k))
         .collect();
     let hint = crate::suggest::did_you_mean(&kind, known.iter().copied())
         .map(|s| format!(" (did you mean `{s}`?)"))

@@ -41,6 +41,9 @@ pub struct PropertyDoc {
     pub secret: bool,
     /// Reported by a refresh, never written by a program.
     pub observed: bool,
+    /// Sent, never read back (a generated kind's write-only property).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub write_only: bool,
     pub doc: String,
 }
 
@@ -70,6 +73,7 @@ pub fn kind_doc(schema: &KindSchema) -> KindDoc {
                 force_new: spec.is_some_and(|a| a.force_new),
                 secret: spec.is_some_and(|a| a.secret),
                 observed: spec.is_some_and(|a| a.observed),
+                write_only: false,
                 doc: property_doc(schema, &p.name),
                 shape: p.shape,
                 required: p.required,
@@ -186,10 +190,17 @@ pub fn render_kind(doc: &KindDoc) -> String {
             flags.push(format!("default {d}"));
         }
         if p.force_new {
-            flags.push("force-new".into());
+            flags.push(if p.write_only || doc.kind.starts_with("awscc.") {
+                "force-new (create-only)".into()
+            } else {
+                "force-new".into()
+            });
         }
         if p.secret {
             flags.push("secret".into());
+        }
+        if p.write_only {
+            flags.push("write-only".into());
         }
         let _ = writeln!(
             s,

@@ -3,6 +3,7 @@
 //! stdlib module's functions (from their doc comments), as text, as JSON,
 //! as the README's kinds table and as `.d.rhai` definitions.
 
+pub mod awscc;
 mod kinds;
 mod readme;
 

@@ -12,6 +12,7 @@ use rhai::{
 use crate::address::Address;
 use crate::finding::Finding;
 use crate::provider::{KindSchema, Registry};
+use crate::suggest::did_you_mean;
 use crate::value::display_key;
 
 use super::cidr::cidr_subnet;
@@ -122,32 +123,73 @@ fn builder_modules(
     registry: &Registry,
     generated: &[String],
 ) -> BTreeMap<String, Module> {
+    /// A builder, or a generated kind's name that is none (a typo the
+    /// program's text holds), which answers with the kind it meant.
+    enum Builder {
+        Kind(&'static KindSchema),
+        Unknown(String),
+    }
     #[derive(Default)]
     struct Node {
-        fns: Vec<&'static KindSchema>,
+        fns: Vec<Builder>,
         children: BTreeMap<String, Node>,
+    }
+    fn unknown(kind: &str, pos: rhai::Position) -> Box<EvalAltResult> {
+        let all = crate::provider::awscc::kinds();
+        let meant = did_you_mean(kind, all.iter().map(|(k, _)| *k));
+        fault(
+            format!(
+                "no CloudFormation type is the kind `{}`",
+                kind.replace('.', "::")
+            ),
+            match meant {
+                Some(m) => format!("did you mean `{}`?", m.replace('.', "::")),
+                None => "`payrun docs awscc` lists the services and their kinds".to_string(),
+            },
+            pos,
+        )
     }
     fn into_module(node: Node, recorder: &Recorder) -> Module {
         let mut m = Module::new();
-        for schema in node.fns {
-            let (_, func) = schema.script_path();
-            let r = recorder.clone();
-            m.set_native_fn(
-                func,
-                move |ctx: NativeCallContext, purpose: ImmutableString, args: RhaiMap| {
-                    let pos = r.pos(&ctx);
-                    r.declare(schema, &purpose, args, pos).map_err(at(&ctx))
-                },
-            );
-            let r = recorder.clone();
-            m.set_native_fn(
-                func,
-                move |ctx: NativeCallContext, purpose: ImmutableString| {
-                    let pos = r.pos(&ctx);
-                    r.declare(schema, &purpose, RhaiMap::new(), pos)
-                        .map_err(at(&ctx))
-                },
-            );
+        for builder in node.fns {
+            match builder {
+                Builder::Kind(schema) => {
+                    let (_, func) = schema.script_path();
+                    let r = recorder.clone();
+                    m.set_native_fn(
+                        func,
+                        move |ctx: NativeCallContext, purpose: ImmutableString, args: RhaiMap| {
+                            let pos = r.pos(&ctx);
+                            r.declare(schema, &purpose, args, pos).map_err(at(&ctx))
+                        },
+                    );
+                    let r = recorder.clone();
+                    m.set_native_fn(
+                        func,
+                        move |ctx: NativeCallContext, purpose: ImmutableString| {
+                            let pos = r.pos(&ctx);
+                            r.declare(schema, &purpose, RhaiMap::new(), pos)
+                                .map_err(at(&ctx))
+                        },
+                    );
+                }
+                Builder::Unknown(kind) => {
+                    let func = kind.rsplit('.').next().unwrap_or_default().to_string();
+                    let k = kind.clone();
+                    m.set_native_fn(
+                        func.as_str(),
+                        move |ctx: NativeCallContext, _: ImmutableString, _: RhaiMap| {
+                            Err::<Dynamic, _>(unknown(&k, ctx.call_position()))
+                        },
+                    );
+                    m.set_native_fn(
+                        func.as_str(),
+                        move |ctx: NativeCallContext, _: ImmutableString| {
+                            Err::<Dynamic, _>(unknown(&kind, ctx.call_position()))
+                        },
+                    );
+                }
+            }
         }
         for (name, child) in node.children {
             m.set_sub_module(name, into_module(child, recorder));
@@ -155,14 +197,33 @@ fn builder_modules(
         m
     }
     let mut root = Node::default();
-    let made = generated.iter().filter_map(|k| registry.schema(k));
-    for schema in registry.schemas().chain(made) {
-        let (path, _) = schema.script_path();
+    let builders = registry
+        .schemas()
+        .map(Builder::Kind)
+        .chain(generated.iter().map(|k| {
+            registry
+                .schema(k)
+                .map_or_else(|| Builder::Unknown(k.clone()), Builder::Kind)
+        }));
+    for builder in builders {
+        let path: Vec<String> = match &builder {
+            Builder::Kind(schema) => schema
+                .script_path()
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            Builder::Unknown(kind) => {
+                let mut parts: Vec<String> = kind.split('.').map(str::to_string).collect();
+                parts.pop();
+                parts
+            }
+        };
         let mut node = &mut root;
         for seg in path {
-            node = node.children.entry(seg.to_string()).or_default();
+            node = node.children.entry(seg).or_default();
         }
-        node.fns.push(schema);
+        node.fns.push(builder);
     }
     root.children
         .into_iter()

@@ -560,9 +560,59 @@ fn with_handles_resolved(
                     *item = r;
                 }
             }
+        } else if schema.kind.starts_with("awscc.") {
+            nested_handles_resolved(value);
         }
     }
     Ok(args)
+}
+
+/// Inside a generated kind's nested maps, a handle stands for the output
+/// its key names (`deadLetterTargetArn: dlq` is `dlq.arn`, `…_name` a name),
+/// else for its `id`, the Cloud Control identifier.
+fn nested_handles_resolved(value: &mut Dynamic) {
+    let pick = |key: &str, h: &Handle| -> &'static str {
+        let k = key.to_ascii_lowercase();
+        let wanted = if k.ends_with("arn") {
+            "arn"
+        } else if k.ends_with("name") {
+            "name"
+        } else {
+            "id"
+        };
+        if h.schema.has_output(wanted) {
+            wanted
+        } else {
+            "id"
+        }
+    };
+    let as_ref = |key: &str, d: &Dynamic| -> Option<Dynamic> {
+        let h = d.read_lock::<Handle>()?;
+        Some(Dynamic::from(crate::value::script_ref(
+            &h.address,
+            pick(key, &h),
+        )))
+    };
+    if let Some(mut map) = value.write_lock::<RhaiMap>() {
+        for (key, v) in map.iter_mut() {
+            if let Some(r) = as_ref(key, v) {
+                *v = r;
+            } else if let Ok(mut items) = v.as_array_mut() {
+                for item in items.iter_mut() {
+                    match as_ref(key, item) {
+                        Some(r) => *item = r,
+                        None => nested_handles_resolved(item),
+                    }
+                }
+            } else {
+                nested_handles_resolved(v);
+            }
+        }
+    } else if let Ok(mut items) = value.as_array_mut() {
+        for item in items.iter_mut() {
+            nested_handles_resolved(item);
+        }
+    }
 }
 
 /// A script value as JSON; handles become refs to their `id`, secrets

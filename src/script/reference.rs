@@ -188,7 +188,13 @@ fn documented_builders(
         m
     }
     let mut root = Node::default();
-    for schema in registry.schemas() {
+    // The generated kinds documented (`payrun docs --definitions` documents
+    // them all), besides the registry's own.
+    let generated = kind_docs
+        .keys()
+        .filter_map(|k| crate::provider::awscc::generated(k))
+        .map(|g| &g.schema);
+    for schema in registry.schemas().chain(generated) {
         let (path, func) = schema.script_path();
         let mut node = &mut root;
         for seg in path {
@@ -224,6 +230,36 @@ mod tests {
     /// Every stdlib function that takes an options map declares exactly
     /// the options it reads: one read but not declared would be refused
     /// when given, one declared but never read would be silently dropped.
+    /// The options `name`'s body reads (`opts.x`), with those of the
+    /// private helpers it hands its `opts` to (`cluster_args(opts)`).
+    fn options_read(source: &str, name: &str) -> Vec<String> {
+        let start = [format!("\nfn {name}("), format!("\nprivate fn {name}(")]
+            .iter()
+            .find_map(|head| source.find(head.as_str()))
+            .unwrap_or_else(|| panic!("no fn {name}"));
+        let body = &source[start + 1..];
+        let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+        let word = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        };
+        let mut read: Vec<String> = body
+            .match_indices("opts.")
+            .map(|(i, _)| word(&body[i + 5..]))
+            .collect();
+        for (i, _) in body.match_indices("(opts)") {
+            let callee: String = word(&body[..i].chars().rev().collect::<String>())
+                .chars()
+                .rev()
+                .collect();
+            if !callee.is_empty() && callee != name {
+                read.extend(options_read(source, &callee));
+            }
+        }
+        read
+    }
+
     #[test]
     fn stdlib_functions_declare_exactly_the_options_they_read() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib");
@@ -234,18 +270,7 @@ mod tests {
                 if f.params.last().map(String::as_str) != Some("opts") {
                     continue;
                 }
-                let start = source.find(&format!("\nfn {}(", f.name)).unwrap();
-                let body = &source[start..];
-                let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
-                let mut read: Vec<String> = body
-                    .match_indices("opts.")
-                    .map(|(i, _)| {
-                        body[i + 5..]
-                            .chars()
-                            .take_while(|c| c.is_alphanumeric() || *c == '_')
-                            .collect()
-                    })
-                    .collect();
+                let mut read = options_read(&source, &f.name);
                 read.sort();
                 read.dedup();
                 let mut declared: Vec<String> = f

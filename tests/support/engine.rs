@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use payrun::provider::aws::AwsProvider;
+use payrun::provider::awscc::AwsccProvider;
 
 use payrun::apply::{ApplyError, ApplyOptions, ApplySummary, Hook, apply};
 use payrun::graph::DesiredGraph;
@@ -68,6 +69,7 @@ impl Stack {
         let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
         let registry = Registry::new()
             .with("aws", aws.clone())
+            .with("awscc", Arc::new(AwsccProvider::new(aws.clone())))
             .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())));
         let mut s = Self::with_registry(program, fake, registry);
         s.suffix = suffix.to_string();
@@ -82,8 +84,10 @@ impl Stack {
         use payrun::provider::k8s::helm::{HelmConfig, HelmProvider};
         use payrun::provider::k8s::{K8sConfig, K8sProvider};
         let fake = Arc::new(FakeProvider::new(FakeConfig::default()));
+        let aws = Arc::new(AwsProvider::new(AwsSettings::default()));
         let registry = Registry::new()
-            .with("aws", Arc::new(AwsProvider::new(AwsSettings::default())))
+            .with("aws", aws.clone())
+            .with("awscc", Arc::new(AwsccProvider::new(aws)))
             .with("k8s", Arc::new(K8sProvider::new(K8sConfig::default())))
             .with("helm", Arc::new(HelmProvider::new(HelmConfig::default())));
         Self::with_registry(program, fake, registry)

@@ -9,5 +9,6 @@ pub mod fault;
 pub mod helm_standin;
 pub mod kube_standin;
 pub mod moto;
+pub mod on_moto;
 pub mod stack;
 pub mod team;

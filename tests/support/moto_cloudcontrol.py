@@ -58,12 +58,18 @@ from moto.utilities.utils import get_partition
 # resource-operations-manage-requests.html). A write (Create, Update,
 # Delete) is carried out at once, then its request reports IN_PROGRESS
 # until PAYRUN_MOTO_CC_SECONDS (default 0.2, read at each write) have
-# passed, then its outcome: SUCCESS, or FAILED with the handler's ErrorCode
-# and StatusMessage (handler error codes: docs.aws.amazon.com/
-# cloudformation-cli/latest/userguide/resource-type-test-contract-errors.html).
-# Cloud Control reports what the handler finds through the request, not as
-# an exception of the call: a name already taken is a CREATE that FAILED
-# with AlreadyExists. EventTime is when the request was made. An event
+# passed since the handler finished (the write's own answer is always
+# IN_PROGRESS, as Cloud Control's is, even at 0), then its outcome:
+# SUCCESS, or FAILED with the handler's ErrorCode and StatusMessage
+# (handler error codes: docs.aws.amazon.com/cloudformation-cli/latest/
+# userguide/resource-type-test-contract-errors.html). Cloud Control
+# reports what the handler finds through the request, not as an exception
+# of the call: a name already taken is a CREATE that FAILED with
+# AlreadyExists. An error moto raises during a write is the handler's
+# failure: a code with NotFound, NonExistent or DoesNotExist in it is
+# NotFound, one with AlreadyExists or ResourceInUse AlreadyExists, any
+# other service error InvalidRequest, anything else InternalFailure (its
+# traceback on stderr). EventTime is when the request was made. An event
 # carries the Identifier as soon as it is known ("may be available before
 # the resource operation has reached a status of SUCCESS"). Its
 # ResourceModel is what was sent (the desired state, the patched model)
@@ -150,12 +156,15 @@ from moto.utilities.utils import get_partition
 # the front, in memory per account and region (the account as moto works
 # it out; the region from the Authorization header's credential scope,
 # else us-east-1): the model as given plus generated read-only properties
-# (an Id as a uuid; an ...Arn/...ARN as arn:<partition>:<service>:<region>:
-# <account>:<resource>/<name or id>; a ...At/...Time as an ISO timestamp;
-# other strings as `<property>-<random>`; numbers 0; booleans false) and a
-# generated name for a primary-identifier property left out. Tags are the
-# schema's tag property like any other (a list of {Key, Value} for most
-# types, a map for a few).
+# (an Id as a uuid; a ...Name as the resource's name or id; an ...Arn or
+# ...ARN as arn:<partition>:<service>:<region>:<account>:<resource>/<name
+# or id>; a ...At or ...Time as an ISO timestamp; other strings as
+# `<property>-<random>`; numbers 0; booleans false) and a generated name
+# (`<Resource>-<12 random characters>`, as for moto's types when the name
+# property is left out) for a primary-identifier property left out. A
+# create whose identifier the front keeps already FAILS AlreadyExists.
+# Tags are the schema's tag property like any other (a list of {Key,
+# Value} for most types, a map for a few).
 
 SCHEMAS = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "provider", "awscc", "schemas.bin"
@@ -192,6 +201,11 @@ class HandlerFailed(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _already_exists(type_name, identifier):
+    """The message of CloudFormation's handlers (CfnAlreadyExistsException)."""
+    return f"Resource of type '{type_name}' with identifier '{identifier}' already exists."
 
 
 def _not_found(type_name, identifier):
@@ -370,7 +384,8 @@ def _violations(schema, node, value, where, out, optional=()):
 def _validate(schema, model, optional=()):
     if not isinstance(model, dict):
         raise CloudControlError(
-            "InvalidRequestException", f"Model validation failed (#: expected type: JSONObject, found: {_found(model)})"
+            "InvalidRequestException",
+            f"Model validation failed (#: expected type: JSONObject, found: {_found(model)})",
         )
     problems = []
     _violations(schema, schema, model, "#", problems, optional)
@@ -491,9 +506,9 @@ def _status(request):
     return request["outcome"]["OperationStatus"]
 
 
-def _event(request, as_sent=False):
+def _event(request, as_sent=False, starting=False):
     event = dict(request["event"])
-    status = _status(request)
+    status = "IN_PROGRESS" if starting else _status(request)
     event["OperationStatus"] = status
     if status not in ("IN_PROGRESS", "CANCEL_COMPLETE"):
         event.update(request["outcome"])
@@ -558,13 +573,16 @@ def _record(ctx, api_operation, body, type_name, identifier, sent_model, run):
         outcome = {"OperationStatus": "SUCCESS"}
         if model is not None:
             outcome["ResourceModel"] = json.dumps(model)
-    except HandlerFailed as e:
-        outcome = {"OperationStatus": "FAILED", "ErrorCode": e.code, "StatusMessage": e.message}
+    except Exception as e:  # what the handler reports, through the request
+        failure = e if isinstance(e, HandlerFailed) else _moto_failure(e)
+        if failure.code == "InternalFailure":
+            traceback.print_exc(file=sys.stderr)
+        outcome = {"OperationStatus": "FAILED", "ErrorCode": failure.code, "StatusMessage": failure.message}
     token = str(uuid.uuid4())
     request = {
         "account": ctx["account"],
         "region": ctx["region"],
-        "done_at": now + delay,
+        "done_at": time.time() + delay,
         "event": {
             "TypeName": type_name,
             "Identifier": identifier,
@@ -584,7 +602,7 @@ def _record(ctx, api_operation, body, type_name, identifier, sent_model, run):
         )
     if identifier:
         _LAST_WRITE[(ctx["account"], ctx["region"], type_name, identifier)] = token
-    return {"ProgressEvent": _event(request)}
+    return {"ProgressEvent": _event(request, starting=True)}
 
 
 def _moto_failure(e):
@@ -599,15 +617,6 @@ def _moto_failure(e):
     if hasattr(e, "error_type") or hasattr(e, "code"):
         return HandlerFailed("InvalidRequest", f"{code}: {message}")
     return HandlerFailed("InternalFailure", f"{type(e).__name__}: {e}")
-
-
-def _through_moto(call, *args):
-    try:
-        return call(*args)
-    except HandlerFailed:
-        raise
-    except Exception as e:  # moto's own errors, as a handler would report them
-        raise _moto_failure(e) from e
 
 
 def _random_name(type_name, suffix=""):
@@ -714,7 +723,7 @@ def _sqs_create(ctx, desired):
     fifo = _as_bool(desired.get("FifoQueue", False))
     name = desired.get("QueueName") or _random_name("AWS::SQS::Queue", ".fifo" if fifo else "")[:80]
     if name in _sqs(ctx).queues:
-        raise HandlerFailed("AlreadyExists", f"Resource of type 'AWS::SQS::Queue' with identifier '{name}' already exists.")
+        raise HandlerFailed("AlreadyExists", _already_exists("AWS::SQS::Queue", name))
     queue = Queue.create_from_cloudformation_json(name, {"Properties": desired}, ctx["account"], ctx["region"])
     return queue.physical_resource_id
 
@@ -841,7 +850,7 @@ def _topic_create(ctx, desired):
     name = desired.get("TopicName") or _random_name("AWS::SNS::Topic", ".fifo" if fifo else "")
     arn = f"arn:{get_partition(ctx['region'])}:sns:{ctx['region']}:{ctx['account']}:{name}"
     if arn in _sns(ctx).topics:
-        raise HandlerFailed("AlreadyExists", f"Resource of type 'AWS::SNS::Topic' with identifier '{arn}' already exists.")
+        raise HandlerFailed("AlreadyExists", _already_exists("AWS::SNS::Topic", arn))
     properties = {k: v for k, v in desired.items() if k not in ("Tags", "TopicName")}
     for key in SNS_JSON:
         if key in properties:
@@ -1031,14 +1040,13 @@ def _table_create(ctx, desired):
     backend = _dynamodb(ctx)
     name = desired.get("TableName") or _random_name("AWS::DynamoDB::Table")
     if name in backend.tables:
-        raise HandlerFailed(
-            "AlreadyExists", f"Resource of type 'AWS::DynamoDB::Table' with identifier '{name}' already exists."
-        )
+        raise HandlerFailed("AlreadyExists", _already_exists("AWS::DynamoDB::Table", name))
     defined = {a.get("AttributeName") for a in desired.get("AttributeDefinitions") or []}
     if any(k.get("AttributeName") not in defined for k in desired.get("KeySchema") or []):
         raise HandlerFailed(
             "InvalidRequest",
-            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions.",
+            "One or more parameter values were invalid: "
+            "Some index key attributes are not defined in AttributeDefinitions.",
         )
     properties = dict(desired)
     properties["SSESpecification"] = _native_sse(desired.get("SSESpecification"))
@@ -1066,7 +1074,11 @@ def _aws_managed_key(ctx):
 
 
 def _gsi(index, provisioned):
-    out = {"IndexName": index.name, "KeySchema": copy.deepcopy(index.schema), "Projection": copy.deepcopy(index.projection)}
+    out = {
+        "IndexName": index.name,
+        "KeySchema": copy.deepcopy(index.schema),
+        "Projection": copy.deepcopy(index.projection),
+    }
     if provisioned:
         out["ProvisionedThroughput"] = {
             k: index.throughput[k] for k in ("ReadCapacityUnits", "WriteCapacityUnits") if k in index.throughput
@@ -1171,7 +1183,9 @@ def _table_update(ctx, identifier, current, wanted):
     if differs("SSESpecification"):
         table.sse_specification = _native_sse(wanted.get("SSESpecification"))
         if table.sse_specification and "KMSMasterKeyId" not in table.sse_specification:
-            table.sse_specification["KMSMasterKeyId"] = table._get_default_encryption_key(ctx["account"], ctx["region"])
+            table.sse_specification["KMSMasterKeyId"] = table._get_default_encryption_key(
+                ctx["account"], ctx["region"]
+            )
     if differs("TimeToLiveSpecification"):
         ttl = wanted.get("TimeToLiveSpecification") or {
             "AttributeName": table.ttl.get("AttributeName", ""),
@@ -1280,7 +1294,9 @@ def _generated(ctx, schema, type_name, model):
     for name in later:
         value_kind = kind(name)
         if value_kind == "string":
-            if name.endswith(("Arn", "ARN")):
+            if name.endswith("Name"):
+                model[name] = _label(schema, type_name, model)
+            elif name.endswith(("Arn", "ARN")):
                 model[name] = (
                     f"arn:{get_partition(ctx['region'])}:{service.lower()}:{ctx['region']}:{ctx['account']}:"
                     f"{resource.lower()}/{_label(schema, type_name, model)}"
@@ -1346,15 +1362,13 @@ def create_resource(ctx, body):
     def run():
         native = NATIVE.get(type_name)
         if native:
-            identifier = _through_moto(native["create"], ctx, copy.deepcopy(desired))
+            identifier = native["create"](ctx, copy.deepcopy(desired))
         else:
             model = _generated(ctx, schema, type_name, desired)
             identifier = _identifier(schema, type_name, model)
             kept = _kept(ctx, type_name)
             if identifier in kept:
-                raise HandlerFailed(
-                    "AlreadyExists", f"Resource of type '{type_name}' with identifier '{identifier}' already exists."
-                )
+                raise HandlerFailed("AlreadyExists", _already_exists(type_name, identifier))
             kept[identifier] = model
         return identifier, _read(ctx, type_name, schema, identifier)
 
@@ -1369,7 +1383,10 @@ def get_resource(ctx, body):
     model = _read(ctx, type_name, schema, identifier)
     if model is None:
         raise CloudControlError("ResourceNotFoundException", _not_found(type_name, identifier))
-    return {"TypeName": type_name, "ResourceDescription": {"Identifier": identifier, "Properties": json.dumps(model)}}
+    return {
+        "TypeName": type_name,
+        "ResourceDescription": {"Identifier": identifier, "Properties": json.dumps(model)},
+    }
 
 
 def update_resource(ctx, body):
@@ -1406,7 +1423,7 @@ def update_resource(ctx, body):
     def run():
         native = NATIVE.get(type_name)
         if native:
-            _through_moto(native["update"], ctx, identifier, current, copy.deepcopy(wanted))
+            native["update"](ctx, identifier, current, copy.deepcopy(wanted))
         else:
             kept = _kept(ctx, type_name)
             if identifier not in kept:
@@ -1430,7 +1447,7 @@ def delete_resource(ctx, body):
     def run():
         native = NATIVE.get(type_name)
         if native:
-            _through_moto(native["delete"], ctx, identifier)
+            native["delete"](ctx, identifier)
         elif _kept(ctx, type_name).pop(identifier, None) is None:
             raise HandlerFailed("NotFound", _not_found(type_name, identifier))
         return identifier, None
@@ -1452,7 +1469,7 @@ def list_resources(ctx, body):
     type_name = _member(body, "TypeName")
     schema = _schema(type_name)
     _handler(schema, "list", type_name)
-    wanted = json.loads(body["ResourceModel"]) if body.get("ResourceModel") else {}
+    wanted = _json_member(body, "ResourceModel") if body.get("ResourceModel") else {}
     if not isinstance(wanted, dict):
         raise CloudControlError("InvalidRequestException", "ResourceModel is not a JSON object")
     needed = ((schema["handlers"]["list"] or {}).get("handlerSchema") or {}).get("required") or []
@@ -1517,7 +1534,8 @@ def cancel_resource_request(ctx, body):
     if status not in ("PENDING", "IN_PROGRESS"):
         raise CloudControlError(
             "ConcurrentModificationException",
-            f"Request {request['event']['RequestToken']} is {status}; only PENDING or IN_PROGRESS requests can be cancelled",
+            f"Request {request['event']['RequestToken']} is {status}; "
+            "only PENDING or IN_PROGRESS requests can be cancelled",
         )
     request["cancelled"] = True
     return {"ProgressEvent": _event(request)}

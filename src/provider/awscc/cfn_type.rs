@@ -61,7 +61,11 @@ pub enum Node {
     Boolean,
     /// Free-form JSON: keys as AWS writes them, an object or its text.
     Json,
-    /// Not checked: no type, or one of several shapes.
+    /// One of several shapes (`oneOf`/`anyOf` without a `type`: DynamoDB's
+    /// `KeySchema` is a list of keys or, for old templates, a map); a value
+    /// is read as the branch its JSON type fits.
+    OneOf(Vec<NodeId>),
+    /// Not checked: no type, or several types in one.
     Any,
     Tags(TagStyle),
     /// A definition being read (only while the tree is built).
@@ -219,6 +223,15 @@ impl Builder<'_> {
             },
             ["boolean"] => Node::Boolean,
             _ if has_props => self.object(s),
+            [] => {
+                let branches = s["oneOf"].as_array().or_else(|| s["anyOf"].as_array());
+                match branches {
+                    Some(b) if !b.is_empty() => {
+                        Node::OneOf(b.iter().map(|b| self.node(b)).collect())
+                    }
+                    _ => Node::Any,
+                }
+            }
             _ => Node::Any,
         }
     }
@@ -590,8 +603,67 @@ impl CfnType {
                 Value::Object(m) if m.values().all(Value::is_string) => Ok(()),
                 _ => Err(wrong("a map of strings")),
             },
+            Node::OneOf(branches) => match self.branch(branches, v) {
+                Some(b) => self.check(b, v, path),
+                None => Err(wrong(&self.expected(branches))),
+            },
             Node::Any | Node::Pending => Ok(()),
         }
+    }
+
+    /// The branch of a `OneOf` a value's JSON type fits, a shaped one
+    /// before a free-form one: the first whose check passes, else the
+    /// first of its type (whose error is then the one shown).
+    fn branch(&self, branches: &[NodeId], v: &Value) -> Option<NodeId> {
+        let mut fitting: Vec<NodeId> = branches
+            .iter()
+            .copied()
+            .filter(|&b| self.fits(b, v))
+            .collect();
+        fitting.sort_by_key(|&b| matches!(self.nodes[b], Node::Json | Node::Any));
+        if let Some(&shaped) = fitting.first()
+            && !matches!(self.nodes[shaped], Node::Json | Node::Any)
+        {
+            fitting.retain(|&b| !matches!(self.nodes[b], Node::Json | Node::Any));
+        }
+        fitting
+            .iter()
+            .copied()
+            .find(|&b| self.check(b, v, "").is_ok())
+            .or_else(|| fitting.first().copied())
+    }
+
+    fn fits(&self, id: NodeId, v: &Value) -> bool {
+        match (&self.nodes[id], v) {
+            (Node::Object { .. } | Node::Map(_) | Node::Tags(_), Value::Object(_)) => true,
+            (Node::Array { .. }, Value::Array(_)) => true,
+            (Node::String { .. }, Value::String(_)) => true,
+            (Node::Number { .. }, Value::Number(_)) => true,
+            (Node::Boolean, Value::Bool(_)) => true,
+            (Node::Json, Value::Object(_) | Value::Array(_) | Value::String(_)) => true,
+            (Node::OneOf(b), _) => b.iter().any(|&b| self.fits(b, v)),
+            (Node::Any | Node::Pending, _) => true,
+            _ => false,
+        }
+    }
+
+    /// What a `OneOf` takes, in words: `a list or a map`.
+    fn expected(&self, branches: &[NodeId]) -> String {
+        let mut words: Vec<&str> = Vec::new();
+        for &b in branches {
+            let w = match &self.nodes[b] {
+                Node::Object { .. } | Node::Map(_) | Node::Tags(_) | Node::Json => "a map",
+                Node::Array { .. } => "a list",
+                Node::String { .. } => "a string",
+                Node::Number { .. } => "a number",
+                Node::Boolean => "true or false",
+                _ => "a value",
+            };
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+        words.join(" or ")
     }
 
     // ── Translating ───────────────────────────────────────────────────────
@@ -625,6 +697,10 @@ impl CfnType {
                     .map(|(k, v)| serde_json::json!({ "Key": k, "Value": v }))
                     .collect(),
             ),
+            (Node::OneOf(branches), _) => match self.branch(branches, v) {
+                Some(b) => self.out(b, v),
+                None => v.clone(),
+            },
             _ => v.clone(),
         }
     }
@@ -639,6 +715,10 @@ impl CfnType {
             return out;
         };
         for (key, w) in written {
+            // `()` in a program is a property left out.
+            if w.is_null() {
+                continue;
+            }
             let Some(p) = self.prop(key) else { continue };
             if self.write_only.contains(&p.cfn) {
                 continue;
@@ -656,8 +736,9 @@ impl CfnType {
                     return live.clone();
                 };
                 Value::Object(
-                    w.keys()
-                        .filter_map(|k| {
+                    w.iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .filter_map(|(k, _)| {
                             let p = props.iter().find(|p| p.snake == *k)?;
                             let v = map.get(&p.cfn).unwrap_or(&Value::Null);
                             Some((k.clone(), self.back(p.node, v, &w[k])))
@@ -707,6 +788,10 @@ impl CfnType {
                 "true" => Value::Bool(true),
                 "false" => Value::Bool(false),
                 _ => live.clone(),
+            },
+            (Node::OneOf(branches), _) => match self.branch(branches, written) {
+                Some(b) => self.back(b, live, written),
+                None => live.clone(),
             },
             _ => live.clone(),
         }
@@ -869,6 +954,24 @@ mod tests {
         assert_eq!(
             cfn["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
             true
+        );
+        // `KeySchema` is `oneOf` a list of keys or a map: the list is read
+        // as keys, at every depth.
+        assert_eq!(
+            cfn["KeySchema"],
+            json!([{ "AttributeName": "pk", "KeyType": "HASH" }])
+        );
+        let live = json!({ "KeySchema": [{ "AttributeName": "pk", "KeyType": "HASH" }] });
+        assert_eq!(t.from_cfn(&live, &base)["key_schema"], base["key_schema"]);
+        let mut wrong = base.clone();
+        wrong["key_schema"][0]["key_typ"] = json!("HASH");
+        let err = t.validate(&wrong).unwrap_err();
+        assert_eq!(err.message, "`key_schema[0]`: no property `key_typ`");
+        wrong["key_schema"] = json!(5);
+        let err = t.validate(&wrong).unwrap_err();
+        assert_eq!(
+            err.message,
+            "`key_schema`: expected a list or a map, not a number"
         );
         let mut wrong = base.clone();
         wrong["point_in_time_recovery_specification"]["point_in_time_recovery_enabled"] =
