@@ -6,7 +6,7 @@
 //! the stack is drift the apply revokes; and a no-op plan of 1,001
 //! resources takes at most 50 calls.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::bin::text;

@@ -743,6 +743,12 @@ async fn create_or_update(
         ));
     }
     let (provider_args, recorded_args) = resolve_secrets(&args, &shared.stack_key)?;
+    let recorded_args = match shared.registry.schema(address.kind()) {
+        Some(schema) => {
+            crate::plan::sealed::seal_write_only(schema, recorded_args, &shared.stack_key)
+        }
+        None => recorded_args,
+    };
     let key = provider.concurrency_key(address.kind(), &provider_args);
     let lock = key.map(|k| shared.key_lock(&k));
     let _guard = match &lock {

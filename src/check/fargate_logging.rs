@@ -300,6 +300,10 @@ pub fn findings(cx: &Context<'_>) -> Vec<Finding> {
     };
     for spec in cx.graph.resources() {
         let address = &spec.address;
+        // Only ConfigMaps and raw objects can be it: nothing else is read.
+        if address.kind() != ConfigMapArgs::KIND && address.kind() != ObjectArgs::KIND {
+            continue;
+        }
         let args = planned(address).unwrap_or_else(|| (*spec.args).clone());
         let data = if address.kind() == ConfigMapArgs::KIND {
             let name = args["name"].as_str().unwrap_or(address.purpose());

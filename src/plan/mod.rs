@@ -6,7 +6,7 @@
 mod plan;
 mod planner;
 mod saved;
-mod sealed;
+pub(crate) mod sealed;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
 pub use planner::{Live, PlanError, PlanOptions, make_plan};

@@ -299,6 +299,7 @@ pub async fn make_plan(
                 }
                 (Some(r), found) => {
                     let mut before = r.args.clone();
+                    crate::plan::sealed::unseal_write_only(schema, &mut before, &after, key);
                     if let (Some(ReadResult::Found { args, .. }), Value::Object(b)) =
                         (found, &mut before)
                     {

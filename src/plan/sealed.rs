@@ -93,6 +93,41 @@ fn seal(recorded: &Value, live: Value, key: &StackKey) -> Option<Value> {
     }
 }
 
+/// Args as state keeps them: each write-only argument (which the cloud
+/// never reports back) only as the digest of its value, keyed by the stack
+/// key, under a marker with no variable (`(sensitive)` in a plan).
+pub fn seal_write_only(schema: &KindSchema, mut recorded: Value, key: &StackKey) -> Value {
+    if let Value::Object(map) = &mut recorded {
+        for spec in schema.args.iter().filter(|a| a.write_only) {
+            if let Some(v) = map.get_mut(spec.name)
+                && !v.is_null()
+                && as_secret(v).is_none()
+            {
+                *v = secret_marker("", Some(key.digest(text_of(v).as_bytes())));
+            }
+        }
+    }
+    recorded
+}
+
+/// The recorded args a plan compares with `after`: a write-only argument
+/// kept as a digest is the program's value again where that value has the
+/// digest (unchanged), and stays `(sensitive)` where it does not.
+pub fn unseal_write_only(schema: &KindSchema, recorded: &mut Value, after: &Value, key: &StackKey) {
+    let Value::Object(map) = recorded else { return };
+    for spec in schema.args.iter().filter(|a| a.write_only) {
+        let (Some(v), Some(wanted)) = (map.get_mut(spec.name), after.get(spec.name)) else {
+            continue;
+        };
+        if let Some(("", Some(digest))) = as_secret(v)
+            && as_secret(wanted).is_none()
+            && key.digest(text_of(wanted).as_bytes()) == digest
+        {
+            *v = wanted.clone();
+        }
+    }
+}
+
 /// The live value where the record has a marker, as a marker.
 fn seal_value(recorded: &Value, live: &Value, key: &StackKey) -> Value {
     let env = as_secret(recorded).map(|(env, _)| env).unwrap_or_default();
@@ -146,6 +181,33 @@ mod tests {
         let text = Value::Object(changed).to_string();
         assert!(!text.contains("changed"), "{text}");
         assert!(text.contains(&k.digest(b"changed")), "{text}");
+    }
+
+    #[test]
+    fn a_write_only_argument_is_kept_as_a_digest_and_compared_by_it() {
+        static ARGS: [crate::provider::schema::ArgSpec; 2] = [
+            crate::provider::schema::ArgSpec {
+                write_only: true,
+                ..crate::provider::schema::ArgSpec::new("password")
+            },
+            crate::provider::schema::ArgSpec::new("tier"),
+        ];
+        let schema = KindSchema {
+            args: &ARGS,
+            ..crate::provider::fake::SCHEMAS[0]
+        };
+        let k = key();
+        let written = json!({ "password": "hunter2", "tier": "Standard" });
+        let recorded = seal_write_only(&schema, written.clone(), &k);
+        assert!(!recorded.to_string().contains("hunter2"), "{recorded}");
+        assert_eq!(recorded["tier"], "Standard");
+        let mut before = recorded.clone();
+        unseal_write_only(&schema, &mut before, &written, &k);
+        assert_eq!(before, written, "the same value is no change");
+        let mut before = recorded.clone();
+        let changed = json!({ "password": "changed", "tier": "Standard" });
+        unseal_write_only(&schema, &mut before, &changed, &k);
+        assert_eq!(before, recorded, "a new value is a change from (sensitive)");
     }
 
     #[test]

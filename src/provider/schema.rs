@@ -18,6 +18,11 @@ pub struct ArgSpec {
     /// the rest is not. What the cloud reports back there is compared by
     /// digest and shown as `(sensitive)`.
     pub holds_secrets: bool,
+    /// Write-only (a CloudFormation `writeOnlyProperties` entry): the cloud
+    /// never reports it back, so it is never drift; state keeps it only as
+    /// a digest keyed by the stack key, which the next plan compares the
+    /// program's value with (`secret_env(...)` may stand anywhere in it).
+    pub write_only: bool,
     /// A policy-like document: compared with set semantics (key order,
     /// one-element lists and the order of string lists do not matter).
     pub document: bool,
@@ -68,6 +73,7 @@ impl ArgSpec {
             force_new: false,
             secret: false,
             holds_secrets: false,
+            write_only: false,
             document: false,
             observed: false,
             placement: None,
@@ -190,7 +196,7 @@ impl ArgSpec {
 
     /// May a `secret_env(...)` appear in this argument?
     pub const fn may_hold_secret(&self) -> bool {
-        self.secret || self.holds_secrets
+        self.secret || self.holds_secrets || self.write_only
     }
 }
 

@@ -12,6 +12,8 @@ use super::moto;
 pub struct OnMoto {
     pub p: Project,
     pub suffix: String,
+    /// Set for every command (a secret's variable).
+    pub env: Vec<(String, String)>,
 }
 
 impl OnMoto {
@@ -19,7 +21,14 @@ impl OnMoto {
         Self {
             p: Project::new(program),
             suffix: suffix.to_string(),
+            env: Vec::new(),
         }
+    }
+
+    /// The same project, `name=value` in every command's environment.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn stack(&self) -> String {
@@ -36,6 +45,7 @@ impl OnMoto {
             .env_remove("PAYRUN_LOG")
             .env_remove("PAYRUN_FAKE_CLOUD")
             .envs(moto::client_env())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }

@@ -319,7 +319,18 @@ impl CfnType {
                 }
             }
         }
-        let read_only = names(schema, "readOnlyProperties");
+        // Only a whole top-level property is an output: a read-only field
+        // inside one the program writes (a connection's resource
+        // association ARN) leaves the property the program's.
+        let read_only: BTreeSet<String> = names(schema, "readOnlyProperties")
+            .into_iter()
+            .filter(|p| {
+                schema["readOnlyProperties"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str() == Some(&format!("/properties/{p}")))
+                })
+            })
+            .collect();
         let last = type_name.rsplit("::").next().unwrap_or_default();
         let name_property = [format!("{last}Name"), "Name".to_string()]
             .into_iter()

@@ -95,7 +95,7 @@ fn make(cfn: CfnType) -> Generated {
             let node = &cfn_ref.nodes[p.node];
             ArgSpec {
                 force_new: cfn_ref.create_only.contains(&p.cfn) || !cfn_ref.updatable,
-                secret: cfn_ref.write_only.contains(&p.cfn) && matches!(node, Node::String { .. }),
+                write_only: cfn_ref.write_only.contains(&p.cfn),
                 document: matches!(node, Node::Json),
                 doc: leak(first_sentence(&p.doc)),
                 ..ArgSpec::new(leak(p.snake.clone()))
