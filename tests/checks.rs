@@ -208,11 +208,28 @@ k8s::ingress("shop", #{ kube: cluster, namespace: "shop", service: "shop", servi
         .collect();
     assert_eq!(
         tls,
-        [(
-            "pci-tls",
-            Severity::Error,
-            "k8s.ingress.shop: the internet-facing load balancer has no certificate, so it serves plain HTTP".to_string()
-        )]
+        [
+            (
+                "pci-tls",
+                Severity::Error,
+                "k8s.ingress.shop: the internet-facing load balancer has no certificate, so it serves plain HTTP".to_string()
+            ),
+            (
+                "pci-waf",
+                Severity::Error,
+                "k8s.ingress.shop: the internet-facing load balancer has no web application firewall (no `alb.ingress.kubernetes.io/wafv2-acl-arn` annotation)".to_string()
+            ),
+            (
+                "pci-audit-trail",
+                Severity::Error,
+                "no CloudTrail trail records the API calls made to this platform's AWS account".to_string()
+            ),
+            (
+                "pci-threat-detection",
+                Severity::Error,
+                "no GuardDuty detector watches this platform's account for intrusions".to_string()
+            ),
+        ]
     );
 }
 
@@ -481,4 +498,116 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
+}
+
+/// Each PCI DSS control that must run (issue: the platform's controls),
+/// left out of a program in scope: its code at the line of what it leaves
+/// unprotected, and gone once the remedy it names is applied.
+#[test]
+fn a_pci_control_left_out_is_an_error_at_its_line_that_its_remedy_clears() {
+    const HEAD: &str = r#"import "pci" as pci;
+default_tags(#{ DataClassification: "pci" });
+let key = aws::kms::key("platform", #{});
+let kube = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
+"#;
+    // (code, the program without the control, with the remedy applied,
+    // the line the finding names)
+    let cluster = r#"let c = aws::eks::cluster("main", #{ version: "1.35", role: "arn:aws:iam::123456789012:role/eks", subnets: ["subnet-1", "subnet-2"], authentication_mode: "API", bootstrap_creator_admin: false });
+"#;
+    let controls = r#"pci::audit_trail("audit", #{ account: "123456789012", kms_key: key });
+pci::threat_detection("platform", #{ account: "123456789012", eks: #{ cluster: c, compute: "auto", account: "123456789012" } });
+pci::cluster_access(#{ eks: #{ cluster: c, account: "123456789012" }, namespaces: ["payment"] });
+"#;
+    let ingress = |annotations: &str| {
+        format!(
+            r#"let waf = pci::web_acl("edge", #{{ kms_key: key }});
+k8s::ingress("shop", #{{ kube: kube, namespace: "shop", service: "shop", service_port: 80, scheme: "internet-facing", certificate_arn: "arn:aws:acm:us-east-1:123456789012:certificate/x"{annotations} }});
+"#
+        )
+    };
+    let waf_annotation =
+        r#", annotations: #{ "alb.ingress.kubernetes.io/wafv2-acl-arn": waf.acl.arn }"#;
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "pci-waf",
+            format!("{HEAD}{cluster}{controls}{}", ingress("")),
+            format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),
+            "main.rhai:10:6",
+        ),
+        (
+            "pci-audit-trail",
+            format!(
+                "{HEAD}{cluster}{}{}",
+                controls.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n",
+                ingress(waf_annotation)
+            ),
+            format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),
+            "main.rhai:5:19",
+        ),
+        (
+            "pci-threat-detection",
+            format!(
+                "{HEAD}{cluster}{}{}",
+                controls
+                    .lines()
+                    .filter(|l| !l.contains("threat_detection"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n",
+                ingress(waf_annotation)
+            ),
+            format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),
+            "main.rhai:5:19",
+        ),
+        (
+            "pci-cluster-access",
+            format!(
+                "{HEAD}{}{}{}",
+                cluster.replace(
+                    r#", authentication_mode: "API", bootstrap_creator_admin: false"#,
+                    ""
+                ),
+                controls
+                    .lines()
+                    .filter(|l| !l.contains("cluster_access"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    + "\n",
+                ingress(waf_annotation)
+            ),
+            format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),
+            "main.rhai:5:19",
+        ),
+    ];
+    for (code, without, with, line) in cases {
+        let raised = |program: &str| -> Vec<(String, Option<String>, String)> {
+            let plan = block_on(Stack::product(program).plan());
+            plan.findings
+                .iter()
+                .filter(|f| {
+                    [
+                        "pci-waf",
+                        "pci-audit-trail",
+                        "pci-threat-detection",
+                        "pci-cluster-access",
+                    ]
+                    .contains(&f.code.as_str())
+                })
+                .map(|f| {
+                    let at = f.line.as_deref().and_then(|l| l.rsplit('/').next());
+                    (
+                        f.code.clone(),
+                        at.map(str::to_string),
+                        f.remedy.clone().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        let found = raised(&without);
+        assert_eq!(found.len(), 1, "{code}: {found:#?}\n{without}");
+        assert_eq!(found[0].0, code, "{found:#?}");
+        assert_eq!(found[0].1.as_deref(), Some(line), "{code}: {found:#?}");
+        assert!(!found[0].2.is_empty());
+        assert_eq!(raised(&with), vec![], "{code}: the remedy applied\n{with}");
+    }
 }

@@ -83,7 +83,7 @@ payrun plan programs/payment.rhai $(cat "$SB/payrun.args") \
         Some(target_dir().join("debug/payrun").to_str().unwrap())
     );
     assert!(
-        found.contains("Plan: 165 to add, 0 to change, 0 to destroy."),
+        found.contains("Plan: 191 to add, 0 to change, 0 to destroy."),
         "{out}"
     );
 

@@ -195,6 +195,31 @@ pub const CODES: &[Code] = &[
     ),
     code("pci-flow-logs", W, "PCI DSS: a VPC without flow logs"),
     code(
+        "pci-waf",
+        E,
+        "PCI DSS 6.4.2: an internet-facing load balancer without a web application firewall",
+    ),
+    code(
+        "pci-audit-trail",
+        E,
+        "PCI DSS 10.2.1, 10.3.4, 10.5.1: no multi-region CloudTrail trail with log file validation and a customer managed key",
+    ),
+    code(
+        "pci-threat-detection",
+        E,
+        "PCI DSS 11.5.1, 10.7.2: no GuardDuty detector reading the EKS audit logs, or its findings routed nowhere",
+    ),
+    code(
+        "pci-cluster-access",
+        E,
+        "PCI DSS 7.2, 8.2: an EKS cluster whose access is not through named access entries (aws-auth, or its creator as admin)",
+    ),
+    code(
+        "guardduty-fargate-runtime",
+        W,
+        "GuardDuty Runtime Monitoring does not cover EKS pods on Fargate",
+    ),
+    code(
         "pci-image-scanning",
         E,
         "PCI DSS: an ECR repository without scanning",

@@ -13,6 +13,7 @@ pub mod k8s;
 mod limits;
 pub mod network;
 pub mod pci;
+mod pci_controls;
 pub mod platform;
 pub mod secrets;
 
@@ -76,6 +77,7 @@ pub const CHECKS: &[Check] = &[
     fargate_logging::CHECK,
     network::CHECK,
     pci::CHECK,
+    pci_controls::CHECK,
     k8s::CHECK,
     helm::CHECK,
     eks::CHECK,

@@ -12,8 +12,9 @@
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
     VersioningConfiguration,
 };
@@ -24,6 +25,7 @@ use serde_json::{Map, Value, json};
 use crate::provider::aws::call::{found, gone_is_ok, parse};
 use crate::provider::aws::error::AwsResultExt;
 use crate::provider::aws::observed::Observed;
+use crate::provider::aws::policy_document;
 use crate::provider::aws::tags::{self, Tags};
 use crate::provider::schema::{ArgError, CheckArgs, KindSchema, validate_checked};
 use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, ReadResult, UpdateOp};
@@ -98,9 +100,22 @@ struct BucketArgs {
     /// a bucket that still holds objects fails and says so.
     #[serde(default)]
     force_destroy: bool,
+    /// S3 lifecycle: objects expire this many days after they are written,
+    /// earlier versions this many days after they are replaced, and
+    /// unfinished multipart uploads after a week. Without it, kept forever.
+    #[serde(default)]
+    expire_after_days: Option<u32>,
+    /// The bucket policy (a map: `Version`, `Statement`), compared by
+    /// meaning. Without it the bucket has none.
+    #[serde(default)]
+    #[arg(document)]
+    policy: Option<Map<String, Value>>,
     #[serde(default)]
     tags: Tags,
 }
+
+/// The id of the lifecycle rule `expire_after_days` writes.
+const EXPIRY_RULE: &str = "payrun-expire";
 
 impl CheckArgs for BucketArgs {
     fn check(&self) -> Result<(), ArgError> {
@@ -114,7 +129,14 @@ impl CheckArgs for BucketArgs {
                 "add `encryption: \"aws:kms\"`, or drop `kms_key` for SSE-S3",
             )),
             _ => Ok(()),
+        }?;
+        if self.expire_after_days == Some(0) {
+            return Err(ArgError::new(
+                "`expire_after_days`: 0 would expire every object at once",
+                "give a number of days (365 keeps a year), or leave it out to keep objects",
+            ));
         }
+        Ok(())
     }
 }
 
@@ -129,7 +151,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name", "domain_name", "region"],
     validate: &validate_checked::<BucketArgs>,
     reads_each: Some("a few calls per bucket (versioning, encryption, public access block, tags): S3 has no batched read of bucket settings"),
-    doc: "An S3 bucket, private and encrypted: `versioning` (false), `encryption` (`AES256` or `aws:kms` with `kms_key`), `public_access_block` (all four blocks on), `force_destroy` (false: a bucket with objects is not destroyed).",
+    doc: "An S3 bucket, private and encrypted: `versioning` (false), `encryption` (`AES256` or `aws:kms` with `kms_key`), `public_access_block` (all four blocks on), `force_destroy` (false: a bucket with objects is not destroyed), `expire_after_days` (lifecycle; none), `policy` (none).",
 };
 
 fn region(s3: &Client) -> String {
@@ -280,12 +302,94 @@ async fn put_versioning(
     Ok(())
 }
 
+/// The lifecycle `days` asks for, or none.
+async fn put_lifecycle(
+    s3: &Client,
+    subject: &str,
+    name: &str,
+    days: Option<u32>,
+) -> Result<(), ProviderError> {
+    let Some(days) = days else {
+        s3.delete_bucket_lifecycle()
+            .bucket(name)
+            .send()
+            .await
+            .or_fail(subject, "s3:PutLifecycleConfiguration")?;
+        return Ok(());
+    };
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let rule = LifecycleRule::builder()
+        .id(EXPIRY_RULE)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(days)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            aws_sdk_s3::types::AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(7)
+                .build(),
+        )
+        .build()
+        .map_err(|e| ProviderError::new(format!("{subject}: {e}")))?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(name)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .map_err(|e| ProviderError::new(format!("{subject}: {e}")))?,
+        )
+        .send()
+        .await
+        .or_fail(subject, "s3:PutLifecycleConfiguration")?;
+    Ok(())
+}
+
+/// The bucket policy `policy` asks for, or none.
+async fn put_policy(
+    s3: &Client,
+    subject: &str,
+    name: &str,
+    policy: Option<&Map<String, Value>>,
+) -> Result<(), ProviderError> {
+    match policy {
+        Some(p) => {
+            s3.put_bucket_policy()
+                .bucket(name)
+                .policy(policy_document::to_json(&Value::Object(p.clone())))
+                .send()
+                .await
+                .or_fail(subject, "s3:PutBucketPolicy")?;
+        }
+        None => {
+            gone_is_ok(
+                s3.delete_bucket_policy()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .or_fail(subject, "s3:DeleteBucketPolicy"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Puts every setting of `a` on the bucket, tags last.
 async fn settle(s3: &Client, subject: &str, name: &str, a: &BucketArgs) -> Result<(), ProviderError> {
     put_public_access_block(s3, subject, name, a.public_access_block).await?;
     put_encryption(s3, subject, name, a).await?;
     if a.versioning {
         put_versioning(s3, subject, name, true).await?;
+    }
+    if a.expire_after_days.is_some() {
+        put_lifecycle(s3, subject, name, a.expire_after_days).await?;
+    }
+    if a.policy.is_some() {
+        put_policy(s3, subject, name, a.policy.as_ref()).await?;
     }
     put_tags(s3, subject, name, &a.tags).await
 }
@@ -421,12 +525,52 @@ pub(super) async fn read(
         if let Some(f) = item.args.get("force_destroy").filter(|v| !v.is_null()) {
             observed.set("force_destroy", f.clone());
         }
+        // Read only where the program set them: two more calls a bucket.
+        if item.args.get("expire_after_days").is_some_and(|v| !v.is_null()) {
+            let days = lifecycle_days(s3, subject, name).await?;
+            observed.maybe("expire_after_days", days);
+        }
+        if item.args.get("policy").is_some_and(|v| !v.is_null()) {
+            let live = found(
+                s3.get_bucket_policy()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .or_fail(subject, "s3:GetBucketPolicy"),
+            )?;
+            observed.document(
+                "policy",
+                live.and_then(|p| p.policy().and_then(policy_document::decode)),
+            );
+        }
         out.push(ReadResult::Found {
             args: observed.finish(),
             outputs: outputs(s3, name),
         });
     }
     Ok(out)
+}
+
+/// The days of the lifecycle rule `expire_after_days` wrote, if it is there.
+async fn lifecycle_days(s3: &Client, subject: &str, name: &str) -> Result<Option<u32>, ProviderError> {
+    let live = found(
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send()
+            .await
+            .or_fail(subject, "s3:GetLifecycleConfiguration"),
+    );
+    let live = match live {
+        Err(e) if e.code.as_deref() == Some("NoSuchLifecycleConfiguration") => return Ok(None),
+        other => other?,
+    };
+    Ok(live.and_then(|l| {
+        l.rules()
+            .iter()
+            .find(|r| r.id() == Some(EXPIRY_RULE) && r.status() == &ExpirationStatus::Enabled)
+            .and_then(|r| r.expiration()?.days())
+            .and_then(|d| u32::try_from(d).ok())
+    }))
 }
 
 pub(super) async fn update(s3: &Client, op: &UpdateOp) -> Result<Applied, ProviderError> {
@@ -441,6 +585,12 @@ pub(super) async fn update(s3: &Client, op: &UpdateOp) -> Result<Applied, Provid
     }
     if changed("versioning") {
         put_versioning(s3, &subject, &op.id, after.versioning).await?;
+    }
+    if changed("expire_after_days") {
+        put_lifecycle(s3, &subject, &op.id, after.expire_after_days).await?;
+    }
+    if changed("policy") {
+        put_policy(s3, &subject, &op.id, after.policy.as_ref()).await?;
     }
     if changed("tags") {
         put_tags(s3, &subject, &op.id, &after.tags).await?;
