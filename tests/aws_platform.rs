@@ -157,6 +157,7 @@ pub async fn leftovers(stack: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_platform_network_end_to_end() {
     let s = Stack::aws(NETWORK, "e2e");
+    s.account_baseline();
     let stack = s.stack_name();
 
     let plan = s.plan().await;
@@ -319,6 +320,7 @@ fn payrun_on_moto(p: &crate::support::bin::Project, args: &[&str]) -> assert_cmd
 #[test]
 fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
     let p = crate::support::bin::Project::new(NETWORK);
+    p.add_to_project_file(crate::support::bin::Project::ACCOUNT_BASELINE);
     std::fs::create_dir_all(p.path().join("stdlib")).unwrap();
     for m in ["network.rhai", "naming.rhai", "keys.rhai"] {
         let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -254,6 +254,15 @@ async fn every_example_plans() {
     ] {
         let plan = plan_of(example).await;
         assert!(plan.summary().0 > 10, "{example}: {:?}", plan.summary());
+        // An example is a program that works as printed: no error finding
+        // (the PCI controls that run included).
+        let errors: Vec<&str> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == payrun::finding::Severity::Error)
+            .map(|f| f.code.as_str())
+            .collect();
+        assert!(errors.is_empty(), "{example}: {errors:?}");
         assert!(
             !plan
                 .findings

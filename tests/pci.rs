@@ -58,6 +58,8 @@ async fn each_violation_is_a_finding_naming_its_requirement() {
     let e = Severity::Error;
     let w = Severity::Warning;
     let want: Vec<(String, Severity, String)> = [
+        ("pci-audit-trail", e, "aws.eks.cluster.main"),
+        ("pci-cluster-access", e, "aws.eks.cluster.main"),
         ("pci-eks-audit-logs", e, "aws.eks.cluster.main"),
         ("pci-eks-public-endpoint", e, "aws.eks.cluster.main"),
         ("pci-eks-secrets-encryption", e, "aws.eks.cluster.main"),
@@ -69,8 +71,10 @@ async fn each_violation_is_a_finding_naming_its_requirement() {
         ("pci-mutable-tags", w, "aws.ecr.repository.api"),
         ("pci-open-ingress", e, "aws.ec2.security_group_ingress.ssh"),
         ("pci-pod-security", w, "k8s.namespace.shop"),
+        ("pci-threat-detection", e, "aws.eks.cluster.main"),
         ("pci-tls", e, "k8s.ingress.shop"),
         ("pci-tls", e, "k8s.ingress.shop"),
+        ("pci-waf", e, "k8s.ingress.shop"),
     ]
     .into_iter()
     .map(|(c, s, a)| (c.to_string(), s, a.to_string()))
@@ -138,6 +142,13 @@ acknowledge("pci-key-rotation", "the HSM team rotates it");
             .payrun()
             .arg("plan")
             .args(args)
+            // The account's own controls are another stack's.
+            .args([
+                "--acknowledge",
+                "pci-audit-trail=the organization trail covers this account",
+                "--acknowledge",
+                "pci-threat-detection=the security account runs GuardDuty",
+            ])
             .env_remove("PAYRUN_FAKE_CLOUD")
             .output()
             .unwrap();

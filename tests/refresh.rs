@@ -185,6 +185,7 @@ aws::ec2::security_group("shared", #{ vpc: vpc, description: "with a controller"
 "#,
         "port22",
     );
+    m.p.add_to_project_file(crate::support::bin::Project::ACCOUNT_BASELINE);
     let proxy = FaultProxy::start(2, 0.0, 0.0, m.p.path());
     m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
     let describes = |before: &std::collections::BTreeMap<String, usize>| {

@@ -24,6 +24,11 @@ impl Project {
         Self { dir }
     }
 
+    /// The account-wide PCI DSS controls (CloudTrail, GuardDuty) owned by
+    /// another stack of the account, acknowledged as a team does in its
+    /// payrun.toml: for programs that are one part of a platform.
+    pub const ACCOUNT_BASELINE: &str = "\n[acknowledge]\npci-audit-trail = \"the account's baseline stack owns the organization trail\"\npci-threat-detection = \"the account's baseline stack owns GuardDuty\"\n";
+
     /// Append `toml` to the project's payrun.toml.
     pub fn add_to_project_file(&self, toml: &str) {
         let file = self.dir.path().join("payrun.toml");

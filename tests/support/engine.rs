@@ -33,6 +33,8 @@ pub struct Stack {
     pub secret_env: Mutex<Vec<String>>,
     /// The kubeconfig given to payrun, as `--kubeconfig` gives it.
     pub kubeconfig: Mutex<Option<PathBuf>>,
+    /// What the person running payrun acknowledges (`--acknowledge`).
+    pub acknowledged: Mutex<Vec<payrun::script::Acknowledgement>>,
 }
 
 impl Stack {
@@ -55,6 +57,7 @@ impl Stack {
             // The operator gives payrun the kubeconfig the program's
             // cluster map names, as `--kubeconfig` does.
             kubeconfig: Mutex::new(named_kubeconfig(program)),
+            acknowledged: Mutex::default(),
         };
         s.write(program);
         s
@@ -97,6 +100,33 @@ impl Stack {
         format!("main.{}", self.suffix)
     }
 
+    /// Acknowledge `code` for every finding, as `--acknowledge CODE=REASON`.
+    pub fn acknowledge(&self, code: &str, reason: &str) {
+        self.acknowledged
+            .lock()
+            .unwrap()
+            .push(payrun::script::Acknowledgement {
+                code: code.to_string(),
+                target: None,
+                reason: reason.to_string(),
+                at: payrun::script::Acknowledgement::COMMAND_LINE.to_string(),
+            });
+    }
+
+    /// The account-wide PCI DSS controls (CloudTrail, GuardDuty) owned by
+    /// another stack of the account: a program that is one part of a
+    /// platform.
+    pub fn account_baseline(&self) {
+        self.acknowledge(
+            "pci-audit-trail",
+            "the account's baseline stack owns the organization trail",
+        );
+        self.acknowledge(
+            "pci-threat-detection",
+            "the account's baseline stack owns GuardDuty",
+        );
+    }
+
     pub fn set_var(&self, name: &str, value: impl Into<serde_json::Value>) {
         self.vars
             .lock()
@@ -133,7 +163,7 @@ impl Stack {
                 self.dir.path().join("stdlib"),
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stdlib"),
             ],
-            acknowledged: Vec::new(),
+            acknowledged: self.acknowledged.lock().unwrap().clone(),
             secret_env: self.secret_env.lock().unwrap().clone(),
             kubeconfig: self.kubeconfig.lock().unwrap().clone(),
             stack_outputs: None,
