@@ -23,6 +23,7 @@ mod launcher_selftests;
 mod payment_e2e;
 mod payment_program;
 mod pci;
+mod protect;
 mod refresh;
 mod sandbox;
 mod script_errors;

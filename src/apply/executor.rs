@@ -365,6 +365,13 @@ pub async fn apply(
         for a in settled {
             st.intents.remove(&a);
         }
+        // Protection declared or dropped on what kept its object: recorded,
+        // with no call to the cloud.
+        for c in plan.changes.iter().filter(|c| c.protection_changes()) {
+            if let Some(r) = st.resources.get_mut(&c.address) {
+                r.protected = c.protect;
+            }
+        }
         let snapshot = st.clone();
         let lookup = |t: &RefTarget| snapshot.output(&t.address, &t.attr);
         st.outputs = match plan.mode {
@@ -1045,6 +1052,7 @@ fn checkpoint(
                     incomplete: true,
                     generation: change.generation,
                     deposed: Vec::new(),
+                    protected: change.protect,
                 },
             );
             st.intents.remove(&change.address);
@@ -1080,6 +1088,7 @@ fn record(
                 incomplete: false,
                 generation: change.generation,
                 deposed: Vec::new(),
+                protected: change.protect,
             },
         );
         also(st);

@@ -34,6 +34,11 @@ pub const CODES: &[Code] = &[
         "raised by the program itself: `plan_error(...)` or a stdlib warning",
     ),
     code(
+        "protected",
+        E,
+        "a resource declared `protect: true` that the plan deletes or replaces; only `--allow-destroy ADDRESS` lifts it, for one run",
+    ),
+    code(
         "name-too-long",
         E,
         "a physical name longer than the cloud accepts",
@@ -301,9 +306,14 @@ mod tests {
                 registered.severities
             );
         }
-        // Each registered code is declared by exactly one check, and each
-        // check declares only registered codes.
-        for c in CODES {
+        // Each registered code is declared by exactly one check (but the
+        // protection the plan judges after every check, in
+        // src/plan/protect.rs), and each check declares only registered
+        // codes.
+        for c in CODES
+            .iter()
+            .filter(|c| c.code != crate::plan::protect::CODE)
+        {
             let by: Vec<&str> = crate::check::CHECKS
                 .iter()
                 .filter(|k| k.codes.contains(&c.code))

@@ -146,6 +146,8 @@ mod tests {
             generation: 0,
             deposed: Vec::new(),
             duplicates: Vec::new(),
+            protect: false,
+            protected_before: false,
         }
     }
 

@@ -89,6 +89,10 @@ pub struct PlanFlags {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Let this run delete or replace a protected resource (`protect:
+    /// true`): an address, `*` for any run of characters; repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    pub allow_destroy: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

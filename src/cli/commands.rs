@@ -532,6 +532,16 @@ async fn plan_for(
     flags: &PlanFlags,
     with_program: bool,
 ) -> Result<Plan, Error> {
+    // No acknowledgement lifts a protection (judged after the checks).
+    if r.acknowledge
+        .iter()
+        .any(|(code, _)| code == crate::plan::protect::CODE)
+    {
+        return Err(Error::Config(format!(
+            "--acknowledge {0}: a protection is not a finding to accept\n  fix: lift it for this run with --allow-destroy ADDRESS (the plan names each protected resource it deletes or replaces)",
+            crate::plan::protect::CODE
+        )));
+    }
     let evaluated = if with_program {
         Some(evaluate(r, registry)?)
     } else {
@@ -576,6 +586,8 @@ async fn plan_for(
             crate::check::review(&mut plan, graph, program, registry)
         })?;
     }
+    // After the checks, so no acknowledgement reaches it.
+    crate::plan::protect::judge(&mut plan, &flags.allow_destroy).map_err(Error::Config)?;
     plan.program = Some(program);
     leak_at_exit(evaluated);
     leak_at_exit(state);

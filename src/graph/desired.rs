@@ -200,7 +200,14 @@ impl DesiredGraph {
         let mut out =
             String::from("digraph payrun {\n  rankdir = \"RL\";\n  node [shape = box];\n");
         for a in self.order() {
-            out.push_str(&format!("  \"{a}\";\n"));
+            // A protected resource is drawn doubled and says so.
+            if self.specs.get(a).is_some_and(|s| s.protect) {
+                out.push_str(&format!(
+                    "  \"{a}\" [peripheries = 2, label = \"{a}\\n(protected)\"];\n"
+                ));
+            } else {
+                out.push_str(&format!("  \"{a}\";\n"));
+            }
         }
         for a in self.order() {
             for d in self.deps(a) {

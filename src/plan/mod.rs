@@ -5,6 +5,7 @@
 #[allow(clippy::module_inception)]
 mod plan;
 mod planner;
+pub mod protect;
 mod saved;
 pub(crate) mod sealed;
 

@@ -98,6 +98,23 @@ pub struct ResourceChange {
     /// for it and made another). Deleted once nothing depends on them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<String>,
+    /// Declared `protect: true` (or, for what the program no longer
+    /// declares, recorded so): deleting or replacing it is an error unless
+    /// `--allow-destroy` names it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// What state records of its protection: where it differs from
+    /// `protect`, the apply records the new one (no cloud call).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected_before: bool,
+}
+
+impl ResourceChange {
+    /// Its protection changes in state, with no change in the cloud.
+    pub fn protection_changes(&self) -> bool {
+        self.protect != self.protected_before
+            && matches!(self.action, Action::NoOp | Action::Update)
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -134,6 +151,10 @@ pub struct Plan {
     /// (tagged by hand, or recorded once and forgotten): shown, left alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unaccounted: Vec<crate::provider::Unrecorded>,
+    /// Protected resources this plan deletes or replaces because
+    /// `--allow-destroy` named them, for this plan only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protection_lifted: Vec<Address>,
 }
 
 impl Plan {
@@ -167,9 +188,12 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| c.action != Action::NoOp || !c.deposed.is_empty() || !c.duplicates.is_empty())
+        self.changes.iter().any(|c| {
+            c.action != Action::NoOp
+                || !c.deposed.is_empty()
+                || !c.duplicates.is_empty()
+                || c.protection_changes()
+        })
     }
 
     pub fn has_errors(&self) -> bool {

@@ -289,6 +289,8 @@ pub async fn make_plan(
                 generation: 0,
                 deposed: Vec::new(),
                 duplicates: Vec::new(),
+                protect: spec.protect,
+                protected_before: recorded.is_some_and(|r| r.protected),
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
@@ -413,6 +415,11 @@ pub async fn make_plan(
             generation: r.generation,
             deposed: r.deposed.iter().map(|d| d.id.clone()).collect(),
             duplicates: Vec::new(),
+            // Recorded protected, or declared so now (a destroy judges
+            // by both).
+            protect: r.protected
+                || desired.is_some_and(|(g, _)| g.spec(a).is_some_and(|s| s.protect)),
+            protected_before: r.protected,
         })
         .collect();
     // Creates that were interrupted before anything was recorded, for
@@ -444,6 +451,8 @@ pub async fn make_plan(
                 generation: 0,
                 deposed: Vec::new(),
                 duplicates: Vec::new(),
+                protect: false,
+                protected_before: false,
             }),
     );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -472,6 +481,7 @@ pub async fn make_plan(
         interrupted,
         calendar: None,
         unaccounted,
+        protection_lifted: Vec::new(),
     })
 }
 

@@ -20,6 +20,34 @@ use super::error::SourcePos;
 use super::handle::{Handle, SecretSource};
 use super::output_ref::OutputRef;
 
+/// The `protect` meta-argument, which any declaration takes (a kind with a
+/// property of that name keeps it as its own): true or false, so
+/// `protect: config().vars.prod ?? false` differs between environments.
+fn take_protect(
+    schema: &KindSchema,
+    path: &str,
+    purpose: &str,
+    mut args: RhaiMap,
+) -> Result<(bool, RhaiMap), Box<EvalAltResult>> {
+    if schema.arg(PROTECT).is_some() {
+        return Ok((false, args));
+    }
+    let Some(value) = args.remove(PROTECT) else {
+        return Ok((false, args));
+    };
+    match value.as_bool() {
+        Ok(protect) => Ok((protect, args)),
+        Err(got) => Err(fault(
+            format!("`{PROTECT}` of {path}(\"{purpose}\") takes true or false, not {got}"),
+            "e.g. `protect: true`, or per environment `protect: config().vars.prod ?? false` with `--var prod=true`",
+            Position::NONE,
+        )),
+    }
+}
+
+/// The meta-argument's name.
+pub const PROTECT: &str = "protect";
+
 /// A resource as the program declared it.
 #[derive(Clone, Debug)]
 pub struct ResourceSpec {
@@ -33,6 +61,9 @@ pub struct ResourceSpec {
     /// From `depends_on`.
     pub explicit_deps: Vec<(Address, SourcePos)>,
     pub pos: SourcePos,
+    /// `protect: true`: a plan that would delete or replace it is an error
+    /// unless `--allow-destroy` names it.
+    pub protect: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -233,6 +264,7 @@ impl Recorder {
         let address = Address::new(schema.kind, purpose)
             .map_err(|e| fault(e, "rename it, e.g. `private-a`", Position::NONE))?;
         let path = schema.kind.replace('.', "::");
+        let (protect, args) = take_protect(schema, &path, purpose, args)?;
         let args = with_handles_resolved(schema, &path, purpose, args)?;
         let mut args = map_to_json(&args).map_err(|e| {
             fault(
@@ -245,7 +277,11 @@ impl Recorder {
         if let Value::Object(map) = &mut args {
             for key in map.keys() {
                 if schema.arg(key).is_none() {
-                    let names = schema.args.iter().map(|a| a.name);
+                    let names = schema
+                        .args
+                        .iter()
+                        .map(|a| a.name)
+                        .chain(schema.arg(PROTECT).is_none().then_some(PROTECT));
                     let fix = match did_you_mean(key, names.clone()) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
@@ -388,6 +424,7 @@ impl Recorder {
             args: Arc::new(args),
             explicit_deps: Vec::new(),
             pos,
+            protect,
         }));
         Ok(Handle { address, schema })
     }

@@ -62,6 +62,11 @@ pub struct ResourceState {
     /// here; the next apply deletes them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Deposed>,
+    /// Declared with `protect: true` when last applied: kept even after
+    /// the declaration leaves the program, so removing it cannot delete
+    /// the resource unprotected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 fn is_zero(n: &u32) -> bool {

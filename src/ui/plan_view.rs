@@ -115,6 +115,37 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         }
         let _ = writeln!(out, "    }}\n");
     }
+    let protection: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.protection_changes())
+        .collect();
+    if !protection.is_empty() {
+        let _ = writeln!(
+            out,
+            "Protection recorded in state (no change in the cloud):"
+        );
+        for c in protection {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                c.address,
+                if c.protect {
+                    "will be protected: a plan that deletes or replaces it is refused"
+                } else {
+                    "will no longer be protected"
+                }
+            );
+        }
+        out.push('\n');
+    }
+    for a in &plan.protection_lifted {
+        let _ = writeln!(
+            out,
+            "  # {}: protected, deleted or replaced by this plan because --allow-destroy on the command line names it\n",
+            style.bold(&a.to_string())
+        );
+    }
     for a in &plan.interrupted {
         let _ = writeln!(
             out,
@@ -166,13 +197,28 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    if errors > 0 {
+    let protected = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && f.code == crate::plan::protect::CODE)
+        .count();
+    let others = errors - protected;
+    if others > 0 {
         let _ = writeln!(
             out,
-            "{} apply refuses this plan while {errors} error finding{} stand{}: follow the remedy, or accept knowingly with `--acknowledge CODE=REASON`.",
+            "{} apply refuses this plan while {others} error finding{} stand{}: follow the remedy, or accept knowingly with `--acknowledge CODE=REASON`.",
             style.paint(Style::RED, "Blocked:"),
-            if errors == 1 { "" } else { "s" },
-            if errors == 1 { "s" } else { "" },
+            if others == 1 { "" } else { "s" },
+            if others == 1 { "s" } else { "" },
+        );
+    }
+    if protected > 0 {
+        let _ = writeln!(
+            out,
+            "{} this plan deletes or replaces {protected} protected resource{}: keep {}, or lift the protection for one run with `--allow-destroy ADDRESS`.",
+            style.paint(Style::RED, "Blocked:"),
+            if protected == 1 { "" } else { "s" },
+            if protected == 1 { "it" } else { "them" },
         );
     }
     out

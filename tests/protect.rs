@@ -1,0 +1,261 @@
+//! `protect`: a resource declared `protect: true` (per environment from
+//! `config().vars`) is never deleted or replaced unless the person running
+//! payrun names it with `--allow-destroy` for that run; the refusal comes
+//! before any change to the cloud, and state keeps the protection once the
+//! declaration is gone.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+use crate::support::bin::{Project, text};
+
+const PROGRAM: &str = r#"let net = fake::network("main", #{
+    cidr: config().vars.cidr ?? "10.0.0.0/16",
+    protect: config().vars.prod ?? false,
+});
+fake::subnet("a", #{ network_id: net.id, cidr: "10.0.1.0/24" });
+"#;
+
+fn run(p: &Project, args: &[&str]) -> std::process::Output {
+    let mut cmd: Command = p.payrun();
+    cmd.args(args).output().unwrap()
+}
+
+fn cloud(p: &Project) -> Vec<u8> {
+    std::fs::read(p.cloud()).unwrap()
+}
+
+fn recorded_protected(p: &Project) -> bool {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".payrun/main.qa.json")).unwrap())
+            .unwrap();
+    state["resources"]["fake.network.main"]["protected"] == true
+}
+
+#[test]
+fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
+    let p = Project::new(PROGRAM);
+    let prod = ["--var", "prod=true"];
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .args(prod)
+        .assert()
+        .success();
+    assert!(recorded_protected(&p));
+    let before = cloud(&p);
+
+    // A change that replaces it: an error at its declaration, before any
+    // change to the cloud, in plan and in apply.
+    let replace = ["--var", "prod=true", "--var", "cidr=10.1.0.0/16"];
+    let plan = run(&p, &[&["plan"][..], &replace[..]].concat());
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    let program = p.path().join("programs/main.rhai").display().to_string();
+    for want in [
+        "error [protected]: fake.network.main: protected (`protect: true`), and this plan replaces it (`cidr` forces replacement), deleting the object it is now".to_string(),
+        format!("at: {program}:1:"),
+        "remedy: to keep it, change back what forces the replacement; to replace it knowingly, for this run only: `payrun apply --allow-destroy fake.network.main`".to_string(),
+        "Blocked: this plan deletes or replaces 1 protected resource: keep it, or lift the protection for one run with `--allow-destroy ADDRESS`.".to_string(),
+    ] {
+        assert!(shown.contains(&want), "{want}\n{shown}");
+    }
+    let apply = run(
+        &p,
+        &[&["apply", "--auto-approve"][..], &replace[..]].concat(),
+    );
+    assert_eq!(apply.status.code(), Some(1), "{}", text(&apply));
+    assert_eq!(cloud(&p), before, "a refused apply changed the cloud");
+
+    // A destroy: refused, nothing deleted.
+    let destroy = run(&p, &["destroy", "--auto-approve", "--var", "prod=true"]);
+    assert_eq!(destroy.status.code(), Some(1), "{}", text(&destroy));
+    assert!(
+        String::from_utf8_lossy(&destroy.stdout).contains(
+            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and `payrun destroy` deletes everything in the stack"
+        ),
+        "{}",
+        text(&destroy)
+    );
+    assert_eq!(cloud(&p), before, "a refused destroy changed the cloud");
+
+    // Not an acknowledgement, and a name that lifts nothing is an error.
+    p.payrun()
+        .args(["plan", "--acknowledge", "protected=just this once"])
+        .args(replace)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--acknowledge protected: a protection is not a finding to accept",
+        ));
+    p.payrun()
+        .args(["destroy", "--auto-approve", "--allow-destroy", "fake.network.mian"])
+        .args(prod)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--allow-destroy fake.network.mian: no protected resource this plan deletes or replaces is named so (it would delete or replace: fake.network.main)\n  fix: name one it does, e.g. `--allow-destroy fake.network.main`, or leave --allow-destroy out",
+        ));
+    assert_eq!(cloud(&p), before);
+
+    // Lifted for one run: the replacement goes ahead and the plan says
+    // why; the next run is protected again.
+    let lifted = p
+        .payrun()
+        .args([
+            "apply",
+            "--auto-approve",
+            "--allow-destroy",
+            "fake.network.*",
+        ])
+        .args(replace)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&lifted.stdout).contains(
+            "fake.network.main: protected, deleted or replaced by this plan because --allow-destroy on the command line names it"
+        ),
+        "{}",
+        text(&lifted)
+    );
+    assert!(recorded_protected(&p));
+    p.payrun()
+        .args(["plan"])
+        .args(prod)
+        .assert()
+        .code(1)
+        .stdout(contains("error [protected]: fake.network.main"));
+}
+
+#[test]
+fn protection_outlives_its_declaration_and_changes_with_the_environment() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve", "--var", "prod=true"])
+        .assert()
+        .success();
+    let before = cloud(&p);
+
+    // The declaration removed: state remembers the protection.
+    std::fs::write(p.path().join("programs/main.rhai"), "").unwrap();
+    let plan = run(&p, &["plan"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains(
+            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and the program no longer declares it, so this plan deletes it"
+        ),
+        "{}",
+        text(&plan)
+    );
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .code(1);
+    assert_eq!(cloud(&p), before);
+
+    // In dev the protection is dropped: recorded with no cloud change,
+    // and then the resource goes like any other.
+    std::fs::write(p.path().join("programs/main.rhai"), PROGRAM).unwrap();
+    let plan = run(&p, &["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        shown.contains(
+            "Protection recorded in state (no change in the cloud):\n  fake.network.main will no longer be protected"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
+        "{shown}"
+    );
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    assert_eq!(cloud(&p), before, "recording protection changed the cloud");
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+    p.payrun()
+        .args(["destroy", "--auto-approve"])
+        .assert()
+        .success();
+    assert!(p.cloud_objects().is_empty());
+}
+
+#[test]
+fn a_saved_plan_keeps_the_protection_it_was_judged_by() {
+    let p = Project::new(PROGRAM);
+    let prod = ["--var", "prod=true"];
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .args(prod)
+        .assert()
+        .success();
+    // Saved without --allow-destroy: the plan's error stands at apply.
+    p.payrun()
+        .args(["plan", "--destroy", "--out", "refused.plan"])
+        .args(prod)
+        .assert()
+        .code(1);
+    p.payrun()
+        .args(["apply", "refused.plan", "--auto-approve"])
+        .assert()
+        .failure()
+        .stderr(contains("[protected]: fake.network.main"));
+    assert_eq!(p.cloud_objects().len(), 2);
+    // Saved with it: applied exactly, with no flag at apply.
+    p.payrun()
+        .args([
+            "plan",
+            "--destroy",
+            "--out",
+            "allowed.plan",
+            "--allow-destroy",
+            "fake.network.main",
+        ])
+        .args(prod)
+        .assert()
+        .success()
+        .stdout(contains(
+            "because --allow-destroy on the command line names it",
+        ));
+    p.payrun()
+        .args(["apply", "allowed.plan", "--auto-approve"])
+        .assert()
+        .success();
+    assert!(p.cloud_objects().is_empty());
+}
+
+#[test]
+fn protect_takes_true_or_false_at_its_line() {
+    let p = Project::new(
+        r#"fake::network("main", #{ cidr: "10.0.0.0/16", protect: "yes" });
+"#,
+    );
+    let out = run(&p, &["plan"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`protect` of fake::network(\"main\") takes true or false, not string"),
+        "{err}"
+    );
+    assert!(err.contains("main.rhai:1:"), "{err}");
+    assert!(
+        err.contains("fix: e.g. `protect: true`, or per environment `protect: config().vars.prod ?? false` with `--var prod=true`"),
+        "{err}"
+    );
+    // Misspelt, it is named.
+    let p = Project::new(
+        r#"fake::network("main", #{ cidr: "10.0.0.0/16", protcet: true });
+"#,
+    );
+    p.payrun()
+        .arg("plan")
+        .assert()
+        .code(1)
+        .stderr(contains("did you mean `protect`?"));
+}
