@@ -123,11 +123,13 @@ fn builder_modules(
     registry: &Registry,
     generated: &[String],
 ) -> BTreeMap<String, Module> {
-    /// A builder, or a generated kind's name that is none (a typo the
-    /// program's text holds), which answers with the kind it meant.
+    /// A builder; or a generated kind the program's text names, made from
+    /// its schema only when called (a program pays nothing for the kinds a
+    /// stdlib module names that it does not use), and when it is no kind
+    /// (a typo), answering with the kind it meant.
     enum Builder {
         Kind(&'static KindSchema),
-        Unknown(String),
+        Generated(String),
     }
     #[derive(Default)]
     struct Node {
@@ -149,7 +151,7 @@ fn builder_modules(
             pos,
         )
     }
-    fn into_module(node: Node, recorder: &Recorder) -> Module {
+    fn into_module(node: Node, recorder: &Recorder, registry: &Registry) -> Module {
         let mut m = Module::new();
         for builder in node.fns {
             match builder {
@@ -173,26 +175,36 @@ fn builder_modules(
                         },
                     );
                 }
-                Builder::Unknown(kind) => {
+                Builder::Generated(kind) => {
                     let func = kind.rsplit('.').next().unwrap_or_default().to_string();
-                    let k = kind.clone();
+                    let (r, reg, k) = (recorder.clone(), registry.clone(), kind.clone());
                     m.set_native_fn(
                         func.as_str(),
-                        move |ctx: NativeCallContext, _: ImmutableString, _: RhaiMap| {
-                            Err::<Dynamic, _>(unknown(&k, ctx.call_position()))
+                        move |ctx: NativeCallContext, purpose: ImmutableString, args: RhaiMap| {
+                            let schema = reg
+                                .schema(&k)
+                                .ok_or_else(|| unknown(&k, ctx.call_position()))?;
+                            let pos = r.pos(&ctx);
+                            r.declare(schema, &purpose, args, pos).map_err(at(&ctx))
                         },
                     );
+                    let (r, reg) = (recorder.clone(), registry.clone());
                     m.set_native_fn(
                         func.as_str(),
-                        move |ctx: NativeCallContext, _: ImmutableString| {
-                            Err::<Dynamic, _>(unknown(&kind, ctx.call_position()))
+                        move |ctx: NativeCallContext, purpose: ImmutableString| {
+                            let schema = reg
+                                .schema(&kind)
+                                .ok_or_else(|| unknown(&kind, ctx.call_position()))?;
+                            let pos = r.pos(&ctx);
+                            r.declare(schema, &purpose, RhaiMap::new(), pos)
+                                .map_err(at(&ctx))
                         },
                     );
                 }
             }
         }
         for (name, child) in node.children {
-            m.set_sub_module(name, into_module(child, recorder));
+            m.set_sub_module(name, into_module(child, recorder, registry));
         }
         m
     }
@@ -200,11 +212,7 @@ fn builder_modules(
     let builders = registry
         .schemas()
         .map(Builder::Kind)
-        .chain(generated.iter().map(|k| {
-            registry
-                .schema(k)
-                .map_or_else(|| Builder::Unknown(k.clone()), Builder::Kind)
-        }));
+        .chain(generated.iter().map(|k| Builder::Generated(k.clone())));
     for builder in builders {
         let path: Vec<String> = match &builder {
             Builder::Kind(schema) => schema
@@ -213,7 +221,7 @@ fn builder_modules(
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            Builder::Unknown(kind) => {
+            Builder::Generated(kind) => {
                 let mut parts: Vec<String> = kind.split('.').map(str::to_string).collect();
                 parts.pop();
                 parts
@@ -227,7 +235,7 @@ fn builder_modules(
     }
     root.children
         .into_iter()
-        .map(|(name, node)| (name, into_module(node, recorder)))
+        .map(|(name, node)| (name, into_module(node, recorder, registry)))
         .collect()
 }
 

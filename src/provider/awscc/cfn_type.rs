@@ -73,11 +73,29 @@ pub enum Node {
 }
 
 /// A string pattern and, when the regex engine takes it, its compiled form
-/// (a few patterns use lookaround, which is then not checked).
+/// (a few patterns use lookaround, which is then not checked). Compiled on
+/// first use: a schema holds hundreds (WAFv2's web ACL alone costs 20 ms
+/// to compile them all), a program checks a handful.
 #[derive(Clone, Debug)]
 pub struct Pattern {
     pub text: String,
-    pub regex: Option<regex::Regex>,
+    regex: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            regex: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The compiled pattern, or `None` when the regex engine refuses it.
+    pub fn regex(&self) -> Option<&regex::Regex> {
+        self.regex
+            .get_or_init(|| regex::Regex::new(&self.text).ok())
+            .as_ref()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -209,10 +227,7 @@ impl Builder<'_> {
                             .collect()
                     })
                     .unwrap_or_default(),
-                pattern: s["pattern"].as_str().map(|p| Pattern {
-                    text: p.to_string(),
-                    regex: regex::Regex::new(p).ok(),
-                }),
+                pattern: s["pattern"].as_str().map(Pattern::new),
                 min: s["minLength"].as_u64().map(|n| n as usize),
                 max: s["maxLength"].as_u64().map(|n| n as usize),
             },
@@ -577,12 +592,11 @@ impl CfnType {
                         format!("shorten or lengthen `{path}`"),
                     ));
                 }
-                if let Some(Pattern {
-                    text,
-                    regex: Some(re),
-                }) = pattern
+                if let Some(p) = pattern
+                    && let Some(re) = p.regex()
                     && !re.is_match(s)
                 {
+                    let text = &p.text;
                     return Err(ArgError::new(
                         format!("{}\"{s}\" does not match the pattern {text}", at(path)),
                         format!("give `{path}` a value of that form"),
