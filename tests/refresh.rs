@@ -377,3 +377,119 @@ fn a_no_op_plan_of_1001_resources_takes_at_most_50_calls() {
         &["destroy", "--auto-approve", "--parallelism", "20"],
     );
 }
+
+/// `--refresh-only`: a change made outside payrun (a log group's retention,
+/// a VPC deleted) is shown by `plan --refresh-only`, recorded by `apply
+/// --refresh-only` with no call that changes the cloud (counted at the
+/// proxy), and the next ordinary plan proposes to put it back.
+#[test]
+fn refresh_only_records_drift_and_changes_nothing_in_the_cloud() {
+    let m = OnMoto::new(
+        r#"
+aws::logs::log_group("app", #{ retention_in_days: 30 });
+aws::ec2::vpc("spare", #{ cidr: "10.81.0.0/16" });
+"#,
+        "refronly",
+    );
+    let proxy = FaultProxy::start(4, 0.0, 0.0, m.p.path());
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let state = m.state();
+    let group = state["resources"]["aws.logs.log_group.app"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vpc = state["resources"]["aws.ec2.vpc.spare"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    python(&format!(
+        "client('logs').put_retention_policy(logGroupName='{group}', retentionInDays=60)\nclient('ec2').delete_vpc(VpcId='{vpc}')"
+    ));
+
+    let shown = m.run(
+        &proxy.endpoint,
+        &["plan", "--refresh-only", "--detailed-exitcode"],
+    );
+    assert_eq!(shown.status.code(), Some(2), "{}", text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for want in [
+        "Refresh only: nothing in the cloud changes. State of stack `main.refronly` will record what changed outside payrun:",
+        "  # aws.ec2.vpc.spare was deleted outside payrun: state forgets it",
+        "  # aws.logs.log_group.app\n  #   (drift: `retention_in_days` changed outside payrun: 30 → 60)",
+        "Plan: 2 to record in state, nothing to change in the cloud.",
+    ] {
+        assert!(shown.contains(want), "{want}\n{shown}");
+    }
+
+    let before = proxy.actions();
+    m.ok(
+        &proxy.endpoint,
+        &["apply", "--refresh-only", "--auto-approve"],
+    );
+    let writes: Vec<String> = proxy
+        .actions()
+        .into_iter()
+        .filter(|(a, n)| *n > before.get(a).copied().unwrap_or(0))
+        .map(|(a, _)| a)
+        .filter(|a| {
+            !["Describe", "List", "Get"]
+                .iter()
+                .any(|read| a.starts_with(read))
+        })
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a refresh-only apply changed the cloud: {writes:?}"
+    );
+    let state = m.state();
+    assert_eq!(
+        state["resources"]["aws.logs.log_group.app"]["args"]["retention_in_days"],
+        60
+    );
+    assert!(state["resources"].get("aws.ec2.vpc.spare").is_none());
+    let live = python(&format!(
+        "print(client('logs').describe_log_groups(logGroupNamePrefix='{group}')['logGroups'][0]['retentionInDays'])"
+    ));
+    assert_eq!(live, "60", "the cloud kept what was done outside payrun");
+
+    // The ordinary plan puts the program back: the retention to 30, the
+    // VPC made again.
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(2), "{plan}");
+    let mut actions: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            ("aws.ec2.vpc.spare".to_string(), "create".to_string()),
+            ("aws.logs.log_group.app".to_string(), "update".to_string()),
+        ]
+    );
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    // Neither goes with destroy.
+    let refused = m.run(
+        &proxy.endpoint,
+        &["destroy", "--refresh-only", "--auto-approve"],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--refresh-only reads the cloud into state: it goes with neither --refresh=false nor destroy"),
+        "{}",
+        text(&refused)
+    );
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
+}

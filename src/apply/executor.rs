@@ -365,6 +365,20 @@ pub async fn apply(
         for a in settled {
             st.intents.remove(&a);
         }
+        // What a refresh-only plan read live: recorded, with no call to
+        // the cloud.
+        for r in &plan.refreshed {
+            match &r.args {
+                Some(args) => {
+                    if let Some(recorded) = st.resources.get_mut(&r.address) {
+                        recorded.args = args.clone();
+                    }
+                }
+                None => {
+                    st.resources.remove(&r.address);
+                }
+            }
+        }
         // Protection declared or dropped on what kept its object: recorded,
         // with no call to the cloud.
         for c in plan.changes.iter().filter(|c| c.protection_changes()) {

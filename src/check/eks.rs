@@ -146,6 +146,8 @@ mod tests {
             generation: 0,
             deposed: Vec::new(),
             duplicates: Vec::new(),
+            live_drift: serde_json::Map::new(),
+            gone: false,
             protect: false,
             protected_before: false,
         }

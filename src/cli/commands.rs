@@ -532,6 +532,11 @@ async fn plan_for(
     flags: &PlanFlags,
     with_program: bool,
 ) -> Result<Plan, Error> {
+    if flags.refresh_only && (mode == Mode::Destroy || !flags.refresh) {
+        return Err(Error::Config(
+            "--refresh-only reads the cloud into state: it goes with neither --refresh=false nor destroy\n  fix: payrun plan --refresh-only".into(),
+        ));
+    }
     // No acknowledgement lifts a protection (judged after the checks).
     if r.acknowledge
         .iter()
@@ -581,7 +586,9 @@ async fn plan_for(
             .eks_calendar(&crate::check::platform::today())
             .await;
     }
-    if let Some((graph, program)) = &evaluated {
+    if flags.refresh_only {
+        crate::plan::refresh_only::restrict(&mut plan, &state);
+    } else if let Some((graph, program)) = &evaluated {
         timed("checks", || {
             crate::check::review(&mut plan, graph, program, registry)
         })?;

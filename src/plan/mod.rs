@@ -6,10 +6,11 @@
 mod plan;
 mod planner;
 pub mod protect;
+pub mod refresh_only;
 mod saved;
 pub(crate) mod sealed;
 
-pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, ResourceChange};
+pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};
 pub use planner::{Live, PlanError, PlanOptions, make_plan};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 

@@ -103,6 +103,13 @@ pub struct ResourceChange {
     /// `--allow-destroy` names it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// The live values of the arguments that changed outside payrun, as
+    /// `drift` describes them (what `--refresh-only` records).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub live_drift: Map<String, Value>,
+    /// Recorded, but deleted outside payrun.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
     /// What state records of its protection: where it differs from
     /// `protect`, the apply records the new one (no cloud call).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -155,6 +162,20 @@ pub struct Plan {
     /// `--allow-destroy` named them, for this plan only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protection_lifted: Vec<Address>,
+    /// `--refresh-only`: nothing in the cloud changes; the apply records
+    /// `refreshed` in state.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_only: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refreshed: Vec<Refreshed>,
+}
+
+/// What a refresh-only apply records of one resource: its arguments as
+/// they are live, or (`None`) that it is gone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Refreshed {
+    pub address: Address,
+    pub args: Option<Value>,
 }
 
 impl Plan {
@@ -193,7 +214,7 @@ impl Plan {
                 || !c.deposed.is_empty()
                 || !c.duplicates.is_empty()
                 || c.protection_changes()
-        })
+        }) || !self.refreshed.is_empty()
     }
 
     pub fn has_errors(&self) -> bool {

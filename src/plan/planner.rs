@@ -289,12 +289,15 @@ pub async fn make_plan(
                 generation: 0,
                 deposed: Vec::new(),
                 duplicates: Vec::new(),
+                live_drift: Map::new(),
+                gone: false,
                 protect: spec.protect,
                 protected_before: recorded.is_some_and(|r| r.protected),
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
                 (Some(_), Some(ReadResult::Gone)) => {
+                    change.gone = true;
                     change.id = None;
                     change.outputs = Map::new();
                     change.drift.push("deleted outside payrun".into());
@@ -313,6 +316,7 @@ pub async fn make_plan(
                                     crate::value::display(&recorded_v),
                                     crate::value::display(v)
                                 ));
+                                change.live_drift.insert(k.clone(), v.clone());
                                 b.insert(k.clone(), v.clone());
                             }
                         }
@@ -417,6 +421,8 @@ pub async fn make_plan(
             duplicates: Vec::new(),
             // Recorded protected, or declared so now (a destroy judges
             // by both).
+            live_drift: Map::new(),
+            gone: matches!(live.get(a), Some(ReadResult::Gone)),
             protect: r.protected
                 || desired.is_some_and(|(g, _)| g.spec(a).is_some_and(|s| s.protect)),
             protected_before: r.protected,
@@ -451,6 +457,8 @@ pub async fn make_plan(
                 generation: 0,
                 deposed: Vec::new(),
                 duplicates: Vec::new(),
+                live_drift: Map::new(),
+                gone: false,
                 protect: false,
                 protected_before: false,
             }),
@@ -482,6 +490,8 @@ pub async fn make_plan(
         calendar: None,
         unaccounted,
         protection_lifted: Vec::new(),
+        refresh_only: false,
+        refreshed: Vec::new(),
     })
 }
 

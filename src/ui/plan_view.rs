@@ -12,6 +12,9 @@ use super::Style;
 
 /// Render `plan` for a terminal or a log.
 pub fn render_plan(plan: &Plan, style: &Style) -> String {
+    if plan.refresh_only {
+        return render_refresh_only(plan, style);
+    }
     let mut out = String::new();
     let acting: Vec<&ResourceChange> = plan
         .changes
@@ -221,6 +224,49 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             if protected == 1 { "it" } else { "them" },
         );
     }
+    out
+}
+
+/// A `--refresh-only` plan: the drift state will take in, and nothing else.
+fn render_refresh_only(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    if plan.refreshed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} What is live matches what state records.",
+            style.paint(Style::GREEN, "No changes.")
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Refresh only: nothing in the cloud changes. State of stack `{}` will record what changed outside payrun:\n",
+        plan.stack
+    );
+    for r in &plan.refreshed {
+        let Some(c) = plan.change(&r.address) else {
+            continue;
+        };
+        if r.args.is_none() {
+            let _ = writeln!(
+                out,
+                "  # {} was deleted outside payrun: state forgets it\n",
+                style.bold(&r.address.to_string())
+            );
+            continue;
+        }
+        let _ = writeln!(out, "  # {}", style.bold(&r.address.to_string()));
+        for d in &c.drift {
+            let _ = writeln!(out, "  #   (drift: {d})");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "{} {} to record in state, nothing to change in the cloud. A plan after it proposes to put back whatever the program still declares otherwise.",
+        style.bold("Plan:"),
+        plan.refreshed.len()
+    );
     out
 }
 
