@@ -100,6 +100,7 @@ fn main() {
             PlanOptions {
                 mode: Mode::Apply,
                 refresh: true,
+                replace: Vec::new(),
             },
         ))
         .expect("plan");

@@ -259,3 +259,107 @@ fn protect_takes_true_or_false_at_its_line() {
         .code(1)
         .stderr(contains("did you mean `protect`?"));
 }
+
+/// `--replace ADDRESS`: what it names is replaced even where nothing forces
+/// it (what depends on it follows), a pattern that names nothing is an
+/// error naming what it may have meant, a saved plan keeps the replacement,
+/// and a protected resource still needs `--allow-destroy`.
+#[test]
+fn replace_names_what_to_make_again() {
+    let p = Project::new(PROGRAM);
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    let id_of = |kind: &str| -> String {
+        p.cloud_objects()
+            .iter()
+            .find(|(_, o)| o["kind"] == kind)
+            .map(|(id, _)| id.clone())
+            .unwrap()
+    };
+    let (net, subnet) = (id_of("fake.network"), id_of("fake.subnet"));
+
+    let plan = run(
+        &p,
+        &["plan", "--replace", "fake.subnet.*", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
+    let shown = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        shown.contains("  # fake.subnet.a must be replaced"),
+        "{shown}"
+    );
+    assert!(shown.contains("  #   (`--replace` names it)"), "{shown}");
+    assert!(
+        shown.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
+        "{shown}"
+    );
+
+    // Saved, then applied exactly.
+    p.payrun()
+        .args([
+            "plan",
+            "--replace",
+            "fake.subnet.a",
+            "--out",
+            "replace.plan",
+        ])
+        .assert()
+        .success();
+    p.payrun()
+        .args(["apply", "replace.plan", "--auto-approve"])
+        .assert()
+        .success();
+    assert_eq!(id_of("fake.network"), net);
+    assert_ne!(
+        id_of("fake.subnet"),
+        subnet,
+        "the subnet was not made again"
+    );
+    assert_eq!(p.cloud_objects().len(), 2);
+    p.payrun()
+        .args(["plan", "--detailed-exitcode"])
+        .assert()
+        .code(0);
+
+    // A name that replaces nothing.
+    p.payrun()
+        .args(["plan", "--replace", "fake.subnet.b"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--replace fake.subnet.b: names no resource that the stack records and the program declares; did you mean `fake.subnet.a`?\n  fix: payrun state list",
+        ));
+
+    // Protected: the replacement is refused until a run allows it.
+    let prod = ["--var", "prod=true"];
+    p.payrun()
+        .args(["apply", "--auto-approve"])
+        .args(prod)
+        .assert()
+        .success();
+    let before = cloud(&p);
+    p.payrun()
+        .args(["apply", "--auto-approve", "--replace", "fake.network.main"])
+        .args(prod)
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "error [protected]: fake.network.main: protected (`protect: true`), and this plan replaces it (`--replace` names it)",
+        ));
+    assert_eq!(cloud(&p), before);
+    p.payrun()
+        .args([
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "fake.network.main",
+            "--allow-destroy",
+            "fake.network.main",
+        ])
+        .args(prod)
+        .assert()
+        .success();
+    assert_ne!(id_of("fake.network"), net);
+}

@@ -93,6 +93,10 @@ pub struct PlanFlags {
     /// true`): an address, `*` for any run of characters; repeatable.
     #[arg(long, value_name = "ADDRESS")]
     pub allow_destroy: Vec<String>,
+    /// Replace what this names (an address, `*` for any run of
+    /// characters; repeatable) even where nothing forces it.
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
     /// Show only what changed outside payrun; apply records it in state
     /// and changes nothing in the cloud.
     #[arg(long)]

@@ -297,6 +297,7 @@ async fn validation_plan(
         PlanOptions {
             mode: Mode::Apply,
             refresh: false,
+            replace: Vec::new(),
         },
     )
     .await?;
@@ -537,6 +538,11 @@ async fn plan_for(
             "--refresh-only reads the cloud into state: it goes with neither --refresh=false nor destroy\n  fix: payrun plan --refresh-only".into(),
         ));
     }
+    if flags.refresh_only && !flags.replace.is_empty() {
+        return Err(Error::Config(
+            "--refresh-only changes nothing in the cloud, so it replaces nothing: --replace does not go with it\n  fix: payrun plan --refresh-only".into(),
+        ));
+    }
     // No acknowledgement lifts a protection (judged after the checks).
     if r.acknowledge
         .iter()
@@ -567,9 +573,39 @@ async fn plan_for(
         PlanOptions {
             mode,
             refresh: flags.refresh,
+            replace: flags.replace.clone(),
         },
     )
     .await?;
+    // A --replace that names nothing replaced is a typo, not a no-op.
+    if let Some(unused) = flags.replace.iter().find(|p| {
+        !plan.changes.iter().any(|c| {
+            crate::plan::protect::address_matches(p, &c.address)
+                && c.replace_because
+                    .iter()
+                    .any(|r| r == crate::plan::REPLACE_ASKED)
+        })
+    }) {
+        let recorded: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.action,
+                    crate::plan::Action::NoOp
+                        | crate::plan::Action::Update
+                        | crate::plan::Action::Replace
+                )
+            })
+            .map(|c| c.address.to_string())
+            .collect();
+        let meant = crate::suggest::did_you_mean(unused, recorded.iter().map(String::as_str))
+            .map(|m| format!("; did you mean `{m}`?"))
+            .unwrap_or_default();
+        return Err(Error::Config(format!(
+            "--replace {unused}: names no resource that the stack records and the program declares{meant}\n  fix: payrun state list"
+        )));
+    }
     // A plan that reads the cloud judges EKS versions by EKS's own
     // calendar; offline, by the embedded one.
     let refreshed = flags.refresh && !state.resources.is_empty();

@@ -11,7 +11,7 @@ mod saved;
 pub(crate) mod sealed;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};
-pub use planner::{Live, PlanError, PlanOptions, make_plan};
+pub use planner::{Live, PlanError, PlanOptions, REPLACE_ASKED, make_plan};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 
 /// Saved plans: sealed with the stack key, and by the stack's store when

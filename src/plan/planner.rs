@@ -28,10 +28,16 @@ pub enum PlanError {
     NoProvider { kind: String, address: Address },
 }
 
-#[derive(Clone, Copy, Debug)]
+/// Why a resource `--replace` names is replaced.
+pub const REPLACE_ASKED: &str = "`--replace` names it";
+
+#[derive(Clone, Debug)]
 pub struct PlanOptions {
     pub mode: Mode,
     pub refresh: bool,
+    /// `--replace` patterns: what they name is replaced even where nothing
+    /// forces it (a server gone bad, a key to rotate by hand).
+    pub replace: Vec<String>,
 }
 
 /// `state` with every recorded argument under its current name: a kind
@@ -329,6 +335,13 @@ pub async fn make_plan(
                         .map(|c| format!("`{}` forces replacement", c.name))
                         .collect();
                     change.before = Some(before);
+                    if opts
+                        .replace
+                        .iter()
+                        .any(|p| super::protect::address_matches(p, address))
+                    {
+                        change.replace_because.push(REPLACE_ASKED.to_string());
+                    }
                     change.action = if !change.replace_because.is_empty() {
                         Action::Replace
                     } else if !change.changes.is_empty() || r.incomplete {

@@ -242,6 +242,7 @@ impl Stack {
             PlanOptions {
                 mode,
                 refresh: true,
+                replace: Vec::new(),
             },
         )
         .await
