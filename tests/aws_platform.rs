@@ -13,7 +13,7 @@ use predicates::str::contains;
 use crate::support::engine::Stack;
 use crate::support::moto;
 
-const NETWORK: &str = r#"
+pub const NETWORK: &str = r#"
 import "network" as network;
 
 default_tags(#{ Environment: config().vars.environment ?? "test", Project: "payrun", DataClassification: "pci" });
@@ -407,4 +407,180 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
         "{log}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The non-no-op addresses of a plan's JSON, sorted, with their actions.
+fn acting(plan: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Blast radius on the platform's network, through the binary on moto:
+/// `--target` makes exactly a NAT gateway and what it needs, `--exclude`
+/// everything but the NAT gateways and the routes through them, `--replace`
+/// one route table and what hangs on it; the plan JSON says which, and the
+/// calls moto received (counted at the proxy) agree.
+#[test]
+fn target_exclude_and_replace_change_exactly_what_they_name_on_moto() {
+    use crate::support::fault::FaultProxy;
+    use crate::support::on_moto::OnMoto;
+    let m = OnMoto::new(NETWORK, "radius");
+    m.p.add_to_project_file(crate::support::bin::Project::ACCOUNT_BASELINE);
+    std::fs::create_dir_all(m.p.path().join("stdlib")).unwrap();
+    for module in ["network.rhai", "naming.rhai", "keys.rhai"] {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("stdlib")
+            .join(module);
+        std::fs::copy(from, m.p.path().join("stdlib").join(module)).unwrap();
+    }
+    let proxy = FaultProxy::start(5, 0.0, 0.0, m.p.path());
+    let calls = |before: &std::collections::BTreeMap<String, usize>, action: &str| {
+        proxy.actions().get(action).copied().unwrap_or(0) - before.get(action).copied().unwrap_or(0)
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+
+    // --target: the NAT gateway of zone a and what it needs.
+    let out = m.run(
+        &proxy.endpoint,
+        &["plan", "--json", "--target", "aws.ec2.nat_gateway.a"],
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        acting(&plan),
+        [
+            s("aws.ec2.eip.nat-a", "create"),
+            s("aws.ec2.nat_gateway.a", "create"),
+            s("aws.ec2.subnet.public-a", "create"),
+            s("aws.ec2.vpc.main", "create"),
+        ]
+    );
+    assert_eq!(plan["partial"]["left_out"].as_array().unwrap().len(), 40);
+    let before = proxy.actions();
+    m.ok(
+        &proxy.endpoint,
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "aws.ec2.nat_gateway.a",
+        ],
+    );
+    for (action, n) in [
+        ("CreateVpc", 1),
+        ("CreateSubnet", 1),
+        ("AllocateAddress", 1),
+        ("CreateNatGateway", 1),
+        ("CreateRouteTable", 0),
+        ("CreateSecurityGroup", 0),
+        ("CreateInternetGateway", 0),
+    ] {
+        assert_eq!(calls(&before, action), n, "{action}");
+    }
+
+    // --exclude: everything but the NAT gateways and the routes through
+    // them (the one of zone a, already made, is left as it is); their
+    // addresses, which need no NAT gateway, are made.
+    let out = m.run(
+        &proxy.endpoint,
+        &["plan", "--json", "--exclude", "aws.ec2.nat_gateway.*"],
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut left: Vec<String> = plan["partial"]["left_out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "aws.ec2.nat_gateway.b",
+            "aws.ec2.nat_gateway.c",
+            "aws.ec2.route.private-a-default",
+            "aws.ec2.route.private-b-default",
+            "aws.ec2.route.private-c-default",
+        ]
+        .map(String::from)
+    );
+    let before = proxy.actions();
+    m.ok(
+        &proxy.endpoint,
+        &[
+            "apply",
+            "--auto-approve",
+            "--exclude",
+            "aws.ec2.nat_gateway.*",
+        ],
+    );
+    assert_eq!(calls(&before, "CreateNatGateway"), 0);
+    assert_eq!(calls(&before, "AllocateAddress"), 2);
+    assert_eq!(
+        calls(&before, "CreateRoute"),
+        1,
+        "only the public default route"
+    );
+    assert_eq!(calls(&before, "CreateRouteTable"), 4);
+    assert_eq!(calls(&before, "CreateSubnet"), 5);
+
+    // The rest, then --replace of one route table: it and what hangs on
+    // it, nothing else.
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    let out = m.run(
+        &proxy.endpoint,
+        &[
+            "plan",
+            "--json",
+            "--replace",
+            "aws.ec2.route_table.private-a",
+        ],
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changed = acting(&plan);
+    assert!(
+        changed.contains(&s("aws.ec2.route_table.private-a", "replace")),
+        "{changed:?}"
+    );
+    for (address, _) in &changed {
+        assert!(
+            [
+                "aws.ec2.route_table.private-a",
+                "aws.ec2.route.private-a-default",
+                "aws.ec2.route_table_association.private-a",
+            ]
+            .contains(&address.as_str()),
+            "{address} changed: {changed:?}"
+        );
+    }
+    let before = proxy.actions();
+    m.ok(
+        &proxy.endpoint,
+        &[
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "aws.ec2.route_table.private-a",
+        ],
+    );
+    assert_eq!(calls(&before, "CreateRouteTable"), 1);
+    assert_eq!(calls(&before, "DeleteRouteTable"), 1);
+    assert_eq!(calls(&before, "CreateSubnet"), 0);
+    assert_eq!(calls(&before, "CreateNatGateway"), 0);
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
 }

@@ -93,6 +93,13 @@ pub struct PlanFlags {
     /// true`): an address, `*` for any run of characters; repeatable.
     #[arg(long, value_name = "ADDRESS")]
     pub allow_destroy: Vec<String>,
+    /// Plan only this (an address, `*` for any run of characters;
+    /// repeatable) and what it needs.
+    #[arg(long = "target", id = "targets", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Leave this (and what needs it) for a later plan; repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    pub exclude: Vec<String>,
     /// Replace what this names (an address, `*` for any run of
     /// characters; repeatable) even where nothing forces it.
     #[arg(long, value_name = "ADDRESS")]

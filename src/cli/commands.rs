@@ -538,6 +538,11 @@ async fn plan_for(
             "--refresh-only reads the cloud into state: it goes with neither --refresh=false nor destroy\n  fix: payrun plan --refresh-only".into(),
         ));
     }
+    if flags.refresh_only && !(flags.targets.is_empty() && flags.exclude.is_empty()) {
+        return Err(Error::Config(
+            "--refresh-only records every drift of the stack: --target and --exclude do not go with it\n  fix: payrun plan --refresh-only".into(),
+        ));
+    }
     if flags.refresh_only && !flags.replace.is_empty() {
         return Err(Error::Config(
             "--refresh-only changes nothing in the cloud, so it replaces nothing: --replace does not go with it\n  fix: payrun plan --refresh-only".into(),
@@ -629,6 +634,8 @@ async fn plan_for(
             crate::check::review(&mut plan, graph, program, registry)
         })?;
     }
+    crate::plan::scope::restrict(&mut plan, &flags.targets, &flags.exclude)
+        .map_err(Error::Config)?;
     // After the checks, so no acknowledgement reaches it.
     crate::plan::protect::judge(&mut plan, &flags.allow_destroy).map_err(Error::Config)?;
     plan.program = Some(program);

@@ -8,6 +8,7 @@ mod planner;
 pub mod protect;
 pub mod refresh_only;
 mod saved;
+pub mod scope;
 pub(crate) mod sealed;
 
 pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};

@@ -168,6 +168,9 @@ pub struct Plan {
     pub refresh_only: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refreshed: Vec<Refreshed>,
+    /// Narrowed by `--target` / `--exclude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<super::scope::Partial>,
 }
 
 /// What a refresh-only apply records of one resource: its arguments as

@@ -505,6 +505,7 @@ pub async fn make_plan(
         protection_lifted: Vec::new(),
         refresh_only: false,
         refreshed: Vec::new(),
+        partial: None,
     })
 }
 

@@ -200,6 +200,27 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
+    if let Some(partial) = &plan.partial {
+        let flags: Vec<String> = partial
+            .target
+            .iter()
+            .map(|t| format!("--target {t}"))
+            .chain(partial.exclude.iter().map(|e| format!("--exclude {e}")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} this plan is partial ({}): {} change{} of the full plan {} left for a later one; `payrun plan` without them shows everything.",
+            style.paint(Style::YELLOW, "Warning:"),
+            flags.join(" "),
+            partial.left_out.len(),
+            if partial.left_out.len() == 1 { "" } else { "s" },
+            if partial.left_out.len() == 1 {
+                "is"
+            } else {
+                "are"
+            },
+        );
+    }
     let protected = plan
         .findings
         .iter()

@@ -35,7 +35,10 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     name_max: 255,
     taggable: true,
     named_by_arg: false,
-    create_before_destroy: false,
+    // No name of its own to collide: the new table is made first and the
+    // subnets' associations move onto it, so the old one is free to go
+    // (deleted first, it is still associated and EC2 refuses).
+    create_before_destroy: true,
     args: RouteTableArgs::SPECS,
     outputs: &["arn"],
     validate: &validate_as::<RouteTableArgs>,
