@@ -409,24 +409,6 @@ fn a_process_killed_right_after_a_create_leaves_no_duplicate() {
     );
 }
 
-/// The non-no-op addresses of a plan's JSON, sorted, with their actions.
-fn acting(plan: &serde_json::Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
 /// Blast radius on the platform's network, through the binary on moto:
 /// `--target` makes exactly a NAT gateway and what it needs, `--exclude`
 /// everything but the NAT gateways and the routes through them, `--replace`
@@ -435,7 +417,7 @@ fn acting(plan: &serde_json::Value) -> Vec<(String, String)> {
 #[test]
 fn target_exclude_and_replace_change_exactly_what_they_name_on_moto() {
     use crate::support::fault::FaultProxy;
-    use crate::support::on_moto::OnMoto;
+    use crate::support::on_moto::{OnMoto, acting};
     let m = OnMoto::new(NETWORK, "radius");
     m.p.add_to_project_file(crate::support::bin::Project::ACCOUNT_BASELINE);
     std::fs::create_dir_all(m.p.path().join("stdlib")).unwrap();

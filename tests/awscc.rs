@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::support::fault::{FaultProxy, Rng};
 use crate::support::moto;
-use crate::support::on_moto::{OnMoto, python};
+use crate::support::on_moto::{OnMoto, acting, python};
 
 pub const PROGRAM: &str = r#"
 let key = aws::kms::key("events", #{ description: "fraud events" });
@@ -70,23 +70,6 @@ fn plan(m: &OnMoto, endpoint: &str, vars: &[&str]) -> (Option<i32>, Value, Strin
     (out.status.code(), json, shown)
 }
 
-fn actions(plan: &Value) -> Vec<(String, String)> {
-    plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
 #[test]
 fn generated_kinds_plan_apply_drift_replace_and_destroy_on_moto() {
     let endpoint = moto::moto().endpoint.clone();
@@ -136,7 +119,7 @@ fn generated_kinds_plan_apply_drift_replace_and_destroy_on_moto() {
     let (code, p, shown) = plan(&m, &endpoint, &noted);
     assert_eq!(code, Some(2), "{p}");
     assert_eq!(
-        actions(&p),
+        acting(&p),
         [(
             "awscc.ssm.parameter.fraud-threshold".to_string(),
             "update".to_string()
@@ -162,7 +145,7 @@ fn generated_kinds_plan_apply_drift_replace_and_destroy_on_moto() {
     let (code, p, shown) = plan(&m, &endpoint, &[]);
     assert_eq!(code, Some(2), "{p}");
     assert_eq!(
-        actions(&p),
+        acting(&p),
         [("awscc.sqs.queue.fraud".to_string(), "update".to_string())]
     );
     assert!(
@@ -184,7 +167,7 @@ fn generated_kinds_plan_apply_drift_replace_and_destroy_on_moto() {
     let (code, p, shown) = plan(&m, &endpoint, &renamed);
     assert_eq!(code, Some(2), "{p}");
     assert_eq!(
-        actions(&p),
+        acting(&p),
         [
             ("awscc.sqs.queue.fraud".to_string(), "update".to_string()),
             (

@@ -21,6 +21,13 @@ fn run(p: &Project, args: &[&str]) -> std::process::Output {
     cmd.args(args).output().unwrap()
 }
 
+/// `text` holds each of `wants`.
+fn shows(text: &str, wants: &[&str]) {
+    for want in wants {
+        assert!(text.contains(want), "{want}\n{text}");
+    }
+}
+
 fn cloud(p: &Project) -> Vec<u8> {
     std::fs::read(p.cloud()).unwrap()
 }
@@ -69,12 +76,11 @@ fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
     // A destroy: refused, nothing deleted.
     let destroy = run(&p, &["destroy", "--auto-approve", "--var", "prod=true"]);
     assert_eq!(destroy.status.code(), Some(1), "{}", text(&destroy));
-    assert!(
-        String::from_utf8_lossy(&destroy.stdout).contains(
-            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and `payrun destroy` deletes everything in the stack"
-        ),
-        "{}",
-        text(&destroy)
+    shows(
+        &text(&destroy),
+        &[
+            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and `payrun destroy` deletes everything in the stack",
+        ],
     );
     assert_eq!(cloud(&p), before, "a refused destroy changed the cloud");
 
@@ -112,12 +118,11 @@ fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
         .success()
         .get_output()
         .clone();
-    assert!(
-        String::from_utf8_lossy(&lifted.stdout).contains(
-            "fake.network.main: protected, deleted or replaced by this plan because --allow-destroy on the command line names it"
-        ),
-        "{}",
-        text(&lifted)
+    shows(
+        &text(&lifted),
+        &[
+            "fake.network.main: protected, deleted or replaced by this plan because --allow-destroy on the command line names it",
+        ],
     );
     assert!(recorded_protected(&p));
     p.payrun()
@@ -141,12 +146,11 @@ fn protection_outlives_its_declaration_and_changes_with_the_environment() {
     std::fs::write(p.path().join("programs/main.rhai"), "").unwrap();
     let plan = run(&p, &["plan"]);
     assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
-    assert!(
-        String::from_utf8_lossy(&plan.stdout).contains(
-            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and the program no longer declares it, so this plan deletes it"
-        ),
-        "{}",
-        text(&plan)
+    shows(
+        &text(&plan),
+        &[
+            "error [protected]: fake.network.main: protected (recorded as protected when last applied), and the program no longer declares it, so this plan deletes it",
+        ],
     );
     p.payrun()
         .args(["apply", "--auto-approve"])
@@ -160,15 +164,12 @@ fn protection_outlives_its_declaration_and_changes_with_the_environment() {
     let plan = run(&p, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
     let shown = String::from_utf8_lossy(&plan.stdout);
-    assert!(
-        shown.contains(
-            "Protection recorded in state (no change in the cloud):\n  fake.network.main will no longer be protected"
-        ),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
-        "{shown}"
+    shows(
+        &shown,
+        &[
+            "Protection recorded in state (no change in the cloud):\n  fake.network.main will no longer be protected",
+            "Plan: 0 to add, 0 to change, 0 to destroy.",
+        ],
     );
     p.payrun()
         .args(["apply", "--auto-approve"])
@@ -238,15 +239,13 @@ fn protect_takes_true_or_false_at_its_line() {
     );
     let out = run(&p, &["plan"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("`protect` of fake::network(\"main\") takes true or false, not string"),
-        "{err}"
-    );
-    assert!(err.contains("main.rhai:1:"), "{err}");
-    assert!(
-        err.contains("fix: e.g. `protect: true`, or per environment `protect: config().vars.prod ?? false` with `--var prod=true`"),
-        "{err}"
+    shows(
+        &String::from_utf8_lossy(&out.stderr),
+        &[
+            "`protect` of fake::network(\"main\") takes true or false, not string",
+            "main.rhai:1:",
+            "fix: e.g. `protect: true`, or per environment `protect: config().vars.prod ?? false` with `--var prod=true`",
+        ],
     );
     // Misspelt, it is named.
     let p = Project::new(
@@ -285,15 +284,13 @@ fn replace_names_what_to_make_again() {
         &["plan", "--replace", "fake.subnet.*", "--detailed-exitcode"],
     );
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
-    let shown = String::from_utf8_lossy(&plan.stdout);
-    assert!(
-        shown.contains("  # fake.subnet.a must be replaced"),
-        "{shown}"
-    );
-    assert!(shown.contains("  #   (`--replace` names it)"), "{shown}");
-    assert!(
-        shown.contains("Plan: 1 to add, 0 to change, 1 to destroy."),
-        "{shown}"
+    shows(
+        &String::from_utf8_lossy(&plan.stdout),
+        &[
+            "  # fake.subnet.a must be replaced",
+            "  #   (`--replace` names it)",
+            "Plan: 1 to add, 0 to change, 1 to destroy.",
+        ],
     );
 
     // Saved, then applied exactly.

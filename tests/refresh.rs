@@ -456,21 +456,8 @@ aws::ec2::vpc("spare", #{ cidr: "10.81.0.0/16" });
     // VPC made again.
     let (code, plan) = m.plan_json(&proxy.endpoint);
     assert_eq!(code, Some(2), "{plan}");
-    let mut actions: Vec<(String, String)> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "no-op")
-        .map(|c| {
-            (
-                c["address"].as_str().unwrap().to_string(),
-                c["action"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    actions.sort();
     assert_eq!(
-        actions,
+        crate::support::on_moto::acting(&plan),
         [
             ("aws.ec2.vpc.spare".to_string(), "create".to_string()),
             ("aws.logs.log_group.app".to_string(), "update".to_string()),

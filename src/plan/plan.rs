@@ -117,6 +117,19 @@ pub struct ResourceChange {
 }
 
 impl ResourceChange {
+    /// Left as it is by this plan (outside `--target`, or a refresh-only
+    /// plan): no action, nothing to clean up, protection as recorded.
+    pub fn stand_still(&mut self) {
+        self.action = Action::NoOp;
+        self.changes.clear();
+        self.replace_because.clear();
+        self.deposed.clear();
+        self.duplicates.clear();
+        self.completing = false;
+        self.create_before_destroy = false;
+        self.protect = self.protected_before;
+    }
+
     /// Its protection changes in state, with no change in the cloud.
     pub fn protection_changes(&self) -> bool {
         self.protect != self.protected_before

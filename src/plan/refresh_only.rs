@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::state::State;
 
-use super::{Action, Plan, Refreshed};
+use super::{Plan, Refreshed};
 
 /// Turns a refreshed plan into its refresh-only form against `state`, the
 /// state it was made from.
@@ -38,16 +38,9 @@ pub fn restrict(plan: &mut Plan, state: &State) {
                 args: Some(args),
             });
         }
-        c.action = Action::NoOp;
-        c.changes.clear();
-        c.replace_because.clear();
-        c.deposed.clear();
-        c.duplicates.clear();
-        c.completing = false;
-        c.create_before_destroy = false;
+        c.stand_still();
         c.name = recorded.name.clone();
         c.generation = recorded.generation;
-        c.protect = c.protected_before;
     }
     plan.refreshed = refreshed;
     plan.refresh_only = true;

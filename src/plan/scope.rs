@@ -123,14 +123,7 @@ pub fn restrict(plan: &mut Plan, target: &[String], exclude: &[String]) -> Resul
         if acts(c) {
             left_out.push(c.address.clone());
         }
-        c.action = Action::NoOp;
-        c.changes.clear();
-        c.replace_because.clear();
-        c.deposed.clear();
-        c.duplicates.clear();
-        c.completing = false;
-        c.create_before_destroy = false;
-        c.protect = c.protected_before;
+        c.stand_still();
     }
     plan.partial = Some(Partial {
         target: target.to_vec(),

@@ -89,3 +89,23 @@ pub fn python(code: &str) -> String {
     assert!(out.status.success(), "python: {}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// The addresses a plan's JSON acts on (every change but a no-op), with
+/// their actions, sorted.
+pub fn acting(plan: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["action"] != "no-op")
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
