@@ -39,15 +39,20 @@ fn recorded_protected(p: &Project) -> bool {
     state["resources"]["fake.network.main"]["protected"] == true
 }
 
-#[test]
-fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
+/// PROGRAM applied with `--var prod=true`: its network protected.
+fn applied_in_prod() -> Project {
     let p = Project::new(PROGRAM);
-    let prod = ["--var", "prod=true"];
     p.payrun()
-        .args(["apply", "--auto-approve"])
-        .args(prod)
+        .args(["apply", "--auto-approve", "--var", "prod=true"])
         .assert()
         .success();
+    p
+}
+
+#[test]
+fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
+    let p = applied_in_prod();
+    let prod = ["--var", "prod=true"];
     assert!(recorded_protected(&p));
     let before = cloud(&p);
 
@@ -135,11 +140,7 @@ fn a_protected_resource_is_deleted_or_replaced_only_when_a_run_allows_it() {
 
 #[test]
 fn protection_outlives_its_declaration_and_changes_with_the_environment() {
-    let p = Project::new(PROGRAM);
-    p.payrun()
-        .args(["apply", "--auto-approve", "--var", "prod=true"])
-        .assert()
-        .success();
+    let p = applied_in_prod();
     let before = cloud(&p);
 
     // The declaration removed: state remembers the protection.
@@ -189,13 +190,8 @@ fn protection_outlives_its_declaration_and_changes_with_the_environment() {
 
 #[test]
 fn a_saved_plan_keeps_the_protection_it_was_judged_by() {
-    let p = Project::new(PROGRAM);
+    let p = applied_in_prod();
     let prod = ["--var", "prod=true"];
-    p.payrun()
-        .args(["apply", "--auto-approve"])
-        .args(prod)
-        .assert()
-        .success();
     // Saved without --allow-destroy: the plan's error stands at apply.
     p.payrun()
         .args(["plan", "--destroy", "--out", "refused.plan"])
