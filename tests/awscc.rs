@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::fault::{FaultProxy, Rng};
+use crate::support::fault::{FaultProxy, Rng, env_count};
 use crate::support::moto;
 use crate::support::on_moto::{OnMoto, acting, python};
 
@@ -378,13 +378,6 @@ impl CcTrial {
     }
 }
 
-fn trials(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// How long a clean apply of [`TWELVE`] takes here: the kills are drawn
 /// within it.
 fn twelve_apply_time() -> Duration {
@@ -403,8 +396,8 @@ fn twelve_apply_time() -> Duration {
 
 #[test]
 fn generated_kinds_killed_at_random_moments_converge_without_duplicates_or_orphans() {
-    let n = trials("PAYRUN_TRIALS_AWSCC_KILL", 2);
-    let first = trials("PAYRUN_TRIALS_FIRST_SEED", 1);
+    let n = env_count("PAYRUN_TRIALS_AWSCC_KILL", 2);
+    let first = env_count("PAYRUN_TRIALS_FIRST_SEED", 1);
     let window = twelve_apply_time().as_millis() as u64;
     let endpoint = moto::moto().endpoint.clone();
     for seed in first..first + n {
@@ -448,8 +441,8 @@ fn generated_kinds_with_replies_lost_or_calls_refused_never_duplicate() {
     // trial takes minutes, so the test command's sample refuses 10 % and
     // `scripts/trials` (which sets the seeds) 30 %.
     let long = std::env::var_os("PAYRUN_TRIALS_AWSCC_SEEDS").is_some();
-    let n = trials("PAYRUN_TRIALS_AWSCC_SEEDS", 1);
-    let first = trials("PAYRUN_TRIALS_FIRST_SEED", 1);
+    let n = env_count("PAYRUN_TRIALS_AWSCC_SEEDS", 1);
+    let first = env_count("PAYRUN_TRIALS_FIRST_SEED", 1);
     let refuse_rate = if long { 0.3 } else { 0.1 };
     for seed in first..first + n {
         for (mode, refuse, lose) in [

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::bin::Project;
-use crate::support::fault::{Census, FaultProxy, Rng};
+use crate::support::fault::{Census, FaultProxy, Rng, env_count};
 use crate::support::moto;
 
 /// VPC (DNS attributes) + internet gateway + 6 subnets over 3 AZs (public
@@ -195,13 +195,6 @@ impl Trial {
         let left = self.census();
         panic!("{label}: destroy did not finish within 3 runs; still live: {left:#?}");
     }
-}
-
-fn env_count(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// How long a clean apply of the network takes here, measured once: the

@@ -677,12 +677,7 @@ async fn the_auto_mode_variant_applies_replans_and_destroys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_platform_killed_at_random_moments_converges_without_duplicates() {
     use crate::support::fault::{Census, Rng};
-    let count = |name: &str, default: u64| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let count = crate::support::fault::env_count;
     let trials = count("PAYRUN_TRIALS_PLATFORM", 1);
     let first = count("PAYRUN_TRIALS_FIRST_SEED", 1);
     // The kills are drawn within an uninterrupted apply's duration:

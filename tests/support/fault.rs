@@ -429,3 +429,12 @@ impl Census {
         problems
     }
 }
+
+/// A trial count (or first seed) from the environment, `default` when
+/// unset: the test command runs a few, `scripts/trials` many.
+pub fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
