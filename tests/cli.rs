@@ -996,3 +996,55 @@ fn test_env_recovers_from_an_interrupted_first_run() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// Completions load in bash and complete a subcommand; every shell clap
+/// knows gets a script; the manual page is roff a `man` reads.
+#[test]
+fn completions_load_in_bash_and_the_manual_page_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("payrun.bash");
+    let out = assert_cmd::Command::cargo_bin("payrun")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::support::bin::text(&out));
+    std::fs::write(&script, &out.stdout).unwrap();
+    let completed = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(payrun pl); COMP_CWORD=1; COMP_LINE='payrun pl'; COMP_POINT=9; _payrun payrun pl payrun; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&completed.stdout).trim(),
+        "plan",
+        "{}",
+        crate::support::bin::text(&completed)
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let out = assert_cmd::Command::cargo_bin("payrun")
+            .unwrap()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && out.stdout.len() > 500,
+            "{shell}: {}",
+            crate::support::bin::text(&out)
+        );
+    }
+    assert_cmd::Command::cargo_bin("payrun")
+        .unwrap()
+        .current_dir(dir.path())
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(contains(".TH payrun 1"))
+        .stdout(contains(
+            "Plan and apply infrastructure declared in Rhai programs",
+        ));
+}

@@ -188,6 +188,14 @@ pub enum Command {
         #[arg(long, global = true)]
         program: Option<PathBuf>,
     },
+    /// Print the completion script of a shell: `source <(payrun
+    /// completions bash)` (zsh, fish, powershell and elvish alike).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `payrun man | man -l -`.
+    Man,
     /// Print an EKS token as a kubeconfig exec credential: the credential
     /// of the kubeconfig payrun hands helm, which runs it again whenever
     /// the last token expires. Signed with `--region`, `--endpoint-url`,

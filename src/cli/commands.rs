@@ -38,6 +38,26 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     {
         return eks_token(&cli.global, cluster, profile.as_ref(), *token_lifetime);
     }
+    // About payrun itself: no project either.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "payrun", &mut std::io::stdout());
+            return Ok(0);
+        }
+        Command::Man => {
+            let rendered = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout());
+            // A reader that stops early (`| head`) is no failure.
+            match rendered {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(Error::Config(format!("the manual page: {e}")));
+                }
+                _ => return Ok(0),
+            }
+        }
+        _ => {}
+    }
     let cwd =
         std::env::current_dir().map_err(|e| Error::Config(format!("no current directory: {e}")))?;
     let project = Project::discover(&cwd)?;
@@ -131,7 +151,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let r = Resolved::new(&project, g, program.as_deref())?;
             super::state::state_command(&project, g, &r, command)
         }
-        Command::EksToken { .. } => unreachable!("answered before the project is read"),
+        Command::EksToken { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("answered before the project is read")
+        }
     }
 }
 
