@@ -1048,3 +1048,54 @@ fn completions_load_in_bash_and_the_manual_page_renders() {
             "Plan and apply infrastructure declared in Rhai programs",
         ));
 }
+
+/// `payrun init demo && cd demo && payrun plan` works as printed, with no
+/// AWS call (the endpoint given refuses every connection), keeps an
+/// existing .gitignore, and a second init overwrites nothing.
+#[test]
+fn init_makes_a_project_that_plans_offline_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("demo")).unwrap();
+    std::fs::write(dir.path().join("demo/.gitignore"), "target/").unwrap();
+    let payrun = || {
+        let mut cmd = assert_cmd::Command::cargo_bin("payrun").unwrap();
+        cmd.env_remove("PAYRUN_FAKE_CLOUD")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("NO_COLOR", "1");
+        cmd
+    };
+    payrun()
+        .current_dir(dir.path())
+        .args(["init", "demo"])
+        .assert()
+        .success()
+        .stdout(contains("Next: cd demo && payrun plan"));
+    let demo = dir.path().join("demo");
+    assert_eq!(
+        std::fs::read_to_string(demo.join(".gitignore")).unwrap(),
+        "target/\n.payrun/\n"
+    );
+    assert!(demo.join("definitions/aws.d.rhai").is_file());
+    payrun()
+        .current_dir(&demo)
+        .args(["plan", "--endpoint-url", "http://127.0.0.1:9"])
+        .assert()
+        .success()
+        .stdout(contains("Plan: 4 to add, 0 to change, 0 to destroy."));
+    let program = std::fs::read_to_string(demo.join("programs/main.rhai")).unwrap();
+    std::fs::write(demo.join("programs/main.rhai"), "// mine\n").unwrap();
+    payrun()
+        .current_dir(dir.path())
+        .args(["init", "demo"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "payrun.toml exists: payrun init never overwrites a project",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(demo.join("programs/main.rhai")).unwrap(),
+        "// mine\n"
+    );
+    assert!(program.contains("aws::ec2::vpc(\"main\""));
+}

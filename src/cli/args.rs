@@ -188,6 +188,13 @@ pub enum Command {
         #[arg(long, global = true)]
         program: Option<PathBuf>,
     },
+    /// Make a new project in DIR (default: here): payrun.toml, a program
+    /// that plans offline, `.payrun/` in .gitignore, editor definitions.
+    /// Never overwrites.
+    Init {
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Print the completion script of a shell: `source <(payrun
     /// completions bash)` (zsh, fish, powershell and elvish alike).
     Completions {

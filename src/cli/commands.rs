@@ -38,8 +38,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     {
         return eks_token(&cli.global, cluster, profile.as_ref(), *token_lifetime);
     }
-    // About payrun itself: no project either.
+    // About payrun itself, or a project still to make: none to read.
     match &cli.command {
+        Command::Init { dir } => {
+            let stdlib = cli.global.stdlib.clone();
+            return super::init::run(dir, |defs| super::docs::definitions(&stdlib, defs));
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "payrun", &mut std::io::stdout());
@@ -151,7 +155,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             let r = Resolved::new(&project, g, program.as_deref())?;
             super::state::state_command(&project, g, &r, command)
         }
-        Command::EksToken { .. } | Command::Completions { .. } | Command::Man => {
+        Command::EksToken { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Init { .. } => {
             unreachable!("answered before the project is read")
         }
     }

@@ -38,14 +38,8 @@ pub fn run(project: &Project, g: &Global, req: &DocsRequest<'_>) -> Result<i32, 
         return Ok(0);
     }
     if let Some(dir) = req.definitions {
-        docs.extend(crate::docs::awscc::all());
-        let written = write_definitions(&registry(), &comments(&docs), &modules, dir)
-            .map_err(Error::Config)?;
-        println!(
-            "wrote {} definition files into {}",
-            written.len(),
-            dir.display()
-        );
+        let written = definitions(&dirs, dir)?;
+        println!("wrote {written} definition files into {}", dir.display());
         return Ok(0);
     }
     if let Some(file) = req.readme {
@@ -152,6 +146,18 @@ fn comments(docs: &[KindDoc]) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The providers, for their schemas only: nothing here talks to a cloud.
+/// Writes the editor definitions (every builder, generated ones included,
+/// the host functions and the stdlib modules of `stdlib_dirs`) into `dir`;
+/// how many files.
+pub fn definitions(stdlib_dirs: &[PathBuf], dir: &Path) -> Result<usize, Error> {
+    let mut docs = kind_docs();
+    docs.extend(crate::docs::awscc::all());
+    let modules = stdlib_modules(stdlib_dirs);
+    write_definitions(&registry(), &comments(&docs), &modules, dir)
+        .map(|w| w.len())
+        .map_err(Error::Config)
+}
+
 fn registry() -> Registry {
     Registry::new()
         .with("aws", Arc::new(AwsProvider::new(AwsSettings::default())))
