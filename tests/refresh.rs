@@ -480,3 +480,99 @@ aws::ec2::vpc("spare", #{ cidr: "10.81.0.0/16" });
     );
     m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
 }
+
+/// `forget(address)`: a recorded resource leaves state and the program
+/// without being destroyed. The plan says so, the apply makes no call that
+/// changes the cloud (counted at the proxy), and the object, still tagged
+/// with the stack, is passed over by later plans rather than reported at
+/// each. Forgetting what the program still declares is an error at the
+/// forget.
+#[test]
+fn forget_lets_go_of_a_resource_without_destroying_it() {
+    let m = OnMoto::new(
+        r#"
+aws::ec2::vpc("main", #{ cidr: "10.82.0.0/16" });
+aws::ec2::vpc("legacy", #{ cidr: "10.83.0.0/16" });
+"#,
+        "forget",
+    );
+    let proxy = FaultProxy::start(6, 0.0, 0.0, m.p.path());
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let legacy = m.state()["resources"]["aws.ec2.vpc.legacy"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let program = m.p.path().join("programs/main.rhai");
+
+    std::fs::write(
+        &program,
+        r#"aws::ec2::vpc("main", #{ cidr: "10.82.0.0/16" });
+aws::ec2::vpc("legacy", #{ cidr: "10.83.0.0/16" });
+forget("aws.ec2.vpc.legacy");
+"#,
+    )
+    .unwrap();
+    let refused = m.run(&proxy.endpoint, &["plan"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains(
+            "forget(\"aws.ec2.vpc.legacy\"): the program still declares aws.ec2.vpc.legacy"
+        ) && err.contains("main.rhai:3:1"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &program,
+        r#"aws::ec2::vpc("main", #{ cidr: "10.82.0.0/16" });
+forget("aws.ec2.vpc.legacy");
+"#,
+    )
+    .unwrap();
+    let shown = m.run(&proxy.endpoint, &["plan", "--detailed-exitcode"]);
+    assert_eq!(shown.status.code(), Some(2), "{}", text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for want in [
+        "  # aws.ec2.vpc.legacy will be forgotten (forget at ".to_string(),
+        format!("it leaves state and stays in the cloud as {legacy}, no longer managed by payrun"),
+        "Plan: 0 to add, 0 to change, 0 to destroy, 1 to forget.".to_string(),
+    ] {
+        assert!(shown.contains(&want), "{want}\n{shown}");
+    }
+    let before = proxy.actions();
+    m.ok(&proxy.endpoint, &["apply", "--auto-approve"]);
+    let writes: Vec<String> = proxy
+        .actions()
+        .into_iter()
+        .filter(|(a, n)| *n > before.get(a).copied().unwrap_or(0))
+        .map(|(a, _)| a)
+        .filter(|a| !a.starts_with("Describe") && !a.starts_with("List") && !a.starts_with("Get"))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "forgetting changed the cloud: {writes:?}"
+    );
+    assert!(m.state()["resources"].get("aws.ec2.vpc.legacy").is_none());
+    let still = boto3(&format!(
+        "print(len(ec2.describe_vpcs(VpcIds=['{legacy}'])['Vpcs']))"
+    ));
+    assert_eq!(still, "1", "the forgotten VPC was destroyed");
+
+    // Passed over from now on, with or without the forget.
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(plan.get("unaccounted").is_none(), "{plan}");
+    std::fs::write(
+        &program,
+        r#"aws::ec2::vpc("main", #{ cidr: "10.82.0.0/16" });"#,
+    )
+    .unwrap();
+    let (code, plan) = m.plan_json(&proxy.endpoint);
+    assert_eq!(code, Some(0), "{plan}");
+    m.ok(&proxy.endpoint, &["destroy", "--auto-approve"]);
+    let still = boto3(&format!(
+        "print(len(ec2.describe_vpcs(VpcIds=['{legacy}'])['Vpcs']))"
+    ));
+    assert_eq!(still, "1", "destroy took what the stack had let go of");
+    boto3(&format!("ec2.delete_vpc(VpcId='{legacy}')"));
+}

@@ -365,6 +365,13 @@ pub async fn apply(
         for a in settled {
             st.intents.remove(&a);
         }
+        // What the program forgets: out of state, remembered by id so the
+        // stack's read passes over it; no call to the cloud.
+        for f in &plan.forgotten {
+            if st.resources.remove(&f.address).is_some() {
+                st.forgotten.insert(f.id.clone(), f.address.clone());
+            }
+        }
         // What a refresh-only plan read live: recorded, with no call to
         // the cloud.
         for r in &plan.refreshed {
@@ -401,15 +408,20 @@ pub async fn apply(
         st.clone()
     };
     if plan.mode == Mode::Destroy && !summary.interrupted {
-        summary.left_behind = sweep(&shared.registry, plan).await;
+        summary.left_behind = sweep(&shared.registry, plan, &final_state.forgotten).await;
     }
     hook.summary(&summary);
     Ok((summary, final_state))
 }
 
-/// After a destroy: ask every provider what of the stack is still live.
-/// A check that cannot run is reported as such, never as "nothing left".
-async fn sweep(registry: &Registry, plan: &Plan) -> Vec<String> {
+/// After a destroy: ask every provider what of the stack is still live,
+/// but for what `forget` let go of (`forgotten`, by id). A check that
+/// cannot run is reported as such, never as "nothing left".
+async fn sweep(
+    registry: &Registry,
+    plan: &Plan,
+    forgotten: &BTreeMap<String, Address>,
+) -> Vec<String> {
     let mut by_prefix: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for c in &plan.changes {
         let kind = c.address.kind();
@@ -424,10 +436,15 @@ async fn sweep(registry: &Registry, plan: &Plan) -> Vec<String> {
             continue;
         };
         match provider.sweep(&plan.stack, kinds).await {
-            Ok(found) => left.extend(found.into_iter().map(|l| match l.address {
-                Some(a) => format!("{} {} ({a})", l.kind, l.id),
-                None => format!("{} {}", l.kind, l.id),
-            })),
+            Ok(found) => left.extend(
+                found
+                    .into_iter()
+                    .filter(|l| !forgotten.contains_key(&l.id))
+                    .map(|l| match l.address {
+                        Some(a) => format!("{} {} ({a})", l.kind, l.id),
+                        None => format!("{} {}", l.kind, l.id),
+                    }),
+            ),
             Err(e) => left.push(format!(
                 "(the check for leftovers failed, so nothing is known to be gone: {e})"
             )),

@@ -11,7 +11,7 @@ mod saved;
 pub mod scope;
 pub(crate) mod sealed;
 
-pub use plan::{Action, AttrChange, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};
+pub use plan::{Action, AttrChange, Forgotten, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};
 pub use planner::{Live, PlanError, PlanOptions, REPLACE_ASKED, make_plan};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 

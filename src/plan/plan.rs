@@ -181,9 +181,22 @@ pub struct Plan {
     pub refresh_only: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refreshed: Vec<Refreshed>,
+    /// Recorded resources `forget` lets go of: they leave state, not the
+    /// cloud.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgotten: Vec<Forgotten>,
     /// Narrowed by `--target` / `--exclude`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<super::scope::Partial>,
+}
+
+/// A resource `forget` lets go of.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forgotten {
+    pub address: Address,
+    pub id: String,
+    /// `file:line:col` of the `forget`.
+    pub at: String,
 }
 
 /// What a refresh-only apply records of one resource: its arguments as
@@ -231,6 +244,7 @@ impl Plan {
                 || !c.duplicates.is_empty()
                 || c.protection_changes()
         }) || !self.refreshed.is_empty()
+            || !self.forgotten.is_empty()
     }
 
     pub fn has_errors(&self) -> bool {

@@ -406,10 +406,23 @@ pub async fn make_plan(
             .collect(),
         _ => BTreeSet::new(),
     };
+    // What the program forgets leaves state, not the cloud.
+    let forgotten: Vec<super::Forgotten> = desired
+        .map(|(_, program)| program.forgets.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(a, at)| {
+            Some(super::Forgotten {
+                address: a.clone(),
+                id: state.resources.get(a)?.id.clone(),
+                at: at.to_string(),
+            })
+        })
+        .collect();
     let mut deletes: Vec<ResourceChange> = state
         .resources
         .iter()
-        .filter(|(a, _)| !keep.contains(a))
+        .filter(|(a, _)| !keep.contains(a) && !forgotten.iter().any(|f| &f.address == *a))
         .map(|(a, r)| ResourceChange {
             address: a.clone(),
             action: Action::Delete,
@@ -478,7 +491,13 @@ pub async fn make_plan(
     );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
     changes.extend(deletes);
-    let unaccounted = attach_duplicates(&mut changes, state, seen.unrecorded);
+    // What was let go of still carries the stack's tag: passed over.
+    let unrecorded = seen
+        .unrecorded
+        .into_iter()
+        .filter(|u| !state.forgotten.contains_key(&u.id))
+        .collect();
+    let unaccounted = attach_duplicates(&mut changes, state, unrecorded);
 
     let interrupted = state
         .intents
@@ -505,6 +524,7 @@ pub async fn make_plan(
         protection_lifted: Vec::new(),
         refresh_only: false,
         refreshed: Vec::new(),
+        forgotten,
         partial: None,
     })
 }

@@ -394,6 +394,23 @@ fn register_host_functions(
             Err(fault(message.as_str(), fix.as_str(), ctx.call_position()))
         },
     );
+    // `forget("aws.ec2.vpc.legacy")`: the recorded resource leaves state and
+    // the program without being destroyed.
+    let r = recorder.clone();
+    engine.register_fn(
+        "forget",
+        move |ctx: NativeCallContext, address: ImmutableString| -> Result<(), Box<EvalAltResult>> {
+            let a: Address = address.parse().map_err(|e| {
+                fault(
+                    format!("forget(\"{address}\"): {e}"),
+                    "name a recorded resource by its address: `payrun state list` lists them",
+                    ctx.call_position(),
+                )
+            })?;
+            r.forget(a, r.pos(&ctx));
+            Ok(())
+        },
+    );
     let r = recorder.clone();
     engine.register_fn(
         "plan_warning",

@@ -145,6 +145,17 @@ pub fn evaluate(
     timed("free", || drop((scope, ast, engine)));
     let mut program = timed("finish", || recorder.finish(|k| registry.schema(k)));
     kubeconfig::check(&program, config.kubeconfig.as_deref())?;
+    if let Some((a, pos)) = program
+        .forgets
+        .iter()
+        .find(|(a, _)| program.resources.iter().any(|r| &r.address == a))
+    {
+        return Err(ScriptError::new(
+            Some(pos.clone()),
+            format!("forget(\"{a}\"): the program still declares {a}"),
+            "remove its declaration to let it go without destroying it, or remove the forget to keep managing it",
+        ));
+    }
     program.region = config.region.clone();
     program
         .acknowledged

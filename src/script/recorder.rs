@@ -83,6 +83,9 @@ pub struct Program {
     pub findings: Vec<Finding>,
     /// From `acknowledge(code, reason)`.
     pub acknowledged: Vec<Acknowledgement>,
+    /// From `forget(address)`: recorded resources to let go of without
+    /// destroying them.
+    pub forgets: Vec<(Address, SourcePos)>,
     /// From `default_tags`: the program's own classification, whether or
     /// not any of its kinds carries tags.
     pub default_tags: BTreeMap<String, String>,
@@ -500,6 +503,15 @@ impl Recorder {
             .program
             .acknowledged
             .push(ack);
+    }
+
+    pub fn forget(&self, address: Address, pos: SourcePos) {
+        self.inner
+            .lock()
+            .expect("recorder")
+            .program
+            .forgets
+            .push((address, pos));
     }
 
     pub fn finding(&self, finding: Finding) {

@@ -33,6 +33,11 @@ pub struct State {
     /// resource instead of creating a duplicate.
     #[serde(default)]
     pub intents: BTreeMap<Address, Intent>,
+    /// Objects `forget` let go of, by id, with the address they had: still
+    /// tagged with this stack, so the stack's read passes over them
+    /// instead of reporting them at every plan.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub forgotten: BTreeMap<String, Address>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -110,6 +115,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             intents: BTreeMap::new(),
+            forgotten: BTreeMap::new(),
         }
     }
 

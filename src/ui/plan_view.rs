@@ -142,6 +142,15 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         }
         out.push('\n');
     }
+    for f in &plan.forgotten {
+        let _ = writeln!(
+            out,
+            "  # {} will be forgotten (forget at {}): it leaves state and stays in the cloud as {}, no longer managed by payrun\n",
+            style.bold(&f.address.to_string()),
+            f.at,
+            f.id
+        );
+    }
     for a in &plan.protection_lifted {
         let _ = writeln!(
             out,
@@ -183,9 +192,14 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     }
     if plan.has_changes() {
         let (add, change, destroy) = plan.summary();
+        let forget = if plan.forgotten.is_empty() {
+            String::new()
+        } else {
+            format!(", {} to forget", plan.forgotten.len())
+        };
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy.",
+            "{} {add} to add, {change} to change, {destroy} to destroy{forget}.",
             style.bold("Plan:")
         );
     } else {
