@@ -94,22 +94,31 @@ impl Env {
     }
 }
 
+/// The pipeline's images of a suffix: each service's `1.0.0`.
+fn images(suffix: &str) -> Vec<(String, String)> {
+    SERVICES
+        .iter()
+        .map(|svc| (format!("ecr-{svc}-{suffix}"), "1.0.0".to_string()))
+        .collect()
+}
+
 /// Applies with a pipeline beside it: as soon as a service's repository
-/// exists, its image is pushed (with a clean scan), as CI would.
-async fn apply_while_pushing(env: &Env) -> Output {
+/// exists, its image is pushed (with a clean scan), as CI would. `extra`
+/// flags follow `apply --auto-approve`.
+async fn apply_while_pushing(env: &Env, extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["apply", "--auto-approve"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
     let child = env
-        .payrun(&["apply", "--auto-approve"])
+        .payrun(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    let images: Vec<(String, String)> = SERVICES
-        .iter()
-        .map(|svc| (format!("ecr-{svc}-{}", env.suffix), "1.0.0".to_string()))
-        .collect();
     let start = Instant::now();
-    moto::push_when_created(&moto::moto().endpoint, &images, || {
+    moto::push_when_created(&moto::moto().endpoint, &images(env.suffix), || {
         assert!(start.elapsed() < Duration::from_secs(300), "apply hangs");
         waiter.is_finished()
     })
@@ -460,7 +469,7 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
         "{plan_text}"
     );
 
-    let applied = apply_while_pushing(&qa).await;
+    let applied = apply_while_pushing(&qa, &[]).await;
     assert!(applied.status.success(), "{}", text(&applied));
     let state = qa.state();
     let kinds = |s: &State, prefix: &str| {
@@ -526,7 +535,7 @@ async fn the_payment_platform_applies_replans_coexists_and_destroys() {
     }
 
     // A second suffix beside it: no name collides.
-    let applied = apply_while_pushing(&perf).await;
+    let applied = apply_while_pushing(&perf, &[]).await;
     assert!(applied.status.success(), "{}", text(&applied));
     // AWS names carry the suffix; Kubernetes objects keep their names
     // (namespace `payment`) in each stack's own cluster.
@@ -616,7 +625,7 @@ async fn the_auto_mode_variant_applies_replans_and_destroys() {
     assert!(!addresses.iter().any(|a| a.starts_with("helm.release.")));
     assert!(addresses.contains(&"k8s.object.alb-class"));
 
-    let applied = apply_while_pushing(&auto).await;
+    let applied = apply_while_pushing(&auto, &[]).await;
     assert!(applied.status.success(), "{}", text(&applied));
     let state = auto.state();
     let (_, cluster) = state
@@ -692,7 +701,7 @@ async fn the_platform_killed_at_random_moments_converges_without_duplicates() {
             let mut took = 0;
             for _warm_then_measured in 0..2 {
                 let start = Instant::now();
-                let applied = apply_while_pushing(&calibrate).await;
+                let applied = apply_while_pushing(&calibrate, &[]).await;
                 took = start.elapsed().as_millis() as u64;
                 assert!(applied.status.success(), "{}", text(&applied));
                 let destroyed = calibrate.run(&["destroy", "--auto-approve"]);
@@ -724,10 +733,7 @@ async fn the_platform_killed_at_random_moments_converges_without_duplicates() {
         let child = std::sync::Arc::new(std::sync::Mutex::new(child));
         let pipeline = {
             let child = child.clone();
-            let images: Vec<(String, String)> = SERVICES
-                .iter()
-                .map(|svc| (format!("ecr-{svc}-{suffix}"), "1.0.0".to_string()))
-                .collect();
+            let images = images(suffix);
             tokio::spawn(async move {
                 moto::push_when_created(&moto::moto().endpoint, &images, || {
                     child.lock().unwrap().try_wait().unwrap().is_some()
@@ -758,23 +764,7 @@ async fn the_platform_killed_at_random_moments_converges_without_duplicates() {
             delay.as_millis()
         );
         eprintln!("{label}");
-        let again = {
-            let mut args = vec!["apply", "--auto-approve", "--request-timeout"];
-            args.push(&timeout);
-            let child = env
-                .payrun(&args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-            let images: Vec<(String, String)> = SERVICES
-                .iter()
-                .map(|svc| (format!("ecr-{svc}-{suffix}"), "1.0.0".to_string()))
-                .collect();
-            moto::push_when_created(&moto::moto().endpoint, &images, || waiter.is_finished()).await;
-            waiter.join().unwrap()
-        };
+        let again = apply_while_pushing(&env, &["--request-timeout", &timeout]).await;
         assert!(again.status.success(), "{label}: {}", text(&again));
         let census = Census::take(&format!("payment.{suffix}")).await;
         assert!(
