@@ -7,12 +7,11 @@
 //! change made behind its back, replaces on a create-only change, and
 //! destroys leaving nothing.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::fault::{FaultProxy, Rng, env_count};
+use crate::support::fault::{FaultProxy, Rng, env_count, run_killed_after};
 use crate::support::moto;
 use crate::support::on_moto::{OnMoto, acting, python};
 
@@ -409,21 +408,9 @@ fn generated_kinds_killed_at_random_moments_converge_without_duplicates_or_orpha
         let mut kills = 0;
         for _ in 0..2 {
             let delay = Duration::from_millis(5 + rng.below(window));
-            let mut child = t
-                .command(&endpoint, &["apply", "--auto-approve"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let start = Instant::now();
-            while child.try_wait().unwrap().is_none() && start.elapsed() < delay {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap();
+            if run_killed_after(t.command(&endpoint, &["apply", "--auto-approve"]), delay) {
                 kills += 1;
             }
-            let _ = child.wait();
         }
         let runs = t.converge(&endpoint);
         t.check_converged();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::bin::Project;
-use crate::support::fault::{Census, FaultProxy, Rng, env_count};
+use crate::support::fault::{Census, FaultProxy, Rng, env_count, run_killed_after};
 use crate::support::moto;
 
 /// VPC (DNS attributes) + internet gateway + 6 subnets over 3 AZs (public
@@ -230,32 +230,13 @@ fn kill_trial(seed: u64) {
     let mut kills = 0;
     for _ in 0..2 {
         let delay = Duration::from_millis(5 + rng.below(window));
-        let mut child = t
-            .command(&endpoint, &["apply", "--auto-approve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let finished = loop {
-            if child.try_wait().unwrap().is_some() {
-                break true;
-            }
-            if start.elapsed() >= delay {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        if finished {
+        if !run_killed_after(t.command(&endpoint, &["apply", "--auto-approve"]), delay) {
             eprintln!(
-                "{label}: the apply ended by itself after {} ms, before the kill at {} ms",
-                start.elapsed().as_millis(),
+                "{label}: the apply ended by itself before the kill at {} ms",
                 delay.as_millis()
             );
             continue;
         }
-        child.kill().unwrap();
-        let _ = child.wait();
         kills += 1;
     }
     let runs = t.converge(&endpoint, &label);

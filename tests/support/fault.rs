@@ -438,3 +438,23 @@ pub fn env_count(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Runs `cmd` (its output thrown away) and kills it with -9 once `delay`
+/// has passed, unless it ended by then: whether it was killed.
+pub fn run_killed_after(mut cmd: std::process::Command, delay: std::time::Duration) -> bool {
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() && start.elapsed() < delay {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = child.try_wait().unwrap().is_none();
+    if killed {
+        child.kill().unwrap();
+    }
+    let _ = child.wait();
+    killed
+}
