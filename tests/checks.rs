@@ -518,6 +518,14 @@ let kube = #{ kubeconfig: "/nowhere", context: "x", version: "1.35" };
 pci::threat_detection("platform", #{ account: "123456789012", eks: #{ cluster: c, compute: "auto", account: "123456789012" } });
 pci::cluster_access(#{ eks: #{ cluster: c, account: "123456789012" }, namespaces: ["payment"] });
 "#;
+    // The controls but the one whose line names `control`.
+    let without = |controls: &str, control: &str| {
+        controls
+            .lines()
+            .filter(|l| !l.contains(control))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
     let ingress = |annotations: &str| {
         format!(
             r#"let waf = pci::web_acl("edge", #{{ kms_key: key }});
@@ -548,12 +556,7 @@ k8s::ingress("shop", #{{ kube: kube, namespace: "shop", service: "shop", service
             "pci-threat-detection",
             format!(
                 "{HEAD}{cluster}{}{}",
-                controls
-                    .lines()
-                    .filter(|l| !l.contains("threat_detection"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    + "\n",
+                without(controls, "threat_detection"),
                 ingress(waf_annotation)
             ),
             format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),
@@ -567,12 +570,7 @@ k8s::ingress("shop", #{{ kube: kube, namespace: "shop", service: "shop", service
                     r#", authentication_mode: "API", bootstrap_creator_admin: false"#,
                     ""
                 ),
-                controls
-                    .lines()
-                    .filter(|l| !l.contains("cluster_access"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    + "\n",
+                without(controls, "cluster_access"),
                 ingress(waf_annotation)
             ),
             format!("{HEAD}{cluster}{controls}{}", ingress(waf_annotation)),

@@ -160,6 +160,17 @@ struct Builder<'a> {
     nodes: Vec<Node>,
 }
 
+/// The strings of a schema's list (`enum`, `required`); none when absent.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Builder<'_> {
     fn add(&mut self, node: Node) -> NodeId {
         self.nodes.push(node);
@@ -219,14 +230,7 @@ impl Builder<'_> {
                 }
             }
             ["string"] => Node::String {
-                allowed: s["enum"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                allowed: strings(&s["enum"]),
                 pattern: s["pattern"].as_str().map(Pattern::new),
                 min: s["minLength"].as_u64().map(|n| n as usize),
                 max: s["maxLength"].as_u64().map(|n| n as usize),
@@ -266,14 +270,7 @@ impl Builder<'_> {
         }
         Node::Object {
             props,
-            required: s["required"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            required: strings(&s["required"]),
             open: s["additionalProperties"] != Value::Bool(false),
         }
     }
