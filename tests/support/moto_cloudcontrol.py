@@ -632,6 +632,16 @@ def _tag_changes(before, after):
     return {k: v for k, v in new.items() if old.get(k) != v}, [k for k in old if k not in new]
 
 
+def _retag(current, wanted, tag, untag):
+    """Moves a resource's tags from `current`'s to `wanted`'s: `tag` sets a
+    {key: value} map, `untag` removes a list of keys."""
+    to_set, to_remove = _tag_changes(current.get("Tags"), wanted.get("Tags"))
+    if to_set:
+        tag(to_set)
+    if to_remove:
+        untag(to_remove)
+
+
 def _tag_list(tags):
     return [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
 
@@ -774,11 +784,12 @@ def _sqs_update(ctx, identifier, current, wanted):
         if policy:
             attributes["Policy"] = policy
         backend.set_queue_attributes(name, attributes)
-    to_set, to_remove = _tag_changes(current.get("Tags"), wanted.get("Tags"))
-    if to_set:
-        backend.tag_queue(name, to_set)
-    if to_remove:
-        backend.untag_queue(name, to_remove)
+    _retag(
+        current,
+        wanted,
+        lambda tags: backend.tag_queue(name, tags),
+        lambda keys: backend.untag_queue(name, keys),
+    )
 
 
 def _sqs_delete(ctx, identifier):
@@ -899,11 +910,12 @@ def _topic_update(ctx, identifier, current, wanted):
     for sub in list(backend.subscriptions.values()):
         if sub.topic.arn == identifier and (sub.protocol, sub.endpoint) in had - wants:
             backend.unsubscribe(sub.arn)
-    to_set, to_remove = _tag_changes(current.get("Tags"), wanted.get("Tags"))
-    if to_set:
-        backend.tag_resource(identifier, to_set)
-    if to_remove:
-        backend.untag_resource(identifier, to_remove)
+    _retag(
+        current,
+        wanted,
+        lambda tags: backend.tag_resource(identifier, tags),
+        lambda keys: backend.untag_resource(identifier, keys),
+    )
 
 
 def _topic_delete(ctx, identifier):
