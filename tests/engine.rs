@@ -412,14 +412,14 @@ let b = fake::network("b", #{ cidr: "10.2.0.0/16" });
 depends_on(b, a);
 "#,
     );
-    let (graph, _) = s.evaluate().unwrap();
+    let (graph, program) = s.evaluate().unwrap();
     assert_eq!(
         graph.deps(&addr("fake.network.b")),
         vec![addr("fake.network.a")]
     );
     assert!(
         graph
-            .to_dot()
+            .to_dot(&program)
             .contains("\"fake.network.b\" -> \"fake.network.a\"")
     );
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod adopt;
 mod aws_appmesh;
 mod aws_eks;
 mod aws_lattice;

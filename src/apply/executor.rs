@@ -237,6 +237,13 @@ pub async fn apply(
     }
     let stack_key = store.key()?;
     preflight(plan, &registry).await?;
+    // Moves and imports change state, not the cloud: recorded first, so
+    // an import's update (payrun's tags) and a moved resource's dependents
+    // find them at their addresses.
+    if !plan.moved.is_empty() || plan.imports() > 0 {
+        crate::plan::record_moves_and_imports(&mut state, plan);
+        store.save(&mut state)?;
+    }
     let mut steps = build_steps(plan);
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
@@ -1084,6 +1091,7 @@ fn checkpoint(
                     generation: change.generation,
                     deposed: Vec::new(),
                     protected: change.protect,
+                    tagged_as: None,
                 },
             );
             st.intents.remove(&change.address);
@@ -1120,6 +1128,7 @@ fn record(
                 generation: change.generation,
                 deposed: Vec::new(),
                 protected: change.protect,
+                tagged_as: None,
             },
         );
         also(st);
@@ -1132,6 +1141,9 @@ fn record(
 fn put(st: &mut State, change: &ResourceChange, mut new: ResourceState) {
     if let Some(old) = st.resources.remove(&change.address) {
         new.deposed = old.deposed.clone();
+        if old.id == new.id {
+            new.tagged_as = old.tagged_as.clone();
+        }
         if change.create_before_destroy && !old.id.is_empty() && old.id != new.id {
             new.deposed.push(Deposed {
                 name: old.name,

@@ -150,6 +150,7 @@ mod tests {
             gone: false,
             protect: false,
             protected_before: false,
+            import_at: None,
         }
     }
 

@@ -139,8 +139,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
         Command::Graph { program } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);
-            let (graph, _) = evaluate(&r, &registry)?;
-            print!("{}", graph.to_dot());
+            let (graph, program) = evaluate(&r, &registry)?;
+            print!("{}", graph.to_dot(&program));
             Ok(0)
         }
         Command::Output {

@@ -195,18 +195,35 @@ impl DesiredGraph {
         }
     }
 
-    /// Graphviz DOT, dependents pointing at their dependencies.
-    pub fn to_dot(&self) -> String {
+    /// Graphviz DOT, dependents pointing at their dependencies. A
+    /// protected resource is drawn doubled, an imported one dashed, a
+    /// moved one dotted, each saying so in its label.
+    pub fn to_dot(&self, program: &crate::script::Program) -> String {
         let mut out =
             String::from("digraph payrun {\n  rankdir = \"RL\";\n  node [shape = box];\n");
         for a in self.order() {
-            // A protected resource is drawn doubled and says so.
+            let mut notes = Vec::new();
+            let mut attrs = Vec::new();
             if self.specs.get(a).is_some_and(|s| s.protect) {
-                out.push_str(&format!(
-                    "  \"{a}\" [peripheries = 2, label = \"{a}\\n(protected)\"];\n"
-                ));
-            } else {
+                notes.push("(protected)".to_string());
+                attrs.push("peripheries = 2");
+            }
+            if let Some(i) = program.adopts.iter().find(|i| &i.address == a) {
+                notes.push(format!("(imported from {})", i.id));
+                attrs.push("style = dashed");
+            }
+            if let Some(m) = program.moves.iter().find(|m| &m.to == a) {
+                notes.push(format!("(moved from {})", m.from));
+                attrs.push("style = dotted");
+            }
+            if notes.is_empty() {
                 out.push_str(&format!("  \"{a}\";\n"));
+            } else {
+                out.push_str(&format!(
+                    "  \"{a}\" [{}, label = \"{a}\\n{}\"];\n",
+                    attrs.join(", "),
+                    notes.join("\\n")
+                ));
             }
         }
         for a in self.order() {

@@ -3,6 +3,7 @@
 
 // Files are named after their type, as everywhere else.
 #[allow(clippy::module_inception)]
+mod adopt;
 mod plan;
 mod planner;
 pub mod protect;
@@ -11,7 +12,10 @@ mod saved;
 pub mod scope;
 pub(crate) mod sealed;
 
-pub use plan::{Action, AttrChange, Forgotten, Mode, PLAN_FORMAT, Plan, Refreshed, ResourceChange};
+pub use adopt::record as record_moves_and_imports;
+pub use plan::{
+    Action, AttrChange, Forgotten, Mode, Moved, PLAN_FORMAT, Plan, Refreshed, ResourceChange,
+};
 pub use planner::{Live, PlanError, PlanOptions, REPLACE_ASKED, make_plan};
 pub use saved::{PlanFile, PlanInputs, SavedPlanError, SealedPlan, Unsealed};
 

@@ -114,6 +114,11 @@ pub struct ResourceChange {
     /// `protect`, the apply records the new one (no cloud call).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected_before: bool,
+    /// Imported: the object `id` exists already and `adopt` at this
+    /// `file:line:col` brings it in. `before` holds its live arguments;
+    /// the apply records it, then updates what differs (payrun's tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_at: Option<String>,
 }
 
 impl ResourceChange {
@@ -128,6 +133,7 @@ impl ResourceChange {
         self.completing = false;
         self.create_before_destroy = false;
         self.protect = self.protected_before;
+        self.import_at = None;
     }
 
     /// Its protection changes in state, with no change in the cloud.
@@ -188,6 +194,20 @@ pub struct Plan {
     /// Narrowed by `--target` / `--exclude`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<super::scope::Partial>,
+    /// Recorded resources `moved` gives a new address: state changes, the
+    /// cloud does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Moved>,
+}
+
+/// A recorded resource whose address `moved` changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Moved {
+    pub from: Address,
+    pub to: Address,
+    pub id: String,
+    /// `file:line:col` of the `moved`.
+    pub at: String,
 }
 
 /// A resource `forget` lets go of.
@@ -243,8 +263,18 @@ impl Plan {
                 || !c.deposed.is_empty()
                 || !c.duplicates.is_empty()
                 || c.protection_changes()
+                || c.import_at.is_some()
         }) || !self.refreshed.is_empty()
             || !self.forgotten.is_empty()
+            || !self.moved.is_empty()
+    }
+
+    /// Changes that import an existing object.
+    pub fn imports(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.import_at.is_some())
+            .count()
     }
 
     pub fn has_errors(&self) -> bool {

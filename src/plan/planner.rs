@@ -26,6 +26,9 @@ pub enum PlanError {
         "no provider serves {kind} (recorded in state as {address})\n  fix: use the payrun build that wrote this state"
     )]
     NoProvider { kind: String, address: Address },
+    /// An `adopt` or a `moved` that cannot be carried out.
+    #[error("{0}\nnothing was planned or changed")]
+    TakeOver(String),
 }
 
 /// Why a resource `--replace` names is replaced.
@@ -216,7 +219,21 @@ pub async fn make_plan(
     suffix: &str,
     opts: PlanOptions,
 ) -> Result<Plan, PlanError> {
-    let state = &*with_current_arg_names(state, registry);
+    let renamed = with_current_arg_names(state, registry);
+    let (taken, moved, importing) = match (desired, opts.mode) {
+        (Some((graph, program)), Mode::Apply) => {
+            super::adopt::take_over(&renamed, graph, program).map_err(PlanError::TakeOver)?
+        }
+        _ => (Cow::Borrowed(&*renamed), Vec::new(), BTreeMap::new()),
+    };
+    let state = &*taken;
+    if !importing.is_empty() && !opts.refresh {
+        return Err(PlanError::TakeOver(format!(
+            "adopt reads the live object it imports, and --refresh=false reads nothing ({} to import)\n  fix: plan without --refresh=false",
+            importing.len()
+        )));
+    }
+    let mut import_problems = Vec::new();
     // Kinds read though state records none of them: the program's and an
     // interrupted create's, so what carries the stack's tag there is seen.
     let also: BTreeSet<String> = desired
@@ -244,7 +261,10 @@ pub async fn make_plan(
             o.extend(outputs.clone());
         }
         o.insert("id".into(), Value::String(r.id.clone()));
-        o.insert("name".into(), Value::String(r.name.clone()));
+        // A kind that reports its name (one named by an argument, or
+        // imported) says what it is called.
+        o.entry("name")
+            .or_insert_with(|| Value::String(r.name.clone()));
         Some(o)
     };
 
@@ -273,9 +293,14 @@ pub async fn make_plan(
                 attr == "name"
                     || matches!(actions.get(address), Some(Action::NoOp | Action::Update))
             };
-            let after = with_secret_digests(resolve_shared(&spec.args, &lookup, &may_know), key);
-            let deps = graph.deps(address);
+            let mut after =
+                with_secret_digests(resolve_shared(&spec.args, &lookup, &may_know), key);
             let recorded = state.resources.get(address);
+            if let Some(r) = recorded.filter(|r| r.tagged_as.is_some()) {
+                super::adopt::keep_moved_identity(Arc::make_mut(&mut after), r, &spec.name);
+            }
+            let importing_at = importing.get(address);
+            let deps = graph.deps(address);
             let mut change = ResourceChange {
                 address: address.clone(),
                 action: Action::Create,
@@ -299,9 +324,23 @@ pub async fn make_plan(
                 gone: false,
                 protect: spec.protect,
                 protected_before: recorded.is_some_and(|r| r.protected),
+                import_at: None,
             };
             match (recorded, live.get(address)) {
                 (None, _) => {}
+                (Some(r), Some(ReadResult::Gone)) if importing_at.is_some() => {
+                    let at = importing_at.expect("guarded");
+                    import_problems.extend(super::adopt::refuse_import(
+                        address,
+                        &r.id,
+                        at,
+                        None,
+                        &after,
+                        &spec.name,
+                        &state.stack,
+                        registry,
+                    ));
+                }
                 (Some(_), Some(ReadResult::Gone)) => {
                     change.gone = true;
                     change.id = None;
@@ -310,9 +349,30 @@ pub async fn make_plan(
                 }
                 (Some(r), found) => {
                     let mut before = r.args.clone();
-                    crate::plan::sealed::unseal_write_only(schema, &mut before, &after, key);
-                    if let (Some(ReadResult::Found { args, .. }), Value::Object(b)) =
-                        (found, &mut before)
+                    if let Some(at) = importing_at {
+                        // Imported: what it is live is where it starts from.
+                        if let Some(problem) = super::adopt::refuse_import(
+                            address,
+                            &r.id,
+                            at,
+                            found,
+                            &after,
+                            &spec.name,
+                            &state.stack,
+                            registry,
+                        ) {
+                            import_problems.push(problem);
+                        }
+                        if let Some(ReadResult::Found { args, outputs }) = found {
+                            before = Value::Object(args.clone());
+                            change.outputs = outputs.clone();
+                        }
+                        change.import_at = Some(at.clone());
+                    } else {
+                        crate::plan::sealed::unseal_write_only(schema, &mut before, &after, key);
+                    }
+                    if let (Some(ReadResult::Found { args, .. }), Value::Object(b), None) =
+                        (found, &mut before, importing_at)
                     {
                         for (k, v) in args {
                             let recorded_v = b.get(k).cloned().unwrap_or(Value::Null);
@@ -350,6 +410,25 @@ pub async fn make_plan(
                         Action::NoOp
                     };
                     change.completing = r.incomplete && change.action == Action::Update;
+                    if importing_at.is_some() && change.action == Action::Replace {
+                        import_problems.push(format!(
+                            "adopt({address}, \"{}\") at {}: the live object differs from the declaration where only a new object could follow it: {}\n  fix: declare what it is live: {}",
+                            r.id,
+                            importing_at.expect("guarded"),
+                            change.replace_because.join(", "),
+                            change
+                                .changes
+                                .iter()
+                                .filter(|c| c.forces_replacement)
+                                .map(|c| format!(
+                                    "`{}: {}`",
+                                    c.name,
+                                    c.before.as_ref().map_or("()".into(), crate::value::display)
+                                ))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                     match change.action {
                         Action::Replace => {
                             let next = r.generation + 1;
@@ -381,6 +460,9 @@ pub async fn make_plan(
             change.after = Some(after);
             actions.insert(address.clone(), change.action);
             changes.push(change);
+        }
+        if !import_problems.is_empty() {
+            return Err(PlanError::TakeOver(import_problems.join("\n")));
         }
         for export in &program.exports {
             let lookup = |t: &RefTarget| -> Option<Value> {
@@ -452,6 +534,7 @@ pub async fn make_plan(
             protect: r.protected
                 || desired.is_some_and(|(g, _)| g.spec(a).is_some_and(|s| s.protect)),
             protected_before: r.protected,
+            import_at: None,
         })
         .collect();
     // Creates that were interrupted before anything was recorded, for
@@ -487,6 +570,7 @@ pub async fn make_plan(
                 gone: false,
                 protect: false,
                 protected_before: false,
+                import_at: None,
             }),
     );
     deletes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -526,6 +610,7 @@ pub async fn make_plan(
         refreshed: Vec::new(),
         forgotten,
         partial: None,
+        moved,
     })
 }
 

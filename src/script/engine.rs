@@ -411,6 +411,54 @@ fn register_host_functions(
             Ok(())
         },
     );
+    // `adopt(vpc, "vpc-0abc")`: the declaration's resource exists already;
+    // the plan imports it instead of making it.
+    let r = recorder.clone();
+    engine.register_fn(
+        "adopt",
+        move |ctx: NativeCallContext, handle: Handle, id: ImmutableString| -> Result<(), Box<EvalAltResult>> {
+            if id.trim().is_empty() {
+                return Err(fault(
+                    format!("adopt({}, \"\"): the id is empty", handle.address),
+                    "give the id of the live resource, as its service shows it (`payrun discover` lists them)",
+                    ctx.call_position(),
+                ));
+            }
+            r.adopt(super::Adoption {
+                address: handle.address.clone(),
+                id: id.to_string(),
+                pos: r.pos(&ctx),
+            });
+            Ok(())
+        },
+    );
+    // `moved("aws.ec2.subnet.a", "aws.ec2.subnet.public-a")`: the address
+    // changed in the program, not the resource in the cloud.
+    let r = recorder.clone();
+    engine.register_fn(
+        "moved",
+        move |ctx: NativeCallContext,
+              from: ImmutableString,
+              to: ImmutableString|
+              -> Result<(), Box<EvalAltResult>> {
+            let parse = |a: &str| -> Result<Address, Box<EvalAltResult>> {
+                a.parse().map_err(|e| {
+                    fault(
+                        format!("moved(\"{from}\", \"{to}\"): {e}"),
+                        "name both by their addresses: `payrun state list` lists the recorded ones",
+                        ctx.call_position(),
+                    )
+                })
+            };
+            let m = super::Move {
+                from: parse(&from)?,
+                to: parse(&to)?,
+                pos: r.pos(&ctx),
+            };
+            r.moved(m);
+            Ok(())
+        },
+    );
     let r = recorder.clone();
     engine.register_fn(
         "plan_warning",

@@ -27,7 +27,9 @@ use crate::suggest::did_you_mean;
 
 pub use cidr::cidr_subnet;
 pub use error::{ScriptError, SourcePos};
-pub use recorder::{AcknowledgedBy, Acknowledgement, Export, Program, ResourceSpec};
+pub use recorder::{
+    AcknowledgedBy, Acknowledgement, Adoption, Export, Move, Program, ResourceSpec,
+};
 pub use secret_env::secret_env_refusal;
 
 use functions::Functions;
@@ -156,11 +158,98 @@ pub fn evaluate(
             "remove its declaration to let it go without destroying it, or remove the forget to keep managing it",
         ));
     }
+    check_adopts_and_moves(&program)?;
     program.region = config.region.clone();
     program
         .acknowledged
         .extend(config.acknowledged.iter().cloned());
     Ok(program)
+}
+
+/// An `adopt` names one declaration once, and one id once; a `moved`
+/// leads from an address the program no longer declares to one it does,
+/// of the same kind, and each address takes part in one move.
+fn check_adopts_and_moves(program: &Program) -> Result<(), ScriptError> {
+    let declared = |a: &crate::address::Address| program.resources.iter().any(|r| &r.address == a);
+    for (i, a) in program.adopts.iter().enumerate() {
+        if let Some(b) = program.adopts[..i].iter().find(|b| b.address == a.address) {
+            return Err(ScriptError::new(
+                Some(a.pos.clone()),
+                format!(
+                    "adopt({}, \"{}\"): {} is adopted already, at {}",
+                    a.address, a.id, a.address, b.pos
+                ),
+                "keep one adopt per declaration",
+            ));
+        }
+        if let Some(b) = program.adopts[..i].iter().find(|b| b.id == a.id) {
+            return Err(ScriptError::new(
+                Some(a.pos.clone()),
+                format!(
+                    "adopt({}, \"{}\"): {} is adopted by {} already, at {}",
+                    a.address, a.id, a.id, b.address, b.pos
+                ),
+                "one object is managed at one address: remove one of the two adopts",
+            ));
+        }
+    }
+    for (i, m) in program.moves.iter().enumerate() {
+        let call = format!("moved(\"{}\", \"{}\")", m.from, m.to);
+        if m.from.kind() != m.to.kind() {
+            return Err(ScriptError::new(
+                Some(m.pos.clone()),
+                format!(
+                    "{call}: a move keeps the kind, and {} is not {}",
+                    m.to.kind(),
+                    m.from.kind()
+                ),
+                "move to an address of the same kind; to change the kind, declare the new resource and let the old one go",
+            ));
+        }
+        if declared(&m.from) {
+            return Err(ScriptError::new(
+                Some(m.pos.clone()),
+                format!("{call}: the program still declares {}", m.from),
+                format!(
+                    "declare it once, with the purpose `{}`, and drop the declaration of {}",
+                    m.to.purpose(),
+                    m.from
+                ),
+            ));
+        }
+        if !declared(&m.to) {
+            return Err(ScriptError::new(
+                Some(m.pos.clone()),
+                format!("{call}: the program declares no {}", m.to),
+                format!(
+                    "declare {} (the resource recorded as {}), or remove the moved",
+                    m.to, m.from
+                ),
+            ));
+        }
+        if let Some(n) = program.moves[..i]
+            .iter()
+            .find(|n| n.from == m.from || n.to == m.to)
+        {
+            return Err(ScriptError::new(
+                Some(m.pos.clone()),
+                format!(
+                    "{call}: {} takes part in another move already, at {}",
+                    if n.from == m.from { &m.from } else { &m.to },
+                    n.pos
+                ),
+                "keep one move per address: a chain of renames is one move from the first to the last",
+            ));
+        }
+        if program.adopts.iter().any(|a| a.address == m.to) {
+            return Err(ScriptError::new(
+                Some(m.pos.clone()),
+                format!("{call}: {} is adopted as well", m.to),
+                "a resource is either moved from a recorded address or adopted from the cloud: remove one",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The generated (`awscc`) kinds the program and the modules it may import

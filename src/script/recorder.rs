@@ -86,11 +86,33 @@ pub struct Program {
     /// From `forget(address)`: recorded resources to let go of without
     /// destroying them.
     pub forgets: Vec<(Address, SourcePos)>,
+    /// From `adopt(handle, id)`: declarations whose resource already
+    /// exists, to be imported rather than made.
+    pub adopts: Vec<Adoption>,
+    /// From `moved(from, to)`: recorded resources whose address changed in
+    /// the program, not in the cloud.
+    pub moves: Vec<Move>,
     /// From `default_tags`: the program's own classification, whether or
     /// not any of its kinds carries tags.
     pub default_tags: BTreeMap<String, String>,
     /// `config().region`: the region the program was written for.
     pub region: String,
+}
+
+/// `adopt(handle, id)`: the resource of a declaration exists already.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adoption {
+    pub address: Address,
+    pub id: String,
+    pub pos: SourcePos,
+}
+
+/// `moved(from, to)`: what state records at `from` is now declared at `to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub from: Address,
+    pub to: Address,
+    pub pos: SourcePos,
 }
 
 /// A finding code knowingly accepted, with the reason and who accepted it.
@@ -512,6 +534,19 @@ impl Recorder {
             .program
             .forgets
             .push((address, pos));
+    }
+
+    pub fn adopt(&self, adoption: Adoption) {
+        self.inner
+            .lock()
+            .expect("recorder")
+            .program
+            .adopts
+            .push(adoption);
+    }
+
+    pub fn moved(&self, m: Move) {
+        self.inner.lock().expect("recorder").program.moves.push(m);
     }
 
     pub fn finding(&self, finding: Finding) {

@@ -72,6 +72,11 @@ pub struct ResourceState {
     /// the resource unprotected.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
+    /// Moved here by `moved` from this address, which its tags
+    /// (`payrun:address`, `Name`) and physical name still carry: a move
+    /// changes state, not the cloud. Cleared when it is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagged_as: Option<Address>,
 }
 
 fn is_zero(n: &u32) -> bool {

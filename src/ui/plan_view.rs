@@ -19,7 +19,12 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     let acting: Vec<&ResourceChange> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp || !c.deposed.is_empty() || !c.duplicates.is_empty())
+        .filter(|c| {
+            c.action != Action::NoOp
+                || !c.deposed.is_empty()
+                || !c.duplicates.is_empty()
+                || c.import_at.is_some()
+        })
         .collect();
     if !acting.is_empty() {
         let _ = writeln!(
@@ -30,6 +35,16 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     }
     for c in &acting {
         let (sym, colour, verb) = match c.action {
+            Action::NoOp if c.import_at.is_some() => (
+                "<=",
+                Style::GREEN,
+                "will be imported: it exists, and matches the declaration",
+            ),
+            Action::Update if c.import_at.is_some() => (
+                "<=",
+                Style::GREEN,
+                "will be imported, then updated in-place where it differs from the declaration",
+            ),
             Action::Create => ("+", Style::GREEN, "will be created"),
             Action::Update if c.completing => (
                 "~",
@@ -56,6 +71,9 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             ),
         };
         let _ = writeln!(out, "  # {} {verb}", style.bold(&c.address.to_string()));
+        if let (Some(at), Some(id)) = (&c.import_at, &c.id) {
+            let _ = writeln!(out, "  #   (imported from {id}: adopt at {at})");
+        }
         for d in &c.drift {
             let _ = writeln!(out, "  #   (drift: {d})");
         }
@@ -142,6 +160,16 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         }
         out.push('\n');
     }
+    for m in &plan.moved {
+        let _ = writeln!(
+            out,
+            "  # {} has moved to {} (moved at {}): state changes, the cloud does not; {} keeps its name and tags\n",
+            style.bold(&m.from.to_string()),
+            style.bold(&m.to.to_string()),
+            m.at,
+            m.id
+        );
+    }
     for f in &plan.forgotten {
         let _ = writeln!(
             out,
@@ -192,14 +220,19 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     }
     if plan.has_changes() {
         let (add, change, destroy) = plan.summary();
-        let forget = if plan.forgotten.is_empty() {
-            String::new()
-        } else {
-            format!(", {} to forget", plan.forgotten.len())
-        };
+        let mut also = String::new();
+        for (n, what) in [
+            (plan.imports(), "to import"),
+            (plan.moved.len(), "to move"),
+            (plan.forgotten.len(), "to forget"),
+        ] {
+            if n > 0 {
+                let _ = write!(also, ", {n} {what}");
+            }
+        }
         let _ = writeln!(
             out,
-            "{} {add} to add, {change} to change, {destroy} to destroy{forget}.",
+            "{} {add} to add, {change} to change, {destroy} to destroy{also}.",
             style.bold("Plan:")
         );
     } else {
