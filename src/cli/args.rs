@@ -188,6 +188,34 @@ pub enum Command {
         #[arg(long, global = true)]
         program: Option<PathBuf>,
     },
+    /// List what exists in the account and region that no stack records
+    /// (payrun's tags tell), with batched reads; `--generate FILE` writes
+    /// it as a program of declarations with `adopt`.
+    Discover {
+        /// Only this kind (repeatable; default: every kind payrun lists).
+        #[arg(long = "kind", id = "kinds", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only objects with this tag (repeatable: all must match); what
+        /// hangs on an object (a route, a rule) goes with it.
+        #[arg(long = "tag", id = "tags", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Write the declarations to this new file.
+        #[arg(long, value_name = "FILE")]
+        generate: Option<PathBuf>,
+    },
+    /// Read existing objects by id and write their declarations, each
+    /// with `adopt`, to a new file: its plan imports them.
+    Import {
+        /// The new program file to write.
+        #[arg(long, value_name = "FILE")]
+        generate: PathBuf,
+        /// Their kind (`aws.ec2.subnet`, `awscc.sqs.queue`).
+        #[arg(value_name = "KIND")]
+        kind: String,
+        /// Their ids, as their service shows them.
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
     /// Make a new project in DIR (default: here): payrun.toml, a program
     /// that plans offline, `.payrun/` in .gitignore, editor definitions.
     /// Never overwrites.

@@ -136,6 +136,16 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
                 readme: readme.as_deref(),
             },
         ),
+        Command::Discover {
+            kinds,
+            tags,
+            generate,
+        } => discover_command(&project, g, kinds, tags, generate.as_deref()),
+        Command::Import {
+            generate,
+            kind,
+            ids,
+        } => import_command(&project, g, generate, kind, ids),
         Command::Graph { program } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);
@@ -162,6 +172,144 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             unreachable!("answered before the project is read")
         }
     }
+}
+
+/// The header of a generated program.
+fn generated_header(command: &str, r: &Resolved, file: &Path, count: usize) -> String {
+    format!(
+        "// Written by `{command}` on {}: {count} object{} of {} that no stack\n// recorded, each declared as it is live and adopted. Review it, then\n//\n//   payrun plan {}\n//\n// shows only imports (and payrun's tags added); apply records them.\n",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        if count == 1 { "" } else { "s" },
+        r.region,
+        file.display()
+    )
+}
+
+/// `payrun discover [--kind K]... [--tag KEY=VALUE]... [--generate FILE]`.
+fn discover_command(
+    project: &Project,
+    g: &Global,
+    kinds: &[String],
+    tags: &[String],
+    generate: Option<&Path>,
+) -> Result<i32, Error> {
+    let r = Resolved::new(
+        project,
+        g,
+        Some(generate.unwrap_or(Path::new("discover.rhai"))),
+    )?;
+    let registry = registry(&r);
+    let tags = super::import::parse_tags(tags)?;
+    if let Some(file) = generate
+        && file.exists()
+    {
+        super::import::write_new(file, "")?;
+    }
+    let rt = runtime();
+    let (found, left_out) = rt.block_on(super::import::discover(&registry, kinds, &tags))?;
+    let width = found.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (kind, l) in &found {
+        println!(
+            "{kind:width$}  {}{}",
+            l.id,
+            l.name
+                .as_ref()
+                .filter(|n| **n != l.id)
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "{} object{} no stack records in {}{}.",
+        found.len(),
+        if found.len() == 1 { "" } else { "s" },
+        r.region,
+        if left_out > 0 {
+            format!(
+                "; {left_out} left out (a stack's tag is on them or on what they hang on, or --tag did not match)"
+            )
+        } else {
+            String::new()
+        }
+    );
+    if let Some(file) = generate {
+        let header = generated_header("payrun discover --generate", &r, file, found.len());
+        let count = found.len();
+        let text = rt.block_on(super::import::generate(&registry, found, &header))?;
+        super::import::write_new(file, &text)?;
+        println!(
+            "Wrote {} ({count} declaration{}). Next: payrun plan {}",
+            file.display(),
+            if count == 1 { "" } else { "s" },
+            file.display()
+        );
+    }
+    Ok(0)
+}
+
+/// `payrun import --generate FILE KIND ID...`.
+fn import_command(
+    project: &Project,
+    g: &Global,
+    file: &Path,
+    kind: &str,
+    ids: &[String],
+) -> Result<i32, Error> {
+    let r = Resolved::new(project, g, Some(file))?;
+    let registry = registry(&r);
+    if file.exists() {
+        super::import::write_new(file, "")?;
+    }
+    let Some(provider) = registry
+        .provider(kind)
+        .filter(|_| registry.schema(kind).is_some())
+    else {
+        let known: Vec<&str> = registry.schemas().map(|s| s.kind).collect();
+        return Err(Error::Config(format!(
+            "{kind}: no such kind{}\n  fix: `payrun docs` lists the kinds",
+            crate::suggest::did_you_mean(kind, known.iter().copied())
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default()
+        )));
+    };
+    let rt = runtime();
+    // What discovery knows of them (a name, what a read needs besides the
+    // id); a kind it cannot list is read by id alone.
+    let listed = rt
+        .block_on(provider.list(&[kind.to_string()]))
+        .into_iter()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let found = ids
+        .iter()
+        .map(|id| {
+            let l = listed.iter().find(|l| &l.id == id).cloned().unwrap_or(crate::provider::Listed {
+                id: id.clone(),
+                name: None,
+                tags: None,
+                parent: None,
+                seed: serde_json::Map::new(),
+            });
+            if let Some(stack) = l.stack() {
+                return Err(Error::Config(format!(
+                    "{kind} {id}: the stack {stack} manages it already; nothing was written\n  fix: let that stack go of it first with `forget(\"ADDRESS\")` in its program"
+                )));
+            }
+            Ok((kind.to_string(), l))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let header = generated_header("payrun import --generate", &r, file, found.len());
+    let text = rt.block_on(super::import::generate(&registry, found, &header))?;
+    super::import::write_new(file, &text)?;
+    println!(
+        "Wrote {} ({} declaration{}). Next: payrun plan {}",
+        file.display(),
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" },
+        file.display()
+    );
+    Ok(0)
 }
 
 /// `payrun apply [PROGRAM | PLAN_FILE]`: a saved plan exactly as

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod config;
 mod docs;
+mod import;
 mod init;
 mod state;
 

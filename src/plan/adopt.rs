@@ -99,7 +99,7 @@ pub fn take_over<'a>(
         let seed: Map<String, Value> = match resolve(&spec.args, &lookup) {
             Value::Object(args) => args
                 .into_iter()
-                .filter(|(k, v)| k != "tags" && is_known(v) && !holds_secret(v))
+                .filter(|(_, v)| is_known(v) && !holds_secret(v))
                 .collect(),
             _ => Map::new(),
         };

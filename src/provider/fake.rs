@@ -19,7 +19,9 @@ use serde_json::{Map, Value, json};
 
 use super::arg_values::block;
 use super::schema::{ArgError, CheckArgs, KindSchema, validate_as, validate_checked};
-use super::{Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp};
+use super::{
+    Applied, CreateOp, DeleteOp, Listed, Provider, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
 
 #[derive(Deserialize, Serialize, Default, Args)]
 #[serde(deny_unknown_fields)]
@@ -389,6 +391,32 @@ impl Provider for FakeProvider {
                 _ => ReadResult::Gone,
             })
             .collect())
+    }
+
+    fn listed_kinds(&self) -> Vec<&'static str> {
+        SCHEMAS.iter().map(|s| s.kind).collect()
+    }
+
+    async fn list(&self, kinds: &[String]) -> Vec<Result<Vec<Listed>, ProviderError>> {
+        self.calls.read.fetch_add(1, Ordering::SeqCst);
+        let cloud = self.cloud.lock().expect("fake cloud");
+        kinds
+            .iter()
+            .map(|kind| {
+                Ok(cloud
+                    .objects
+                    .iter()
+                    .filter(|(_, o)| &o.kind == kind)
+                    .map(|(id, o)| Listed {
+                        id: id.clone(),
+                        name: Some(o.name.clone()),
+                        tags: Some(o.tags.clone()),
+                        parent: None,
+                        seed: Map::new(),
+                    })
+                    .collect())
+            })
+            .collect()
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {

@@ -91,6 +91,29 @@ pub struct StackFound {
     pub unrecorded: Vec<Unrecorded>,
 }
 
+/// An object `payrun discover` found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listed {
+    pub id: String,
+    /// What people call it (its `Name` tag, its name), where it has one.
+    pub name: Option<String>,
+    /// Its tags; `None` for an object that carries none of its own (a
+    /// route), which goes with its `parent`.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// The id of the object it hangs on (a route's table, a rule's group).
+    pub parent: Option<String>,
+    /// Arguments a read by id needs besides the id (a route's table), in
+    /// the program's names.
+    pub seed: Map<String, Value>,
+}
+
+impl Listed {
+    /// Carries a stack's `payrun:stack` tag: some stack manages it.
+    pub fn stack(&self) -> Option<&str> {
+        self.tags.as_ref()?.get("payrun:stack").map(String::as_str)
+    }
+}
+
 /// Called by a create that takes several calls, right after the first one
 /// made the resource: the host records its id at once, so a crash before
 /// the remaining calls leaves a recorded resource whose create the next
@@ -296,6 +319,26 @@ pub trait Provider: Send + Sync {
     /// with what they can find.
     async fn sweep(&self, _stack: &str, _kinds: &[&str]) -> Result<Vec<Leftover>, ProviderError> {
         Ok(Vec::new())
+    }
+
+    /// The kinds `payrun discover` lists when it is not told which.
+    fn listed_kinds(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Every object of each of `kinds` in the account and region, what the
+    /// cloud makes by itself (a default VPC) left out, read in as few calls
+    /// as the cloud allows; one answer per kind, in order. A kind the
+    /// provider cannot list answers an error saying so.
+    async fn list(&self, kinds: &[String]) -> Vec<Result<Vec<Listed>, ProviderError>> {
+        kinds
+            .iter()
+            .map(|k| {
+                Err(ProviderError::new(format!(
+                    "payrun cannot list {k}: its API lists nothing"
+                )))
+            })
+            .collect()
     }
 
     /// Operations with the same key run one at a time (EKS allows one Fargate

@@ -29,6 +29,11 @@ impl Registry {
         self
     }
 
+    /// Every provider, by the prefix of its kinds.
+    pub fn providers(&self) -> impl Iterator<Item = (&str, &Arc<dyn Provider>)> {
+        self.providers.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
     /// Ask `facts` for what the checks judge programs by.
     #[must_use]
     pub fn with_facts(mut self, facts: Arc<dyn PlatformFacts>) -> Self {

@@ -224,6 +224,33 @@ pub(crate) async fn get(
     }))
 }
 
+/// Every resource of `type_name` in the account and region, with its
+/// properties: ListResources, all pages.
+pub(crate) async fn list(
+    cc: &Client,
+    type_name: &str,
+) -> Result<Vec<(String, Value)>, ProviderError> {
+    let pages: Vec<_> = cc
+        .list_resources()
+        .type_name(type_name)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(type_name, "cloudformation:ListResources")?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.resource_descriptions())
+        .filter_map(|d| {
+            let properties = d
+                .properties()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(Value::Null);
+            Some((d.identifier()?.to_string(), properties))
+        })
+        .collect())
+}
+
 /// Create requests of `type_name` Cloud Control still knows (seven days),
 /// newest first, whose model `matches`.
 pub(crate) async fn creates_of(

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use tokio::sync::OnceCell;
 
 use super::{
-    Applied, CreateOp, DeleteOp, KindSchema, Leftover, Provider, ProviderError, ReadItem,
+    Applied, CreateOp, DeleteOp, KindSchema, Leftover, Listed, Provider, ProviderError, ReadItem,
     ReadResult, StackFound, StackRead, UpdateOp,
 };
 use api_calls::ApiCalls;
@@ -84,6 +84,8 @@ macro_rules! services {
         });
     };
 }
+
+mod discover;
 
 services!(
     ec2: aws_sdk_ec2,
@@ -246,6 +248,29 @@ impl Provider for AwsProvider {
             kinds,
             unrecorded: cx.take_unrecorded(),
         }
+    }
+
+    fn listed_kinds(&self) -> Vec<&'static str> {
+        discover::LISTED.to_vec()
+    }
+
+    /// One discovery for every kind: what several kinds read (the VPCs,
+    /// the route tables, the groups, the tags) is read once.
+    async fn list(&self, kinds: &[String]) -> Vec<Result<Vec<Listed>, ProviderError>> {
+        let discovery = discover::Discovery::default();
+        let mut out = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            out.push(discovery.list(self, kind).await.unwrap_or_else(|| {
+                Err(ProviderError::new(format!(
+                    "payrun does not list {kind} yet: it lists {}",
+                    discover::LISTED.join(", ")
+                ))
+                .with_fix(format!(
+                    "import one by its id: `payrun import --generate FILE {kind} ID`"
+                )))
+            }));
+        }
+        out
     }
 
     fn settle_window(&self) -> std::time::Duration {

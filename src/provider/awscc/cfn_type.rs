@@ -819,6 +819,53 @@ impl CfnType {
         }
     }
 
+    /// A live model as a program would declare it: every property a
+    /// program may write that the model holds (read-only and write-only
+    /// ones left out), in the program's names and shapes.
+    pub fn program_shape(&self, live: &Value) -> Map<String, Value> {
+        let mut out = Map::new();
+        for p in self.props() {
+            if self.read_only.contains(&p.cfn) || self.write_only.contains(&p.cfn) {
+                continue;
+            }
+            let Some(v) = live.get(&p.cfn).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let template = self.template(p.node, v);
+            out.insert(p.snake.clone(), self.back(p.node, v, &template));
+        }
+        out
+    }
+
+    /// What a program would have written for `live`, as far as `back`
+    /// reads a template: every field present, in the program's names.
+    fn template(&self, id: NodeId, live: &Value) -> Value {
+        match (&self.nodes[id], live) {
+            (Node::Object { props, .. }, Value::Object(map)) => Value::Object(
+                props
+                    .iter()
+                    .filter_map(|p| {
+                        let v = map.get(&p.cfn).filter(|v| !v.is_null())?;
+                        Some((p.snake.clone(), self.template(p.node, v)))
+                    })
+                    .collect(),
+            ),
+            (Node::Map(values), Value::Object(map)) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), self.template(*values, v)))
+                    .collect(),
+            ),
+            (Node::Array { items, .. }, Value::Array(list)) => {
+                Value::Array(list.iter().map(|v| self.template(*items, v)).collect())
+            }
+            (Node::Json, Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(_)) => Value::Object(Map::new()),
+                _ => Value::Bool(true),
+            },
+            _ => Value::Bool(true),
+        }
+    }
+
     /// The tags of a model (the schema's names), as a program writes them.
     pub fn tags_of(&self, model: &Value) -> std::collections::BTreeMap<String, String> {
         let back = self.from_cfn(model, &serde_json::json!({ "tags": {} }));

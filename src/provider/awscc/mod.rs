@@ -25,7 +25,9 @@ use cfn_type::Node;
 
 use super::aws::{AwsProvider, cloudcontrol};
 use super::schema::{ArgSpec, KindSchema};
-use super::{Applied, CreateOp, DeleteOp, Provider, ProviderError, ReadItem, ReadResult, UpdateOp};
+use super::{
+    Applied, CreateOp, DeleteOp, Listed, Provider, ProviderError, ReadItem, ReadResult, UpdateOp,
+};
 use crate::provider::aws::tags;
 
 /// A generated kind: its type and the schema the host sees.
@@ -214,6 +216,46 @@ impl Provider for AwsccProvider {
             .await
             .into_iter()
             .collect()
+    }
+
+    /// Cloud Control's ListResources, one call a page per kind. A type
+    /// whose list handler needs a parent (a subnet's VPC) is refused by
+    /// Cloud Control, and the refusal is the answer.
+    async fn list(&self, kinds: &[String]) -> Vec<Result<Vec<Listed>, ProviderError>> {
+        let cc = cloudcontrol::client(&self.aws).await;
+        let mut out = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            out.push(
+                async {
+                    let g = Self::kind(kind)?;
+                    let found = cloudcontrol::list(cc, &g.cfn.type_name).await?;
+                    Ok(found
+                        .into_iter()
+                        .map(|(id, model)| {
+                            let tags = g.cfn.tags.is_some().then(|| g.cfn.tags_of(&model));
+                            Listed {
+                                name: g
+                                    .cfn
+                                    .name_property
+                                    .as_ref()
+                                    .and_then(|p| model.get(p))
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string)
+                                    .or_else(|| tags.as_ref().and_then(|t| t.get("Name").cloned())),
+                                id,
+                                tags: Some(tags.unwrap_or_default()),
+                                parent: None,
+                                // Read back whole: every property a program
+                                // may write that the listing showed.
+                                seed: g.cfn.program_shape(&model),
+                            }
+                        })
+                        .collect())
+                }
+                .await,
+            );
+        }
+        out
     }
 
     async fn create(&self, op: &CreateOp) -> Result<Applied, ProviderError> {

@@ -19,7 +19,7 @@ use crate::provider::aws::tags;
 use crate::provider::{CreateOp, ProviderError, ReadItem};
 
 /// An EC2 resource type as its Describe* call returns it.
-pub(super) trait Described: Sized + Send + Sync {
+pub(crate) trait Described: Sized + Send + Sync {
     /// The filter that selects it by id, `vpc-id`.
     const ID_FILTER: &'static str;
     fn id(&self) -> &str;
@@ -89,13 +89,21 @@ described! {
 
 /// Every `T` of the account and region whose `name` filter is one of
 /// `values`.
-pub(super) async fn describe<T: Described>(
+pub(crate) async fn describe<T: Described>(
     ec2: &Client,
     subject: &str,
     name: &str,
     values: Vec<String>,
 ) -> Result<Vec<T>, ProviderError> {
     T::describe(ec2, subject, vec![filter(name, values)]).await
+}
+
+/// Every `T` of the account and region, all pages.
+pub(crate) async fn describe_all<T: Described>(
+    ec2: &Client,
+    subject: &str,
+) -> Result<Vec<T>, ProviderError> {
+    T::describe(ec2, subject, Vec::new()).await
 }
 
 /// The most values one filter carries in a call: EC2 caps the ids of a

@@ -1,7 +1,7 @@
 //! EC2 network kinds: VPC, subnets, gateways, routes, security groups,
 //! network ACLs and VPC endpoints; one file per kind.
 
-mod described;
+pub(crate) mod described;
 mod eip;
 mod flow_log;
 mod internet_gateway;

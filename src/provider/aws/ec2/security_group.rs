@@ -30,6 +30,11 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 #[arg(kind = "aws.ec2.security_group")]
 struct SecurityGroupArgs {
+    /// The group's name (default: the physical name): an imported group
+    /// keeps its own.
+    #[serde(default)]
+    #[arg(force_new)]
+    name: Option<String>,
     #[serde(rename = "vpc")]
     #[arg(force_new, formerly = "vpc_id")]
     vpc_id: String,
@@ -76,7 +81,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name"],
     validate: &validate_as::<SecurityGroupArgs>,
     reads_each: None,
-    doc: "A security group in `vpc` (group name: the physical name); rules are separate kinds and egress starts empty.",
+    doc: "A security group in `vpc`, named `name` (default: the physical name); rules are separate kinds and egress starts empty.",
 };
 
 const DEFAULT_DESCRIPTION: &str = "Managed by payrun";
@@ -124,9 +129,10 @@ async fn revoke_default_egress(ec2: &Client, subject: &str, id: &str) -> Result<
 pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: SecurityGroupArgs = parse(&op.args, &subject)?;
+    let name = args.name.clone().unwrap_or_else(|| op.name.clone());
     let out = ec2
         .create_security_group()
-        .group_name(&op.name)
+        .group_name(&name)
         .description(args.description.as_deref().unwrap_or(DEFAULT_DESCRIPTION))
         .vpc_id(&args.vpc_id)
         .set_tag_specifications(
@@ -147,7 +153,7 @@ pub(super) async fn create(ec2: &Client, op: &CreateOp) -> Result<Applied, Provi
             |a| json!(a),
         ),
     );
-    outputs.insert("name".into(), json!(op.name));
+    outputs.insert("name".into(), json!(name));
     let made = Applied { id, outputs };
     op.made(&made);
     complete(ec2, op, &made).await
@@ -178,7 +184,8 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(g) => {
                 let mut o = Observed::new(&item.args);
-                o.set("vpc", g.vpc_id().unwrap_or_default())
+                o.maybe("name", item.args.get("name").and_then(Value::as_str))
+                    .set("vpc", g.vpc_id().unwrap_or_default())
                     .optional(
                         "description",
                         g.description().unwrap_or_default(),

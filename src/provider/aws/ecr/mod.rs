@@ -27,7 +27,7 @@ fn to_aws(tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
-fn from_aws(tags: &[Tag]) -> Tags {
+pub(crate) fn from_aws(tags: &[Tag]) -> Tags {
     tags.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .filter(|(k, _)| !k.starts_with("aws:"))

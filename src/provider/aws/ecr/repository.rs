@@ -30,6 +30,11 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 #[arg(kind = "aws.ecr.repository")]
 pub(crate) struct RepositoryArgs {
+    /// The repository's name (default: the physical name): an imported
+    /// repository keeps its own.
+    #[serde(default)]
+    #[arg(force_new)]
+    name: Option<String>,
     #[serde(default)]
     pub(crate) scan_on_push: Option<bool>,
     #[serde(default)]
@@ -67,7 +72,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name", "url", "registry_id"],
     validate: &validate_checked::<RepositoryArgs>,
     reads_each: None,
-    doc: "An ECR repository: `scan_on_push` (default true), `image_tag_mutability` (IMMUTABLE by default, or MUTABLE), `kms_key` (a key ARN: KMS encryption), `force_delete` (default true: destroy deletes its images).",
+    doc: "An ECR repository: `name` (default: the physical name), `scan_on_push` (default true), `image_tag_mutability` (IMMUTABLE by default, or MUTABLE), `kms_key` (a key ARN: KMS encryption), `force_delete` (default true: destroy deletes its images).",
 };
 
 const SCAN_DEFAULT: bool = true;
@@ -119,6 +124,7 @@ async fn live_tags(ecr: &Client, subject: &str, arn: &str) -> Result<Tags, Provi
 pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: RepositoryArgs = parse(&op.args, &subject)?;
+    let name = args.name.clone().unwrap_or_else(|| op.name.clone());
     let encryption = match &args.kms_key {
         Some(key) => Some(
             EncryptionConfiguration::builder()
@@ -131,7 +137,7 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
     };
     let out = ecr
         .create_repository()
-        .repository_name(&op.name)
+        .repository_name(&name)
         .image_tag_mutability(ImageTagMutability::from(
             args.image_tag_mutability
                 .as_deref()
@@ -151,7 +157,7 @@ pub(super) async fn create(ecr: &Client, op: &CreateOp) -> Result<Applied, Provi
         .repository()
         .ok_or_else(|| incomplete(&subject, "CreateRepository", "a repository"))?;
     Ok(Applied {
-        id: op.name.clone(),
+        id: name,
         outputs: outputs(r),
     })
 }
@@ -201,6 +207,7 @@ pub(super) async fn read(
             .image_tag_mutability()
             .map_or(MUTABILITY_DEFAULT, ImageTagMutability::as_str);
         let args = Observed::new(&item.args)
+            .maybe("name", item.args.get("name").and_then(Value::as_str))
             .optional("scan_on_push", scan, SCAN_DEFAULT)
             .optional("image_tag_mutability", mutability, MUTABILITY_DEFAULT)
             .maybe(
@@ -300,7 +307,9 @@ pub(super) async fn delete(ecr: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 
 pub(super) async fn adopt(ecr: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let live = describe(ecr, &subject, Some(vec![op.name.clone()])).await?;
+    let args: RepositoryArgs = parse(&op.args, &subject)?;
+    let name = args.name.unwrap_or_else(|| op.name.clone());
+    let live = describe(ecr, &subject, Some(vec![name.clone()])).await?;
     let Some(r) = live.first() else {
         return Ok(None);
     };
@@ -310,7 +319,7 @@ pub(super) async fn adopt(ecr: &Client, op: &CreateOp) -> Result<Option<Applied>
         &subject,
     );
     Ok(owned.then(|| Applied {
-        id: op.name.clone(),
+        id: name,
         outputs: outputs(r),
     }))
 }
