@@ -11,6 +11,7 @@ mod aws_platform;
 mod aws_s3;
 mod aws_security;
 mod awscc;
+mod brownfield;
 mod checks;
 mod cli;
 mod confinement;

@@ -55,6 +55,7 @@ pub fn take_over<'a>(
                     st.intents.insert(m.to.clone(), i);
                 }
                 st.resources.insert(m.to.clone(), r);
+                rename_deps(&mut st, &m.from, &m.to);
             }
             // Made already, or nothing to move: the moved is history.
             _ => {}
@@ -214,6 +215,7 @@ pub fn record(st: &mut State, plan: &Plan) {
                 st.intents.insert(m.to.clone(), i);
             }
             st.resources.insert(m.to.clone(), r);
+            rename_deps(st, &m.from, &m.to);
         }
     }
     for c in plan.changes.iter().filter(|c| c.import_at.is_some()) {
@@ -239,5 +241,21 @@ pub fn record(st: &mut State, plan: &Plan) {
                 tagged_as: None,
             },
         );
+    }
+}
+
+/// What depended on `from` depends on `to`: a destroy deletes the moved
+/// resource after what is in it, as before the move.
+fn rename_deps(st: &mut State, from: &Address, to: &Address) {
+    let renamed = |deps: &mut Vec<Address>| {
+        for d in deps.iter_mut().filter(|d| *d == from) {
+            *d = to.clone();
+        }
+    };
+    for r in st.resources.values_mut() {
+        renamed(&mut r.deps);
+    }
+    for i in st.intents.values_mut() {
+        renamed(&mut i.deps);
     }
 }
