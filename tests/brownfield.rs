@@ -312,3 +312,44 @@ fn moved_on_moto_calls_nothing_that_writes_and_a_saved_plan_moves_the_same() {
     assert_eq!(code, Some(0), "{plan}");
     m.ok(&e, &["destroy", "--auto-approve"]);
 }
+
+#[test]
+fn an_imported_secret_keeps_its_value_which_is_never_read_or_written() {
+    let m = OnMoto::new("", "sec");
+    let name = format!("legacy-db-{}", std::process::id());
+    let arn = python(&format!(
+        "print(client('secretsmanager').create_secret(Name='{name}', SecretString='s3cr3t-legacy-value')['ARN'])"
+    ));
+    let e = crate::support::moto::moto().endpoint.clone();
+    m.ok(
+        &e,
+        &[
+            "import",
+            "--generate",
+            "programs/secret.rhai",
+            "aws.secretsmanager.secret",
+            &arn,
+        ],
+    );
+    let program = std::fs::read_to_string(m.p.path().join("programs/secret.rhai")).unwrap();
+    for want in [
+        format!("name: \"{name}\""),
+        "// never read back; to manage it, declare where it comes from: value: secret_env(\""
+            .to_string(),
+        format!("adopt(secret_legacy_db_{}, \"{arn}\");", std::process::id()),
+    ] {
+        assert!(program.contains(&want), "{want}\n{program}");
+    }
+    let plan = m.run(&e, &["plan", "programs/secret.rhai"]);
+    let shown = text(&plan);
+    assert!(!shown.contains("s3cr3t-legacy-value"), "{shown}");
+    m.ok(&e, &["apply", "programs/secret.rhai", "--auto-approve"]);
+    let (code, plan) = plan_json(&m, &e, "programs/secret.rhai");
+    assert_eq!(code, Some(0), "{plan}");
+    let state = std::fs::read_to_string(m.p.path().join(".payrun/secret.sec.json")).unwrap();
+    assert!(!state.contains("s3cr3t-legacy-value"));
+    let value = python(&format!(
+        "print(client('secretsmanager').get_secret_value(SecretId='{name}')['SecretString'])"
+    ));
+    assert_eq!(value, "s3cr3t-legacy-value");
+}

@@ -31,6 +31,15 @@ pub fn findings(graph: &DesiredGraph, program: &crate::script::Program) -> Vec<F
         let address = &spec.address;
         match address.kind() {
             RepositoryArgs::KIND => out.extend(repository_name(spec)),
+            // An adopted secret has its value already: a program that
+            // does not declare one leaves it as it is.
+            SecretArgs::KIND if program.adopts.iter().any(|a| &a.address == address) => {
+                out.extend(
+                    Context::args::<SecretArgs>(spec)
+                        .filter(|s| s.value.is_some() && s.generate.is_some())
+                        .and_then(|s| secret_value(spec, &s)),
+                );
+            }
             SecretArgs::KIND => {
                 out.extend(Context::args::<SecretArgs>(spec).and_then(|s| secret_value(spec, &s)));
             }

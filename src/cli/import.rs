@@ -126,34 +126,20 @@ pub async fn generate(
     found: Vec<(String, Listed)>,
     header: &str,
 ) -> Result<String, Error> {
-    let mut purposes = BTreeSet::new();
-    let mut items: Vec<Found> = Vec::new();
-    // What hangs on another object is named after it: parents first.
-    let mut found = found;
-    found.sort_by_key(|(_, l)| l.parent.is_some());
-    let mut named: BTreeMap<String, String> = BTreeMap::new();
-    for (kind, listed) in found {
-        let base = match listed.parent.as_ref().and_then(|p| named.get(p)) {
-            Some(parent) => format!("{parent}-{}", child_tail(&kind, &listed)),
-            None => purpose_of(&kind, &listed),
-        };
-        let mut purpose = base.clone();
-        let mut n = 2;
-        while !purposes.insert((kind.clone(), purpose.clone())) {
-            purpose = format!("{base}-{n}");
-            n += 1;
-        }
-        named.insert(listed.id.clone(), purpose.clone());
-        let short = kind.rsplit('.').next().unwrap_or(&kind).to_string();
-        items.push(Found {
-            var: format!("{short}_{}", purpose.replace('-', "_")),
+    // Read under a stand-in address; named once read (a name the read
+    // reports counts too).
+    let mut items: Vec<Found> = found
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, listed))| Found {
             kind,
             listed,
             args: Map::new(),
             outputs: Map::new(),
-            purpose,
-        });
-    }
+            purpose: format!("imported-{i}"),
+            var: String::new(),
+        })
+        .collect();
     // One read per kind, by id, as a refresh reads.
     let mut by_kind: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, f) in items.iter().enumerate() {
@@ -187,14 +173,50 @@ pub async fn generate(
                 }
                 ReadResult::Gone => {
                     return Err(Error::Config(format!(
-                        "{kind} {}: not found in this account and region (or the id is of another kind); nothing was written\n  fix: `payrun discover --kind {kind}` lists the ids there are",
-                        items[i].listed.id
+                        "{kind} {}: not found in this account and region (or the id is of another kind); nothing was written\n  fix: {}",
+                        items[i].listed.id,
+                        crate::plan::listing_fix(registry, kind)
                     )));
                 }
             }
         }
     }
+    name_them(&mut items);
     Ok(render(registry, &mut items, header))
+}
+
+/// Each object's purpose and variable: its name, or for what hangs on
+/// another object, that object's purpose and what it is there (parents
+/// first); each unique in its kind.
+fn name_them(items: &mut [Found]) {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].listed.parent.is_some());
+    let mut purposes = BTreeSet::new();
+    let mut named: BTreeMap<String, String> = BTreeMap::new();
+    for i in order {
+        let f = &mut items[i];
+        if f.listed.name.is_none() {
+            f.listed.name = f
+                .outputs
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        let base = match f.listed.parent.as_ref().and_then(|p| named.get(p)) {
+            Some(parent) => format!("{parent}-{}", child_tail(&f.kind, &f.listed)),
+            None => purpose_of(&f.kind, &f.listed),
+        };
+        let mut purpose = base.clone();
+        let mut n = 2;
+        while !purposes.insert((f.kind.clone(), purpose.clone())) {
+            purpose = format!("{base}-{n}");
+            n += 1;
+        }
+        named.insert(f.listed.id.clone(), purpose.clone());
+        let short = f.kind.rsplit('.').next().unwrap_or(&f.kind);
+        f.var = format!("{short}_{}", purpose.replace('-', "_"));
+        f.purpose = purpose;
+    }
 }
 
 /// The program's name for an object: its name or `Name` tag, or its id,
@@ -392,7 +414,7 @@ fn render(registry: &Registry, items: &mut [Found], header: &str) -> String {
                 .filter(|a| a.secret && !args.contains_key(a.name))
             {
                 fields.push(format!(
-                    "// {}: secret_env(\"{}\"),  (never read back: declare where its value comes from to manage it)",
+                    "// never read back; to manage it, declare where it comes from: {}: secret_env(\"{}\")",
                     a.name,
                     format!("{}_{}", f.var, a.name).to_uppercase()
                 ));

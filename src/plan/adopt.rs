@@ -146,9 +146,9 @@ pub fn refuse_import(
         Some(ReadResult::Found { args, outputs }) => (args, outputs),
         _ => {
             return Some(format!(
-                "{call}: no {} has the id {id} in this account and region (or the id is of another kind)\n  fix: `payrun discover --kind {}` lists the ids there are",
+                "{call}: no {} has the id {id} in this account and region (or the id is of another kind)\n  fix: {}",
                 address.kind(),
-                address.kind()
+                listing_fix(registry, address.kind())
             ));
         }
     };
@@ -177,9 +177,19 @@ pub fn refuse_import(
     if is_named && let Some(live_name) = outputs.get("name").and_then(Value::as_str) {
         let declared = after.get("name").and_then(Value::as_str).unwrap_or(name);
         if declared != live_name {
-            return Some(format!(
-                "{call}: the live object is named `{live_name}` and the declaration names `{declared}`; a name cannot change in place\n  fix: write `name: \"{live_name}\"` in the declaration"
-            ));
+            let takes_name = registry
+                .schema(address.kind())
+                .is_some_and(|s| s.arg("name").is_some());
+            return Some(if takes_name {
+                format!(
+                    "{call}: the live object is named `{live_name}` and the declaration names `{declared}`; a name cannot change in place\n  fix: write `name: \"{live_name}\"` in the declaration"
+                )
+            } else {
+                format!(
+                    "{call}: the live object is named `{live_name}`, and {} names its objects from their address (this one `{declared}`); a name cannot change in place\n  fix: leave {id} out of the program, or make it anew under payrun",
+                    address.kind()
+                )
+            });
         }
     }
     None
@@ -257,5 +267,21 @@ fn rename_deps(st: &mut State, from: &Address, to: &Address) {
     }
     for i in st.intents.values_mut() {
         renamed(&mut i.deps);
+    }
+}
+
+/// How to find the ids of `kind` there are: discovery where payrun lists
+/// the kind, else the service's own listing.
+pub fn listing_fix(registry: &Registry, kind: &str) -> String {
+    let listed = kind.starts_with("awscc.")
+        || registry
+            .provider(kind)
+            .is_some_and(|p| p.listed_kinds().contains(&kind));
+    if listed {
+        format!("`payrun discover --kind {kind}` lists the ids there are")
+    } else {
+        format!(
+            "check the id where the service lists its objects (the AWS console, or the AWS CLI's list or describe command for {kind})"
+        )
     }
 }

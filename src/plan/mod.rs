@@ -12,7 +12,7 @@ mod saved;
 pub mod scope;
 pub(crate) mod sealed;
 
-pub use adopt::record as record_moves_and_imports;
+pub use adopt::{listing_fix, record as record_moves_and_imports};
 pub use plan::{
     Action, AttrChange, Forgotten, Mode, Moved, PLAN_FORMAT, Plan, Refreshed, ResourceChange,
 };

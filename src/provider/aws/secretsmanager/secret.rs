@@ -26,6 +26,11 @@ use crate::provider::{Applied, CreateOp, DeleteOp, ProviderError, ReadItem, Read
 #[serde(deny_unknown_fields)]
 #[arg(kind = "aws.secretsmanager.secret")]
 pub(crate) struct SecretArgs {
+    /// The secret's name (default: the physical name): an imported secret
+    /// keeps its own.
+    #[serde(default)]
+    #[arg(force_new)]
+    pub(crate) name: Option<String>,
     #[serde(default)]
     /// The KMS key (ARN) the secret is encrypted with.
     #[arg(takes = "arn", formerly = "kms_key_id")]
@@ -76,7 +81,7 @@ pub(super) const SCHEMA: KindSchema = KindSchema {
     outputs: &["arn", "name"],
     validate: &validate_as::<SecretArgs>,
     reads_each: None,
-    doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key`, `description`.",
+    doc: "A Secrets Manager secret: `value: secret_env(\"NAME\")` (read at apply time, never stored) or `generate: #{ length, exclude_punctuation, ... }` (generated at create); `kms_key`, `description`, `name` (default: the physical name).",
 };
 
 fn to_aws(tags: &Tags) -> Vec<Tag> {
@@ -176,6 +181,7 @@ fn no_value(subject: &str) -> ProviderError {
 pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, ProviderError> {
     let subject = op.address.to_string();
     let args: SecretArgs = parse(&op.args, &subject)?;
+    let name = args.name.clone().unwrap_or_else(|| op.name.clone());
     let value = match (&args.value, &args.generate) {
         (Some(Value::String(v)), _) => v.clone(),
         (None, Some(g)) => generated(sm, &subject, g).await?,
@@ -183,7 +189,7 @@ pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, Provid
     };
     let out = sm
         .create_secret()
-        .name(&op.name)
+        .name(&name)
         .client_request_token(&op.token)
         .set_description(args.description)
         .set_kms_key_id(args.kms_key)
@@ -197,7 +203,7 @@ pub(super) async fn create(sm: &Client, op: &CreateOp) -> Result<Applied, Provid
         .ok_or_else(|| incomplete(&subject, "CreateSecret", "an ARN"))?;
     Ok(Applied {
         id: arn.to_string(),
-        outputs: outputs(arn, &op.name),
+        outputs: outputs(arn, &name),
     })
 }
 
@@ -235,7 +241,13 @@ pub(super) async fn read(
     let missing: Vec<String> = items
         .iter()
         .filter(|i| !live.contains_key(&i.id))
-        .filter_map(|i| i.outputs.get("name").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|i| {
+            i.outputs
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| name_in_arn(&i.id))
+        })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -248,6 +260,7 @@ pub(super) async fn read(
             None => ReadResult::Gone,
             Some(s) => ReadResult::Found {
                 args: Observed::new(&item.args)
+                    .maybe("name", item.args.get("name").and_then(Value::as_str))
                     .maybe("description", s.description().filter(|d| !d.is_empty()))
                     .maybe("kms_key", s.kms_key_id())
                     .tags(&from_aws(s.tags()))
@@ -319,15 +332,37 @@ pub(super) async fn delete(sm: &Client, op: &DeleteOp) -> Result<(), ProviderErr
 
 pub(super) async fn adopt(sm: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
-    let live = named(sm, &subject, std::slice::from_ref(&op.name)).await?;
+    let args: SecretArgs = parse(&op.args, &subject)?;
+    let name = args.name.unwrap_or_else(|| op.name.clone());
+    let live = named(sm, &subject, std::slice::from_ref(&name)).await?;
     Ok(live
         .values()
         .find(|s| {
-            s.name() == Some(op.name.as_str())
-                && tags::owns(&from_aws(s.tags()), &op.stack, &subject)
+            s.name() == Some(name.as_str()) && tags::owns(&from_aws(s.tags()), &op.stack, &subject)
         })
         .map(|s| Applied {
             id: s.arn().unwrap_or_default().to_string(),
-            outputs: outputs(s.arn().unwrap_or_default(), &op.name),
+            outputs: outputs(s.arn().unwrap_or_default(), &name),
         }))
+}
+
+/// The name in a secret's ARN (`arn:...:secret:NAME-AbCdEf`: Secrets
+/// Manager adds a dash and six characters), for a secret read by its ARN
+/// alone (an import).
+fn name_in_arn(arn: &str) -> Option<String> {
+    let (_, tail) = arn.split_once(":secret:")?;
+    let (name, suffix) = tail.rsplit_once('-')?;
+    (suffix.len() == 6).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod arn_tests {
+    #[test]
+    fn the_name_in_a_secret_arn() {
+        assert_eq!(
+            super::name_in_arn("arn:aws:secretsmanager:us-east-1:1:secret:db/main-password-FEiCGP").as_deref(),
+            Some("db/main-password")
+        );
+        assert_eq!(super::name_in_arn("db"), None);
+    }
 }
