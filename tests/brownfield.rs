@@ -353,3 +353,72 @@ fn an_imported_secret_keeps_its_value_which_is_never_read_or_written() {
     ));
     assert_eq!(value, "s3cr3t-legacy-value");
 }
+
+// Fault: an import apply killed with -9 at a random moment, its tag calls
+// held at the proxy so some are served after the process died; the next
+// apply converges on the same objects, and nothing is ever made or
+// deleted. Seeded: PAYRUN_IMPORT_KILL_SEED replays one trial.
+#[test]
+fn an_import_killed_at_random_converges_and_makes_nothing() {
+    use crate::support::fault::{Rng, env_count, run_killed_after};
+    let trials = env_count("PAYRUN_IMPORT_KILL_TRIALS", 5);
+    let first = env_count("PAYRUN_IMPORT_KILL_SEED", 1);
+    for seed in first..first + trials {
+        let mut rng = Rng::new(seed);
+        let delay = std::time::Duration::from_millis(rng.below(1_200));
+        eprintln!("import kill trial: seed {seed}, kill after {delay:?}");
+        let m = OnMoto::new("", &format!("kill{seed}"));
+        let team = format!("kill-{}-{seed}", std::process::id());
+        let made = python(&format!(
+            r#"
+ec2 = client('ec2')
+T = [{{'Key': 'team', 'Value': '{team}'}}]
+vpc = ec2.create_vpc(CidrBlock='10.94.0.0/16', TagSpecifications=[{{'ResourceType': 'vpc', 'Tags': T}}])['Vpc']['VpcId']
+for i in range(3):
+    ec2.create_subnet(VpcId=vpc, CidrBlock=f'10.94.{{i}}.0/24', AvailabilityZone='us-east-1a', TagSpecifications=[{{'ResourceType': 'subnet', 'Tags': T}}])
+client('logs').create_log_group(logGroupName='/kill/{team}', tags={{'team': '{team}'}})
+print(vpc)
+"#
+        ));
+        let proxy = FaultProxy::start(seed, 0.0, 0.0, m.p.path());
+        let e = proxy.endpoint.clone();
+        let tag = format!("team={team}");
+        m.ok(
+            &e,
+            &[
+                "discover", "--tag", &tag, "--kind", "aws.ec2.vpc", "--kind", "aws.ec2.subnet",
+                "--kind", "aws.logs.log_group", "--generate", "programs/legacy.rhai",
+            ],
+        );
+        proxy.hold("CreateTags|TagResource", 150 + rng.below(400), 8);
+        let before = proxy.actions();
+        let killed = run_killed_after(
+            m.command(&e, &["apply", "programs/legacy.rhai", "--auto-approve"]),
+            delay,
+        );
+        eprintln!("  seed {seed}: killed {killed}");
+        m.ok(&e, &["apply", "programs/legacy.rhai", "--auto-approve"]);
+        let (code, plan) = plan_json(&m, &e, "programs/legacy.rhai");
+        assert_eq!(code, Some(0), "seed {seed}: {plan}");
+        for w in writes(&proxy, &before) {
+            assert!(
+                ["CreateTags", "TagResource"].contains(&w.as_str()),
+                "seed {seed}: the import called {w}"
+            );
+        }
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(m.p.path().join(format!(".payrun/legacy.kill{seed}.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        let resources = state["resources"].as_object().unwrap();
+        assert_eq!(resources.len(), 5, "seed {seed}: {state}");
+        let vpcs: Vec<&Value> = resources
+            .iter()
+            .filter(|(a, _)| a.starts_with("aws.ec2.vpc."))
+            .map(|(_, r)| &r["id"])
+            .collect();
+        assert_eq!(vpcs, vec![made.as_str()], "seed {seed}");
+        m.ok(&e, &["destroy", "programs/legacy.rhai", "--auto-approve"]);
+    }
+}
