@@ -53,6 +53,18 @@ fn adopt_imports_what_exists_and_makes_nothing() {
             "let net = fake::network(\"main\", #{{ cidr: \"10.9.0.0/16\" }});\nadopt(net, \"{id}\");\nfake::subnet(\"a\", #{{ network_id: net.id, cidr: \"10.9.1.0/24\" }});\n"
         ),
     );
+    // A refresh-only plan does not pass over the import: it says it waits.
+    let refresh = run(&p, &["plan", "--refresh-only"]);
+    assert_eq!(refresh.status.code(), Some(1), "{}", text(&refresh));
+    shows(
+        &text(&refresh),
+        &[
+            &format!(
+                "--refresh-only records drift alone, and the program changes what state records:\n  adopt(fake.network.main, \"{id}\") at {program}:2:1"
+            ),
+            "fix: review and apply those first with `payrun apply",
+        ],
+    );
     let plan = run(&p, &["plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", text(&plan));
     shows(
@@ -78,6 +90,9 @@ fn adopt_imports_what_exists_and_makes_nothing() {
     );
     let replan = run(&p, &["plan", "--detailed-exitcode"]);
     assert_eq!(replan.status.code(), Some(0), "{}", text(&replan));
+    // Applied, the adopt is history: a refresh-only plan goes ahead.
+    let refresh = run(&p, &["plan", "--refresh-only", "--detailed-exitcode"]);
+    assert_eq!(refresh.status.code(), Some(0), "{}", text(&refresh));
     // The graph marks the import.
     let graph = run(&p, &["graph"]);
     shows(

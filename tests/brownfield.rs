@@ -386,8 +386,17 @@ print(vpc)
         m.ok(
             &e,
             &[
-                "discover", "--tag", &tag, "--kind", "aws.ec2.vpc", "--kind", "aws.ec2.subnet",
-                "--kind", "aws.logs.log_group", "--generate", "programs/legacy.rhai",
+                "discover",
+                "--tag",
+                &tag,
+                "--kind",
+                "aws.ec2.vpc",
+                "--kind",
+                "aws.ec2.subnet",
+                "--kind",
+                "aws.logs.log_group",
+                "--generate",
+                "programs/legacy.rhai",
             ],
         );
         proxy.hold("CreateTags|TagResource", 150 + rng.below(400), 8);

@@ -745,6 +745,40 @@ async fn plan_for(
     let program = program_identity(project, &r.program);
     state.claim(&program, &r.suffix)?;
     let key = st.key()?;
+    // A refresh-only plan records drift alone: an import, a move or a
+    // forget the program asks for waits for an ordinary plan, said so
+    // rather than passed over.
+    if flags.refresh_only
+        && let Some((_, program)) = &evaluated
+    {
+        let pending: Vec<String> = program
+            .adopts
+            .iter()
+            .filter(|a| !state.resources.contains_key(&a.address))
+            .map(|a| format!("adopt({}, \"{}\") at {}", a.address, a.id, a.pos))
+            .chain(
+                program
+                    .moves
+                    .iter()
+                    .filter(|m| state.resources.contains_key(&m.from))
+                    .map(|m| format!("moved(\"{}\", \"{}\") at {}", m.from, m.to, m.pos)),
+            )
+            .chain(
+                program
+                    .forgets
+                    .iter()
+                    .filter(|(a, _)| state.resources.contains_key(a))
+                    .map(|(a, pos)| format!("forget(\"{a}\") at {pos}")),
+            )
+            .collect();
+        if !pending.is_empty() {
+            return Err(Error::Config(format!(
+                "--refresh-only records drift alone, and the program changes what state records:\n  {}\n  fix: review and apply those first with `payrun apply {}`, then refresh",
+                pending.join("\n  "),
+                r.program.display()
+            )));
+        }
+    }
     let desired = evaluated.as_ref().map(|(g, p)| (g, p));
     let mut plan = make_plan(
         desired,

@@ -20,6 +20,10 @@ use super::plan::{Moved, Plan};
 const STACK: &str = "payrun:stack";
 const ADDRESS: &str = "payrun:address";
 
+/// State with the moves and imports made, the moves, and where each
+/// import was declared (by address).
+pub type TakenOver<'a> = (Cow<'a, State>, Vec<Moved>, BTreeMap<Address, String>);
+
 /// State as this plan sees it: moves made, and each declaration `adopt`
 /// names recorded with its id (and, as its arguments, what the program
 /// already says of it, so a read finds it as the program would: the table
@@ -29,7 +33,7 @@ pub fn take_over<'a>(
     state: &'a State,
     graph: &DesiredGraph,
     program: &Program,
-) -> Result<(Cow<'a, State>, Vec<Moved>, BTreeMap<Address, String>), String> {
+) -> Result<TakenOver<'a>, String> {
     if program.moves.is_empty() && program.adopts.is_empty() {
         return Ok((Cow::Borrowed(state), Vec::new(), BTreeMap::new()));
     }
@@ -128,19 +132,33 @@ pub fn take_over<'a>(
     Ok((Cow::Owned(st), moved, importing))
 }
 
+/// An import as the plan judges it: the declaration's address, the id it
+/// adopts and where, what it declares and its physical name.
+#[derive(Clone, Copy)]
+pub struct Importing<'a> {
+    pub address: &'a Address,
+    pub id: &'a str,
+    pub at: &'a str,
+    pub after: &'a Value,
+    pub name: &'a str,
+}
+
 /// What refuses the import of `address` (declared at `at`) as `live`
 /// found it, given what the program declares (`after`, its physical name
 /// `name`) and the stack being planned.
 pub fn refuse_import(
-    address: &Address,
-    id: &str,
-    at: &str,
+    i: &Importing<'_>,
     live: Option<&ReadResult>,
-    after: &Value,
-    name: &str,
     stack: &str,
     registry: &Registry,
 ) -> Option<String> {
+    let Importing {
+        address,
+        id,
+        at,
+        after,
+        name,
+    } = *i;
     let call = format!("adopt({address}, \"{id}\") at {at}");
     let (args, outputs) = match live {
         Some(ReadResult::Found { args, outputs }) => (args, outputs),

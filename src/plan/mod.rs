@@ -2,8 +2,8 @@
 //! apply would do.
 
 // Files are named after their type, as everywhere else.
-#[allow(clippy::module_inception)]
 mod adopt;
+#[allow(clippy::module_inception)]
 mod plan;
 mod planner;
 pub mod protect;

@@ -329,14 +329,16 @@ pub async fn make_plan(
             match (recorded, live.get(address)) {
                 (None, _) => {}
                 (Some(r), Some(ReadResult::Gone)) if importing_at.is_some() => {
-                    let at = importing_at.expect("guarded");
-                    import_problems.extend(super::adopt::refuse_import(
+                    let importing = super::adopt::Importing {
                         address,
-                        &r.id,
-                        at,
+                        id: &r.id,
+                        at: importing_at.map(String::as_str).unwrap_or_default(),
+                        after: &after,
+                        name: &spec.name,
+                    };
+                    import_problems.extend(super::adopt::refuse_import(
+                        &importing,
                         None,
-                        &after,
-                        &spec.name,
                         &state.stack,
                         registry,
                     ));
@@ -351,16 +353,16 @@ pub async fn make_plan(
                     let mut before = r.args.clone();
                     if let Some(at) = importing_at {
                         // Imported: what it is live is where it starts from.
-                        if let Some(problem) = super::adopt::refuse_import(
+                        let importing = super::adopt::Importing {
                             address,
-                            &r.id,
+                            id: &r.id,
                             at,
-                            found,
-                            &after,
-                            &spec.name,
-                            &state.stack,
-                            registry,
-                        ) {
+                            after: &after,
+                            name: &spec.name,
+                        };
+                        if let Some(problem) =
+                            super::adopt::refuse_import(&importing, found, &state.stack, registry)
+                        {
                             import_problems.push(problem);
                         }
                         if let Some(ReadResult::Found { args, outputs }) = found {
@@ -410,11 +412,13 @@ pub async fn make_plan(
                         Action::NoOp
                     };
                     change.completing = r.incomplete && change.action == Action::Update;
-                    if importing_at.is_some() && change.action == Action::Replace {
+                    if let Some(at) = importing_at
+                        && change.action == Action::Replace
+                    {
                         import_problems.push(format!(
                             "adopt({address}, \"{}\") at {}: the live object differs from the declaration where only a new object could follow it: {}\n  fix: declare what it is live: {}",
                             r.id,
-                            importing_at.expect("guarded"),
+                            at,
                             change.replace_because.join(", "),
                             change
                                 .changes
