@@ -101,6 +101,7 @@ fn main() {
                 mode: Mode::Apply,
                 refresh: true,
                 replace: Vec::new(),
+                mocks: Vec::new(),
             },
         ))
         .expect("plan");

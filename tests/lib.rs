@@ -25,6 +25,7 @@ mod launcher_selftests;
 mod payment_e2e;
 mod payment_program;
 mod pci;
+mod program_tests;
 mod protect;
 mod refresh;
 mod sandbox;

@@ -216,6 +216,15 @@ pub enum Command {
         #[arg(value_name = "ID", required = true)]
         ids: Vec<String>,
     },
+    /// Run the `*_test.rhai` files under PATH (default: the project):
+    /// each plans programs offline and asserts on the plans; no cloud call.
+    Test {
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Also write the results as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
     /// Make a new project in DIR (default: here): payrun.toml, a program
     /// that plans offline, `.payrun/` in .gitignore, editor definitions.
     /// Never overwrites.

@@ -146,6 +146,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
             kind,
             ids,
         } => import_command(&project, g, generate, kind, ids),
+        Command::Test { paths, junit } => {
+            super::test::command(&project, g, paths, junit.as_deref())
+        }
         Command::Graph { program } => {
             let r = Resolved::new(&project, g, program.as_deref())?;
             let registry = registry(&r);
@@ -475,6 +478,7 @@ async fn validation_plan(
             mode: Mode::Apply,
             refresh: false,
             replace: Vec::new(),
+            mocks: Vec::new(),
         },
     )
     .await?;
@@ -687,7 +691,10 @@ pub fn registry(r: &Resolved) -> Registry {
     registry
 }
 
-fn evaluate(r: &Resolved, registry: &Registry) -> Result<(DesiredGraph, Program), Error> {
+pub(super) fn evaluate(
+    r: &Resolved,
+    registry: &Registry,
+) -> Result<(DesiredGraph, Program), Error> {
     let mut config = r.script_config();
     config.stack_outputs = Some(stack_outputs(r));
     let mut program = timed("evaluate", || {
@@ -790,6 +797,7 @@ async fn plan_for(
             mode,
             refresh: flags.refresh,
             replace: flags.replace.clone(),
+            mocks: Vec::new(),
         },
     )
     .await?;

@@ -14,7 +14,7 @@ use crate::script::{Acknowledgement, ScriptConfig, secret_env_refusal};
 use super::args::Global;
 
 /// payrun.toml.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
     /// Default program, relative to the project.
@@ -41,7 +41,7 @@ pub struct ProjectFile {
 }
 
 /// payrun.toml's `[kube]` table.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kube {
     /// The kubeconfig to connect through, relative to the project.
@@ -222,7 +222,7 @@ fn backend(section: &StateSection, global: &Global) -> Result<Backend, Error> {
 }
 
 /// payrun.toml's `[allow]` table.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {
     /// The environment variables `secret_env("NAME")` may read.
@@ -231,7 +231,7 @@ pub struct Allow {
 }
 
 /// The project: the directory holding payrun.toml (or the current one).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Project {
     pub root: PathBuf,
     pub file: ProjectFile,

@@ -8,6 +8,7 @@ mod docs;
 mod import;
 mod init;
 mod state;
+mod test;
 
 pub use args::Cli;
 pub use config::{Project, Resolved};

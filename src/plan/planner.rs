@@ -41,6 +41,9 @@ pub struct PlanOptions {
     /// `--replace` patterns: what they name is replaced even where nothing
     /// forces it (a server gone bad, a key to rotate by hand).
     pub replace: Vec<String>,
+    /// `payrun test`'s `mock(pattern, outputs)`: outputs known only after
+    /// apply taken as these values, for the resources the pattern names.
+    pub mocks: Vec<(String, Map<String, Value>)>,
 }
 
 /// `state` with every recorded argument under its current name: a kind
@@ -268,6 +271,24 @@ pub async fn make_plan(
         Some(o)
     };
 
+    // `payrun test`'s mocks: the last one naming the output wins.
+    let is_mocked = |address: &str, attr: &str| {
+        opts.mocks.iter().any(|(p, o)| {
+            o.contains_key(attr)
+                && address
+                    .parse::<Address>()
+                    .is_ok_and(|a| super::protect::address_matches(p, &a))
+        })
+    };
+    let mocked = |t: &RefTarget| -> Option<Value> {
+        opts.mocks
+            .iter()
+            .rev()
+            .find(|(p, o)| {
+                o.contains_key(&t.attr) && super::protect::address_matches(p, &t.address)
+            })
+            .map(|(_, o)| o[&t.attr].clone())
+    };
     let mut exports = BTreeMap::new();
     if let (Some((graph, program)), Mode::Apply) = (desired, opts.mode) {
         for address in graph.order() {
@@ -285,13 +306,15 @@ pub async fn make_plan(
                     Some(Action::NoOp | Action::Update) => {
                         current_outputs(&t.address)?.get(&t.attr).cloned()
                     }
-                    _ => None,
+                    _ => mocked(t),
                 }
             };
-            // Only a name, or an output of what stays, is known before apply.
+            // Only a name, or an output of what stays (or a test mocks), is
+            // known before apply.
             let may_know = |address: &str, attr: &str| {
                 attr == "name"
                     || matches!(actions.get(address), Some(Action::NoOp | Action::Update))
+                    || is_mocked(address, attr)
             };
             let mut after =
                 with_secret_digests(resolve_shared(&spec.args, &lookup, &may_know), key);
@@ -477,7 +500,7 @@ pub async fn make_plan(
                     Some(Action::NoOp | Action::Update) => {
                         current_outputs(&t.address)?.get(&t.attr).cloned()
                     }
-                    _ => None,
+                    _ => mocked(t),
                 }
             };
             exports.insert(export.name.clone(), resolve(&export.value, &lookup));

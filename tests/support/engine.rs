@@ -243,6 +243,7 @@ impl Stack {
                 mode,
                 refresh: true,
                 replace: Vec::new(),
+                mocks: Vec::new(),
             },
         )
         .await
