@@ -31,4 +31,5 @@ mod refresh;
 mod sandbox;
 mod script_errors;
 mod team_state;
+mod terminal_view;
 mod value_checks;

@@ -177,6 +177,16 @@ pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     }
 }
 
+/// Bars and spinners redraw the terminal: only on a terminal that can
+/// (not `TERM=dumb`), and not when NO_COLOR asks for plain output. Else
+/// plain, timestamped lines, as in a log.
+fn live_view_wanted() -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal()
+        && !set("NO_COLOR")
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
 /// The header of a generated program.
 fn generated_header(command: &str, r: &Resolved, file: &Path, count: usize) -> String {
     format!(
@@ -1030,7 +1040,7 @@ fn execute_locked(
         .sum::<u64>();
     let hook: Arc<dyn Hook> = if json {
         Arc::new(JsonView::new(Box::new(std::io::stdout())))
-    } else if std::io::stderr().is_terminal() {
+    } else if live_view_wanted() {
         Arc::new(TerminalView::new(total, *style))
     } else {
         Arc::new(PlainView::new(Box::new(std::io::stderr())))
