@@ -6,23 +6,11 @@
 //! mid-apply, no line of the live view wraps and no stale bar is left;
 //! NO_COLOR, and an output that is not a terminal, give plain lines.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::bin::text;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_payrun"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
-}
+use crate::support::sandbox::{root, shell};
 
 /// A tmux server of this test alone.
 struct Tmux {
@@ -94,19 +82,6 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
     }
-}
-
-fn shell(sb: &Path, script: &str) -> Output {
-    Command::new("bash")
-        .args(["-c", script])
-        .current_dir(root())
-        .env("SB", sb)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("SANDBOX_NO_BUILD", "1")
-        .env_remove("PAYRUN_LOG")
-        .env_remove("PAYRUN_FAKE_CLOUD")
-        .output()
-        .unwrap()
 }
 
 const SPINNER: &str = "⠁⠂⠄⡀⢀⠠⠐⠈⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏⠖⠲⠤⠒⠓⠆⠃⠉⠘⠰⠚⠛⠞⠟⠻⠽⠾⠷⠯⠿ ";

@@ -10,5 +10,6 @@ pub mod helm_standin;
 pub mod kube_standin;
 pub mod moto;
 pub mod on_moto;
+pub mod sandbox;
 pub mod stack;
 pub mod team;

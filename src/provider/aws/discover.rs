@@ -112,34 +112,13 @@ impl Discovery {
     async fn tagged(&self, aws: &AwsProvider) -> Result<&HashMap<String, Tags>, ProviderError> {
         self.tagged
             .get_or_init(|| async {
-                let client = <aws_sdk_resourcegroupstagging::Client as Service>::of(aws).await;
-                let pages: Vec<_> = client
-                    .get_resources()
-                    .set_resource_type_filters(Some(vec![
-                        "logs".into(),
-                        "kms".into(),
-                        "ecr".into(),
-                    ]))
-                    .resources_per_page(100)
-                    .tags_per_page(500)
-                    .into_paginator()
-                    .send()
-                    .try_collect()
-                    .await
-                    .or_fail("discovery", "tag:GetResources")?;
-                Ok(pages
-                    .iter()
-                    .flat_map(|p| p.resource_tag_mapping_list())
-                    .filter_map(|m| {
-                        let arn = m.resource_arn()?.trim_end_matches(":*").to_string();
-                        let tags = m
-                            .tags()
-                            .iter()
-                            .map(|t| (t.key().to_string(), t.value().to_string()))
-                            .collect();
-                        Some((arn, tags))
-                    })
-                    .collect())
+                super::refresh::tagged_resources(
+                    aws,
+                    "discovery",
+                    vec!["logs".into(), "kms".into(), "ecr".into()],
+                    None,
+                )
+                .await
             })
             .await
             .as_ref()

@@ -34,6 +34,44 @@ const TAGGED_SERVICES: &[(&str, &str)] = &[
 /// The stack's tagged resources, by ARN (a log group's without `:*`).
 pub(crate) type Tagged = HashMap<String, Tags>;
 
+/// Every resource of `services` the Resource Groups Tagging API lists
+/// (those carrying `filter`, when given) with its tags, by ARN (a log
+/// group's without `:*`): one GetResources call a page of 100.
+pub(crate) async fn tagged_resources(
+    aws: &AwsProvider,
+    subject: &str,
+    services: Vec<String>,
+    filter: Option<TagFilter>,
+) -> Result<Tagged, ProviderError> {
+    let client = <aws_sdk_resourcegroupstagging::Client as Service>::of(aws).await;
+    let pages: Vec<_> = client
+        .get_resources()
+        .set_tag_filters(filter.map(|f| vec![f]))
+        .set_resource_type_filters(Some(services))
+        .resources_per_page(100)
+        // A resource carries three tags of payrun's at least: without this
+        // an emulator ends a page at 100 tags.
+        .tags_per_page(500)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .or_fail(subject, "tag:GetResources")?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.resource_tag_mapping_list())
+        .filter_map(|m| {
+            let arn = m.resource_arn()?.trim_end_matches(":*").to_string();
+            let tags = m
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            Some((arn, tags))
+        })
+        .collect())
+}
+
 /// A role as IAM's account authorization details and ListRoles give it.
 #[derive(Clone, Debug)]
 pub(crate) struct Role {
@@ -156,35 +194,13 @@ impl<'a> Refresh<'a> {
                 if services.is_empty() {
                     return Ok(Tagged::new());
                 }
-                let client = <aws_sdk_resourcegroupstagging::Client as Service>::of(self.aws).await;
-                let pages: Vec<_> = client
-                    .get_resources()
-                    .tag_filters(TagFilter::builder().key(tags::STACK).values(stack).build())
-                    .set_resource_type_filters(Some(
-                        services.iter().map(ToString::to_string).collect(),
-                    ))
-                    .resources_per_page(100)
-                    // A resource carries three tags of payrun's at least:
-                    // without this an emulator ends a page at 100 tags.
-                    .tags_per_page(500)
-                    .into_paginator()
-                    .send()
-                    .try_collect()
-                    .await
-                    .or_fail("the stack's tags", "tag:GetResources")?;
-                Ok(pages
-                    .iter()
-                    .flat_map(|p| p.resource_tag_mapping_list())
-                    .filter_map(|m| {
-                        let arn = m.resource_arn()?.trim_end_matches(":*").to_string();
-                        let tags = m
-                            .tags()
-                            .iter()
-                            .map(|t| (t.key().to_string(), t.value().to_string()))
-                            .collect();
-                        Some((arn, tags))
-                    })
-                    .collect())
+                tagged_resources(
+                    self.aws,
+                    "the stack's tags",
+                    services.iter().map(ToString::to_string).collect(),
+                    Some(TagFilter::builder().key(tags::STACK).values(stack).build()),
+                )
+                .await
             })
             .await;
         Some(result.as_ref().map_err(Clone::clone))
