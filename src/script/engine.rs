@@ -16,7 +16,7 @@ use crate::suggest::did_you_mean;
 use crate::value::display_key;
 
 use super::cidr::cidr_subnet;
-use super::confinement::{ConfinedResolver, Confinement};
+use super::confinement::{Ahead, ConfinedResolver, Confinement};
 use super::error::SourcePos;
 use super::functions::Functions;
 use super::handle::{Handle, SecretSource};
@@ -41,6 +41,8 @@ pub struct EngineInputs<'a> {
     pub stack_outputs: Option<super::StackOutputs>,
     pub refused: &'a RefusedCalls,
     pub functions: &'a Functions,
+    /// Modules parsed ahead of their import.
+    pub ahead: &'a Ahead,
 }
 
 /// Build the engine for one evaluation.
@@ -55,6 +57,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
         stack_outputs,
         refused,
         functions,
+        ahead,
     } = inputs;
     let mut engine = Engine::new();
     engine
@@ -112,6 +115,7 @@ pub fn create_engine(inputs: EngineInputs<'_>) -> Engine {
     engine.set_module_resolver(ConfinedResolver::new(
         confinement.clone(),
         functions.clone(),
+        ahead.clone(),
     ));
     engine
 }

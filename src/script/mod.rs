@@ -115,33 +115,42 @@ pub fn evaluate(
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
     let refused = RefusedCalls::default();
     let functions = Functions::default();
-    let generated = generated_kinds(&source, path, &config.stdlib_dirs);
-    let engine = engine::create_engine(engine::EngineInputs {
-        generated: &generated,
-        recorder: &recorder,
-        registry,
-        config: config_value,
-        confinement: &confinement,
-        secret_env: &config.secret_env,
-        stack_outputs: config.stack_outputs.clone(),
-        refused: &refused,
-        functions: &functions,
+    let generated = timed("kinds", || generated_kinds(&source, path, &config.stdlib_dirs));
+    let ahead = confinement::Ahead::default();
+    let engine = timed("engine", || {
+        engine::create_engine(engine::EngineInputs {
+            generated: &generated,
+            recorder: &recorder,
+            registry,
+            config: config_value,
+            confinement: &confinement,
+            secret_env: &config.secret_env,
+            stack_outputs: config.stack_outputs.clone(),
+            refused: &refused,
+            functions: &functions,
+            ahead: &ahead,
+        })
     });
-    // `config()` is the one way to read it, in a program and in modules
-    // alike (a module cannot see the program's variables).
-    let mut scope = Scope::new();
-    let mut ast = timed("compile", || engine.compile_with_scope(&scope, &source))
-        .map_err(|e| parse_error(&e, &file))?;
-    ast.set_source(file.as_str());
-    functions.add(None, &ast);
     let known = Known {
         registry,
         stdlib_dirs: &config.stdlib_dirs,
         refused: &refused,
         functions: &functions,
     };
-    timed("run", || engine.run_ast_with_scope(&mut scope, &ast))
-        .map_err(|e| unset_var::explain(runtime_error(*e, &file, &known), &config.vars))?;
+    // The other core parses the modules the program imports and reads the
+    // schemas of the generated kinds it names while this one runs it: the
+    // two are a third of the payment platform's evaluation. It stops
+    // between items once the run is over, however it ended.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (scope, ast) = std::thread::scope(|threads| {
+        threads.spawn(|| {
+            ahead.parse_imports(&engine, &confinement, &source, &stop);
+            crate::provider::awscc::make_ahead(&generated, &stop);
+        });
+        let ran = run(&engine, &source, &file, &known, &config.vars);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        ran
+    })?;
     // The syntax tree and the script's variables are done with: freed
     // before the program takes its final form, they do not add to its peak.
     timed("free", || drop((scope, ast, engine)));
@@ -164,6 +173,27 @@ pub fn evaluate(
         .acknowledged
         .extend(config.acknowledged.iter().cloned());
     Ok(program)
+}
+
+/// Compiles and runs the program's `source` on `engine`: its variables
+/// and syntax tree once it has run.
+fn run(
+    engine: &rhai::Engine,
+    source: &str,
+    file: &str,
+    known: &Known<'_>,
+    vars: &Map<String, Value>,
+) -> Result<(Scope<'static>, rhai::AST), ScriptError> {
+    // `config()` is the one way to read it, in a program and in modules
+    // alike (a module cannot see the program's variables).
+    let mut scope = Scope::new();
+    let mut ast = timed("compile", || engine.compile_with_scope(&scope, source))
+        .map_err(|e| parse_error(&e, file))?;
+    ast.set_source(file);
+    known.functions.add(None, &ast);
+    timed("run", || engine.run_ast_with_scope(&mut scope, &ast))
+        .map_err(|e| unset_var::explain(runtime_error(*e, file, known), vars))?;
+    Ok((scope, ast))
 }
 
 /// An `adopt` names one declaration once, and one id once; a `moved`

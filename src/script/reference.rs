@@ -132,6 +132,7 @@ pub fn write_definitions(
         stack_outputs: None,
         refused: &refused,
         functions: &functions,
+        ahead: &Default::default(),
     });
     for (name, module) in documented_builders(registry, kind_docs) {
         engine.register_static_module(name, module.into());

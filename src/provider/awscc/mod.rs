@@ -15,7 +15,7 @@ pub mod cfn_type;
 pub mod naming;
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -48,7 +48,11 @@ static NAMES: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
         .collect()
 });
 
-static MADE: LazyLock<Mutex<HashMap<String, &'static Generated>>> = LazyLock::new(Mutex::default);
+/// Each kind made so far, or being made: a cell per kind, so a kind asked
+/// for on two threads at once (a program's run and [`make_ahead`]) is made
+/// once, the second waiting for the first.
+type Cell = Arc<OnceLock<Option<&'static Generated>>>;
+static MADE: LazyLock<Mutex<HashMap<String, Cell>>> = LazyLock::new(Mutex::default);
 
 /// Every `awscc` kind and its CloudFormation type, sorted by kind.
 pub fn kinds() -> Vec<(&'static str, &'static str)> {
@@ -60,17 +64,31 @@ pub fn kinds() -> Vec<(&'static str, &'static str)> {
 
 /// The kind `kind` (`awscc.sqs.queue`), made on first use.
 pub fn generated(kind: &str) -> Option<&'static Generated> {
-    if let Some(g) = MADE.lock().expect("awscc kinds").get(kind) {
-        return Some(g);
+    let cell = {
+        let mut made = MADE.lock().expect("awscc kinds");
+        match made.get(kind) {
+            Some(cell) => cell.clone(),
+            None => made.entry(kind.to_string()).or_default().clone(),
+        }
+    };
+    *cell.get_or_init(|| {
+        let type_name = NAMES.get(kind)?;
+        let cfn = CfnType::from_schema(&bundle::bundle().schema(type_name)?).ok()?;
+        Some(&*Box::leak(Box::new(make(cfn))))
+    })
+}
+
+/// Makes `kinds` now, on this thread: a program's evaluation asks this of
+/// its other core for the kinds its text names, so the schemas are read
+/// while the program runs (about 2 ms of the payment platform's plan).
+/// Stops early once `stop` is set.
+pub fn make_ahead(kinds: &[String], stop: &std::sync::atomic::AtomicBool) {
+    for kind in kinds {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        generated(kind);
     }
-    let type_name = NAMES.get(kind)?;
-    let cfn = CfnType::from_schema(&bundle::bundle().schema(type_name)?).ok()?;
-    let g: &'static Generated = Box::leak(Box::new(make(cfn)));
-    MADE.lock()
-        .expect("awscc kinds")
-        .entry(kind.to_string())
-        .or_insert(g);
-    Some(g)
 }
 
 fn leak(s: String) -> &'static str {

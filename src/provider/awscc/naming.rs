@@ -17,10 +17,7 @@ const WHOLE: &[(&str, &str)] = &[
 
 /// A CloudFormation property (or type) name in snake case.
 pub fn snake(name: &str) -> String {
-    let mut name = name.trim().to_string();
-    for (from, to) in WHOLE {
-        name = name.replace(from, to);
-    }
+    let name = whole_words(name.trim());
     let bytes = name.as_bytes();
     let (cap, low, dig) = (
         |c: u8| c.is_ascii_uppercase(),
@@ -49,6 +46,34 @@ pub fn snake(name: &str) -> String {
         out.push(if ch.is_ascii_alphanumeric() { c } else { '_' });
     }
     out
+}
+
+/// `name` with the [`WHOLE`] words replaced, copied only when it holds
+/// one: it is asked of every property of every schema a program uses, and
+/// of every type name for the kind index.
+fn whole_words(name: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = name.as_bytes();
+    let found = |i: usize| WHOLE.iter().find(|(from, _)| bytes[i..].starts_with(from.as_bytes()));
+    let Some(first) = (0..bytes.len()).find(|&i| found(i).is_some()) else {
+        return std::borrow::Cow::Borrowed(name);
+    };
+    let mut out = String::with_capacity(name.len());
+    out.push_str(&name[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        match found(i) {
+            Some((from, to)) => {
+                out.push_str(to);
+                i += from.len();
+            }
+            None => {
+                let ch = name[i..].chars().next().expect("a character at a boundary");
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `AWS::WAFv2::WebACL` → (`wafv2`, `web_acl`): the service lower-cased,
@@ -90,6 +115,9 @@ mod tests {
             ("RoleARN", "role_arn"),
             ("DBInstanceIdentifier", "db_instance_identifier"),
             ("VPCDHCPOptionsAssociation", "vpcdhcp_options_association"),
+            ("CloudFrontCloudWatchFSx", "cloudfront_cloudwatch_fsx"),
+            ("MyCNAMEsOTelX", "my_cnames_otel_x"),
+            ("", ""),
         ] {
             assert_eq!(snake(cfn), ours, "{cfn}");
         }
