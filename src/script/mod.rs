@@ -115,7 +115,9 @@ pub fn evaluate(
     let confinement = confinement::Confinement::new(path, &config.stdlib_dirs);
     let refused = RefusedCalls::default();
     let functions = Functions::default();
-    let generated = timed("kinds", || generated_kinds(&source, path, &config.stdlib_dirs));
+    let generated = timed("kinds", || {
+        generated_kinds(&source, path, &config.stdlib_dirs)
+    });
     let ahead = confinement::Ahead::default();
     let engine = timed("engine", || {
         engine::create_engine(engine::EngineInputs {

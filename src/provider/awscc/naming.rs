@@ -53,7 +53,11 @@ pub fn snake(name: &str) -> String {
 /// of every type name for the kind index.
 fn whole_words(name: &str) -> std::borrow::Cow<'_, str> {
     let bytes = name.as_bytes();
-    let found = |i: usize| WHOLE.iter().find(|(from, _)| bytes[i..].starts_with(from.as_bytes()));
+    let found = |i: usize| {
+        WHOLE
+            .iter()
+            .find(|(from, _)| bytes[i..].starts_with(from.as_bytes()))
+    };
     let Some(first) = (0..bytes.len()).find(|&i| found(i).is_some()) else {
         return std::borrow::Cow::Borrowed(name);
     };
