@@ -255,3 +255,107 @@ impl ModuleResolver for ConfinedResolver {
         Ok(module)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_imports_are_the_quoted_paths_of_import_statements() {
+        let text = r#"import "network" as net;
+import   "a/b" as ab; let reimport = 1; reimport "nope";
+import name as computed;
+import "esc\"aped" as e;
+let s = "x"; // import "commented" as c
+"#;
+        // A commented import is listed too: parsing it ahead costs a
+        // parse, and the resolver still decides what is imported.
+        assert_eq!(literal_imports(text), vec!["network", "a/b", "commented"]);
+    }
+
+    fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Confinement) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let confinement = Confinement::new(&dir.path().join("main.rhai"), &[dir.path().into()]);
+        (dir, confinement)
+    }
+
+    #[test]
+    fn a_module_parsed_ahead_is_taken_as_parsed_and_its_error_kept_for_the_import() {
+        let (dir, confinement) = project(&[
+            ("a.rhai", r#"import "b" as b; fn one() { 1 }"#),
+            ("b.rhai", "fn two() { 2 "),
+        ]);
+        let engine = Engine::new();
+        let ahead = Ahead::default();
+        let stop = AtomicBool::new(false);
+        ahead.parse_imports(&engine, &confinement, r#"import "a" as a;"#, &stop);
+        // Changed on disk after the parse: what is taken is what was
+        // parsed ahead, `a` by the import found in the program and `b`
+        // by the one found in `a`.
+        std::fs::write(dir.path().join("a.rhai"), "fn changed() {}").unwrap();
+        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
+        let names: Vec<_> = a
+            .unwrap()
+            .iter_functions()
+            .map(|f| f.name.to_string())
+            .collect();
+        assert_eq!(names, ["one"]);
+        let b = ahead.take(&engine, &dir.path().join("b.rhai").canonicalize().unwrap());
+        assert!(
+            b.is_err(),
+            "the parse error is kept for the import to report"
+        );
+        // Taken once: a second take parses the file as it is now.
+        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
+        let names: Vec<_> = a
+            .unwrap()
+            .iter_functions()
+            .map(|f| f.name.to_string())
+            .collect();
+        assert_eq!(names, ["changed"]);
+    }
+
+    #[test]
+    fn once_stopped_nothing_more_is_parsed_ahead() {
+        let (dir, confinement) = project(&[("a.rhai", "fn one() { 1 }")]);
+        let engine = Engine::new();
+        let ahead = Ahead::default();
+        let stop = AtomicBool::new(true);
+        ahead.parse_imports(&engine, &confinement, r#"import "a" as a;"#, &stop);
+        std::fs::write(dir.path().join("a.rhai"), "fn changed() {}").unwrap();
+        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
+        let names: Vec<_> = a
+            .unwrap()
+            .iter_functions()
+            .map(|f| f.name.to_string())
+            .collect();
+        assert_eq!(names, ["changed"]);
+    }
+
+    #[test]
+    fn a_path_out_of_the_confinement_is_not_read_ahead() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.rhai"), "fn s() {}").unwrap();
+        let (dir, confinement) = project(&[]);
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.rhai"),
+            dir.path().join("s.rhai"),
+        )
+        .unwrap();
+        let engine = Engine::new();
+        let ahead = Ahead::default();
+        ahead.parse_imports(
+            &engine,
+            &confinement,
+            r#"import "s" as s;"#,
+            &AtomicBool::new(false),
+        );
+        assert!(
+            ahead.0.lock().unwrap().is_empty(),
+            "nothing was parsed or queued"
+        );
+    }
+}
