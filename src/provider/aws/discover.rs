@@ -276,40 +276,18 @@ impl Discovery {
         Ok(out)
     }
 
-    /// Customer managed keys: ListKeys, and one DescribeKey each (KMS has
-    /// no batched read of a key's manager and state), leaving out AWS
-    /// managed keys and keys pending deletion.
+    /// Customer managed keys, enabled: AWS managed keys and keys pending
+    /// deletion are left out.
     async fn list_keys(&self, aws: &AwsProvider) -> Result<Vec<Listed>, ProviderError> {
         let kms = <aws_sdk_kms::Client as Service>::of(aws).await;
         let tagged = self.tagged(aws).await?;
-        let keys: Vec<_> = kms
-            .list_keys()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .or_fail("discovery", "kms:ListKeys")?;
         let mut out = Vec::new();
-        for k in keys {
-            let Some(id) = k.key_id() else { continue };
-            let meta = kms
-                .describe_key()
-                .key_id(id)
-                .send()
-                .await
-                .or_fail("discovery", "kms:DescribeKey")?;
-            let Some(meta) = meta.key_metadata() else {
-                continue;
-            };
-            let customer =
-                meta.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Customer);
-            let enabled = meta.key_state() == Some(&aws_sdk_kms::types::KeyState::Enabled);
-            if !customer || !enabled {
-                continue;
-            }
+        for meta in super::kms::customer_keys(kms, "discovery").await? {
             let arn = meta.arn().unwrap_or_default();
-            let mut l = listed(id, Some(tagged.get(arn).cloned().unwrap_or_default()));
+            let mut l = listed(
+                meta.key_id(),
+                Some(tagged.get(arn).cloned().unwrap_or_default()),
+            );
             l.name = l.name.or_else(|| {
                 meta.description()
                     .filter(|d| !d.is_empty())

@@ -316,6 +316,23 @@ pub(super) async fn delete(kms: &Client, op: &DeleteOp) -> Result<(), ProviderEr
 /// tagged for this address is the one an interrupted create made.
 pub(super) async fn adopt(kms: &Client, op: &CreateOp) -> Result<Option<Applied>, ProviderError> {
     let subject = op.address.to_string();
+    for id in key_ids(kms, &subject).await? {
+        let Some(key) = describe(kms, &subject, &id).await? else {
+            continue;
+        };
+        if tags::owns(&live_tags(kms, &subject, &id).await?, &op.stack, &subject) {
+            return Ok(Some(Applied {
+                id,
+                outputs: outputs(&key),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// The id of every key of the account in the region, of any manager and
+/// state: ListKeys, every page.
+async fn key_ids(kms: &Client, subject: &str) -> Result<Vec<String>, ProviderError> {
     let keys: Vec<_> = kms
         .list_keys()
         .into_paginator()
@@ -323,18 +340,28 @@ pub(super) async fn adopt(kms: &Client, op: &CreateOp) -> Result<Option<Applied>
         .send()
         .try_collect()
         .await
-        .or_fail(&subject, "kms:ListKeys")?;
-    for entry in keys {
-        let Some(id) = entry.key_id() else { continue };
-        let Some(key) = describe(kms, &subject, id).await? else {
-            continue;
-        };
-        if tags::owns(&live_tags(kms, &subject, id).await?, &op.stack, &subject) {
-            return Ok(Some(Applied {
-                id: id.to_string(),
-                outputs: outputs(&key),
-            }));
+        .or_fail(subject, "kms:ListKeys")?;
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| k.key_id.filter(|id| !id.is_empty()))
+        .collect())
+}
+
+/// The account's enabled customer managed keys in the region: one
+/// DescribeKey each, since KMS has no batched read of a key's manager and
+/// state. A key deleted between the list and its describe is left out.
+pub(in crate::provider::aws) async fn customer_keys(
+    kms: &Client,
+    subject: &str,
+) -> Result<Vec<KeyMetadata>, ProviderError> {
+    let mut out = Vec::new();
+    for id in key_ids(kms, subject).await? {
+        if let Some(key) = describe(kms, subject, &id).await?
+            && key.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Customer)
+            && key.key_state() == Some(&KeyState::Enabled)
+        {
+            out.push(key);
         }
     }
-    Ok(None)
+    Ok(out)
 }

@@ -4,6 +4,7 @@ mod alias;
 mod key;
 
 pub(crate) use key::KeyArgs;
+pub(super) use key::customer_keys;
 
 use aws_sdk_kms::Client;
 
