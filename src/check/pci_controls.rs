@@ -199,7 +199,7 @@ fn threat_detection(graph: &DesiredGraph) -> Vec<Finding> {
                 anchor(graph),
             )
             .remedy(format!(
-                "add `pci::threat_detection(\"platform\", #{{ account: net.vpc.owner_id, eks: eks }})` (stdlib/pci.rhai){other_stack}"
+                "add `pci::threat_detection(\"platform\", #{{ account: net.vpc.owner_id, kms_key: key, eks: eks }})` (stdlib/pci.rhai){other_stack}"
             )),
             "11.5.1, 10.7.2",
             what,
