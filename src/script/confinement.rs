@@ -282,6 +282,16 @@ let s = "x"; // import "commented" as c
         (dir, confinement)
     }
 
+    fn real(dir: &Path, name: &str) -> PathBuf {
+        dir.join(name).canonicalize().unwrap()
+    }
+
+    /// The functions of `name` as `ahead` gives it to the resolver.
+    fn taken_functions(ahead: &Ahead, engine: &Engine, dir: &Path, name: &str) -> Vec<String> {
+        let ast = ahead.take(engine, &real(dir, name)).unwrap();
+        ast.iter_functions().map(|f| f.name.to_string()).collect()
+    }
+
     #[test]
     fn a_module_parsed_ahead_is_taken_as_parsed_and_its_error_kept_for_the_import() {
         let (dir, confinement) = project(&[
@@ -296,25 +306,15 @@ let s = "x"; // import "commented" as c
         // parsed ahead, `a` by the import found in the program and `b`
         // by the one found in `a`.
         std::fs::write(dir.path().join("a.rhai"), "fn changed() {}").unwrap();
-        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
-        let names: Vec<_> = a
-            .unwrap()
-            .iter_functions()
-            .map(|f| f.name.to_string())
-            .collect();
+        let names = taken_functions(&ahead, &engine, dir.path(), "a.rhai");
         assert_eq!(names, ["one"]);
-        let b = ahead.take(&engine, &dir.path().join("b.rhai").canonicalize().unwrap());
+        let b = ahead.take(&engine, &real(dir.path(), "b.rhai"));
         assert!(
             b.is_err(),
             "the parse error is kept for the import to report"
         );
         // Taken once: a second take parses the file as it is now.
-        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
-        let names: Vec<_> = a
-            .unwrap()
-            .iter_functions()
-            .map(|f| f.name.to_string())
-            .collect();
+        let names = taken_functions(&ahead, &engine, dir.path(), "a.rhai");
         assert_eq!(names, ["changed"]);
     }
 
@@ -326,12 +326,7 @@ let s = "x"; // import "commented" as c
         let stop = AtomicBool::new(true);
         ahead.parse_imports(&engine, &confinement, r#"import "a" as a;"#, &stop);
         std::fs::write(dir.path().join("a.rhai"), "fn changed() {}").unwrap();
-        let a = ahead.take(&engine, &dir.path().join("a.rhai").canonicalize().unwrap());
-        let names: Vec<_> = a
-            .unwrap()
-            .iter_functions()
-            .map(|f| f.name.to_string())
-            .collect();
+        let names = taken_functions(&ahead, &engine, dir.path(), "a.rhai");
         assert_eq!(names, ["changed"]);
     }
 
